@@ -1,0 +1,179 @@
+//! Persistence seam. `Store` is the only way the rest of tresor touches the
+//! database; `sqlite.rs` and `postgres.rs` implement it over sqlx with their
+//! own migration folders (same version numbers in both).
+//!
+//! Architecture invariant: the store never sees plaintext evidence or raw key
+//! material. It stores sealed bytes, wrapped keys and keyed hashes only.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{CitizenId, EvidenceId, FileId};
+
+pub mod postgres;
+pub mod sqlite;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or foreign-key constraint was violated; the string names it.
+    #[error("constraint violated: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("unsupported database url (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+}
+
+/// A citizen account: the keyed hash of the eID subject and the wrapped DEK.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CitizenRecord {
+    pub id: CitizenId,
+    /// HMAC-SHA256(pepper, issuer || sub); 32 bytes.
+    pub subject_hash: Vec<u8>,
+    /// The citizen's DEK wrapped by the KEK (AAD = citizen id + KEK version).
+    pub wrapped_dek: Vec<u8>,
+    pub kek_version: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A server-side login session. Only a hash of the session id is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the session id from the cookie.
+    pub id_hash: Vec<u8>,
+    pub citizen_id: CitizenId,
+    /// The issuer (configured name) the citizen logged in with.
+    pub issuer: String,
+    /// Login level as an ordinal of `identity::LoginLevel`.
+    pub login_level: i32,
+    /// The IdP's `sid` claim, for back-channel logout; None if not sent.
+    pub idp_session_id: Option<String>,
+    /// Per-session CSRF token (random, compared in constant time).
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// State of an OIDC authorization request between `/login` and the callback.
+/// Keyed by a hash of `state`; taken (read and deleted) exactly once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    pub state_hash: Vec<u8>,
+    pub issuer: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Where to go after login (a local path only).
+    pub return_to: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One sealed field value of a piece of evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedField {
+    pub name: String,
+    pub ciphertext: Vec<u8>,
+}
+
+/// Metadata of a completed file. The bytes live in sealed 64 KiB chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub media_type: String,
+    pub plaintext_size: i64,
+    pub chunk_count: i64,
+    /// The original file name, sealed with the evidence's field key.
+    pub sealed_name: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    pub id: EvidenceId,
+    pub citizen_id: CitizenId,
+    pub type_id: String,
+    pub type_version: i32,
+    pub created_at: DateTime<Utc>,
+    pub fields: Vec<SealedField>,
+    pub file: Option<FileRecord>,
+}
+
+/// Evidence without its sealed values, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceSummary {
+    pub id: EvidenceId,
+    pub type_id: String,
+    pub created_at: DateTime<Utc>,
+    pub has_file: bool,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Apply pending migrations.
+    async fn migrate(&self) -> Result<()>;
+
+    // --- citizens -----------------------------------------------------------
+    /// Insert a new citizen. Conflict if the subject hash exists already.
+    async fn insert_citizen(&self, citizen: &CitizenRecord) -> Result<()>;
+    async fn citizen_by_subject(&self, subject_hash: &[u8]) -> Result<Option<CitizenRecord>>;
+    async fn citizen(&self, id: &CitizenId) -> Result<Option<CitizenRecord>>;
+    /// Erase a citizen: the wrapped DEK, their evidence, files, chunks and
+    /// sessions go in one transaction. Returns false if there was none.
+    async fn delete_citizen(&self, id: &CitizenId) -> Result<bool>;
+
+    // --- login state --------------------------------------------------------
+    async fn insert_pending_login(&self, pending: &PendingLogin) -> Result<()>;
+    /// Read and delete in one step, so a state can be used once only.
+    async fn take_pending_login(&self, state_hash: &[u8]) -> Result<Option<PendingLogin>>;
+    /// Delete pending logins created before `before`. Returns how many.
+    async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // --- sessions -----------------------------------------------------------
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>>;
+    async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()>;
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
+    /// Back-channel logout: end every session of (issuer, IdP sid).
+    async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64>;
+    /// Back-channel logout without `sid`: end every session of the citizen at that issuer.
+    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> Result<u64>;
+    /// Remember a logout token's `jti` until `expires_at`. Returns false if it
+    /// was seen before (a replay).
+    async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool>;
+
+    // --- files --------------------------------------------------------------
+    /// Start an upload: the file exists as `pending` and is invisible until
+    /// `insert_evidence` completes it. A crash leaves only pending rows, which
+    /// `delete_stale_uploads` removes.
+    async fn begin_file(&self, file_id: &FileId, citizen_id: &CitizenId, started_at: DateTime<Utc>) -> Result<()>;
+    /// Append sealed chunks `(index, ciphertext)` of a pending file, in one transaction.
+    async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()>;
+    /// One sealed chunk of a completed file.
+    async fn file_chunk(&self, file_id: &FileId, index: i64) -> Result<Option<Vec<u8>>>;
+    /// Remove a pending file and its chunks (after a failed upload).
+    async fn abort_file(&self, file_id: &FileId) -> Result<()>;
+    /// Remove pending files started before `before`. Returns how many.
+    async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // --- evidence -----------------------------------------------------------
+    /// Insert evidence and its sealed fields; if it has a file, mark that
+    /// pending file complete. All in one transaction.
+    async fn insert_evidence(&self, evidence: &EvidenceRecord) -> Result<()>;
+    async fn list_evidence(&self, citizen_id: &CitizenId) -> Result<Vec<EvidenceSummary>>;
+    /// Evidence of this citizen; None if it does not exist or belongs to someone else.
+    async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<Option<EvidenceRecord>>;
+    /// Delete evidence with its fields, file and chunks. False if not found for this citizen.
+    async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool>;
+}
+
+/// Open the store named by a database URL (`sqlite://path` or `postgres://...`).
+/// (Wired up by the store implementation.)
+pub async fn open(database_url: &str) -> Result<Arc<dyn Store>> {
+    let _ = database_url;
+    Err(StoreError::UnsupportedUrl)
+}
