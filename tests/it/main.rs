@@ -1,0 +1,5 @@
+//! One integration test binary (keeps link time down). Each module starts
+//! what it needs: a fresh SQLite file or PostgreSQL database, the test OpenID
+//! provider, the app on port 0.
+
+mod support;

@@ -1,0 +1,2 @@
+//! Test support: real services started per test (PostgreSQL database, OpenID provider).
+#![allow(dead_code)]
