@@ -1,1 +1,253 @@
-//! placeholder
+//! Typed configuration: an optional TOML file, overridden by `TRESOR_*`
+//! environment variables (nested keys with `__`, e.g.
+//! `TRESOR_ISSUERS__0__CLIENT_SECRET` is not supported; use
+//! `client_secret_env` to name the variable holding an issuer's secret).
+//! A bad value stops start-up with a message naming the key. Secrets never
+//! appear in `Debug` output.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default upload limit: 25 MiB.
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 25 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Figment's message names the key and the source (file or env variable).
+    #[error("configuration error: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("configuration error: `{key}`: {problem}")]
+    Value { key: String, problem: String },
+}
+
+/// A secret string from the configuration. `Debug` prints `[redacted]`;
+/// the bytes are zeroized on drop.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    pub fn new(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// The secret as text, for handing to the one component that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One OpenID provider citizens (or staff) log in with, e.g. the city's
+/// eID-to-OIDC bridge.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssuerConfig {
+    /// Short name used in URLs and in the session (`eid`).
+    pub name: String,
+    /// Label on the login button.
+    #[serde(default)]
+    pub label: Option<String>,
+    pub issuer_url: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Name of an environment variable holding the client secret (preferred
+    /// over writing it into the file).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Minimum login level: low, substantial or high (or an eIDAS LoA URI).
+    #[serde(default = "default_min_level")]
+    pub min_level: String,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_min_level() -> String {
+    "substantial".to_owned()
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".to_owned()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The URL citizens reach the vault at (redirect URIs are built from it).
+    /// Defaults to `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// `sqlite://...` (default: a file in the data directory) or `postgres://...`.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    /// Directory of the sealed key files (default: `{data_dir}/keys`).
+    #[serde(default)]
+    pub key_dir: Option<PathBuf>,
+    pub policy_dir: PathBuf,
+    pub upload_limit_bytes: u64,
+    pub session_idle_timeout_seconds: i64,
+    pub session_absolute_timeout_seconds: i64,
+    #[serde(default)]
+    pub issuers: Vec<IssuerConfig>,
+    /// Write logs as JSON lines.
+    #[serde(default)]
+    pub log_json: bool,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    listen: &'static str,
+    data_dir: &'static str,
+    policy_dir: &'static str,
+    upload_limit_bytes: u64,
+    session_idle_timeout_seconds: i64,
+    session_absolute_timeout_seconds: i64,
+}
+
+impl Config {
+    /// Load defaults, then the TOML file (if given), then `TRESOR_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults {
+            listen: DEFAULT_LISTEN,
+            data_dir: "data",
+            policy_dir: "policies",
+            upload_limit_bytes: DEFAULT_UPLOAD_LIMIT,
+            session_idle_timeout_seconds: 30 * 60,
+            session_absolute_timeout_seconds: 12 * 60 * 60,
+        }));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // TRESOR_KEY_PASSPHRASE is a secret for the key provider, not config.
+        figment = figment.merge(Env::prefixed("TRESOR_").ignore(&["KEY_PASSPHRASE"]));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let value_error = |key: &str, problem: &str| ConfigError::Value {
+            key: key.to_owned(),
+            problem: problem.to_owned(),
+        };
+        if self.upload_limit_bytes == 0 {
+            return Err(value_error("upload_limit_bytes", "must be greater than 0"));
+        }
+        if self.session_idle_timeout_seconds <= 0 {
+            return Err(value_error("session_idle_timeout_seconds", "must be greater than 0"));
+        }
+        if self.session_absolute_timeout_seconds < self.session_idle_timeout_seconds {
+            return Err(value_error(
+                "session_absolute_timeout_seconds",
+                "must not be shorter than session_idle_timeout_seconds",
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).map_err(|e| value_error("public_url", &e.to_string()))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(value_error("public_url", "must start with http:// or https://"));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (index, issuer) in self.issuers.iter().enumerate() {
+            let key = |field: &str| format!("issuers[{index}].{field}");
+            if issuer.name.is_empty() || !issuer.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(value_error(&key("name"), "use letters, digits, - and _ only"));
+            }
+            if !names.insert(issuer.name.as_str()) {
+                return Err(value_error(&key("name"), "duplicate issuer name"));
+            }
+            url::Url::parse(&issuer.issuer_url).map_err(|e| value_error(&key("issuer_url"), &e.to_string()))?;
+            if crate::policy::LoginLevel::from_acr(&issuer.min_level).is_none() {
+                return Err(value_error(&key("min_level"), "expected low, substantial or high"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("tresor.sqlite").display()),
+        }
+    }
+
+    pub fn key_dir(&self) -> PathBuf {
+        self.key_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+
+    /// An issuer's client secret from `client_secret_env` or the file.
+    pub fn client_secret(issuer: &IssuerConfig) -> Result<Option<SecretString>, ConfigError> {
+        if let Some(variable) = &issuer.client_secret_env {
+            return match std::env::var(variable) {
+                Ok(value) => Ok(Some(SecretString::new(value))),
+                Err(_) => Err(ConfigError::Value {
+                    key: format!("issuers.{}.client_secret_env", issuer.name),
+                    problem: format!("environment variable {variable} is not set"),
+                }),
+            };
+        }
+        Ok(issuer.client_secret.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_from(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tresor.toml");
+        std::fs::write(&path, text).expect("write config");
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_25_mib() {
+        let config = load_from("").expect("empty file is valid");
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.upload_limit_bytes, DEFAULT_UPLOAD_LIMIT);
+        assert!(config.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let error = load_from("listen = \"not an address\"").expect_err("must fail").to_string();
+        assert!(error.contains("listen"), "{error}");
+        let error = load_from("upload_limit_bytes = 0").expect_err("must fail").to_string();
+        assert!(error.contains("upload_limit_bytes"), "{error}");
+        let error = load_from("[[issuers]]\nname = \"eid\"\nissuer_url = \"https://idp\"\nclient_id = \"x\"\nmin_level = \"medium\"")
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("issuers[0].min_level"), "{error}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let config = load_from("database_url = \"postgres://u:hunter2@db/tresor\"").expect("valid");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.database_url(), "postgres://u:hunter2@db/tresor");
+    }
+}

@@ -10,5 +10,6 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod policy;
+pub mod server;
 pub mod store;
 pub mod vault;

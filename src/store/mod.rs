@@ -69,6 +69,9 @@ pub struct PendingLogin {
     pub issuer: String,
     pub nonce: String,
     pub pkce_verifier: String,
+    /// The login level asked for (ordinal of `LoginLevel`); the ID token's
+    /// `acr` must reach it.
+    pub requested_level: i32,
     /// Where to go after login (a local path only).
     pub return_to: String,
     pub created_at: DateTime<Utc>,

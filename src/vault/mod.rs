@@ -1,1 +1,464 @@
-//! placeholder
+//! The vault's domain logic: citizen accounts, evidence upload (fields plus a
+//! streamed file), viewing, download, deletion and account erasure. It joins
+//! policy (what a type allows), crypto (sealing) and the store (sealed bytes).
+//!
+//! Architecture invariant: plaintext exists only inside these functions and
+//! the response that carries it; what goes to the store is sealed first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ring::rand::SecureRandom;
+
+use crate::clock::Clock;
+use crate::crypto::{
+    CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider,
+};
+use crate::ids::{CitizenId, EvidenceId, FileId};
+use crate::policy::{EvidenceType, FieldError, LoginLevel, Policies};
+use crate::store::{
+    CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError,
+};
+
+/// Media types a file may have; detected from the content, never trusted
+/// from the client.
+pub const ALLOWED_MEDIA_TYPES: [&str; 3] = ["application/pdf", "image/png", "image/jpeg"];
+
+/// Sealed chunks are written to the store in batches of this many.
+const CHUNKS_PER_BATCH: usize = 64;
+
+/// Name of the sealing context for a file's original name.
+const FILE_NAME_CONTEXT: &str = "tresor:file_name";
+
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("unknown evidence type")]
+    UnknownType,
+    #[error("some fields are not valid")]
+    InvalidFields(Vec<FieldError>),
+    #[error("evidence not found")]
+    NotFound,
+    #[error("this evidence type does not take a file")]
+    FileNotAllowed,
+    #[error("file type not allowed (PDF, PNG or JPEG only)")]
+    UnsupportedFileType,
+    #[error("file larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("this needs a higher login level")]
+    LevelTooLow { required: LoginLevel },
+    #[error("account not found")]
+    NoAccount,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+#[derive(Clone)]
+pub struct Vault {
+    store: Arc<dyn Store>,
+    keys: Arc<dyn KeyProvider>,
+    policies: Arc<Policies>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn SecureRandom>,
+}
+
+/// Decrypted evidence for its owner.
+pub struct EvidenceView {
+    pub id: EvidenceId,
+    pub type_id: String,
+    pub created_at: DateTime<Utc>,
+    /// (field name, value) in the order the type defines.
+    pub fields: Vec<(String, String)>,
+    pub file: Option<FileView>,
+}
+
+pub struct FileView {
+    pub id: FileId,
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub chunk_count: u64,
+}
+
+/// A file upload in progress: bytes are sealed in 64 KiB chunks and written
+/// in batches to a pending file row, invisible until the evidence is stored.
+pub struct FileUpload {
+    file_id: FileId,
+    citizen: CitizenId,
+    name: String,
+    sealer: FileSealer,
+    buffer: Vec<u8>,
+    batch: Vec<(i64, Vec<u8>)>,
+    next_index: i64,
+    size: u64,
+    limit: u64,
+    media_type: Option<&'static str>,
+}
+
+/// A completely written (still pending) file, ready to attach to evidence.
+pub struct FinishedFile {
+    file_id: FileId,
+    citizen: CitizenId,
+    name: String,
+    media_type: &'static str,
+    size: u64,
+    chunk_count: i64,
+}
+
+/// Reads and opens a stored file chunk by chunk (for streamed download).
+pub struct FileReader {
+    store: Arc<dyn Store>,
+    opener: FileOpener,
+    file_id: FileId,
+    next_index: u64,
+    chunk_count: u64,
+}
+
+impl Vault {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeyProvider>,
+        policies: Arc<Policies>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn SecureRandom>,
+    ) -> Self {
+        Self { store, keys, policies, clock, rng }
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &Arc<dyn KeyProvider> {
+        &self.keys
+    }
+
+    /// The account of an eID subject, created on first login with a fresh
+    /// DEK. Only HMAC(pepper, issuer || sub) is stored.
+    #[tracing::instrument(skip_all)]
+    pub async fn citizen_for_login(&self, issuer: &str, subject: &str) -> Result<CitizenId> {
+        let subject_hash = self.keys.pepper().subject_hash(issuer, subject).to_vec();
+        if let Some(existing) = self.store.citizen_by_subject(&subject_hash).await? {
+            return Ok(existing.id);
+        }
+        let id = CitizenId::generate(self.rng.as_ref());
+        let dek = DataKey::generate(self.rng.as_ref())?;
+        let record = CitizenRecord {
+            wrapped_dek: self.keys.wrap_dek(&id, &dek)?,
+            kek_version: self.keys.current_kek_version(),
+            id,
+            subject_hash: subject_hash.clone(),
+            created_at: self.clock.now(),
+        };
+        match self.store.insert_citizen(&record).await {
+            Ok(()) => Ok(record.id),
+            // Two first logins raced; the other one created the account.
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .citizen_by_subject(&subject_hash)
+                .await?
+                .map(|existing| existing.id)
+                .ok_or(VaultError::NoAccount),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn data_key(&self, citizen: &CitizenId) -> Result<DataKey> {
+        let record = self.store.citizen(citizen).await?.ok_or(VaultError::NoAccount)?;
+        Ok(self.keys.unwrap_dek(citizen, record.kek_version, &record.wrapped_dek)?)
+    }
+
+    fn evidence_type(&self, type_id: &str, level: LoginLevel) -> Result<&EvidenceType> {
+        let evidence_type = self.policies.evidence_types.get(type_id).ok_or(VaultError::UnknownType)?;
+        if level < evidence_type.min_login_level {
+            return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level });
+        }
+        Ok(evidence_type)
+    }
+
+    /// Start a file upload for `citizen`. `limit` is the maximum plaintext size.
+    pub async fn begin_file(&self, citizen: &CitizenId, name: &str, limit: u64) -> Result<FileUpload> {
+        let dek = self.data_key(citizen).await?;
+        let file_id = FileId::generate(self.rng.as_ref());
+        self.store.begin_file(&file_id, citizen, self.clock.now()).await?;
+        Ok(FileUpload {
+            sealer: FileSealer::new(dek.file_key(&file_id), citizen, &file_id),
+            file_id,
+            citizen: citizen.clone(),
+            name: sanitize_file_name(name),
+            buffer: Vec::with_capacity(2 * CHUNK_SIZE),
+            batch: Vec::with_capacity(CHUNKS_PER_BATCH),
+            next_index: 0,
+            size: 0,
+            limit,
+            media_type: None,
+        })
+    }
+
+    /// Store validated, sealed evidence (and attach a finished file). On any
+    /// error the file is removed, so nothing is half-stored.
+    #[tracing::instrument(skip_all, fields(type_id = %type_id))]
+    pub async fn create_evidence(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        type_id: &str,
+        input: &BTreeMap<String, String>,
+        file: Option<FinishedFile>,
+    ) -> Result<EvidenceId> {
+        let result = self.create_evidence_inner(citizen, level, type_id, input, file.as_ref()).await;
+        if result.is_err() {
+            if let Some(file) = file {
+                self.abort_file(&file.file_id).await;
+            }
+        }
+        result
+    }
+
+    async fn create_evidence_inner(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        type_id: &str,
+        input: &BTreeMap<String, String>,
+        file: Option<&FinishedFile>,
+    ) -> Result<EvidenceId> {
+        let evidence_type = self.evidence_type(type_id, level)?;
+        let values = evidence_type.validate(input).map_err(VaultError::InvalidFields)?;
+        if file.is_some() && !evidence_type.file_allowed {
+            return Err(VaultError::FileNotAllowed);
+        }
+        let dek = self.data_key(citizen).await?;
+        let id = EvidenceId::generate(self.rng.as_ref());
+        let field_key = dek.field_key(&id);
+        let mut fields = Vec::with_capacity(values.len());
+        for (name, value) in &values {
+            let context = FieldContext { citizen, evidence: &id, field: name };
+            fields.push(SealedField {
+                name: name.clone(),
+                ciphertext: field_key.seal(self.rng.as_ref(), &context, value.as_bytes())?,
+            });
+        }
+        let file_record = match file {
+            Some(file) if &file.citizen == citizen => {
+                let context = FieldContext { citizen, evidence: &id, field: FILE_NAME_CONTEXT };
+                Some(FileRecord {
+                    id: file.file_id.clone(),
+                    media_type: file.media_type.to_owned(),
+                    plaintext_size: i64::try_from(file.size).unwrap_or(i64::MAX),
+                    chunk_count: file.chunk_count,
+                    sealed_name: field_key.seal(self.rng.as_ref(), &context, file.name.as_bytes())?,
+                })
+            }
+            Some(_) => return Err(VaultError::NotFound),
+            None => None,
+        };
+        let record = EvidenceRecord {
+            id: id.clone(),
+            citizen_id: citizen.clone(),
+            type_id: evidence_type.id.clone(),
+            type_version: evidence_type.version,
+            created_at: self.clock.now(),
+            fields,
+            file: file_record,
+        };
+        self.store.insert_evidence(&record).await?;
+        Ok(id)
+    }
+
+    /// Remove a pending file after a failed upload. Errors are logged: the
+    /// stale-upload sweep removes what this could not.
+    pub async fn abort_file(&self, file_id: &FileId) {
+        if let Err(error) = self.store.abort_file(file_id).await {
+            tracing::warn!(%error, "could not remove an aborted upload; the sweep will");
+        }
+    }
+
+    pub async fn list_evidence(&self, citizen: &CitizenId) -> Result<Vec<EvidenceSummary>> {
+        Ok(self.store.list_evidence(citizen).await?)
+    }
+
+    /// Decrypt one piece of evidence for its owner. Someone else's evidence
+    /// is `NotFound`, exactly like evidence that does not exist.
+    pub async fn evidence(&self, citizen: &CitizenId, level: LoginLevel, id: &EvidenceId) -> Result<EvidenceView> {
+        let record = self.store.evidence(citizen, id).await?.ok_or(VaultError::NotFound)?;
+        let evidence_type = self.evidence_type(&record.type_id, level)?;
+        let dek = self.data_key(citizen).await?;
+        let field_key = dek.field_key(id);
+        let mut fields = Vec::with_capacity(record.fields.len());
+        // Field order follows the type definition, not the storage order.
+        for definition in &evidence_type.fields {
+            if let Some(sealed) = record.fields.iter().find(|f| f.name == definition.name) {
+                fields.push((sealed.name.clone(), open_text(&field_key, citizen, id, &sealed.name, &sealed.ciphertext)?));
+            }
+        }
+        let file = match record.file {
+            Some(file) => Some(FileView {
+                name: open_text(&field_key, citizen, id, FILE_NAME_CONTEXT, &file.sealed_name)?,
+                id: file.id,
+                media_type: file.media_type,
+                size: u64::try_from(file.plaintext_size).map_err(|_| StoreError::Corrupt("negative file size".into()))?,
+                chunk_count: u64::try_from(file.chunk_count).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
+            }),
+            None => None,
+        };
+        Ok(EvidenceView { id: record.id, type_id: record.type_id, created_at: record.created_at, fields, file })
+    }
+
+    /// The evidence's file, opened chunk by chunk as the caller reads it.
+    pub async fn open_file(&self, citizen: &CitizenId, level: LoginLevel, id: &EvidenceId) -> Result<(FileView, FileReader)> {
+        let view = self.evidence(citizen, level, id).await?;
+        let file = view.file.ok_or(VaultError::NotFound)?;
+        let dek = self.data_key(citizen).await?;
+        let reader = FileReader {
+            store: self.store.clone(),
+            opener: FileOpener::new(dek.file_key(&file.id), citizen, &file.id),
+            file_id: file.id.clone(),
+            next_index: 0,
+            chunk_count: file.chunk_count,
+        };
+        Ok((file, reader))
+    }
+
+    pub async fn delete_evidence(&self, citizen: &CitizenId, id: &EvidenceId) -> Result<()> {
+        if self.store.delete_evidence(citizen, id).await? { Ok(()) } else { Err(VaultError::NotFound) }
+    }
+
+    /// Erase the account: deleting the wrapped DEK crypto-shreds every copy
+    /// of the citizen's data, backups included.
+    pub async fn erase_account(&self, citizen: &CitizenId) -> Result<()> {
+        if self.store.delete_citizen(citizen).await? { Ok(()) } else { Err(VaultError::NoAccount) }
+    }
+
+    pub fn rng(&self) -> &dyn SecureRandom {
+        self.rng.as_ref()
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+}
+
+fn open_text(key: &FieldKey, citizen: &CitizenId, evidence: &EvidenceId, field: &str, sealed: &[u8]) -> Result<String> {
+    let plaintext = key.open(&FieldContext { citizen, evidence, field }, sealed)?;
+    String::from_utf8(plaintext).map_err(|_| VaultError::Store(StoreError::Corrupt("field is not UTF-8".into())))
+}
+
+/// Keep a display name only: no path, no control characters, bounded length.
+fn sanitize_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.trim().is_empty() { "file".to_owned() } else { cleaned }
+}
+
+impl FileUpload {
+    pub fn file_id(&self) -> &FileId {
+        &self.file_id
+    }
+
+    /// Add bytes. Detects the media type from the first bytes and refuses
+    /// anything but PDF, PNG and JPEG; refuses more than the limit.
+    pub async fn write(&mut self, vault: &Vault, bytes: &[u8]) -> Result<()> {
+        self.size += bytes.len() as u64;
+        if self.size > self.limit {
+            return Err(VaultError::TooLarge { limit: self.limit });
+        }
+        self.buffer.extend_from_slice(bytes);
+        if self.media_type.is_none() && self.buffer.len() >= 16 {
+            self.media_type = Some(sniff(&self.buffer)?);
+        }
+        // Keep at least one byte back: the last chunk is sealed by `finish`.
+        while self.buffer.len() > CHUNK_SIZE {
+            let sealed = self.sealer.seal_next(&self.buffer[..CHUNK_SIZE], false)?;
+            self.buffer.drain(..CHUNK_SIZE);
+            self.push(vault, sealed).await?;
+        }
+        Ok(())
+    }
+
+    async fn push(&mut self, vault: &Vault, sealed: Vec<u8>) -> Result<()> {
+        self.batch.push((self.next_index, sealed));
+        self.next_index += 1;
+        if self.batch.len() >= CHUNKS_PER_BATCH {
+            self.flush(vault).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, vault: &Vault) -> Result<()> {
+        if !self.batch.is_empty() {
+            vault.store.append_file_chunks(&self.file_id, &self.batch).await?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    /// Seal the last chunk and write everything out. The file stays pending
+    /// until `Vault::create_evidence` attaches it.
+    pub async fn finish(mut self, vault: &Vault) -> Result<FinishedFile> {
+        let media_type = match self.media_type {
+            Some(media_type) => media_type,
+            None => sniff(&self.buffer)?,
+        };
+        let last = std::mem::take(&mut self.buffer);
+        let sealed = self.sealer.seal_next(&last, true)?;
+        self.batch.push((self.next_index, sealed));
+        self.next_index += 1;
+        self.flush(vault).await?;
+        Ok(FinishedFile {
+            file_id: self.file_id,
+            citizen: self.citizen,
+            name: self.name,
+            media_type,
+            size: self.size,
+            chunk_count: self.next_index,
+        })
+    }
+
+    /// Give up: remove what was written.
+    pub async fn abort(self, vault: &Vault) {
+        vault.abort_file(&self.file_id).await;
+    }
+}
+
+impl FinishedFile {
+    pub fn file_id(&self) -> &FileId {
+        &self.file_id
+    }
+}
+
+fn sniff(head: &[u8]) -> Result<&'static str> {
+    let detected = infer::get(head).map(|kind| kind.mime_type());
+    ALLOWED_MEDIA_TYPES
+        .into_iter()
+        .find(|allowed| Some(*allowed) == detected)
+        .ok_or(VaultError::UnsupportedFileType)
+}
+
+impl FileReader {
+    /// The next plaintext chunk, or None at the end. A missing, reordered or
+    /// truncated chunk fails to open.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.next_index >= self.chunk_count {
+            return Ok(None);
+        }
+        let index = self.next_index;
+        let stored_index = i64::try_from(index).map_err(|_| StoreError::Corrupt("chunk index".into()))?;
+        let sealed = self
+            .store
+            .file_chunk(&self.file_id, stored_index)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("file chunk missing".into()))?;
+        let plaintext = self.opener.open_chunk(index, &sealed, index + 1 == self.chunk_count)?;
+        self.next_index += 1;
+        Ok(Some(plaintext))
+    }
+}

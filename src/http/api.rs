@@ -1,0 +1,226 @@
+//! The citizen JSON API under `/api/v1/` (session cookie; state-changing
+//! calls carry the session's CSRF token in `X-CSRF-Token`).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::session::{self, CitizenSession};
+use super::upload::read_upload;
+use crate::ids::EvidenceId;
+use crate::policy::{FieldKind, Lang, LoginLevel};
+use crate::vault::{FileReader, FileView};
+
+pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-csrf-token").and_then(|value| value.to_str().ok())
+}
+
+/// Parse an evidence id from the path; a malformed id is simply not found.
+pub fn parse_evidence_id(raw: &str) -> ApiResult<EvidenceId> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+#[derive(Serialize)]
+pub struct SessionInfo {
+    citizen_id: String,
+    login_level: LoginLevel,
+    csrf_token: String,
+}
+
+pub async fn session_info(citizen: CitizenSession) -> Json<SessionInfo> {
+    Json(SessionInfo {
+        citizen_id: citizen.citizen().to_string(),
+        login_level: citizen.level(),
+        csrf_token: citizen.csrf_token().to_owned(),
+    })
+}
+
+#[derive(Serialize)]
+struct EvidenceTypeBody<'a> {
+    id: &'a str,
+    version: i32,
+    name: &'a str,
+    file_allowed: bool,
+    min_login_level: LoginLevel,
+    fields: Vec<FieldBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldBody<'a> {
+    name: &'a str,
+    label: &'a str,
+    kind: &'static str,
+    required: bool,
+}
+
+pub fn kind_name(kind: &FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Text { .. } => "text",
+        FieldKind::Date => "date",
+        FieldKind::Money => "money",
+        FieldKind::Integer { .. } => "integer",
+        FieldKind::Enum { .. } => "enum",
+    }
+}
+
+pub async fn evidence_types(State(app): State<AppState>) -> Response {
+    let types: Vec<EvidenceTypeBody> = app
+        .vault
+        .policies()
+        .evidence_types
+        .iter()
+        .map(|t| EvidenceTypeBody {
+            id: &t.id,
+            version: t.version,
+            name: t.name.get(Lang::En),
+            file_allowed: t.file_allowed,
+            min_login_level: t.min_login_level,
+            fields: t
+                .fields
+                .iter()
+                .map(|f| FieldBody { name: &f.name, label: f.label.get(Lang::En), kind: kind_name(&f.kind), required: f.required })
+                .collect(),
+        })
+        .collect();
+    Json(serde_json::json!({ "evidence_types": types })).into_response()
+}
+
+#[derive(Serialize)]
+struct EvidenceListItem {
+    id: String,
+    #[serde(rename = "type")]
+    type_id: String,
+    created_at: DateTime<Utc>,
+    has_file: bool,
+}
+
+pub async fn list_evidence(State(app): State<AppState>, citizen: CitizenSession) -> ApiResult<Response> {
+    let items: Vec<EvidenceListItem> = app
+        .vault
+        .list_evidence(citizen.citizen())
+        .await?
+        .into_iter()
+        .map(|e| EvidenceListItem { id: e.id.to_string(), type_id: e.type_id, created_at: e.created_at, has_file: e.has_file })
+        .collect();
+    Ok(Json(serde_json::json!({ "evidence": items })).into_response())
+}
+
+pub async fn upload_evidence(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> ApiResult<Response> {
+    let upload = read_upload(&app, &citizen, multipart, csrf_header(&headers)).await?;
+    let Some(type_id) = upload.type_id else {
+        if let Some(file) = upload.file {
+            app.vault.abort_file(file.file_id()).await;
+        }
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_type", "The part `type` is missing."));
+    };
+    let id = app
+        .vault
+        .create_evidence(citizen.citizen(), citizen.level(), &type_id, &upload.fields, upload.file)
+        .await?;
+    let location = format!("/api/v1/evidence/{id}");
+    let mut response = (StatusCode::CREATED, Json(serde_json::json!({ "id": id.to_string() }))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct FileBody {
+    name: String,
+    media_type: String,
+    size: u64,
+}
+
+pub async fn show_evidence(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_evidence_id(&id)?;
+    let view = app.vault.evidence(citizen.citizen(), citizen.level(), &id).await?;
+    let fields: BTreeMap<String, String> = view.fields.into_iter().collect();
+    let file = view.file.map(|f| FileBody { name: f.name, media_type: f.media_type, size: f.size });
+    Ok(Json(serde_json::json!({
+        "id": view.id.to_string(),
+        "type": view.type_id,
+        "created_at": view.created_at,
+        "fields": fields,
+        "file": file,
+    }))
+    .into_response())
+}
+
+pub async fn download_file(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_evidence_id(&id)?;
+    let (view, reader) = app.vault.open_file(citizen.citizen(), citizen.level(), &id).await?;
+    Ok(file_response(view, reader))
+}
+
+/// Stream a file chunk by chunk; memory stays at one chunk. A chunk that
+/// fails to open ends the body with an error (the client sees a broken
+/// transfer, never wrong bytes).
+pub fn file_response(view: FileView, reader: FileReader) -> Response {
+    let stream = futures_util::stream::unfold(reader, |mut reader| async move {
+        match reader.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), reader)),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "file chunk did not open");
+                Some((Err(std::io::Error::other("file chunk did not open")), reader))
+            }
+        }
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&view.media_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(view.size));
+    let ascii_name: String = view
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+pub async fn delete_evidence(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    citizen.check_csrf(csrf_header(&headers))?;
+    let id = parse_evidence_id(&id)?;
+    app.vault.delete_evidence(citizen.citizen(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn erase_account(State(app): State<AppState>, citizen: CitizenSession, headers: HeaderMap) -> ApiResult<Response> {
+    citizen.check_csrf(csrf_header(&headers))?;
+    app.vault.erase_account(citizen.citizen()).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
+    Ok(response)
+}

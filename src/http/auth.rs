@@ -1,0 +1,226 @@
+//! Login with the online ID (OIDC authorization code + PKCE), logout
+//! (RP-initiated and back-channel).
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::session::{self, CitizenSession, LOGIN_BINDING_COOKIE};
+use crate::identity::oidc::PendingAuth;
+use crate::policy::LoginLevel;
+use crate::store::PendingLogin;
+
+/// An authorization request must come back within this time.
+const LOGIN_TIMEOUT_MINUTES: i64 = 10;
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    issuer: Option<String>,
+    login_hint: Option<String>,
+    /// low, substantial or high: ask for at least this level (step-up).
+    level: Option<String>,
+    return_to: Option<String>,
+}
+
+/// `return_to` must be a local path, never another site (open redirect).
+fn local_path(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && path.len() < 512 => {
+            path.to_owned()
+        }
+        _ => "/evidence".to_owned(),
+    }
+}
+
+/// The stored key of a pending login: SHA-256 over state and the browser
+/// binding cookie, so a callback only completes in the browser that started it.
+fn pending_key(state: &str, binding: &str) -> Vec<u8> {
+    session::hash_token(&format!("{state}\u{0}{binding}"))
+}
+
+pub async fn login(State(app): State<AppState>, Query(query): Query<LoginQuery>) -> ApiResult<Response> {
+    let issuer_name = match query.issuer.as_deref() {
+        Some(name) => name.to_owned(),
+        None => app
+            .issuers
+            .default_name()
+            .ok_or_else(|| ApiError::bad_request("no_issuer", "No login service is configured."))?
+            .to_owned(),
+    };
+    let relying_party = app
+        .issuers
+        .get(&issuer_name)
+        .await
+        .ok_or_else(|| ApiError::bad_request("unknown_issuer", "This login service is not known."))??;
+    let asked = match query.level.as_deref() {
+        Some(level) => LoginLevel::from_acr(level)
+            .ok_or_else(|| ApiError::bad_request("invalid_level", "Login level must be low, substantial or high."))?,
+        None => relying_party.min_level(),
+    };
+    let requested = asked.max(relying_party.min_level());
+    if let Some(hint) = &query.login_hint {
+        if hint.len() > 256 || hint.chars().any(char::is_control) {
+            return Err(ApiError::bad_request("invalid_login_hint", "The login hint is not valid."));
+        }
+    }
+    let start = relying_party.begin_login(app.vault.rng(), requested, query.login_hint.as_deref())?;
+    let binding = session::random_token(app.vault.rng())?;
+    app.vault
+        .store()
+        .insert_pending_login(&PendingLogin {
+            state_hash: pending_key(&start.state, &binding),
+            issuer: issuer_name,
+            nonce: start.nonce,
+            pkce_verifier: start.pkce_verifier,
+            requested_level: requested.ordinal(),
+            return_to: local_path(query.return_to.as_deref()),
+            created_at: app.vault.clock().now(),
+        })
+        .await?;
+    let mut response = Redirect::to(start.authorize_url.as_str()).into_response();
+    session::set_cookie_header(
+        response.headers_mut(),
+        app.cookies.set(LOGIN_BINDING_COOKIE, &binding, Some(LOGIN_TIMEOUT_MINUTES * 60)),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> ApiResult<Response> {
+    let invalid_state = || {
+        ApiError::bad_request(
+            "invalid_state",
+            "This login link was already used, has expired or was started in another browser. Please log in again.",
+        )
+    };
+    let state = query.state.as_deref().ok_or_else(invalid_state)?;
+    let binding = session::cookie_value(&headers, LOGIN_BINDING_COOKIE).ok_or_else(invalid_state)?;
+    let store = app.vault.store();
+    let pending = store.take_pending_login(&pending_key(state, binding)).await?.ok_or_else(invalid_state)?;
+    let now = app.vault.clock().now();
+    if now - pending.created_at > Duration::minutes(LOGIN_TIMEOUT_MINUTES) {
+        return Err(invalid_state());
+    }
+    if let Some(error) = query.error {
+        tracing::info!(error = %error.chars().take(64).collect::<String>(), "identity provider refused the login");
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_cancelled", "The login was cancelled or refused."));
+    }
+    let code = query.code.as_deref().ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
+    let relying_party = app.issuers.get(&pending.issuer).await.ok_or_else(invalid_state)??;
+    let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
+    let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
+    let login = relying_party.finish_login(code, &auth, requested, now).await?;
+    let citizen = app.vault.citizen_for_login(relying_party.issuer(), &login.subject).await?;
+    let previous = session::cookie_value(&headers, app.cookies.session_name);
+    let cookie = session::start_session(&app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
+    let mut response = Redirect::to(&pending.return_to).into_response();
+    session::set_cookie_header(response.headers_mut(), cookie);
+    session::set_cookie_header(response.headers_mut(), app.cookies.clear(LOGIN_BINDING_COOKIE));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// Logout from a page: end the session here, then at the provider if it
+/// supports RP-initiated logout.
+pub async fn logout_form(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    Form(form): Form<CsrfForm>,
+) -> ApiResult<Response> {
+    citizen.check_csrf(form.csrf.as_deref())?;
+    end_session(&app, &citizen).await?;
+    let target = match app.issuers.get(&citizen.record.issuer).await {
+        Some(Ok(relying_party)) => relying_party.end_session_url().map(|url| url.to_string()),
+        _ => None,
+    };
+    let mut response = Redirect::to(target.as_deref().unwrap_or("/logged-out")).into_response();
+    session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
+    Ok(response)
+}
+
+/// Logout over the JSON API (header `X-CSRF-Token`).
+pub async fn logout_api(State(app): State<AppState>, citizen: CitizenSession, headers: HeaderMap) -> ApiResult<Response> {
+    citizen.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
+    end_session(&app, &citizen).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
+    Ok(response)
+}
+
+async fn end_session(app: &AppState, citizen: &CitizenSession) -> ApiResult<()> {
+    app.vault.store().delete_session(&citizen.record.id_hash).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct LogoutTokenForm {
+    logout_token: Option<String>,
+}
+
+/// OIDC Back-Channel Logout 1.0: the provider tells us a session ended.
+pub async fn backchannel_logout(
+    State(app): State<AppState>,
+    Path(issuer): Path<String>,
+    Form(form): Form<LogoutTokenForm>,
+) -> Response {
+    let result = backchannel_logout_inner(&app, &issuer, form.logout_token.as_deref()).await;
+    let mut response = match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => error.into_response(),
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn backchannel_logout_inner(app: &AppState, issuer: &str, token: Option<&str>) -> ApiResult<()> {
+    let token = token.ok_or_else(|| ApiError::bad_request("invalid_request", "logout_token is missing."))?;
+    let relying_party = app
+        .issuers
+        .get(issuer)
+        .await
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "Unknown issuer."))??;
+    let now = app.vault.clock().now();
+    let claims = relying_party
+        .verify_logout_token(token, now)
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %error, "logout token refused");
+            ApiError::bad_request("invalid_request", "The logout token is not valid.")
+        })?;
+    let store = app.vault.store();
+    if !store.remember_logout_token(issuer, &claims.jti, claims.expires_at).await? {
+        return Err(ApiError::bad_request("invalid_request", "This logout token was already used."));
+    }
+    let ended = if let Some(sid) = &claims.idp_session_id {
+        store.delete_sessions_by_idp_session(issuer, sid).await?
+    } else if let Some(subject) = &claims.subject {
+        let subject_hash = app.vault.keys().pepper().subject_hash(relying_party.issuer(), subject);
+        match store.citizen_by_subject(&subject_hash).await? {
+            Some(citizen) => store.delete_sessions_of_citizen(issuer, &citizen.id).await?,
+            None => 0,
+        }
+    } else {
+        0
+    };
+    tracing::info!(ended, "back-channel logout");
+    Ok(())
+}

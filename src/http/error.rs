@@ -1,0 +1,174 @@
+//! One error type for every HTTP response that is not a success: a status, a
+//! stable machine code and a plain message, as
+//! `{"error": {"code": "...", "message": "..."}}`. 5xx bodies are generic; the
+//! detail is logged once, here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::identity::oidc::LoginError;
+use crate::policy::FieldError;
+use crate::store::StoreError;
+use crate::vault::VaultError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldBody<'a> {
+    field: &'a str,
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), fields: Vec::new() }
+    }
+
+    pub fn not_logged_in() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "not_logged_in", "Please log in first.")
+    }
+
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "The form has expired or did not come from this site. Please reload the page and try again.",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "This does not exist or you may not see it.")
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A server-side failure: log the detail once, answer generically.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. Nothing was changed. Please try again later.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                fields: self
+                    .fields
+                    .iter()
+                    .map(|f| FieldBody { field: &f.field, code: f.code, message: &f.message_en })
+                    .collect(),
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::UnknownType => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_evidence_type",
+                "This type of evidence does not exist.",
+            ),
+            VaultError::InvalidFields(fields) => {
+                let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+                let mut error = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_fields",
+                    format!("Some fields are not valid: {}.", names.join(", ")),
+                );
+                error.fields = fields;
+                error
+            }
+            VaultError::NotFound => Self::not_found(),
+            VaultError::FileNotAllowed => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "file_not_allowed",
+                "This type of evidence does not take a file.",
+            ),
+            VaultError::UnsupportedFileType => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_file_type",
+                "Only PDF, PNG and JPEG files can be uploaded.",
+            ),
+            VaultError::TooLarge { limit } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "file_too_large",
+                format!("The file is too large. The limit is {} MiB.", limit / (1024 * 1024)),
+            ),
+            VaultError::LevelTooLow { required } => Self::new(
+                StatusCode::FORBIDDEN,
+                "login_level_too_low",
+                format!("This needs a login with security level {required:?}. Please log in again with your online ID."),
+            ),
+            VaultError::NoAccount => Self::not_logged_in(),
+            VaultError::Store(error) => Self::internal(&error),
+            VaultError::Crypto(error) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        let code = error.code();
+        match error {
+            LoginError::LevelTooLow { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                code,
+                "Your login did not reach the security level this needs. Please use your online ID card.",
+            ),
+            LoginError::Discovery(_) => {
+                tracing::error!(error = %error, "identity provider not reachable");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    code,
+                    "The login service cannot be reached right now. Please try again later.",
+                )
+            }
+            other => {
+                tracing::warn!(error = %other, "login refused");
+                Self::new(StatusCode::BAD_REQUEST, code, "The login could not be completed. Please log in again.")
+            }
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Server-rendered pages for citizens. Every page works without JavaScript;
+//! forms post with the session's CSRF token. Errors render as pages here and
+//! as JSON in `api`.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::Markup;
+use serde::Deserialize;
+
+use super::AppState;
+use super::api::{file_response, parse_evidence_id};
+use super::error::ApiError;
+use super::i18n;
+use super::pages::{self, PageContext};
+use super::session::{self, CitizenSession};
+use super::upload::read_upload;
+use crate::policy::{EvidenceType, FieldError, FieldKind, Lang, LoginLevel};
+use crate::vault::VaultError;
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// Language and session of one page request.
+pub struct Page {
+    pub ctx: PageContext,
+    pub session: Option<CitizenSession>,
+    /// Set when `?lang=` switched the language: remember it in a cookie.
+    remember_lang: Option<Lang>,
+}
+
+fn level_label(lang: Lang, level: LoginLevel) -> String {
+    let text = match (lang, level) {
+        (Lang::De, LoginLevel::Low) => "niedrig",
+        (Lang::De, LoginLevel::Substantial) => "substanziell",
+        (Lang::De, LoginLevel::High) => "hoch (Online-Ausweis)",
+        (Lang::En, LoginLevel::Low) => "low",
+        (Lang::En, LoginLevel::Substantial) => "substantial",
+        (Lang::En, LoginLevel::High) => "high (online ID card)",
+    };
+    text.to_owned()
+}
+
+impl Page {
+    pub async fn load(app: &AppState, headers: &HeaderMap, query_lang: Option<&str>, path: &str) -> Result<Self, ApiError> {
+        let lang = i18n::negotiate(
+            query_lang,
+            session::cookie_value(headers, "lang"),
+            headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+        );
+        let session = session::load_session(app, headers).await?;
+        let remember_lang = query_lang.filter(|l| matches!(*l, "de" | "en")).map(|_| lang);
+        Ok(Self {
+            ctx: PageContext {
+                lang,
+                dev_mode: app.dev_mode,
+                logged_in: session.is_some(),
+                login_level_label: session.as_ref().map(|s| level_label(lang, s.level())),
+                csrf_token: session.as_ref().map(|s| s.csrf_token().to_owned()),
+                current_path: path.to_owned(),
+            },
+            session,
+            remember_lang,
+        })
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.ctx.lang
+    }
+
+    /// The page, with the language cookie when the visitor switched.
+    pub fn respond(&self, app: &AppState, status: StatusCode, markup: Markup) -> Response {
+        let mut response = (status, markup).into_response();
+        if let Some(lang) = self.remember_lang {
+            let value = if lang == Lang::De { "de" } else { "en" };
+            session::set_cookie_header(response.headers_mut(), app.cookies.set("lang", value, Some(365 * 24 * 3600)));
+        }
+        response
+    }
+
+    /// A page-rendered error (same codes as the API, in the page's language).
+    pub fn error(&self, app: &AppState, error: ApiError) -> Response {
+        let title = match (self.lang(), error.status.as_u16()) {
+            (Lang::De, 401) => "Bitte melden Sie sich an",
+            (Lang::En, 401) => "Please log in",
+            (Lang::De, 404) => "Nicht gefunden",
+            (Lang::En, 404) => "Not found",
+            (Lang::De, 403) => "Nicht erlaubt",
+            (Lang::En, 403) => "Not allowed",
+            (Lang::De, 413) => "Datei zu groß",
+            (Lang::En, 413) => "File too large",
+            (Lang::De, 415) => "Dateityp nicht erlaubt",
+            (Lang::En, 415) => "File type not allowed",
+            (Lang::De, s) if s >= 500 => "Technischer Fehler",
+            (Lang::En, s) if s >= 500 => "Technical error",
+            (Lang::De, _) => "Das hat nicht geklappt",
+            (Lang::En, _) => "That did not work",
+        };
+        let markup = pages::error_page(&self.ctx, error.status.as_u16(), title, &error.message);
+        self.respond(app, error.status, markup)
+    }
+
+    fn require_session(&self) -> Result<&CitizenSession, ApiError> {
+        self.session.as_ref().ok_or_else(ApiError::not_logged_in)
+    }
+}
+
+/// Run a page handler body; any error renders as an error page.
+macro_rules! page_result {
+    ($app:expr, $page:expr, $body:expr) => {
+        match $body {
+            Ok(response) => response,
+            Err(error) => $page.error(&$app, error),
+        }
+    };
+}
+
+async fn page_or_error(app: &AppState, headers: &HeaderMap, lang: Option<&str>, path: &str) -> Result<Page, Response> {
+    Page::load(app, headers, lang, path).await.map_err(IntoResponse::into_response)
+}
+
+pub async fn start(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let issuers: Vec<pages::IssuerChoice> = app
+        .issuers
+        .choices()
+        .into_iter()
+        .map(|(name, label)| pages::IssuerChoice { name, label })
+        .collect();
+    page.respond(&app, StatusCode::OK, pages::start_page(&page.ctx, &issuers))
+}
+
+pub async fn logged_out(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    match page_or_error(&app, &headers, q.lang.as_deref(), "/logged-out").await {
+        Ok(page) => page.respond(&app, StatusCode::OK, pages::logged_out_page(&page.ctx)),
+        Err(response) => response,
+    }
+}
+
+pub async fn not_found(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    match page_or_error(&app, &headers, None, "/").await {
+        Ok(page) => page.error(&app, ApiError::not_found()),
+        Err(response) => response,
+    }
+}
+
+pub async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+fn type_name(app: &AppState, lang: Lang, type_id: &str) -> String {
+    app.vault
+        .policies()
+        .evidence_types
+        .get(type_id)
+        .map(|t| t.name.get(lang).to_owned())
+        .unwrap_or_else(|| type_id.to_owned())
+}
+
+pub async fn list_evidence(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/evidence").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        let items: Vec<pages::EvidenceListItem> = app
+            .vault
+            .list_evidence(session.citizen())
+            .await?
+            .into_iter()
+            .map(|e| pages::EvidenceListItem {
+                type_name: type_name(&app, page.lang(), &e.type_id),
+                id: e.id.to_string(),
+                created_at: e.created_at,
+                has_file: e.has_file,
+            })
+            .collect();
+        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::evidence_list_page(&page.ctx, &items, None)))
+    }
+    .await)
+}
+
+#[derive(Deserialize)]
+pub struct NewQuery {
+    #[serde(rename = "type")]
+    type_id: Option<String>,
+    lang: Option<String>,
+}
+
+fn upload_form(
+    app: &AppState,
+    lang: Lang,
+    evidence_type: &EvidenceType,
+    values: &BTreeMap<String, String>,
+    errors: &[FieldError],
+    file_error: Option<String>,
+) -> pages::UploadForm {
+    let fields = evidence_type
+        .fields
+        .iter()
+        .map(|field| pages::FormField {
+            name: field.name.clone(),
+            label: field.label.get(lang).to_owned(),
+            kind: match &field.kind {
+                FieldKind::Text { max_length } => pages::FormFieldKind::Text { max_length: *max_length },
+                FieldKind::Date => pages::FormFieldKind::Date,
+                FieldKind::Money => pages::FormFieldKind::Money,
+                FieldKind::Integer { min, max } => pages::FormFieldKind::Integer { min: *min, max: *max },
+                FieldKind::Enum { values } => pages::FormFieldKind::Enum {
+                    options: values.iter().map(|v| (v.value.clone(), v.label.get(lang).to_owned())).collect(),
+                },
+            },
+            required: field.required,
+            value: values.get(&field.name).cloned().unwrap_or_default(),
+            error: errors
+                .iter()
+                .find(|e| e.field == field.name)
+                .map(|e| if lang == Lang::De { e.message_de.clone() } else { e.message_en.clone() }),
+        })
+        .collect();
+    pages::UploadForm {
+        type_id: evidence_type.id.clone(),
+        type_name: evidence_type.name.get(lang).to_owned(),
+        file_allowed: evidence_type.file_allowed,
+        max_upload_bytes: app.config.upload_limit_bytes,
+        fields,
+        file_error,
+    }
+}
+
+pub async fn new_evidence(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<NewQuery>) -> Response {
+    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/evidence/new").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        let lang = page.lang();
+        let types = &app.vault.policies().evidence_types;
+        match q.type_id.as_deref().and_then(|id| types.get(id)) {
+            Some(evidence_type) => {
+                if session.level() < evidence_type.min_login_level {
+                    return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
+                }
+                let form = upload_form(&app, lang, evidence_type, &BTreeMap::new(), &[], None);
+                Ok(page.respond(&app, StatusCode::OK, pages::upload_form_page(&page.ctx, &form)))
+            }
+            None => {
+                let choices: Vec<pages::TypeChoice> = types
+                    .iter()
+                    .map(|t| pages::TypeChoice {
+                        id: t.id.clone(),
+                        name: t.name.get(lang).to_owned(),
+                        needs_higher_level: session.level() < t.min_login_level,
+                    })
+                    .collect();
+                Ok(page.respond(&app, StatusCode::OK, pages::choose_type_page(&page.ctx, &choices)))
+            }
+        }
+    }
+    .await)
+}
+
+pub async fn upload_evidence(State(app): State<AppState>, headers: HeaderMap, multipart: Multipart) -> Response {
+    let page = match page_or_error(&app, &headers, None, "/evidence/new").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        let upload = read_upload(&app, session, multipart, None).await?;
+        let type_id = upload.type_id.clone().unwrap_or_default();
+        let Some(evidence_type) = app.vault.policies().evidence_types.get(&type_id) else {
+            if let Some(file) = upload.file {
+                app.vault.abort_file(file.file_id()).await;
+            }
+            return Err(VaultError::UnknownType.into());
+        };
+        match app
+            .vault
+            .create_evidence(session.citizen(), session.level(), &type_id, &upload.fields, upload.file)
+            .await
+        {
+            Ok(id) => Ok(Redirect::to(&format!("/evidence/{id}")).into_response()),
+            Err(VaultError::InvalidFields(errors)) => {
+                let form = upload_form(&app, page.lang(), evidence_type, &upload.fields, &errors, None);
+                Ok(page.respond(&app, StatusCode::UNPROCESSABLE_ENTITY, pages::upload_form_page(&page.ctx, &form)))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+    .await)
+}
+
+pub async fn show_evidence(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let path = format!("/evidence/{}", id.chars().take(40).collect::<String>());
+    let page = match page_or_error(&app, &headers, q.lang.as_deref(), &path).await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        let id = parse_evidence_id(&id)?;
+        let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
+        let lang = page.lang();
+        let evidence_type = app.vault.policies().evidence_types.get(&view.type_id);
+        let detail = pages::EvidenceDetail {
+            id: view.id.to_string(),
+            type_name: type_name(&app, lang, &view.type_id),
+            created_at: view.created_at,
+            fields: view
+                .fields
+                .into_iter()
+                .map(|(name, value)| {
+                    let label = evidence_type
+                        .and_then(|t| t.field(&name))
+                        .map(|f| f.label.get(lang).to_owned())
+                        .unwrap_or(name);
+                    (label, value)
+                })
+                .collect(),
+            file: view.file.map(|f| pages::FileInfo { name: f.name, media_type: f.media_type, size: f.size }),
+        };
+        Ok(page.respond(&app, StatusCode::OK, pages::evidence_detail_page(&page.ctx, &detail)))
+    }
+    .await)
+}
+
+pub async fn download_file(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let page = match page_or_error(&app, &headers, None, "/evidence").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        let id = parse_evidence_id(&id)?;
+        let (view, reader) = app.vault.open_file(session.citizen(), session.level(), &id).await?;
+        Ok::<_, ApiError>(file_response(view, reader))
+    }
+    .await)
+}
+
+pub async fn confirm_delete(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/evidence").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        let id = parse_evidence_id(&id)?;
+        let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
+        let name = type_name(&app, page.lang(), &view.type_id);
+        Ok(page.respond(&app, StatusCode::OK, pages::delete_confirm_page(&page.ctx, id.as_str(), &name)))
+    }
+    .await)
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    csrf: Option<String>,
+    confirm: Option<String>,
+}
+
+pub async fn delete_evidence(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let page = match page_or_error(&app, &headers, None, "/evidence").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        session.check_csrf(form.csrf.as_deref())?;
+        let id = parse_evidence_id(&id)?;
+        app.vault.delete_evidence(session.citizen(), &id).await?;
+        Ok::<_, ApiError>(Redirect::to("/evidence").into_response())
+    }
+    .await)
+}
+
+pub async fn confirm_erase(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/account/erase").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        page.require_session()?;
+        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::erase_account_page(&page.ctx)))
+    }
+    .await)
+}
+
+pub async fn erase_account(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<ConfirmForm>) -> Response {
+    let page = match page_or_error(&app, &headers, None, "/account/erase").await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page_result!(app, page, async {
+        let session = page.require_session()?;
+        session.check_csrf(form.csrf.as_deref())?;
+        if form.confirm.is_none() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "confirmation_required",
+                "Please tick the box to confirm that you want to erase your account.",
+            ));
+        }
+        app.vault.erase_account(session.citizen()).await?;
+        let mut response = Redirect::to("/logged-out").into_response();
+        session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
+        Ok(response)
+    }
+    .await)
+}

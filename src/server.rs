@@ -1,0 +1,99 @@
+//! Assembles the running application from its parts: configuration, store,
+//! key provider, policies, identity providers, clock and RNG. `main` uses it
+//! for `tresor serve`; the integration tests use it with their own parts.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::Router;
+use chrono::Duration;
+use ring::rand::SecureRandom;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::KeyProvider;
+use crate::http::{self, AppState};
+use crate::identity::dev_idp::DevIdp;
+use crate::identity::oidc::IssuerSettings;
+use crate::identity::registry::IssuerRegistry;
+use crate::policy::{LoginLevel, Policies};
+use crate::store::Store;
+use crate::vault::Vault;
+
+/// Pending logins older than this are swept.
+const PENDING_LOGIN_MAX_AGE_MINUTES: i64 = 15;
+/// Uploads not completed within this time are swept (crash or abort).
+const STALE_UPLOAD_MAX_AGE_HOURS: i64 = 6;
+
+pub struct Parts {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<dyn KeyProvider>,
+    pub policies: Arc<Policies>,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn SecureRandom>,
+    /// (settings, button label) per identity provider.
+    pub issuers: Vec<(IssuerSettings, String)>,
+    /// The built-in test provider, nested at `/dev-idp` (dev mode only).
+    pub dev_idp: Option<Arc<DevIdp>>,
+    pub http_client: reqwest::Client,
+}
+
+/// Relying-party settings for a configured issuer.
+pub fn issuer_settings(
+    config: &Config,
+    name: &str,
+    issuer_url: &str,
+    client_id: &str,
+    client_secret: Option<String>,
+    min_level: LoginLevel,
+    scopes: Vec<String>,
+) -> IssuerSettings {
+    let base = config.public_base_url();
+    IssuerSettings {
+        name: name.to_owned(),
+        issuer_url: issuer_url.to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret,
+        redirect_url: format!("{base}/auth/callback"),
+        post_logout_redirect_url: format!("{base}/logged-out"),
+        min_level,
+        scopes,
+        allowed_algs: vec!["RS256".into(), "PS256".into(), "ES256".into(), "EdDSA".into()],
+        leeway_seconds: 60,
+        max_token_age_seconds: 300,
+    }
+}
+
+/// The application router plus its state.
+pub fn build(parts: Parts) -> (Router, AppState) {
+    let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng);
+    let issuers = IssuerRegistry::new(parts.issuers, parts.http_client);
+    let state = AppState::new(vault, issuers, parts.config, parts.dev_idp.is_some());
+    let mut router = http::router(state.clone());
+    if let Some(dev_idp) = parts.dev_idp {
+        router = router.nest("/dev-idp", dev_idp.router());
+    }
+    (router, state)
+}
+
+/// Remove abandoned login attempts and uploads, at start and then every few
+/// minutes. Failures are logged and retried next round.
+pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(StdDuration::from_secs(300));
+        loop {
+            interval.tick().await;
+            let now = state.vault.clock().now();
+            let store = state.vault.store();
+            if let Err(error) = store.delete_pending_logins_before(now - Duration::minutes(PENDING_LOGIN_MAX_AGE_MINUTES)).await {
+                tracing::warn!(%error, "sweeping pending logins failed");
+            }
+            match store.delete_stale_uploads(now - Duration::hours(STALE_UPLOAD_MAX_AGE_HOURS)).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "removed unfinished uploads"),
+                Err(error) => tracing::warn!(%error, "sweeping unfinished uploads failed"),
+            }
+        }
+    })
+}
