@@ -398,3 +398,530 @@ fn is_identifier(text: &str) -> bool {
         && text.len() <= MAX_NAME_CHARS
         && bytes.all(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'_'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: &str = "policies/evidence-types.toml";
+
+    /// Marks the line a test expects an error on.
+    const MARK: &str = "# <- error";
+
+    /// A small valid type; tests append fields or edit it.
+    const GOOD_TYPE: &str = r#"
+[[evidence_type]]
+id = "rent_certificate"
+version = 1
+name = { de = "Mietbescheinigung", en = "Rent certificate" }
+file_allowed = true
+
+[[evidence_type.field]]
+name = "monthly_rent"
+label = { de = "Miete im Monat", en = "Monthly rent" }
+kind = "money"
+required = true
+sensitivity = "normal"
+"#;
+
+    fn parse(source: &str) -> Result<EvidenceTypes, PolicyError> {
+        EvidenceTypes::from_toml(source, Path::new(PATH))
+    }
+
+    /// Parses `source`, expects an error on the line carrying [`MARK`]
+    /// whose message contains `expected`, and returns the message.
+    #[track_caller]
+    fn assert_error_on_marked_line(source: &str, expected: &str) -> String {
+        let marked: Vec<usize> = source
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(MARK))
+            .map(|(index, _)| index + 1)
+            .collect();
+        assert_eq!(marked.len(), 1, "test source needs exactly one mark");
+        let error = parse(source).expect_err("policy should be rejected");
+        let PolicyError::Invalid {
+            path,
+            line,
+            message,
+        } = &error
+        else {
+            panic!("expected Invalid, got {error:?}");
+        };
+        assert_eq!(path, Path::new(PATH));
+        assert_eq!(*line, marked[0], "wrong line for: {message}");
+        assert!(
+            message.contains(expected),
+            "message {message:?} does not contain {expected:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{PATH}:{}: ", marked[0])),
+            "{error}"
+        );
+        message.clone()
+    }
+
+    /// `GOOD_TYPE` plus one field made of `lines`.
+    fn with_field(lines: &str) -> String {
+        format!("{GOOD_TYPE}\n[[evidence_type.field]]\n{lines}\n")
+    }
+
+    #[test]
+    fn good_catalogue_parses_in_file_order_with_defaults() {
+        let source = format!(
+            "{GOOD_TYPE}{}",
+            r#"
+[[evidence_type.field]]
+name = "living_space_sqm"
+label = { de = "Wohnfläche", en = "Living space" }
+kind = "integer"
+min = 1
+max = 1000
+required = false
+sensitivity = "normal"
+
+[[evidence_type.field]]
+name = "residence_type"
+label = { de = "Art der Wohnung", en = "Type of residence" }
+kind = "enum"
+values = [{ value = "main", label = { de = "Hauptwohnung", en = "Main residence" } }]
+required = true
+sensitivity = "special_category"
+
+[[evidence_type]]
+id = "birth_certificate"
+version = 3
+name = { de = "Geburtsurkunde", en = "Birth certificate" }
+file_allowed = false
+min_login_level = "high"
+
+[[evidence_type.field]]
+name = "place_of_birth"
+label = { de = "Geburtsort", en = "Place of birth" }
+kind = "text"
+max_length = 100
+required = true
+sensitivity = "normal"
+"#
+        );
+        let types = parse(&source).expect("valid");
+        let ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["rent_certificate", "birth_certificate"]);
+        assert_eq!(types.len(), 2);
+
+        let rent = types.get("rent_certificate").expect("present");
+        assert_eq!(rent.version, 1);
+        assert_eq!(rent.min_login_level, LoginLevel::Low, "default is low");
+        assert!(rent.file_allowed);
+        assert_eq!(rent.name.de, "Mietbescheinigung");
+        let names: Vec<&str> = rent.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["monthly_rent", "living_space_sqm", "residence_type"]
+        );
+        assert_eq!(rent.fields[0].kind, FieldKind::Money);
+        assert_eq!(
+            rent.fields[1].kind,
+            FieldKind::Integer { min: 1, max: 1000 }
+        );
+        assert!(!rent.fields[1].required);
+        assert_eq!(
+            rent.fields[2].kind,
+            FieldKind::Enum {
+                values: vec![EnumValue {
+                    value: "main".to_owned(),
+                    label: Localized {
+                        de: "Hauptwohnung".to_owned(),
+                        en: "Main residence".to_owned()
+                    }
+                }]
+            }
+        );
+        assert_eq!(rent.fields[2].sensitivity, Sensitivity::SpecialCategory);
+
+        let birth = types.get("birth_certificate").expect("present");
+        assert_eq!(birth.version, 3);
+        assert_eq!(birth.min_login_level, LoginLevel::High);
+        assert!(!birth.file_allowed);
+        assert_eq!(birth.fields[0].kind, FieldKind::Text { max_length: 100 });
+        assert!(types.get("unknown").is_none());
+    }
+
+    #[test]
+    fn toml_syntax_error_names_line() {
+        let source = format!("{GOOD_TYPE}\n[[evidence_type]]\nid = \"broken # <- error\n");
+        assert_error_on_marked_line(&source, "");
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let source = GOOD_TYPE.replace(
+            "file_allowed = true",
+            "file_allowed = true\nfile_alowed = false # <- error",
+        );
+        assert_error_on_marked_line(&source, "unknown field `file_alowed`");
+    }
+
+    #[test]
+    fn wrong_value_type_names_line() {
+        let source = GOOD_TYPE.replace("version = 1", "version = \"1\" # <- error");
+        assert_error_on_marked_line(&source, "");
+    }
+
+    #[test]
+    fn unknown_login_level_names_line() {
+        let source = GOOD_TYPE.replace(
+            "file_allowed = true",
+            "file_allowed = true\nmin_login_level = \"medium\" # <- error",
+        );
+        assert_error_on_marked_line(&source, "medium");
+    }
+
+    #[test]
+    fn empty_file_is_rejected_on_line_one() {
+        let error = parse("# no types yet # <- error\n").expect_err("empty");
+        assert_eq!(error.line(), Some(1));
+        assert!(error.to_string().contains("no evidence types"), "{error}");
+        assert_error_on_marked_line("# nothing here # <- error\n", "no evidence types");
+    }
+
+    #[test]
+    fn duplicate_type_id_names_second_line_and_first() {
+        let second = GOOD_TYPE.replace(
+            "id = \"rent_certificate\"",
+            "id = \"rent_certificate\" # <- error",
+        );
+        let source = format!("{GOOD_TYPE}{second}");
+        let message =
+            assert_error_on_marked_line(&source, "duplicate evidence type id `rent_certificate`");
+        assert!(message.contains("first defined on line 3"), "{message}");
+    }
+
+    #[test]
+    fn invalid_type_id_names_line() {
+        for bad in ["Rent", "rent-certificate", "1rent", "", "rent certificate"] {
+            let source = GOOD_TYPE.replace(
+                "id = \"rent_certificate\"",
+                &format!("id = \"{bad}\" # <- error"),
+            );
+            assert_error_on_marked_line(&source, "evidence type id");
+        }
+    }
+
+    #[test]
+    fn version_must_be_positive_i32() {
+        for bad in ["0", "-1", "2147483648"] {
+            let source = GOOD_TYPE.replace("version = 1", &format!("version = {bad} # <- error"));
+            assert_error_on_marked_line(&source, "version");
+        }
+    }
+
+    #[test]
+    fn type_without_fields_names_id_line() {
+        let source = r#"
+[[evidence_type]]
+id = "empty" # <- error
+version = 1
+name = { de = "Leer", en = "Empty" }
+file_allowed = false
+"#;
+        assert_error_on_marked_line(source, "evidence type `empty` has no fields");
+    }
+
+    #[test]
+    fn duplicate_field_name_names_second_line_and_first() {
+        let source = with_field(
+            r#"name = "monthly_rent" # <- error
+label = { de = "Noch einmal", en = "Again" }
+kind = "money"
+required = false
+sensitivity = "normal""#,
+        );
+        let message = assert_error_on_marked_line(&source, "duplicate field `monthly_rent`");
+        assert!(message.contains("first defined on line 9"), "{message}");
+    }
+
+    #[test]
+    fn same_field_name_in_different_types_is_fine() {
+        let second = GOOD_TYPE.replace("rent_certificate", "other_certificate");
+        assert!(parse(&format!("{GOOD_TYPE}{second}")).is_ok());
+    }
+
+    #[test]
+    fn invalid_field_names_name_line() {
+        let too_long = format!("a{}", "b".repeat(64));
+        for bad in [
+            "",
+            "Name",
+            "1st",
+            "_private",
+            "with-dash",
+            "with space",
+            "straße",
+            too_long.as_str(),
+        ] {
+            let source = with_field(&format!(
+                "name = \"{bad}\" # <- error\nlabel = {{ de = \"X\", en = \"X\" }}\nkind = \"date\"\nrequired = false\nsensitivity = \"normal\""
+            ));
+            assert_error_on_marked_line(&source, "field name");
+        }
+    }
+
+    #[test]
+    fn longest_field_name_is_accepted() {
+        let longest = format!("a{}", "b_9".repeat(21));
+        assert_eq!(longest.len(), 64);
+        let source = with_field(&format!(
+            "name = \"{longest}\"\nlabel = {{ de = \"X\", en = \"X\" }}\nkind = \"date\"\nrequired = false\nsensitivity = \"normal\""
+        ));
+        let types = parse(&source).expect("valid");
+        let rent = types.get("rent_certificate").expect("present");
+        assert!(rent.field(&longest).is_some());
+    }
+
+    #[test]
+    fn unknown_kind_names_line_in_the_documented_form() {
+        let source = with_field(
+            r#"name = "x"
+label = { de = "X", en = "X" }
+kind = "foo" # <- error
+required = false
+sensitivity = "normal""#,
+        );
+        let message = assert_error_on_marked_line(&source, "");
+        assert_eq!(message, "field `x` has unknown kind `foo`");
+        let error = parse(&source).expect_err("invalid");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{PATH}:{}: field `x` has unknown kind `foo`",
+                error.line().expect("has line")
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_sensitivity_names_line() {
+        let source = with_field(
+            r#"name = "x"
+label = { de = "X", en = "X" }
+kind = "date"
+required = false
+sensitivity = "secret" # <- error"#,
+        );
+        assert_error_on_marked_line(&source, "unknown sensitivity `secret`");
+    }
+
+    #[test]
+    fn missing_key_in_field_names_the_field_header_line() {
+        let source = format!(
+            "{GOOD_TYPE}\n[[evidence_type.field]] {MARK}\nname = \"x\"\nlabel = {{ de = \"X\", en = \"X\" }}\nkind = \"date\"\nrequired = false\n"
+        );
+        assert_error_on_marked_line(&source, "missing field `sensitivity`");
+    }
+
+    #[test]
+    fn enum_without_values_names_kind_line() {
+        let source = with_field(
+            r#"name = "choice"
+label = { de = "Auswahl", en = "Choice" }
+kind = "enum" # <- error
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "enum field `choice` needs `values`");
+    }
+
+    #[test]
+    fn enum_with_empty_values_names_line() {
+        let source = with_field(
+            r#"name = "choice"
+label = { de = "Auswahl", en = "Choice" }
+kind = "enum"
+values = [] # <- error
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "enum field `choice` has no values");
+    }
+
+    #[test]
+    fn enum_with_duplicate_value_names_line() {
+        let source = with_field(
+            r#"name = "choice"
+label = { de = "Auswahl", en = "Choice" }
+kind = "enum"
+values = [
+  { value = "a", label = { de = "A", en = "A" } },
+  { value = "a", label = { de = "A2", en = "A2" } }, # <- error
+]
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "lists value `a` twice");
+    }
+
+    #[test]
+    fn enum_value_that_could_never_be_chosen_names_line() {
+        for bad in ["", " main", "main ", "ma\\nin"] {
+            let source = with_field(&format!(
+                "name = \"choice\"\nlabel = {{ de = \"A\", en = \"A\" }}\nkind = \"enum\"\nvalues = [\n  {{ value = \"{bad}\", label = {{ de = \"A\", en = \"A\" }} }}, {MARK}\n]\nrequired = true\nsensitivity = \"normal\""
+            ));
+            assert_error_on_marked_line(&source, "enum field `choice` has value");
+        }
+    }
+
+    #[test]
+    fn integer_min_greater_than_max_names_line() {
+        let source = with_field(
+            r#"name = "count"
+label = { de = "Anzahl", en = "Count" }
+kind = "integer"
+min = 10
+max = 5 # <- error
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "min 10 greater than max 5");
+    }
+
+    #[test]
+    fn integer_min_equal_to_max_is_accepted() {
+        let source = with_field(
+            "name = \"count\"\nlabel = { de = \"A\", en = \"A\" }\nkind = \"integer\"\nmin = 5\nmax = 5\nrequired = true\nsensitivity = \"normal\"",
+        );
+        assert!(parse(&source).is_ok());
+    }
+
+    #[test]
+    fn integer_without_bounds_names_kind_line() {
+        let source = with_field(
+            r#"name = "count"
+label = { de = "Anzahl", en = "Count" }
+kind = "integer" # <- error
+min = 0
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "needs both `min` and `max`");
+    }
+
+    #[test]
+    fn text_max_length_must_be_1_to_10000() {
+        for bad in ["0", "-1", "10001"] {
+            let source = with_field(&format!(
+                "name = \"note\"\nlabel = {{ de = \"A\", en = \"A\" }}\nkind = \"text\"\nmax_length = {bad} {MARK}\nrequired = true\nsensitivity = \"normal\""
+            ));
+            assert_error_on_marked_line(&source, "must be from 1 to 10000");
+        }
+        for good in [1, 10_000] {
+            let source = with_field(&format!(
+                "name = \"note\"\nlabel = {{ de = \"A\", en = \"A\" }}\nkind = \"text\"\nmax_length = {good}\nrequired = true\nsensitivity = \"normal\""
+            ));
+            let types = parse(&source).expect("valid");
+            let field = types
+                .get("rent_certificate")
+                .and_then(|t| t.field("note"))
+                .expect("present");
+            assert_eq!(field.kind, FieldKind::Text { max_length: good });
+        }
+    }
+
+    #[test]
+    fn text_without_max_length_names_kind_line() {
+        let source = with_field(
+            r#"name = "note"
+label = { de = "Notiz", en = "Note" }
+kind = "text" # <- error
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "text field `note` needs `max_length`");
+    }
+
+    #[test]
+    fn option_of_another_kind_names_line() {
+        for (kind_lines, option) in [
+            ("kind = \"date\"", "max_length = 5"),
+            ("kind = \"text\"\nmax_length = 5", "min = 0"),
+            ("kind = \"money\"", "values = []"),
+            ("kind = \"integer\"\nmin = 0\nmax = 1", "currency = \"EUR\""),
+        ] {
+            let source = with_field(&format!(
+                "name = \"x\"\nlabel = {{ de = \"A\", en = \"A\" }}\n{kind_lines}\n{option} {MARK}\nrequired = true\nsensitivity = \"normal\""
+            ));
+            assert_error_on_marked_line(&source, "cannot have");
+        }
+    }
+
+    #[test]
+    fn money_currency_must_be_eur() {
+        let source = with_field(
+            r#"name = "deposit"
+label = { de = "Kaution", en = "Deposit" }
+kind = "money"
+currency = "USD" # <- error
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "only `EUR` is supported");
+    }
+
+    #[test]
+    fn empty_type_name_names_line() {
+        let source = GOOD_TYPE.replace(
+            "name = { de = \"Mietbescheinigung\", en = \"Rent certificate\" }",
+            "name = { de = \"Mietbescheinigung\", en = \"\" } # <- error",
+        );
+        assert_error_on_marked_line(&source, "empty `en` text");
+    }
+
+    #[test]
+    fn blank_field_label_names_line() {
+        let source = with_field(
+            r#"name = "x"
+label = { de = "  ", en = "X" } # <- error
+kind = "date"
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "field `x`: `label` has an empty `de` text");
+    }
+
+    #[test]
+    fn empty_enum_value_label_names_line() {
+        let source = with_field(
+            r#"name = "choice"
+label = { de = "Auswahl", en = "Choice" }
+kind = "enum"
+values = [
+  { value = "a", label = { de = "A", en = "" } }, # <- error
+]
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "value `a`: `label` has an empty `en` text");
+    }
+
+    #[test]
+    fn missing_label_language_is_reported_with_a_line() {
+        let source = with_field(
+            r#"name = "x"
+label = { de = "X" } # <- error
+kind = "date"
+required = true
+sensitivity = "normal""#,
+        );
+        assert_error_on_marked_line(&source, "en");
+    }
+
+    #[test]
+    fn line_numbers_count_lines_not_characters() {
+        // Multi-byte text before the problem must not shift the line.
+        let source = format!("# Überschrift: Größe, Straße, Ärger\n# ÄÖÜ äöü ß €€€€{GOOD_TYPE}")
+            .replace("version = 1", "version = 0 # <- error");
+        assert_error_on_marked_line(&source, "version");
+    }
+}
