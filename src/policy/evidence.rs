@@ -1,0 +1,537 @@
+//! Evidence types: the catalogue of what citizens can store, field by
+//! field, and the validation of submitted values against it. Values are
+//! checked and normalised here so that everything stored has one spelling.
+
+use std::collections::BTreeMap;
+
+use super::value::{self, IntegerProblem};
+use super::{Localized, LoginLevel};
+
+/// No submitted value may be longer than this many characters, whatever
+/// its kind; checked before any parsing.
+pub const MAX_VALUE_CHARS: usize = 10_000;
+
+/// The checked evidence type catalogue, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EvidenceTypes {
+    types: Vec<EvidenceType>,
+}
+
+impl EvidenceTypes {
+    pub fn get(&self, id: &str) -> Option<&EvidenceType> {
+        self.types
+            .iter()
+            .find(|evidence_type| evidence_type.id == id)
+    }
+
+    /// All types in the order of the policy file.
+    pub fn iter(&self) -> impl Iterator<Item = &EvidenceType> {
+        self.types.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    /// Built only by the parser, after all load-time checks passed.
+    pub(super) fn from_checked(types: Vec<EvidenceType>) -> EvidenceTypes {
+        EvidenceTypes { types }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceType {
+    pub id: String,
+    pub version: i32,
+    pub name: Localized,
+    /// Whether a document file (PDF, image) may be attached.
+    pub file_allowed: bool,
+    /// The lowest login level with which a citizen may store or release it.
+    pub min_login_level: LoginLevel,
+    pub fields: Vec<FieldDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDef {
+    pub name: String,
+    pub label: Localized,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub sensitivity: Sensitivity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A single line of at most `max_length` characters (Unicode scalar values).
+    Text { max_length: usize },
+    /// A calendar date, stored as `YYYY-MM-DD`.
+    Date,
+    /// A non-negative amount in euros with cents, stored as `1234.50`.
+    Money,
+    /// An integer in `min..=max`.
+    Integer { min: i64, max: i64 },
+    /// Exactly one of the listed values.
+    Enum { values: Vec<EnumValue> },
+}
+
+impl FieldKind {
+    /// The name used for `kind` in the policy file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FieldKind::Text { .. } => "text",
+            FieldKind::Date => "date",
+            FieldKind::Money => "money",
+            FieldKind::Integer { .. } => "integer",
+            FieldKind::Enum { .. } => "enum",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumValue {
+    pub value: String,
+    pub label: Localized,
+}
+
+/// Data-protection class of a field. `SpecialCategory` marks GDPR Art. 9
+/// data (health, for example) that needs stricter handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sensitivity {
+    Normal,
+    SpecialCategory,
+}
+
+impl Sensitivity {
+    /// The name used in the policy file: `normal` or `special_category`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Normal => "normal",
+            Sensitivity::SpecialCategory => "special_category",
+        }
+    }
+}
+
+/// One problem with one submitted field. Messages are plain language for
+/// the citizen and never repeat the submitted value (so they are safe to
+/// log); `code` is stable for API clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    /// One of `required`, `unknown_field`, `too_long`, `invalid_characters`,
+    /// `invalid_date`, `invalid_money`, `invalid_integer`, `out_of_range`,
+    /// `invalid_choice`.
+    pub code: &'static str,
+    pub message_en: String,
+    pub message_de: String,
+}
+
+impl FieldError {
+    fn new(field: &str, code: &'static str, message_en: String, message_de: String) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            code,
+            message_en,
+            message_de,
+        }
+    }
+}
+
+impl EvidenceType {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|field| field.name == name)
+    }
+
+    /// Validates raw form or JSON input (field name to string).
+    ///
+    /// Surrounding whitespace is trimmed; a value that is then empty counts
+    /// as absent. Unknown field names, missing required fields and bad
+    /// values are errors, all of them reported at once (fields in policy
+    /// order, then unknown names). On success returns the normalised values
+    /// in field order: dates `YYYY-MM-DD`, money `1234.50`, integers without
+    /// leading zeros, enum values exactly as listed. Absent optional fields
+    /// are left out.
+    pub fn validate(
+        &self,
+        input: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>, Vec<FieldError>> {
+        let mut values = Vec::with_capacity(self.fields.len());
+        let mut errors = Vec::new();
+        for field in &self.fields {
+            let raw = input.get(&field.name).map(|raw| raw.trim()).unwrap_or("");
+            if raw.is_empty() {
+                if field.required {
+                    errors.push(FieldError::new(
+                        &field.name,
+                        "required",
+                        "Please fill in this field.".to_owned(),
+                        "Bitte füllen Sie dieses Feld aus.".to_owned(),
+                    ));
+                }
+                continue;
+            }
+            match field.normalise(raw) {
+                Ok(value) => values.push((field.name.clone(), value)),
+                Err(error) => errors.push(error),
+            }
+        }
+        for name in input.keys() {
+            if self.field(name).is_none() {
+                errors.push(FieldError::new(
+                    name,
+                    "unknown_field",
+                    "This field does not belong to this kind of evidence.".to_owned(),
+                    "Dieses Feld gehört nicht zu dieser Art von Nachweis.".to_owned(),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl FieldDef {
+    /// Checks one non-empty, trimmed value against this field's kind.
+    fn normalise(&self, raw: &str) -> Result<String, FieldError> {
+        let error = |code, message_en: String, message_de: String| {
+            FieldError::new(&self.name, code, message_en, message_de)
+        };
+        // Length first, so nothing below ever parses a huge value.
+        let length = raw.chars().count();
+        if length > MAX_VALUE_CHARS {
+            return Err(error(
+                "too_long",
+                format!("Please enter at most {MAX_VALUE_CHARS} characters."),
+                format!("Bitte geben Sie höchstens {MAX_VALUE_CHARS} Zeichen ein."),
+            ));
+        }
+        if raw.chars().any(value::is_forbidden_char) {
+            return Err(error(
+                "invalid_characters",
+                "This field contains line breaks, tabs or other invisible control characters. Please remove them.".to_owned(),
+                "Dieses Feld enthält Zeilenumbrüche, Tabulatoren oder andere unsichtbare Steuerzeichen. Bitte entfernen Sie diese.".to_owned(),
+            ));
+        }
+        match &self.kind {
+            FieldKind::Text { max_length } => {
+                if length > *max_length {
+                    return Err(error(
+                        "too_long",
+                        format!("Please enter at most {max_length} characters."),
+                        format!("Bitte geben Sie höchstens {max_length} Zeichen ein."),
+                    ));
+                }
+                Ok(raw.to_owned())
+            }
+            FieldKind::Date => value::normalise_date(raw).ok_or_else(|| {
+                error(
+                    "invalid_date",
+                    "Please enter a valid date, for example 2024-03-31 or 31.03.2024.".to_owned(),
+                    "Bitte geben Sie ein gültiges Datum ein, zum Beispiel 31.03.2024.".to_owned(),
+                )
+            }),
+            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| {
+                error(
+                    "invalid_money",
+                    "Please enter an amount in euros, for example 1234.50.".to_owned(),
+                    "Bitte geben Sie einen Betrag in Euro ein, zum Beispiel 1.234,50.".to_owned(),
+                )
+            }),
+            FieldKind::Integer { min, max } => {
+                let out_of_range = || {
+                    error(
+                        "out_of_range",
+                        format!("Please enter a whole number from {min} to {max}."),
+                        format!("Bitte geben Sie eine ganze Zahl von {min} bis {max} ein."),
+                    )
+                };
+                match value::parse_integer(raw) {
+                    Ok(number) if (*min..=*max).contains(&number) => Ok(number.to_string()),
+                    Ok(_) | Err(IntegerProblem::TooLarge) => Err(out_of_range()),
+                    Err(IntegerProblem::NotAnInteger) => Err(error(
+                        "invalid_integer",
+                        "Please enter a whole number using digits only.".to_owned(),
+                        "Bitte geben Sie eine ganze Zahl nur mit Ziffern ein.".to_owned(),
+                    )),
+                }
+            }
+            FieldKind::Enum { values } => values
+                .iter()
+                .find(|choice| choice.value == raw)
+                .map(|choice| choice.value.clone())
+                .ok_or_else(|| {
+                    error(
+                        "invalid_choice",
+                        "Please choose one of the offered options.".to_owned(),
+                        "Bitte wählen Sie eine der angebotenen Möglichkeiten.".to_owned(),
+                    )
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn localized(de: &str, en: &str) -> Localized {
+        Localized {
+            de: de.to_owned(),
+            en: en.to_owned(),
+        }
+    }
+
+    fn field(name: &str, kind: FieldKind, required: bool) -> FieldDef {
+        FieldDef {
+            name: name.to_owned(),
+            label: localized(name, name),
+            kind,
+            required,
+            sensitivity: Sensitivity::Normal,
+        }
+    }
+
+    /// One field of every kind; only `name` is optional.
+    fn sample_type() -> EvidenceType {
+        EvidenceType {
+            id: "sample".to_owned(),
+            version: 1,
+            name: localized("Beispiel", "Sample"),
+            file_allowed: false,
+            min_login_level: LoginLevel::Low,
+            fields: vec![
+                field("name", FieldKind::Text { max_length: 5 }, false),
+                field("born", FieldKind::Date, true),
+                field("income", FieldKind::Money, true),
+                field("children", FieldKind::Integer { min: 0, max: 20 }, true),
+                field(
+                    "residence",
+                    FieldKind::Enum {
+                        values: vec![
+                            EnumValue {
+                                value: "main".to_owned(),
+                                label: localized("Hauptwohnung", "Main residence"),
+                            },
+                            EnumValue {
+                                value: "secondary".to_owned(),
+                                label: localized("Nebenwohnung", "Secondary residence"),
+                            },
+                        ],
+                    },
+                    true,
+                ),
+            ],
+        }
+    }
+
+    fn input(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    fn good_input() -> BTreeMap<String, String> {
+        input(&[
+            ("name", " Anna "),
+            ("born", "01.02.1990"),
+            ("income", "1.234,5"),
+            ("children", "02"),
+            ("residence", "main"),
+        ])
+    }
+
+    /// Replaces one value in the good input and returns the single error.
+    fn single_error(name: &str, value: &str) -> FieldError {
+        let mut values = good_input();
+        values.insert(name.to_owned(), value.to_owned());
+        let mut errors = sample_type()
+            .validate(&values)
+            .expect_err("value should be rejected");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.remove(0)
+    }
+
+    #[test]
+    fn good_values_are_normalised_in_field_order() {
+        let values = sample_type().validate(&good_input()).expect("valid");
+        assert_eq!(
+            values,
+            vec![
+                ("name".to_owned(), "Anna".to_owned()),
+                ("born".to_owned(), "1990-02-01".to_owned()),
+                ("income".to_owned(), "1234.50".to_owned()),
+                ("children".to_owned(), "2".to_owned()),
+                ("residence".to_owned(), "main".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn money_spellings_are_accepted() {
+        for (spelling, expected) in [
+            ("1234,50", "1234.50"),
+            ("1.234,50", "1234.50"),
+            ("1234.5", "1234.50"),
+            ("1234", "1234.00"),
+        ] {
+            let mut values = good_input();
+            values.insert("income".to_owned(), spelling.to_owned());
+            let normalised = sample_type().validate(&values).expect("valid");
+            assert_eq!(normalised[2], ("income".to_owned(), expected.to_owned()));
+        }
+    }
+
+    #[test]
+    fn empty_optional_fields_are_dropped() {
+        for empty in ["", "   "] {
+            let mut values = good_input();
+            values.insert("name".to_owned(), empty.to_owned());
+            let normalised = sample_type().validate(&values).expect("valid");
+            assert!(normalised.iter().all(|(name, _)| name != "name"));
+            assert_eq!(normalised.len(), 4);
+        }
+        let mut values = good_input();
+        values.remove("name");
+        assert_eq!(sample_type().validate(&values).expect("valid").len(), 4);
+    }
+
+    #[test]
+    fn missing_or_blank_required_field_is_required() {
+        let mut values = good_input();
+        values.remove("born");
+        let errors = sample_type().validate(&values).expect_err("missing");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "born");
+        assert_eq!(errors[0].code, "required");
+        assert_eq!(single_error("born", " \u{20} ").code, "required");
+    }
+
+    #[test]
+    fn unknown_field_is_rejected() {
+        let error = single_error("is_admin", "true");
+        assert_eq!(error.field, "is_admin");
+        assert_eq!(error.code, "unknown_field");
+    }
+
+    #[test]
+    fn empty_unknown_field_is_still_rejected() {
+        assert_eq!(single_error("extra", "").code, "unknown_field");
+    }
+
+    #[test]
+    fn each_bad_kind_has_its_code() {
+        for (name, value, code) in [
+            ("name", "Annabelle", "too_long"),
+            ("born", "30.02.2024", "invalid_date"),
+            ("born", "yesterday", "invalid_date"),
+            ("income", "12,345", "invalid_money"),
+            ("income", "-5", "invalid_money"),
+            ("children", "two", "invalid_integer"),
+            ("children", "2.5", "invalid_integer"),
+            ("children", "21", "out_of_range"),
+            ("children", "-1", "out_of_range"),
+            ("children", "99999999999999999999", "out_of_range"),
+            ("residence", "Main", "invalid_choice"),
+            ("residence", "Hauptwohnung", "invalid_choice"),
+        ] {
+            let error = single_error(name, value);
+            assert_eq!(
+                (error.field.as_str(), error.code),
+                (name, code),
+                "{value:?}"
+            );
+            assert!(!error.message_en.is_empty() && !error.message_de.is_empty());
+            assert!(
+                !error.message_en.contains(value) && !error.message_de.contains(value),
+                "message repeats the value {value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_length_counts_characters_not_bytes() {
+        let mut values = good_input();
+        values.insert("name".to_owned(), "Jürgö".to_owned());
+        assert!(sample_type().validate(&values).is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_rejected() {
+        for value in [
+            "An\nna",
+            "An\tna",
+            "A\0",
+            "A\u{1b}[31m",
+            "A\u{7f}",
+            "A\u{202E}b",
+        ] {
+            let error = single_error("name", value);
+            assert_eq!(error.code, "invalid_characters", "{value:?}");
+        }
+        // Also in kinds that would reject them anyway, with the clearer code.
+        assert_eq!(
+            single_error("residence", "ma\nin").code,
+            "invalid_characters"
+        );
+    }
+
+    #[test]
+    fn values_over_ten_thousand_characters_are_too_long_for_every_kind() {
+        let mut wide = sample_type();
+        wide.fields[0].kind = FieldKind::Text {
+            max_length: MAX_VALUE_CHARS,
+        };
+        let mut values = good_input();
+        values.insert("name".to_owned(), "a".repeat(MAX_VALUE_CHARS));
+        assert!(wide.validate(&values).is_ok());
+
+        for name in ["name", "born", "income", "children", "residence"] {
+            let mut values = good_input();
+            values.insert(name.to_owned(), "1".repeat(MAX_VALUE_CHARS + 1));
+            let errors = wide.validate(&values).expect_err("too long");
+            assert_eq!(errors.len(), 1);
+            assert_eq!(
+                (errors[0].field.as_str(), errors[0].code),
+                (name, "too_long")
+            );
+        }
+    }
+
+    #[test]
+    fn all_errors_are_reported_at_once() {
+        let values = input(&[("name", "far too long"), ("children", "x"), ("zzz", "1")]);
+        let errors = sample_type().validate(&values).expect_err("invalid");
+        let found: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|error| (error.field.as_str(), error.code))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("name", "too_long"),
+                ("born", "required"),
+                ("income", "required"),
+                ("children", "invalid_integer"),
+                ("residence", "required"),
+                ("zzz", "unknown_field"),
+            ]
+        );
+    }
+
+    #[test]
+    fn field_lookup() {
+        let evidence_type = sample_type();
+        assert_eq!(
+            evidence_type.field("born").map(|field| &field.kind),
+            Some(&FieldKind::Date)
+        );
+        assert!(evidence_type.field("Born").is_none());
+    }
+}

@@ -1,0 +1,276 @@
+//! Parsing and normalising single submitted values (dates, money, integers)
+//! and the character rules for text. Strict on purpose: a value either has
+//! one obvious reading or it is rejected.
+
+use chrono::NaiveDate;
+
+/// Largest accepted amount of whole euros plus one: at most 12 digits.
+const MONEY_EURO_LIMIT: u64 = 1_000_000_000_000;
+
+/// `YYYY-MM-DD` or the German `D.M.YYYY` / `DD.MM.YYYY`, as a real calendar
+/// date; normalised to `YYYY-MM-DD`.
+pub(crate) fn normalise_date(text: &str) -> Option<String> {
+    let (year, month, day) = if let Some((year, rest)) = text.split_once('-') {
+        let (month, day) = rest.split_once('-')?;
+        if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+            return None;
+        }
+        (year, month, day)
+    } else {
+        let mut parts = text.split('.');
+        let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some()
+            || !(1..=2).contains(&day.len())
+            || !(1..=2).contains(&month.len())
+            || year.len() != 4
+        {
+            return None;
+        }
+        (year, month, day)
+    };
+    let year: i32 = parse_digits(year)?.try_into().ok()?;
+    let month: u32 = parse_digits(month)?.try_into().ok()?;
+    let day: u32 = parse_digits(day)?.try_into().ok()?;
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    Some(date.format("%Y-%m-%d").to_string())
+}
+
+/// A non-negative euro amount with at most two decimals, normalised to
+/// `1234.50`. Accepted: `1234`, `1234.5`, `1234,50`, `1.234,50`, `1.234`,
+/// `1,234.50`, optionally followed by `€` or `EUR`.
+///
+/// A single separator followed by one or two digits is the decimal
+/// separator. Otherwise `.` groups thousands (German), and with both
+/// present the last one is the decimal separator. `1,234` is rejected: in
+/// German it would be a fraction of a cent.
+pub(crate) fn normalise_money(text: &str) -> Option<String> {
+    let text = text
+        .strip_suffix('€')
+        .or_else(|| text.strip_suffix("EUR"))
+        .unwrap_or(text)
+        .trim_end();
+    let last_separator = text.rfind([',', '.']);
+    let (whole, cents) = match last_separator {
+        None => (text, ""),
+        Some(position) => {
+            let separator = &text[position..position + 1];
+            let after = &text[position + 1..];
+            let before = &text[..position];
+            let other = if separator == "," { '.' } else { ',' };
+            if before.contains(other) {
+                // Both present: the last is decimal, the other groups.
+                (before, after)
+            } else if (1..=2).contains(&after.len()) && !before.contains(separator) {
+                (before, after)
+            } else if separator == "." {
+                (text, "")
+            } else {
+                return None;
+            }
+        }
+    };
+    let euros = parse_grouped(whole)?;
+    if euros >= MONEY_EURO_LIMIT {
+        return None;
+    }
+    let cents = match cents.len() {
+        0 => 0,
+        1 => parse_digits(cents)? * 10,
+        2 => parse_digits(cents)?,
+        _ => return None,
+    };
+    Some(format!("{euros}.{cents:02}"))
+}
+
+/// Why an integer was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntegerProblem {
+    NotAnInteger,
+    /// Syntactically an integer, but beyond `i64`.
+    TooLarge,
+}
+
+/// An optional `-` followed by ASCII digits.
+pub(crate) fn parse_integer(text: &str) -> Result<i64, IntegerProblem> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(IntegerProblem::NotAnInteger);
+    }
+    text.parse::<i64>().map_err(|_| IntegerProblem::TooLarge)
+}
+
+/// Characters never accepted in a submitted value: all control characters
+/// (including tab and newline; every field is a single line), line and
+/// paragraph separators, and the bidirectional overrides and isolates that
+/// can make a value display differently from what it contains.
+pub(crate) fn is_forbidden_char(character: char) -> bool {
+    character.is_control()
+        || matches!(
+            character,
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Plain ASCII digits only (no sign, no `+`, no spaces), at most 18.
+fn parse_digits(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Digits, optionally grouped in threes by a single kind of separator:
+/// `1234`, `1.234`, `1,234,567`.
+fn parse_grouped(text: &str) -> Option<u64> {
+    let separator = if text.contains('.') { '.' } else { ',' };
+    let mut groups = text.split(separator);
+    let first = groups.next()?;
+    if first.is_empty() || first.contains([',', '.']) {
+        return None;
+    }
+    let mut digits = first.to_owned();
+    let mut grouped = false;
+    for group in groups {
+        if group.len() != 3 || first.len() > 3 {
+            return None;
+        }
+        grouped = true;
+        digits.push_str(group);
+    }
+    if grouped && first.starts_with('0') {
+        return None;
+    }
+    parse_digits(&digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_normalise_to_iso() {
+        for (input, expected) in [
+            ("2024-02-29", "2024-02-29"),
+            ("1970-01-01", "1970-01-01"),
+            ("29.02.2024", "2024-02-29"),
+            ("1.2.2024", "2024-02-01"),
+            ("01.12.1999", "1999-12-01"),
+        ] {
+            assert_eq!(normalise_date(input).as_deref(), Some(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_dates_are_rejected() {
+        for input in [
+            "",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-5",
+            "24-01-05",
+            "+2024-01-05",
+            "2024-01-05T00:00",
+            "2024/01/05",
+            "31.04.2024",
+            "1.2.24",
+            "01.02.2024.",
+            "+1.2.2024",
+            "a.b.cdef",
+            "2024-01-0x",
+            "１２.０１.２０２４",
+        ] {
+            assert_eq!(normalise_date(input), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn money_normalises_to_cents() {
+        for (input, expected) in [
+            ("1234", "1234.00"),
+            ("1234.5", "1234.50"),
+            ("1234.50", "1234.50"),
+            ("1234,50", "1234.50"),
+            ("1234,5", "1234.50"),
+            ("1.234,50", "1234.50"),
+            ("1.234", "1234.00"),
+            ("1.234.567", "1234567.00"),
+            ("1,234.50", "1234.50"),
+            ("1,234,567.89", "1234567.89"),
+            ("0,99", "0.99"),
+            ("0", "0.00"),
+            ("007", "7.00"),
+            ("12 €", "12.00"),
+            ("12,30€", "12.30"),
+            ("12 EUR", "12.00"),
+            ("999999999999,99", "999999999999.99"),
+        ] {
+            assert_eq!(normalise_money(input).as_deref(), Some(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_money_is_rejected() {
+        for input in [
+            "",
+            "€",
+            "-5",
+            "+5",
+            "1,234",
+            "12.345,678",
+            "1234.567",
+            "12,3,4",
+            "1.23.456",
+            "12.34.56",
+            "1.2345,00",
+            "1234.",
+            ",50",
+            ".50",
+            "1 234",
+            "1e3",
+            "abc",
+            "1.234,50.00",
+            "1.234.5",
+            "0.123.456",
+            "1000000000000",
+            "1.000.000.000.000,00",
+            "99999999999999999999999",
+            "12 USD",
+            "€ 12",
+        ] {
+            assert_eq!(normalise_money(input), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn integers_parse_strictly() {
+        assert_eq!(parse_integer("42"), Ok(42));
+        assert_eq!(parse_integer("-7"), Ok(-7));
+        assert_eq!(parse_integer("007"), Ok(7));
+        for input in [
+            "", "-", "+5", "4.0", "1.000", " 4", "4 ", "0x10", "--1", "٣",
+        ] {
+            assert_eq!(
+                parse_integer(input),
+                Err(IntegerProblem::NotAnInteger),
+                "{input:?}"
+            );
+        }
+        assert_eq!(
+            parse_integer("99999999999999999999"),
+            Err(IntegerProblem::TooLarge)
+        );
+    }
+
+    #[test]
+    fn forbidden_characters() {
+        for character in [
+            '\0', '\t', '\n', '\r', '\u{7f}', '\u{85}', '\u{202E}', '\u{2066}', '\u{2028}',
+        ] {
+            assert!(is_forbidden_char(character), "{character:?}");
+        }
+        for character in ['a', 'ß', 'Ä', ' ', '-', '\'', 'é', 'ł'] {
+            assert!(!is_forbidden_char(character), "{character:?}");
+        }
+    }
+}
