@@ -101,6 +101,7 @@ struct Login {
 }
 
 /// Authorization request up to the redirect URI (not followed): returns the code.
+/// `acr` is an `acr_values` value, or `claims:<JSON>` for a claims parameter.
 async fn authorize(
     op: &TestOidcProvider,
     disc: &Value,
@@ -126,8 +127,12 @@ async fn authorize(
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
-        .append_pair("login_hint", account)
-        .append_pair("acr_values", acr);
+        .append_pair("login_hint", account);
+    if let Some(claims) = acr.strip_prefix("claims:") {
+        url.query_pairs_mut().append_pair("claims", claims);
+    } else {
+        url.query_pairs_mut().append_pair("acr_values", acr);
+    }
 
     let callback = op.authorize_with(http, url.as_str()).await;
     assert!(
@@ -221,6 +226,18 @@ async fn oidc_provider_smoke_code_flow_acr_rotation_override() {
     let (id, _) = login(&op, &disc, "clara", LOA_SUBSTANTIAL).await;
     assert_eq!(id.payload["acr"], LOA_LOW);
     assert_eq!(id.payload["sub"], persona_sub("clara"));
+
+    // Essential acr via the claims parameter: no login loop, clara still gets low;
+    // amr is there when asked for.
+    let claims = json!({"id_token": {
+        "acr": {"essential": true, "value": LOA_HIGH},
+        "amr": null,
+    }});
+    let (id, _) = login(&op, &disc, "clara", &format!("claims:{claims}")).await;
+    assert_eq!(id.payload["acr"], LOA_LOW);
+    assert_eq!(id.payload["amr"], json!(["eid"]));
+    let (id, _) = login(&op, &disc, "anna", &format!("claims:{claims}")).await;
+    assert_eq!(id.payload["acr"], LOA_HIGH);
 
     // Key rotation: new kid in JWKS, old one gone; a code obtained before the
     // rotation is still redeemable and its ID token carries the new kid.

@@ -9,6 +9,8 @@
 // NEVER use this outside tests: every secret here is generated per run or fixed.
 //
 // Usage: PORT=0 CLIENTS='[{"client_id":...}]' node tests/oidc-provider/server.js
+//        (PORT may also be the first argument; EXIT_ON_STDIN_EOF=1 makes it exit
+//        when its stdin closes, as the Rust harness uses it)
 // Prints exactly one line to stdout when ready: `READY http://127.0.0.1:<port>`;
 // everything else goes to stderr.
 
@@ -41,6 +43,12 @@ const PERSONAS = {
 const ACCOUNT_BY_SUB = Object.fromEntries(Object.entries(PERSONAS).map(([k, v]) => [v.sub, k]));
 
 const log = (...args) => console.error('[oidc-provider]', ...args);
+
+// stdout carries only the READY line. oidc-provider prints NOTICEs with
+// console.info (stdout); send every console stream to stderr.
+console.log = console.error;
+console.info = console.error;
+console.debug = console.error;
 
 function parseClients() {
   const raw = process.env.CLIENTS ?? '[]';
@@ -245,6 +253,15 @@ function makeProvider(issuer) {
       sid: null,
     },
     scopes: ['openid', 'profile'],
+    // Explicit lifetimes (seconds); also keeps the provider's "default ttl" notices away.
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+    },
     responseTypes: ['code'],
     pkce: { required: () => true },
     findAccount,
@@ -440,7 +457,8 @@ async function backchannelLogout(body) {
   if (sub) payload.sub = sub;
   if (sid) payload.sid = sid;
   if (body.overrides) payload = applyOverrides(payload, body.overrides);
-  const token = await sign(payload, 'logout+jwt');
+  const signed = await sign(payload, 'logout+jwt');
+  const token = body.overrides?.corrupt_signature ? corrupt(signed) : signed;
   lastLogoutToken = token;
 
   const response = await fetch(client.backchannel_logout_uri, {
@@ -512,9 +530,16 @@ async function main() {
   process.stdout.write(`READY ${issuer}\n`);
   log('issuer', issuer, 'clients', clients.map((c) => c.client_id).join(','), 'kid', signingKey.kid);
 
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () => process.exit(0);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // The Rust harness holds our stdin open; when the test process dies (even
+  // without dropping the handle), stdin hits EOF and we go too: no orphans.
+  if (process.env.EXIT_ON_STDIN_EOF === '1') {
+    process.stdin.on('end', stop);
+    process.stdin.on('close', stop);
+    process.stdin.resume();
+  }
 }
 
 main().catch((err) => {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 
 pub const LOA_LOW: &str = "http://eidas.europa.eu/LoA/low";
 pub const LOA_SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
@@ -80,6 +80,8 @@ pub struct TestOidcProvider {
     /// `http://127.0.0.1:<port>`, also the `iss` of its tokens.
     pub issuer: String,
     child: Child,
+    /// Held open, never written: node exits on EOF, i.e. when this process dies.
+    _stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<String>>,
     http: reqwest::Client,
 }
@@ -111,7 +113,8 @@ impl TestOidcProvider {
             .arg(&script)
             .env("PORT", "0")
             .env("CLIENTS", clients_json)
-            .stdin(Stdio::null())
+            .env("EXIT_ON_STDIN_EOF", "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -120,6 +123,7 @@ impl TestOidcProvider {
                 panic!("cannot start `node {script}` (is Node.js installed?): {e}")
             });
 
+        let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("stderr piped");
         let sink = Arc::clone(&stderr);
@@ -178,6 +182,7 @@ impl TestOidcProvider {
         Self {
             issuer,
             child,
+            _stdin: stdin,
             stderr,
             http,
         }
