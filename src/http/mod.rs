@@ -1,1 +1,2 @@
-//! placeholder
+pub mod i18n;
+pub mod pages;

@@ -1,1 +1,5 @@
-//! placeholder
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lang {
+    De,
+    En,
+}
