@@ -1,0 +1,672 @@
+//! Language choice and every user-visible text of the web pages, in German
+//! and English. Texts follow the spirit of "Einfache Sprache": short
+//! sentences, everyday words, no technical jargon.
+//!
+//! Every message is matched exhaustively, so a missing translation (or a new
+//! language) fails to compile instead of showing an empty string.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Offset, Utc, Weekday};
+
+use crate::policy::Lang;
+
+/// Picks the page language.
+///
+/// Order: an explicit switch (`?lang=de|en`) wins, then the `lang` cookie,
+/// then the browser's `Accept-Language` header (respecting q-values), and
+/// German when nothing matches. Unknown values are ignored, never an error.
+pub fn negotiate(
+    query_lang: Option<&str>,
+    cookie_lang: Option<&str>,
+    accept_language: Option<&str>,
+) -> Lang {
+    query_lang
+        .and_then(parse_lang_code)
+        .or_else(|| cookie_lang.and_then(parse_lang_code))
+        .or_else(|| accept_language.and_then(best_from_accept_language))
+        .unwrap_or(Lang::De)
+}
+
+/// The two-letter code used in `lang`/`hreflang` attributes, the query
+/// parameter and the cookie.
+pub fn lang_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => "de",
+        Lang::En => "en",
+    }
+}
+
+/// Every supported language, in the order the language switch shows them.
+pub const ALL_LANGS: [Lang; 2] = [Lang::De, Lang::En];
+
+/// The name of a language in that language itself ("Deutsch", "English"),
+/// as a language switch should show it.
+pub fn lang_name_in_itself(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => "Deutsch",
+        Lang::En => "English",
+    }
+}
+
+macro_rules! messages {
+    ($($(#[$meta:meta])* $variant:ident),+ $(,)?) => {
+        /// One user-visible text. Translate with [`t`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Msg {
+            $($(#[$meta])* $variant),+
+        }
+
+        impl Msg {
+            /// Every message; generated from the same list as the enum, so it
+            /// cannot fall out of date.
+            pub const ALL: &'static [Msg] = &[$(Msg::$variant),+];
+        }
+    };
+}
+
+messages! {
+    // Layout
+    SkipToContent,
+    LanguageNavLabel,
+    MainNavLabel,
+    NavMyEvidence,
+    NavAddEvidence,
+    NavEraseAccount,
+    NavLogout,
+    LoggedInStatus,
+    LoginLevelPrefix,
+    /// Shown in both languages at once on every page in development mode.
+    DevModeBanner,
+    FooterText,
+    /// Put in front of the page title when a form has errors.
+    ErrorTitlePrefix,
+    // Start page
+    StartTitle,
+    StartIntroWhat,
+    StartIntroEncrypted,
+    StartIntroLogin,
+    LoginHeading,
+    LoginWithOnlineId,
+    LoginUnavailable,
+    GoToMyEvidence,
+    // Evidence list
+    EvidenceListTitle,
+    EvidenceTableCaption,
+    ColumnType,
+    ColumnStoredOn,
+    ColumnFile,
+    HasFileYes,
+    HasFileNo,
+    EvidenceListEmpty,
+    AddEvidence,
+    // Choose a type
+    ChooseTypeTitle,
+    ChooseTypeLegend,
+    NeedsHigherLevel,
+    Continue,
+    NoTypesAvailable,
+    // Upload form
+    UploadIntro,
+    RequiredExplanation,
+    RequiredMarker,
+    ErrorSummaryTitle,
+    ErrorLabel,
+    DateHint,
+    MoneyHint,
+    SelectPlaceholder,
+    FileLabel,
+    SaveEvidence,
+    Cancel,
+    // Evidence detail
+    StoredOn,
+    DetailsHeading,
+    NoDetails,
+    FileHeading,
+    DownloadFile,
+    NoFile,
+    DeleteEvidence,
+    BackToList,
+    // Delete confirmation
+    DeleteConfirmTitle,
+    DeleteConfirmWhich,
+    CannotBeUndone,
+    DeleteGoneForGood,
+    DeleteForGood,
+    KeepIt,
+    // Erase account
+    EraseTitle,
+    EraseKeyExplanation,
+    EraseShredExplanation,
+    EraseAfterwards,
+    EraseConfirmLabel,
+    EraseForGood,
+    // Error page
+    ErrorCodeLabel,
+    BackToStart,
+    // Logged out
+    LoggedOutTitle,
+    LoggedOutText,
+    LoginAgain,
+}
+
+/// The text of `msg` in `lang`.
+pub fn t(lang: Lang, msg: Msg) -> &'static str {
+    let (de, en) = match msg {
+        Msg::SkipToContent => ("Zum Inhalt springen", "Skip to main content"),
+        Msg::LanguageNavLabel => ("Sprache", "Language"),
+        Msg::MainNavLabel => ("Hauptmenü", "Main menu"),
+        Msg::NavMyEvidence => ("Meine Nachweise", "My evidence"),
+        Msg::NavAddEvidence => ("Nachweis hinzufügen", "Add evidence"),
+        Msg::NavEraseAccount => ("Konto löschen", "Delete account"),
+        Msg::NavLogout => ("Abmelden", "Log out"),
+        Msg::LoggedInStatus => ("Sie sind angemeldet.", "You are logged in."),
+        Msg::LoginLevelPrefix => ("Sicherheitsniveau:", "Security level:"),
+        Msg::DevModeBanner => (
+            "Entwicklungsmodus – Test-Anmeldungen, Wegwerf-Schlüssel, keine echten Daten",
+            "Development mode – test logins, throwaway keys, no real data",
+        ),
+        Msg::FooterText => (
+            "tresor – der sichere Ort für Ihre Nachweise bei der Stadt.",
+            "tresor – the safe place for your evidence at the city.",
+        ),
+        Msg::ErrorTitlePrefix => ("Fehler", "Error"),
+        Msg::StartTitle => ("Willkommen bei tresor", "Welcome to tresor"),
+        Msg::StartIntroWhat => (
+            "Hier können Sie Nachweise für die Stadt sicher aufbewahren. \
+             Zum Beispiel eine Einkommens-Bescheinigung oder eine Melde-Bescheinigung.",
+            "Here you can keep evidence for the city in a safe place. \
+             For example proof of income or proof of address.",
+        ),
+        Msg::StartIntroEncrypted => (
+            "Ihre Nachweise werden verschlüsselt gespeichert. Nur mit Ihrer Erlaubnis kann die Stadt sie sehen.",
+            "Your evidence is stored encrypted. The city can only see it with your permission.",
+        ),
+        Msg::StartIntroLogin => (
+            "Sie melden sich mit Ihrem Online-Ausweis an.",
+            "You log in with your online ID.",
+        ),
+        Msg::LoginHeading => ("Anmelden", "Log in"),
+        Msg::LoginWithOnlineId => ("Mit Online-Ausweis anmelden", "Log in with your online ID"),
+        Msg::LoginUnavailable => (
+            "Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es später noch einmal.",
+            "You cannot log in right now. Please try again later.",
+        ),
+        Msg::GoToMyEvidence => ("Zu meinen Nachweisen", "Go to my evidence"),
+        Msg::EvidenceListTitle => ("Meine Nachweise", "My evidence"),
+        Msg::EvidenceTableCaption => ("Ihre gespeicherten Nachweise", "Your stored evidence"),
+        Msg::ColumnType => ("Art des Nachweises", "Type of evidence"),
+        Msg::ColumnStoredOn => ("Gespeichert am", "Stored on"),
+        Msg::ColumnFile => ("Datei", "File"),
+        Msg::HasFileYes => ("Ja", "Yes"),
+        Msg::HasFileNo => ("Nein", "No"),
+        Msg::EvidenceListEmpty => (
+            "Sie haben noch keine Nachweise gespeichert.",
+            "You have not stored any evidence yet.",
+        ),
+        Msg::AddEvidence => ("Nachweis hinzufügen", "Add evidence"),
+        Msg::ChooseTypeTitle => (
+            "Welchen Nachweis möchten Sie hinzufügen?",
+            "Which evidence do you want to add?",
+        ),
+        Msg::ChooseTypeLegend => ("Art des Nachweises", "Type of evidence"),
+        Msg::NeedsHigherLevel => (
+            "Dafür brauchen Sie eine Anmeldung mit Sicherheitsniveau „hoch“.",
+            "For this you must log in with security level “high”.",
+        ),
+        Msg::Continue => ("Weiter", "Continue"),
+        Msg::NoTypesAvailable => (
+            "Sie können gerade keine Nachweise hinzufügen.",
+            "You cannot add evidence right now.",
+        ),
+        Msg::UploadIntro => (
+            "Bitte füllen Sie das Formular aus.",
+            "Please fill in the form.",
+        ),
+        Msg::RequiredExplanation => (
+            "Felder mit „(Pflichtfeld)“ müssen Sie ausfüllen.",
+            "You must fill in fields marked “(required)”.",
+        ),
+        Msg::RequiredMarker => ("(Pflichtfeld)", "(required)"),
+        Msg::ErrorSummaryTitle => ("Bitte prüfen Sie Ihre Angaben", "Please check your answers"),
+        Msg::ErrorLabel => ("Fehler:", "Error:"),
+        Msg::DateHint => (
+            "Format: TT.MM.JJJJ oder JJJJ-MM-TT. Zum Beispiel 23.11.2026.",
+            "Format: YYYY-MM-DD or DD.MM.YYYY. For example 2026-11-23.",
+        ),
+        Msg::MoneyHint => (
+            "Betrag in Euro (EUR). Zum Beispiel 1250,50.",
+            "Amount in euros (EUR). For example 1250.50.",
+        ),
+        Msg::SelectPlaceholder => ("Bitte wählen", "Please choose"),
+        Msg::FileLabel => ("Datei", "File"),
+        Msg::SaveEvidence => ("Nachweis speichern", "Save evidence"),
+        Msg::Cancel => ("Abbrechen", "Cancel"),
+        Msg::StoredOn => ("Gespeichert am", "Stored on"),
+        Msg::DetailsHeading => ("Angaben", "Details"),
+        Msg::NoDetails => (
+            "Es gibt keine weiteren Angaben.",
+            "There are no other details.",
+        ),
+        Msg::FileHeading => ("Datei", "File"),
+        Msg::DownloadFile => ("Datei herunterladen", "Download file"),
+        Msg::NoFile => (
+            "Zu diesem Nachweis gibt es keine Datei.",
+            "There is no file for this evidence.",
+        ),
+        Msg::DeleteEvidence => ("Nachweis löschen", "Delete evidence"),
+        Msg::BackToList => ("Zurück zu meinen Nachweisen", "Back to my evidence"),
+        Msg::DeleteConfirmTitle => ("Nachweis wirklich löschen?", "Really delete this evidence?"),
+        Msg::DeleteConfirmWhich => (
+            "Sie möchten diesen Nachweis löschen:",
+            "You want to delete this evidence:",
+        ),
+        Msg::CannotBeUndone => (
+            "Das können Sie nicht rückgängig machen.",
+            "You cannot undo this.",
+        ),
+        Msg::DeleteGoneForGood => (
+            "Der Nachweis und seine Datei sind danach für immer weg.",
+            "The evidence and its file will be gone for good.",
+        ),
+        Msg::DeleteForGood => ("Ja, für immer löschen", "Yes, delete for good"),
+        Msg::KeepIt => ("Nein, behalten", "No, keep it"),
+        Msg::EraseTitle => (
+            "Konto und alle Nachweise löschen",
+            "Delete your account and all evidence",
+        ),
+        Msg::EraseKeyExplanation => (
+            "Ihre Nachweise sind mit einem Schlüssel verschlüsselt. Diesen Schlüssel gibt es nur für Sie.",
+            "Your evidence is locked with a key. This key exists only for you.",
+        ),
+        Msg::EraseShredExplanation => (
+            "Wenn Sie Ihr Konto löschen, vernichten wir diesen Schlüssel. \
+             Dann kann niemand Ihre Nachweise mehr lesen. Auch wir nicht. \
+             Auch nicht aus Sicherungs-Kopien.",
+            "If you delete your account, we destroy this key. \
+             Then nobody can read your evidence any more. Not even us. \
+             Not even from backup copies.",
+        ),
+        Msg::EraseAfterwards => (
+            "Sie können sich später wieder anmelden. Ihre alten Nachweise sind dann aber weg.",
+            "You can log in again later. But your old evidence will be gone.",
+        ),
+        Msg::EraseConfirmLabel => (
+            "Ich habe verstanden: Alle meine Nachweise sind dann für immer weg.",
+            "I understand: all my evidence will be gone for good.",
+        ),
+        Msg::EraseForGood => ("Konto für immer löschen", "Delete account for good"),
+        Msg::ErrorCodeLabel => ("Fehler-Nummer:", "Error number:"),
+        Msg::BackToStart => ("Zur Startseite", "Go to the start page"),
+        Msg::LoggedOutTitle => ("Sie sind abgemeldet", "You are logged out"),
+        Msg::LoggedOutText => (
+            "Danke für Ihren Besuch. Sie können das Fenster jetzt schließen.",
+            "Thank you for your visit. You can close this window now.",
+        ),
+        Msg::LoginAgain => ("Wieder anmelden", "Log in again"),
+    };
+    match lang {
+        Lang::De => de,
+        Lang::En => en,
+    }
+}
+
+/// Hint for a text field: "Höchstens 200 Zeichen." / "At most 200 characters."
+pub fn text_length_hint(lang: Lang, max_length: usize) -> String {
+    match lang {
+        Lang::De => format!("Höchstens {max_length} Zeichen."),
+        Lang::En => format!("At most {max_length} characters."),
+    }
+}
+
+/// Hint for a whole-number field: "Eine ganze Zahl von 0 bis 99."
+pub fn integer_range_hint(lang: Lang, min: i64, max: i64) -> String {
+    match lang {
+        Lang::De => format!("Eine ganze Zahl von {min} bis {max}."),
+        Lang::En => format!("A whole number from {min} to {max}."),
+    }
+}
+
+/// Hint for the file input: allowed types and the size limit.
+pub fn file_hint(lang: Lang, max_upload_bytes: u64) -> String {
+    let size = format_bytes(lang, max_upload_bytes);
+    match lang {
+        Lang::De => {
+            format!("Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens {size} groß sein.")
+        }
+        Lang::En => format!("You can upload PDF, PNG or JPEG. The file can be at most {size}."),
+    }
+}
+
+/// A date as people in Germany read it: de "23.11.2026", en "23 November 2026".
+///
+/// The calendar day is taken in German civil time (CET/CEST), not UTC, so an
+/// upload at 00:30 in Berlin does not show yesterday's date.
+pub fn format_date(lang: Lang, at: DateTime<Utc>) -> String {
+    let local = to_german_time(at);
+    match lang {
+        Lang::De => local.format("%d.%m.%Y").to_string(),
+        Lang::En => local.format("%-d %B %Y").to_string(),
+    }
+}
+
+/// A file size in decimal units (1 kB = 1000 bytes), rounded down to one
+/// decimal place so a size limit is never overstated: de "1,5 MB", en "1.5 MB".
+pub fn format_bytes(lang: Lang, bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000_000, "TB"),
+        (1_000_000_000, "GB"),
+        (1_000_000, "MB"),
+        (1_000, "kB"),
+    ];
+    let Some(&(unit_size, unit)) = UNITS.iter().find(|(size, _)| bytes >= *size) else {
+        return match (lang, bytes) {
+            (Lang::De, 1) => "1 Byte".to_owned(),
+            (Lang::De, n) => format!("{n} Bytes"),
+            (Lang::En, 1) => "1 byte".to_owned(),
+            (Lang::En, n) => format!("{n} bytes"),
+        };
+    };
+    let tenths = u128::from(bytes) * 10 / u128::from(unit_size);
+    let (whole, fraction) = (tenths / 10, tenths % 10);
+    let separator = match lang {
+        Lang::De => ",",
+        Lang::En => ".",
+    };
+    if fraction == 0 {
+        format!("{whole} {unit}")
+    } else {
+        format!("{whole}{separator}{fraction} {unit}")
+    }
+}
+
+fn parse_lang_code(code: &str) -> Option<Lang> {
+    let code = code.trim();
+    if code.eq_ignore_ascii_case("de") {
+        Some(Lang::De)
+    } else if code.eq_ignore_ascii_case("en") {
+        Some(Lang::En)
+    } else {
+        None
+    }
+}
+
+/// Best supported language from an Accept-Language header, e.g.
+/// `fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7`. Ties keep header order; `q=0`
+/// means "not acceptable"; malformed entries are skipped.
+fn best_from_accept_language(header: &str) -> Option<Lang> {
+    // Headers are attacker-controlled; a real browser sends a handful.
+    const MAX_ENTRIES: usize = 32;
+    let mut best: Option<(Lang, u16)> = None;
+    for entry in header.split(',').take(MAX_ENTRIES) {
+        let mut parts = entry.split(';');
+        let tag = parts.next().unwrap_or_default().trim();
+        let primary = tag.split('-').next().unwrap_or_default();
+        let Some(lang) = parse_lang_code(primary) else {
+            continue;
+        };
+        let mut quality = Some(1000);
+        for parameter in parts {
+            if let Some((name, value)) = parameter.split_once('=')
+                && name.trim().eq_ignore_ascii_case("q")
+            {
+                quality = parse_quality(value.trim());
+            }
+        }
+        let Some(quality) = quality else { continue };
+        if quality == 0 {
+            continue;
+        }
+        if best.is_none_or(|(_, best_quality)| quality > best_quality) {
+            best = Some((lang, quality));
+        }
+    }
+    best.map(|(lang, _)| lang)
+}
+
+/// RFC 9110 qvalue ("0", "0.8", "1.000") as thousandths; None if malformed.
+fn parse_quality(value: &str) -> Option<u16> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// German civil time: CET (UTC+1), and CEST (UTC+2) from 01:00 UTC on the
+/// last Sunday of March to 01:00 UTC on the last Sunday of October (EU rule).
+fn to_german_time(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    const HOUR: i32 = 3600;
+    let year = at.year();
+    let summer_starts = last_sunday_0100_utc(year, 3);
+    let summer_ends = last_sunday_0100_utc(year, 10);
+    let offset_seconds = match (summer_starts, summer_ends) {
+        (Some(start), Some(end)) if at >= start && at < end => 2 * HOUR,
+        _ => HOUR,
+    };
+    // Both offsets are far inside the ±24 h range FixedOffset accepts.
+    let offset = FixedOffset::east_opt(offset_seconds).unwrap_or_else(|| Utc.fix());
+    at.with_timezone(&offset)
+}
+
+fn last_sunday_0100_utc(year: i32, month: u32) -> Option<DateTime<Utc>> {
+    let last_day = NaiveDate::from_ymd_opt(year, month, 31)?;
+    let days_back = last_day.weekday().days_since(Weekday::Sun);
+    let sunday = last_day - Duration::days(i64::from(days_back));
+    Some(sunday.and_hms_opt(1, 0, 0)?.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn utc(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(year, month, day, hour, minute, 0)
+            .single()
+            .expect("valid test date")
+    }
+
+    #[test]
+    fn explicit_query_switch_wins_over_cookie_and_header() {
+        assert_eq!(negotiate(Some("en"), Some("de"), Some("de-DE")), Lang::En);
+        assert_eq!(negotiate(Some("de"), Some("en"), Some("en-GB")), Lang::De);
+    }
+
+    #[test]
+    fn cookie_wins_over_accept_language() {
+        assert_eq!(
+            negotiate(None, Some("en"), Some("de-DE,de;q=0.9")),
+            Lang::En
+        );
+    }
+
+    #[test]
+    fn unknown_query_and_cookie_values_fall_through() {
+        assert_eq!(negotiate(Some("fr"), Some("xx"), Some("en-GB")), Lang::En);
+        assert_eq!(negotiate(Some(""), Some("<script>"), None), Lang::De);
+    }
+
+    #[test]
+    fn codes_are_case_insensitive_and_trimmed() {
+        assert_eq!(negotiate(Some(" EN "), None, None), Lang::En);
+        assert_eq!(negotiate(None, Some("De"), Some("en")), Lang::De);
+    }
+
+    #[test]
+    fn accept_language_respects_q_values() {
+        assert_eq!(negotiate(None, None, Some("de-DE,en-GB;q=0.8")), Lang::De);
+        assert_eq!(
+            negotiate(None, None, Some("de;q=0.5, en-GB;q=0.8")),
+            Lang::En
+        );
+        assert_eq!(
+            negotiate(None, None, Some("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7")),
+            Lang::En
+        );
+    }
+
+    #[test]
+    fn accept_language_ties_keep_header_order() {
+        assert_eq!(negotiate(None, None, Some("en-US, de-DE")), Lang::En);
+        assert_eq!(negotiate(None, None, Some("de;q=0.7, en;q=0.7")), Lang::De);
+    }
+
+    #[test]
+    fn accept_language_q_zero_means_not_acceptable() {
+        assert_eq!(negotiate(None, None, Some("en;q=0, de;q=0.1")), Lang::De);
+        assert_eq!(negotiate(None, None, Some("de;q=0, en;q=0.1")), Lang::En);
+    }
+
+    #[test]
+    fn malformed_accept_language_is_ignored_and_german_is_the_default() {
+        assert_eq!(negotiate(None, None, None), Lang::De);
+        assert_eq!(negotiate(None, None, Some("")), Lang::De);
+        assert_eq!(negotiate(None, None, Some("*")), Lang::De);
+        assert_eq!(negotiate(None, None, Some("fr-FR, es")), Lang::De);
+        assert_eq!(
+            negotiate(None, None, Some("en;q=2, en;q=abc, en;q=0.1234")),
+            Lang::De
+        );
+        assert_eq!(negotiate(None, None, Some(";;;,,,=;q=")), Lang::De);
+    }
+
+    #[test]
+    fn english_primary_subtag_does_not_match_similar_codes() {
+        assert_eq!(negotiate(None, None, Some("eng, enx-US, den")), Lang::De);
+    }
+
+    #[test]
+    fn catalogue_has_no_empty_strings() {
+        for &msg in Msg::ALL {
+            for lang in ALL_LANGS {
+                assert!(
+                    !t(lang, msg).trim().is_empty(),
+                    "{msg:?} is empty in {lang:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn catalogue_sentences_are_short() {
+        // Plain language: no sentence longer than 16 words.
+        for &msg in Msg::ALL {
+            for lang in ALL_LANGS {
+                for sentence in t(lang, msg).split(['.', ':', '?']) {
+                    let words = sentence.split_whitespace().count();
+                    assert!(
+                        words <= 16,
+                        "{msg:?} in {lang:?} has a {words}-word sentence"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn german_and_english_catalogues_differ() {
+        let differing = Msg::ALL
+            .iter()
+            .filter(|&&msg| t(Lang::De, msg) != t(Lang::En, msg))
+            .count();
+        assert_eq!(differing, Msg::ALL.len(), "some message is not translated");
+    }
+
+    #[test]
+    fn dates_use_each_languages_format() {
+        let date = utc(2026, 11, 23, 12, 0);
+        assert_eq!(format_date(Lang::De, date), "23.11.2026");
+        assert_eq!(format_date(Lang::En, date), "23 November 2026");
+        assert_eq!(format_date(Lang::De, utc(2026, 3, 5, 12, 0)), "05.03.2026");
+        assert_eq!(
+            format_date(Lang::En, utc(2026, 3, 5, 12, 0)),
+            "5 March 2026"
+        );
+    }
+
+    #[test]
+    fn dates_are_calendar_days_in_german_time() {
+        // 23:30 UTC on New Year's Eve is already 00:30 on 1 January in Berlin.
+        assert_eq!(
+            format_date(Lang::De, utc(2026, 12, 31, 23, 30)),
+            "01.01.2027"
+        );
+        // Summer time: 22:30 UTC on 30 June is 00:30 on 1 July.
+        assert_eq!(
+            format_date(Lang::De, utc(2026, 6, 30, 22, 30)),
+            "01.07.2026"
+        );
+        assert_eq!(
+            format_date(Lang::De, utc(2026, 6, 30, 21, 30)),
+            "30.06.2026"
+        );
+        // Winter time: 22:30 UTC on 30 January is still 23:30 in Berlin.
+        assert_eq!(
+            format_date(Lang::De, utc(2026, 1, 30, 22, 30)),
+            "30.01.2026"
+        );
+    }
+
+    #[test]
+    fn summer_time_switches_on_the_last_sundays_of_march_and_october() {
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        assert_eq!(
+            to_german_time(utc(2026, 3, 29, 0, 59))
+                .offset()
+                .local_minus_utc(),
+            3600
+        );
+        assert_eq!(
+            to_german_time(utc(2026, 3, 29, 1, 0))
+                .offset()
+                .local_minus_utc(),
+            7200
+        );
+        assert_eq!(
+            to_german_time(utc(2026, 10, 25, 0, 59))
+                .offset()
+                .local_minus_utc(),
+            7200
+        );
+        assert_eq!(
+            to_german_time(utc(2026, 10, 25, 1, 0))
+                .offset()
+                .local_minus_utc(),
+            3600
+        );
+    }
+
+    #[test]
+    fn bytes_use_decimal_comma_in_german() {
+        assert_eq!(format_bytes(Lang::De, 1_500_000), "1,5 MB");
+        assert_eq!(format_bytes(Lang::En, 1_500_000), "1.5 MB");
+        assert_eq!(format_bytes(Lang::De, 10_000_000), "10 MB");
+        assert_eq!(format_bytes(Lang::En, 2_345), "2.3 kB");
+        assert_eq!(format_bytes(Lang::De, 999), "999 Bytes");
+        assert_eq!(format_bytes(Lang::En, 1), "1 byte");
+        assert_eq!(format_bytes(Lang::En, 0), "0 bytes");
+    }
+
+    #[test]
+    fn byte_sizes_round_down_so_limits_are_not_overstated() {
+        assert_eq!(format_bytes(Lang::En, 10 * 1024 * 1024), "10.4 MB");
+        assert_eq!(format_bytes(Lang::De, 1_999_999), "1,9 MB");
+        assert_eq!(format_bytes(Lang::En, u64::MAX), "18446744 TB");
+    }
+
+    #[test]
+    fn hints_are_translated_and_carry_their_numbers() {
+        assert_eq!(
+            integer_range_hint(Lang::De, 0, 12),
+            "Eine ganze Zahl von 0 bis 12."
+        );
+        assert!(text_length_hint(Lang::En, 80).contains("80"));
+        assert!(file_hint(Lang::De, 5_000_000).contains("5 MB"));
+        assert!(file_hint(Lang::En, 5_000_000).contains("PDF"));
+    }
+}

@@ -1,0 +1,1592 @@
+//! The HTML pages citizens see: pure functions from plain data to
+//! `maud::Markup`, all sharing one layout. No I/O, no extractors, and no
+//! JavaScript: every page works as plain HTML forms and links on old devices.
+//!
+//! All user-supplied text goes through maud's escaping; nothing here uses
+//! `PreEscaped`.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use maud::{DOCTYPE, Markup, html};
+
+use crate::http::i18n::{self, ALL_LANGS, Msg, lang_code, t};
+use crate::policy::Lang;
+
+/// The stylesheet served at `/static/style.css`.
+pub const STYLESHEET: &str = include_str!("style.css");
+
+/// What every page needs to know about the request.
+#[derive(Clone)]
+pub struct PageContext {
+    pub lang: Lang,
+    pub dev_mode: bool,
+    pub logged_in: bool,
+    /// Already translated, e.g. "hoch" / "high".
+    pub login_level_label: Option<String>,
+    /// Put into every POST form as the hidden input `csrf`.
+    pub csrf_token: Option<String>,
+    /// Path (and query) of the current page, used for the language switch
+    /// links: the same page with `?lang=xx`.
+    pub current_path: String,
+}
+
+impl fmt::Debug for PageContext {
+    // The CSRF token is a secret; keep it out of logs.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("PageContext")
+            .field("lang", &self.lang)
+            .field("dev_mode", &self.dev_mode)
+            .field("logged_in", &self.logged_in)
+            .field("login_level_label", &self.login_level_label)
+            .field(
+                "csrf_token",
+                &self.csrf_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("current_path", &self.current_path)
+            .finish()
+    }
+}
+
+/// One identity provider on the start page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerChoice {
+    /// Sent as `?issuer=NAME` to `/login`.
+    pub name: String,
+    pub label: String,
+}
+
+/// A test login in development mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonaChoice {
+    pub id: String,
+    pub display_name: String,
+    pub level_label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceListItem {
+    pub id: String,
+    pub type_name: String,
+    pub created_at: DateTime<Utc>,
+    pub has_file: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeChoice {
+    pub id: String,
+    pub name: String,
+    /// Shows a note that this type needs login level "high".
+    pub needs_higher_level: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadForm {
+    pub type_id: String,
+    pub type_name: String,
+    pub file_allowed: bool,
+    pub max_upload_bytes: u64,
+    pub fields: Vec<FormField>,
+    pub file_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormField {
+    /// The form parameter name; the input is named exactly this.
+    pub name: String,
+    pub label: String,
+    pub kind: FormFieldKind,
+    pub required: bool,
+    /// What the citizen entered last time (shown again after an error).
+    pub value: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormFieldKind {
+    Text {
+        max_length: usize,
+    },
+    Date,
+    Money,
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// `(value, label)` pairs.
+    Enum {
+        options: Vec<(String, String)>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceDetail {
+    pub id: String,
+    pub type_name: String,
+    pub created_at: DateTime<Utc>,
+    /// `(label, value)` pairs, already formatted for display.
+    pub fields: Vec<(String, String)>,
+    pub file: Option<FileInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// What tresor is, and one login button per identity provider.
+pub fn start_page(ctx: &PageContext, issuers: &[IssuerChoice]) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::StartTitle)) }
+        p { (t(lang, Msg::StartIntroWhat)) }
+        p { (t(lang, Msg::StartIntroEncrypted)) }
+        @if ctx.logged_in {
+            p { (t(lang, Msg::LoggedInStatus)) }
+            p { a.button href="/evidence" { (t(lang, Msg::GoToMyEvidence)) } }
+        } @else {
+            p { (t(lang, Msg::StartIntroLogin)) }
+            h2 { (t(lang, Msg::LoginHeading)) }
+            @if issuers.is_empty() {
+                p { (t(lang, Msg::LoginUnavailable)) }
+            } @else {
+                ul.button-list {
+                    @for issuer in issuers {
+                        li {
+                            a.button href=(login_href(&issuer.name)) {
+                                (t(lang, Msg::LoginWithOnlineId))
+                                " (" (issuer.label) ")"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::StartTitle), body)
+}
+
+/// The citizen's stored evidence as a table, or a short empty-state text.
+pub fn evidence_list_page(
+    ctx: &PageContext,
+    items: &[EvidenceListItem],
+    notice: Option<&str>,
+) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::EvidenceListTitle)) }
+        @if let Some(notice) = notice {
+            div.notice role="status" { p { (notice) } }
+        }
+        p { a.button href="/evidence/new" { (t(lang, Msg::AddEvidence)) } }
+        @if items.is_empty() {
+            p.empty-state { (t(lang, Msg::EvidenceListEmpty)) }
+        } @else {
+            table.evidence-table {
+                caption { (t(lang, Msg::EvidenceTableCaption)) }
+                thead {
+                    tr {
+                        th scope="col" { (t(lang, Msg::ColumnType)) }
+                        th scope="col" { (t(lang, Msg::ColumnStoredOn)) }
+                        th scope="col" { (t(lang, Msg::ColumnFile)) }
+                    }
+                }
+                tbody {
+                    @for item in items {
+                        tr {
+                            th scope="row" {
+                                a href=(evidence_href(&item.id, "")) { (item.type_name) }
+                            }
+                            td { (date_element(lang, item.created_at)) }
+                            td {
+                                @if item.has_file {
+                                    (t(lang, Msg::HasFileYes))
+                                } @else {
+                                    (t(lang, Msg::HasFileNo))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::EvidenceListTitle), body)
+}
+
+/// Step 1 of adding evidence: a GET form with one radio button per type.
+pub fn choose_type_page(ctx: &PageContext, types: &[TypeChoice]) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::ChooseTypeTitle)) }
+        @if types.is_empty() {
+            p { (t(lang, Msg::NoTypesAvailable)) }
+            p { a href="/evidence" { (t(lang, Msg::BackToList)) } }
+        } @else {
+            form method="get" action="/evidence/new" {
+                fieldset {
+                    legend { (t(lang, Msg::ChooseTypeLegend)) }
+                    // Index-based ids: type ids may contain characters that
+                    // are not valid in an HTML id.
+                    @for (index, choice) in types.iter().enumerate() {
+                        @let input_id = format!("type-{index}");
+                        @let note_id = format!("type-{index}-note");
+                        div.choice {
+                            input type="radio" id=(input_id) name="type" value=(choice.id) required
+                                aria-describedby=[choice.needs_higher_level.then_some(&note_id)];
+                            label for=(input_id) { (choice.name) }
+                            @if choice.needs_higher_level {
+                                p.hint id=(note_id) { (t(lang, Msg::NeedsHigherLevel)) }
+                            }
+                        }
+                    }
+                }
+                div.form-actions {
+                    button type="submit" { (t(lang, Msg::Continue)) }
+                    a href="/evidence" { (t(lang, Msg::Cancel)) }
+                }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::ChooseTypeTitle), body)
+}
+
+/// Step 2 of adding evidence: the fields of one type and the optional file.
+/// After a failed submission the same form comes back with an error summary
+/// at the top and each error next to its field.
+pub fn upload_form_page(ctx: &PageContext, form: &UploadForm) -> Markup {
+    let lang = ctx.lang;
+    let mut errors: Vec<ErrorSummaryEntry<'_>> = form
+        .fields
+        .iter()
+        .filter_map(|field| {
+            field.error.as_deref().map(|message| ErrorSummaryEntry {
+                target: Some(format!("#{}", field_id(&field.name))),
+                label: &field.label,
+                message,
+            })
+        })
+        .collect();
+    if let Some(message) = form.file_error.as_deref() {
+        errors.push(ErrorSummaryEntry {
+            target: form.file_allowed.then(|| format!("#{FILE_INPUT_ID}")),
+            label: t(lang, Msg::FileLabel),
+            message,
+        });
+    }
+    let heading = format!("{}: {}", t(lang, Msg::AddEvidence), form.type_name);
+    let title = if errors.is_empty() {
+        heading.clone()
+    } else {
+        // Without JavaScript focus cannot move to the summary; the title is
+        // the first thing a screen reader announces.
+        format!("{}: {heading}", t(lang, Msg::ErrorTitlePrefix))
+    };
+    let any_required = form.fields.iter().any(|field| field.required);
+    let body = html! {
+        @if !errors.is_empty() {
+            (error_summary(lang, &errors))
+        }
+        h1 { (heading) }
+        p {
+            (t(lang, Msg::UploadIntro))
+            @if any_required {
+                " " (t(lang, Msg::RequiredExplanation))
+            }
+        }
+        form method="post" action="/evidence" enctype="multipart/form-data" {
+            (csrf_input(ctx))
+            input type="hidden" name="type" value=(form.type_id);
+            @for field in &form.fields {
+                (form_field(lang, field))
+            }
+            @if form.file_allowed {
+                (file_field(lang, form))
+            }
+            div.form-actions {
+                button type="submit" { (t(lang, Msg::SaveEvidence)) }
+                a href="/evidence" { (t(lang, Msg::Cancel)) }
+            }
+        }
+    };
+    layout(ctx, &title, body)
+}
+
+/// One stored evidence: its fields, its file, and the way to delete it.
+pub fn evidence_detail_page(ctx: &PageContext, detail: &EvidenceDetail) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (detail.type_name) }
+        p { (t(lang, Msg::StoredOn)) " " (date_element(lang, detail.created_at)) }
+        h2 { (t(lang, Msg::DetailsHeading)) }
+        @if detail.fields.is_empty() {
+            p { (t(lang, Msg::NoDetails)) }
+        } @else {
+            dl.details {
+                @for (label, value) in &detail.fields {
+                    div {
+                        dt { (label) }
+                        dd { (value) }
+                    }
+                }
+            }
+        }
+        h2 { (t(lang, Msg::FileHeading)) }
+        @match &detail.file {
+            Some(file) => {
+                p {
+                    a href=(evidence_href(&detail.id, "/file")) {
+                        (t(lang, Msg::DownloadFile)) ": " (file.name)
+                        " (" (media_type_label(&file.media_type)) ", "
+                        (i18n::format_bytes(lang, file.size)) ")"
+                    }
+                }
+            }
+            None => {
+                p { (t(lang, Msg::NoFile)) }
+            }
+        }
+        div.page-actions {
+            a.button.button-warning href=(evidence_href(&detail.id, "/delete")) {
+                (t(lang, Msg::DeleteEvidence))
+            }
+            a href="/evidence" { (t(lang, Msg::BackToList)) }
+        }
+    };
+    layout(ctx, &detail.type_name, body)
+}
+
+/// Asks once more before deleting one evidence for good.
+pub fn delete_confirm_page(ctx: &PageContext, id: &str, type_name: &str) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::DeleteConfirmTitle)) }
+        p { (t(lang, Msg::DeleteConfirmWhich)) " " strong { (type_name) } }
+        div.warning-text {
+            p { strong { (t(lang, Msg::CannotBeUndone)) } }
+            p { (t(lang, Msg::DeleteGoneForGood)) }
+        }
+        form method="post" action=(evidence_href(id, "/delete")) {
+            (csrf_input(ctx))
+            div.form-actions {
+                button.button-warning type="submit" { (t(lang, Msg::DeleteForGood)) }
+                a href=(evidence_href(id, "")) { (t(lang, Msg::KeepIt)) }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::DeleteConfirmTitle), body)
+}
+
+/// Explains crypto-shredding in plain words and asks for an explicit
+/// confirmation before erasing the whole account.
+pub fn erase_account_page(ctx: &PageContext) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::EraseTitle)) }
+        p { (t(lang, Msg::EraseKeyExplanation)) }
+        p { (t(lang, Msg::EraseShredExplanation)) }
+        div.warning-text {
+            p { strong { (t(lang, Msg::CannotBeUndone)) } }
+            p { (t(lang, Msg::EraseAfterwards)) }
+        }
+        form method="post" action="/account/erase" {
+            (csrf_input(ctx))
+            div.field.choice {
+                input type="checkbox" id="confirm" name="confirm" value="yes" required;
+                label for="confirm" {
+                    (t(lang, Msg::EraseConfirmLabel))
+                    " " span.required-marker { (t(lang, Msg::RequiredMarker)) }
+                }
+            }
+            div.form-actions {
+                button.button-warning type="submit" { (t(lang, Msg::EraseForGood)) }
+                a href="/evidence" { (t(lang, Msg::Cancel)) }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::EraseTitle), body)
+}
+
+/// Any error the handlers turn into a page; `title` and `message` are
+/// already translated and plain-language.
+pub fn error_page(ctx: &PageContext, status: u16, title: &str, message: &str) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (title) }
+        p { (message) }
+        p.error-code { (t(lang, Msg::ErrorCodeLabel)) " " (status) }
+        ul.link-list {
+            @if ctx.logged_in {
+                li { a href="/evidence" { (t(lang, Msg::GoToMyEvidence)) } }
+            }
+            li { a href="/" { (t(lang, Msg::BackToStart)) } }
+        }
+    };
+    layout(ctx, title, body)
+}
+
+pub fn logged_out_page(ctx: &PageContext) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::LoggedOutTitle)) }
+        p { (t(lang, Msg::LoggedOutText)) }
+        p { a.button href="/" { (t(lang, Msg::LoginAgain)) } }
+    };
+    layout(ctx, t(lang, Msg::LoggedOutTitle), body)
+}
+
+const FILE_INPUT_ID: &str = "upload-file";
+const ACCEPTED_FILE_TYPES: &str = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg";
+
+struct ErrorSummaryEntry<'a> {
+    /// `#id` of the control to fix, if there is one on the page.
+    target: Option<String>,
+    label: &'a str,
+    message: &'a str,
+}
+
+/// The one shared page frame: head, skip link, header with language switch
+/// and navigation, `<main id=main>`, footer.
+fn layout(ctx: &PageContext, title: &str, main_content: Markup) -> Markup {
+    let lang = ctx.lang;
+    html! {
+        (DOCTYPE)
+        html lang=(lang_code(lang)) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " – tresor" }
+                link rel="stylesheet" href="/static/style.css";
+            }
+            body {
+                a.skip-link href="#main" { (t(lang, Msg::SkipToContent)) }
+                header.site-header {
+                    @if ctx.dev_mode {
+                        (dev_mode_banner(lang))
+                    }
+                    div.header-bar {
+                        a.site-name href="/" { "tresor" }
+                        (language_switch(ctx))
+                    }
+                    @if ctx.logged_in {
+                        (main_navigation(ctx))
+                    }
+                }
+                main #main tabindex="-1" {
+                    (main_content)
+                }
+                footer.site-footer {
+                    p { (t(lang, Msg::FooterText)) }
+                }
+            }
+        }
+    }
+}
+
+/// Shown in both languages, page language first, so nobody mistakes a test
+/// installation for the real service.
+fn dev_mode_banner(lang: Lang) -> Markup {
+    let languages =
+        std::iter::once(lang).chain(ALL_LANGS.into_iter().filter(|&other| other != lang));
+    html! {
+        div.dev-banner role="note" {
+            @for banner_lang in languages {
+                p lang=(lang_code(banner_lang)) { (t(banner_lang, Msg::DevModeBanner)) }
+            }
+        }
+    }
+}
+
+fn language_switch(ctx: &PageContext) -> Markup {
+    html! {
+        nav.language-switch aria-label=(t(ctx.lang, Msg::LanguageNavLabel)) {
+            ul {
+                @for lang in ALL_LANGS {
+                    li {
+                        a href=(language_switch_href(&ctx.current_path, lang))
+                            hreflang=(lang_code(lang))
+                            lang=(lang_code(lang))
+                            aria-current=[(lang == ctx.lang).then_some("true")] {
+                            (i18n::lang_name_in_itself(lang))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn main_navigation(ctx: &PageContext) -> Markup {
+    let lang = ctx.lang;
+    let current = path_without_query(&ctx.current_path);
+    let links = [
+        ("/evidence", Msg::NavMyEvidence),
+        ("/evidence/new", Msg::NavAddEvidence),
+        ("/account/erase", Msg::NavEraseAccount),
+    ];
+    html! {
+        nav.main-nav aria-label=(t(lang, Msg::MainNavLabel)) {
+            ul {
+                @for (href, msg) in links {
+                    li {
+                        a href=(href) aria-current=[(current == href).then_some("page")] {
+                            (t(lang, msg))
+                        }
+                    }
+                }
+                li {
+                    form.inline-form method="post" action="/logout" {
+                        (csrf_input(ctx))
+                        button.link-button type="submit" { (t(lang, Msg::NavLogout)) }
+                    }
+                }
+            }
+        }
+        p.login-status {
+            (t(lang, Msg::LoggedInStatus))
+            @if let Some(level) = &ctx.login_level_label {
+                " " (t(lang, Msg::LoginLevelPrefix)) " " (level)
+            }
+        }
+    }
+}
+
+fn csrf_input(ctx: &PageContext) -> Markup {
+    // A missing token still renders the input; the server then rejects the
+    // POST instead of the form silently losing its protection.
+    html! {
+        input type="hidden" name="csrf" value=(ctx.csrf_token.as_deref().unwrap_or_default());
+    }
+}
+
+fn error_summary(lang: Lang, errors: &[ErrorSummaryEntry<'_>]) -> Markup {
+    html! {
+        div.error-summary role="alert" aria-labelledby="error-summary-title" {
+            h2 #error-summary-title { (t(lang, Msg::ErrorSummaryTitle)) }
+            ul {
+                @for error in errors {
+                    li {
+                        @match &error.target {
+                            Some(target) => a href=(target) { (error.label) ": " (error.message) },
+                            None => { (error.label) ": " (error.message) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn form_field(lang: Lang, field: &FormField) -> Markup {
+    let input_id = field_id(&field.name);
+    let hint = field_hint(lang, &field.kind);
+    let hint_id = format!("{input_id}-hint");
+    let error_id = format!("{input_id}-error");
+    let described_by = described_by(
+        hint.is_some().then_some(&hint_id),
+        field.error.is_some().then_some(&error_id),
+    );
+    let invalid = field.error.is_some().then_some("true");
+    html! {
+        div.field.field-has-error[field.error.is_some()] {
+            label for=(input_id) {
+                (field.label)
+                @if field.required {
+                    " " span.required-marker { (t(lang, Msg::RequiredMarker)) }
+                }
+            }
+            @if let Some(hint) = &hint {
+                p.hint id=(hint_id) { (hint) }
+            }
+            @if let Some(error) = &field.error {
+                p.field-error id=(error_id) { strong { (t(lang, Msg::ErrorLabel)) } " " (error) }
+            }
+            @match &field.kind {
+                FormFieldKind::Text { max_length } => {
+                    input type="text" id=(input_id) name=(field.name) value=(field.value)
+                        maxlength=(max_length) required[field.required]
+                        aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
+                }
+                FormFieldKind::Date => {
+                    input type="date" id=(input_id) name=(field.name) value=(field.value)
+                        required[field.required]
+                        aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
+                }
+                FormFieldKind::Money => {
+                    div.input-with-suffix {
+                        input type="text" inputmode="decimal" id=(input_id) name=(field.name)
+                            value=(field.value) required[field.required]
+                            aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
+                        // The hint already says "EUR" to screen readers.
+                        span.input-suffix aria-hidden="true" { "EUR" }
+                    }
+                }
+                FormFieldKind::Integer { min, max } => {
+                    input type="number" inputmode="numeric" step="1" min=(min) max=(max)
+                        id=(input_id) name=(field.name) value=(field.value)
+                        required[field.required]
+                        aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
+                }
+                FormFieldKind::Enum { options } => {
+                    select id=(input_id) name=(field.name) required[field.required]
+                        aria-invalid=[invalid] aria-describedby=[described_by.as_deref()] {
+                        option value="" { (t(lang, Msg::SelectPlaceholder)) }
+                        @for (value, label) in options {
+                            option value=(value) selected[*value == field.value] { (label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn file_field(lang: Lang, form: &UploadForm) -> Markup {
+    let hint_id = format!("{FILE_INPUT_ID}-hint");
+    let error_id = format!("{FILE_INPUT_ID}-error");
+    let described_by = described_by(
+        Some(&hint_id),
+        form.file_error.is_some().then_some(&error_id),
+    );
+    html! {
+        div.field.field-has-error[form.file_error.is_some()] {
+            label for=(FILE_INPUT_ID) { (t(lang, Msg::FileLabel)) }
+            p.hint id=(hint_id) { (i18n::file_hint(lang, form.max_upload_bytes)) }
+            @if let Some(error) = &form.file_error {
+                p.field-error id=(error_id) { strong { (t(lang, Msg::ErrorLabel)) } " " (error) }
+            }
+            input type="file" id=(FILE_INPUT_ID) name="file" accept=(ACCEPTED_FILE_TYPES)
+                aria-invalid=[form.file_error.is_some().then_some("true")]
+                aria-describedby=[described_by.as_deref()];
+        }
+    }
+}
+
+fn field_hint(lang: Lang, kind: &FormFieldKind) -> Option<String> {
+    match kind {
+        FormFieldKind::Text { max_length } => Some(i18n::text_length_hint(lang, *max_length)),
+        FormFieldKind::Date => Some(t(lang, Msg::DateHint).to_owned()),
+        FormFieldKind::Money => Some(t(lang, Msg::MoneyHint).to_owned()),
+        FormFieldKind::Integer { min, max } => Some(i18n::integer_range_hint(lang, *min, *max)),
+        FormFieldKind::Enum { .. } => None,
+    }
+}
+
+fn described_by(hint_id: Option<&String>, error_id: Option<&String>) -> Option<String> {
+    let ids: Vec<&str> = [hint_id, error_id]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// HTML id for a form field: `field-` plus the name, with anything outside
+/// `[A-Za-z0-9_-]` replaced, so the error summary can link to it.
+fn field_id(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || character == '_' || character == '-' {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("field-{safe}")
+}
+
+fn date_element(lang: Lang, at: DateTime<Utc>) -> Markup {
+    html! {
+        time datetime=(at.to_rfc3339_opts(SecondsFormat::Secs, true)) { (i18n::format_date(lang, at)) }
+    }
+}
+
+fn media_type_label(media_type: &str) -> &str {
+    match media_type {
+        "application/pdf" => "PDF",
+        "image/png" => "PNG",
+        "image/jpeg" => "JPEG",
+        other => other,
+    }
+}
+
+fn login_href(issuer_name: &str) -> String {
+    let issuer: String = url::form_urlencoded::byte_serialize(issuer_name.as_bytes()).collect();
+    format!("/login?issuer={issuer}")
+}
+
+/// `/evidence/{id}{suffix}` with the id percent-encoded as a path segment.
+fn evidence_href(id: &str, suffix: &str) -> String {
+    let mut encoded = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("/evidence/{encoded}{suffix}")
+}
+
+/// The current page with `lang=xx` set (replacing any earlier `lang`).
+/// Anything that is not a local absolute path falls back to `/`, so the
+/// switch can never point to another site.
+fn language_switch_href(current_path: &str, lang: Lang) -> String {
+    let without_fragment = current_path.split('#').next().unwrap_or_default();
+    let (path, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
+    let is_local_path = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control);
+    let path = if is_local_path { path } else { "/" };
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key != "lang" {
+            serializer.append_pair(&key, &value);
+        }
+    }
+    serializer.append_pair("lang", lang_code(lang));
+    format!("{path}?{}", serializer.finish())
+}
+
+fn path_without_query(current_path: &str) -> &str {
+    current_path.split(['?', '#']).next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    const TOKEN: &str = "csrf-token-4711";
+    const EVIL: &str = "<script>alert(1)</script>";
+
+    fn context(lang: Lang, dev_mode: bool, logged_in: bool) -> PageContext {
+        PageContext {
+            lang,
+            dev_mode,
+            logged_in,
+            login_level_label: logged_in.then(|| "hoch".to_owned()),
+            csrf_token: logged_in.then(|| TOKEN.to_owned()),
+            current_path: "/evidence".to_owned(),
+        }
+    }
+
+    fn date() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+            .single()
+            .expect("valid test date")
+    }
+
+    fn field(name: &str, kind: FormFieldKind, required: bool) -> FormField {
+        FormField {
+            name: name.to_owned(),
+            label: format!("Label {name}"),
+            kind,
+            required,
+            value: String::new(),
+            error: None,
+        }
+    }
+
+    fn upload_form() -> UploadForm {
+        UploadForm {
+            type_id: "income".to_owned(),
+            type_name: "Einkommensnachweis".to_owned(),
+            file_allowed: true,
+            max_upload_bytes: 10_000_000,
+            fields: vec![
+                field("employer", FormFieldKind::Text { max_length: 120 }, true),
+                field("valid_from", FormFieldKind::Date, true),
+                field("net_income", FormFieldKind::Money, true),
+                field(
+                    "children",
+                    FormFieldKind::Integer { min: 0, max: 20 },
+                    false,
+                ),
+                field(
+                    "period",
+                    FormFieldKind::Enum {
+                        options: vec![
+                            ("monthly".to_owned(), "Monatlich".to_owned()),
+                            ("yearly".to_owned(), "Jährlich".to_owned()),
+                        ],
+                    },
+                    false,
+                ),
+            ],
+            file_error: None,
+        }
+    }
+
+    fn upload_form_with_errors() -> UploadForm {
+        let mut form = upload_form();
+        form.fields[2].value = "abc".to_owned();
+        form.fields[2].error = Some("Bitte einen Betrag eingeben.".to_owned());
+        form.file_error = Some("Die Datei ist zu groß.".to_owned());
+        form
+    }
+
+    fn detail() -> EvidenceDetail {
+        EvidenceDetail {
+            id: "ev-1".to_owned(),
+            type_name: "Meldebescheinigung".to_owned(),
+            created_at: date(),
+            fields: vec![("Straße".to_owned(), "Hauptstraße 1".to_owned())],
+            file: Some(FileInfo {
+                name: "meldung.pdf".to_owned(),
+                media_type: "application/pdf".to_owned(),
+                size: 1_500_000,
+            }),
+        }
+    }
+
+    /// Every page in a typical state, rendered with `ctx`.
+    fn all_pages(ctx: &PageContext) -> Vec<(&'static str, String)> {
+        let issuers = [IssuerChoice {
+            name: "bund".to_owned(),
+            label: "BundID".to_owned(),
+        }];
+        let items = [EvidenceListItem {
+            id: "ev-1".to_owned(),
+            type_name: "Meldebescheinigung".to_owned(),
+            created_at: date(),
+            has_file: true,
+        }];
+        let types = [
+            TypeChoice {
+                id: "income".to_owned(),
+                name: "Einkommen".to_owned(),
+                needs_higher_level: false,
+            },
+            TypeChoice {
+                id: "residence".to_owned(),
+                name: "Wohnsitz".to_owned(),
+                needs_higher_level: true,
+            },
+        ];
+        vec![
+            ("start", start_page(ctx, &issuers).into_string()),
+            (
+                "list",
+                evidence_list_page(ctx, &items, Some("Gespeichert.")).into_string(),
+            ),
+            (
+                "list-empty",
+                evidence_list_page(ctx, &[], None).into_string(),
+            ),
+            ("choose-type", choose_type_page(ctx, &types).into_string()),
+            (
+                "upload",
+                upload_form_page(ctx, &upload_form()).into_string(),
+            ),
+            (
+                "upload-errors",
+                upload_form_page(ctx, &upload_form_with_errors()).into_string(),
+            ),
+            ("detail", evidence_detail_page(ctx, &detail()).into_string()),
+            (
+                "delete",
+                delete_confirm_page(ctx, "ev-1", "Meldebescheinigung").into_string(),
+            ),
+            ("erase", erase_account_page(ctx).into_string()),
+            (
+                "error",
+                error_page(ctx, 404, "Nicht gefunden", "Diese Seite gibt es nicht.").into_string(),
+            ),
+            ("logged-out", logged_out_page(ctx).into_string()),
+        ]
+    }
+
+    /// Every combination of language, dev mode and login state.
+    fn all_contexts() -> Vec<PageContext> {
+        let mut contexts = Vec::new();
+        for lang in ALL_LANGS {
+            for dev_mode in [false, true] {
+                for logged_in in [false, true] {
+                    contexts.push(context(lang, dev_mode, logged_in));
+                }
+            }
+        }
+        contexts
+    }
+
+    /// Start tags `<name ...>` in rendered HTML. Attribute values come out of
+    /// maud escaped, so they never contain a raw `>` or `"`.
+    fn start_tags<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+        let open = format!("<{name}");
+        let mut tags = Vec::new();
+        let mut rest = html;
+        while let Some(position) = rest.find(&open) {
+            let candidate = &rest[position..];
+            let end = candidate.find('>').expect("tag is closed");
+            if matches!(
+                candidate.as_bytes().get(open.len()),
+                Some(b' ' | b'>' | b'/')
+            ) {
+                tags.push(&candidate[..=end]);
+            }
+            rest = &candidate[end + 1..];
+        }
+        tags
+    }
+
+    fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+        let key = format!(" {name}=\"");
+        let start = tag.find(&key)? + key.len();
+        let length = tag[start..].find('"')?;
+        Some(&tag[start..start + length])
+    }
+
+    fn has_flag(tag: &str, name: &str) -> bool {
+        let key = format!(" {name}");
+        tag.match_indices(&key).any(|(index, _)| {
+            matches!(
+                tag.as_bytes().get(index + key.len()),
+                Some(b' ' | b'>' | b'/' | b'=')
+            )
+        })
+    }
+
+    /// The HTML of each `<form ...>...</form>`.
+    fn forms(html: &str) -> Vec<&str> {
+        html.match_indices("<form")
+            .map(|(start, _)| {
+                let end = html[start..].find("</form>").expect("form is closed");
+                &html[start..start + end]
+            })
+            .collect()
+    }
+
+    fn title(html: &str) -> &str {
+        let start = html.find("<title>").expect("has a title") + "<title>".len();
+        let end = html.find("</title>").expect("title is closed");
+        &html[start..end]
+    }
+
+    #[test]
+    fn every_page_declares_its_language() {
+        for ctx in all_contexts() {
+            let expected = format!("<html lang=\"{}\">", lang_code(ctx.lang));
+            for (page, html) in all_pages(&ctx) {
+                assert!(html.starts_with("<!DOCTYPE html>"), "{page}");
+                assert!(html.contains(&expected), "{page} lacks {expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_page_has_skip_link_main_landmark_one_h1_and_a_specific_title() {
+        for ctx in all_contexts() {
+            for (page, html) in all_pages(&ctx) {
+                assert!(html.contains("<meta charset=\"utf-8\">"), "{page}");
+                assert!(html.contains("name=\"viewport\""), "{page}");
+                assert!(
+                    html.contains("<link rel=\"stylesheet\" href=\"/static/style.css\">"),
+                    "{page}"
+                );
+                assert!(
+                    html.contains("<a class=\"skip-link\" href=\"#main\">"),
+                    "{page}"
+                );
+                assert_eq!(start_tags(&html, "main").len(), 1, "{page}");
+                assert_eq!(
+                    attribute(start_tags(&html, "main")[0], "id"),
+                    Some("main"),
+                    "{page}"
+                );
+                assert_eq!(
+                    start_tags(&html, "h1").len(),
+                    1,
+                    "{page} needs exactly one h1"
+                );
+                let page_title = title(&html);
+                assert!(
+                    page_title.ends_with(" – tresor") && page_title.len() > " – tresor".len(),
+                    "{page}"
+                );
+            }
+        }
+        let ctx = context(Lang::De, false, true);
+        assert_eq!(
+            title(&evidence_list_page(&ctx, &[], None).into_string()),
+            "Meine Nachweise – tresor"
+        );
+    }
+
+    #[test]
+    fn every_input_and_select_has_a_matching_label() {
+        for ctx in all_contexts() {
+            for (page, html) in all_pages(&ctx) {
+                let labelled_ids: Vec<&str> = start_tags(&html, "label")
+                    .iter()
+                    .filter_map(|tag| attribute(tag, "for"))
+                    .collect();
+                let mut control_ids = Vec::new();
+                let controls = start_tags(&html, "input")
+                    .into_iter()
+                    .chain(start_tags(&html, "select"));
+                for tag in controls {
+                    if matches!(attribute(tag, "type"), Some("hidden" | "submit")) {
+                        continue;
+                    }
+                    let id = attribute(tag, "id")
+                        .unwrap_or_else(|| panic!("{page}: control without id: {tag}"));
+                    assert!(
+                        labelled_ids.contains(&id),
+                        "{page}: no <label for=\"{id}\">"
+                    );
+                    assert!(!control_ids.contains(&id), "{page}: duplicate id {id}");
+                    control_ids.push(id);
+                }
+                for id in labelled_ids {
+                    assert!(
+                        control_ids.contains(&id),
+                        "{page}: label for missing control {id}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dev_banner_is_on_every_page_in_both_languages_iff_dev_mode() {
+        for ctx in all_contexts() {
+            for (page, html) in all_pages(&ctx) {
+                let banners = html.matches("class=\"dev-banner\" role=\"note\"").count();
+                assert_eq!(banners, usize::from(ctx.dev_mode), "{page}");
+                assert_eq!(
+                    html.contains("Development mode – test logins"),
+                    ctx.dev_mode,
+                    "{page}"
+                );
+                assert_eq!(html.contains("Entwicklungsmodus"), ctx.dev_mode, "{page}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_post_form_carries_the_csrf_token() {
+        let mut post_forms = 0;
+        for ctx in all_contexts() {
+            for (page, html) in all_pages(&ctx) {
+                for form in forms(&html) {
+                    let form_tag = start_tags(form, "form")[0];
+                    if attribute(form_tag, "method") != Some("post") {
+                        continue;
+                    }
+                    post_forms += 1;
+                    let csrf_inputs: Vec<&str> = start_tags(form, "input")
+                        .into_iter()
+                        .filter(|tag| attribute(tag, "name") == Some("csrf"))
+                        .collect();
+                    assert_eq!(csrf_inputs.len(), 1, "{page}: {form_tag}");
+                    assert_eq!(attribute(csrf_inputs[0], "type"), Some("hidden"), "{page}");
+                    let expected = ctx.csrf_token.as_deref().unwrap_or_default();
+                    assert_eq!(attribute(csrf_inputs[0], "value"), Some(expected), "{page}");
+                }
+            }
+        }
+        assert!(post_forms > 0);
+    }
+
+    #[test]
+    fn logout_is_a_post_button_shown_only_when_logged_in() {
+        for ctx in all_contexts() {
+            let html = start_page(&ctx, &[]).into_string();
+            let logout_form = forms(&html)
+                .into_iter()
+                .find(|form| form.contains("action=\"/logout\""));
+            assert_eq!(logout_form.is_some(), ctx.logged_in);
+            if let Some(form) = logout_form {
+                assert_eq!(
+                    attribute(start_tags(form, "form")[0], "method"),
+                    Some("post")
+                );
+                assert!(form.contains("<button"));
+                assert!(
+                    html.contains("aria-label=\"Hauptmenü\"")
+                        || html.contains("aria-label=\"Main menu\"")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn navigation_marks_the_current_page() {
+        let html = evidence_list_page(&context(Lang::En, false, true), &[], None).into_string();
+        assert!(html.contains("<a href=\"/evidence\" aria-current=\"page\">My evidence</a>"));
+        assert!(html.contains("<a href=\"/evidence/new\">Add evidence</a>"));
+        assert!(html.contains("Security level: hoch"));
+    }
+
+    #[test]
+    fn upload_form_with_errors_shows_a_linked_summary_and_marks_fields_invalid() {
+        let html = upload_form_page(&context(Lang::De, false, true), &upload_form_with_errors())
+            .into_string();
+        assert!(title(&html).starts_with("Fehler: "));
+        let summary_start = html
+            .find("class=\"error-summary\" role=\"alert\"")
+            .expect("error summary");
+        assert!(
+            summary_start < html.find("<h1").expect("h1"),
+            "summary comes first"
+        );
+        assert!(html.contains("<h2 id=\"error-summary-title\">Bitte prüfen Sie Ihre Angaben</h2>"));
+        assert!(html.contains(
+            "<a href=\"#field-net_income\">Label net_income: Bitte einen Betrag eingeben.</a>"
+        ));
+        assert!(html.contains("<a href=\"#upload-file\">Datei: Die Datei ist zu groß.</a>"));
+
+        let inputs = start_tags(&html, "input");
+        let money = inputs
+            .iter()
+            .find(|tag| attribute(tag, "id") == Some("field-net_income"))
+            .expect("money input");
+        assert_eq!(attribute(money, "aria-invalid"), Some("true"));
+        assert_eq!(
+            attribute(money, "value"),
+            Some("abc"),
+            "entered value is kept"
+        );
+        let described_by = attribute(money, "aria-describedby").expect("described");
+        assert!(
+            described_by
+                .split(' ')
+                .any(|id| id == "field-net_income-error")
+        );
+        assert!(html.contains(
+            "id=\"field-net_income-error\"><strong>Fehler:</strong> Bitte einen Betrag eingeben."
+        ));
+
+        let file = inputs
+            .iter()
+            .find(|tag| attribute(tag, "type") == Some("file"))
+            .expect("file input");
+        assert_eq!(attribute(file, "aria-invalid"), Some("true"));
+        assert!(
+            attribute(file, "aria-describedby")
+                .expect("described")
+                .contains("upload-file-error")
+        );
+
+        let valid = inputs
+            .iter()
+            .find(|tag| attribute(tag, "id") == Some("field-employer"))
+            .expect("text input");
+        assert_eq!(
+            attribute(valid, "aria-invalid"),
+            None,
+            "only fields with errors are invalid"
+        );
+    }
+
+    #[test]
+    fn upload_form_without_errors_has_no_summary_and_nothing_invalid() {
+        let html = upload_form_page(&context(Lang::En, false, true), &upload_form()).into_string();
+        assert!(!html.contains("error-summary"));
+        assert!(!html.contains("aria-invalid"));
+        assert!(!title(&html).starts_with("Error"));
+    }
+
+    #[test]
+    fn file_error_without_file_input_is_listed_as_plain_text() {
+        let mut form = upload_form_with_errors();
+        form.file_allowed = false;
+        let html = upload_form_page(&context(Lang::En, false, true), &form).into_string();
+        assert!(!html.contains("type=\"file\""));
+        assert!(!html.contains("href=\"#upload-file\""));
+        assert!(html.contains("<li>File: Die Datei ist zu groß.</li>"));
+    }
+
+    #[test]
+    fn upload_form_renders_the_right_control_for_each_field_kind() {
+        let html = upload_form_page(&context(Lang::De, false, true), &upload_form()).into_string();
+        let form_tag = start_tags(&html, "form")
+            .into_iter()
+            .find(|tag| tag.contains("/evidence\""))
+            .expect("form");
+        assert_eq!(attribute(form_tag, "method"), Some("post"));
+        assert_eq!(attribute(form_tag, "action"), Some("/evidence"));
+        assert_eq!(attribute(form_tag, "enctype"), Some("multipart/form-data"));
+        let inputs = start_tags(&html, "input");
+        let by_name = |name: &str| {
+            *inputs
+                .iter()
+                .find(|tag| attribute(tag, "name") == Some(name))
+                .unwrap_or_else(|| panic!("no input {name}"))
+        };
+
+        assert_eq!(attribute(by_name("type"), "type"), Some("hidden"));
+        assert_eq!(attribute(by_name("type"), "value"), Some("income"));
+
+        let text = by_name("employer");
+        assert_eq!(attribute(text, "maxlength"), Some("120"));
+        assert!(has_flag(text, "required"));
+
+        assert_eq!(attribute(by_name("valid_from"), "type"), Some("date"));
+        assert!(html.contains("TT.MM.JJJJ oder JJJJ-MM-TT"));
+
+        assert_eq!(
+            attribute(by_name("net_income"), "inputmode"),
+            Some("decimal")
+        );
+        assert!(html.contains("Betrag in Euro (EUR)"));
+
+        let integer = by_name("children");
+        assert_eq!(attribute(integer, "type"), Some("number"));
+        assert_eq!(attribute(integer, "min"), Some("0"));
+        assert_eq!(attribute(integer, "max"), Some("20"));
+        assert!(!has_flag(integer, "required"));
+
+        let select = start_tags(&html, "select")[0];
+        assert_eq!(attribute(select, "name"), Some("period"));
+        assert!(html.contains("<option value=\"monthly\">Monatlich</option>"));
+
+        let file = by_name("file");
+        assert_eq!(attribute(file, "type"), Some("file"));
+        assert_eq!(attribute(file, "accept"), Some(ACCEPTED_FILE_TYPES));
+        assert!(
+            html.contains(
+                "Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens 10 MB groß sein."
+            )
+        );
+
+        // Required is said in words, not only by colour or an asterisk.
+        assert_eq!(
+            html.matches("<span class=\"required-marker\">(Pflichtfeld)</span>")
+                .count(),
+            3
+        );
+        assert!(html.contains("<button type=\"submit\">Nachweis speichern</button>"));
+    }
+
+    #[test]
+    fn enum_field_keeps_the_previous_choice() {
+        let mut form = upload_form();
+        form.fields[4].value = "yearly".to_owned();
+        let html = upload_form_page(&context(Lang::De, false, true), &form).into_string();
+        assert!(html.contains("<option value=\"yearly\" selected>Jährlich</option>"));
+        assert!(html.contains("<option value=\"monthly\">Monatlich</option>"));
+    }
+
+    #[test]
+    fn user_supplied_strings_are_escaped_everywhere() {
+        let mut ctx = context(Lang::De, true, true);
+        ctx.login_level_label = Some(EVIL.to_owned());
+        ctx.current_path = format!("/evidence?x={EVIL}");
+        let issuers = [IssuerChoice {
+            name: EVIL.to_owned(),
+            label: EVIL.to_owned(),
+        }];
+        let items = [EvidenceListItem {
+            id: EVIL.to_owned(),
+            type_name: EVIL.to_owned(),
+            created_at: date(),
+            has_file: false,
+        }];
+        let types = [TypeChoice {
+            id: EVIL.to_owned(),
+            name: EVIL.to_owned(),
+            needs_higher_level: true,
+        }];
+        let mut form = upload_form_with_errors();
+        form.type_id = EVIL.to_owned();
+        form.type_name = EVIL.to_owned();
+        form.file_error = Some(EVIL.to_owned());
+        for field in &mut form.fields {
+            field.label = EVIL.to_owned();
+            field.value = EVIL.to_owned();
+            field.error = Some(EVIL.to_owned());
+        }
+        form.fields[4].kind = FormFieldKind::Enum {
+            options: vec![(EVIL.to_owned(), EVIL.to_owned())],
+        };
+        let mut evil_detail = detail();
+        evil_detail.id = EVIL.to_owned();
+        evil_detail.type_name = EVIL.to_owned();
+        evil_detail.fields = vec![(EVIL.to_owned(), EVIL.to_owned())];
+        evil_detail.file = Some(FileInfo {
+            name: EVIL.to_owned(),
+            media_type: EVIL.to_owned(),
+            size: 1,
+        });
+        let mut logged_out = ctx.clone();
+        logged_out.logged_in = false;
+        let pages = [
+            start_page(&logged_out, &issuers),
+            evidence_list_page(&ctx, &items, Some(EVIL)),
+            choose_type_page(&ctx, &types),
+            upload_form_page(&ctx, &form),
+            evidence_detail_page(&ctx, &evil_detail),
+            delete_confirm_page(&ctx, EVIL, EVIL),
+            error_page(&ctx, 400, EVIL, EVIL),
+        ];
+        for html in pages.map(maud::Markup::into_string) {
+            assert!(!html.contains("<script"), "unescaped script in {html}");
+            assert!(
+                html.contains("&lt;script&gt;"),
+                "user text missing from {html}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_in_urls_are_percent_encoded() {
+        let ctx = context(Lang::De, false, true);
+        let html = delete_confirm_page(&ctx, "a/b c?", "Typ").into_string();
+        assert!(html.contains("action=\"/evidence/a%2Fb%20c%3F/delete\""));
+        let html = start_page(
+            &context(Lang::De, false, false),
+            &[IssuerChoice {
+                name: "a&b c".to_owned(),
+                label: "X".to_owned(),
+            }],
+        )
+        .into_string();
+        assert!(html.contains("href=\"/login?issuer=a%26b+c\""));
+    }
+
+    #[test]
+    fn german_and_english_render_different_text() {
+        let german = all_pages(&context(Lang::De, false, true));
+        let english = all_pages(&context(Lang::En, false, true));
+        for ((page, de), (_, en)) in german.iter().zip(&english) {
+            assert_ne!(de, en, "{page}");
+        }
+        let (de, en) = (&german[1].1, &english[1].1);
+        assert!(de.contains("Meine Nachweise") && !de.contains("My evidence"));
+        assert!(en.contains("My evidence") && !en.contains("Meine Nachweise"));
+        assert!(de.contains("23.11.2026") && en.contains("23 November 2026"));
+    }
+
+    #[test]
+    fn language_switch_links_to_the_same_page_and_marks_the_current_language() {
+        let mut ctx = context(Lang::En, false, true);
+        ctx.current_path = "/evidence/new?type=income&lang=de".to_owned();
+        let html = choose_type_page(&ctx, &[]).into_string();
+        assert!(html.contains(
+            "<a href=\"/evidence/new?type=income&amp;lang=de\" hreflang=\"de\" lang=\"de\">Deutsch</a>"
+        ));
+        assert!(html.contains(
+            "<a href=\"/evidence/new?type=income&amp;lang=en\" hreflang=\"en\" lang=\"en\" aria-current=\"true\">English</a>"
+        ));
+    }
+
+    #[test]
+    fn language_switch_never_points_to_another_site() {
+        for hostile in [
+            "//evil.example/x",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/\\evil.example",
+            "",
+        ] {
+            assert_eq!(
+                language_switch_href(hostile, Lang::De),
+                "/?lang=de",
+                "{hostile}"
+            );
+        }
+        assert_eq!(
+            language_switch_href("/evidence#top", Lang::En),
+            "/evidence?lang=en"
+        );
+    }
+
+    #[test]
+    fn no_javascript_on_any_page() {
+        for ctx in all_contexts() {
+            for (page, html) in all_pages(&ctx) {
+                let lower = html.to_ascii_lowercase();
+                assert!(!lower.contains("<script"), "{page}");
+                assert!(!lower.contains("javascript:"), "{page}");
+                assert!(
+                    !lower.contains(" onclick")
+                        && !lower.contains(" onsubmit")
+                        && !lower.contains(" onload"),
+                    "{page}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn start_page_offers_one_login_link_per_issuer_or_a_link_to_the_evidence() {
+        let issuers = [
+            IssuerChoice {
+                name: "bund".to_owned(),
+                label: "BundID".to_owned(),
+            },
+            IssuerChoice {
+                name: "test".to_owned(),
+                label: "Test-Ausweis".to_owned(),
+            },
+        ];
+        let html = start_page(&context(Lang::En, false, false), &issuers).into_string();
+        assert!(html.contains("<a class=\"button\" href=\"/login?issuer=bund\">Log in with your online ID (BundID)</a>"));
+        assert!(html.contains("href=\"/login?issuer=test\""));
+        assert!(!html.contains("href=\"/evidence\""));
+
+        let html = start_page(&context(Lang::En, false, true), &issuers).into_string();
+        assert!(!html.contains("/login?issuer="));
+        assert!(html.contains("<a class=\"button\" href=\"/evidence\">Go to my evidence</a>"));
+
+        let html = start_page(&context(Lang::De, false, false), &[]).into_string();
+        assert!(html.contains(t(Lang::De, Msg::LoginUnavailable)));
+    }
+
+    #[test]
+    fn evidence_list_is_a_captioned_table_or_an_empty_state() {
+        let ctx = context(Lang::De, false, true);
+        let items = [EvidenceListItem {
+            id: "ev-1".to_owned(),
+            type_name: "Melde".to_owned(),
+            created_at: date(),
+            has_file: true,
+        }];
+        let html = evidence_list_page(&ctx, &items, Some("Nachweis gespeichert.")).into_string();
+        assert!(html.contains("<caption>Ihre gespeicherten Nachweise</caption>"));
+        assert_eq!(html.matches("<th scope=\"col\">").count(), 3);
+        assert!(html.contains("<th scope=\"row\"><a href=\"/evidence/ev-1\">Melde</a></th>"));
+        assert!(
+            html.contains(
+                "<div class=\"notice\" role=\"status\"><p>Nachweis gespeichert.</p></div>"
+            )
+        );
+        assert!(html.contains("href=\"/evidence/new\""));
+
+        let html = evidence_list_page(&ctx, &[], None).into_string();
+        assert!(!html.contains("<table"));
+        assert!(!html.contains("role=\"status\""));
+        assert!(html.contains("Sie haben noch keine Nachweise gespeichert."));
+    }
+
+    #[test]
+    fn choose_type_page_is_a_get_form_with_a_radio_group() {
+        let types = [
+            TypeChoice {
+                id: "income".to_owned(),
+                name: "Einkommen".to_owned(),
+                needs_higher_level: false,
+            },
+            TypeChoice {
+                id: "residence".to_owned(),
+                name: "Wohnsitz".to_owned(),
+                needs_higher_level: true,
+            },
+        ];
+        let html = choose_type_page(&context(Lang::En, false, true), &types).into_string();
+        let form_tag = start_tags(&html, "form")
+            .into_iter()
+            .find(|tag| tag.contains("get"))
+            .expect("get form");
+        assert_eq!(attribute(form_tag, "action"), Some("/evidence/new"));
+        assert!(html.contains("<fieldset><legend>Type of evidence</legend>"));
+        let radios: Vec<&str> = start_tags(&html, "input")
+            .into_iter()
+            .filter(|tag| attribute(tag, "type") == Some("radio"))
+            .collect();
+        assert_eq!(radios.len(), 2);
+        assert!(
+            radios
+                .iter()
+                .all(|tag| attribute(tag, "name") == Some("type"))
+        );
+        assert_eq!(attribute(radios[0], "aria-describedby"), None);
+        let note_id = attribute(radios[1], "aria-describedby").expect("note linked");
+        assert!(html.contains(&format!(
+            "id=\"{note_id}\">For this you must log in with security level “high”."
+        )));
+    }
+
+    #[test]
+    fn detail_page_lists_fields_and_links_download_and_delete() {
+        let html = evidence_detail_page(&context(Lang::En, false, true), &detail()).into_string();
+        assert!(html.contains(
+            "<dl class=\"details\"><div><dt>Straße</dt><dd>Hauptstraße 1</dd></div></dl>"
+        ));
+        assert!(html.contains(
+            "<a href=\"/evidence/ev-1/file\">Download file: meldung.pdf (PDF, 1.5 MB)</a>"
+        ));
+        assert!(html.contains("href=\"/evidence/ev-1/delete\""));
+
+        let mut without_file = detail();
+        without_file.file = None;
+        without_file.fields.clear();
+        let html =
+            evidence_detail_page(&context(Lang::De, false, true), &without_file).into_string();
+        assert!(!html.contains("/file\""));
+        assert!(html.contains("Zu diesem Nachweis gibt es keine Datei."));
+        assert!(html.contains("Es gibt keine weiteren Angaben."));
+    }
+
+    #[test]
+    fn delete_confirmation_posts_to_the_evidence_and_warns_in_words() {
+        let html =
+            delete_confirm_page(&context(Lang::De, false, true), "ev-1", "Melde").into_string();
+        let form = forms(&html)
+            .into_iter()
+            .find(|form| form.contains("/evidence/ev-1/delete"))
+            .expect("delete form");
+        assert_eq!(
+            attribute(start_tags(form, "form")[0], "method"),
+            Some("post")
+        );
+        assert!(html.contains("Das können Sie nicht rückgängig machen."));
+        assert!(html.contains("<a href=\"/evidence/ev-1\">Nein, behalten</a>"));
+    }
+
+    #[test]
+    fn erase_account_needs_a_required_confirmation_checkbox() {
+        let html = erase_account_page(&context(Lang::En, false, true)).into_string();
+        let form = forms(&html)
+            .into_iter()
+            .find(|form| form.contains("action=\"/account/erase\""))
+            .expect("erase form");
+        let checkbox = start_tags(form, "input")
+            .into_iter()
+            .find(|tag| attribute(tag, "name") == Some("confirm"))
+            .expect("confirm checkbox");
+        assert_eq!(attribute(checkbox, "type"), Some("checkbox"));
+        assert!(has_flag(checkbox, "required"));
+        assert!(html.contains("we destroy this key"));
+    }
+
+    #[test]
+    fn error_page_shows_title_message_and_status() {
+        let html = error_page(
+            &context(Lang::En, false, false),
+            404,
+            "Not found",
+            "This page does not exist.",
+        )
+        .into_string();
+        assert_eq!(title(&html), "Not found – tresor");
+        assert!(html.contains("<h1>Not found</h1>"));
+        assert!(html.contains("Error number: 404"));
+        assert!(html.contains("<a href=\"/\">Go to the start page</a>"));
+    }
+
+    #[test]
+    fn page_context_debug_hides_the_csrf_token() {
+        let debug = format!("{:?}", context(Lang::De, false, true));
+        assert!(!debug.contains(TOKEN));
+        assert!(debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn stylesheet_keeps_focus_visible_and_respects_reduced_motion() {
+        assert!(STYLESHEET.contains(":focus-visible"));
+        assert!(STYLESHEET.contains("prefers-reduced-motion"));
+        assert!(!STYLESHEET.contains("outline: none") && !STYLESHEET.contains("outline:none"));
+    }
+}
