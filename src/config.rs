@@ -140,10 +140,8 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        let value_error = |key: &str, problem: &str| ConfigError::Value {
-            key: key.to_owned(),
-            problem: problem.to_owned(),
-        };
+        let value_error =
+            |key: &str, problem: &str| ConfigError::Value { key: key.to_owned(), problem: problem.to_owned() };
         if self.upload_limit_bytes == 0 {
             return Err(value_error("upload_limit_bytes", "must be greater than 0"));
         }
@@ -165,7 +163,9 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (index, issuer) in self.issuers.iter().enumerate() {
             let key = |field: &str| format!("issuers[{index}].{field}");
-            if issuer.name.is_empty() || !issuer.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if issuer.name.is_empty()
+                || !issuer.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(value_error(&key("name"), "use letters, digits, - and _ only"));
             }
             if !names.insert(issuer.name.as_str()) {
@@ -238,9 +238,11 @@ mod tests {
         assert!(error.contains("listen"), "{error}");
         let error = load_from("upload_limit_bytes = 0").expect_err("must fail").to_string();
         assert!(error.contains("upload_limit_bytes"), "{error}");
-        let error = load_from("[[issuers]]\nname = \"eid\"\nissuer_url = \"https://idp\"\nclient_id = \"x\"\nmin_level = \"medium\"")
-            .expect_err("must fail")
-            .to_string();
+        let error = load_from(
+            "[[issuers]]\nname = \"eid\"\nissuer_url = \"https://idp\"\nclient_id = \"x\"\nmin_level = \"medium\"",
+        )
+        .expect_err("must fail")
+        .to_string();
         assert!(error.contains("issuers[0].min_level"), "{error}");
     }
 

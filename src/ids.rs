@@ -88,7 +88,9 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["", "abc", "../../etc/passwd", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdef0"] {
+        for bad in
+            ["", "abc", "../../etc/passwd", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdef0"]
+        {
             assert_eq!(bad.parse::<EvidenceId>(), Err(InvalidId), "{bad:?}");
         }
     }

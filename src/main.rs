@@ -126,8 +126,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn key_passphrase() -> anyhow::Result<Passphrase> {
-    let value = std::env::var("TRESOR_KEY_PASSPHRASE")
-        .context("TRESOR_KEY_PASSPHRASE is not set: it unlocks the key files")?;
+    let value =
+        std::env::var("TRESOR_KEY_PASSPHRASE").context("TRESOR_KEY_PASSPHRASE is not set: it unlocks the key files")?;
     if value.chars().count() < 12 {
         bail!("TRESOR_KEY_PASSPHRASE is too short: use at least 12 characters");
     }
@@ -139,11 +139,15 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
     let mut dev_data_dir = None;
     if dev {
         if !config.listen.ip().is_loopback() {
-            bail!("--dev refuses to listen on {}: dev mode has test logins and must stay on a loopback address", config.listen);
+            bail!(
+                "--dev refuses to listen on {}: dev mode has test logins and must stay on a loopback address",
+                config.listen
+            );
         }
         let dir = std::env::temp_dir().join(format!("tresor-dev-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        config.database_url = Some(tresor::config::SecretString::new(format!("sqlite://{}", dir.join("tresor.sqlite").display())));
+        config.database_url =
+            Some(tresor::config::SecretString::new(format!("sqlite://{}", dir.join("tresor.sqlite").display())));
         dev_data_dir = Some(dir);
     }
     let config = Arc::new(config);
@@ -161,19 +165,42 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
     if dev {
         let secret = tresor::http::session::random_token(rng.as_ref()).map_err(|e| anyhow::anyhow!(e.message))?;
         let issuer_url = format!("{base}/dev-idp");
-        let idp = DevIdp::new(issuer_url.clone(), "tresor-dev".into(), secret.clone(), format!("{base}/auth/callback"), rng.as_ref())?;
+        let idp = DevIdp::new(
+            issuer_url.clone(),
+            "tresor-dev".into(),
+            secret.clone(),
+            format!("{base}/auth/callback"),
+            rng.as_ref(),
+        )?;
         dev_idp = Some(Arc::new(idp));
         issuers.push((
-            server::issuer_settings(&config, "dev", &issuer_url, "tresor-dev", Some(secret), LoginLevel::Low, vec!["openid".into()]),
+            server::issuer_settings(
+                &config,
+                "dev",
+                &issuer_url,
+                "tresor-dev",
+                Some(secret),
+                LoginLevel::Low,
+                vec!["openid".into()],
+            ),
             "Test-Login (Entwicklung) / test login (development)".to_owned(),
         ));
     }
     for issuer in &config.issuers {
         let secret = Config::client_secret(issuer)?.map(|s| s.expose().to_owned());
         let level = LoginLevel::from_acr(&issuer.min_level).unwrap_or(LoginLevel::High);
-        let label = issuer.label.clone().unwrap_or_else(|| "Mit Online-Ausweis anmelden / Log in with online ID".into());
+        let label =
+            issuer.label.clone().unwrap_or_else(|| "Mit Online-Ausweis anmelden / Log in with online ID".into());
         issuers.push((
-            server::issuer_settings(&config, &issuer.name, &issuer.issuer_url, &issuer.client_id, secret, level, issuer.scopes.clone()),
+            server::issuer_settings(
+                &config,
+                &issuer.name,
+                &issuer.issuer_url,
+                &issuer.client_id,
+                secret,
+                level,
+                issuer.scopes.clone(),
+            ),
             label,
         ));
     }
@@ -200,7 +227,9 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     if dev {
-        eprintln!("tresor dev mode: open {base}/ — test personas anna (high), ben (substantial), clara (low); data and keys are thrown away on exit.");
+        eprintln!(
+            "tresor dev mode: open {base}/ — test personas anna (high), ben (substantial), clara (low); data and keys are thrown away on exit."
+        );
     }
     tracing::info!(listen = %config.listen, "tresor is serving");
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;

@@ -86,7 +86,9 @@ pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
             interval.tick().await;
             let now = state.vault.clock().now();
             let store = state.vault.store();
-            if let Err(error) = store.delete_pending_logins_before(now - Duration::minutes(PENDING_LOGIN_MAX_AGE_MINUTES)).await {
+            if let Err(error) =
+                store.delete_pending_logins_before(now - Duration::minutes(PENDING_LOGIN_MAX_AGE_MINUTES)).await
+            {
                 tracing::warn!(%error, "sweeping pending logins failed");
             }
             match store.delete_stale_uploads(now - Duration::hours(STALE_UPLOAD_MAX_AGE_HOURS)).await {

@@ -86,7 +86,12 @@ pub async fn evidence_types(State(app): State<AppState>) -> Response {
             fields: t
                 .fields
                 .iter()
-                .map(|f| FieldBody { name: &f.name, label: f.label.get(Lang::En), kind: kind_name(&f.kind), required: f.required })
+                .map(|f| FieldBody {
+                    name: &f.name,
+                    label: f.label.get(Lang::En),
+                    kind: kind_name(&f.kind),
+                    required: f.required,
+                })
                 .collect(),
         })
         .collect();
@@ -108,7 +113,12 @@ pub async fn list_evidence(State(app): State<AppState>, citizen: CitizenSession)
         .list_evidence(citizen.citizen())
         .await?
         .into_iter()
-        .map(|e| EvidenceListItem { id: e.id.to_string(), type_id: e.type_id, created_at: e.created_at, has_file: e.has_file })
+        .map(|e| EvidenceListItem {
+            id: e.id.to_string(),
+            type_id: e.type_id,
+            created_at: e.created_at,
+            has_file: e.has_file,
+        })
         .collect();
     Ok(Json(serde_json::json!({ "evidence": items })).into_response())
 }
@@ -126,10 +136,8 @@ pub async fn upload_evidence(
         }
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_type", "The part `type` is missing."));
     };
-    let id = app
-        .vault
-        .create_evidence(citizen.citizen(), citizen.level(), &type_id, &upload.fields, upload.file)
-        .await?;
+    let id =
+        app.vault.create_evidence(citizen.citizen(), citizen.level(), &type_id, &upload.fields, upload.file).await?;
     let location = format!("/api/v1/evidence/{id}");
     let mut response = (StatusCode::CREATED, Json(serde_json::json!({ "id": id.to_string() }))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -217,7 +225,11 @@ pub async fn delete_evidence(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn erase_account(State(app): State<AppState>, citizen: CitizenSession, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn erase_account(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     citizen.check_csrf(csrf_header(&headers))?;
     app.vault.erase_account(citizen.citizen()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();

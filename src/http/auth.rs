@@ -120,14 +120,18 @@ pub async fn callback(
         tracing::info!(error = %error.chars().take(64).collect::<String>(), "identity provider refused the login");
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_cancelled", "The login was cancelled or refused."));
     }
-    let code = query.code.as_deref().ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
+    let code = query
+        .code
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
     let relying_party = app.issuers.get(&pending.issuer).await.ok_or_else(invalid_state)??;
     let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
     let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
     let login = relying_party.finish_login(code, &auth, requested, now).await?;
     let citizen = app.vault.citizen_for_login(relying_party.issuer(), &login.subject).await?;
     let previous = session::cookie_value(&headers, app.cookies.session_name);
-    let cookie = session::start_session(&app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
+    let cookie =
+        session::start_session(&app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
     let mut response = Redirect::to(&pending.return_to).into_response();
     session::set_cookie_header(response.headers_mut(), cookie);
     session::set_cookie_header(response.headers_mut(), app.cookies.clear(LOGIN_BINDING_COOKIE));
@@ -158,7 +162,11 @@ pub async fn logout_form(
 }
 
 /// Logout over the JSON API (header `X-CSRF-Token`).
-pub async fn logout_api(State(app): State<AppState>, citizen: CitizenSession, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn logout_api(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     citizen.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
     end_session(&app, &citizen).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -193,19 +201,13 @@ pub async fn backchannel_logout(
 
 async fn backchannel_logout_inner(app: &AppState, issuer: &str, token: Option<&str>) -> ApiResult<()> {
     let token = token.ok_or_else(|| ApiError::bad_request("invalid_request", "logout_token is missing."))?;
-    let relying_party = app
-        .issuers
-        .get(issuer)
-        .await
-        .ok_or_else(|| ApiError::bad_request("invalid_request", "Unknown issuer."))??;
+    let relying_party =
+        app.issuers.get(issuer).await.ok_or_else(|| ApiError::bad_request("invalid_request", "Unknown issuer."))??;
     let now = app.vault.clock().now();
-    let claims = relying_party
-        .verify_logout_token(token, now)
-        .await
-        .map_err(|error| {
-            tracing::warn!(error = %error, "logout token refused");
-            ApiError::bad_request("invalid_request", "The logout token is not valid.")
-        })?;
+    let claims = relying_party.verify_logout_token(token, now).await.map_err(|error| {
+        tracing::warn!(error = %error, "logout token refused");
+        ApiError::bad_request("invalid_request", "The logout token is not valid.")
+    })?;
     let store = app.vault.store();
     if !store.remember_logout_token(issuer, &claims.jti, claims.expires_at).await? {
         return Err(ApiError::bad_request("invalid_request", "This logout token was already used."));

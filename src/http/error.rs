@@ -139,7 +139,9 @@ impl From<VaultError> for ApiError {
             VaultError::LevelTooLow { required } => Self::new(
                 StatusCode::FORBIDDEN,
                 "login_level_too_low",
-                format!("This needs a login with security level {required:?}. Please log in again with your online ID."),
+                format!(
+                    "This needs a login with security level {required:?}. Please log in again with your online ID."
+                ),
             ),
             VaultError::NoAccount => Self::not_logged_in(),
             VaultError::Store(error) => Self::internal(&error),

@@ -14,11 +14,7 @@ use crate::policy::Lang;
 /// Order: an explicit switch (`?lang=de|en`) wins, then the `lang` cookie,
 /// then the browser's `Accept-Language` header (respecting q-values), and
 /// German when nothing matches. Unknown values are ignored, never an error.
-pub fn negotiate(
-    query_lang: Option<&str>,
-    cookie_lang: Option<&str>,
-    accept_language: Option<&str>,
-) -> Lang {
+pub fn negotiate(query_lang: Option<&str>, cookie_lang: Option<&str>, accept_language: Option<&str>) -> Lang {
     query_lang
         .and_then(parse_lang_code)
         .or_else(|| cookie_lang.and_then(parse_lang_code))
@@ -180,10 +176,7 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
             "Ihre Nachweise werden verschlüsselt gespeichert. Nur mit Ihrer Erlaubnis kann die Stadt sie sehen.",
             "Your evidence is stored encrypted. The city can only see it with your permission.",
         ),
-        Msg::StartIntroLogin => (
-            "Sie melden sich mit Ihrem Online-Ausweis an.",
-            "You log in with your online ID.",
-        ),
+        Msg::StartIntroLogin => ("Sie melden sich mit Ihrem Online-Ausweis an.", "You log in with your online ID."),
         Msg::LoginHeading => ("Anmelden", "Log in"),
         Msg::LoginWithOnlineId => ("Mit Online-Ausweis anmelden", "Log in with your online ID"),
         Msg::LoginUnavailable => (
@@ -198,33 +191,24 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
         Msg::ColumnFile => ("Datei", "File"),
         Msg::HasFileYes => ("Ja", "Yes"),
         Msg::HasFileNo => ("Nein", "No"),
-        Msg::EvidenceListEmpty => (
-            "Sie haben noch keine Nachweise gespeichert.",
-            "You have not stored any evidence yet.",
-        ),
+        Msg::EvidenceListEmpty => {
+            ("Sie haben noch keine Nachweise gespeichert.", "You have not stored any evidence yet.")
+        }
         Msg::AddEvidence => ("Nachweis hinzufügen", "Add evidence"),
-        Msg::ChooseTypeTitle => (
-            "Welchen Nachweis möchten Sie hinzufügen?",
-            "Which evidence do you want to add?",
-        ),
+        Msg::ChooseTypeTitle => ("Welchen Nachweis möchten Sie hinzufügen?", "Which evidence do you want to add?"),
         Msg::ChooseTypeLegend => ("Art des Nachweises", "Type of evidence"),
         Msg::NeedsHigherLevel => (
             "Dafür brauchen Sie eine Anmeldung mit Sicherheitsniveau „hoch“.",
             "For this you must log in with security level “high”.",
         ),
         Msg::Continue => ("Weiter", "Continue"),
-        Msg::NoTypesAvailable => (
-            "Sie können gerade keine Nachweise hinzufügen.",
-            "You cannot add evidence right now.",
-        ),
-        Msg::UploadIntro => (
-            "Bitte füllen Sie das Formular aus.",
-            "Please fill in the form.",
-        ),
-        Msg::RequiredExplanation => (
-            "Felder mit „(Pflichtfeld)“ müssen Sie ausfüllen.",
-            "You must fill in fields marked “(required)”.",
-        ),
+        Msg::NoTypesAvailable => {
+            ("Sie können gerade keine Nachweise hinzufügen.", "You cannot add evidence right now.")
+        }
+        Msg::UploadIntro => ("Bitte füllen Sie das Formular aus.", "Please fill in the form."),
+        Msg::RequiredExplanation => {
+            ("Felder mit „(Pflichtfeld)“ müssen Sie ausfüllen.", "You must fill in fields marked “(required)”.")
+        }
         Msg::RequiredMarker => ("(Pflichtfeld)", "(required)"),
         Msg::ErrorSummaryTitle => ("Bitte prüfen Sie Ihre Angaben", "Please check your answers"),
         Msg::ErrorLabel => ("Fehler:", "Error:"),
@@ -232,47 +216,31 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
             "Format: TT.MM.JJJJ oder JJJJ-MM-TT. Zum Beispiel 23.11.2026.",
             "Format: YYYY-MM-DD or DD.MM.YYYY. For example 2026-11-23.",
         ),
-        Msg::MoneyHint => (
-            "Betrag in Euro (EUR). Zum Beispiel 1250,50.",
-            "Amount in euros (EUR). For example 1250.50.",
-        ),
+        Msg::MoneyHint => {
+            ("Betrag in Euro (EUR). Zum Beispiel 1250,50.", "Amount in euros (EUR). For example 1250.50.")
+        }
         Msg::SelectPlaceholder => ("Bitte wählen", "Please choose"),
         Msg::FileLabel => ("Datei", "File"),
         Msg::SaveEvidence => ("Nachweis speichern", "Save evidence"),
         Msg::Cancel => ("Abbrechen", "Cancel"),
         Msg::StoredOn => ("Gespeichert am", "Stored on"),
         Msg::DetailsHeading => ("Angaben", "Details"),
-        Msg::NoDetails => (
-            "Es gibt keine weiteren Angaben.",
-            "There are no other details.",
-        ),
+        Msg::NoDetails => ("Es gibt keine weiteren Angaben.", "There are no other details."),
         Msg::FileHeading => ("Datei", "File"),
         Msg::DownloadFile => ("Datei herunterladen", "Download file"),
-        Msg::NoFile => (
-            "Zu diesem Nachweis gibt es keine Datei.",
-            "There is no file for this evidence.",
-        ),
+        Msg::NoFile => ("Zu diesem Nachweis gibt es keine Datei.", "There is no file for this evidence."),
         Msg::DeleteEvidence => ("Nachweis löschen", "Delete evidence"),
         Msg::BackToList => ("Zurück zu meinen Nachweisen", "Back to my evidence"),
         Msg::DeleteConfirmTitle => ("Nachweis wirklich löschen?", "Really delete this evidence?"),
-        Msg::DeleteConfirmWhich => (
-            "Sie möchten diesen Nachweis löschen:",
-            "You want to delete this evidence:",
-        ),
-        Msg::CannotBeUndone => (
-            "Das können Sie nicht rückgängig machen.",
-            "You cannot undo this.",
-        ),
+        Msg::DeleteConfirmWhich => ("Sie möchten diesen Nachweis löschen:", "You want to delete this evidence:"),
+        Msg::CannotBeUndone => ("Das können Sie nicht rückgängig machen.", "You cannot undo this."),
         Msg::DeleteGoneForGood => (
             "Der Nachweis und seine Datei sind danach für immer weg.",
             "The evidence and its file will be gone for good.",
         ),
         Msg::DeleteForGood => ("Ja, für immer löschen", "Yes, delete for good"),
         Msg::KeepIt => ("Nein, behalten", "No, keep it"),
-        Msg::EraseTitle => (
-            "Konto und alle Nachweise löschen",
-            "Delete your account and all evidence",
-        ),
+        Msg::EraseTitle => ("Konto und alle Nachweise löschen", "Delete your account and all evidence"),
         Msg::EraseKeyExplanation => (
             "Ihre Nachweise sind mit einem Schlüssel verschlüsselt. Diesen Schlüssel gibt es nur für Sie.",
             "Your evidence is locked with a key. This key exists only for you.",
@@ -351,12 +319,8 @@ pub fn format_date(lang: Lang, at: DateTime<Utc>) -> String {
 /// A file size in decimal units (1 kB = 1000 bytes), rounded down to one
 /// decimal place so a size limit is never overstated: de "1,5 MB", en "1.5 MB".
 pub fn format_bytes(lang: Lang, bytes: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1_000_000_000_000, "TB"),
-        (1_000_000_000, "GB"),
-        (1_000_000, "MB"),
-        (1_000, "kB"),
-    ];
+    const UNITS: [(u64, &str); 4] =
+        [(1_000_000_000_000, "TB"), (1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")];
     let Some(&(unit_size, unit)) = UNITS.iter().find(|(size, _)| bytes >= *size) else {
         return match (lang, bytes) {
             (Lang::De, 1) => "1 Byte".to_owned(),
@@ -371,11 +335,7 @@ pub fn format_bytes(lang: Lang, bytes: u64) -> String {
         Lang::De => ",",
         Lang::En => ".",
     };
-    if fraction == 0 {
-        format!("{whole} {unit}")
-    } else {
-        format!("{whole}{separator}{fraction} {unit}")
-    }
+    if fraction == 0 { format!("{whole} {unit}") } else { format!("{whole}{separator}{fraction} {unit}") }
 }
 
 fn parse_lang_code(code: &str) -> Option<Lang> {
@@ -466,9 +426,7 @@ mod tests {
     use super::*;
 
     fn utc(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(year, month, day, hour, minute, 0)
-            .single()
-            .expect("valid test date")
+        Utc.with_ymd_and_hms(year, month, day, hour, minute, 0).single().expect("valid test date")
     }
 
     #[test]
@@ -479,10 +437,7 @@ mod tests {
 
     #[test]
     fn cookie_wins_over_accept_language() {
-        assert_eq!(
-            negotiate(None, Some("en"), Some("de-DE,de;q=0.9")),
-            Lang::En
-        );
+        assert_eq!(negotiate(None, Some("en"), Some("de-DE,de;q=0.9")), Lang::En);
     }
 
     #[test]
@@ -500,14 +455,8 @@ mod tests {
     #[test]
     fn accept_language_respects_q_values() {
         assert_eq!(negotiate(None, None, Some("de-DE,en-GB;q=0.8")), Lang::De);
-        assert_eq!(
-            negotiate(None, None, Some("de;q=0.5, en-GB;q=0.8")),
-            Lang::En
-        );
-        assert_eq!(
-            negotiate(None, None, Some("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7")),
-            Lang::En
-        );
+        assert_eq!(negotiate(None, None, Some("de;q=0.5, en-GB;q=0.8")), Lang::En);
+        assert_eq!(negotiate(None, None, Some("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7")), Lang::En);
     }
 
     #[test]
@@ -528,10 +477,7 @@ mod tests {
         assert_eq!(negotiate(None, None, Some("")), Lang::De);
         assert_eq!(negotiate(None, None, Some("*")), Lang::De);
         assert_eq!(negotiate(None, None, Some("fr-FR, es")), Lang::De);
-        assert_eq!(
-            negotiate(None, None, Some("en;q=2, en;q=abc, en;q=0.1234")),
-            Lang::De
-        );
+        assert_eq!(negotiate(None, None, Some("en;q=2, en;q=abc, en;q=0.1234")), Lang::De);
         assert_eq!(negotiate(None, None, Some(";;;,,,=;q=")), Lang::De);
     }
 
@@ -544,10 +490,7 @@ mod tests {
     fn catalogue_has_no_empty_strings() {
         for &msg in Msg::ALL {
             for lang in ALL_LANGS {
-                assert!(
-                    !t(lang, msg).trim().is_empty(),
-                    "{msg:?} is empty in {lang:?}"
-                );
+                assert!(!t(lang, msg).trim().is_empty(), "{msg:?} is empty in {lang:?}");
             }
         }
     }
@@ -559,10 +502,7 @@ mod tests {
             for lang in ALL_LANGS {
                 for sentence in t(lang, msg).split(['.', ':', '?']) {
                     let words = sentence.split_whitespace().count();
-                    assert!(
-                        words <= 16,
-                        "{msg:?} in {lang:?} has a {words}-word sentence"
-                    );
+                    assert!(words <= 16, "{msg:?} in {lang:?} has a {words}-word sentence");
                 }
             }
         }
@@ -570,10 +510,7 @@ mod tests {
 
     #[test]
     fn german_and_english_catalogues_differ() {
-        let differing = Msg::ALL
-            .iter()
-            .filter(|&&msg| t(Lang::De, msg) != t(Lang::En, msg))
-            .count();
+        let differing = Msg::ALL.iter().filter(|&&msg| t(Lang::De, msg) != t(Lang::En, msg)).count();
         assert_eq!(differing, Msg::ALL.len(), "some message is not translated");
     }
 
@@ -583,62 +520,27 @@ mod tests {
         assert_eq!(format_date(Lang::De, date), "23.11.2026");
         assert_eq!(format_date(Lang::En, date), "23 November 2026");
         assert_eq!(format_date(Lang::De, utc(2026, 3, 5, 12, 0)), "05.03.2026");
-        assert_eq!(
-            format_date(Lang::En, utc(2026, 3, 5, 12, 0)),
-            "5 March 2026"
-        );
+        assert_eq!(format_date(Lang::En, utc(2026, 3, 5, 12, 0)), "5 March 2026");
     }
 
     #[test]
     fn dates_are_calendar_days_in_german_time() {
         // 23:30 UTC on New Year's Eve is already 00:30 on 1 January in Berlin.
-        assert_eq!(
-            format_date(Lang::De, utc(2026, 12, 31, 23, 30)),
-            "01.01.2027"
-        );
+        assert_eq!(format_date(Lang::De, utc(2026, 12, 31, 23, 30)), "01.01.2027");
         // Summer time: 22:30 UTC on 30 June is 00:30 on 1 July.
-        assert_eq!(
-            format_date(Lang::De, utc(2026, 6, 30, 22, 30)),
-            "01.07.2026"
-        );
-        assert_eq!(
-            format_date(Lang::De, utc(2026, 6, 30, 21, 30)),
-            "30.06.2026"
-        );
+        assert_eq!(format_date(Lang::De, utc(2026, 6, 30, 22, 30)), "01.07.2026");
+        assert_eq!(format_date(Lang::De, utc(2026, 6, 30, 21, 30)), "30.06.2026");
         // Winter time: 22:30 UTC on 30 January is still 23:30 in Berlin.
-        assert_eq!(
-            format_date(Lang::De, utc(2026, 1, 30, 22, 30)),
-            "30.01.2026"
-        );
+        assert_eq!(format_date(Lang::De, utc(2026, 1, 30, 22, 30)), "30.01.2026");
     }
 
     #[test]
     fn summer_time_switches_on_the_last_sundays_of_march_and_october() {
         // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
-        assert_eq!(
-            to_german_time(utc(2026, 3, 29, 0, 59))
-                .offset()
-                .local_minus_utc(),
-            3600
-        );
-        assert_eq!(
-            to_german_time(utc(2026, 3, 29, 1, 0))
-                .offset()
-                .local_minus_utc(),
-            7200
-        );
-        assert_eq!(
-            to_german_time(utc(2026, 10, 25, 0, 59))
-                .offset()
-                .local_minus_utc(),
-            7200
-        );
-        assert_eq!(
-            to_german_time(utc(2026, 10, 25, 1, 0))
-                .offset()
-                .local_minus_utc(),
-            3600
-        );
+        assert_eq!(to_german_time(utc(2026, 3, 29, 0, 59)).offset().local_minus_utc(), 3600);
+        assert_eq!(to_german_time(utc(2026, 3, 29, 1, 0)).offset().local_minus_utc(), 7200);
+        assert_eq!(to_german_time(utc(2026, 10, 25, 0, 59)).offset().local_minus_utc(), 7200);
+        assert_eq!(to_german_time(utc(2026, 10, 25, 1, 0)).offset().local_minus_utc(), 3600);
     }
 
     #[test]
@@ -661,10 +563,7 @@ mod tests {
 
     #[test]
     fn hints_are_translated_and_carry_their_numbers() {
-        assert_eq!(
-            integer_range_hint(Lang::De, 0, 12),
-            "Eine ganze Zahl von 0 bis 12."
-        );
+        assert_eq!(integer_range_hint(Lang::De, 0, 12), "Eine ganze Zahl von 0 bis 12.");
         assert!(text_length_hint(Lang::En, 80).contains("80"));
         assert!(file_hint(Lang::De, 5_000_000).contains("5 MB"));
         assert!(file_hint(Lang::En, 5_000_000).contains("PDF"));

@@ -40,10 +40,7 @@ impl fmt::Debug for PageContext {
             .field("dev_mode", &self.dev_mode)
             .field("logged_in", &self.logged_in)
             .field("login_level_label", &self.login_level_label)
-            .field(
-                "csrf_token",
-                &self.csrf_token.as_ref().map(|_| "[redacted]"),
-            )
+            .field("csrf_token", &self.csrf_token.as_ref().map(|_| "[redacted]"))
             .field("current_path", &self.current_path)
             .finish()
     }
@@ -170,11 +167,7 @@ pub fn start_page(ctx: &PageContext, issuers: &[IssuerChoice]) -> Markup {
 }
 
 /// The citizen's stored evidence as a table, or a short empty-state text.
-pub fn evidence_list_page(
-    ctx: &PageContext,
-    items: &[EvidenceListItem],
-    notice: Option<&str>,
-) -> Markup {
+pub fn evidence_list_page(ctx: &PageContext, items: &[EvidenceListItem], notice: Option<&str>) -> Markup {
     let lang = ctx.lang;
     let body = html! {
         h1 { (t(lang, Msg::EvidenceListTitle)) }
@@ -489,8 +482,7 @@ fn layout(ctx: &PageContext, title: &str, main_content: Markup) -> Markup {
 /// Shown in both languages, page language first, so nobody mistakes a test
 /// installation for the real service.
 fn dev_mode_banner(lang: Lang) -> Markup {
-    let languages =
-        std::iter::once(lang).chain(ALL_LANGS.into_iter().filter(|&other| other != lang));
+    let languages = std::iter::once(lang).chain(ALL_LANGS.into_iter().filter(|&other| other != lang));
     html! {
         div.dev-banner role="note" {
             @for banner_lang in languages {
@@ -585,10 +577,7 @@ fn form_field(lang: Lang, field: &FormField) -> Markup {
     let hint = field_hint(lang, &field.kind);
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
-    let described_by = described_by(
-        hint.is_some().then_some(&hint_id),
-        field.error.is_some().then_some(&error_id),
-    );
+    let described_by = described_by(hint.is_some().then_some(&hint_id), field.error.is_some().then_some(&error_id));
     let invalid = field.error.is_some().then_some("true");
     html! {
         div.field.field-has-error[field.error.is_some()] {
@@ -647,10 +636,7 @@ fn form_field(lang: Lang, field: &FormField) -> Markup {
 fn file_field(lang: Lang, form: &UploadForm) -> Markup {
     let hint_id = format!("{FILE_INPUT_ID}-hint");
     let error_id = format!("{FILE_INPUT_ID}-error");
-    let described_by = described_by(
-        Some(&hint_id),
-        form.file_error.is_some().then_some(&error_id),
-    );
+    let described_by = described_by(Some(&hint_id), form.file_error.is_some().then_some(&error_id));
     html! {
         div.field.field-has-error[form.file_error.is_some()] {
             label for=(FILE_INPUT_ID) { (t(lang, Msg::FileLabel)) }
@@ -676,27 +662,19 @@ fn field_hint(lang: Lang, kind: &FormFieldKind) -> Option<String> {
 }
 
 fn described_by(hint_id: Option<&String>, error_id: Option<&String>) -> Option<String> {
-    let ids: Vec<&str> = [hint_id, error_id]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
+    let ids: Vec<&str> = [hint_id, error_id].into_iter().flatten().map(String::as_str).collect();
     (!ids.is_empty()).then(|| ids.join(" "))
 }
 
 /// HTML id for a form field: `field-` plus the name, with anything outside
 /// `[A-Za-z0-9_-]` replaced, so the error summary can link to it.
 fn field_id(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|character| {
-            if character.is_ascii_alphanumeric() || character == '_' || character == '-' {
-                character
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let safe: String =
+        name.chars()
+            .map(|character| {
+                if character.is_ascii_alphanumeric() || character == '_' || character == '-' { character } else { '-' }
+            })
+            .collect();
     format!("field-{safe}")
 }
 
@@ -738,13 +716,9 @@ fn evidence_href(id: &str, suffix: &str) -> String {
 /// switch can never point to another site.
 fn language_switch_href(current_path: &str, lang: Lang) -> String {
     let without_fragment = current_path.split('#').next().unwrap_or_default();
-    let (path, query) = without_fragment
-        .split_once('?')
-        .unwrap_or((without_fragment, ""));
-    let is_local_path = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.contains('\\')
-        && !path.chars().any(char::is_control);
+    let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
+    let is_local_path =
+        path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && !path.chars().any(char::is_control);
     let path = if is_local_path { path } else { "/" };
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -781,9 +755,7 @@ mod tests {
     }
 
     fn date() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
-            .single()
-            .expect("valid test date")
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).single().expect("valid test date")
     }
 
     fn field(name: &str, kind: FormFieldKind, required: bool) -> FormField {
@@ -807,11 +779,7 @@ mod tests {
                 field("employer", FormFieldKind::Text { max_length: 120 }, true),
                 field("valid_from", FormFieldKind::Date, true),
                 field("net_income", FormFieldKind::Money, true),
-                field(
-                    "children",
-                    FormFieldKind::Integer { min: 0, max: 20 },
-                    false,
-                ),
+                field("children", FormFieldKind::Integer { min: 0, max: 20 }, false),
                 field(
                     "period",
                     FormFieldKind::Enum {
@@ -851,10 +819,7 @@ mod tests {
 
     /// Every page in a typical state, rendered with `ctx`.
     fn all_pages(ctx: &PageContext) -> Vec<(&'static str, String)> {
-        let issuers = [IssuerChoice {
-            name: "bund".to_owned(),
-            label: "BundID".to_owned(),
-        }];
+        let issuers = [IssuerChoice { name: "bund".to_owned(), label: "BundID".to_owned() }];
         let items = [EvidenceListItem {
             id: "ev-1".to_owned(),
             type_name: "Meldebescheinigung".to_owned(),
@@ -862,46 +827,20 @@ mod tests {
             has_file: true,
         }];
         let types = [
-            TypeChoice {
-                id: "income".to_owned(),
-                name: "Einkommen".to_owned(),
-                needs_higher_level: false,
-            },
-            TypeChoice {
-                id: "residence".to_owned(),
-                name: "Wohnsitz".to_owned(),
-                needs_higher_level: true,
-            },
+            TypeChoice { id: "income".to_owned(), name: "Einkommen".to_owned(), needs_higher_level: false },
+            TypeChoice { id: "residence".to_owned(), name: "Wohnsitz".to_owned(), needs_higher_level: true },
         ];
         vec![
             ("start", start_page(ctx, &issuers).into_string()),
-            (
-                "list",
-                evidence_list_page(ctx, &items, Some("Gespeichert.")).into_string(),
-            ),
-            (
-                "list-empty",
-                evidence_list_page(ctx, &[], None).into_string(),
-            ),
+            ("list", evidence_list_page(ctx, &items, Some("Gespeichert.")).into_string()),
+            ("list-empty", evidence_list_page(ctx, &[], None).into_string()),
             ("choose-type", choose_type_page(ctx, &types).into_string()),
-            (
-                "upload",
-                upload_form_page(ctx, &upload_form()).into_string(),
-            ),
-            (
-                "upload-errors",
-                upload_form_page(ctx, &upload_form_with_errors()).into_string(),
-            ),
+            ("upload", upload_form_page(ctx, &upload_form()).into_string()),
+            ("upload-errors", upload_form_page(ctx, &upload_form_with_errors()).into_string()),
             ("detail", evidence_detail_page(ctx, &detail()).into_string()),
-            (
-                "delete",
-                delete_confirm_page(ctx, "ev-1", "Meldebescheinigung").into_string(),
-            ),
+            ("delete", delete_confirm_page(ctx, "ev-1", "Meldebescheinigung").into_string()),
             ("erase", erase_account_page(ctx).into_string()),
-            (
-                "error",
-                error_page(ctx, 404, "Nicht gefunden", "Diese Seite gibt es nicht.").into_string(),
-            ),
+            ("error", error_page(ctx, 404, "Nicht gefunden", "Diese Seite gibt es nicht.").into_string()),
             ("logged-out", logged_out_page(ctx).into_string()),
         ]
     }
@@ -928,10 +867,7 @@ mod tests {
         while let Some(position) = rest.find(&open) {
             let candidate = &rest[position..];
             let end = candidate.find('>').expect("tag is closed");
-            if matches!(
-                candidate.as_bytes().get(open.len()),
-                Some(b' ' | b'>' | b'/')
-            ) {
+            if matches!(candidate.as_bytes().get(open.len()), Some(b' ' | b'>' | b'/')) {
                 tags.push(&candidate[..=end]);
             }
             rest = &candidate[end + 1..];
@@ -948,12 +884,8 @@ mod tests {
 
     fn has_flag(tag: &str, name: &str) -> bool {
         let key = format!(" {name}");
-        tag.match_indices(&key).any(|(index, _)| {
-            matches!(
-                tag.as_bytes().get(index + key.len()),
-                Some(b' ' | b'>' | b'/' | b'=')
-            )
-        })
+        tag.match_indices(&key)
+            .any(|(index, _)| matches!(tag.as_bytes().get(index + key.len()), Some(b' ' | b'>' | b'/' | b'=')))
     }
 
     /// The HTML of each `<form ...>...</form>`.
@@ -989,69 +921,38 @@ mod tests {
             for (page, html) in all_pages(&ctx) {
                 assert!(html.contains("<meta charset=\"utf-8\">"), "{page}");
                 assert!(html.contains("name=\"viewport\""), "{page}");
-                assert!(
-                    html.contains("<link rel=\"stylesheet\" href=\"/static/style.css\">"),
-                    "{page}"
-                );
-                assert!(
-                    html.contains("<a class=\"skip-link\" href=\"#main\">"),
-                    "{page}"
-                );
+                assert!(html.contains("<link rel=\"stylesheet\" href=\"/static/style.css\">"), "{page}");
+                assert!(html.contains("<a class=\"skip-link\" href=\"#main\">"), "{page}");
                 assert_eq!(start_tags(&html, "main").len(), 1, "{page}");
-                assert_eq!(
-                    attribute(start_tags(&html, "main")[0], "id"),
-                    Some("main"),
-                    "{page}"
-                );
-                assert_eq!(
-                    start_tags(&html, "h1").len(),
-                    1,
-                    "{page} needs exactly one h1"
-                );
+                assert_eq!(attribute(start_tags(&html, "main")[0], "id"), Some("main"), "{page}");
+                assert_eq!(start_tags(&html, "h1").len(), 1, "{page} needs exactly one h1");
                 let page_title = title(&html);
-                assert!(
-                    page_title.ends_with(" – tresor") && page_title.len() > " – tresor".len(),
-                    "{page}"
-                );
+                assert!(page_title.ends_with(" – tresor") && page_title.len() > " – tresor".len(), "{page}");
             }
         }
         let ctx = context(Lang::De, false, true);
-        assert_eq!(
-            title(&evidence_list_page(&ctx, &[], None).into_string()),
-            "Meine Nachweise – tresor"
-        );
+        assert_eq!(title(&evidence_list_page(&ctx, &[], None).into_string()), "Meine Nachweise – tresor");
     }
 
     #[test]
     fn every_input_and_select_has_a_matching_label() {
         for ctx in all_contexts() {
             for (page, html) in all_pages(&ctx) {
-                let labelled_ids: Vec<&str> = start_tags(&html, "label")
-                    .iter()
-                    .filter_map(|tag| attribute(tag, "for"))
-                    .collect();
+                let labelled_ids: Vec<&str> =
+                    start_tags(&html, "label").iter().filter_map(|tag| attribute(tag, "for")).collect();
                 let mut control_ids = Vec::new();
-                let controls = start_tags(&html, "input")
-                    .into_iter()
-                    .chain(start_tags(&html, "select"));
+                let controls = start_tags(&html, "input").into_iter().chain(start_tags(&html, "select"));
                 for tag in controls {
                     if matches!(attribute(tag, "type"), Some("hidden" | "submit")) {
                         continue;
                     }
-                    let id = attribute(tag, "id")
-                        .unwrap_or_else(|| panic!("{page}: control without id: {tag}"));
-                    assert!(
-                        labelled_ids.contains(&id),
-                        "{page}: no <label for=\"{id}\">"
-                    );
+                    let id = attribute(tag, "id").unwrap_or_else(|| panic!("{page}: control without id: {tag}"));
+                    assert!(labelled_ids.contains(&id), "{page}: no <label for=\"{id}\">");
                     assert!(!control_ids.contains(&id), "{page}: duplicate id {id}");
                     control_ids.push(id);
                 }
                 for id in labelled_ids {
-                    assert!(
-                        control_ids.contains(&id),
-                        "{page}: label for missing control {id}"
-                    );
+                    assert!(control_ids.contains(&id), "{page}: label for missing control {id}");
                 }
             }
         }
@@ -1063,11 +964,7 @@ mod tests {
             for (page, html) in all_pages(&ctx) {
                 let banners = html.matches("class=\"dev-banner\" role=\"note\"").count();
                 assert_eq!(banners, usize::from(ctx.dev_mode), "{page}");
-                assert_eq!(
-                    html.contains("Development mode – test logins"),
-                    ctx.dev_mode,
-                    "{page}"
-                );
+                assert_eq!(html.contains("Development mode – test logins"), ctx.dev_mode, "{page}");
                 assert_eq!(html.contains("Entwicklungsmodus"), ctx.dev_mode, "{page}");
             }
         }
@@ -1102,20 +999,12 @@ mod tests {
     fn logout_is_a_post_button_shown_only_when_logged_in() {
         for ctx in all_contexts() {
             let html = start_page(&ctx, &[]).into_string();
-            let logout_form = forms(&html)
-                .into_iter()
-                .find(|form| form.contains("action=\"/logout\""));
+            let logout_form = forms(&html).into_iter().find(|form| form.contains("action=\"/logout\""));
             assert_eq!(logout_form.is_some(), ctx.logged_in);
             if let Some(form) = logout_form {
-                assert_eq!(
-                    attribute(start_tags(form, "form")[0], "method"),
-                    Some("post")
-                );
+                assert_eq!(attribute(start_tags(form, "form")[0], "method"), Some("post"));
                 assert!(form.contains("<button"));
-                assert!(
-                    html.contains("aria-label=\"Hauptmenü\"")
-                        || html.contains("aria-label=\"Main menu\"")
-                );
+                assert!(html.contains("aria-label=\"Hauptmenü\"") || html.contains("aria-label=\"Main menu\""));
             }
         }
     }
@@ -1130,63 +1019,28 @@ mod tests {
 
     #[test]
     fn upload_form_with_errors_shows_a_linked_summary_and_marks_fields_invalid() {
-        let html = upload_form_page(&context(Lang::De, false, true), &upload_form_with_errors())
-            .into_string();
+        let html = upload_form_page(&context(Lang::De, false, true), &upload_form_with_errors()).into_string();
         assert!(title(&html).starts_with("Fehler: "));
-        let summary_start = html
-            .find("class=\"error-summary\" role=\"alert\"")
-            .expect("error summary");
-        assert!(
-            summary_start < html.find("<h1").expect("h1"),
-            "summary comes first"
-        );
+        let summary_start = html.find("class=\"error-summary\" role=\"alert\"").expect("error summary");
+        assert!(summary_start < html.find("<h1").expect("h1"), "summary comes first");
         assert!(html.contains("<h2 id=\"error-summary-title\">Bitte prüfen Sie Ihre Angaben</h2>"));
-        assert!(html.contains(
-            "<a href=\"#field-net_income\">Label net_income: Bitte einen Betrag eingeben.</a>"
-        ));
+        assert!(html.contains("<a href=\"#field-net_income\">Label net_income: Bitte einen Betrag eingeben.</a>"));
         assert!(html.contains("<a href=\"#upload-file\">Datei: Die Datei ist zu groß.</a>"));
 
         let inputs = start_tags(&html, "input");
-        let money = inputs
-            .iter()
-            .find(|tag| attribute(tag, "id") == Some("field-net_income"))
-            .expect("money input");
+        let money = inputs.iter().find(|tag| attribute(tag, "id") == Some("field-net_income")).expect("money input");
         assert_eq!(attribute(money, "aria-invalid"), Some("true"));
-        assert_eq!(
-            attribute(money, "value"),
-            Some("abc"),
-            "entered value is kept"
-        );
+        assert_eq!(attribute(money, "value"), Some("abc"), "entered value is kept");
         let described_by = attribute(money, "aria-describedby").expect("described");
-        assert!(
-            described_by
-                .split(' ')
-                .any(|id| id == "field-net_income-error")
-        );
-        assert!(html.contains(
-            "id=\"field-net_income-error\"><strong>Fehler:</strong> Bitte einen Betrag eingeben."
-        ));
+        assert!(described_by.split(' ').any(|id| id == "field-net_income-error"));
+        assert!(html.contains("id=\"field-net_income-error\"><strong>Fehler:</strong> Bitte einen Betrag eingeben."));
 
-        let file = inputs
-            .iter()
-            .find(|tag| attribute(tag, "type") == Some("file"))
-            .expect("file input");
+        let file = inputs.iter().find(|tag| attribute(tag, "type") == Some("file")).expect("file input");
         assert_eq!(attribute(file, "aria-invalid"), Some("true"));
-        assert!(
-            attribute(file, "aria-describedby")
-                .expect("described")
-                .contains("upload-file-error")
-        );
+        assert!(attribute(file, "aria-describedby").expect("described").contains("upload-file-error"));
 
-        let valid = inputs
-            .iter()
-            .find(|tag| attribute(tag, "id") == Some("field-employer"))
-            .expect("text input");
-        assert_eq!(
-            attribute(valid, "aria-invalid"),
-            None,
-            "only fields with errors are invalid"
-        );
+        let valid = inputs.iter().find(|tag| attribute(tag, "id") == Some("field-employer")).expect("text input");
+        assert_eq!(attribute(valid, "aria-invalid"), None, "only fields with errors are invalid");
     }
 
     #[test]
@@ -1210,19 +1064,13 @@ mod tests {
     #[test]
     fn upload_form_renders_the_right_control_for_each_field_kind() {
         let html = upload_form_page(&context(Lang::De, false, true), &upload_form()).into_string();
-        let form_tag = start_tags(&html, "form")
-            .into_iter()
-            .find(|tag| tag.contains("/evidence\""))
-            .expect("form");
+        let form_tag = start_tags(&html, "form").into_iter().find(|tag| tag.contains("/evidence\"")).expect("form");
         assert_eq!(attribute(form_tag, "method"), Some("post"));
         assert_eq!(attribute(form_tag, "action"), Some("/evidence"));
         assert_eq!(attribute(form_tag, "enctype"), Some("multipart/form-data"));
         let inputs = start_tags(&html, "input");
         let by_name = |name: &str| {
-            *inputs
-                .iter()
-                .find(|tag| attribute(tag, "name") == Some(name))
-                .unwrap_or_else(|| panic!("no input {name}"))
+            *inputs.iter().find(|tag| attribute(tag, "name") == Some(name)).unwrap_or_else(|| panic!("no input {name}"))
         };
 
         assert_eq!(attribute(by_name("type"), "type"), Some("hidden"));
@@ -1235,10 +1083,7 @@ mod tests {
         assert_eq!(attribute(by_name("valid_from"), "type"), Some("date"));
         assert!(html.contains("TT.MM.JJJJ oder JJJJ-MM-TT"));
 
-        assert_eq!(
-            attribute(by_name("net_income"), "inputmode"),
-            Some("decimal")
-        );
+        assert_eq!(attribute(by_name("net_income"), "inputmode"), Some("decimal"));
         assert!(html.contains("Betrag in Euro (EUR)"));
 
         let integer = by_name("children");
@@ -1254,18 +1099,10 @@ mod tests {
         let file = by_name("file");
         assert_eq!(attribute(file, "type"), Some("file"));
         assert_eq!(attribute(file, "accept"), Some(ACCEPTED_FILE_TYPES));
-        assert!(
-            html.contains(
-                "Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens 10 MB groß sein."
-            )
-        );
+        assert!(html.contains("Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens 10 MB groß sein."));
 
         // Required is said in words, not only by colour or an asterisk.
-        assert_eq!(
-            html.matches("<span class=\"required-marker\">(Pflichtfeld)</span>")
-                .count(),
-            3
-        );
+        assert_eq!(html.matches("<span class=\"required-marker\">(Pflichtfeld)</span>").count(), 3);
         assert!(html.contains("<button type=\"submit\">Nachweis speichern</button>"));
     }
 
@@ -1283,21 +1120,10 @@ mod tests {
         let mut ctx = context(Lang::De, true, true);
         ctx.login_level_label = Some(EVIL.to_owned());
         ctx.current_path = format!("/evidence?x={EVIL}");
-        let issuers = [IssuerChoice {
-            name: EVIL.to_owned(),
-            label: EVIL.to_owned(),
-        }];
-        let items = [EvidenceListItem {
-            id: EVIL.to_owned(),
-            type_name: EVIL.to_owned(),
-            created_at: date(),
-            has_file: false,
-        }];
-        let types = [TypeChoice {
-            id: EVIL.to_owned(),
-            name: EVIL.to_owned(),
-            needs_higher_level: true,
-        }];
+        let issuers = [IssuerChoice { name: EVIL.to_owned(), label: EVIL.to_owned() }];
+        let items =
+            [EvidenceListItem { id: EVIL.to_owned(), type_name: EVIL.to_owned(), created_at: date(), has_file: false }];
+        let types = [TypeChoice { id: EVIL.to_owned(), name: EVIL.to_owned(), needs_higher_level: true }];
         let mut form = upload_form_with_errors();
         form.type_id = EVIL.to_owned();
         form.type_name = EVIL.to_owned();
@@ -1307,18 +1133,12 @@ mod tests {
             field.value = EVIL.to_owned();
             field.error = Some(EVIL.to_owned());
         }
-        form.fields[4].kind = FormFieldKind::Enum {
-            options: vec![(EVIL.to_owned(), EVIL.to_owned())],
-        };
+        form.fields[4].kind = FormFieldKind::Enum { options: vec![(EVIL.to_owned(), EVIL.to_owned())] };
         let mut evil_detail = detail();
         evil_detail.id = EVIL.to_owned();
         evil_detail.type_name = EVIL.to_owned();
         evil_detail.fields = vec![(EVIL.to_owned(), EVIL.to_owned())];
-        evil_detail.file = Some(FileInfo {
-            name: EVIL.to_owned(),
-            media_type: EVIL.to_owned(),
-            size: 1,
-        });
+        evil_detail.file = Some(FileInfo { name: EVIL.to_owned(), media_type: EVIL.to_owned(), size: 1 });
         let mut logged_out = ctx.clone();
         logged_out.logged_in = false;
         let pages = [
@@ -1332,10 +1152,7 @@ mod tests {
         ];
         for html in pages.map(maud::Markup::into_string) {
             assert!(!html.contains("<script"), "unescaped script in {html}");
-            assert!(
-                html.contains("&lt;script&gt;"),
-                "user text missing from {html}"
-            );
+            assert!(html.contains("&lt;script&gt;"), "user text missing from {html}");
         }
     }
 
@@ -1346,10 +1163,7 @@ mod tests {
         assert!(html.contains("action=\"/evidence/a%2Fb%20c%3F/delete\""));
         let html = start_page(
             &context(Lang::De, false, false),
-            &[IssuerChoice {
-                name: "a&b c".to_owned(),
-                label: "X".to_owned(),
-            }],
+            &[IssuerChoice { name: "a&b c".to_owned(), label: "X".to_owned() }],
         )
         .into_string();
         assert!(html.contains("href=\"/login?issuer=a%26b+c\""));
@@ -1373,9 +1187,9 @@ mod tests {
         let mut ctx = context(Lang::En, false, true);
         ctx.current_path = "/evidence/new?type=income&lang=de".to_owned();
         let html = choose_type_page(&ctx, &[]).into_string();
-        assert!(html.contains(
-            "<a href=\"/evidence/new?type=income&amp;lang=de\" hreflang=\"de\" lang=\"de\">Deutsch</a>"
-        ));
+        assert!(
+            html.contains("<a href=\"/evidence/new?type=income&amp;lang=de\" hreflang=\"de\" lang=\"de\">Deutsch</a>")
+        );
         assert!(html.contains(
             "<a href=\"/evidence/new?type=income&amp;lang=en\" hreflang=\"en\" lang=\"en\" aria-current=\"true\">English</a>"
         ));
@@ -1383,23 +1197,10 @@ mod tests {
 
     #[test]
     fn language_switch_never_points_to_another_site() {
-        for hostile in [
-            "//evil.example/x",
-            "https://evil.example/",
-            "javascript:alert(1)",
-            "/\\evil.example",
-            "",
-        ] {
-            assert_eq!(
-                language_switch_href(hostile, Lang::De),
-                "/?lang=de",
-                "{hostile}"
-            );
+        for hostile in ["//evil.example/x", "https://evil.example/", "javascript:alert(1)", "/\\evil.example", ""] {
+            assert_eq!(language_switch_href(hostile, Lang::De), "/?lang=de", "{hostile}");
         }
-        assert_eq!(
-            language_switch_href("/evidence#top", Lang::En),
-            "/evidence?lang=en"
-        );
+        assert_eq!(language_switch_href("/evidence#top", Lang::En), "/evidence?lang=en");
     }
 
     #[test]
@@ -1410,9 +1211,7 @@ mod tests {
                 assert!(!lower.contains("<script"), "{page}");
                 assert!(!lower.contains("javascript:"), "{page}");
                 assert!(
-                    !lower.contains(" onclick")
-                        && !lower.contains(" onsubmit")
-                        && !lower.contains(" onload"),
+                    !lower.contains(" onclick") && !lower.contains(" onsubmit") && !lower.contains(" onload"),
                     "{page}"
                 );
             }
@@ -1422,17 +1221,13 @@ mod tests {
     #[test]
     fn start_page_offers_one_login_link_per_issuer_or_a_link_to_the_evidence() {
         let issuers = [
-            IssuerChoice {
-                name: "bund".to_owned(),
-                label: "BundID".to_owned(),
-            },
-            IssuerChoice {
-                name: "test".to_owned(),
-                label: "Test-Ausweis".to_owned(),
-            },
+            IssuerChoice { name: "bund".to_owned(), label: "BundID".to_owned() },
+            IssuerChoice { name: "test".to_owned(), label: "Test-Ausweis".to_owned() },
         ];
         let html = start_page(&context(Lang::En, false, false), &issuers).into_string();
-        assert!(html.contains("<a class=\"button\" href=\"/login?issuer=bund\">Log in with your online ID (BundID)</a>"));
+        assert!(
+            html.contains("<a class=\"button\" href=\"/login?issuer=bund\">Log in with your online ID (BundID)</a>")
+        );
         assert!(html.contains("href=\"/login?issuer=test\""));
         assert!(!html.contains("href=\"/evidence\""));
 
@@ -1457,11 +1252,7 @@ mod tests {
         assert!(html.contains("<caption>Ihre gespeicherten Nachweise</caption>"));
         assert_eq!(html.matches("<th scope=\"col\">").count(), 3);
         assert!(html.contains("<th scope=\"row\"><a href=\"/evidence/ev-1\">Melde</a></th>"));
-        assert!(
-            html.contains(
-                "<div class=\"notice\" role=\"status\"><p>Nachweis gespeichert.</p></div>"
-            )
-        );
+        assert!(html.contains("<div class=\"notice\" role=\"status\"><p>Nachweis gespeichert.</p></div>"));
         assert!(html.contains("href=\"/evidence/new\""));
 
         let html = evidence_list_page(&ctx, &[], None).into_string();
@@ -1473,57 +1264,33 @@ mod tests {
     #[test]
     fn choose_type_page_is_a_get_form_with_a_radio_group() {
         let types = [
-            TypeChoice {
-                id: "income".to_owned(),
-                name: "Einkommen".to_owned(),
-                needs_higher_level: false,
-            },
-            TypeChoice {
-                id: "residence".to_owned(),
-                name: "Wohnsitz".to_owned(),
-                needs_higher_level: true,
-            },
+            TypeChoice { id: "income".to_owned(), name: "Einkommen".to_owned(), needs_higher_level: false },
+            TypeChoice { id: "residence".to_owned(), name: "Wohnsitz".to_owned(), needs_higher_level: true },
         ];
         let html = choose_type_page(&context(Lang::En, false, true), &types).into_string();
-        let form_tag = start_tags(&html, "form")
-            .into_iter()
-            .find(|tag| tag.contains("get"))
-            .expect("get form");
+        let form_tag = start_tags(&html, "form").into_iter().find(|tag| tag.contains("get")).expect("get form");
         assert_eq!(attribute(form_tag, "action"), Some("/evidence/new"));
         assert!(html.contains("<fieldset><legend>Type of evidence</legend>"));
-        let radios: Vec<&str> = start_tags(&html, "input")
-            .into_iter()
-            .filter(|tag| attribute(tag, "type") == Some("radio"))
-            .collect();
+        let radios: Vec<&str> =
+            start_tags(&html, "input").into_iter().filter(|tag| attribute(tag, "type") == Some("radio")).collect();
         assert_eq!(radios.len(), 2);
-        assert!(
-            radios
-                .iter()
-                .all(|tag| attribute(tag, "name") == Some("type"))
-        );
+        assert!(radios.iter().all(|tag| attribute(tag, "name") == Some("type")));
         assert_eq!(attribute(radios[0], "aria-describedby"), None);
         let note_id = attribute(radios[1], "aria-describedby").expect("note linked");
-        assert!(html.contains(&format!(
-            "id=\"{note_id}\">For this you must log in with security level “high”."
-        )));
+        assert!(html.contains(&format!("id=\"{note_id}\">For this you must log in with security level “high”.")));
     }
 
     #[test]
     fn detail_page_lists_fields_and_links_download_and_delete() {
         let html = evidence_detail_page(&context(Lang::En, false, true), &detail()).into_string();
-        assert!(html.contains(
-            "<dl class=\"details\"><div><dt>Straße</dt><dd>Hauptstraße 1</dd></div></dl>"
-        ));
-        assert!(html.contains(
-            "<a href=\"/evidence/ev-1/file\">Download file: meldung.pdf (PDF, 1.5 MB)</a>"
-        ));
+        assert!(html.contains("<dl class=\"details\"><div><dt>Straße</dt><dd>Hauptstraße 1</dd></div></dl>"));
+        assert!(html.contains("<a href=\"/evidence/ev-1/file\">Download file: meldung.pdf (PDF, 1.5 MB)</a>"));
         assert!(html.contains("href=\"/evidence/ev-1/delete\""));
 
         let mut without_file = detail();
         without_file.file = None;
         without_file.fields.clear();
-        let html =
-            evidence_detail_page(&context(Lang::De, false, true), &without_file).into_string();
+        let html = evidence_detail_page(&context(Lang::De, false, true), &without_file).into_string();
         assert!(!html.contains("/file\""));
         assert!(html.contains("Zu diesem Nachweis gibt es keine Datei."));
         assert!(html.contains("Es gibt keine weiteren Angaben."));
@@ -1531,16 +1298,9 @@ mod tests {
 
     #[test]
     fn delete_confirmation_posts_to_the_evidence_and_warns_in_words() {
-        let html =
-            delete_confirm_page(&context(Lang::De, false, true), "ev-1", "Melde").into_string();
-        let form = forms(&html)
-            .into_iter()
-            .find(|form| form.contains("/evidence/ev-1/delete"))
-            .expect("delete form");
-        assert_eq!(
-            attribute(start_tags(form, "form")[0], "method"),
-            Some("post")
-        );
+        let html = delete_confirm_page(&context(Lang::De, false, true), "ev-1", "Melde").into_string();
+        let form = forms(&html).into_iter().find(|form| form.contains("/evidence/ev-1/delete")).expect("delete form");
+        assert_eq!(attribute(start_tags(form, "form")[0], "method"), Some("post"));
         assert!(html.contains("Das können Sie nicht rückgängig machen."));
         assert!(html.contains("<a href=\"/evidence/ev-1\">Nein, behalten</a>"));
     }
@@ -1548,10 +1308,8 @@ mod tests {
     #[test]
     fn erase_account_needs_a_required_confirmation_checkbox() {
         let html = erase_account_page(&context(Lang::En, false, true)).into_string();
-        let form = forms(&html)
-            .into_iter()
-            .find(|form| form.contains("action=\"/account/erase\""))
-            .expect("erase form");
+        let form =
+            forms(&html).into_iter().find(|form| form.contains("action=\"/account/erase\"")).expect("erase form");
         let checkbox = start_tags(form, "input")
             .into_iter()
             .find(|tag| attribute(tag, "name") == Some("confirm"))
@@ -1563,13 +1321,8 @@ mod tests {
 
     #[test]
     fn error_page_shows_title_message_and_status() {
-        let html = error_page(
-            &context(Lang::En, false, false),
-            404,
-            "Not found",
-            "This page does not exist.",
-        )
-        .into_string();
+        let html =
+            error_page(&context(Lang::En, false, false), 404, "Not found", "This page does not exist.").into_string();
         assert_eq!(title(&html), "Not found – tresor");
         assert!(html.contains("<h1>Not found</h1>"));
         assert!(html.contains("Error number: 404"));

@@ -43,7 +43,8 @@ async fn read_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError>
         }
         bytes.extend_from_slice(&chunk);
     }
-    String::from_utf8(bytes).map_err(|_| ApiError::bad_request("invalid_encoding", format!("`{name}` is not UTF-8 text.")))
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("invalid_encoding", format!("`{name}` is not UTF-8 text.")))
 }
 
 /// Read the whole upload. The CSRF token (header or a `csrf` part before the
@@ -112,19 +113,16 @@ pub async fn read_upload(
 
 /// Stream one file part into the vault. An empty part without a file name is
 /// a form submitted without a file.
-async fn read_file(app: &AppState, citizen: &CitizenSession, mut field: Field<'_>) -> Result<Option<FinishedFile>, ApiError> {
+async fn read_file(
+    app: &AppState,
+    citizen: &CitizenSession,
+    mut field: Field<'_>,
+) -> Result<Option<FinishedFile>, ApiError> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
     let Some(first) = field.chunk().await.map_err(multipart_error)? else {
-        return if file_name.is_empty() {
-            Ok(None)
-        } else {
-            Err(ApiError::from(VaultError::UnsupportedFileType))
-        };
+        return if file_name.is_empty() { Ok(None) } else { Err(ApiError::from(VaultError::UnsupportedFileType)) };
     };
-    let mut upload = app
-        .vault
-        .begin_file(citizen.citizen(), &file_name, app.config.upload_limit_bytes)
-        .await?;
+    let mut upload = app.vault.begin_file(citizen.citizen(), &file_name, app.config.upload_limit_bytes).await?;
     match stream_into(app, &mut upload, first, &mut field).await {
         Ok(()) => {
             let file_id = upload.file_id().clone();

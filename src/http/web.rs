@@ -47,7 +47,12 @@ fn level_label(lang: Lang, level: LoginLevel) -> String {
 }
 
 impl Page {
-    pub async fn load(app: &AppState, headers: &HeaderMap, query_lang: Option<&str>, path: &str) -> Result<Self, ApiError> {
+    pub async fn load(
+        app: &AppState,
+        headers: &HeaderMap,
+        query_lang: Option<&str>,
+        path: &str,
+    ) -> Result<Self, ApiError> {
         let lang = i18n::negotiate(
             query_lang,
             session::cookie_value(headers, "lang"),
@@ -129,12 +134,8 @@ pub async fn start(State(app): State<AppState>, headers: HeaderMap, Query(q): Qu
         Ok(page) => page,
         Err(response) => return response,
     };
-    let issuers: Vec<pages::IssuerChoice> = app
-        .issuers
-        .choices()
-        .into_iter()
-        .map(|(name, label)| pages::IssuerChoice { name, label })
-        .collect();
+    let issuers: Vec<pages::IssuerChoice> =
+        app.issuers.choices().into_iter().map(|(name, label)| pages::IssuerChoice { name, label }).collect();
     page.respond(&app, StatusCode::OK, pages::start_page(&page.ctx, &issuers))
 }
 
@@ -174,23 +175,27 @@ pub async fn list_evidence(State(app): State<AppState>, headers: HeaderMap, Quer
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        let items: Vec<pages::EvidenceListItem> = app
-            .vault
-            .list_evidence(session.citizen())
-            .await?
-            .into_iter()
-            .map(|e| pages::EvidenceListItem {
-                type_name: type_name(&app, page.lang(), &e.type_id),
-                id: e.id.to_string(),
-                created_at: e.created_at,
-                has_file: e.has_file,
-            })
-            .collect();
-        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::evidence_list_page(&page.ctx, &items, None)))
-    }
-    .await)
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            let items: Vec<pages::EvidenceListItem> = app
+                .vault
+                .list_evidence(session.citizen())
+                .await?
+                .into_iter()
+                .map(|e| pages::EvidenceListItem {
+                    type_name: type_name(&app, page.lang(), &e.type_id),
+                    id: e.id.to_string(),
+                    created_at: e.created_at,
+                    has_file: e.has_file,
+                })
+                .collect();
+            Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::evidence_list_page(&page.ctx, &items, None)))
+        }
+        .await
+    )
 }
 
 #[derive(Deserialize)]
@@ -246,32 +251,36 @@ pub async fn new_evidence(State(app): State<AppState>, headers: HeaderMap, Query
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        let lang = page.lang();
-        let types = &app.vault.policies().evidence_types;
-        match q.type_id.as_deref().and_then(|id| types.get(id)) {
-            Some(evidence_type) => {
-                if session.level() < evidence_type.min_login_level {
-                    return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            let lang = page.lang();
+            let types = &app.vault.policies().evidence_types;
+            match q.type_id.as_deref().and_then(|id| types.get(id)) {
+                Some(evidence_type) => {
+                    if session.level() < evidence_type.min_login_level {
+                        return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
+                    }
+                    let form = upload_form(&app, lang, evidence_type, &BTreeMap::new(), &[], None);
+                    Ok(page.respond(&app, StatusCode::OK, pages::upload_form_page(&page.ctx, &form)))
                 }
-                let form = upload_form(&app, lang, evidence_type, &BTreeMap::new(), &[], None);
-                Ok(page.respond(&app, StatusCode::OK, pages::upload_form_page(&page.ctx, &form)))
-            }
-            None => {
-                let choices: Vec<pages::TypeChoice> = types
-                    .iter()
-                    .map(|t| pages::TypeChoice {
-                        id: t.id.clone(),
-                        name: t.name.get(lang).to_owned(),
-                        needs_higher_level: session.level() < t.min_login_level,
-                    })
-                    .collect();
-                Ok(page.respond(&app, StatusCode::OK, pages::choose_type_page(&page.ctx, &choices)))
+                None => {
+                    let choices: Vec<pages::TypeChoice> = types
+                        .iter()
+                        .map(|t| pages::TypeChoice {
+                            id: t.id.clone(),
+                            name: t.name.get(lang).to_owned(),
+                            needs_higher_level: session.level() < t.min_login_level,
+                        })
+                        .collect();
+                    Ok(page.respond(&app, StatusCode::OK, pages::choose_type_page(&page.ctx, &choices)))
+                }
             }
         }
-    }
-    .await)
+        .await
+    )
 }
 
 pub async fn upload_evidence(State(app): State<AppState>, headers: HeaderMap, multipart: Multipart) -> Response {
@@ -279,30 +288,34 @@ pub async fn upload_evidence(State(app): State<AppState>, headers: HeaderMap, mu
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        let upload = read_upload(&app, session, multipart, None).await?;
-        let type_id = upload.type_id.clone().unwrap_or_default();
-        let Some(evidence_type) = app.vault.policies().evidence_types.get(&type_id) else {
-            if let Some(file) = upload.file {
-                app.vault.abort_file(file.file_id()).await;
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            let upload = read_upload(&app, session, multipart, None).await?;
+            let type_id = upload.type_id.clone().unwrap_or_default();
+            let Some(evidence_type) = app.vault.policies().evidence_types.get(&type_id) else {
+                if let Some(file) = upload.file {
+                    app.vault.abort_file(file.file_id()).await;
+                }
+                return Err(VaultError::UnknownType.into());
+            };
+            match app
+                .vault
+                .create_evidence(session.citizen(), session.level(), &type_id, &upload.fields, upload.file)
+                .await
+            {
+                Ok(id) => Ok(Redirect::to(&format!("/evidence/{id}")).into_response()),
+                Err(VaultError::InvalidFields(errors)) => {
+                    let form = upload_form(&app, page.lang(), evidence_type, &upload.fields, &errors, None);
+                    Ok(page.respond(&app, StatusCode::UNPROCESSABLE_ENTITY, pages::upload_form_page(&page.ctx, &form)))
+                }
+                Err(error) => Err(error.into()),
             }
-            return Err(VaultError::UnknownType.into());
-        };
-        match app
-            .vault
-            .create_evidence(session.citizen(), session.level(), &type_id, &upload.fields, upload.file)
-            .await
-        {
-            Ok(id) => Ok(Redirect::to(&format!("/evidence/{id}")).into_response()),
-            Err(VaultError::InvalidFields(errors)) => {
-                let form = upload_form(&app, page.lang(), evidence_type, &upload.fields, &errors, None);
-                Ok(page.respond(&app, StatusCode::UNPROCESSABLE_ENTITY, pages::upload_form_page(&page.ctx, &form)))
-            }
-            Err(error) => Err(error.into()),
         }
-    }
-    .await)
+        .await
+    )
 }
 
 pub async fn show_evidence(
@@ -316,32 +329,36 @@ pub async fn show_evidence(
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        let id = parse_evidence_id(&id)?;
-        let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
-        let lang = page.lang();
-        let evidence_type = app.vault.policies().evidence_types.get(&view.type_id);
-        let detail = pages::EvidenceDetail {
-            id: view.id.to_string(),
-            type_name: type_name(&app, lang, &view.type_id),
-            created_at: view.created_at,
-            fields: view
-                .fields
-                .into_iter()
-                .map(|(name, value)| {
-                    let label = evidence_type
-                        .and_then(|t| t.field(&name))
-                        .map(|f| f.label.get(lang).to_owned())
-                        .unwrap_or(name);
-                    (label, value)
-                })
-                .collect(),
-            file: view.file.map(|f| pages::FileInfo { name: f.name, media_type: f.media_type, size: f.size }),
-        };
-        Ok(page.respond(&app, StatusCode::OK, pages::evidence_detail_page(&page.ctx, &detail)))
-    }
-    .await)
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            let id = parse_evidence_id(&id)?;
+            let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
+            let lang = page.lang();
+            let evidence_type = app.vault.policies().evidence_types.get(&view.type_id);
+            let detail = pages::EvidenceDetail {
+                id: view.id.to_string(),
+                type_name: type_name(&app, lang, &view.type_id),
+                created_at: view.created_at,
+                fields: view
+                    .fields
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let label = evidence_type
+                            .and_then(|t| t.field(&name))
+                            .map(|f| f.label.get(lang).to_owned())
+                            .unwrap_or(name);
+                        (label, value)
+                    })
+                    .collect(),
+                file: view.file.map(|f| pages::FileInfo { name: f.name, media_type: f.media_type, size: f.size }),
+            };
+            Ok(page.respond(&app, StatusCode::OK, pages::evidence_detail_page(&page.ctx, &detail)))
+        }
+        .await
+    )
 }
 
 pub async fn download_file(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -349,13 +366,17 @@ pub async fn download_file(State(app): State<AppState>, headers: HeaderMap, Path
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        let id = parse_evidence_id(&id)?;
-        let (view, reader) = app.vault.open_file(session.citizen(), session.level(), &id).await?;
-        Ok::<_, ApiError>(file_response(view, reader))
-    }
-    .await)
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            let id = parse_evidence_id(&id)?;
+            let (view, reader) = app.vault.open_file(session.citizen(), session.level(), &id).await?;
+            Ok::<_, ApiError>(file_response(view, reader))
+        }
+        .await
+    )
 }
 
 pub async fn confirm_delete(
@@ -368,14 +389,18 @@ pub async fn confirm_delete(
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        let id = parse_evidence_id(&id)?;
-        let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
-        let name = type_name(&app, page.lang(), &view.type_id);
-        Ok(page.respond(&app, StatusCode::OK, pages::delete_confirm_page(&page.ctx, id.as_str(), &name)))
-    }
-    .await)
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            let id = parse_evidence_id(&id)?;
+            let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
+            let name = type_name(&app, page.lang(), &view.type_id);
+            Ok(page.respond(&app, StatusCode::OK, pages::delete_confirm_page(&page.ctx, id.as_str(), &name)))
+        }
+        .await
+    )
 }
 
 #[derive(Deserialize)]
@@ -394,14 +419,18 @@ pub async fn delete_evidence(
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        session.check_csrf(form.csrf.as_deref())?;
-        let id = parse_evidence_id(&id)?;
-        app.vault.delete_evidence(session.citizen(), &id).await?;
-        Ok::<_, ApiError>(Redirect::to("/evidence").into_response())
-    }
-    .await)
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            session.check_csrf(form.csrf.as_deref())?;
+            let id = parse_evidence_id(&id)?;
+            app.vault.delete_evidence(session.citizen(), &id).await?;
+            Ok::<_, ApiError>(Redirect::to("/evidence").into_response())
+        }
+        .await
+    )
 }
 
 pub async fn confirm_erase(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
@@ -409,11 +438,15 @@ pub async fn confirm_erase(State(app): State<AppState>, headers: HeaderMap, Quer
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        page.require_session()?;
-        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::erase_account_page(&page.ctx)))
-    }
-    .await)
+    page_result!(
+        app,
+        page,
+        async {
+            page.require_session()?;
+            Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::erase_account_page(&page.ctx)))
+        }
+        .await
+    )
 }
 
 pub async fn erase_account(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<ConfirmForm>) -> Response {
@@ -421,20 +454,24 @@ pub async fn erase_account(State(app): State<AppState>, headers: HeaderMap, Form
         Ok(page) => page,
         Err(response) => return response,
     };
-    page_result!(app, page, async {
-        let session = page.require_session()?;
-        session.check_csrf(form.csrf.as_deref())?;
-        if form.confirm.is_none() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "confirmation_required",
-                "Please tick the box to confirm that you want to erase your account.",
-            ));
+    page_result!(
+        app,
+        page,
+        async {
+            let session = page.require_session()?;
+            session.check_csrf(form.csrf.as_deref())?;
+            if form.confirm.is_none() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "confirmation_required",
+                    "Please tick the box to confirm that you want to erase your account.",
+                ));
+            }
+            app.vault.erase_account(session.citizen()).await?;
+            let mut response = Redirect::to("/logged-out").into_response();
+            session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
+            Ok(response)
         }
-        app.vault.erase_account(session.citizen()).await?;
-        let mut response = Redirect::to("/logged-out").into_response();
-        session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
-        Ok(response)
-    }
-    .await)
+        .await
+    )
 }

@@ -19,9 +19,7 @@ pub struct EvidenceTypes {
 
 impl EvidenceTypes {
     pub fn get(&self, id: &str) -> Option<&EvidenceType> {
-        self.types
-            .iter()
-            .find(|evidence_type| evidence_type.id == id)
+        self.types.iter().find(|evidence_type| evidence_type.id == id)
     }
 
     /// All types in the order of the policy file.
@@ -131,12 +129,7 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(field: &str, code: &'static str, message_en: String, message_de: String) -> FieldError {
-        FieldError {
-            field: field.to_owned(),
-            code,
-            message_en,
-            message_de,
-        }
+        FieldError { field: field.to_owned(), code, message_en, message_de }
     }
 }
 
@@ -154,10 +147,7 @@ impl EvidenceType {
     /// in field order: dates `YYYY-MM-DD`, money `1234.50`, integers without
     /// leading zeros, enum values exactly as listed. Absent optional fields
     /// are left out.
-    pub fn validate(
-        &self,
-        input: &BTreeMap<String, String>,
-    ) -> Result<Vec<(String, String)>, Vec<FieldError>> {
+    pub fn validate(&self, input: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, Vec<FieldError>> {
         let mut values = Vec::with_capacity(self.fields.len());
         let mut errors = Vec::new();
         for field in &self.fields {
@@ -188,20 +178,15 @@ impl EvidenceType {
                 ));
             }
         }
-        if errors.is_empty() {
-            Ok(values)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(values) } else { Err(errors) }
     }
 }
 
 impl FieldDef {
     /// Checks one non-empty, trimmed value against this field's kind.
     fn normalise(&self, raw: &str) -> Result<String, FieldError> {
-        let error = |code, message_en: String, message_de: String| {
-            FieldError::new(&self.name, code, message_en, message_de)
-        };
+        let error =
+            |code, message_en: String, message_de: String| FieldError::new(&self.name, code, message_en, message_de);
         // Length first, so nothing below ever parses a huge value.
         let length = raw.chars().count();
         if length > MAX_VALUE_CHARS {
@@ -261,17 +246,15 @@ impl FieldDef {
                     )),
                 }
             }
-            FieldKind::Enum { values } => values
-                .iter()
-                .find(|choice| choice.value == raw)
-                .map(|choice| choice.value.clone())
-                .ok_or_else(|| {
+            FieldKind::Enum { values } => {
+                values.iter().find(|choice| choice.value == raw).map(|choice| choice.value.clone()).ok_or_else(|| {
                     error(
                         "invalid_choice",
                         "Please choose one of the offered options.".to_owned(),
                         "Bitte wählen Sie eine der angebotenen Möglichkeiten.".to_owned(),
                     )
-                }),
+                })
+            }
         }
     }
 }
@@ -281,10 +264,7 @@ mod tests {
     use super::*;
 
     fn localized(de: &str, en: &str) -> Localized {
-        Localized {
-            de: de.to_owned(),
-            en: en.to_owned(),
-        }
+        Localized { de: de.to_owned(), en: en.to_owned() }
     }
 
     fn field(name: &str, kind: FieldKind, required: bool) -> FieldDef {
@@ -314,10 +294,7 @@ mod tests {
                     "residence",
                     FieldKind::Enum {
                         values: vec![
-                            EnumValue {
-                                value: "main".to_owned(),
-                                label: localized("Hauptwohnung", "Main residence"),
-                            },
+                            EnumValue { value: "main".to_owned(), label: localized("Hauptwohnung", "Main residence") },
                             EnumValue {
                                 value: "secondary".to_owned(),
                                 label: localized("Nebenwohnung", "Secondary residence"),
@@ -331,10 +308,7 @@ mod tests {
     }
 
     fn input(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect()
+        pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()
     }
 
     fn good_input() -> BTreeMap<String, String> {
@@ -351,9 +325,7 @@ mod tests {
     fn single_error(name: &str, value: &str) -> FieldError {
         let mut values = good_input();
         values.insert(name.to_owned(), value.to_owned());
-        let mut errors = sample_type()
-            .validate(&values)
-            .expect_err("value should be rejected");
+        let mut errors = sample_type().validate(&values).expect_err("value should be rejected");
         assert_eq!(errors.len(), 1, "{errors:?}");
         errors.remove(0)
     }
@@ -375,12 +347,9 @@ mod tests {
 
     #[test]
     fn money_spellings_are_accepted() {
-        for (spelling, expected) in [
-            ("1234,50", "1234.50"),
-            ("1.234,50", "1234.50"),
-            ("1234.5", "1234.50"),
-            ("1234", "1234.00"),
-        ] {
+        for (spelling, expected) in
+            [("1234,50", "1234.50"), ("1.234,50", "1234.50"), ("1234.5", "1234.50"), ("1234", "1234.00")]
+        {
             let mut values = good_input();
             values.insert("income".to_owned(), spelling.to_owned());
             let normalised = sample_type().validate(&values).expect("valid");
@@ -442,11 +411,7 @@ mod tests {
             ("residence", "Hauptwohnung", "invalid_choice"),
         ] {
             let error = single_error(name, value);
-            assert_eq!(
-                (error.field.as_str(), error.code),
-                (name, code),
-                "{value:?}"
-            );
+            assert_eq!((error.field.as_str(), error.code), (name, code), "{value:?}");
             assert!(!error.message_en.is_empty() && !error.message_de.is_empty());
             assert!(
                 !error.message_en.contains(value) && !error.message_de.contains(value),
@@ -464,30 +429,18 @@ mod tests {
 
     #[test]
     fn control_characters_are_rejected() {
-        for value in [
-            "An\nna",
-            "An\tna",
-            "A\0",
-            "A\u{1b}[31m",
-            "A\u{7f}",
-            "A\u{202E}b",
-        ] {
+        for value in ["An\nna", "An\tna", "A\0", "A\u{1b}[31m", "A\u{7f}", "A\u{202E}b"] {
             let error = single_error("name", value);
             assert_eq!(error.code, "invalid_characters", "{value:?}");
         }
         // Also in kinds that would reject them anyway, with the clearer code.
-        assert_eq!(
-            single_error("residence", "ma\nin").code,
-            "invalid_characters"
-        );
+        assert_eq!(single_error("residence", "ma\nin").code, "invalid_characters");
     }
 
     #[test]
     fn values_over_ten_thousand_characters_are_too_long_for_every_kind() {
         let mut wide = sample_type();
-        wide.fields[0].kind = FieldKind::Text {
-            max_length: MAX_VALUE_CHARS,
-        };
+        wide.fields[0].kind = FieldKind::Text { max_length: MAX_VALUE_CHARS };
         let mut values = good_input();
         values.insert("name".to_owned(), "a".repeat(MAX_VALUE_CHARS));
         assert!(wide.validate(&values).is_ok());
@@ -497,10 +450,7 @@ mod tests {
             values.insert(name.to_owned(), "1".repeat(MAX_VALUE_CHARS + 1));
             let errors = wide.validate(&values).expect_err("too long");
             assert_eq!(errors.len(), 1);
-            assert_eq!(
-                (errors[0].field.as_str(), errors[0].code),
-                (name, "too_long")
-            );
+            assert_eq!((errors[0].field.as_str(), errors[0].code), (name, "too_long"));
         }
     }
 
@@ -508,10 +458,7 @@ mod tests {
     fn all_errors_are_reported_at_once() {
         let values = input(&[("name", "far too long"), ("children", "x"), ("zzz", "1")]);
         let errors = sample_type().validate(&values).expect_err("invalid");
-        let found: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|error| (error.field.as_str(), error.code))
-            .collect();
+        let found: Vec<(&str, &str)> = errors.iter().map(|error| (error.field.as_str(), error.code)).collect();
         assert_eq!(
             found,
             vec![
@@ -528,10 +475,7 @@ mod tests {
     #[test]
     fn field_lookup() {
         let evidence_type = sample_type();
-        assert_eq!(
-            evidence_type.field("born").map(|field| &field.kind),
-            Some(&FieldKind::Date)
-        );
+        assert_eq!(evidence_type.field("born").map(|field| &field.kind), Some(&FieldKind::Date));
         assert!(evidence_type.field("Born").is_none());
     }
 }

@@ -89,27 +89,15 @@ mod tests {
 
     #[test]
     fn eidas_uris_map_to_levels() {
-        assert_eq!(
-            LoginLevel::from_acr("http://eidas.europa.eu/LoA/low"),
-            Some(LoginLevel::Low)
-        );
-        assert_eq!(
-            LoginLevel::from_acr("http://eidas.europa.eu/LoA/substantial"),
-            Some(LoginLevel::Substantial)
-        );
-        assert_eq!(
-            LoginLevel::from_acr("http://eidas.europa.eu/LoA/high"),
-            Some(LoginLevel::High)
-        );
+        assert_eq!(LoginLevel::from_acr("http://eidas.europa.eu/LoA/low"), Some(LoginLevel::Low));
+        assert_eq!(LoginLevel::from_acr("http://eidas.europa.eu/LoA/substantial"), Some(LoginLevel::Substantial));
+        assert_eq!(LoginLevel::from_acr("http://eidas.europa.eu/LoA/high"), Some(LoginLevel::High));
     }
 
     #[test]
     fn plain_words_map_to_levels() {
         assert_eq!(LoginLevel::from_acr("low"), Some(LoginLevel::Low));
-        assert_eq!(
-            LoginLevel::from_acr("substantial"),
-            Some(LoginLevel::Substantial)
-        );
+        assert_eq!(LoginLevel::from_acr("substantial"), Some(LoginLevel::Substantial));
         assert_eq!(LoginLevel::from_acr("high"), Some(LoginLevel::High));
     }
 

@@ -12,8 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use evidence::{
-    EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldError, FieldKind, MAX_VALUE_CHARS,
-    Sensitivity,
+    EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldError, FieldKind, MAX_VALUE_CHARS, Sensitivity,
 };
 pub use level::LoginLevel;
 
@@ -30,10 +29,7 @@ impl Policies {
     /// Reads and checks `dir/evidence-types.toml`.
     pub fn load(dir: &Path) -> Result<Policies, PolicyError> {
         let path = dir.join(EVIDENCE_TYPES_FILE);
-        let source = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let source = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io { path: path.clone(), source })?;
         let evidence_types = EvidenceTypes::from_toml(&source, &path)?;
         Ok(Policies { evidence_types })
     }
@@ -136,21 +132,11 @@ mod tests {
         ] {
             assert!(types.get(id).is_some(), "missing {id}");
         }
-        let disability = types
-            .get("severe_disability_certificate")
-            .expect("checked above");
+        let disability = types.get("severe_disability_certificate").expect("checked above");
         assert_eq!(disability.min_login_level, LoginLevel::High);
-        assert!(
-            disability
-                .fields
-                .iter()
-                .all(|field| field.sensitivity == Sensitivity::SpecialCategory)
-        );
+        assert!(disability.fields.iter().all(|field| field.sensitivity == Sensitivity::SpecialCategory));
         let residence = types.get("residence_certificate").expect("checked above");
-        assert_eq!(
-            residence.field("postal_code").map(|field| &field.kind),
-            Some(&FieldKind::Text { max_length: 5 })
-        );
+        assert_eq!(residence.field("postal_code").map(|field| &field.kind), Some(&FieldKind::Text { max_length: 5 }));
     }
 
     #[test]
@@ -159,10 +145,7 @@ mod tests {
         assert!(matches!(error, PolicyError::Io { .. }));
         assert_eq!(error.line(), None);
         let text = error.to_string();
-        assert!(
-            text.starts_with("/nonexistent/tresor-policies/evidence-types.toml: cannot read:"),
-            "{text}"
-        );
+        assert!(text.starts_with("/nonexistent/tresor-policies/evidence-types.toml: cannot read:"), "{text}");
     }
 
     #[test]
@@ -172,19 +155,13 @@ mod tests {
             line: 12,
             message: "field `x` has unknown kind `foo`".to_owned(),
         };
-        assert_eq!(
-            error.to_string(),
-            "policies/evidence-types.toml:12: field `x` has unknown kind `foo`"
-        );
+        assert_eq!(error.to_string(), "policies/evidence-types.toml:12: field `x` has unknown kind `foo`");
         assert_eq!(error.line(), Some(12));
     }
 
     #[test]
     fn localized_and_lang() {
-        let text = Localized {
-            de: "Einkommensnachweis".to_owned(),
-            en: "Income statement".to_owned(),
-        };
+        let text = Localized { de: "Einkommensnachweis".to_owned(), en: "Income statement".to_owned() };
         assert_eq!(text.get(Lang::De), "Einkommensnachweis");
         assert_eq!(text.get(Lang::En), "Income statement");
         assert_eq!(Lang::from_code("de"), Some(Lang::De));

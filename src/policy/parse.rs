@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::evidence::{
-    EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldKind, MAX_VALUE_CHARS, Sensitivity,
-};
+use super::evidence::{EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldKind, MAX_VALUE_CHARS, Sensitivity};
 use super::{Localized, LoginLevel, PolicyError, value};
 
 /// Longest identifier (type id, field name) in characters.
@@ -21,10 +19,7 @@ impl EvidenceTypes {
     /// Parses and checks the text of an evidence type catalogue. `path` is
     /// only used to name the file in errors; nothing is read from it.
     pub fn from_toml(source: &str, path: &Path) -> Result<EvidenceTypes, PolicyError> {
-        let checker = Checker {
-            source,
-            path: path.to_path_buf(),
-        };
+        let checker = Checker { source, path: path.to_path_buf() };
         let raw: RawFile = toml::from_str(source).map_err(|error| {
             let line = error.span().map_or(1, |span| checker.line_of(span.start));
             checker.error_at_line(line, error.message().trim_end().to_owned())
@@ -95,11 +90,7 @@ impl Checker<'_> {
     }
 
     fn error_at_line(&self, line: usize, message: String) -> PolicyError {
-        PolicyError::Invalid {
-            path: self.path.clone(),
-            line,
-            message,
-        }
+        PolicyError::Invalid { path: self.path.clone(), line, message }
     }
 
     fn error(&self, span: Range<usize>, message: String) -> PolicyError {
@@ -108,10 +99,9 @@ impl Checker<'_> {
 
     fn check_file(&self, raw: RawFile) -> Result<EvidenceTypes, PolicyError> {
         if raw.evidence_type.is_empty() {
-            return Err(self.error_at_line(
-                1,
-                "no evidence types defined (expected at least one [[evidence_type]])".to_owned(),
-            ));
+            return Err(
+                self.error_at_line(1, "no evidence types defined (expected at least one [[evidence_type]])".to_owned())
+            );
         }
         let mut first_line_of_id: BTreeMap<String, usize> = BTreeMap::new();
         let mut types = Vec::with_capacity(raw.evidence_type.len());
@@ -120,10 +110,7 @@ impl Checker<'_> {
             if let Some(first) = first_line_of_id.get(raw_type.id.get_ref()) {
                 return Err(self.error_at_line(
                     line,
-                    format!(
-                        "duplicate evidence type id `{}` (first defined on line {first})",
-                        raw_type.id.get_ref()
-                    ),
+                    format!("duplicate evidence type id `{}` (first defined on line {first})", raw_type.id.get_ref()),
                 ));
             }
             first_line_of_id.insert(raw_type.id.get_ref().clone(), line);
@@ -143,18 +130,15 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let version = i32::try_from(*raw.version.get_ref())
-            .ok()
-            .filter(|version| *version >= 1)
-            .ok_or_else(|| {
-                self.error(
-                    raw.version.span(),
-                    format!(
-                        "evidence type `{id}` has version {}; it must be a positive whole number",
-                        raw.version.get_ref()
-                    ),
-                )
-            })?;
+        let version = i32::try_from(*raw.version.get_ref()).ok().filter(|version| *version >= 1).ok_or_else(|| {
+            self.error(
+                raw.version.span(),
+                format!(
+                    "evidence type `{id}` has version {}; it must be a positive whole number",
+                    raw.version.get_ref()
+                ),
+            )
+        })?;
         let name = self.localized(raw.name, &format!("evidence type `{id}`: `name`"))?;
         if raw.field.is_empty() {
             return Err(self.error(raw.id.span(), format!("evidence type `{id}` has no fields")));
@@ -213,26 +197,15 @@ impl Checker<'_> {
         };
         let kind_name = raw.kind.get_ref().as_str();
         if !["text", "date", "money", "integer", "enum"].contains(&kind_name) {
-            return Err(self.error(
-                raw.kind.span(),
-                format!("field `{name}` has unknown kind `{kind_name}`"),
-            ));
+            return Err(self.error(raw.kind.span(), format!("field `{name}` has unknown kind `{kind_name}`")));
         }
         // Options that do not belong to the kind are mistakes, not noise.
         let options: [(&str, Option<Range<usize>>, &str); 5] = [
-            (
-                "max_length",
-                raw.max_length.as_ref().map(Spanned::span),
-                "text",
-            ),
+            ("max_length", raw.max_length.as_ref().map(Spanned::span), "text"),
             ("min", raw.min.as_ref().map(Spanned::span), "integer"),
             ("max", raw.max.as_ref().map(Spanned::span), "integer"),
             ("values", raw.values.as_ref().map(Spanned::span), "enum"),
-            (
-                "currency",
-                raw.currency.as_ref().map(Spanned::span),
-                "money",
-            ),
+            ("currency", raw.currency.as_ref().map(Spanned::span), "money"),
         ];
         for (option, span, allowed_kind) in options {
             if let Some(span) = span
@@ -249,15 +222,11 @@ impl Checker<'_> {
         }
         let kind = match kind_name {
             "text" => {
-                let max_length = raw.max_length.ok_or_else(|| {
-                    self.error(
-                        raw.kind.span(),
-                        format!("text field `{name}` needs `max_length`"),
-                    )
-                })?;
-                let valid = usize::try_from(*max_length.get_ref())
-                    .ok()
-                    .filter(|length| (1..=MAX_VALUE_CHARS).contains(length));
+                let max_length = raw
+                    .max_length
+                    .ok_or_else(|| self.error(raw.kind.span(), format!("text field `{name}` needs `max_length`")))?;
+                let valid =
+                    usize::try_from(*max_length.get_ref()).ok().filter(|length| (1..=MAX_VALUE_CHARS).contains(length));
                 let max_length = valid.ok_or_else(|| {
                     self.error(
                         max_length.span(),
@@ -276,50 +245,34 @@ impl Checker<'_> {
                 {
                     return Err(self.error(
                         currency.span(),
-                        format!(
-                            "field `{name}` has currency `{}`; only `EUR` is supported",
-                            currency.get_ref()
-                        ),
+                        format!("field `{name}` has currency `{}`; only `EUR` is supported", currency.get_ref()),
                     ));
                 }
                 FieldKind::Money
             }
             "integer" => {
                 let (Some(min), Some(max)) = (&raw.min, &raw.max) else {
-                    return Err(self.error(
-                        raw.kind.span(),
-                        format!("integer field `{name}` needs both `min` and `max`"),
-                    ));
+                    return Err(
+                        self.error(raw.kind.span(), format!("integer field `{name}` needs both `min` and `max`"))
+                    );
                 };
                 if min.get_ref() > max.get_ref() {
                     return Err(self.error(
                         max.span(),
-                        format!(
-                            "field `{name}` has min {} greater than max {}",
-                            min.get_ref(),
-                            max.get_ref()
-                        ),
+                        format!("field `{name}` has min {} greater than max {}", min.get_ref(), max.get_ref()),
                     ));
                 }
-                FieldKind::Integer {
-                    min: *min.get_ref(),
-                    max: *max.get_ref(),
-                }
+                FieldKind::Integer { min: *min.get_ref(), max: *max.get_ref() }
             }
             _ => {
                 // "enum", the only kind left after the check above.
-                let raw_values = raw.values.ok_or_else(|| {
-                    self.error(
-                        raw.kind.span(),
-                        format!("enum field `{name}` needs `values`"),
-                    )
-                })?;
+                let raw_values = raw
+                    .values
+                    .ok_or_else(|| self.error(raw.kind.span(), format!("enum field `{name}` needs `values`")))?;
                 let values_span = raw_values.span();
                 let raw_values = raw_values.into_inner();
                 if raw_values.is_empty() {
-                    return Err(
-                        self.error(values_span, format!("enum field `{name}` has no values"))
-                    );
+                    return Err(self.error(values_span, format!("enum field `{name}` has no values")));
                 }
                 let mut values: Vec<EnumValue> = Vec::with_capacity(raw_values.len());
                 for raw_value in raw_values {
@@ -328,13 +281,7 @@ impl Checker<'_> {
                 FieldKind::Enum { values }
             }
         };
-        Ok(FieldDef {
-            name,
-            label,
-            kind,
-            required: raw.required,
-            sensitivity,
-        })
+        Ok(FieldDef { name, label, kind, required: raw.required, sensitivity })
     }
 
     fn check_enum_value(
@@ -360,34 +307,19 @@ impl Checker<'_> {
             ));
         }
         if earlier.iter().any(|other| &other.value == value) {
-            return Err(self.error(
-                raw.value.span(),
-                format!("enum field `{field}` lists value `{value}` twice"),
-            ));
+            return Err(self.error(raw.value.span(), format!("enum field `{field}` lists value `{value}` twice")));
         }
-        let label = self.localized(
-            raw.label,
-            &format!("enum field `{field}`, value `{value}`: `label`"),
-        )?;
-        Ok(EnumValue {
-            value: value.clone(),
-            label,
-        })
+        let label = self.localized(raw.label, &format!("enum field `{field}`, value `{value}`: `label`"))?;
+        Ok(EnumValue { value: value.clone(), label })
     }
 
     fn localized(&self, raw: RawLocalized, context: &str) -> Result<Localized, PolicyError> {
         for (language, text) in [("de", &raw.de), ("en", &raw.en)] {
             if text.get_ref().trim().is_empty() {
-                return Err(self.error(
-                    text.span(),
-                    format!("{context} has an empty `{language}` text"),
-                ));
+                return Err(self.error(text.span(), format!("{context} has an empty `{language}` text")));
             }
         }
-        Ok(Localized {
-            de: raw.de.into_inner(),
-            en: raw.en.into_inner(),
-        })
+        Ok(Localized { de: raw.de.into_inner(), en: raw.en.into_inner() })
     }
 }
 
@@ -432,34 +364,17 @@ sensitivity = "normal"
     /// whose message contains `expected`, and returns the message.
     #[track_caller]
     fn assert_error_on_marked_line(source: &str, expected: &str) -> String {
-        let marked: Vec<usize> = source
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| line.contains(MARK))
-            .map(|(index, _)| index + 1)
-            .collect();
+        let marked: Vec<usize> =
+            source.lines().enumerate().filter(|(_, line)| line.contains(MARK)).map(|(index, _)| index + 1).collect();
         assert_eq!(marked.len(), 1, "test source needs exactly one mark");
         let error = parse(source).expect_err("policy should be rejected");
-        let PolicyError::Invalid {
-            path,
-            line,
-            message,
-        } = &error
-        else {
+        let PolicyError::Invalid { path, line, message } = &error else {
             panic!("expected Invalid, got {error:?}");
         };
         assert_eq!(path, Path::new(PATH));
         assert_eq!(*line, marked[0], "wrong line for: {message}");
-        assert!(
-            message.contains(expected),
-            "message {message:?} does not contain {expected:?}"
-        );
-        assert!(
-            error
-                .to_string()
-                .starts_with(&format!("{PATH}:{}: ", marked[0])),
-            "{error}"
-        );
+        assert!(message.contains(expected), "message {message:?} does not contain {expected:?}");
+        assert!(error.to_string().starts_with(&format!("{PATH}:{}: ", marked[0])), "{error}");
         message.clone()
     }
 
@@ -517,25 +432,16 @@ sensitivity = "normal"
         assert!(rent.file_allowed);
         assert_eq!(rent.name.de, "Mietbescheinigung");
         let names: Vec<&str> = rent.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["monthly_rent", "living_space_sqm", "residence_type"]
-        );
+        assert_eq!(names, ["monthly_rent", "living_space_sqm", "residence_type"]);
         assert_eq!(rent.fields[0].kind, FieldKind::Money);
-        assert_eq!(
-            rent.fields[1].kind,
-            FieldKind::Integer { min: 1, max: 1000 }
-        );
+        assert_eq!(rent.fields[1].kind, FieldKind::Integer { min: 1, max: 1000 });
         assert!(!rent.fields[1].required);
         assert_eq!(
             rent.fields[2].kind,
             FieldKind::Enum {
                 values: vec![EnumValue {
                     value: "main".to_owned(),
-                    label: Localized {
-                        de: "Hauptwohnung".to_owned(),
-                        en: "Main residence".to_owned()
-                    }
+                    label: Localized { de: "Hauptwohnung".to_owned(), en: "Main residence".to_owned() }
                 }]
             }
         );
@@ -557,10 +463,7 @@ sensitivity = "normal"
 
     #[test]
     fn unknown_key_names_line() {
-        let source = GOOD_TYPE.replace(
-            "file_allowed = true",
-            "file_allowed = true\nfile_alowed = false # <- error",
-        );
+        let source = GOOD_TYPE.replace("file_allowed = true", "file_allowed = true\nfile_alowed = false # <- error");
         assert_error_on_marked_line(&source, "unknown field `file_alowed`");
     }
 
@@ -572,10 +475,8 @@ sensitivity = "normal"
 
     #[test]
     fn unknown_login_level_names_line() {
-        let source = GOOD_TYPE.replace(
-            "file_allowed = true",
-            "file_allowed = true\nmin_login_level = \"medium\" # <- error",
-        );
+        let source =
+            GOOD_TYPE.replace("file_allowed = true", "file_allowed = true\nmin_login_level = \"medium\" # <- error");
         assert_error_on_marked_line(&source, "medium");
     }
 
@@ -589,23 +490,16 @@ sensitivity = "normal"
 
     #[test]
     fn duplicate_type_id_names_second_line_and_first() {
-        let second = GOOD_TYPE.replace(
-            "id = \"rent_certificate\"",
-            "id = \"rent_certificate\" # <- error",
-        );
+        let second = GOOD_TYPE.replace("id = \"rent_certificate\"", "id = \"rent_certificate\" # <- error");
         let source = format!("{GOOD_TYPE}{second}");
-        let message =
-            assert_error_on_marked_line(&source, "duplicate evidence type id `rent_certificate`");
+        let message = assert_error_on_marked_line(&source, "duplicate evidence type id `rent_certificate`");
         assert!(message.contains("first defined on line 3"), "{message}");
     }
 
     #[test]
     fn invalid_type_id_names_line() {
         for bad in ["Rent", "rent-certificate", "1rent", "", "rent certificate"] {
-            let source = GOOD_TYPE.replace(
-                "id = \"rent_certificate\"",
-                &format!("id = \"{bad}\" # <- error"),
-            );
+            let source = GOOD_TYPE.replace("id = \"rent_certificate\"", &format!("id = \"{bad}\" # <- error"));
             assert_error_on_marked_line(&source, "evidence type id");
         }
     }
@@ -652,16 +546,7 @@ sensitivity = "normal""#,
     #[test]
     fn invalid_field_names_name_line() {
         let too_long = format!("a{}", "b".repeat(64));
-        for bad in [
-            "",
-            "Name",
-            "1st",
-            "_private",
-            "with-dash",
-            "with space",
-            "straße",
-            too_long.as_str(),
-        ] {
+        for bad in ["", "Name", "1st", "_private", "with-dash", "with space", "straße", too_long.as_str()] {
             let source = with_field(&format!(
                 "name = \"{bad}\" # <- error\nlabel = {{ de = \"X\", en = \"X\" }}\nkind = \"date\"\nrequired = false\nsensitivity = \"normal\""
             ));
@@ -695,10 +580,7 @@ sensitivity = "normal""#,
         let error = parse(&source).expect_err("invalid");
         assert_eq!(
             error.to_string(),
-            format!(
-                "{PATH}:{}: field `x` has unknown kind `foo`",
-                error.line().expect("has line")
-            )
+            format!("{PATH}:{}: field `x` has unknown kind `foo`", error.line().expect("has line"))
         );
     }
 
@@ -821,10 +703,7 @@ sensitivity = "normal""#,
                 "name = \"note\"\nlabel = {{ de = \"A\", en = \"A\" }}\nkind = \"text\"\nmax_length = {good}\nrequired = true\nsensitivity = \"normal\""
             ));
             let types = parse(&source).expect("valid");
-            let field = types
-                .get("rent_certificate")
-                .and_then(|t| t.field("note"))
-                .expect("present");
+            let field = types.get("rent_certificate").and_then(|t| t.field("note")).expect("present");
             assert_eq!(field.kind, FieldKind::Text { max_length: good });
         }
     }

@@ -19,10 +19,7 @@ pub(crate) fn normalise_date(text: &str) -> Option<String> {
     } else {
         let mut parts = text.split('.');
         let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some()
-            || !(1..=2).contains(&day.len())
-            || !(1..=2).contains(&month.len())
-            || year.len() != 4
+        if parts.next().is_some() || !(1..=2).contains(&day.len()) || !(1..=2).contains(&month.len()) || year.len() != 4
         {
             return None;
         }
@@ -44,11 +41,7 @@ pub(crate) fn normalise_date(text: &str) -> Option<String> {
 /// present the last one is the decimal separator. `1,234` is rejected: in
 /// German it would be a fraction of a cent.
 pub(crate) fn normalise_money(text: &str) -> Option<String> {
-    let text = text
-        .strip_suffix('€')
-        .or_else(|| text.strip_suffix("EUR"))
-        .unwrap_or(text)
-        .trim_end();
+    let text = text.strip_suffix('€').or_else(|| text.strip_suffix("EUR")).unwrap_or(text).trim_end();
     let last_separator = text.rfind([',', '.']);
     let (whole, cents) = match last_separator {
         None => (text, ""),
@@ -247,26 +240,15 @@ mod tests {
         assert_eq!(parse_integer("42"), Ok(42));
         assert_eq!(parse_integer("-7"), Ok(-7));
         assert_eq!(parse_integer("007"), Ok(7));
-        for input in [
-            "", "-", "+5", "4.0", "1.000", " 4", "4 ", "0x10", "--1", "٣",
-        ] {
-            assert_eq!(
-                parse_integer(input),
-                Err(IntegerProblem::NotAnInteger),
-                "{input:?}"
-            );
+        for input in ["", "-", "+5", "4.0", "1.000", " 4", "4 ", "0x10", "--1", "٣"] {
+            assert_eq!(parse_integer(input), Err(IntegerProblem::NotAnInteger), "{input:?}");
         }
-        assert_eq!(
-            parse_integer("99999999999999999999"),
-            Err(IntegerProblem::TooLarge)
-        );
+        assert_eq!(parse_integer("99999999999999999999"), Err(IntegerProblem::TooLarge));
     }
 
     #[test]
     fn forbidden_characters() {
-        for character in [
-            '\0', '\t', '\n', '\r', '\u{7f}', '\u{85}', '\u{202E}', '\u{2066}', '\u{2028}',
-        ] {
+        for character in ['\0', '\t', '\n', '\r', '\u{7f}', '\u{85}', '\u{202E}', '\u{2066}', '\u{2028}'] {
             assert!(is_forbidden_char(character), "{character:?}");
         }
         for character in ['a', 'ß', 'Ä', ' ', '-', '\'', 'é', 'ł'] {

@@ -2,5 +2,7 @@
 use super::*;
 pub struct PostgresStore;
 impl PostgresStore {
-    pub async fn connect(_url: &str) -> Result<Self> { Err(StoreError::UnsupportedUrl) }
+    pub async fn connect(_url: &str) -> Result<Self> {
+        Err(StoreError::UnsupportedUrl)
+    }
 }

@@ -2,5 +2,7 @@
 use super::*;
 pub struct SqliteStore;
 impl SqliteStore {
-    pub async fn connect(_url: &str) -> Result<Self> { Err(StoreError::UnsupportedUrl) }
+    pub async fn connect(_url: &str) -> Result<Self> {
+        Err(StoreError::UnsupportedUrl)
+    }
 }

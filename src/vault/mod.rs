@@ -12,14 +12,10 @@ use chrono::{DateTime, Utc};
 use ring::rand::SecureRandom;
 
 use crate::clock::Clock;
-use crate::crypto::{
-    CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider,
-};
+use crate::crypto::{CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 use crate::policy::{EvidenceType, FieldError, LoginLevel, Policies};
-use crate::store::{
-    CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError,
-};
+use crate::store::{CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError};
 
 /// Media types a file may have; detected from the content, never trusted
 /// from the client.
@@ -297,7 +293,8 @@ impl Vault {
         // Field order follows the type definition, not the storage order.
         for definition in &evidence_type.fields {
             if let Some(sealed) = record.fields.iter().find(|f| f.name == definition.name) {
-                fields.push((sealed.name.clone(), open_text(&field_key, citizen, id, &sealed.name, &sealed.ciphertext)?));
+                fields
+                    .push((sealed.name.clone(), open_text(&field_key, citizen, id, &sealed.name, &sealed.ciphertext)?));
             }
         }
         let file = match record.file {
@@ -305,8 +302,10 @@ impl Vault {
                 name: open_text(&field_key, citizen, id, FILE_NAME_CONTEXT, &file.sealed_name)?,
                 id: file.id,
                 media_type: file.media_type,
-                size: u64::try_from(file.plaintext_size).map_err(|_| StoreError::Corrupt("negative file size".into()))?,
-                chunk_count: u64::try_from(file.chunk_count).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
+                size: u64::try_from(file.plaintext_size)
+                    .map_err(|_| StoreError::Corrupt("negative file size".into()))?,
+                chunk_count: u64::try_from(file.chunk_count)
+                    .map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
             }),
             None => None,
         };
@@ -314,7 +313,12 @@ impl Vault {
     }
 
     /// The evidence's file, opened chunk by chunk as the caller reads it.
-    pub async fn open_file(&self, citizen: &CitizenId, level: LoginLevel, id: &EvidenceId) -> Result<(FileView, FileReader)> {
+    pub async fn open_file(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        id: &EvidenceId,
+    ) -> Result<(FileView, FileReader)> {
         let view = self.evidence(citizen, level, id).await?;
         let file = view.file.ok_or(VaultError::NotFound)?;
         let dek = self.data_key(citizen).await?;
@@ -437,10 +441,7 @@ impl FinishedFile {
 
 fn sniff(head: &[u8]) -> Result<&'static str> {
     let detected = infer::get(head).map(|kind| kind.mime_type());
-    ALLOWED_MEDIA_TYPES
-        .into_iter()
-        .find(|allowed| Some(*allowed) == detected)
-        .ok_or(VaultError::UnsupportedFileType)
+    ALLOWED_MEDIA_TYPES.into_iter().find(|allowed| Some(*allowed) == detected).ok_or(VaultError::UnsupportedFileType)
 }
 
 impl FileReader {

@@ -89,10 +89,7 @@ pub struct TestOidcProvider {
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn server_js() -> String {
-    format!(
-        "{}/tests/oidc-provider/server.js",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/tests/oidc-provider/server.js", env!("CARGO_MANIFEST_DIR"))
 }
 
 impl TestOidcProvider {
@@ -100,13 +97,8 @@ impl TestOidcProvider {
     /// at most) for its `READY <issuer>` line. Panics with node's stderr if it
     /// does not come up.
     pub async fn start(clients: Vec<TestClient>) -> Self {
-        let configs: Vec<ClientConfig<'_>> = clients
-            .iter()
-            .map(|client| ClientConfig {
-                client,
-                backchannel_logout_session_required: true,
-            })
-            .collect();
+        let configs: Vec<ClientConfig<'_>> =
+            clients.iter().map(|client| ClientConfig { client, backchannel_logout_session_required: true }).collect();
         let clients_json = serde_json::to_string(&configs).expect("serialise clients");
         let script = server_js();
         let mut child = Command::new("node")
@@ -119,9 +111,7 @@ impl TestOidcProvider {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start `node {script}` (is Node.js installed?): {e}")
-            });
+            .unwrap_or_else(|e| panic!("cannot start `node {script}` (is Node.js installed?): {e}"));
 
         let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -179,13 +169,7 @@ impl TestOidcProvider {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("reqwest client");
-        Self {
-            issuer,
-            child,
-            _stdin: stdin,
-            stderr,
-            http,
-        }
+        Self { issuer, child, _stdin: stdin, stderr, http }
     }
 
     /// Everything node has written to stderr so far (provider log, errors).
@@ -208,19 +192,12 @@ impl TestOidcProvider {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {url}: {e}\nprovider stderr:\n{}", self.stderr()));
+        let resp =
+            req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}\nprovider stderr:\n{}", self.stderr()));
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "{method} {url} -> {status}: {text}\nprovider stderr:\n{}",
-            self.stderr()
-        );
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{method} {url}: bad JSON {e}: {text}"))
+        assert!(status.is_success(), "{method} {url} -> {status}: {text}\nprovider stderr:\n{}", self.stderr());
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {url}: bad JSON {e}: {text}"))
     }
 
     /// Replaces the signing key by a new one with a new `kid` (the old key is gone
@@ -232,9 +209,7 @@ impl TestOidcProvider {
 
     /// [`Self::rotate_keys`], returning the new `kid`.
     pub async fn rotate_keys_kid(&self) -> String {
-        let v = self
-            .control(reqwest::Method::POST, "/test/rotate-keys", Some(json!({})))
-            .await;
+        let v = self.control(reqwest::Method::POST, "/test/rotate-keys", Some(json!({}))).await;
         v["kid"].as_str().expect("kid").to_owned()
     }
 
@@ -243,20 +218,13 @@ impl TestOidcProvider {
     /// ...; `null` removes it), `exp_offset_seconds` / `iat_offset_seconds`
     /// (relative to now), `corrupt_signature: true` (flips signature bits).
     pub async fn override_next_id_token(&self, overrides: Value) {
-        self.control(
-            reqwest::Method::POST,
-            "/test/id-token-override",
-            Some(overrides),
-        )
-        .await;
+        self.control(reqwest::Method::POST, "/test/id-token-override", Some(overrides)).await;
     }
 
     /// Sends a logout token (sub + sid of `account`'s latest login at `client_id`)
     /// to the client's `backchannel_logout_uri`; returns the RP's HTTP status.
     pub async fn backchannel_logout(&self, account: &str, client_id: &str) -> u16 {
-        let v = self
-            .backchannel_logout_with(json!({ "account": account, "client_id": client_id }))
-            .await;
+        let v = self.backchannel_logout_with(json!({ "account": account, "client_id": client_id })).await;
         u16::try_from(v["status"].as_u64().expect("status")).expect("HTTP status")
     }
 
@@ -264,20 +232,13 @@ impl TestOidcProvider {
     /// (`overrides` as in [`Self::override_next_id_token`], applied to the logout
     /// token). Returns `{"status", "body", "logout_token", "sub", "sid"}`.
     pub async fn backchannel_logout_with(&self, body: Value) -> Value {
-        self.control(
-            reqwest::Method::POST,
-            "/test/backchannel-logout",
-            Some(body),
-        )
-        .await
+        self.control(reqwest::Method::POST, "/test/backchannel-logout", Some(body)).await
     }
 
     /// The last logout token sent (by `/test/backchannel-logout` or by the
     /// provider's own end-session flow), e.g. to replay it.
     pub async fn last_logout_token(&self) -> String {
-        let v = self
-            .control(reqwest::Method::GET, "/test/last-logout-token", None)
-            .await;
+        let v = self.control(reqwest::Method::GET, "/test/last-logout-token", None).await;
         v["logout_token"].as_str().expect("logout_token").to_owned()
     }
 
@@ -299,18 +260,10 @@ impl TestOidcProvider {
     /// [`Self::authorize`] with the caller's client (its cookie jar keeps the
     /// provider session, e.g. for RP-initiated logout). The client must not
     /// follow redirects itself.
-    pub async fn authorize_with(
-        &self,
-        http: &reqwest::Client,
-        authorization_url: &str,
-    ) -> url::Url {
+    pub async fn authorize_with(&self, http: &reqwest::Client, authorization_url: &str) -> url::Url {
         let mut url = url::Url::parse(authorization_url).expect("authorization URL");
         for _ in 0..10 {
-            let resp = http
-                .get(url.clone())
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            let resp = http.get(url.clone()).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
             let status = resp.status();
             if !status.is_redirection() {
                 let body = resp.text().await.unwrap_or_default();
