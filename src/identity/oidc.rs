@@ -6,7 +6,6 @@
 //! reasons so they are safe to show and to log.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -495,7 +494,8 @@ impl RelyingParty {
         requested: LoginLevel,
         now: DateTime<Utc>,
     ) -> Result<VerifiedLogin, LoginError> {
-        let id_token = SessionIdToken::from_str(raw_id_token)
+        let id_token = raw_id_token
+            .parse::<SessionIdToken>()
             .map_err(|_| LoginError::InvalidIdToken(reason::MALFORMED.into()))?;
         self.validate_parsed_id_token(&id_token, expected_nonce, requested, now)
             .await
@@ -560,6 +560,7 @@ impl RelyingParty {
         })
         .set_auth_context_verifier_fn(|acr| {
             let Some(acr) = acr else {
+                store_level_failure(&level_failure, LevelFailure::Unknown);
                 return Err(reason::ACR_MISSING.to_owned());
             };
             match LoginLevel::from_acr(acr.as_str()) {
