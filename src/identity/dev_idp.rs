@@ -249,26 +249,32 @@ impl DevIdp {
 
     /// Checks an authorization request. `Err` is the response to send: an
     /// error page while the redirect URI is untrusted, a redirect after.
-    fn validate_authorize(&self, params: &AuthorizeParams) -> Result<ValidAuthorize, Response> {
+    fn validate_authorize(
+        &self,
+        params: &AuthorizeParams,
+    ) -> Result<ValidAuthorize, Box<Response>> {
         if params.client_id.as_deref() != Some(self.client_id.as_str()) {
-            return Err(error_page(StatusCode::BAD_REQUEST, "unknown client_id"));
+            return Err(Box::new(error_page(
+                StatusCode::BAD_REQUEST,
+                "unknown client_id",
+            )));
         }
         if params.redirect_uri.as_deref() != Some(self.redirect_uri.as_str()) {
-            return Err(error_page(
+            return Err(Box::new(error_page(
                 StatusCode::BAD_REQUEST,
                 "redirect_uri not registered",
-            ));
+            )));
         }
         let state = params.state.clone().filter(|state| !state.is_empty());
         let fail = |code: &str, description: &str| {
-            redirect_with(
+            Box::new(redirect_with(
                 &self.redirect_uri,
                 &[
                     ("error", code),
                     ("error_description", description),
                     ("state", state.as_deref().unwrap_or("")),
                 ],
-            )
+            ))
         };
         if params.response_type.as_deref() != Some("code") {
             return Err(fail("unsupported_response_type", "only response_type=code"));
@@ -463,7 +469,7 @@ async fn authorize(
 ) -> Response {
     let request = match idp.validate_authorize(&params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match params.login_hint.as_deref().and_then(persona_by_id) {
         Some(persona) => idp.complete_authorize(persona, &request),
@@ -477,7 +483,7 @@ async fn authorize_choose(
 ) -> Response {
     let request = match idp.validate_authorize(&params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match params.persona.as_deref().and_then(persona_by_id) {
         Some(persona) => idp.complete_authorize(persona, &request),

@@ -9,3 +9,6 @@ pub use dev_idp::{DevIdp, DevIdpError, Persona};
 pub use oidc::{
     IssuerSettings, LoginError, LoginStart, LogoutClaims, PendingAuth, RelyingParty, VerifiedLogin,
 };
+
+#[cfg(test)]
+mod tests;
