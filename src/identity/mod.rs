@@ -1,1 +1,14 @@
-//! placeholder
+//! Citizen and staff identity: the OpenID Connect relying party (one per
+//! configured issuer) and the built-in test provider for `tresor serve --dev`.
+//! Nothing here stores identity attributes; a login yields subject + level.
+
+pub mod dev_idp;
+pub mod oidc;
+
+pub use dev_idp::{DevIdp, DevIdpError, Persona};
+pub use oidc::{
+    IssuerSettings, LoginError, LoginStart, LogoutClaims, PendingAuth, RelyingParty, VerifiedLogin,
+};
+
+#[cfg(test)]
+mod tests;
