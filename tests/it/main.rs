@@ -3,3 +3,4 @@
 //! provider, the app on port 0.
 
 mod support;
+mod store;

@@ -1,2 +1,3 @@
 //! Test support: real services started per test (PostgreSQL database, OpenID provider).
 #![allow(dead_code)]
+pub mod postgres;
