@@ -2,5 +2,5 @@
 //! what it needs: a fresh SQLite file or PostgreSQL database, the test OpenID
 //! provider, the app on port 0.
 
-mod support;
 mod store;
+mod support;
