@@ -1,8 +1,676 @@
-//! PostgreSQL implementation of `Store` (placeholder until implemented).
-use super::*;
-pub struct PostgresStore;
+//! PostgreSQL implementation of `Store`, for several vault nodes sharing one
+//! database. Schema in `migrations/postgres`; keep it equivalent to the SQLite
+//! one (same version numbers, same constraint names).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+use super::{
+    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord,
+    EvidenceSummary, FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store,
+    StoreError, driver_error, parse_stored_id, time_from_micros, time_to_micros,
+};
+use crate::ids::{CitizenId, EvidenceId, FileId};
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
 impl PostgresStore {
-    pub async fn connect(_url: &str) -> Result<Self> {
-        Err(StoreError::UnsupportedUrl)
+    /// Connect to `postgres://...`. Durability is the server's business
+    /// (`synchronous_commit`, replication); the store relies on its defaults.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(driver_error)?;
+        Ok(Self { pool })
     }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // --- citizens -----------------------------------------------------------
+
+    async fn insert_citizen(&self, citizen: &CitizenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO citizens (id, subject_hash, wrapped_dek, kek_version, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(citizen.id.as_str())
+        .bind(citizen.subject_hash.as_slice())
+        .bind(citizen.wrapped_dek.as_slice())
+        .bind(i64::from(citizen.kek_version))
+        .bind(time_to_micros(citizen.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn citizen_by_subject(&self, subject_hash: &[u8]) -> Result<Option<CitizenRecord>> {
+        sqlx::query(
+            "SELECT id, subject_hash, wrapped_dek, kek_version, created_at FROM citizens WHERE subject_hash = $1",
+        )
+        .bind(subject_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(postgres_error)?
+        .map(|row| citizen_from_row(&row))
+        .transpose()
+    }
+
+    async fn citizen(&self, id: &CitizenId) -> Result<Option<CitizenRecord>> {
+        sqlx::query("SELECT id, subject_hash, wrapped_dek, kek_version, created_at FROM citizens WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(postgres_error)?
+            .map(|row| citizen_from_row(&row))
+            .transpose()
+    }
+
+    async fn delete_citizen(&self, id: &CitizenId) -> Result<bool> {
+        // The foreign keys cascade; the explicit deletes keep this the same
+        // as the SQLite store and make the order of erasure obvious.
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        for statement in [
+            "DELETE FROM evidence_fields WHERE evidence_id IN (SELECT id FROM evidence WHERE citizen_id = $1)",
+            "DELETE FROM evidence WHERE citizen_id = $1",
+            "DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE citizen_id = $1)",
+            "DELETE FROM files WHERE citizen_id = $1",
+            "DELETE FROM sessions WHERE citizen_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(postgres_error)?;
+        }
+        let deleted = sqlx::query("DELETE FROM citizens WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?
+            .rows_affected();
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(deleted > 0)
+    }
+
+    // --- login state --------------------------------------------------------
+
+    async fn insert_pending_login(&self, pending: &PendingLogin) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pending_logins (state_hash, issuer, nonce, pkce_verifier, return_to, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(pending.state_hash.as_slice())
+        .bind(pending.issuer.as_str())
+        .bind(pending.nonce.as_str())
+        .bind(pending.pkce_verifier.as_str())
+        .bind(pending.return_to.as_str())
+        .bind(time_to_micros(pending.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn take_pending_login(&self, state_hash: &[u8]) -> Result<Option<PendingLogin>> {
+        // One statement: a concurrent take blocks on the row lock and then
+        // finds it gone, so exactly one take gets the row.
+        sqlx::query(
+            "DELETE FROM pending_logins WHERE state_hash = $1 \
+             RETURNING state_hash, issuer, nonce, pkce_verifier, return_to, created_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(postgres_error)?
+        .map(|row| pending_login_from_row(&row))
+        .transpose()
+    }
+
+    async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM pending_logins WHERE created_at < $1")
+            .bind(time_to_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(result.rows_affected())
+    }
+
+    // --- sessions -----------------------------------------------------------
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions \
+             (id_hash, citizen_id, issuer, login_level, idp_session_id, csrf_token, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(session.id_hash.as_slice())
+        .bind(session.citizen_id.as_str())
+        .bind(session.issuer.as_str())
+        .bind(session.login_level)
+        .bind(session.idp_session_id.as_deref())
+        .bind(session.csrf_token.as_str())
+        .bind(time_to_micros(session.created_at))
+        .bind(time_to_micros(session.last_seen_at))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT id_hash, citizen_id, issuer, login_level, idp_session_id, csrf_token, created_at, last_seen_at \
+             FROM sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(postgres_error)?
+        .map(|row| session_from_row(&row))
+        .transpose()
+    }
+
+    async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(time_to_micros(at))
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn delete_sessions_by_idp_session(
+        &self,
+        issuer: &str,
+        idp_session_id: &str,
+    ) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE issuer = $1 AND idp_session_id = $2")
+            .bind(issuer)
+            .bind(idp_session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn delete_sessions_of_citizen(
+        &self,
+        issuer: &str,
+        citizen_id: &CitizenId,
+    ) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE issuer = $1 AND citizen_id = $2")
+            .bind(issuer)
+            .bind(citizen_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn remember_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(time_to_micros(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    // --- files --------------------------------------------------------------
+
+    async fn begin_file(
+        &self,
+        file_id: &FileId,
+        citizen_id: &CitizenId,
+        started_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO files (id, citizen_id, status, started_at) VALUES ($1, $2, 'pending', $3)",
+        )
+        .bind(file_id.as_str())
+        .bind(citizen_id.as_str())
+        .bind(time_to_micros(started_at))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        let pending =
+            sqlx::query("SELECT 1 FROM files WHERE id = $1 AND status = 'pending' FOR SHARE")
+                .bind(file_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(postgres_error)?;
+        if pending.is_none() {
+            return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+        }
+        if !chunks.is_empty() {
+            // One statement for the whole batch: two arrays unnested into rows.
+            let indexes: Vec<i64> = chunks.iter().map(|(index, _)| *index).collect();
+            let ciphertexts: Vec<&[u8]> = chunks
+                .iter()
+                .map(|(_, ciphertext)| ciphertext.as_slice())
+                .collect();
+            sqlx::query(
+                "INSERT INTO file_chunks (file_id, chunk_index, ciphertext) \
+                 SELECT $1, chunk.chunk_index, chunk.ciphertext \
+                 FROM UNNEST($2::BIGINT[], $3::BYTEA[]) AS chunk (chunk_index, ciphertext)",
+            )
+            .bind(file_id.as_str())
+            .bind(indexes)
+            .bind(ciphertexts)
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        }
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn file_chunk(&self, file_id: &FileId, index: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT c.ciphertext FROM file_chunks c JOIN files f ON f.id = c.file_id \
+             WHERE c.file_id = $1 AND c.chunk_index = $2 AND f.status = 'complete'",
+        )
+        .bind(file_id.as_str())
+        .bind(index)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        row.map(|row| {
+            row.try_get::<Vec<u8>, _>("ciphertext")
+                .map_err(driver_error)
+        })
+        .transpose()
+    }
+
+    async fn abort_file(&self, file_id: &FileId) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        sqlx::query(
+            "DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE id = $1 AND status = 'pending')",
+        )
+        .bind(file_id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        sqlx::query("DELETE FROM files WHERE id = $1 AND status = 'pending'")
+            .bind(file_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
+        let before = time_to_micros(before);
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        sqlx::query(
+            "DELETE FROM file_chunks WHERE file_id IN \
+             (SELECT id FROM files WHERE status = 'pending' AND started_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        let deleted = sqlx::query("DELETE FROM files WHERE status = 'pending' AND started_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?
+            .rows_affected();
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(deleted)
+    }
+
+    // --- evidence -----------------------------------------------------------
+
+    async fn insert_evidence(&self, evidence: &EvidenceRecord) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        if let Some(file) = &evidence.file {
+            complete_file(&mut tx, &evidence.citizen_id, file).await?;
+        }
+        sqlx::query(
+            "INSERT INTO evidence (id, citizen_id, type_id, type_version, created_at, file_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(evidence.id.as_str())
+        .bind(evidence.citizen_id.as_str())
+        .bind(evidence.type_id.as_str())
+        .bind(evidence.type_version)
+        .bind(time_to_micros(evidence.created_at))
+        .bind(evidence.file.as_ref().map(|file| file.id.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        if !evidence.fields.is_empty() {
+            let mut insert = QueryBuilder::<Postgres>::new(
+                "INSERT INTO evidence_fields (evidence_id, name, position, ciphertext) ",
+            );
+            let mut position: i64 = 0;
+            insert.push_values(&evidence.fields, |mut row, field| {
+                row.push_bind(evidence.id.as_str())
+                    .push_bind(field.name.as_str())
+                    .push_bind(position)
+                    .push_bind(field.ciphertext.as_slice());
+                position += 1;
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(postgres_error)?;
+        }
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn list_evidence(&self, citizen_id: &CitizenId) -> Result<Vec<EvidenceSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, type_id, created_at, file_id IS NOT NULL AS has_file FROM evidence \
+             WHERE citizen_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(citizen_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(EvidenceSummary {
+                    id: parse_stored_id(
+                        "evidence.id",
+                        &row.try_get::<String, _>("id").map_err(driver_error)?,
+                    )?,
+                    type_id: row.try_get("type_id").map_err(driver_error)?,
+                    created_at: time_from_micros(
+                        "evidence.created_at",
+                        row.try_get("created_at").map_err(driver_error)?,
+                    )?,
+                    has_file: row.try_get("has_file").map_err(driver_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn evidence(
+        &self,
+        citizen_id: &CitizenId,
+        id: &EvidenceId,
+    ) -> Result<Option<EvidenceRecord>> {
+        // Both queries read the same snapshot.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(postgres_error)?;
+        let row = sqlx::query(
+            "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
+                    f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name \
+             FROM evidence e LEFT JOIN files f ON f.id = e.file_id \
+             WHERE e.id = $1 AND e.citizen_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(citizen_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let field_rows =
+            sqlx::query("SELECT name, ciphertext FROM evidence_fields WHERE evidence_id = $1 ORDER BY position, name")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(postgres_error)?;
+        tx.commit().await.map_err(postgres_error)?;
+        let fields = field_rows
+            .iter()
+            .map(|field| {
+                Ok(SealedField {
+                    name: field.try_get("name").map_err(driver_error)?,
+                    ciphertext: field.try_get("ciphertext").map_err(driver_error)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        evidence_from_row(&row, fields).map(Some)
+    }
+
+    async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        let row = sqlx::query(
+            "SELECT file_id FROM evidence WHERE id = $1 AND citizen_id = $2 FOR UPDATE",
+        )
+        .bind(id.as_str())
+        .bind(citizen_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let file_id: Option<String> = row.try_get("file_id").map_err(driver_error)?;
+        sqlx::query("DELETE FROM evidence_fields WHERE evidence_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        sqlx::query("DELETE FROM evidence WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        if let Some(file_id) = file_id {
+            sqlx::query("DELETE FROM file_chunks WHERE file_id = $1")
+                .bind(file_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(postgres_error)?;
+            sqlx::query("DELETE FROM files WHERE id = $1")
+                .bind(file_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(postgres_error)?;
+        }
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(true)
+    }
+}
+
+/// Mark a pending file of `citizen_id` complete, after checking that its
+/// chunks are exactly `0..chunk_count`. Runs inside the evidence transaction.
+async fn complete_file(
+    connection: &mut PgConnection,
+    citizen_id: &CitizenId,
+    file: &FileRecord,
+) -> Result<()> {
+    let completed = sqlx::query(
+        "UPDATE files SET status = 'complete', media_type = $1, plaintext_size = $2, chunk_count = $3, sealed_name = $4 \
+         WHERE id = $5 AND citizen_id = $6 AND status = 'pending'",
+    )
+    .bind(file.media_type.as_str())
+    .bind(file.plaintext_size)
+    .bind(file.chunk_count)
+    .bind(file.sealed_name.as_slice())
+    .bind(file.id.as_str())
+    .bind(citizen_id.as_str())
+    .execute(&mut *connection)
+    .await
+    .map_err(postgres_error)?;
+    if completed.rows_affected() != 1 {
+        return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS stored, COALESCE(MIN(chunk_index), 0) AS lowest, COALESCE(MAX(chunk_index), -1) AS highest \
+         FROM file_chunks WHERE file_id = $1",
+    )
+    .bind(file.id.as_str())
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(postgres_error)?;
+    let stored: i64 = row.try_get("stored").map_err(driver_error)?;
+    let lowest: i64 = row.try_get("lowest").map_err(driver_error)?;
+    let highest: i64 = row.try_get("highest").map_err(driver_error)?;
+    // Indexes are unique per file, so count + bounds pin down 0..chunk_count.
+    if stored != file.chunk_count || lowest != 0 || highest != file.chunk_count - 1 {
+        return Err(StoreError::Conflict(
+            CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn citizen_from_row(row: &PgRow) -> Result<CitizenRecord> {
+    let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
+    Ok(CitizenRecord {
+        id: parse_stored_id(
+            "citizens.id",
+            &row.try_get::<String, _>("id").map_err(driver_error)?,
+        )?,
+        subject_hash: row.try_get("subject_hash").map_err(driver_error)?,
+        wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
+        kek_version: u32::try_from(kek_version)
+            .map_err(|_| StoreError::Corrupt("citizens.kek_version out of range".to_owned()))?,
+        created_at: time_from_micros(
+            "citizens.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
+fn pending_login_from_row(row: &PgRow) -> Result<PendingLogin> {
+    Ok(PendingLogin {
+        state_hash: row.try_get("state_hash").map_err(driver_error)?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        nonce: row.try_get("nonce").map_err(driver_error)?,
+        pkce_verifier: row.try_get("pkce_verifier").map_err(driver_error)?,
+        return_to: row.try_get("return_to").map_err(driver_error)?,
+        created_at: time_from_micros(
+            "pending_logins.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
+fn session_from_row(row: &PgRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id_hash: row.try_get("id_hash").map_err(driver_error)?,
+        citizen_id: parse_stored_id(
+            "sessions.citizen_id",
+            &row.try_get::<String, _>("citizen_id")
+                .map_err(driver_error)?,
+        )?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        login_level: row.try_get("login_level").map_err(driver_error)?,
+        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
+        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
+        created_at: time_from_micros(
+            "sessions.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+        last_seen_at: time_from_micros(
+            "sessions.last_seen_at",
+            row.try_get("last_seen_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
+/// Build evidence from the `evidence LEFT JOIN files` row of `evidence()`.
+fn evidence_from_row(row: &PgRow, fields: Vec<SealedField>) -> Result<EvidenceRecord> {
+    let file_id: Option<String> = row.try_get("file_id").map_err(driver_error)?;
+    let file = match file_id {
+        None => None,
+        Some(file_id) => {
+            let status: Option<String> = row.try_get("status").map_err(driver_error)?;
+            if status.as_deref() != Some("complete") {
+                return Err(StoreError::Corrupt(
+                    "evidence refers to a file that is not complete".to_owned(),
+                ));
+            }
+            let media_type: Option<String> = row.try_get("media_type").map_err(driver_error)?;
+            let sealed_name: Option<Vec<u8>> = row.try_get("sealed_name").map_err(driver_error)?;
+            Some(FileRecord {
+                id: parse_stored_id("evidence.file_id", &file_id)?,
+                media_type: media_type
+                    .ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
+                plaintext_size: row.try_get("plaintext_size").map_err(driver_error)?,
+                chunk_count: row.try_get("chunk_count").map_err(driver_error)?,
+                sealed_name: sealed_name
+                    .ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
+            })
+        }
+    };
+    Ok(EvidenceRecord {
+        id: parse_stored_id(
+            "evidence.id",
+            &row.try_get::<String, _>("id").map_err(driver_error)?,
+        )?,
+        citizen_id: parse_stored_id(
+            "evidence.citizen_id",
+            &row.try_get::<String, _>("citizen_id")
+                .map_err(driver_error)?,
+        )?,
+        type_id: row.try_get("type_id").map_err(driver_error)?,
+        type_version: row.try_get("type_version").map_err(driver_error)?,
+        created_at: time_from_micros(
+            "evidence.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+        fields,
+        file,
+    })
+}
+
+/// Map constraint violations to `Conflict` with the constraint's name (all
+/// constraints are named in the migrations), everything else as in `driver_error`.
+fn postgres_error(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(database_error) = &error
+        && (database_error.is_unique_violation()
+            || database_error.is_foreign_key_violation()
+            || database_error.is_check_violation())
+    {
+        let name = database_error.constraint().unwrap_or("unknown");
+        return StoreError::Conflict(name.to_owned());
+    }
+    driver_error(error)
 }

@@ -1,8 +1,755 @@
-//! SQLite implementation of `Store` (placeholder until implemented).
-use super::*;
-pub struct SqliteStore;
+//! SQLite implementation of `Store`: one database file in WAL mode, the
+//! embedded default. Schema in `migrations/sqlite`; keep it equivalent to the
+//! PostgreSQL one (same version numbers, same constraint names).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::{
+    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord,
+    EvidenceSummary, FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store,
+    StoreError, driver_error, parse_stored_id, time_from_micros, time_to_micros,
+};
+use crate::ids::{CitizenId, EvidenceId, FileId};
+
+/// Rows per multi-row chunk INSERT: 3 bind parameters each stays far below
+/// SQLite's 32766-parameter limit, and 256 rows of 64 KiB is 16 MiB per statement.
+const CHUNK_ROWS_PER_STATEMENT: usize = 256;
+
+/// Write transactions take the write lock up front. A deferred transaction
+/// that reads first and writes later can fail with SQLITE_BUSY immediately
+/// (the busy timeout does not apply to a lock upgrade in WAL mode).
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
 impl SqliteStore {
-    pub async fn connect(_url: &str) -> Result<Self> {
-        Err(StoreError::UnsupportedUrl)
+    /// Connect to `sqlite://path` (the file is created if missing) or
+    /// `sqlite::memory:` (one private in-memory database, for tests).
+    ///
+    /// Durability: WAL with `synchronous = FULL`. NORMAL would be consistent
+    /// after a crash but may lose the last commits on power loss; a vault
+    /// that has told a citizen "stored" must not forget it, and the extra
+    /// fsync per commit is cheap next to the Argon2 and upload work.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(driver_error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            // Erased citizens' wrapped keys and sealed data are overwritten
+            // with zeros instead of lingering in free pages.
+            .pragma("secure_delete", "ON");
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool_options = if in_memory {
+            // An in-memory database lives as long as its connection: keep
+            // exactly one, forever.
+            SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(driver_error)?;
+        Ok(Self { pool })
     }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    // --- citizens -----------------------------------------------------------
+
+    async fn insert_citizen(&self, citizen: &CitizenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO citizens (id, subject_hash, wrapped_dek, kek_version, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(citizen.id.as_str())
+        .bind(citizen.subject_hash.as_slice())
+        .bind(citizen.wrapped_dek.as_slice())
+        .bind(i64::from(citizen.kek_version))
+        .bind(time_to_micros(citizen.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn citizen_by_subject(&self, subject_hash: &[u8]) -> Result<Option<CitizenRecord>> {
+        sqlx::query(
+            "SELECT id, subject_hash, wrapped_dek, kek_version, created_at FROM citizens WHERE subject_hash = ?",
+        )
+        .bind(subject_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?
+        .map(|row| citizen_from_row(&row))
+        .transpose()
+    }
+
+    async fn citizen(&self, id: &CitizenId) -> Result<Option<CitizenRecord>> {
+        sqlx::query("SELECT id, subject_hash, wrapped_dek, kek_version, created_at FROM citizens WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlite_error)?
+            .map(|row| citizen_from_row(&row))
+            .transpose()
+    }
+
+    async fn delete_citizen(&self, id: &CitizenId) -> Result<bool> {
+        // The foreign keys cascade, but the explicit deletes keep erasure
+        // complete even on a connection where foreign_keys were off.
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(sqlite_error)?;
+        for statement in [
+            "DELETE FROM evidence_fields WHERE evidence_id IN (SELECT id FROM evidence WHERE citizen_id = ?)",
+            "DELETE FROM evidence WHERE citizen_id = ?",
+            "DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE citizen_id = ?)",
+            "DELETE FROM files WHERE citizen_id = ?",
+            "DELETE FROM sessions WHERE citizen_id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        }
+        let deleted = sqlx::query("DELETE FROM citizens WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?
+            .rows_affected();
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(deleted > 0)
+    }
+
+    // --- login state --------------------------------------------------------
+
+    async fn insert_pending_login(&self, pending: &PendingLogin) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pending_logins (state_hash, issuer, nonce, pkce_verifier, return_to, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(pending.state_hash.as_slice())
+        .bind(pending.issuer.as_str())
+        .bind(pending.nonce.as_str())
+        .bind(pending.pkce_verifier.as_str())
+        .bind(pending.return_to.as_str())
+        .bind(time_to_micros(pending.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn take_pending_login(&self, state_hash: &[u8]) -> Result<Option<PendingLogin>> {
+        // One statement: SQLite serialises writers, so of two concurrent
+        // takes exactly one deletes (and gets) the row.
+        sqlx::query(
+            "DELETE FROM pending_logins WHERE state_hash = ? \
+             RETURNING state_hash, issuer, nonce, pkce_verifier, return_to, created_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?
+        .map(|row| pending_login_from_row(&row))
+        .transpose()
+    }
+
+    async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM pending_logins WHERE created_at < ?")
+            .bind(time_to_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(result.rows_affected())
+    }
+
+    // --- sessions -----------------------------------------------------------
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions \
+             (id_hash, citizen_id, issuer, login_level, idp_session_id, csrf_token, created_at, last_seen_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(session.id_hash.as_slice())
+        .bind(session.citizen_id.as_str())
+        .bind(session.issuer.as_str())
+        .bind(session.login_level)
+        .bind(session.idp_session_id.as_deref())
+        .bind(session.csrf_token.as_str())
+        .bind(time_to_micros(session.created_at))
+        .bind(time_to_micros(session.last_seen_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT id_hash, citizen_id, issuer, login_level, idp_session_id, csrf_token, created_at, last_seen_at \
+             FROM sessions WHERE id_hash = ?",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?
+        .map(|row| session_from_row(&row))
+        .transpose()
+    }
+
+    async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+            .bind(time_to_micros(at))
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn delete_sessions_by_idp_session(
+        &self,
+        issuer: &str,
+        idp_session_id: &str,
+    ) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE issuer = ? AND idp_session_id = ?")
+            .bind(issuer)
+            .bind(idp_session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn delete_sessions_of_citizen(
+        &self,
+        issuer: &str,
+        citizen_id: &CitizenId,
+    ) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE issuer = ? AND citizen_id = ?")
+            .bind(issuer)
+            .bind(citizen_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn remember_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(time_to_micros(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    // --- files --------------------------------------------------------------
+
+    async fn begin_file(
+        &self,
+        file_id: &FileId,
+        citizen_id: &CitizenId,
+        started_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO files (id, citizen_id, status, started_at) VALUES (?, ?, 'pending', ?)",
+        )
+        .bind(file_id.as_str())
+        .bind(citizen_id.as_str())
+        .bind(time_to_micros(started_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(sqlite_error)?;
+        let pending = sqlx::query("SELECT 1 FROM files WHERE id = ? AND status = 'pending'")
+            .bind(file_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        if pending.is_none() {
+            return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+        }
+        for batch in chunks.chunks(CHUNK_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO file_chunks (file_id, chunk_index, ciphertext) ",
+            );
+            insert.push_values(batch, |mut row, (index, ciphertext)| {
+                row.push_bind(file_id.as_str())
+                    .push_bind(*index)
+                    .push_bind(ciphertext.as_slice());
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn file_chunk(&self, file_id: &FileId, index: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT c.ciphertext FROM file_chunks c JOIN files f ON f.id = c.file_id \
+             WHERE c.file_id = ? AND c.chunk_index = ? AND f.status = 'complete'",
+        )
+        .bind(file_id.as_str())
+        .bind(index)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        row.map(|row| {
+            row.try_get::<Vec<u8>, _>("ciphertext")
+                .map_err(driver_error)
+        })
+        .transpose()
+    }
+
+    async fn abort_file(&self, file_id: &FileId) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(sqlite_error)?;
+        sqlx::query(
+            "DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE id = ? AND status = 'pending')",
+        )
+        .bind(file_id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        sqlx::query("DELETE FROM files WHERE id = ? AND status = 'pending'")
+            .bind(file_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
+        let before = time_to_micros(before);
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(sqlite_error)?;
+        sqlx::query(
+            "DELETE FROM file_chunks WHERE file_id IN \
+             (SELECT id FROM files WHERE status = 'pending' AND started_at < ?)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        let deleted = sqlx::query("DELETE FROM files WHERE status = 'pending' AND started_at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?
+            .rows_affected();
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(deleted)
+    }
+
+    // --- evidence -----------------------------------------------------------
+
+    async fn insert_evidence(&self, evidence: &EvidenceRecord) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(sqlite_error)?;
+        if let Some(file) = &evidence.file {
+            complete_file(&mut tx, &evidence.citizen_id, file).await?;
+        }
+        sqlx::query(
+            "INSERT INTO evidence (id, citizen_id, type_id, type_version, created_at, file_id) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(evidence.id.as_str())
+        .bind(evidence.citizen_id.as_str())
+        .bind(evidence.type_id.as_str())
+        .bind(evidence.type_version)
+        .bind(time_to_micros(evidence.created_at))
+        .bind(evidence.file.as_ref().map(|file| file.id.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        if !evidence.fields.is_empty() {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO evidence_fields (evidence_id, name, position, ciphertext) ",
+            );
+            let mut position: i64 = 0;
+            insert.push_values(&evidence.fields, |mut row, field| {
+                row.push_bind(evidence.id.as_str())
+                    .push_bind(field.name.as_str())
+                    .push_bind(position)
+                    .push_bind(field.ciphertext.as_slice());
+                position += 1;
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn list_evidence(&self, citizen_id: &CitizenId) -> Result<Vec<EvidenceSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, type_id, created_at, file_id IS NOT NULL AS has_file FROM evidence \
+             WHERE citizen_id = ? ORDER BY created_at DESC, id DESC",
+        )
+        .bind(citizen_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(EvidenceSummary {
+                    id: parse_stored_id(
+                        "evidence.id",
+                        &row.try_get::<String, _>("id").map_err(driver_error)?,
+                    )?,
+                    type_id: row.try_get("type_id").map_err(driver_error)?,
+                    created_at: time_from_micros(
+                        "evidence.created_at",
+                        row.try_get("created_at").map_err(driver_error)?,
+                    )?,
+                    has_file: row.try_get("has_file").map_err(driver_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn evidence(
+        &self,
+        citizen_id: &CitizenId,
+        id: &EvidenceId,
+    ) -> Result<Option<EvidenceRecord>> {
+        // A read transaction gives both queries the same snapshot.
+        let mut tx = self.pool.begin().await.map_err(sqlite_error)?;
+        let row = sqlx::query(
+            "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
+                    f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name \
+             FROM evidence e LEFT JOIN files f ON f.id = e.file_id \
+             WHERE e.id = ? AND e.citizen_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(citizen_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let field_rows =
+            sqlx::query("SELECT name, ciphertext FROM evidence_fields WHERE evidence_id = ? ORDER BY position, name")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        let fields = field_rows
+            .iter()
+            .map(|field| {
+                Ok(SealedField {
+                    name: field.try_get("name").map_err(driver_error)?,
+                    ciphertext: field.try_get("ciphertext").map_err(driver_error)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        evidence_from_row(&row, fields).map(Some)
+    }
+
+    async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(sqlite_error)?;
+        let row = sqlx::query("SELECT file_id FROM evidence WHERE id = ? AND citizen_id = ?")
+            .bind(id.as_str())
+            .bind(citizen_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let file_id: Option<String> = row.try_get("file_id").map_err(driver_error)?;
+        sqlx::query("DELETE FROM evidence_fields WHERE evidence_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        sqlx::query("DELETE FROM evidence WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        if let Some(file_id) = file_id {
+            sqlx::query("DELETE FROM file_chunks WHERE file_id = ?")
+                .bind(file_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+            sqlx::query("DELETE FROM files WHERE id = ?")
+                .bind(file_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(true)
+    }
+}
+
+/// Mark a pending file of `citizen_id` complete, after checking that its
+/// chunks are exactly `0..chunk_count`. Runs inside the evidence transaction.
+async fn complete_file(
+    connection: &mut SqliteConnection,
+    citizen_id: &CitizenId,
+    file: &FileRecord,
+) -> Result<()> {
+    let completed = sqlx::query(
+        "UPDATE files SET status = 'complete', media_type = ?, plaintext_size = ?, chunk_count = ?, sealed_name = ? \
+         WHERE id = ? AND citizen_id = ? AND status = 'pending'",
+    )
+    .bind(file.media_type.as_str())
+    .bind(file.plaintext_size)
+    .bind(file.chunk_count)
+    .bind(file.sealed_name.as_slice())
+    .bind(file.id.as_str())
+    .bind(citizen_id.as_str())
+    .execute(&mut *connection)
+    .await
+    .map_err(sqlite_error)?;
+    if completed.rows_affected() != 1 {
+        return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS stored, COALESCE(MIN(chunk_index), 0) AS lowest, COALESCE(MAX(chunk_index), -1) AS highest \
+         FROM file_chunks WHERE file_id = ?",
+    )
+    .bind(file.id.as_str())
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(sqlite_error)?;
+    let stored: i64 = row.try_get("stored").map_err(driver_error)?;
+    let lowest: i64 = row.try_get("lowest").map_err(driver_error)?;
+    let highest: i64 = row.try_get("highest").map_err(driver_error)?;
+    // Indexes are unique per file, so count + bounds pin down 0..chunk_count.
+    if stored != file.chunk_count || lowest != 0 || highest != file.chunk_count - 1 {
+        return Err(StoreError::Conflict(
+            CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn citizen_from_row(row: &SqliteRow) -> Result<CitizenRecord> {
+    let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
+    Ok(CitizenRecord {
+        id: parse_stored_id(
+            "citizens.id",
+            &row.try_get::<String, _>("id").map_err(driver_error)?,
+        )?,
+        subject_hash: row.try_get("subject_hash").map_err(driver_error)?,
+        wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
+        kek_version: u32::try_from(kek_version)
+            .map_err(|_| StoreError::Corrupt("citizens.kek_version out of range".to_owned()))?,
+        created_at: time_from_micros(
+            "citizens.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
+fn pending_login_from_row(row: &SqliteRow) -> Result<PendingLogin> {
+    Ok(PendingLogin {
+        state_hash: row.try_get("state_hash").map_err(driver_error)?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        nonce: row.try_get("nonce").map_err(driver_error)?,
+        pkce_verifier: row.try_get("pkce_verifier").map_err(driver_error)?,
+        return_to: row.try_get("return_to").map_err(driver_error)?,
+        created_at: time_from_micros(
+            "pending_logins.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id_hash: row.try_get("id_hash").map_err(driver_error)?,
+        citizen_id: parse_stored_id(
+            "sessions.citizen_id",
+            &row.try_get::<String, _>("citizen_id")
+                .map_err(driver_error)?,
+        )?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        login_level: row.try_get("login_level").map_err(driver_error)?,
+        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
+        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
+        created_at: time_from_micros(
+            "sessions.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+        last_seen_at: time_from_micros(
+            "sessions.last_seen_at",
+            row.try_get("last_seen_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
+/// Build evidence from the `evidence LEFT JOIN files` row of `evidence()`.
+fn evidence_from_row(row: &SqliteRow, fields: Vec<SealedField>) -> Result<EvidenceRecord> {
+    let file_id: Option<String> = row.try_get("file_id").map_err(driver_error)?;
+    let file = match file_id {
+        None => None,
+        Some(file_id) => {
+            let status: Option<String> = row.try_get("status").map_err(driver_error)?;
+            if status.as_deref() != Some("complete") {
+                return Err(StoreError::Corrupt(
+                    "evidence refers to a file that is not complete".to_owned(),
+                ));
+            }
+            let media_type: Option<String> = row.try_get("media_type").map_err(driver_error)?;
+            let sealed_name: Option<Vec<u8>> = row.try_get("sealed_name").map_err(driver_error)?;
+            Some(FileRecord {
+                id: parse_stored_id("evidence.file_id", &file_id)?,
+                media_type: media_type
+                    .ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
+                plaintext_size: row.try_get("plaintext_size").map_err(driver_error)?,
+                chunk_count: row.try_get("chunk_count").map_err(driver_error)?,
+                sealed_name: sealed_name
+                    .ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
+            })
+        }
+    };
+    Ok(EvidenceRecord {
+        id: parse_stored_id(
+            "evidence.id",
+            &row.try_get::<String, _>("id").map_err(driver_error)?,
+        )?,
+        citizen_id: parse_stored_id(
+            "evidence.citizen_id",
+            &row.try_get::<String, _>("citizen_id")
+                .map_err(driver_error)?,
+        )?,
+        type_id: row.try_get("type_id").map_err(driver_error)?,
+        type_version: row.try_get("type_version").map_err(driver_error)?,
+        created_at: time_from_micros(
+            "evidence.created_at",
+            row.try_get("created_at").map_err(driver_error)?,
+        )?,
+        fields,
+        file,
+    })
+}
+
+/// SQLite reports a unique violation as "UNIQUE constraint failed:
+/// table.column, ..." without the constraint's name; this maps the column
+/// lists of our schema to the names PostgreSQL reports, so both backends
+/// give the same `Conflict`.
+fn unique_constraint_name(message: &str) -> Option<&'static str> {
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    Some(match columns {
+        "citizens.id" => "citizens_pkey",
+        "citizens.subject_hash" => "citizens_subject_hash_key",
+        "pending_logins.state_hash" => "pending_logins_pkey",
+        "sessions.id_hash" => "sessions_pkey",
+        "logout_tokens.issuer, logout_tokens.jti" => "logout_tokens_pkey",
+        "files.id" => "files_pkey",
+        "file_chunks.file_id, file_chunks.chunk_index" => "file_chunks_pkey",
+        "evidence.id" => "evidence_pkey",
+        "evidence.file_id" => "evidence_file_id_key",
+        "evidence_fields.evidence_id, evidence_fields.name" => "evidence_fields_pkey",
+        _ => return None,
+    })
+}
+
+/// Map constraint violations to `Conflict` (SQLite names a CHECK constraint
+/// but not a foreign key), everything else as in `driver_error`.
+fn sqlite_error(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(database_error) = &error {
+        let message = database_error.message();
+        if database_error.is_unique_violation() {
+            let name =
+                unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned);
+            return StoreError::Conflict(name);
+        }
+        if database_error.is_foreign_key_violation() {
+            return StoreError::Conflict("foreign_key".to_owned());
+        }
+        if database_error.is_check_violation() {
+            let name = message
+                .strip_prefix("CHECK constraint failed: ")
+                .unwrap_or(message);
+            return StoreError::Conflict(name.to_owned());
+        }
+    }
+    driver_error(error)
 }

@@ -3,4 +3,5 @@
 //! provider, the app on port 0.
 
 mod oidc_provider_smoke;
+mod store;
 mod support;

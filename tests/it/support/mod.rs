@@ -1,3 +1,4 @@
 //! Test support: real services started per test (PostgreSQL database, OpenID provider).
 #![allow(dead_code)]
 pub mod oidc_provider;
+pub mod postgres;
