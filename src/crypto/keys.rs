@@ -1,0 +1,1180 @@
+//! Long-lived keys: the key-encryption keys (KEKs) that wrap citizens' DEKs,
+//! the Ed25519 signing key and the identifier pepper, behind the
+//! [`KeyProvider`] seam. [`FileKeyProvider`] keeps them in passphrase-sealed
+//! files; this is the only place in `crypto` that does I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use argon2::{Algorithm, Argon2, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::seal::DataKey;
+use super::{CryptoError, Result, length_prefixed};
+use crate::ids::CitizenId;
+
+/// Passphrase that seals the key files. Zeroized on drop; `Debug` prints
+/// `[redacted]`.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    pub fn new(passphrase: String) -> Self {
+        Self(Zeroizing::new(passphrase))
+    }
+
+    /// The passphrase bytes; only the Argon2id key derivation reads them.
+    fn expose_secret_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase([redacted])")
+    }
+}
+
+/// Argon2id cost parameters for sealing key files. They are stored in each
+/// key file, so [`FileKeyProvider::open`] reads them from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for KdfParams {
+    /// m = 64 MiB, t = 3, p = 1.
+    fn default() -> Self {
+        Self {
+            memory_kib: 64 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        }
+    }
+}
+
+impl KdfParams {
+    /// m = 8 MiB, t = 1, p = 1: cheap enough for tests, still within bounds.
+    pub fn fast_for_tests() -> Self {
+        Self {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    /// Bounds that keep a weakened or hostile key file from either making the
+    /// passphrase cheap to guess or exhausting memory on open.
+    fn check(&self) -> std::result::Result<(), String> {
+        let memory_ok = (8 * 1024..=4 * 1024 * 1024).contains(&self.memory_kib);
+        let iterations_ok = (1..=100).contains(&self.iterations);
+        let parallelism_ok = (1..=64).contains(&self.parallelism);
+        if memory_ok && iterations_ok && parallelism_ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "Argon2id parameters out of range (memory 8 MiB..4 GiB, iterations 1..100, parallelism 1..64): {self:?}"
+            ))
+        }
+    }
+}
+
+/// Where the vault's long-lived keys live: files sealed by a passphrase, or
+/// (later) an HSM. Send + Sync so one provider serves all requests.
+pub trait KeyProvider: Send + Sync {
+    /// Version of the KEK that [`KeyProvider::wrap_dek`] uses; store it next
+    /// to every wrapped DEK.
+    fn current_kek_version(&self) -> u32;
+    /// Wrap a citizen's DEK with the current KEK. AAD binds citizen id + KEK version.
+    fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<Vec<u8>>;
+    /// Unwrap a DEK wrapped for `citizen` under KEK `kek_version`.
+    fn unwrap_dek(&self, citizen: &CitizenId, kek_version: u32, wrapped: &[u8]) -> Result<DataKey>;
+    fn signing_key(&self) -> &SigningKey;
+    fn pepper(&self) -> &IdentifierPepper;
+}
+
+/// Ed25519 key that signs audit checkpoints and release receipts.
+/// `Debug` prints `[redacted]`.
+pub struct SigningKey(Ed25519KeyPair);
+
+impl SigningKey {
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(self.0.sign(msg).as_ref());
+        signature
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        let mut public_key = [0u8; 32];
+        public_key.copy_from_slice(self.0.public_key().as_ref());
+        public_key
+    }
+
+    fn from_seed(seed: &[u8; 32]) -> Result<Self> {
+        // Every 32-byte string is a valid Ed25519 seed; ring's "unchecked"
+        // only refers to not comparing against a stored public key.
+        Ed25519KeyPair::from_seed_unchecked(seed)
+            .map(Self)
+            .map_err(|_| CryptoError::Random)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey([redacted])")
+    }
+}
+
+/// Verify an Ed25519 signature made by [`SigningKey::sign`].
+pub fn verify_signature(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(message, signature)
+        .is_ok()
+}
+
+/// HMAC-SHA256 key for identifiers. `Debug` prints `[redacted]`.
+pub struct IdentifierPepper(hmac::Key);
+
+const PAIRWISE_LABEL: &[u8] = b"pairwise";
+
+impl IdentifierPepper {
+    /// HMAC(pepper, len-prefixed issuer || sub) — the only form in which an
+    /// eID subject is stored. The message starts with a 64-bit length, so it
+    /// can never equal a pairwise-pseudonym message (that would need an
+    /// issuer of about 8 EB, the value of the bytes "pairwise").
+    pub fn subject_hash(&self, issuer: &str, subject: &str) -> [u8; 32] {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(hmac::sign(&self.0, &subject_message(issuer, subject)).as_ref());
+        hash
+    }
+
+    /// Constant-time check of a stored subject hash.
+    pub fn subject_hash_matches(&self, issuer: &str, subject: &str, expected: &[u8]) -> bool {
+        hmac::verify(&self.0, &subject_message(issuer, subject), expected).is_ok()
+    }
+
+    /// Pairwise department pseudonym = hex(HMAC(pepper, "pairwise" || citizen
+    /// id || department id)). Citizen ids have a fixed length of 32, so the
+    /// concatenation is unambiguous.
+    pub fn pairwise_pseudonym(&self, citizen: &CitizenId, department: &str) -> String {
+        let mut context = hmac::Context::with_key(&self.0);
+        context.update(PAIRWISE_LABEL);
+        context.update(citizen.as_str().as_bytes());
+        context.update(department.as_bytes());
+        hex::encode(context.sign().as_ref())
+    }
+
+    fn from_secret(bytes: &[u8; 32]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
+    }
+}
+
+fn subject_message(issuer: &str, subject: &str) -> Vec<u8> {
+    length_prefixed(&[issuer.as_bytes(), subject.as_bytes()])
+}
+
+impl fmt::Debug for IdentifierPepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdentifierPepper([redacted])")
+    }
+}
+
+const KEY_LEN: usize = 32;
+const GCM_NONCE_LEN: usize = 12;
+const GCM_TAG_LEN: usize = 16;
+const WRAPPED_DEK_LEN: usize = GCM_NONCE_LEN + KEY_LEN + GCM_TAG_LEN;
+const DEK_WRAP_LABEL: &[u8] = b"tresor/v1/dek-wrap";
+
+const KEY_FILE_FORMAT: u32 = 1;
+const KEY_FILE_SALT_LEN: usize = 16;
+const KEY_FILE_MAX_BYTES: u64 = 64 * 1024;
+const KEK_FILE_PREFIX: &str = "kek-v";
+const SEALED_SUFFIX: &str = ".sealed";
+const SIGNING_KEY_FILE: &str = "signing-key.sealed";
+const PUBLIC_KEY_FILE: &str = "signing-key.pub";
+const PEPPER_FILE: &str = "pepper.sealed";
+const SIGNING_KEY_PURPOSE: &str = "tresor/v1/keyfile/signing-key";
+const PEPPER_PURPOSE: &str = "tresor/v1/keyfile/pepper";
+
+fn kek_file_name(version: u32) -> String {
+    format!("{KEK_FILE_PREFIX}{version}{SEALED_SUFFIX}")
+}
+
+fn kek_purpose(version: u32) -> String {
+    format!("tresor/v1/keyfile/kek-v{version}")
+}
+
+/// Keys held in memory after opening the passphrase-sealed files in a
+/// directory (`keys init` writes them). KEKs are `aes-gcm` ciphers whose
+/// round keys are zeroized on drop. `Debug` shows only KEK versions.
+pub struct FileKeyProvider {
+    keks: BTreeMap<u32, Aes256Gcm>,
+    current_kek_version: u32,
+    signing_key: SigningKey,
+    pepper: IdentifierPepper,
+    /// Nonces for DEK wrapping; the trait has no RNG parameter.
+    nonce_rng: SystemRandom,
+}
+
+impl FileKeyProvider {
+    /// `tresor keys init`: generate KEK v1 (random 256 bit), Ed25519 signing
+    /// key, identifier pepper (256 bit); write each into `dir` sealed with
+    /// AES-256-GCM under a key derived by Argon2id from the passphrase
+    /// (random salt per file). Refuses if any key file exists. Creates `dir`
+    /// if missing; on unix files get mode 0600 (the directory 0700 when created).
+    pub fn init(
+        dir: &Path,
+        passphrase: &Passphrase,
+        params: KdfParams,
+        rng: &dyn SecureRandom,
+    ) -> Result<()> {
+        params
+            .check()
+            .map_err(|problem| key_file_error(dir, problem))?;
+        let planned = [
+            kek_file_name(1),
+            SIGNING_KEY_FILE.into(),
+            PUBLIC_KEY_FILE.into(),
+            PEPPER_FILE.into(),
+        ];
+        for name in &planned {
+            let path = dir.join(name);
+            if fs::symlink_metadata(&path).is_ok() {
+                return Err(CryptoError::AlreadyInitialised(path));
+            }
+        }
+        if dir.exists() {
+            if let Some(&version) = list_kek_versions(dir)?.first() {
+                return Err(CryptoError::AlreadyInitialised(
+                    dir.join(kek_file_name(version)),
+                ));
+            }
+        }
+        create_key_dir(dir)?;
+
+        let kek = random_secret(rng)?;
+        let seed = random_secret(rng)?;
+        let pepper = random_secret(rng)?;
+        let public_key = SigningKey::from_seed(&seed)?.public_key();
+
+        let sealer = KeyFileSealer {
+            passphrase,
+            params,
+            rng,
+        };
+        sealer.write(&dir.join(kek_file_name(1)), &kek_purpose(1), &kek[..])?;
+        sealer.write(&dir.join(SIGNING_KEY_FILE), SIGNING_KEY_PURPOSE, &seed[..])?;
+        sealer.write(&dir.join(PEPPER_FILE), PEPPER_PURPOSE, &pepper[..])?;
+        let public_text = format!("{}\n", BASE64.encode(public_key));
+        write_new_file(&dir.join(PUBLIC_KEY_FILE), public_text.as_bytes())?;
+        sync_dir(dir);
+        Ok(())
+    }
+
+    /// Open all key files (every `kek-v*.sealed`; current = highest version).
+    /// A passphrase that does not open the first KEK file is
+    /// [`CryptoError::WrongPassphrase`]; a file that fails to authenticate
+    /// after that is [`CryptoError::KeyFile`] (damaged or foreign).
+    pub fn open(dir: &Path, passphrase: &Passphrase) -> Result<Self> {
+        let versions = list_kek_versions(dir)?;
+        let Some(&current_kek_version) = versions.last() else {
+            return Err(key_file_error(
+                &dir.join(kek_file_name(1)),
+                "missing: no kek-v*.sealed file in the key directory".into(),
+            ));
+        };
+        let mut opener = KeyFileOpener {
+            passphrase,
+            passphrase_confirmed: false,
+        };
+        let mut keks = BTreeMap::new();
+        // Highest version first: it is the one in daily use.
+        for &version in versions.iter().rev() {
+            let kek = opener.open(&dir.join(kek_file_name(version)), &kek_purpose(version))?;
+            keks.insert(version, kek_cipher(&kek));
+        }
+        let seed = opener.open(&dir.join(SIGNING_KEY_FILE), SIGNING_KEY_PURPOSE)?;
+        let signing_key = SigningKey::from_seed(&seed)?;
+        check_public_key_file(&dir.join(PUBLIC_KEY_FILE), &signing_key)?;
+        let pepper = opener.open(&dir.join(PEPPER_FILE), PEPPER_PURPOSE)?;
+        Ok(Self {
+            keks,
+            current_kek_version,
+            signing_key,
+            pepper: IdentifierPepper::from_secret(&pepper),
+            nonce_rng: SystemRandom::new(),
+        })
+    }
+
+    /// Throwaway in-memory keys for `--dev` and tests.
+    pub fn ephemeral(rng: &dyn SecureRandom) -> Result<Self> {
+        let kek = random_secret(rng)?;
+        let seed = random_secret(rng)?;
+        let pepper = random_secret(rng)?;
+        Ok(Self {
+            keks: BTreeMap::from([(1, kek_cipher(&kek))]),
+            current_kek_version: 1,
+            signing_key: SigningKey::from_seed(&seed)?,
+            pepper: IdentifierPepper::from_secret(&pepper),
+            nonce_rng: SystemRandom::new(),
+        })
+    }
+
+    /// `tresor keys rotate`: checks the passphrase opens the existing files,
+    /// then writes `kek-v{n+1}.sealed` and returns n+1. Old KEK files stay
+    /// until every DEK has been re-wrapped (unwrap with the old version, wrap
+    /// again), which can resume at any point.
+    pub fn rotate_kek(
+        dir: &Path,
+        passphrase: &Passphrase,
+        params: KdfParams,
+        rng: &dyn SecureRandom,
+    ) -> Result<u32> {
+        params
+            .check()
+            .map_err(|problem| key_file_error(dir, problem))?;
+        let existing = Self::open(dir, passphrase)?;
+        let version = existing
+            .current_kek_version
+            .checked_add(1)
+            .ok_or(CryptoError::UnknownKekVersion(u32::MAX))?;
+        let kek = random_secret(rng)?;
+        let sealer = KeyFileSealer {
+            passphrase,
+            params,
+            rng,
+        };
+        sealer.write(
+            &dir.join(kek_file_name(version)),
+            &kek_purpose(version),
+            &kek[..],
+        )?;
+        sync_dir(dir);
+        Ok(version)
+    }
+
+    fn kek(&self, version: u32) -> Result<&Aes256Gcm> {
+        self.keks
+            .get(&version)
+            .ok_or(CryptoError::UnknownKekVersion(version))
+    }
+}
+
+impl KeyProvider for FileKeyProvider {
+    fn current_kek_version(&self) -> u32 {
+        self.current_kek_version
+    }
+
+    /// `nonce (12) || encrypted DEK (32) || tag (16)`, AES-256-GCM under the
+    /// current KEK with a random nonce.
+    fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<Vec<u8>> {
+        let version = self.current_kek_version;
+        let kek = self.kek(version)?;
+        let mut nonce = [0u8; GCM_NONCE_LEN];
+        self.nonce_rng
+            .fill(&mut nonce)
+            .map_err(|_| CryptoError::Random)?;
+        // Exact capacity: the DEK is encrypted in place and the buffer never
+        // reallocates, so no plaintext copy of the DEK is left in freed memory.
+        let mut wrapped = Vec::with_capacity(WRAPPED_DEK_LEN);
+        wrapped.extend_from_slice(&nonce);
+        // The DEK's bytes leave their zeroizing type only to be encrypted here.
+        wrapped.extend_from_slice(dek.expose_secret_bytes());
+        let sealed = kek.encrypt_in_place_detached(
+            GenericArray::from_slice(&nonce),
+            &dek_wrap_aad(citizen, version),
+            &mut wrapped[GCM_NONCE_LEN..],
+        );
+        match sealed {
+            Ok(tag) => {
+                wrapped.extend_from_slice(&tag);
+                Ok(wrapped)
+            }
+            Err(_) => {
+                wrapped.zeroize();
+                Err(CryptoError::Open)
+            }
+        }
+    }
+
+    fn unwrap_dek(&self, citizen: &CitizenId, kek_version: u32, wrapped: &[u8]) -> Result<DataKey> {
+        let kek = self.kek(kek_version)?;
+        if wrapped.len() != WRAPPED_DEK_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, rest) = wrapped.split_at(GCM_NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(KEY_LEN);
+        let mut dek = Zeroizing::new([0u8; KEY_LEN]);
+        dek.copy_from_slice(ciphertext);
+        kek.decrypt_in_place_detached(
+            GenericArray::from_slice(nonce),
+            &dek_wrap_aad(citizen, kek_version),
+            &mut dek[..],
+            GenericArray::from_slice(tag),
+        )
+        .map_err(|_| CryptoError::Open)?;
+        Ok(DataKey::from_unwrapped(dek))
+    }
+
+    fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    fn pepper(&self) -> &IdentifierPepper {
+        &self.pepper
+    }
+}
+
+impl fmt::Debug for FileKeyProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileKeyProvider")
+            .field("kek_versions", &self.keks.keys().collect::<Vec<_>>())
+            .field("current_kek_version", &self.current_kek_version)
+            .finish_non_exhaustive()
+    }
+}
+
+fn dek_wrap_aad(citizen: &CitizenId, kek_version: u32) -> Vec<u8> {
+    length_prefixed(&[
+        DEK_WRAP_LABEL,
+        citizen.as_str().as_bytes(),
+        &kek_version.to_be_bytes(),
+    ])
+}
+
+fn kek_cipher(kek: &[u8; KEY_LEN]) -> Aes256Gcm {
+    Aes256Gcm::new(GenericArray::from_slice(kek))
+}
+
+fn random_secret(rng: &dyn SecureRandom) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let mut secret = Zeroizing::new([0u8; KEY_LEN]);
+    rng.fill(&mut secret[..]).map_err(|_| CryptoError::Random)?;
+    Ok(secret)
+}
+
+fn key_file_error(path: &Path, problem: String) -> CryptoError {
+    CryptoError::KeyFile {
+        path: path.to_path_buf(),
+        problem,
+    }
+}
+
+/// On-disk form of one sealed key. Holds only ciphertext and public
+/// parameters; the purpose string is the AES-GCM associated data.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedKeyFile {
+    format: u32,
+    purpose: String,
+    kdf: KdfRecord,
+    salt: String,
+    nonce: String,
+    ciphertext: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KdfRecord {
+    algorithm: String,
+    version: u32,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+}
+
+const KDF_ALGORITHM: &str = "argon2id";
+const KDF_VERSION: u32 = 0x13;
+
+fn passphrase_key(
+    passphrase: &Passphrase,
+    params: &KdfParams,
+    salt: &[u8],
+) -> std::result::Result<Zeroizing<[u8; KEY_LEN]>, String> {
+    let argon_params = argon2::Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(KEY_LEN),
+    )
+    .map_err(|error| format!("Argon2id parameters rejected: {error}"))?;
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
+        .hash_password_into(passphrase.expose_secret_bytes(), salt, &mut key[..])
+        .map_err(|error| format!("Argon2id failed: {error}"))?;
+    Ok(key)
+}
+
+struct KeyFileSealer<'a> {
+    passphrase: &'a Passphrase,
+    params: KdfParams,
+    rng: &'a dyn SecureRandom,
+}
+
+impl KeyFileSealer<'_> {
+    fn write(&self, path: &Path, purpose: &str, secret: &[u8]) -> Result<()> {
+        let mut salt = [0u8; KEY_FILE_SALT_LEN];
+        let mut nonce = [0u8; GCM_NONCE_LEN];
+        self.rng.fill(&mut salt).map_err(|_| CryptoError::Random)?;
+        self.rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
+        let key = passphrase_key(self.passphrase, &self.params, &salt)
+            .map_err(|problem| key_file_error(path, problem))?;
+        // Exact capacity so encrypting in place never leaves a plaintext copy.
+        let mut buffer = Zeroizing::new(Vec::with_capacity(secret.len() + GCM_TAG_LEN));
+        buffer.extend_from_slice(secret);
+        kek_cipher(&key)
+            .encrypt_in_place(
+                GenericArray::from_slice(&nonce),
+                purpose.as_bytes(),
+                &mut *buffer,
+            )
+            .map_err(|_| key_file_error(path, "sealing failed".into()))?;
+        let file = SealedKeyFile {
+            format: KEY_FILE_FORMAT,
+            purpose: purpose.into(),
+            kdf: KdfRecord {
+                algorithm: KDF_ALGORITHM.into(),
+                version: KDF_VERSION,
+                memory_kib: self.params.memory_kib,
+                iterations: self.params.iterations,
+                parallelism: self.params.parallelism,
+            },
+            salt: BASE64.encode(salt),
+            nonce: BASE64.encode(nonce),
+            ciphertext: BASE64.encode(&buffer[..]),
+        };
+        let json = serde_json::to_string_pretty(&file)
+            .map_err(|error| key_file_error(path, format!("cannot encode: {error}")))?;
+        write_new_file(path, format!("{json}\n").as_bytes())
+    }
+}
+
+struct KeyFileOpener<'a> {
+    passphrase: &'a Passphrase,
+    /// Set once one file opened: later authentication failures then mean a
+    /// damaged or foreign file, not a mistyped passphrase.
+    passphrase_confirmed: bool,
+}
+
+impl KeyFileOpener<'_> {
+    fn open(&mut self, path: &Path, purpose: &str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+        let file = read_key_file(path)?;
+        let bad = |problem: &str| key_file_error(path, problem.into());
+        if file.format != KEY_FILE_FORMAT {
+            return Err(key_file_error(
+                path,
+                format!("unsupported format version {}", file.format),
+            ));
+        }
+        if file.purpose != purpose {
+            return Err(key_file_error(
+                path,
+                format!("holds a key for {:?}, expected {purpose:?}", file.purpose),
+            ));
+        }
+        if file.kdf.algorithm != KDF_ALGORITHM || file.kdf.version != KDF_VERSION {
+            return Err(bad(
+                "unsupported key derivation (expected argon2id version 19)",
+            ));
+        }
+        let params = KdfParams {
+            memory_kib: file.kdf.memory_kib,
+            iterations: file.kdf.iterations,
+            parallelism: file.kdf.parallelism,
+        };
+        params
+            .check()
+            .map_err(|problem| key_file_error(path, problem))?;
+        let salt = decode_exact(&file.salt, KEY_FILE_SALT_LEN)
+            .ok_or_else(|| bad("salt is not 16 bytes of base64"))?;
+        let nonce = decode_exact(&file.nonce, GCM_NONCE_LEN)
+            .ok_or_else(|| bad("nonce is not 12 bytes of base64"))?;
+        let ciphertext = decode_exact(&file.ciphertext, KEY_LEN + GCM_TAG_LEN)
+            .ok_or_else(|| bad("ciphertext is not 48 bytes of base64"))?;
+
+        let key = passphrase_key(self.passphrase, &params, &salt)
+            .map_err(|problem| key_file_error(path, problem))?;
+        let mut buffer = Zeroizing::new(ciphertext);
+        let opened = kek_cipher(&key).decrypt_in_place(
+            GenericArray::from_slice(&nonce),
+            purpose.as_bytes(),
+            &mut *buffer,
+        );
+        if opened.is_err() {
+            return Err(if self.passphrase_confirmed {
+                bad(
+                    "does not open with the passphrase that opened the other key files (damaged or sealed with another passphrase)",
+                )
+            } else {
+                CryptoError::WrongPassphrase
+            });
+        }
+        self.passphrase_confirmed = true;
+        let mut secret = Zeroizing::new([0u8; KEY_LEN]);
+        // Length was checked above: 48 bytes of ciphertext minus the 16-byte tag.
+        secret.copy_from_slice(&buffer[..KEY_LEN]);
+        Ok(secret)
+    }
+}
+
+fn decode_exact(text: &str, len: usize) -> Option<Vec<u8>> {
+    BASE64.decode(text).ok().filter(|bytes| bytes.len() == len)
+}
+
+fn read_key_file(path: &Path) -> Result<SealedKeyFile> {
+    let text = read_small_file(path)?;
+    serde_json::from_str(&text).map_err(|error| key_file_error(path, format!("malformed: {error}")))
+}
+
+fn read_small_file(path: &Path) -> Result<String> {
+    let metadata = fs::metadata(path).map_err(|error| io_problem(path, &error))?;
+    if metadata.len() > KEY_FILE_MAX_BYTES {
+        return Err(key_file_error(path, "too large to be a key file".into()));
+    }
+    fs::read_to_string(path).map_err(|error| io_problem(path, &error))
+}
+
+fn io_problem(path: &Path, error: &std::io::Error) -> CryptoError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        key_file_error(path, "missing".into())
+    } else {
+        key_file_error(path, format!("cannot read: {error}"))
+    }
+}
+
+fn check_public_key_file(path: &Path, signing_key: &SigningKey) -> Result<()> {
+    let text = read_small_file(path)?;
+    let stored = BASE64
+        .decode(text.trim())
+        .map_err(|_| key_file_error(path, "not base64".into()))?;
+    if stored.as_slice() != signing_key.public_key().as_slice() {
+        return Err(key_file_error(
+            path,
+            format!("does not match the key in {SIGNING_KEY_FILE}"),
+        ));
+    }
+    Ok(())
+}
+
+/// KEK versions present in `dir`, ascending.
+fn list_kek_versions(dir: &Path) -> Result<Vec<u32>> {
+    let entries = fs::read_dir(dir).map_err(|error| io_problem(dir, &error))?;
+    let mut versions = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| io_problem(dir, &error))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(digits) = name
+            .strip_prefix(KEK_FILE_PREFIX)
+            .and_then(|rest| rest.strip_suffix(SEALED_SUFFIX))
+        else {
+            continue;
+        };
+        match digits.parse::<u32>() {
+            // Canonical numbers only, so "kek-v01" cannot shadow "kek-v1".
+            Ok(version) if version >= 1 && version.to_string() == digits => versions.push(version),
+            _ => {
+                return Err(key_file_error(
+                    &entry.path(),
+                    "name is not kek-v<version>.sealed".into(),
+                ));
+            }
+        }
+    }
+    versions.sort_unstable();
+    Ok(versions)
+}
+
+fn create_key_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|error| key_file_error(dir, format!("cannot create directory: {error}")))
+}
+
+/// Creates `path` (never overwrites) with mode 0600 on unix and syncs it.
+fn write_new_file(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            CryptoError::AlreadyInitialised(path.to_path_buf())
+        } else {
+            key_file_error(path, format!("cannot create: {error}"))
+        }
+    })?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|error| key_file_error(path, format!("cannot write: {error}")))
+}
+
+/// Best effort: make the new directory entries durable. Failure to sync a
+/// directory is not fatal on filesystems that do not support it.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[cfg(test)]
+impl FileKeyProvider {
+    /// Provider with given KEK bytes per version, for AAD-binding tests.
+    fn with_test_keks(keks: &[(u32, [u8; KEY_LEN])]) -> Self {
+        let rng = SystemRandom::new();
+        let mut provider = Self::ephemeral(&rng).expect("ephemeral keys");
+        provider.keks = keks
+            .iter()
+            .map(|(version, kek)| (*version, kek_cipher(kek)))
+            .collect();
+        provider.current_kek_version = keks
+            .iter()
+            .map(|(version, _)| *version)
+            .max()
+            .expect("at least one KEK");
+        provider
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn fast() -> KdfParams {
+        KdfParams::fast_for_tests()
+    }
+
+    fn passphrase() -> Passphrase {
+        Passphrase::new("correct horse battery staple".into())
+    }
+
+    fn initialised_dir() -> (tempfile::TempDir, PathBuf) {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = temp.path().join("keys");
+        FileKeyProvider::init(&dir, &passphrase(), fast(), &SystemRandom::new()).expect("init");
+        (temp, dir)
+    }
+
+    fn expect_key_file_error(result: Result<FileKeyProvider>, expected_path: &Path) -> String {
+        match result {
+            Err(CryptoError::KeyFile { path, problem }) => {
+                assert_eq!(path, expected_path, "{problem}");
+                problem
+            }
+            other => panic!(
+                "expected KeyFile error for {}, got {other:?}",
+                expected_path.display()
+            ),
+        }
+    }
+
+    #[test]
+    fn init_then_open_round_trip() {
+        let (_temp, dir) = initialised_dir();
+        for name in [
+            "kek-v1.sealed",
+            "signing-key.sealed",
+            "pepper.sealed",
+            "signing-key.pub",
+        ] {
+            let path = dir.join(name);
+            assert!(path.is_file(), "{name}");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = fs::metadata(&path).expect("metadata").permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{name}");
+            }
+        }
+        let sealed = fs::read_to_string(dir.join("pepper.sealed")).expect("read");
+        let parsed: serde_json::Value = serde_json::from_str(&sealed).expect("json");
+        assert_eq!(parsed["purpose"], PEPPER_PURPOSE);
+        assert_eq!(parsed["kdf"]["memory_kib"], 8 * 1024);
+
+        let first = FileKeyProvider::open(&dir, &passphrase()).expect("open");
+        let second = FileKeyProvider::open(&dir, &passphrase()).expect("open again");
+        assert_eq!(first.current_kek_version(), 1);
+        assert_eq!(
+            first.signing_key().public_key(),
+            second.signing_key().public_key()
+        );
+        let public_text = fs::read_to_string(dir.join("signing-key.pub")).expect("pub");
+        assert_eq!(
+            public_text.trim(),
+            BASE64.encode(first.signing_key().public_key())
+        );
+        assert_eq!(
+            first.pepper().subject_hash("iss", "sub"),
+            second.pepper().subject_hash("iss", "sub")
+        );
+        let signature = first.signing_key().sign(b"checkpoint");
+        assert!(verify_signature(
+            &second.signing_key().public_key(),
+            b"checkpoint",
+            &signature
+        ));
+    }
+
+    #[test]
+    fn dek_wrapped_before_reopening_unwraps_after() {
+        let (_temp, dir) = initialised_dir();
+        let rng = SystemRandom::new();
+        let citizen = CitizenId::generate(&rng);
+        let dek = DataKey::generate(&rng).expect("dek");
+        let wrapped = {
+            let provider = FileKeyProvider::open(&dir, &passphrase()).expect("open");
+            provider.wrap_dek(&citizen, &dek).expect("wrap")
+        };
+        assert_eq!(wrapped.len(), WRAPPED_DEK_LEN);
+        let reopened = FileKeyProvider::open(&dir, &passphrase()).expect("reopen");
+        let unwrapped = reopened.unwrap_dek(&citizen, 1, &wrapped).expect("unwrap");
+        assert_eq!(unwrapped.expose_secret_bytes(), dek.expose_secret_bytes());
+    }
+
+    #[test]
+    fn wrong_passphrase_is_reported() {
+        let (_temp, dir) = initialised_dir();
+        let result = FileKeyProvider::open(
+            &dir,
+            &Passphrase::new("Correct horse battery staple".into()),
+        );
+        assert!(
+            matches!(result, Err(CryptoError::WrongPassphrase)),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn init_refuses_to_overwrite() {
+        let (_temp, dir) = initialised_dir();
+        let again = FileKeyProvider::init(&dir, &passphrase(), fast(), &SystemRandom::new());
+        assert!(
+            matches!(again, Err(CryptoError::AlreadyInitialised(path)) if path == dir.join("kek-v1.sealed"))
+        );
+
+        // A single leftover file is enough to refuse, and nothing is written.
+        let temp = tempfile::tempdir().expect("tempdir");
+        fs::write(temp.path().join("pepper.sealed"), "{}").expect("write");
+        let partial =
+            FileKeyProvider::init(temp.path(), &passphrase(), fast(), &SystemRandom::new());
+        assert!(
+            matches!(partial, Err(CryptoError::AlreadyInitialised(path)) if path == temp.path().join("pepper.sealed"))
+        );
+        assert!(!temp.path().join("kek-v1.sealed").exists());
+        // So does a KEK of a later version.
+        let temp = tempfile::tempdir().expect("tempdir");
+        fs::write(temp.path().join("kek-v3.sealed"), "{}").expect("write");
+        let later = FileKeyProvider::init(temp.path(), &passphrase(), fast(), &SystemRandom::new());
+        assert!(
+            matches!(later, Err(CryptoError::AlreadyInitialised(path)) if path == temp.path().join("kek-v3.sealed"))
+        );
+    }
+
+    #[test]
+    fn init_refuses_weak_kdf_params() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let weak = KdfParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let result = FileKeyProvider::init(temp.path(), &passphrase(), weak, &SystemRandom::new());
+        assert!(
+            matches!(result, Err(CryptoError::KeyFile { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_key_files_name_the_file() {
+        let (_temp, dir) = initialised_dir();
+        let signing = dir.join("signing-key.sealed");
+        let original = fs::read_to_string(&signing).expect("read");
+
+        fs::write(&signing, "not json").expect("write");
+        let problem = expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &signing);
+        assert!(problem.contains("malformed"), "{problem}");
+
+        let mut value: serde_json::Value = serde_json::from_str(&original).expect("json");
+        value["ciphertext"] = "AAAA".into();
+        fs::write(&signing, value.to_string()).expect("write");
+        expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &signing);
+
+        // Weakened KDF parameters in the file are refused before deriving.
+        let mut value: serde_json::Value = serde_json::from_str(&original).expect("json");
+        value["kdf"]["memory_kib"] = 16.into();
+        fs::write(&signing, value.to_string()).expect("write");
+        expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &signing);
+
+        fs::remove_file(&signing).expect("remove");
+        let problem = expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &signing);
+        assert_eq!(problem, "missing");
+    }
+
+    #[test]
+    fn tampered_key_file_after_good_kek_is_a_key_file_error() {
+        let (_temp, dir) = initialised_dir();
+        let pepper = dir.join("pepper.sealed");
+        let mut value: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&pepper).expect("read")).expect("json");
+        let mut ciphertext = BASE64
+            .decode(value["ciphertext"].as_str().expect("str"))
+            .expect("b64");
+        ciphertext[0] ^= 1;
+        value["ciphertext"] = BASE64.encode(ciphertext).into();
+        fs::write(&pepper, value.to_string()).expect("write");
+        let problem = expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &pepper);
+        assert!(problem.contains("does not open"), "{problem}");
+    }
+
+    #[test]
+    fn swapped_key_files_are_refused() {
+        // The pepper file copied over the signing key file: its purpose (the
+        // AAD) names the pepper, so it must not be accepted as a signing key.
+        let (_temp, dir) = initialised_dir();
+        let signing = dir.join("signing-key.sealed");
+        fs::copy(dir.join("pepper.sealed"), &signing).expect("copy");
+        expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &signing);
+
+        // Same with the purpose field rewritten to match: the AAD check catches it.
+        let mut value: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&signing).expect("read")).expect("json");
+        value["purpose"] = SIGNING_KEY_PURPOSE.into();
+        fs::write(&signing, value.to_string()).expect("write");
+        let problem = expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &signing);
+        assert!(problem.contains("does not open"), "{problem}");
+    }
+
+    #[test]
+    fn public_key_file_must_match() {
+        let (_temp, dir) = initialised_dir();
+        let public = dir.join("signing-key.pub");
+        fs::write(&public, format!("{}\n", BASE64.encode([7u8; 32]))).expect("write");
+        expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &public);
+    }
+
+    #[test]
+    fn oddly_named_kek_file_is_refused() {
+        let (_temp, dir) = initialised_dir();
+        let odd = dir.join("kek-v01.sealed");
+        fs::copy(dir.join("kek-v1.sealed"), &odd).expect("copy");
+        expect_key_file_error(FileKeyProvider::open(&dir, &passphrase()), &odd);
+    }
+
+    #[test]
+    fn rotation_keeps_old_deks_readable() {
+        let (_temp, dir) = initialised_dir();
+        let rng = SystemRandom::new();
+        let citizen = CitizenId::generate(&rng);
+        let dek = DataKey::generate(&rng).expect("dek");
+        let wrapped_v1 = FileKeyProvider::open(&dir, &passphrase())
+            .expect("open")
+            .wrap_dek(&citizen, &dek)
+            .expect("wrap");
+
+        let wrong =
+            FileKeyProvider::rotate_kek(&dir, &Passphrase::new("nope".into()), fast(), &rng);
+        assert!(matches!(wrong, Err(CryptoError::WrongPassphrase)));
+        assert_eq!(
+            FileKeyProvider::rotate_kek(&dir, &passphrase(), fast(), &rng).expect("rotate"),
+            2
+        );
+
+        let provider = FileKeyProvider::open(&dir, &passphrase()).expect("open");
+        assert_eq!(provider.current_kek_version(), 2);
+        let old = provider
+            .unwrap_dek(&citizen, 1, &wrapped_v1)
+            .expect("unwrap v1");
+        let wrapped_v2 = provider.wrap_dek(&citizen, &old).expect("re-wrap");
+        let new = provider
+            .unwrap_dek(&citizen, 2, &wrapped_v2)
+            .expect("unwrap v2");
+        assert_eq!(new.expose_secret_bytes(), dek.expose_secret_bytes());
+        // Under the wrong version label each fails.
+        assert!(matches!(
+            provider.unwrap_dek(&citizen, 2, &wrapped_v1),
+            Err(CryptoError::Open)
+        ));
+        assert!(matches!(
+            provider.unwrap_dek(&citizen, 1, &wrapped_v2),
+            Err(CryptoError::Open)
+        ));
+    }
+
+    #[test]
+    fn unwrap_binds_citizen_and_kek_version() {
+        // Same key bytes under versions 1 and 2, so only the AAD differs.
+        let provider = FileKeyProvider::with_test_keks(&[(1, [5; 32]), (2, [5; 32])]);
+        let rng = SystemRandom::new();
+        let citizen = CitizenId::generate(&rng);
+        let other_citizen = CitizenId::generate(&rng);
+        let dek = DataKey::generate(&rng).expect("dek");
+        let wrapped = provider.wrap_dek(&citizen, &dek).expect("wrap");
+        assert!(provider.unwrap_dek(&citizen, 2, &wrapped).is_ok());
+
+        assert!(matches!(
+            provider.unwrap_dek(&other_citizen, 2, &wrapped),
+            Err(CryptoError::Open)
+        ));
+        assert!(matches!(
+            provider.unwrap_dek(&citizen, 1, &wrapped),
+            Err(CryptoError::Open)
+        ));
+        assert!(matches!(
+            provider.unwrap_dek(&citizen, 3, &wrapped),
+            Err(CryptoError::UnknownKekVersion(3))
+        ));
+        for byte in 0..wrapped.len() {
+            let mut tampered = wrapped.clone();
+            tampered[byte] ^= 0x10;
+            assert!(
+                matches!(
+                    provider.unwrap_dek(&citizen, 2, &tampered),
+                    Err(CryptoError::Open)
+                ),
+                "byte {byte}"
+            );
+        }
+        assert!(matches!(
+            provider.unwrap_dek(&citizen, 2, &wrapped[..59]),
+            Err(CryptoError::Open)
+        ));
+        assert!(matches!(
+            provider.unwrap_dek(&citizen, 2, &[]),
+            Err(CryptoError::Open)
+        ));
+    }
+
+    #[test]
+    fn another_providers_kek_fails() {
+        let rng = SystemRandom::new();
+        let a = FileKeyProvider::ephemeral(&rng).expect("a");
+        let b = FileKeyProvider::ephemeral(&rng).expect("b");
+        let citizen = CitizenId::generate(&rng);
+        let wrapped = a
+            .wrap_dek(&citizen, &DataKey::generate(&rng).expect("dek"))
+            .expect("wrap");
+        assert!(matches!(
+            b.unwrap_dek(&citizen, 1, &wrapped),
+            Err(CryptoError::Open)
+        ));
+        assert_ne!(a.signing_key().public_key(), b.signing_key().public_key());
+    }
+
+    /// RFC 8032 section 7.1, TEST 1, through the seed path `open` uses.
+    #[test]
+    fn ed25519_known_answer_rfc8032_test_1() {
+        let seed: [u8; 32] =
+            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes");
+        let key = SigningKey::from_seed(&seed).expect("key");
+        assert_eq!(
+            hex::encode(key.public_key()),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
+        let signature = key.sign(b"");
+        assert_eq!(
+            hex::encode(signature),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+        assert!(verify_signature(&key.public_key(), b"", &signature));
+        assert!(!verify_signature(&key.public_key(), b"x", &signature));
+        let mut bad = signature;
+        bad[10] ^= 1;
+        assert!(!verify_signature(&key.public_key(), b"", &bad));
+        assert!(!verify_signature(&key.public_key(), b"", &signature[..63]));
+    }
+
+    #[test]
+    fn pepper_outputs_are_pinned_and_separated() {
+        let pepper = IdentifierPepper::from_secret(&[1; 32]);
+        let citizen: CitizenId = "c1".repeat(16).parse().expect("id");
+        assert_eq!(
+            hex::encode(pepper.subject_hash("https://eid.example", "subject-1")),
+            PINNED_SUBJECT_HASH
+        );
+        assert_eq!(
+            pepper.pairwise_pseudonym(&citizen, "wohngeldstelle"),
+            PINNED_PAIRWISE
+        );
+
+        let hash = pepper.subject_hash("https://eid.example", "subject-1");
+        assert!(pepper.subject_hash_matches("https://eid.example", "subject-1", &hash));
+        assert!(!pepper.subject_hash_matches("https://eid.example", "subject-2", &hash));
+        assert!(!pepper.subject_hash_matches("https://eid.example", "subject-1", &hash[..31]));
+        // Framing: moving bytes between issuer and subject changes the hash.
+        assert_ne!(
+            pepper.subject_hash("ab", "c"),
+            pepper.subject_hash("a", "bc")
+        );
+        // Pseudonyms differ per department and per citizen, and per pepper.
+        let other: CitizenId = "c2".repeat(16).parse().expect("id");
+        assert_ne!(
+            pepper.pairwise_pseudonym(&citizen, "a"),
+            pepper.pairwise_pseudonym(&citizen, "b")
+        );
+        assert_ne!(
+            pepper.pairwise_pseudonym(&citizen, "a"),
+            pepper.pairwise_pseudonym(&other, "a")
+        );
+        let other_pepper = IdentifierPepper::from_secret(&[2; 32]);
+        assert_ne!(
+            pepper.pairwise_pseudonym(&citizen, "a"),
+            other_pepper.pairwise_pseudonym(&citizen, "a")
+        );
+        assert_eq!(pepper.pairwise_pseudonym(&citizen, "a").len(), 64);
+    }
+    // Computed once, cross-checked against an independent Python implementation.
+    const PINNED_SUBJECT_HASH: &str =
+        "c48042c31d67d95fc2a25987f19346e6a7f277e53da61609f05ce2f931c72d49";
+    const PINNED_PAIRWISE: &str =
+        "bc1e34cebbfa1d63b369c31bb224efac023b39bca0e6e7497b34031e46414dde";
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let rng = SystemRandom::new();
+        let provider = FileKeyProvider::ephemeral(&rng).expect("keys");
+        assert_eq!(
+            format!("{:?}", Passphrase::new("hunter2".into())),
+            "Passphrase([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", provider.signing_key()),
+            "SigningKey([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", provider.pepper()),
+            "IdentifierPepper([redacted])"
+        );
+        assert_eq!(
+            format!("{provider:?}"),
+            "FileKeyProvider { kek_versions: [1], current_kek_version: 1, .. }"
+        );
+    }
+}
