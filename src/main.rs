@@ -135,7 +135,7 @@ fn key_passphrase() -> anyhow::Result<Passphrase> {
 }
 
 async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
-    let rng: Arc<dyn SecureRandom> = Arc::new(SystemRandom::new());
+    let rng: Arc<dyn SecureRandom + Send + Sync> = Arc::new(SystemRandom::new());
     let mut dev_data_dir = None;
     if dev {
         if !config.listen.ip().is_loopback() {

@@ -31,7 +31,7 @@ pub struct Parts {
     pub keys: Arc<dyn KeyProvider>,
     pub policies: Arc<Policies>,
     pub clock: Arc<dyn Clock>,
-    pub rng: Arc<dyn SecureRandom>,
+    pub rng: Arc<dyn SecureRandom + Send + Sync>,
     /// (settings, button label) per identity provider.
     pub issuers: Vec<(IssuerSettings, String)>,
     /// The built-in test provider, nested at `/dev-idp` (dev mode only).

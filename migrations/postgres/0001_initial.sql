@@ -20,6 +20,7 @@ CREATE TABLE pending_logins (
     issuer        TEXT   NOT NULL,
     nonce         TEXT   NOT NULL,
     pkce_verifier TEXT   NOT NULL,
+    requested_level INTEGER NOT NULL,
     return_to     TEXT   NOT NULL,
     created_at    BIGINT NOT NULL
 );

@@ -58,22 +58,14 @@ pub struct KdfParams {
 impl Default for KdfParams {
     /// m = 64 MiB, t = 3, p = 1.
     fn default() -> Self {
-        Self {
-            memory_kib: 64 * 1024,
-            iterations: 3,
-            parallelism: 1,
-        }
+        Self { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
     }
 }
 
 impl KdfParams {
     /// m = 8 MiB, t = 1, p = 1: cheap enough for tests, still within bounds.
     pub fn fast_for_tests() -> Self {
-        Self {
-            memory_kib: 8 * 1024,
-            iterations: 1,
-            parallelism: 1,
-        }
+        Self { memory_kib: 8 * 1024, iterations: 1, parallelism: 1 }
     }
 
     /// Bounds that keep a weakened or hostile key file from either making the
@@ -126,9 +118,7 @@ impl SigningKey {
     fn from_seed(seed: &[u8; 32]) -> Result<Self> {
         // Every 32-byte string is a valid Ed25519 seed; ring's "unchecked"
         // only refers to not comparing against a stored public key.
-        Ed25519KeyPair::from_seed_unchecked(seed)
-            .map(Self)
-            .map_err(|_| CryptoError::Random)
+        Ed25519KeyPair::from_seed_unchecked(seed).map(Self).map_err(|_| CryptoError::Random)
     }
 }
 
@@ -140,9 +130,7 @@ impl fmt::Debug for SigningKey {
 
 /// Verify an Ed25519 signature made by [`SigningKey::sign`].
 pub fn verify_signature(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
-    UnparsedPublicKey::new(&ED25519, public_key)
-        .verify(message, signature)
-        .is_ok()
+    UnparsedPublicKey::new(&ED25519, public_key).verify(message, signature).is_ok()
 }
 
 /// HMAC-SHA256 key for identifiers. `Debug` prints `[redacted]`.
@@ -235,21 +223,9 @@ impl FileKeyProvider {
     /// AES-256-GCM under a key derived by Argon2id from the passphrase
     /// (random salt per file). Refuses if any key file exists. Creates `dir`
     /// if missing; on unix files get mode 0600 (the directory 0700 when created).
-    pub fn init(
-        dir: &Path,
-        passphrase: &Passphrase,
-        params: KdfParams,
-        rng: &dyn SecureRandom,
-    ) -> Result<()> {
-        params
-            .check()
-            .map_err(|problem| key_file_error(dir, problem))?;
-        let planned = [
-            kek_file_name(1),
-            SIGNING_KEY_FILE.into(),
-            PUBLIC_KEY_FILE.into(),
-            PEPPER_FILE.into(),
-        ];
+    pub fn init(dir: &Path, passphrase: &Passphrase, params: KdfParams, rng: &dyn SecureRandom) -> Result<()> {
+        params.check().map_err(|problem| key_file_error(dir, problem))?;
+        let planned = [kek_file_name(1), SIGNING_KEY_FILE.into(), PUBLIC_KEY_FILE.into(), PEPPER_FILE.into()];
         for name in &planned {
             let path = dir.join(name);
             if fs::symlink_metadata(&path).is_ok() {
@@ -258,9 +234,7 @@ impl FileKeyProvider {
         }
         if dir.exists() {
             if let Some(&version) = list_kek_versions(dir)?.first() {
-                return Err(CryptoError::AlreadyInitialised(
-                    dir.join(kek_file_name(version)),
-                ));
+                return Err(CryptoError::AlreadyInitialised(dir.join(kek_file_name(version))));
             }
         }
         create_key_dir(dir)?;
@@ -270,11 +244,7 @@ impl FileKeyProvider {
         let pepper = random_secret(rng)?;
         let public_key = SigningKey::from_seed(&seed)?.public_key();
 
-        let sealer = KeyFileSealer {
-            passphrase,
-            params,
-            rng,
-        };
+        let sealer = KeyFileSealer { passphrase, params, rng };
         sealer.write(&dir.join(kek_file_name(1)), &kek_purpose(1), &kek[..])?;
         sealer.write(&dir.join(SIGNING_KEY_FILE), SIGNING_KEY_PURPOSE, &seed[..])?;
         sealer.write(&dir.join(PEPPER_FILE), PEPPER_PURPOSE, &pepper[..])?;
@@ -296,10 +266,7 @@ impl FileKeyProvider {
                 "missing: no kek-v*.sealed file in the key directory".into(),
             ));
         };
-        let mut opener = KeyFileOpener {
-            passphrase,
-            passphrase_confirmed: false,
-        };
+        let mut opener = KeyFileOpener { passphrase, passphrase_confirmed: false };
         let mut keks = BTreeMap::new();
         // Highest version first: it is the one in daily use.
         for &version in versions.iter().rev() {
@@ -337,39 +304,19 @@ impl FileKeyProvider {
     /// then writes `kek-v{n+1}.sealed` and returns n+1. Old KEK files stay
     /// until every DEK has been re-wrapped (unwrap with the old version, wrap
     /// again), which can resume at any point.
-    pub fn rotate_kek(
-        dir: &Path,
-        passphrase: &Passphrase,
-        params: KdfParams,
-        rng: &dyn SecureRandom,
-    ) -> Result<u32> {
-        params
-            .check()
-            .map_err(|problem| key_file_error(dir, problem))?;
+    pub fn rotate_kek(dir: &Path, passphrase: &Passphrase, params: KdfParams, rng: &dyn SecureRandom) -> Result<u32> {
+        params.check().map_err(|problem| key_file_error(dir, problem))?;
         let existing = Self::open(dir, passphrase)?;
-        let version = existing
-            .current_kek_version
-            .checked_add(1)
-            .ok_or(CryptoError::UnknownKekVersion(u32::MAX))?;
+        let version = existing.current_kek_version.checked_add(1).ok_or(CryptoError::UnknownKekVersion(u32::MAX))?;
         let kek = random_secret(rng)?;
-        let sealer = KeyFileSealer {
-            passphrase,
-            params,
-            rng,
-        };
-        sealer.write(
-            &dir.join(kek_file_name(version)),
-            &kek_purpose(version),
-            &kek[..],
-        )?;
+        let sealer = KeyFileSealer { passphrase, params, rng };
+        sealer.write(&dir.join(kek_file_name(version)), &kek_purpose(version), &kek[..])?;
         sync_dir(dir);
         Ok(version)
     }
 
     fn kek(&self, version: u32) -> Result<&Aes256Gcm> {
-        self.keks
-            .get(&version)
-            .ok_or(CryptoError::UnknownKekVersion(version))
+        self.keks.get(&version).ok_or(CryptoError::UnknownKekVersion(version))
     }
 }
 
@@ -384,9 +331,7 @@ impl KeyProvider for FileKeyProvider {
         let version = self.current_kek_version;
         let kek = self.kek(version)?;
         let mut nonce = [0u8; GCM_NONCE_LEN];
-        self.nonce_rng
-            .fill(&mut nonce)
-            .map_err(|_| CryptoError::Random)?;
+        self.nonce_rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
         // Exact capacity: the DEK is encrypted in place and the buffer never
         // reallocates, so no plaintext copy of the DEK is left in freed memory.
         let mut wrapped = Vec::with_capacity(WRAPPED_DEK_LEN);
@@ -448,11 +393,7 @@ impl fmt::Debug for FileKeyProvider {
 }
 
 fn dek_wrap_aad(citizen: &CitizenId, kek_version: u32) -> Vec<u8> {
-    length_prefixed(&[
-        DEK_WRAP_LABEL,
-        citizen.as_str().as_bytes(),
-        &kek_version.to_be_bytes(),
-    ])
+    length_prefixed(&[DEK_WRAP_LABEL, citizen.as_str().as_bytes(), &kek_version.to_be_bytes()])
 }
 
 fn kek_cipher(kek: &[u8; KEY_LEN]) -> Aes256Gcm {
@@ -466,10 +407,7 @@ fn random_secret(rng: &dyn SecureRandom) -> Result<Zeroizing<[u8; KEY_LEN]>> {
 }
 
 fn key_file_error(path: &Path, problem: String) -> CryptoError {
-    CryptoError::KeyFile {
-        path: path.to_path_buf(),
-        problem,
-    }
+    CryptoError::KeyFile { path: path.to_path_buf(), problem }
 }
 
 /// On-disk form of one sealed key. Holds only ciphertext and public
@@ -503,13 +441,8 @@ fn passphrase_key(
     params: &KdfParams,
     salt: &[u8],
 ) -> std::result::Result<Zeroizing<[u8; KEY_LEN]>, String> {
-    let argon_params = argon2::Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        Some(KEY_LEN),
-    )
-    .map_err(|error| format!("Argon2id parameters rejected: {error}"))?;
+    let argon_params = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(KEY_LEN))
+        .map_err(|error| format!("Argon2id parameters rejected: {error}"))?;
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
         .hash_password_into(passphrase.expose_secret_bytes(), salt, &mut key[..])
@@ -529,17 +462,13 @@ impl KeyFileSealer<'_> {
         let mut nonce = [0u8; GCM_NONCE_LEN];
         self.rng.fill(&mut salt).map_err(|_| CryptoError::Random)?;
         self.rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
-        let key = passphrase_key(self.passphrase, &self.params, &salt)
-            .map_err(|problem| key_file_error(path, problem))?;
+        let key =
+            passphrase_key(self.passphrase, &self.params, &salt).map_err(|problem| key_file_error(path, problem))?;
         // Exact capacity so encrypting in place never leaves a plaintext copy.
         let mut buffer = Zeroizing::new(Vec::with_capacity(secret.len() + GCM_TAG_LEN));
         buffer.extend_from_slice(secret);
         kek_cipher(&key)
-            .encrypt_in_place(
-                GenericArray::from_slice(&nonce),
-                purpose.as_bytes(),
-                &mut *buffer,
-            )
+            .encrypt_in_place(GenericArray::from_slice(&nonce), purpose.as_bytes(), &mut *buffer)
             .map_err(|_| key_file_error(path, "sealing failed".into()))?;
         let file = SealedKeyFile {
             format: KEY_FILE_FORMAT,
@@ -573,45 +502,29 @@ impl KeyFileOpener<'_> {
         let file = read_key_file(path)?;
         let bad = |problem: &str| key_file_error(path, problem.into());
         if file.format != KEY_FILE_FORMAT {
-            return Err(key_file_error(
-                path,
-                format!("unsupported format version {}", file.format),
-            ));
+            return Err(key_file_error(path, format!("unsupported format version {}", file.format)));
         }
         if file.purpose != purpose {
-            return Err(key_file_error(
-                path,
-                format!("holds a key for {:?}, expected {purpose:?}", file.purpose),
-            ));
+            return Err(key_file_error(path, format!("holds a key for {:?}, expected {purpose:?}", file.purpose)));
         }
         if file.kdf.algorithm != KDF_ALGORITHM || file.kdf.version != KDF_VERSION {
-            return Err(bad(
-                "unsupported key derivation (expected argon2id version 19)",
-            ));
+            return Err(bad("unsupported key derivation (expected argon2id version 19)"));
         }
         let params = KdfParams {
             memory_kib: file.kdf.memory_kib,
             iterations: file.kdf.iterations,
             parallelism: file.kdf.parallelism,
         };
-        params
-            .check()
-            .map_err(|problem| key_file_error(path, problem))?;
-        let salt = decode_exact(&file.salt, KEY_FILE_SALT_LEN)
-            .ok_or_else(|| bad("salt is not 16 bytes of base64"))?;
-        let nonce = decode_exact(&file.nonce, GCM_NONCE_LEN)
-            .ok_or_else(|| bad("nonce is not 12 bytes of base64"))?;
+        params.check().map_err(|problem| key_file_error(path, problem))?;
+        let salt = decode_exact(&file.salt, KEY_FILE_SALT_LEN).ok_or_else(|| bad("salt is not 16 bytes of base64"))?;
+        let nonce = decode_exact(&file.nonce, GCM_NONCE_LEN).ok_or_else(|| bad("nonce is not 12 bytes of base64"))?;
         let ciphertext = decode_exact(&file.ciphertext, KEY_LEN + GCM_TAG_LEN)
             .ok_or_else(|| bad("ciphertext is not 48 bytes of base64"))?;
 
-        let key = passphrase_key(self.passphrase, &params, &salt)
-            .map_err(|problem| key_file_error(path, problem))?;
+        let key = passphrase_key(self.passphrase, &params, &salt).map_err(|problem| key_file_error(path, problem))?;
         let mut buffer = Zeroizing::new(ciphertext);
-        let opened = kek_cipher(&key).decrypt_in_place(
-            GenericArray::from_slice(&nonce),
-            purpose.as_bytes(),
-            &mut *buffer,
-        );
+        let opened =
+            kek_cipher(&key).decrypt_in_place(GenericArray::from_slice(&nonce), purpose.as_bytes(), &mut *buffer);
         if opened.is_err() {
             return Err(if self.passphrase_confirmed {
                 bad(
@@ -656,14 +569,9 @@ fn io_problem(path: &Path, error: &std::io::Error) -> CryptoError {
 
 fn check_public_key_file(path: &Path, signing_key: &SigningKey) -> Result<()> {
     let text = read_small_file(path)?;
-    let stored = BASE64
-        .decode(text.trim())
-        .map_err(|_| key_file_error(path, "not base64".into()))?;
+    let stored = BASE64.decode(text.trim()).map_err(|_| key_file_error(path, "not base64".into()))?;
     if stored.as_slice() != signing_key.public_key().as_slice() {
-        return Err(key_file_error(
-            path,
-            format!("does not match the key in {SIGNING_KEY_FILE}"),
-        ));
+        return Err(key_file_error(path, format!("does not match the key in {SIGNING_KEY_FILE}")));
     }
     Ok(())
 }
@@ -676,20 +584,14 @@ fn list_kek_versions(dir: &Path) -> Result<Vec<u32>> {
         let entry = entry.map_err(|error| io_problem(dir, &error))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(digits) = name
-            .strip_prefix(KEK_FILE_PREFIX)
-            .and_then(|rest| rest.strip_suffix(SEALED_SUFFIX))
-        else {
+        let Some(digits) = name.strip_prefix(KEK_FILE_PREFIX).and_then(|rest| rest.strip_suffix(SEALED_SUFFIX)) else {
             continue;
         };
         match digits.parse::<u32>() {
             // Canonical numbers only, so "kek-v01" cannot shadow "kek-v1".
             Ok(version) if version >= 1 && version.to_string() == digits => versions.push(version),
             _ => {
-                return Err(key_file_error(
-                    &entry.path(),
-                    "name is not kek-v<version>.sealed".into(),
-                ));
+                return Err(key_file_error(&entry.path(), "name is not kek-v<version>.sealed".into()));
             }
         }
     }
@@ -705,9 +607,7 @@ fn create_key_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder
-        .create(dir)
-        .map_err(|error| key_file_error(dir, format!("cannot create directory: {error}")))
+    builder.create(dir).map_err(|error| key_file_error(dir, format!("cannot create directory: {error}")))
 }
 
 /// Creates `path` (never overwrites) with mode 0600 on unix and syncs it.
@@ -745,15 +645,8 @@ impl FileKeyProvider {
     fn with_test_keks(keks: &[(u32, [u8; KEY_LEN])]) -> Self {
         let rng = SystemRandom::new();
         let mut provider = Self::ephemeral(&rng).expect("ephemeral keys");
-        provider.keks = keks
-            .iter()
-            .map(|(version, kek)| (*version, kek_cipher(kek)))
-            .collect();
-        provider.current_kek_version = keks
-            .iter()
-            .map(|(version, _)| *version)
-            .max()
-            .expect("at least one KEK");
+        provider.keks = keks.iter().map(|(version, kek)| (*version, kek_cipher(kek))).collect();
+        provider.current_kek_version = keks.iter().map(|(version, _)| *version).max().expect("at least one KEK");
         provider
     }
 }
@@ -785,22 +678,14 @@ mod tests {
                 assert_eq!(path, expected_path, "{problem}");
                 problem
             }
-            other => panic!(
-                "expected KeyFile error for {}, got {other:?}",
-                expected_path.display()
-            ),
+            other => panic!("expected KeyFile error for {}, got {other:?}", expected_path.display()),
         }
     }
 
     #[test]
     fn init_then_open_round_trip() {
         let (_temp, dir) = initialised_dir();
-        for name in [
-            "kek-v1.sealed",
-            "signing-key.sealed",
-            "pepper.sealed",
-            "signing-key.pub",
-        ] {
+        for name in ["kek-v1.sealed", "signing-key.sealed", "pepper.sealed", "signing-key.pub"] {
             let path = dir.join(name);
             assert!(path.is_file(), "{name}");
             #[cfg(unix)]
@@ -818,25 +703,12 @@ mod tests {
         let first = FileKeyProvider::open(&dir, &passphrase()).expect("open");
         let second = FileKeyProvider::open(&dir, &passphrase()).expect("open again");
         assert_eq!(first.current_kek_version(), 1);
-        assert_eq!(
-            first.signing_key().public_key(),
-            second.signing_key().public_key()
-        );
+        assert_eq!(first.signing_key().public_key(), second.signing_key().public_key());
         let public_text = fs::read_to_string(dir.join("signing-key.pub")).expect("pub");
-        assert_eq!(
-            public_text.trim(),
-            BASE64.encode(first.signing_key().public_key())
-        );
-        assert_eq!(
-            first.pepper().subject_hash("iss", "sub"),
-            second.pepper().subject_hash("iss", "sub")
-        );
+        assert_eq!(public_text.trim(), BASE64.encode(first.signing_key().public_key()));
+        assert_eq!(first.pepper().subject_hash("iss", "sub"), second.pepper().subject_hash("iss", "sub"));
         let signature = first.signing_key().sign(b"checkpoint");
-        assert!(verify_signature(
-            &second.signing_key().public_key(),
-            b"checkpoint",
-            &signature
-        ));
+        assert!(verify_signature(&second.signing_key().public_key(), b"checkpoint", &signature));
     }
 
     #[test]
@@ -858,29 +730,20 @@ mod tests {
     #[test]
     fn wrong_passphrase_is_reported() {
         let (_temp, dir) = initialised_dir();
-        let result = FileKeyProvider::open(
-            &dir,
-            &Passphrase::new("Correct horse battery staple".into()),
-        );
-        assert!(
-            matches!(result, Err(CryptoError::WrongPassphrase)),
-            "{result:?}"
-        );
+        let result = FileKeyProvider::open(&dir, &Passphrase::new("Correct horse battery staple".into()));
+        assert!(matches!(result, Err(CryptoError::WrongPassphrase)), "{result:?}");
     }
 
     #[test]
     fn init_refuses_to_overwrite() {
         let (_temp, dir) = initialised_dir();
         let again = FileKeyProvider::init(&dir, &passphrase(), fast(), &SystemRandom::new());
-        assert!(
-            matches!(again, Err(CryptoError::AlreadyInitialised(path)) if path == dir.join("kek-v1.sealed"))
-        );
+        assert!(matches!(again, Err(CryptoError::AlreadyInitialised(path)) if path == dir.join("kek-v1.sealed")));
 
         // A single leftover file is enough to refuse, and nothing is written.
         let temp = tempfile::tempdir().expect("tempdir");
         fs::write(temp.path().join("pepper.sealed"), "{}").expect("write");
-        let partial =
-            FileKeyProvider::init(temp.path(), &passphrase(), fast(), &SystemRandom::new());
+        let partial = FileKeyProvider::init(temp.path(), &passphrase(), fast(), &SystemRandom::new());
         assert!(
             matches!(partial, Err(CryptoError::AlreadyInitialised(path)) if path == temp.path().join("pepper.sealed"))
         );
@@ -897,16 +760,9 @@ mod tests {
     #[test]
     fn init_refuses_weak_kdf_params() {
         let temp = tempfile::tempdir().expect("tempdir");
-        let weak = KdfParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        };
+        let weak = KdfParams { memory_kib: 1024, iterations: 1, parallelism: 1 };
         let result = FileKeyProvider::init(temp.path(), &passphrase(), weak, &SystemRandom::new());
-        assert!(
-            matches!(result, Err(CryptoError::KeyFile { .. })),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(CryptoError::KeyFile { .. })), "{result:?}");
     }
 
     #[test]
@@ -941,9 +797,7 @@ mod tests {
         let pepper = dir.join("pepper.sealed");
         let mut value: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&pepper).expect("read")).expect("json");
-        let mut ciphertext = BASE64
-            .decode(value["ciphertext"].as_str().expect("str"))
-            .expect("b64");
+        let mut ciphertext = BASE64.decode(value["ciphertext"].as_str().expect("str")).expect("b64");
         ciphertext[0] ^= 1;
         value["ciphertext"] = BASE64.encode(ciphertext).into();
         fs::write(&pepper, value.to_string()).expect("write");
@@ -991,38 +845,22 @@ mod tests {
         let rng = SystemRandom::new();
         let citizen = CitizenId::generate(&rng);
         let dek = DataKey::generate(&rng).expect("dek");
-        let wrapped_v1 = FileKeyProvider::open(&dir, &passphrase())
-            .expect("open")
-            .wrap_dek(&citizen, &dek)
-            .expect("wrap");
+        let wrapped_v1 =
+            FileKeyProvider::open(&dir, &passphrase()).expect("open").wrap_dek(&citizen, &dek).expect("wrap");
 
-        let wrong =
-            FileKeyProvider::rotate_kek(&dir, &Passphrase::new("nope".into()), fast(), &rng);
+        let wrong = FileKeyProvider::rotate_kek(&dir, &Passphrase::new("nope".into()), fast(), &rng);
         assert!(matches!(wrong, Err(CryptoError::WrongPassphrase)));
-        assert_eq!(
-            FileKeyProvider::rotate_kek(&dir, &passphrase(), fast(), &rng).expect("rotate"),
-            2
-        );
+        assert_eq!(FileKeyProvider::rotate_kek(&dir, &passphrase(), fast(), &rng).expect("rotate"), 2);
 
         let provider = FileKeyProvider::open(&dir, &passphrase()).expect("open");
         assert_eq!(provider.current_kek_version(), 2);
-        let old = provider
-            .unwrap_dek(&citizen, 1, &wrapped_v1)
-            .expect("unwrap v1");
+        let old = provider.unwrap_dek(&citizen, 1, &wrapped_v1).expect("unwrap v1");
         let wrapped_v2 = provider.wrap_dek(&citizen, &old).expect("re-wrap");
-        let new = provider
-            .unwrap_dek(&citizen, 2, &wrapped_v2)
-            .expect("unwrap v2");
+        let new = provider.unwrap_dek(&citizen, 2, &wrapped_v2).expect("unwrap v2");
         assert_eq!(new.expose_secret_bytes(), dek.expose_secret_bytes());
         // Under the wrong version label each fails.
-        assert!(matches!(
-            provider.unwrap_dek(&citizen, 2, &wrapped_v1),
-            Err(CryptoError::Open)
-        ));
-        assert!(matches!(
-            provider.unwrap_dek(&citizen, 1, &wrapped_v2),
-            Err(CryptoError::Open)
-        ));
+        assert!(matches!(provider.unwrap_dek(&citizen, 2, &wrapped_v1), Err(CryptoError::Open)));
+        assert!(matches!(provider.unwrap_dek(&citizen, 1, &wrapped_v2), Err(CryptoError::Open)));
     }
 
     #[test]
@@ -1036,37 +874,16 @@ mod tests {
         let wrapped = provider.wrap_dek(&citizen, &dek).expect("wrap");
         assert!(provider.unwrap_dek(&citizen, 2, &wrapped).is_ok());
 
-        assert!(matches!(
-            provider.unwrap_dek(&other_citizen, 2, &wrapped),
-            Err(CryptoError::Open)
-        ));
-        assert!(matches!(
-            provider.unwrap_dek(&citizen, 1, &wrapped),
-            Err(CryptoError::Open)
-        ));
-        assert!(matches!(
-            provider.unwrap_dek(&citizen, 3, &wrapped),
-            Err(CryptoError::UnknownKekVersion(3))
-        ));
+        assert!(matches!(provider.unwrap_dek(&other_citizen, 2, &wrapped), Err(CryptoError::Open)));
+        assert!(matches!(provider.unwrap_dek(&citizen, 1, &wrapped), Err(CryptoError::Open)));
+        assert!(matches!(provider.unwrap_dek(&citizen, 3, &wrapped), Err(CryptoError::UnknownKekVersion(3))));
         for byte in 0..wrapped.len() {
             let mut tampered = wrapped.clone();
             tampered[byte] ^= 0x10;
-            assert!(
-                matches!(
-                    provider.unwrap_dek(&citizen, 2, &tampered),
-                    Err(CryptoError::Open)
-                ),
-                "byte {byte}"
-            );
+            assert!(matches!(provider.unwrap_dek(&citizen, 2, &tampered), Err(CryptoError::Open)), "byte {byte}");
         }
-        assert!(matches!(
-            provider.unwrap_dek(&citizen, 2, &wrapped[..59]),
-            Err(CryptoError::Open)
-        ));
-        assert!(matches!(
-            provider.unwrap_dek(&citizen, 2, &[]),
-            Err(CryptoError::Open)
-        ));
+        assert!(matches!(provider.unwrap_dek(&citizen, 2, &wrapped[..59]), Err(CryptoError::Open)));
+        assert!(matches!(provider.unwrap_dek(&citizen, 2, &[]), Err(CryptoError::Open)));
     }
 
     #[test]
@@ -1075,29 +892,20 @@ mod tests {
         let a = FileKeyProvider::ephemeral(&rng).expect("a");
         let b = FileKeyProvider::ephemeral(&rng).expect("b");
         let citizen = CitizenId::generate(&rng);
-        let wrapped = a
-            .wrap_dek(&citizen, &DataKey::generate(&rng).expect("dek"))
-            .expect("wrap");
-        assert!(matches!(
-            b.unwrap_dek(&citizen, 1, &wrapped),
-            Err(CryptoError::Open)
-        ));
+        let wrapped = a.wrap_dek(&citizen, &DataKey::generate(&rng).expect("dek")).expect("wrap");
+        assert!(matches!(b.unwrap_dek(&citizen, 1, &wrapped), Err(CryptoError::Open)));
         assert_ne!(a.signing_key().public_key(), b.signing_key().public_key());
     }
 
     /// RFC 8032 section 7.1, TEST 1, through the seed path `open` uses.
     #[test]
     fn ed25519_known_answer_rfc8032_test_1() {
-        let seed: [u8; 32] =
-            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-                .expect("hex")
-                .try_into()
-                .expect("32 bytes");
+        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
         let key = SigningKey::from_seed(&seed).expect("key");
-        assert_eq!(
-            hex::encode(key.public_key()),
-            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-        );
+        assert_eq!(hex::encode(key.public_key()), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
         let signature = key.sign(b"");
         assert_eq!(
             hex::encode(signature),
@@ -1115,66 +923,34 @@ mod tests {
     fn pepper_outputs_are_pinned_and_separated() {
         let pepper = IdentifierPepper::from_secret(&[1; 32]);
         let citizen: CitizenId = "c1".repeat(16).parse().expect("id");
-        assert_eq!(
-            hex::encode(pepper.subject_hash("https://eid.example", "subject-1")),
-            PINNED_SUBJECT_HASH
-        );
-        assert_eq!(
-            pepper.pairwise_pseudonym(&citizen, "wohngeldstelle"),
-            PINNED_PAIRWISE
-        );
+        assert_eq!(hex::encode(pepper.subject_hash("https://eid.example", "subject-1")), PINNED_SUBJECT_HASH);
+        assert_eq!(pepper.pairwise_pseudonym(&citizen, "wohngeldstelle"), PINNED_PAIRWISE);
 
         let hash = pepper.subject_hash("https://eid.example", "subject-1");
         assert!(pepper.subject_hash_matches("https://eid.example", "subject-1", &hash));
         assert!(!pepper.subject_hash_matches("https://eid.example", "subject-2", &hash));
         assert!(!pepper.subject_hash_matches("https://eid.example", "subject-1", &hash[..31]));
         // Framing: moving bytes between issuer and subject changes the hash.
-        assert_ne!(
-            pepper.subject_hash("ab", "c"),
-            pepper.subject_hash("a", "bc")
-        );
+        assert_ne!(pepper.subject_hash("ab", "c"), pepper.subject_hash("a", "bc"));
         // Pseudonyms differ per department and per citizen, and per pepper.
         let other: CitizenId = "c2".repeat(16).parse().expect("id");
-        assert_ne!(
-            pepper.pairwise_pseudonym(&citizen, "a"),
-            pepper.pairwise_pseudonym(&citizen, "b")
-        );
-        assert_ne!(
-            pepper.pairwise_pseudonym(&citizen, "a"),
-            pepper.pairwise_pseudonym(&other, "a")
-        );
+        assert_ne!(pepper.pairwise_pseudonym(&citizen, "a"), pepper.pairwise_pseudonym(&citizen, "b"));
+        assert_ne!(pepper.pairwise_pseudonym(&citizen, "a"), pepper.pairwise_pseudonym(&other, "a"));
         let other_pepper = IdentifierPepper::from_secret(&[2; 32]);
-        assert_ne!(
-            pepper.pairwise_pseudonym(&citizen, "a"),
-            other_pepper.pairwise_pseudonym(&citizen, "a")
-        );
+        assert_ne!(pepper.pairwise_pseudonym(&citizen, "a"), other_pepper.pairwise_pseudonym(&citizen, "a"));
         assert_eq!(pepper.pairwise_pseudonym(&citizen, "a").len(), 64);
     }
     // Computed once, cross-checked against an independent Python implementation.
-    const PINNED_SUBJECT_HASH: &str =
-        "c48042c31d67d95fc2a25987f19346e6a7f277e53da61609f05ce2f931c72d49";
-    const PINNED_PAIRWISE: &str =
-        "bc1e34cebbfa1d63b369c31bb224efac023b39bca0e6e7497b34031e46414dde";
+    const PINNED_SUBJECT_HASH: &str = "c48042c31d67d95fc2a25987f19346e6a7f277e53da61609f05ce2f931c72d49";
+    const PINNED_PAIRWISE: &str = "bc1e34cebbfa1d63b369c31bb224efac023b39bca0e6e7497b34031e46414dde";
 
     #[test]
     fn debug_output_hides_secrets() {
         let rng = SystemRandom::new();
         let provider = FileKeyProvider::ephemeral(&rng).expect("keys");
-        assert_eq!(
-            format!("{:?}", Passphrase::new("hunter2".into())),
-            "Passphrase([redacted])"
-        );
-        assert_eq!(
-            format!("{:?}", provider.signing_key()),
-            "SigningKey([redacted])"
-        );
-        assert_eq!(
-            format!("{:?}", provider.pepper()),
-            "IdentifierPepper([redacted])"
-        );
-        assert_eq!(
-            format!("{provider:?}"),
-            "FileKeyProvider { kek_versions: [1], current_kek_version: 1, .. }"
-        );
+        assert_eq!(format!("{:?}", Passphrase::new("hunter2".into())), "Passphrase([redacted])");
+        assert_eq!(format!("{:?}", provider.signing_key()), "SigningKey([redacted])");
+        assert_eq!(format!("{:?}", provider.pepper()), "IdentifierPepper([redacted])");
+        assert_eq!(format!("{provider:?}"), "FileKeyProvider { kek_versions: [1], current_kek_version: 1, .. }");
     }
 }

@@ -24,10 +24,7 @@ mod stream;
 
 use std::path::PathBuf;
 
-pub use keys::{
-    FileKeyProvider, IdentifierPepper, KdfParams, KeyProvider, Passphrase, SigningKey,
-    verify_signature,
-};
+pub use keys::{FileKeyProvider, IdentifierPepper, KdfParams, KeyProvider, Passphrase, SigningKey, verify_signature};
 pub use seal::{DataKey, FieldContext, FieldKey, FileKey, KEY_FORMAT_VERSION, TAG_LEN};
 pub use stream::{CHUNK_SIZE, FileOpener, FileSealer, SEALED_CHUNK_SIZE, chunk_count};
 
@@ -81,22 +78,13 @@ mod tests {
 
     #[test]
     fn length_prefixing_separates_parts() {
-        assert_ne!(
-            length_prefixed(&[b"ab", b"c"]),
-            length_prefixed(&[b"a", b"bc"])
-        );
+        assert_ne!(length_prefixed(&[b"ab", b"c"]), length_prefixed(&[b"a", b"bc"]));
         assert_ne!(length_prefixed(&[b"", b"x"]), length_prefixed(&[b"x", b""]));
-        assert_eq!(
-            length_prefixed(&[b"ab"]),
-            [0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']
-        );
+        assert_eq!(length_prefixed(&[b"ab"]), [0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
     }
 
     #[test]
     fn open_error_message_is_generic() {
-        assert_eq!(
-            CryptoError::Open.to_string(),
-            "decryption failed: ciphertext, key or context does not match"
-        );
+        assert_eq!(CryptoError::Open.to_string(), "decryption failed: ciphertext, key or context does not match");
     }
 }

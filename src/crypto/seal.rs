@@ -63,9 +63,7 @@ impl DataKey {
         // expand() only fails for outputs longer than 255 hash blocks; an
         // AES-256 key is one block, so this cannot fail.
         let info = [label, id];
-        let okm = prk
-            .expand(&info, &AES_256_GCM)
-            .expect("HKDF output of 32 bytes is always valid");
+        let okm = prk.expand(&info, &AES_256_GCM).expect("HKDF output of 32 bytes is always valid");
         // The derived bytes go straight into ring's key type, never through ours.
         LessSafeKey::new(UnboundKey::from(okm))
     }
@@ -101,12 +99,7 @@ impl FieldContext<'_> {
 
 impl FieldKey {
     /// Seal one field value: `nonce (12) || ciphertext || tag (16)`.
-    pub fn seal(
-        &self,
-        rng: &dyn SecureRandom,
-        context: &FieldContext,
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>> {
+    pub fn seal(&self, rng: &dyn SecureRandom, context: &FieldContext, plaintext: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
         self.seal_with_nonce(nonce, context, plaintext)
@@ -126,24 +119,13 @@ impl FieldKey {
 
     /// Sealing with a caller-chosen nonce; only for pinned test vectors, a
     /// repeated nonce under one key breaks GCM.
-    fn seal_with_nonce(
-        &self,
-        nonce: [u8; NONCE_LEN],
-        context: &FieldContext,
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>> {
+    fn seal_with_nonce(&self, nonce: [u8; NONCE_LEN], context: &FieldContext, plaintext: &[u8]) -> Result<Vec<u8>> {
         // Exact capacity: the plaintext is encrypted in place and the buffer
         // never reallocates, so no plaintext copy is left in freed memory.
         let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(plaintext);
-        seal_in_place_append_tag(
-            &self.0,
-            nonce,
-            &context.associated_data(),
-            &mut sealed,
-            NONCE_LEN,
-        )?;
+        seal_in_place_append_tag(&self.0, nonce, &context.associated_data(), &mut sealed, NONCE_LEN)?;
         Ok(sealed)
     }
 }
@@ -184,11 +166,7 @@ pub(super) fn open_in_place_strip_tag(
     from: usize,
 ) -> Result<()> {
     let opened = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(associated_data),
-            &mut buffer[from..],
-        )
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(associated_data), &mut buffer[from..])
         .map(|plaintext| plaintext.len());
     match opened {
         Ok(plaintext_len) => {
@@ -230,16 +208,8 @@ mod tests {
         format!("e{n:x}").repeat(16).parse().expect("valid id")
     }
 
-    fn context<'a>(
-        citizen: &'a CitizenId,
-        evidence: &'a EvidenceId,
-        field: &'a str,
-    ) -> FieldContext<'a> {
-        FieldContext {
-            citizen,
-            evidence,
-            field,
-        }
+    fn context<'a>(citizen: &'a CitizenId, evidence: &'a EvidenceId, field: &'a str) -> FieldContext<'a> {
+        FieldContext { citizen, evidence, field }
     }
 
     /// McGrew–Viega GCM specification, Test Case 16 (AES-256, 60-byte
@@ -247,9 +217,7 @@ mod tests {
     #[test]
     fn aes_256_gcm_known_answer_gcm_spec_test_case_16() {
         let key = unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
-        let nonce: [u8; 12] = unhex("cafebabefacedbaddecaf888")
-            .try_into()
-            .expect("12 bytes");
+        let nonce: [u8; 12] = unhex("cafebabefacedbaddecaf888").try_into().expect("12 bytes");
         let plaintext = unhex(
             "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72\
              1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
@@ -307,10 +275,7 @@ mod tests {
     fn hmac_sha256_known_answer_rfc4231_test_case_2() {
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"Jefe");
         let tag = hmac::sign(&key, b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(tag.as_ref()),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+        assert_eq!(hex::encode(tag.as_ref()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
         let expected = unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
         assert!(hmac::verify(&key, b"what do ya want for nothing?", &expected).is_ok());
         assert!(hmac::verify(&key, b"what do ya want for nothing!", &expected).is_err());
@@ -325,18 +290,13 @@ mod tests {
         let evidence = evidence(0xa);
         let sealed = dek
             .field_key(&evidence)
-            .seal_with_nonce(
-                [7; 12],
-                &context(&citizen, &evidence, "income"),
-                b"1234.56 EUR",
-            )
+            .seal_with_nonce([7; 12], &context(&citizen, &evidence, "income"), b"1234.56 EUR")
             .expect("seal");
         assert_eq!(hex::encode(&sealed), PINNED_FIELD_VECTOR);
     }
     /// Computed once with this code and cross-checked against an independent
     /// implementation of the same spec (Python: stdlib HMAC-based HKDF, pyca AESGCM).
-    const PINNED_FIELD_VECTOR: &str =
-        "07070707070707070707070794db08bc21dc84a2d7a46aeff72a131a3430de1262b61350fbac35";
+    const PINNED_FIELD_VECTOR: &str = "07070707070707070707070794db08bc21dc84a2d7a46aeff72a131a3430de1262b61350fbac35";
 
     #[test]
     fn field_round_trip_including_empty_value() {
@@ -344,12 +304,7 @@ mod tests {
         let dek = DataKey::generate(&rng).expect("dek");
         let (citizen, evidence) = (citizen(1), evidence(1));
         let key = dek.field_key(&evidence);
-        for plaintext in [
-            &b""[..],
-            b"x",
-            b"Musterstrasse 1, 12345 Musterstadt",
-            &[0u8; 5000],
-        ] {
+        for plaintext in [&b""[..], b"x", b"Musterstrasse 1, 12345 Musterstadt", &[0u8; 5000]] {
             let ctx = context(&citizen, &evidence, "address");
             let sealed = key.seal(&rng, &ctx, plaintext).expect("seal");
             assert_eq!(sealed.len(), 12 + plaintext.len() + 16);
@@ -364,10 +319,7 @@ mod tests {
         let (citizen, evidence) = (citizen(1), evidence(1));
         let ctx = context(&citizen, &evidence, "f");
         let key = dek.field_key(&evidence);
-        assert_ne!(
-            key.seal(&rng, &ctx, b"same").expect("seal"),
-            key.seal(&rng, &ctx, b"same").expect("seal")
-        );
+        assert_ne!(key.seal(&rng, &ctx, b"same").expect("seal"), key.seal(&rng, &ctx, b"same").expect("seal"));
     }
 
     #[test]
@@ -382,16 +334,10 @@ mod tests {
         for bit in 0..sealed.len() * 8 {
             let mut tampered = sealed.clone();
             tampered[bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                matches!(key.open(&ctx, &tampered), Err(CryptoError::Open)),
-                "bit {bit}"
-            );
+            assert!(matches!(key.open(&ctx, &tampered), Err(CryptoError::Open)), "bit {bit}");
         }
         for cut in 0..sealed.len() {
-            assert!(
-                matches!(key.open(&ctx, &sealed[..cut]), Err(CryptoError::Open)),
-                "cut {cut}"
-            );
+            assert!(matches!(key.open(&ctx, &sealed[..cut]), Err(CryptoError::Open)), "cut {cut}");
         }
         let mut extended = sealed.clone();
         extended.push(0);
@@ -405,13 +351,8 @@ mod tests {
         let (citizen_a, citizen_b) = (citizen(1), citizen(2));
         let (evidence_a, evidence_b) = (evidence(1), evidence(2));
         let key = dek.field_key(&evidence_a);
-        let sealed = key
-            .seal(&rng, &context(&citizen_a, &evidence_a, "income"), b"2000")
-            .expect("seal");
-        assert!(
-            key.open(&context(&citizen_a, &evidence_a, "income"), &sealed)
-                .is_ok()
-        );
+        let sealed = key.seal(&rng, &context(&citizen_a, &evidence_a, "income"), b"2000").expect("seal");
+        assert!(key.open(&context(&citizen_a, &evidence_a, "income"), &sealed).is_ok());
 
         // Another citizen's context under the same key.
         let other_citizen = key.open(&context(&citizen_b, &evidence_a, "income"), &sealed);
@@ -419,9 +360,7 @@ mod tests {
         // Another evidence: both with this key and with that evidence's own key.
         let other_evidence = key.open(&context(&citizen_a, &evidence_b, "income"), &sealed);
         assert!(matches!(other_evidence, Err(CryptoError::Open)));
-        let other_key = dek
-            .field_key(&evidence_b)
-            .open(&context(&citizen_a, &evidence_a, "income"), &sealed);
+        let other_key = dek.field_key(&evidence_b).open(&context(&citizen_a, &evidence_a, "income"), &sealed);
         assert!(matches!(other_key, Err(CryptoError::Open)));
         // Another field name, including ones that differ only in framing.
         for field in ["rent", "Income", "income ", ""] {
@@ -437,14 +376,8 @@ mod tests {
         let dek_b = DataKey::generate(&rng).expect("dek");
         let (citizen, evidence) = (citizen(1), evidence(1));
         let ctx = context(&citizen, &evidence, "income");
-        let sealed = dek_a
-            .field_key(&evidence)
-            .seal(&rng, &ctx, b"2000")
-            .expect("seal");
-        assert!(matches!(
-            dek_b.field_key(&evidence).open(&ctx, &sealed),
-            Err(CryptoError::Open)
-        ));
+        let sealed = dek_a.field_key(&evidence).seal(&rng, &ctx, b"2000").expect("seal");
+        assert!(matches!(dek_b.field_key(&evidence).open(&ctx, &sealed), Err(CryptoError::Open)));
     }
 
     #[test]

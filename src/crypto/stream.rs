@@ -36,12 +36,7 @@ pub struct FileSealer {
 
 impl FileSealer {
     pub fn new(key: FileKey, citizen: &CitizenId, file: &FileId) -> Self {
-        Self {
-            key: key.0,
-            chunk_context: ChunkContext::new(citizen, file),
-            next_index: 0,
-            finished: false,
-        }
+        Self { key: key.0, chunk_context: ChunkContext::new(citizen, file), next_index: 0, finished: false }
     }
 
     /// Seal the next chunk: returns `ciphertext || tag`. Every chunk but the
@@ -81,17 +76,13 @@ impl FileSealer {
 
     fn check_next(&self, chunk_len: usize, last: bool) -> Result<()> {
         if self.finished {
-            return Err(CryptoError::StreamState(
-                "chunk sealed after the last chunk",
-            ));
+            return Err(CryptoError::StreamState("chunk sealed after the last chunk"));
         }
         if chunk_len > CHUNK_SIZE {
             return Err(CryptoError::StreamState("chunk larger than CHUNK_SIZE"));
         }
         if !last && chunk_len != CHUNK_SIZE {
-            return Err(CryptoError::StreamState(
-                "only the last chunk may be shorter than CHUNK_SIZE",
-            ));
+            return Err(CryptoError::StreamState("only the last chunk may be shorter than CHUNK_SIZE"));
         }
         // The counter is 88 bits in the nonce; a u64 index never exceeds it,
         // and 2^64 chunks of 64 KiB are unreachable, but fail rather than wrap.
@@ -110,10 +101,7 @@ pub struct FileOpener {
 
 impl FileOpener {
     pub fn new(key: FileKey, citizen: &CitizenId, file: &FileId) -> Self {
-        Self {
-            key: key.0,
-            chunk_context: ChunkContext::new(citizen, file),
-        }
+        Self { key: key.0, chunk_context: ChunkContext::new(citizen, file) }
     }
 
     /// Open the chunk at `index`. `last` must be `index == chunk_count - 1`
@@ -148,13 +136,7 @@ struct ChunkContext {
 
 impl ChunkContext {
     fn new(citizen: &CitizenId, file: &FileId) -> Self {
-        Self {
-            prefix: length_prefixed(&[
-                CHUNK_AAD_LABEL,
-                citizen.as_str().as_bytes(),
-                file.as_str().as_bytes(),
-            ]),
-        }
+        Self { prefix: length_prefixed(&[CHUNK_AAD_LABEL, citizen.as_str().as_bytes(), file.as_str().as_bytes()]) }
     }
 
     /// (label, citizen id, file id, chunk index), each length-prefixed.
@@ -239,15 +221,7 @@ mod tests {
     #[test]
     fn round_trips_for_boundary_sizes() {
         let fixture = Fixture::new();
-        for len in [
-            0,
-            1,
-            CHUNK_SIZE - 1,
-            CHUNK_SIZE,
-            CHUNK_SIZE + 1,
-            3 * CHUNK_SIZE,
-            3 * CHUNK_SIZE + 17,
-        ] {
+        for len in [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE + 17] {
             let data = test_data(len);
             let sealed = fixture.seal_all(&data);
             assert_eq!(sealed.len() as u64, chunk_count(len as u64), "len {len}");
@@ -283,9 +257,7 @@ mod tests {
             let last = index == 1;
             sealer.seal_next_in_place(&mut buffer, last).expect("seal");
             assert_eq!(buffer, copied[index]);
-            opener
-                .open_chunk_in_place(index as u64, &mut buffer, last)
-                .expect("open");
+            opener.open_chunk_in_place(index as u64, &mut buffer, last).expect("open");
             assert_eq!(buffer, chunk);
         }
     }
@@ -307,33 +279,18 @@ mod tests {
     fn nonce_layout_is_counter_then_flag() {
         assert_eq!(chunk_nonce(0, false), [0; 12]);
         assert_eq!(chunk_nonce(1, true), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
-        assert_eq!(
-            chunk_nonce(0x0102, false),
-            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0]
-        );
-        assert_eq!(
-            chunk_nonce(u64::MAX, true),
-            [0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 1]
-        );
+        assert_eq!(chunk_nonce(0x0102, false), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0]);
+        assert_eq!(chunk_nonce(u64::MAX, true), [0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 1]);
     }
 
     #[test]
     fn flipped_bit_fails() {
         let fixture = Fixture::new();
         let sealed = fixture.seal_all(&test_data(2 * CHUNK_SIZE + 5));
-        for (chunk, byte) in [
-            (0, 0),
-            (1, CHUNK_SIZE / 2),
-            (2, 0),
-            (2, 5),
-            (2, 5 + TAG_LEN - 1),
-        ] {
+        for (chunk, byte) in [(0, 0), (1, CHUNK_SIZE / 2), (2, 0), (2, 5), (2, 5 + TAG_LEN - 1)] {
             let mut tampered = sealed.clone();
             tampered[chunk][byte] ^= 0x80;
-            assert!(
-                matches!(fixture.open_all(&tampered), Err(CryptoError::Open)),
-                "{chunk}/{byte}"
-            );
+            assert!(matches!(fixture.open_all(&tampered), Err(CryptoError::Open)), "{chunk}/{byte}");
         }
     }
 
@@ -351,13 +308,7 @@ mod tests {
         let sealed = fixture.seal_all(&test_data(3 * CHUNK_SIZE + 1));
         let opener = fixture.opener();
         for (i, j) in [(0, 1), (1, 0), (1, 2), (2, 0)] {
-            assert!(
-                matches!(
-                    opener.open_chunk(j, &sealed[i], false),
-                    Err(CryptoError::Open)
-                ),
-                "{i}->{j}"
-            );
+            assert!(matches!(opener.open_chunk(j, &sealed[i], false), Err(CryptoError::Open)), "{i}->{j}");
         }
         assert!(opener.open_chunk(1, &sealed[1], false).is_ok());
     }
@@ -377,15 +328,9 @@ mod tests {
         let sealed = fixture.seal_all(&test_data(2 * CHUNK_SIZE + 9));
         let opener = fixture.opener();
         // The real last chunk opened as not-last (a file extended past its end).
-        assert!(matches!(
-            opener.open_chunk(2, &sealed[2], false),
-            Err(CryptoError::Open)
-        ));
+        assert!(matches!(opener.open_chunk(2, &sealed[2], false), Err(CryptoError::Open)));
         // A non-last chunk opened as last (a truncated file).
-        assert!(matches!(
-            opener.open_chunk(1, &sealed[1], true),
-            Err(CryptoError::Open)
-        ));
+        assert!(matches!(opener.open_chunk(1, &sealed[1], true), Err(CryptoError::Open)));
         assert!(opener.open_chunk(2, &sealed[2], true).is_ok());
     }
 
@@ -397,46 +342,18 @@ mod tests {
         let other_file = FileId::generate(&rng);
         let other_citizen = CitizenId::generate(&rng);
         // Another file of the same citizen (different derived key and AAD).
-        let opener = FileOpener::new(
-            fixture.dek.file_key(&other_file),
-            &fixture.citizen,
-            &other_file,
-        );
-        assert!(matches!(
-            opener.open_chunk(0, &sealed[0], true),
-            Err(CryptoError::Open)
-        ));
+        let opener = FileOpener::new(fixture.dek.file_key(&other_file), &fixture.citizen, &other_file);
+        assert!(matches!(opener.open_chunk(0, &sealed[0], true), Err(CryptoError::Open)));
         // Right key, but the context names another file or another citizen:
         // the AAD alone must reject it.
-        let opener = FileOpener::new(
-            fixture.dek.file_key(&fixture.file),
-            &fixture.citizen,
-            &other_file,
-        );
-        assert!(matches!(
-            opener.open_chunk(0, &sealed[0], true),
-            Err(CryptoError::Open)
-        ));
-        let opener = FileOpener::new(
-            fixture.dek.file_key(&fixture.file),
-            &other_citizen,
-            &fixture.file,
-        );
-        assert!(matches!(
-            opener.open_chunk(0, &sealed[0], true),
-            Err(CryptoError::Open)
-        ));
+        let opener = FileOpener::new(fixture.dek.file_key(&fixture.file), &fixture.citizen, &other_file);
+        assert!(matches!(opener.open_chunk(0, &sealed[0], true), Err(CryptoError::Open)));
+        let opener = FileOpener::new(fixture.dek.file_key(&fixture.file), &other_citizen, &fixture.file);
+        assert!(matches!(opener.open_chunk(0, &sealed[0], true), Err(CryptoError::Open)));
         // Another citizen's DEK.
         let other_dek = DataKey::generate(&rng).expect("dek");
-        let opener = FileOpener::new(
-            other_dek.file_key(&fixture.file),
-            &fixture.citizen,
-            &fixture.file,
-        );
-        assert!(matches!(
-            opener.open_chunk(0, &sealed[0], true),
-            Err(CryptoError::Open)
-        ));
+        let opener = FileOpener::new(other_dek.file_key(&fixture.file), &fixture.citizen, &fixture.file);
+        assert!(matches!(opener.open_chunk(0, &sealed[0], true), Err(CryptoError::Open)));
     }
 
     #[test]
@@ -444,13 +361,7 @@ mod tests {
         let fixture = Fixture::new();
         let opener = fixture.opener();
         for len in [0, 1, TAG_LEN - 1, SEALED_CHUNK_SIZE + 1] {
-            assert!(
-                matches!(
-                    opener.open_chunk(0, &vec![0; len], true),
-                    Err(CryptoError::Open)
-                ),
-                "{len}"
-            );
+            assert!(matches!(opener.open_chunk(0, &vec![0; len], true), Err(CryptoError::Open)), "{len}");
         }
     }
 
@@ -459,31 +370,16 @@ mod tests {
         let fixture = Fixture::new();
         let mut sealer = fixture.sealer();
         let full = vec![0u8; CHUNK_SIZE];
-        assert!(matches!(
-            sealer.seal_next(&[1, 2, 3], false),
-            Err(CryptoError::StreamState(_))
-        ));
-        assert!(matches!(
-            sealer.seal_next(&vec![0; CHUNK_SIZE + 1], true),
-            Err(CryptoError::StreamState(_))
-        ));
+        assert!(matches!(sealer.seal_next(&[1, 2, 3], false), Err(CryptoError::StreamState(_))));
+        assert!(matches!(sealer.seal_next(&vec![0; CHUNK_SIZE + 1], true), Err(CryptoError::StreamState(_))));
         // Refused calls did not advance the counter.
         assert_eq!(sealer.chunks_sealed(), 0);
         sealer.seal_next(&full, false).expect("seal");
         sealer.seal_next(&[1], true).expect("seal");
-        assert!(matches!(
-            sealer.seal_next(&[], true),
-            Err(CryptoError::StreamState(_))
-        ));
-        assert!(matches!(
-            sealer.seal_next(&full, false),
-            Err(CryptoError::StreamState(_))
-        ));
+        assert!(matches!(sealer.seal_next(&[], true), Err(CryptoError::StreamState(_))));
+        assert!(matches!(sealer.seal_next(&full, false), Err(CryptoError::StreamState(_))));
         let mut buffer = vec![1];
-        assert!(matches!(
-            sealer.seal_next_in_place(&mut buffer, true),
-            Err(CryptoError::StreamState(_))
-        ));
+        assert!(matches!(sealer.seal_next_in_place(&mut buffer, true), Err(CryptoError::StreamState(_))));
         assert_eq!(sealer.chunks_sealed(), 2);
     }
 

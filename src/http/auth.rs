@@ -63,10 +63,10 @@ pub async fn login(State(app): State<AppState>, Query(query): Query<LoginQuery>)
         None => relying_party.min_level(),
     };
     let requested = asked.max(relying_party.min_level());
-    if let Some(hint) = &query.login_hint {
-        if hint.len() > 256 || hint.chars().any(char::is_control) {
-            return Err(ApiError::bad_request("invalid_login_hint", "The login hint is not valid."));
-        }
+    if let Some(hint) = &query.login_hint
+        && (hint.len() > 256 || hint.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_request("invalid_login_hint", "The login hint is not valid."));
     }
     let start = relying_party.begin_login(app.vault.rng(), requested, query.login_hint.as_deref())?;
     let binding = session::random_token(app.vault.rng())?;

@@ -121,14 +121,10 @@ impl DevIdp {
         rng: &dyn SecureRandom,
     ) -> Result<Self, DevIdpError> {
         let issuer = issuer.trim_end_matches('/').to_owned();
-        Url::parse(&issuer)
-            .map_err(|_| DevIdpError::Configuration("issuer is not a URL".into()))?;
-        Url::parse(&redirect_uri)
-            .map_err(|_| DevIdpError::Configuration("redirect_uri is not a URL".into()))?;
+        Url::parse(&issuer).map_err(|_| DevIdpError::Configuration("issuer is not a URL".into()))?;
+        Url::parse(&redirect_uri).map_err(|_| DevIdpError::Configuration("redirect_uri is not a URL".into()))?;
         if client_id.is_empty() || client_secret.is_empty() {
-            return Err(DevIdpError::Configuration(
-                "client_id and client_secret must not be empty".into(),
-            ));
+            return Err(DevIdpError::Configuration("client_id and client_secret must not be empty".into()));
         }
         Ok(Self {
             issuer,
@@ -166,29 +162,19 @@ impl DevIdp {
     /// JWKS. Exercises key rotation in tests.
     pub fn rotate_signing_key(&self, rng: &dyn SecureRandom) -> Result<(), DevIdpError> {
         let fresh = Arc::new(SigningKey::generate(rng)?);
-        *self
-            .signing_key
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        *self.signing_key.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
         Ok(())
     }
 
     /// Signs arbitrary claims with the provider's current key (ES256), with
     /// the given `typ` header. For tests that need tokens a well-behaved
     /// provider would not issue (logout tokens, broken claims).
-    pub fn sign_jwt_for_tests(
-        &self,
-        typ: Option<&str>,
-        claims: &Value,
-    ) -> Result<String, DevIdpError> {
+    pub fn sign_jwt_for_tests(&self, typ: Option<&str>, claims: &Value) -> Result<String, DevIdpError> {
         self.sign_jwt(typ, claims)
     }
 
     fn current_key(&self) -> Arc<SigningKey> {
-        self.signing_key
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.signing_key.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     fn sign_jwt(&self, typ: Option<&str>, claims: &Value) -> Result<String, DevIdpError> {
@@ -197,19 +183,10 @@ impl DevIdp {
         if let Some(typ) = typ {
             header["typ"] = Value::String(typ.to_owned());
         }
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let signature = key
-            .key_pair
-            .sign(&self.rng, signing_input.as_bytes())
-            .map_err(|_| DevIdpError::Key)?;
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature.as_ref())
-        ))
+        let signing_input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let signature = key.key_pair.sign(&self.rng, signing_input.as_bytes()).map_err(|_| DevIdpError::Key)?;
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref())))
     }
 
     fn random_token(&self) -> Result<String, DevIdpError> {
@@ -222,17 +199,10 @@ impl DevIdp {
         format!("{}{path}", self.issuer)
     }
 
-    fn issue_code(
-        &self,
-        persona: &'static Persona,
-        request: &ValidAuthorize,
-    ) -> Result<String, DevIdpError> {
+    fn issue_code(&self, persona: &'static Persona, request: &ValidAuthorize) -> Result<String, DevIdpError> {
         let code = self.random_token()?;
         let now = Utc::now();
-        let mut codes = self
-            .codes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut codes = self.codes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         codes.retain(|_, issued| issued.expires_at > now);
         codes.insert(
             code.clone(),
@@ -249,40 +219,24 @@ impl DevIdp {
 
     /// Checks an authorization request. `Err` is the response to send: an
     /// error page while the redirect URI is untrusted, a redirect after.
-    fn validate_authorize(
-        &self,
-        params: &AuthorizeParams,
-    ) -> Result<ValidAuthorize, Box<Response>> {
+    fn validate_authorize(&self, params: &AuthorizeParams) -> Result<ValidAuthorize, Box<Response>> {
         if params.client_id.as_deref() != Some(self.client_id.as_str()) {
-            return Err(Box::new(error_page(
-                StatusCode::BAD_REQUEST,
-                "unknown client_id",
-            )));
+            return Err(Box::new(error_page(StatusCode::BAD_REQUEST, "unknown client_id")));
         }
         if params.redirect_uri.as_deref() != Some(self.redirect_uri.as_str()) {
-            return Err(Box::new(error_page(
-                StatusCode::BAD_REQUEST,
-                "redirect_uri not registered",
-            )));
+            return Err(Box::new(error_page(StatusCode::BAD_REQUEST, "redirect_uri not registered")));
         }
         let state = params.state.clone().filter(|state| !state.is_empty());
         let fail = |code: &str, description: &str| {
             Box::new(redirect_with(
                 &self.redirect_uri,
-                &[
-                    ("error", code),
-                    ("error_description", description),
-                    ("state", state.as_deref().unwrap_or("")),
-                ],
+                &[("error", code), ("error_description", description), ("state", state.as_deref().unwrap_or(""))],
             ))
         };
         if params.response_type.as_deref() != Some("code") {
             return Err(fail("unsupported_response_type", "only response_type=code"));
         }
-        let has_openid_scope = params
-            .scope
-            .as_deref()
-            .is_some_and(|scope| scope.split(' ').any(|s| s == "openid"));
+        let has_openid_scope = params.scope.as_deref().is_some_and(|scope| scope.split(' ').any(|s| s == "openid"));
         if !has_openid_scope {
             return Err(fail("invalid_scope", "scope must contain openid"));
         }
@@ -295,27 +249,17 @@ impl DevIdp {
         if params.code_challenge_method.as_deref() != Some("S256") {
             return Err(fail("invalid_request", "PKCE with S256 is required"));
         }
-        let Some(code_challenge) = params
-            .code_challenge
-            .clone()
-            .filter(|challenge| challenge.len() == 43)
-        else {
+        let Some(code_challenge) = params.code_challenge.clone().filter(|challenge| challenge.len() == 43) else {
             return Err(fail("invalid_request", "code_challenge is required"));
         };
-        Ok(ValidAuthorize {
-            redirect_uri: self.redirect_uri.clone(),
-            state,
-            nonce,
-            code_challenge,
-        })
+        Ok(ValidAuthorize { redirect_uri: self.redirect_uri.clone(), state, nonce, code_challenge })
     }
 
     fn complete_authorize(&self, persona: &'static Persona, request: &ValidAuthorize) -> Response {
         match self.issue_code(persona, request) {
-            Ok(code) => redirect_with(
-                &request.redirect_uri,
-                &[("code", code.as_str()), ("state", request.state.as_str())],
-            ),
+            Ok(code) => {
+                redirect_with(&request.redirect_uri, &[("code", code.as_str()), ("state", request.state.as_str())])
+            }
             Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "could not issue a code"),
         }
     }
@@ -329,9 +273,7 @@ impl DevIdp {
             },
         };
         let id_ok = client_id.as_bytes().ct_eq(self.client_id.as_bytes());
-        let secret_ok = client_secret
-            .as_bytes()
-            .ct_eq(self.client_secret.as_bytes());
+        let secret_ok = client_secret.as_bytes().ct_eq(self.client_secret.as_bytes());
         bool::from(id_ok & secret_ok)
     }
 
@@ -354,11 +296,10 @@ impl DevIdp {
 
 impl SigningKey {
     fn generate(rng: &dyn SecureRandom) -> Result<Self, DevIdpError> {
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng).map_err(|_| DevIdpError::Key)?;
+        let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), rng)
             .map_err(|_| DevIdpError::Key)?;
-        let key_pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), rng)
-                .map_err(|_| DevIdpError::Key)?;
         // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
         let point = key_pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 0x04 {
@@ -373,21 +314,14 @@ impl SigningKey {
             "kty": "EC", "crv": "P-256", "x": x, "y": y,
             "use": "sig", "alg": "ES256", "kid": kid,
         });
-        Ok(Self {
-            key_pair,
-            kid,
-            public_jwk,
-        })
+        Ok(Self { key_pair, kid, public_jwk })
     }
 }
 
 /// The same subject for a persona across logins and restarts, so a dev
 /// citizen keeps their data.
 fn stable_subject(persona: &Persona) -> String {
-    let hash = digest(
-        &SHA256,
-        format!("tresor-dev-idp\0{}", persona.id).as_bytes(),
-    );
+    let hash = digest(&SHA256, format!("tresor-dev-idp\0{}", persona.id).as_bytes());
     format!("dev-{}", URL_SAFE_NO_PAD.encode(&hash.as_ref()[..16]))
 }
 
@@ -463,10 +397,7 @@ async fn jwks(State(idp): State<Arc<DevIdp>>) -> Response {
     axum::Json(json!({ "keys": [key.public_jwk] })).into_response()
 }
 
-async fn authorize(
-    State(idp): State<Arc<DevIdp>>,
-    Query(params): Query<AuthorizeParams>,
-) -> Response {
+async fn authorize(State(idp): State<Arc<DevIdp>>, Query(params): Query<AuthorizeParams>) -> Response {
     let request = match idp.validate_authorize(&params) {
         Ok(request) => request,
         Err(response) => return *response,
@@ -477,10 +408,7 @@ async fn authorize(
     }
 }
 
-async fn authorize_choose(
-    State(idp): State<Arc<DevIdp>>,
-    Form(params): Form<AuthorizeParams>,
-) -> Response {
+async fn authorize_choose(State(idp): State<Arc<DevIdp>>, Form(params): Form<AuthorizeParams>) -> Response {
     let request = match idp.validate_authorize(&params) {
         Ok(request) => request,
         Err(response) => return *response,
@@ -488,29 +416,19 @@ async fn authorize_choose(
     match params.persona.as_deref().and_then(persona_by_id) {
         Some(persona) => idp.complete_authorize(persona, &request),
         None => {
-            let mut response = persona_page(
-                &idp,
-                &params,
-                Some("Bitte eine Testperson wählen. / Please choose a test person."),
-            )
-            .into_response();
+            let mut response =
+                persona_page(&idp, &params, Some("Bitte eine Testperson wählen. / Please choose a test person."))
+                    .into_response();
             *response.status_mut() = StatusCode::BAD_REQUEST;
             no_store(response)
         }
     }
 }
 
-async fn token(
-    State(idp): State<Arc<DevIdp>>,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
-) -> Response {
+async fn token(State(idp): State<Arc<DevIdp>>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
     if !idp.client_authenticated(&headers, &form) {
         let mut response = token_error(StatusCode::UNAUTHORIZED, "invalid_client");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"dev-idp\""),
-        );
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dev-idp\""));
         return response;
     }
     if form.grant_type.as_deref() != Some("authorization_code") {
@@ -520,11 +438,7 @@ async fn token(
         return token_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     // Removed before any check: a code is spent by its first use, even a failed one.
-    let issued = idp
-        .codes
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .remove(code);
+    let issued = idp.codes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(code);
     let Some(issued) = issued else {
         return token_error(StatusCode::BAD_REQUEST, "invalid_grant");
     };
@@ -563,10 +477,7 @@ async fn logout(State(idp): State<Arc<DevIdp>>, Query(params): Query<LogoutParam
         .post_logout_redirect_uri
         .as_deref()
         .and_then(|uri| Url::parse(uri).ok())
-        .filter(|uri| {
-            Url::parse(&idp.redirect_uri)
-                .is_ok_and(|registered| registered.origin() == uri.origin())
-        });
+        .filter(|uri| Url::parse(&idp.redirect_uri).is_ok_and(|registered| registered.origin() == uri.origin()));
     match target {
         Some(target) => {
             let state = params.state.unwrap_or_default();
@@ -624,9 +535,7 @@ fn token_error(status: StatusCode, code: &'static str) -> Response {
 }
 
 fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -4,11 +4,10 @@
 
 pub mod dev_idp;
 pub mod oidc;
+pub mod registry;
 
 pub use dev_idp::{DevIdp, DevIdpError, Persona};
-pub use oidc::{
-    IssuerSettings, LoginError, LoginStart, LogoutClaims, PendingAuth, RelyingParty, VerifiedLogin,
-};
+pub use oidc::{IssuerSettings, LoginError, LoginStart, LogoutClaims, PendingAuth, RelyingParty, VerifiedLogin};
 
 #[cfg(test)]
 mod tests;

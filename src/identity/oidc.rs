@@ -13,19 +13,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError,
-    Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields, EndSessionUrl,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenFields, IdTokenVerifier,
-    IssuerUrl, JsonWebKey, JsonWebKeyId, JsonWebKeySetUrl, JsonWebKeyUse, JwsSigningAlgorithm,
-    LoginHint, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, SignatureVerificationError,
-    StandardErrorResponse, StandardTokenResponse, TokenResponse as _,
+    AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    ClientSecret, CsrfToken, EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    IdToken, IdTokenFields, IdTokenVerifier, IssuerUrl, JsonWebKey, JsonWebKeyId, JsonWebKeySetUrl, JsonWebKeyUse,
+    JwsSigningAlgorithm, LoginHint, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
+    ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, SignatureVerificationError, StandardErrorResponse,
+    StandardTokenResponse, TokenResponse as _,
 };
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
@@ -104,10 +102,7 @@ impl fmt::Debug for IssuerSettings {
             .field("name", &self.name)
             .field("issuer_url", &self.issuer_url)
             .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
             .field("redirect_url", &self.redirect_url)
             .field("post_logout_redirect_url", &self.post_logout_redirect_url)
             .field("min_level", &self.min_level)
@@ -131,10 +126,7 @@ pub struct LoginStart {
 impl LoginStart {
     /// The part of the start that `finish_login` needs back.
     pub fn pending(&self) -> PendingAuth {
-        PendingAuth {
-            nonce: self.nonce.clone(),
-            pkce_verifier: self.pkce_verifier.clone(),
-        }
+        PendingAuth { nonce: self.nonce.clone(), pkce_verifier: self.pkce_verifier.clone() }
     }
 }
 
@@ -177,10 +169,7 @@ impl fmt::Debug for VerifiedLogin {
         f.debug_struct("VerifiedLogin")
             .field("subject", &"[redacted]")
             .field("level", &self.level)
-            .field(
-                "idp_session_id",
-                &self.idp_session_id.as_ref().map(|_| "[redacted]"),
-            )
+            .field("idp_session_id", &self.idp_session_id.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -200,10 +189,7 @@ impl fmt::Debug for LogoutClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogoutClaims")
             .field("subject", &self.subject.as_ref().map(|_| "[redacted]"))
-            .field(
-                "idp_session_id",
-                &self.idp_session_id.as_ref().map(|_| "[redacted]"),
-            )
+            .field("idp_session_id", &self.idp_session_id.as_ref().map(|_| "[redacted]"))
             .field("jti", &"[redacted]")
             .field("expires_at", &self.expires_at)
             .finish()
@@ -221,10 +207,7 @@ pub enum LoginError {
     #[error("invalid ID token: {0}")]
     InvalidIdToken(String),
     #[error("login level too low: required {required:?}, got {got:?}")]
-    LevelTooLow {
-        required: LoginLevel,
-        got: Option<LoginLevel>,
-    },
+    LevelTooLow { required: LoginLevel, got: Option<LoginLevel> },
     #[error("invalid logout token: {0}")]
     InvalidLogoutToken(String),
     #[error("random number generator failed")]
@@ -280,12 +263,8 @@ struct SessionClaims {
 }
 impl AdditionalClaims for SessionClaims {}
 
-type SessionIdToken = IdToken<
-    SessionClaims,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
+type SessionIdToken =
+    IdToken<SessionClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 type SessionIdTokenFields = IdTokenFields<
     SessionClaims,
     EmptyExtraTokenFields,
@@ -345,29 +324,20 @@ impl RelyingParty {
     /// Fetches the discovery document and JWKS. `http` should not follow
     /// redirects (SSRF); the tests and `tresor serve` build it that way.
     #[tracing::instrument(skip_all, fields(issuer = %settings.name))]
-    pub async fn discover(
-        settings: IssuerSettings,
-        http: reqwest::Client,
-    ) -> Result<Self, LoginError> {
+    pub async fn discover(settings: IssuerSettings, http: reqwest::Client) -> Result<Self, LoginError> {
         let allowed_algs = parse_allowed_algs(&settings.allowed_algs)?;
         if settings.leeway_seconds < 0 || settings.leeway_seconds > 600 {
-            return Err(LoginError::Configuration(
-                "leeway_seconds must be between 0 and 600".into(),
-            ));
+            return Err(LoginError::Configuration("leeway_seconds must be between 0 and 600".into()));
         }
         if settings.max_token_age_seconds <= 0 {
-            return Err(LoginError::Configuration(
-                "max_token_age_seconds must be positive".into(),
-            ));
+            return Err(LoginError::Configuration("max_token_age_seconds must be positive".into()));
         }
         let issuer = IssuerUrl::new(settings.issuer_url.clone())
             .map_err(|_| LoginError::Configuration("issuer_url is not a URL".into()))?;
         let redirect_url = RedirectUrl::new(settings.redirect_url.clone())
             .map_err(|_| LoginError::Configuration("redirect_url is not a URL".into()))?;
-        let post_logout_redirect_url = PostLogoutRedirectUrl::new(
-            settings.post_logout_redirect_url.clone(),
-        )
-        .map_err(|_| LoginError::Configuration("post_logout_redirect_url is not a URL".into()))?;
+        let post_logout_redirect_url = PostLogoutRedirectUrl::new(settings.post_logout_redirect_url.clone())
+            .map_err(|_| LoginError::Configuration("post_logout_redirect_url is not a URL".into()))?;
 
         let metadata = ProviderMetadataWithLogout::discover_async(issuer.clone(), &http)
             .await
@@ -376,9 +346,7 @@ impl RelyingParty {
         let jwks = metadata.jwks().clone();
         let end_session_endpoint = metadata.additional_metadata().end_session_endpoint.clone();
         if metadata.token_endpoint().is_none() {
-            return Err(LoginError::Discovery(
-                "provider has no token endpoint".into(),
-            ));
+            return Err(LoginError::Discovery("provider has no token endpoint".into()));
         }
 
         let client = DiscoveredClient::from_provider_metadata(
@@ -428,9 +396,8 @@ impl RelyingParty {
         let state = random_token(rng)?;
         let nonce = random_token(rng)?;
         let pkce_verifier = random_token(rng)?;
-        let pkce_challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-            pkce_verifier.clone(),
-        ));
+        let pkce_challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(pkce_verifier.clone()));
 
         let state_for_request = state.clone();
         let nonce_for_request = nonce.clone();
@@ -451,12 +418,7 @@ impl RelyingParty {
             request = request.set_login_hint(LoginHint::new(hint.to_owned()));
         }
         let (authorize_url, _, _) = request.url();
-        Ok(LoginStart {
-            authorize_url,
-            state,
-            nonce,
-            pkce_verifier,
-        })
+        Ok(LoginStart { authorize_url, state, nonce, pkce_verifier })
     }
 
     /// Exchanges the code and fully validates the ID token (OIDC Core
@@ -477,11 +439,9 @@ impl RelyingParty {
             .request_async(&self.http)
             .await
             .map_err(|err| LoginError::TokenExchange(token_error_summary(&err)))?;
-        let id_token = response
-            .id_token()
-            .ok_or_else(|| LoginError::InvalidIdToken(reason::MISSING_ID_TOKEN.into()))?;
-        self.validate_parsed_id_token(id_token, &expected.nonce, requested, now)
-            .await
+        let id_token =
+            response.id_token().ok_or_else(|| LoginError::InvalidIdToken(reason::MISSING_ID_TOKEN.into()))?;
+        self.validate_parsed_id_token(id_token, &expected.nonce, requested, now).await
     }
 
     /// Validates a raw ID token as `finish_login` does; for tests of the
@@ -494,11 +454,9 @@ impl RelyingParty {
         requested: LoginLevel,
         now: DateTime<Utc>,
     ) -> Result<VerifiedLogin, LoginError> {
-        let id_token = raw_id_token
-            .parse::<SessionIdToken>()
-            .map_err(|_| LoginError::InvalidIdToken(reason::MALFORMED.into()))?;
-        self.validate_parsed_id_token(&id_token, expected_nonce, requested, now)
-            .await
+        let id_token =
+            raw_id_token.parse::<SessionIdToken>().map_err(|_| LoginError::InvalidIdToken(reason::MALFORMED.into()))?;
+        self.validate_parsed_id_token(&id_token, expected_nonce, requested, now).await
     }
 
     async fn validate_parsed_id_token(
@@ -511,8 +469,7 @@ impl RelyingParty {
         match self.check_id_token(id_token, expected_nonce, requested, now) {
             Err(CheckFailure::UnknownKey) => {
                 self.refresh_jwks().await?;
-                self.check_id_token(id_token, expected_nonce, requested, now)
-                    .map_err(CheckFailure::into_id_token_error)
+                self.check_id_token(id_token, expected_nonce, requested, now).map_err(CheckFailure::into_id_token_error)
             }
             other => other.map_err(CheckFailure::into_id_token_error),
         }
@@ -531,11 +488,7 @@ impl RelyingParty {
         // The crate reports an acr rejection as a string; this carries the
         // typed reason out of the callback.
         let level_failure: Mutex<Option<LevelFailure>> = Mutex::new(None);
-        let jwks = self
-            .jwks
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let jwks = self.jwks.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
 
         // Public-client verifier on purpose: a confidential one would accept
         // HS256 tokens keyed with the client secret. The allow-list excludes
@@ -592,25 +545,14 @@ impl RelyingParty {
         let claims = match id_token.claims(&verifier, nonce_check) {
             Ok(claims) => claims,
             Err(err) => {
-                let level = level_failure
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .take();
+                let level = level_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
                 return Err(match (err, level) {
-                    (
-                        ClaimsVerificationError::InvalidAuthContext(_),
-                        Some(LevelFailure::TooLow(got)),
-                    ) => CheckFailure::Level(LoginError::LevelTooLow {
-                        required,
-                        got: Some(got),
-                    }),
-                    (
-                        ClaimsVerificationError::InvalidAuthContext(_),
-                        Some(LevelFailure::Unknown),
-                    ) => CheckFailure::Level(LoginError::LevelTooLow {
-                        required,
-                        got: None,
-                    }),
+                    (ClaimsVerificationError::InvalidAuthContext(_), Some(LevelFailure::TooLow(got))) => {
+                        CheckFailure::Level(LoginError::LevelTooLow { required, got: Some(got) })
+                    }
+                    (ClaimsVerificationError::InvalidAuthContext(_), Some(LevelFailure::Unknown)) => {
+                        CheckFailure::Level(LoginError::LevelTooLow { required, got: None })
+                    }
                     (err, _) => CheckFailure::from_claims_error(err),
                 });
             }
@@ -618,9 +560,7 @@ impl RelyingParty {
 
         // OIDC Core 3.1.3.7 steps 4-5, which the crate leaves to us.
         let client_id = self.settings.client_id.as_str();
-        let azp_matches = claims
-            .authorized_party()
-            .map(|azp| azp.as_str() == client_id);
+        let azp_matches = claims.authorized_party().map(|azp| azp.as_str() == client_id);
         match azp_matches {
             Some(false) => return Err(CheckFailure::Invalid(reason::AUTHORIZED_PARTY)),
             None if claims.audiences().len() > 1 => {
@@ -637,35 +577,22 @@ impl RelyingParty {
             .and_then(|acr| LoginLevel::from_acr(acr.as_str()))
             .ok_or(CheckFailure::Invalid(reason::ACR_UNKNOWN))?;
 
-        Ok(VerifiedLogin {
-            subject: subject.to_owned(),
-            level,
-            idp_session_id: claims.additional_claims().sid.clone(),
-        })
+        Ok(VerifiedLogin { subject: subject.to_owned(), level, idp_session_id: claims.additional_claims().sid.clone() })
     }
 
     /// Validates an OIDC Back-Channel Logout 1.0 token (section 2.6).
     #[tracing::instrument(skip_all, fields(issuer = %self.settings.name))]
-    pub async fn verify_logout_token(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<LogoutClaims, LoginError> {
+    pub async fn verify_logout_token(&self, token: &str, now: DateTime<Utc>) -> Result<LogoutClaims, LoginError> {
         match self.check_logout_token(token, now) {
             Err(CheckFailure::UnknownKey) => {
                 self.refresh_jwks().await?;
-                self.check_logout_token(token, now)
-                    .map_err(CheckFailure::into_logout_token_error)
+                self.check_logout_token(token, now).map_err(CheckFailure::into_logout_token_error)
             }
             other => other.map_err(CheckFailure::into_logout_token_error),
         }
     }
 
-    fn check_logout_token(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<LogoutClaims, CheckFailure> {
+    fn check_logout_token(&self, token: &str, now: DateTime<Utc>) -> Result<LogoutClaims, CheckFailure> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -682,22 +609,14 @@ impl RelyingParty {
                 return Err(CheckFailure::Invalid(reason::TYPE));
             }
         }
-        let alg: CoreJwsSigningAlgorithm =
-            serde_json::from_value(serde_json::Value::String(header.alg.clone()))
-                .map_err(|_| CheckFailure::Invalid(reason::ALGORITHM))?;
+        let alg: CoreJwsSigningAlgorithm = serde_json::from_value(serde_json::Value::String(header.alg.clone()))
+            .map_err(|_| CheckFailure::Invalid(reason::ALGORITHM))?;
         if !self.allowed_algs.contains(&alg) {
             return Err(CheckFailure::Invalid(reason::ALGORITHM));
         }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| malformed())?;
+        let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| malformed())?;
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        self.verify_jws_signature(
-            header.kid.as_deref(),
-            &alg,
-            signing_input.as_bytes(),
-            &signature,
-        )?;
+        self.verify_jws_signature(header.kid.as_deref(), &alg, signing_input.as_bytes(), &signature)?;
 
         // Signature is good; now the claims (spec 2.6 steps 3-7).
         let payload: serde_json::Map<String, serde_json::Value> =
@@ -722,10 +641,7 @@ impl RelyingParty {
 
         let leeway = Duration::seconds(self.settings.leeway_seconds);
         let max_age = Duration::seconds(self.settings.max_token_age_seconds);
-        let issued_at = claims
-            .iat
-            .and_then(timestamp)
-            .ok_or(CheckFailure::Invalid(reason::IAT_MISSING))?;
+        let issued_at = claims.iat.and_then(timestamp).ok_or(CheckFailure::Invalid(reason::IAT_MISSING))?;
         if issued_at > now + leeway {
             return Err(CheckFailure::Invalid(reason::ISSUED_IN_FUTURE));
         }
@@ -754,17 +670,9 @@ impl RelyingParty {
         if subject.is_none() && session_id.is_none() {
             return Err(CheckFailure::Invalid(reason::SUBJECT));
         }
-        let jti = claims
-            .jti
-            .filter(|jti| !jti.is_empty())
-            .ok_or(CheckFailure::Invalid(reason::JTI_MISSING))?;
+        let jti = claims.jti.filter(|jti| !jti.is_empty()).ok_or(CheckFailure::Invalid(reason::JTI_MISSING))?;
 
-        Ok(LogoutClaims {
-            subject,
-            idp_session_id: session_id,
-            jti,
-            expires_at,
-        })
+        Ok(LogoutClaims { subject, idp_session_id: session_id, jti, expires_at })
     }
 
     /// Key selection as the crate does for ID tokens: by `kid` when given,
@@ -776,36 +684,27 @@ impl RelyingParty {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CheckFailure> {
-        let jwks = self
-            .jwks
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let jwks = self.jwks.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let kid = kid.map(|kid| JsonWebKeyId::new(kid.to_owned()));
         let candidates: Vec<&CoreJsonWebKey> = jwks
             .keys()
             .iter()
             .filter(|key| kid.is_none() || key.key_id() == kid.as_ref())
             .filter(|key| alg.key_type().as_ref() == Some(key.key_type()))
-            .filter(|key| {
-                key.key_use()
-                    .is_none_or(|key_use| key_use.allows_signature())
-            })
+            .filter(|key| key.key_use().is_none_or(|key_use| key_use.allows_signature()))
             .collect();
         match candidates.as_slice() {
             [] => Err(CheckFailure::UnknownKey),
-            [key] => key
-                .verify_signature(alg, message, signature)
-                .map_err(|_| CheckFailure::Invalid(reason::SIGNATURE)),
+            [key] => {
+                key.verify_signature(alg, message, signature).map_err(|_| CheckFailure::Invalid(reason::SIGNATURE))
+            }
             _ => Err(CheckFailure::Invalid(reason::UNKNOWN_KEY)),
         }
     }
 
     async fn refresh_jwks(&self) -> Result<(), LoginError> {
         {
-            let mut last = self
-                .last_jwks_refresh
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut last = self.last_jwks_refresh.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if last.is_some_and(|at| at.elapsed() < MIN_JWKS_REFRESH_INTERVAL) {
                 // Nothing new to learn so soon; the caller reports the key as unknown.
                 return Ok(());
@@ -815,14 +714,8 @@ impl RelyingParty {
         let fresh = CoreJsonWebKeySet::fetch_async(&self.jwks_uri, &self.http)
             .await
             .map_err(|err| LoginError::Discovery(discovery_error_summary(&err)))?;
-        tracing::info!(
-            keys = fresh.keys().len(),
-            "identity provider keys refreshed"
-        );
-        *self
-            .jwks
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        tracing::info!(keys = fresh.keys().len(), "identity provider keys refreshed");
+        *self.jwks.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
         Ok(())
     }
 
@@ -893,8 +786,9 @@ impl CheckFailure {
             }
             ClaimsVerificationError::SignatureVerification(sig) => match sig {
                 SignatureVerificationError::NoMatchingKey => return CheckFailure::UnknownKey,
-                SignatureVerificationError::DisallowedAlg(_)
-                | SignatureVerificationError::UnsupportedAlg(_) => reason::ALGORITHM,
+                SignatureVerificationError::DisallowedAlg(_) | SignatureVerificationError::UnsupportedAlg(_) => {
+                    reason::ALGORITHM
+                }
                 SignatureVerificationError::AmbiguousKeyId(_) => reason::UNKNOWN_KEY,
                 _ => reason::SIGNATURE,
             },
@@ -970,16 +864,12 @@ fn parse_allowed_algs(names: &[String]) -> Result<Vec<CoreJwsSigningAlgorithm>, 
     names
         .iter()
         .map(|name| {
-            let alg: CoreJwsSigningAlgorithm =
-                serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
-                    LoginError::Configuration(format!("unknown signature algorithm {name}"))
-                })?;
+            let alg: CoreJwsSigningAlgorithm = serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|_| LoginError::Configuration(format!("unknown signature algorithm {name}")))?;
             // Only asymmetric algorithms: HMAC would make the client secret a
             // token-minting key, and "none" is no signature at all.
             if alg.uses_shared_secret() || alg == CoreJwsSigningAlgorithm::None {
-                return Err(LoginError::Configuration(format!(
-                    "signature algorithm {name} is not allowed"
-                )));
+                return Err(LoginError::Configuration(format!("signature algorithm {name} is not allowed")));
             }
             Ok(alg)
         })
@@ -1001,13 +891,10 @@ fn essential_acr_claims_request(level: LoginLevel) -> String {
         .filter(|candidate| *candidate >= level)
         .map(|candidate| candidate.as_acr())
         .collect();
-    serde_json::json!({ "id_token": { "acr": { "essential": true, "values": values } } })
-        .to_string()
+    serde_json::json!({ "id_token": { "acr": { "essential": true, "values": values } } }).to_string()
 }
 
-fn discovery_error_summary<E: std::error::Error + 'static>(
-    err: &openidconnect::DiscoveryError<E>,
-) -> String {
+fn discovery_error_summary<E: std::error::Error + 'static>(err: &openidconnect::DiscoveryError<E>) -> String {
     use openidconnect::DiscoveryError;
     match err {
         DiscoveryError::UrlParse(_) => "bad URL".into(),

@@ -9,8 +9,7 @@ use url::Url;
 
 use super::dev_idp::DevIdp;
 use super::oidc::{
-    BACKCHANNEL_LOGOUT_EVENT, IssuerSettings, LoginError, LoginStart, PendingAuth, RelyingParty,
-    reason,
+    BACKCHANNEL_LOGOUT_EVENT, IssuerSettings, LoginError, LoginStart, PendingAuth, RelyingParty, reason,
 };
 use crate::policy::LoginLevel;
 
@@ -32,37 +31,22 @@ impl Drop for TestIdp {
 }
 
 async fn start_idp() -> TestIdp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let address = listener.local_addr().expect("local address");
     let issuer = format!("http://{address}/dev-idp");
     let idp = Arc::new(
-        DevIdp::new(
-            issuer.clone(),
-            CLIENT_ID.into(),
-            CLIENT_SECRET.into(),
-            REDIRECT_URI.into(),
-            &SystemRandom::new(),
-        )
-        .expect("dev idp"),
+        DevIdp::new(issuer.clone(), CLIENT_ID.into(), CLIENT_SECRET.into(), REDIRECT_URI.into(), &SystemRandom::new())
+            .expect("dev idp"),
     );
     let app = axum::Router::new().nest("/dev-idp", idp.clone().router());
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve dev idp");
     });
-    TestIdp {
-        idp,
-        issuer,
-        server,
-    }
+    TestIdp { idp, issuer, server }
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client")
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
 }
 
 fn settings(issuer: &str) -> IssuerSettings {
@@ -78,19 +62,13 @@ fn settings(issuer: &str) -> IssuerSettings {
 }
 
 async fn relying_party(issuer: &str) -> RelyingParty {
-    RelyingParty::discover(settings(issuer), http())
-        .await
-        .expect("discovery")
+    RelyingParty::discover(settings(issuer), http()).await.expect("discovery")
 }
 
 /// Follows the authorization URL (no redirects) and returns (code, state)
 /// from the 302 to the redirect URI.
 async fn authorize(start: &LoginStart) -> (String, String) {
-    let response = http()
-        .get(start.authorize_url.clone())
-        .send()
-        .await
-        .expect("authorize request");
+    let response = http().get(start.authorize_url.clone()).send().await.expect("authorize request");
     assert_eq!(response.status(), reqwest::StatusCode::FOUND);
     let location = response
         .headers()
@@ -101,25 +79,14 @@ async fn authorize(start: &LoginStart) -> (String, String) {
         .to_owned();
     assert!(location.starts_with(REDIRECT_URI), "{location}");
     let location = Url::parse(&location).expect("location URL");
-    let query = |name: &str| {
-        location
-            .query_pairs()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    };
+    let query = |name: &str| location.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned());
     assert_eq!(query("error"), None);
     (query("code").expect("code"), query("state").expect("state"))
 }
 
 /// begin_login with `persona` as login hint, then the authorization step.
-async fn start_login(
-    rp: &RelyingParty,
-    persona: &str,
-    requested: LoginLevel,
-) -> (LoginStart, String) {
-    let start = rp
-        .begin_login(&SystemRandom::new(), requested, Some(persona))
-        .expect("begin login");
+async fn start_login(rp: &RelyingParty, persona: &str, requested: LoginLevel) -> (LoginStart, String) {
+    let start = rp.begin_login(&SystemRandom::new(), requested, Some(persona)).expect("begin login");
     let (code, state) = authorize(&start).await;
     assert_eq!(state, start.state);
     (start, code)
@@ -145,27 +112,19 @@ async fn login_as_anna_is_high_with_a_stable_subject() {
     let rp = relying_party(&idp.issuer).await;
 
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let first = rp
-        .finish_login(&code, &start.pending(), LoginLevel::High, Utc::now())
-        .await
-        .expect("first login");
+    let first = rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now()).await.expect("first login");
     assert_eq!(first.level, LoginLevel::High);
     assert!(first.idp_session_id.is_some());
 
     let (start, code) = start_login(&rp, "anna", LoginLevel::Substantial).await;
-    let second = rp
-        .finish_login(&code, &start.pending(), LoginLevel::Substantial, Utc::now())
-        .await
-        .expect("second login");
+    let second =
+        rp.finish_login(&code, &start.pending(), LoginLevel::Substantial, Utc::now()).await.expect("second login");
     assert_eq!(second.subject, first.subject);
     assert_eq!(second.level, LoginLevel::High);
     assert_ne!(second.idp_session_id, first.idp_session_id);
 
     let (start, code) = start_login(&rp, "ben", LoginLevel::Low).await;
-    let ben = rp
-        .finish_login(&code, &start.pending(), LoginLevel::Low, Utc::now())
-        .await
-        .expect("ben login");
+    let ben = rp.finish_login(&code, &start.pending(), LoginLevel::Low, Utc::now()).await.expect("ben login");
     assert_eq!(ben.level, LoginLevel::Substantial);
     assert_ne!(ben.subject, first.subject);
     assert_eq!(rp.name(), "dev");
@@ -178,12 +137,8 @@ async fn begin_login_uses_fresh_long_state_nonce_and_pkce() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
     let rng = SystemRandom::new();
-    let first = rp
-        .begin_login(&rng, LoginLevel::Substantial, None)
-        .expect("first");
-    let second = rp
-        .begin_login(&rng, LoginLevel::Substantial, None)
-        .expect("second");
+    let first = rp.begin_login(&rng, LoginLevel::Substantial, None).expect("first");
+    let second = rp.begin_login(&rng, LoginLevel::Substantial, None).expect("second");
     for start in [&first, &second] {
         assert!(start.state.len() >= 32);
         assert!(start.nonce.len() >= 32);
@@ -194,8 +149,7 @@ async fn begin_login_uses_fresh_long_state_nonce_and_pkce() {
     assert_ne!(first.pkce_verifier, second.pkce_verifier);
     assert_ne!(first.state, first.nonce);
 
-    let query: std::collections::HashMap<String, String> =
-        first.authorize_url.query_pairs().into_owned().collect();
+    let query: std::collections::HashMap<String, String> = first.authorize_url.query_pairs().into_owned().collect();
     assert_eq!(query["response_type"], "code");
     assert_eq!(query["client_id"], CLIENT_ID);
     assert_eq!(query["redirect_uri"], REDIRECT_URI);
@@ -216,21 +170,14 @@ async fn requested_level_below_minimum_is_raised_to_minimum() {
     let idp = start_idp().await;
     let mut settings = settings(&idp.issuer);
     settings.min_level = LoginLevel::Substantial;
-    let rp = RelyingParty::discover(settings, http())
-        .await
-        .expect("discovery");
-    let start = rp
-        .begin_login(&SystemRandom::new(), LoginLevel::Low, Some("clara"))
-        .expect("begin");
-    let query: std::collections::HashMap<String, String> =
-        start.authorize_url.query_pairs().into_owned().collect();
+    let rp = RelyingParty::discover(settings, http()).await.expect("discovery");
+    let start = rp.begin_login(&SystemRandom::new(), LoginLevel::Low, Some("clara")).expect("begin");
+    let query: std::collections::HashMap<String, String> = start.authorize_url.query_pairs().into_owned().collect();
     assert_eq!(query["acr_values"], LoginLevel::Substantial.as_acr());
     assert_eq!(query["login_hint"], "clara");
 
     let (code, _) = authorize(&start).await;
-    let result = rp
-        .finish_login(&code, &start.pending(), LoginLevel::Low, Utc::now())
-        .await;
+    let result = rp.finish_login(&code, &start.pending(), LoginLevel::Low, Utc::now()).await;
     match result {
         Err(LoginError::LevelTooLow { required, got }) => {
             assert_eq!(required, LoginLevel::Substantial);
@@ -252,10 +199,7 @@ async fn persona_below_requested_level_is_level_too_low() {
     assert_eq!(error.code(), "login_level_too_low");
     assert!(matches!(
         error,
-        LoginError::LevelTooLow {
-            required: LoginLevel::High,
-            got: Some(LoginLevel::Substantial)
-        }
+        LoginError::LevelTooLow { required: LoginLevel::High, got: Some(LoginLevel::Substantial) }
     ));
 }
 
@@ -268,9 +212,7 @@ async fn wrong_nonce_is_rejected() {
         nonce: "a-different-nonce-of-sufficient-length-0000".into(),
         pkce_verifier: start.pkce_verifier.clone(),
     };
-    let result = rp
-        .finish_login(&code, &pending, LoginLevel::High, Utc::now())
-        .await;
+    let result = rp.finish_login(&code, &pending, LoginLevel::High, Utc::now()).await;
     assert_invalid_id_token(result, reason::NONCE_MISMATCH);
 }
 
@@ -279,17 +221,9 @@ async fn code_is_single_use() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now())
-        .await
-        .expect("first use");
-    let error = rp
-        .finish_login(&code, &start.pending(), LoginLevel::High, Utc::now())
-        .await
-        .expect_err("second use");
-    assert!(
-        matches!(&error, LoginError::TokenExchange(message) if message.contains("invalid_grant")),
-        "{error:?}"
-    );
+    rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now()).await.expect("first use");
+    let error = rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now()).await.expect_err("second use");
+    assert!(matches!(&error, LoginError::TokenExchange(message) if message.contains("invalid_grant")), "{error:?}");
     assert_eq!(error.code(), "token_exchange_failed");
 }
 
@@ -298,17 +232,9 @@ async fn pkce_verifier_mismatch_is_refused() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let other = rp
-        .begin_login(&SystemRandom::new(), LoginLevel::High, None)
-        .expect("other start");
-    let pending = PendingAuth {
-        nonce: start.nonce.clone(),
-        pkce_verifier: other.pkce_verifier,
-    };
-    let error = rp
-        .finish_login(&code, &pending, LoginLevel::High, Utc::now())
-        .await
-        .expect_err("wrong verifier");
+    let other = rp.begin_login(&SystemRandom::new(), LoginLevel::High, None).expect("other start");
+    let pending = PendingAuth { nonce: start.nonce.clone(), pkce_verifier: other.pkce_verifier };
+    let error = rp.finish_login(&code, &pending, LoginLevel::High, Utc::now()).await.expect_err("wrong verifier");
     assert!(matches!(error, LoginError::TokenExchange(_)), "{error:?}");
 }
 
@@ -317,14 +243,7 @@ async fn expired_id_token_is_rejected() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let result = rp
-        .finish_login(
-            &code,
-            &start.pending(),
-            LoginLevel::High,
-            Utc::now() + Duration::hours(1),
-        )
-        .await;
+    let result = rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now() + Duration::hours(1)).await;
     assert_invalid_id_token(result, reason::EXPIRED);
 }
 
@@ -333,18 +252,9 @@ async fn id_token_issued_too_long_ago_is_rejected() {
     let idp = start_idp().await;
     let mut settings = settings(&idp.issuer);
     settings.max_token_age_seconds = 10;
-    let rp = RelyingParty::discover(settings, http())
-        .await
-        .expect("discovery");
+    let rp = RelyingParty::discover(settings, http()).await.expect("discovery");
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let result = rp
-        .finish_login(
-            &code,
-            &start.pending(),
-            LoginLevel::High,
-            Utc::now() + Duration::seconds(60),
-        )
-        .await;
+    let result = rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now() + Duration::seconds(60)).await;
     assert_invalid_id_token(result, reason::ISSUED_TOO_LONG_AGO);
 }
 
@@ -353,14 +263,7 @@ async fn id_token_issued_in_the_future_is_rejected() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let result = rp
-        .finish_login(
-            &code,
-            &start.pending(),
-            LoginLevel::High,
-            Utc::now() - Duration::minutes(10),
-        )
-        .await;
+    let result = rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now() - Duration::minutes(10)).await;
     assert_invalid_id_token(result, reason::ISSUED_IN_FUTURE);
 }
 
@@ -370,14 +273,9 @@ async fn leeway_accepts_small_clock_skew() {
     let rp = relying_party(&idp.issuer).await;
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
     // Our clock 30 s behind the provider's: iat is 30 s "in the future".
-    rp.finish_login(
-        &code,
-        &start.pending(),
-        LoginLevel::High,
-        Utc::now() - Duration::seconds(30),
-    )
-    .await
-    .expect("within leeway");
+    rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now() - Duration::seconds(30))
+        .await
+        .expect("within leeway");
 }
 
 #[tokio::test]
@@ -385,17 +283,9 @@ async fn relying_party_with_another_client_id_cannot_log_in() {
     let idp = start_idp().await;
     let mut settings = settings(&idp.issuer);
     settings.client_id = "someone-else".into();
-    let rp = RelyingParty::discover(settings, http())
-        .await
-        .expect("discovery");
-    let start = rp
-        .begin_login(&SystemRandom::new(), LoginLevel::High, Some("anna"))
-        .expect("begin");
-    let response = http()
-        .get(start.authorize_url.clone())
-        .send()
-        .await
-        .expect("authorize");
+    let rp = RelyingParty::discover(settings, http()).await.expect("discovery");
+    let start = rp.begin_login(&SystemRandom::new(), LoginLevel::High, Some("anna")).expect("begin");
+    let response = http().get(start.authorize_url.clone()).send().await.expect("authorize");
     assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
 }
 
@@ -418,16 +308,9 @@ async fn id_token_for_another_audience_is_rejected() {
     let idp = start_idp().await;
     let mut settings = settings(&idp.issuer);
     settings.client_id = "someone-else".into();
-    let rp = RelyingParty::discover(settings, http())
-        .await
-        .expect("discovery");
-    let token = idp
-        .idp
-        .sign_jwt_for_tests(Some("JWT"), &id_claims(&idp.issuer, "n"))
-        .expect("sign");
-    let result = rp
-        .validate_id_token(&token, "n", LoginLevel::High, Utc::now())
-        .await;
+    let rp = RelyingParty::discover(settings, http()).await.expect("discovery");
+    let token = idp.idp.sign_jwt_for_tests(Some("JWT"), &id_claims(&idp.issuer, "n")).expect("sign");
+    let result = rp.validate_id_token(&token, "n", LoginLevel::High, Utc::now()).await;
     assert_invalid_id_token(result, reason::AUDIENCE);
 }
 
@@ -435,34 +318,25 @@ async fn id_token_for_another_audience_is_rejected() {
 async fn extra_audiences_require_azp_equal_to_client_id() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    let sign = |claims: &Value| {
-        idp.idp
-            .sign_jwt_for_tests(Some("JWT"), claims)
-            .expect("sign")
-    };
+    let sign = |claims: &Value| idp.idp.sign_jwt_for_tests(Some("JWT"), claims).expect("sign");
     let mut claims = id_claims(&idp.issuer, "n");
     claims["aud"] = json!([CLIENT_ID, "other-service"]);
     let without_azp = sign(&claims);
     assert_invalid_id_token(
-        rp.validate_id_token(&without_azp, "n", LoginLevel::High, Utc::now())
-            .await,
+        rp.validate_id_token(&without_azp, "n", LoginLevel::High, Utc::now()).await,
         reason::AUTHORIZED_PARTY,
     );
 
     claims["azp"] = json!("other-service");
     let foreign_azp = sign(&claims);
     assert_invalid_id_token(
-        rp.validate_id_token(&foreign_azp, "n", LoginLevel::High, Utc::now())
-            .await,
+        rp.validate_id_token(&foreign_azp, "n", LoginLevel::High, Utc::now()).await,
         reason::AUTHORIZED_PARTY,
     );
 
     claims["azp"] = json!(CLIENT_ID);
     let own_azp = sign(&claims);
-    let login = rp
-        .validate_id_token(&own_azp, "n", LoginLevel::High, Utc::now())
-        .await
-        .expect("azp is us");
+    let login = rp.validate_id_token(&own_azp, "n", LoginLevel::High, Utc::now()).await.expect("azp is us");
     assert_eq!(login.subject, "subject-1");
 }
 
@@ -470,51 +344,29 @@ async fn extra_audiences_require_azp_equal_to_client_id() {
 async fn wrong_issuer_missing_acr_and_unknown_acr_are_rejected() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    let sign = |claims: &Value| {
-        idp.idp
-            .sign_jwt_for_tests(Some("JWT"), claims)
-            .expect("sign")
-    };
+    let sign = |claims: &Value| idp.idp.sign_jwt_for_tests(Some("JWT"), claims).expect("sign");
 
     let mut claims = id_claims(&idp.issuer, "n");
     claims["iss"] = json!("https://evil.example");
     assert_invalid_id_token(
-        rp.validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now())
-            .await,
+        rp.validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now()).await,
         reason::ISSUER,
     );
 
     let mut claims = id_claims(&idp.issuer, "n");
     claims.as_object_mut().expect("object").remove("acr");
-    let result = rp
-        .validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now())
-        .await;
-    assert!(
-        matches!(
-            result,
-            Err(LoginError::LevelTooLow {
-                required: LoginLevel::Low,
-                got: None
-            })
-        ),
-        "{result:?}"
-    );
+    let result = rp.validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now()).await;
+    assert!(matches!(result, Err(LoginError::LevelTooLow { required: LoginLevel::Low, got: None })), "{result:?}");
 
     let mut claims = id_claims(&idp.issuer, "n");
     claims["acr"] = json!("urn:example:loa:gold");
-    let result = rp
-        .validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now())
-        .await;
-    assert!(
-        matches!(result, Err(LoginError::LevelTooLow { got: None, .. })),
-        "{result:?}"
-    );
+    let result = rp.validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now()).await;
+    assert!(matches!(result, Err(LoginError::LevelTooLow { got: None, .. })), "{result:?}");
 
     let mut claims = id_claims(&idp.issuer, "n");
     claims.as_object_mut().expect("object").remove("nonce");
     assert_invalid_id_token(
-        rp.validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now())
-            .await,
+        rp.validate_id_token(&sign(&claims), "n", LoginLevel::Low, Utc::now()).await,
         reason::NONCE_MISSING,
     );
 }
@@ -523,23 +375,14 @@ async fn wrong_issuer_missing_acr_and_unknown_acr_are_rejected() {
 async fn tampered_id_token_is_rejected() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    let token = idp
-        .idp
-        .sign_jwt_for_tests(Some("JWT"), &id_claims(&idp.issuer, "n"))
-        .expect("sign");
+    let token = idp.idp.sign_jwt_for_tests(Some("JWT"), &id_claims(&idp.issuer, "n")).expect("sign");
     let mut forged_claims = id_claims(&idp.issuer, "n");
     forged_claims["sub"] = json!("someone-else");
-    let forged_payload = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        forged_claims.to_string(),
-    );
+    let forged_payload =
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged_claims.to_string());
     let parts: Vec<&str> = token.split('.').collect();
     let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-    assert_invalid_id_token(
-        rp.validate_id_token(&forged, "n", LoginLevel::Low, Utc::now())
-            .await,
-        reason::SIGNATURE,
-    );
+    assert_invalid_id_token(rp.validate_id_token(&forged, "n", LoginLevel::Low, Utc::now()).await, reason::SIGNATURE);
 }
 
 #[tokio::test]
@@ -547,13 +390,9 @@ async fn algorithm_outside_allow_list_is_rejected() {
     let idp = start_idp().await;
     let mut settings = settings(&idp.issuer);
     settings.allowed_algs = vec!["RS256".into()];
-    let rp = RelyingParty::discover(settings, http())
-        .await
-        .expect("discovery");
+    let rp = RelyingParty::discover(settings, http()).await.expect("discovery");
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let result = rp
-        .finish_login(&code, &start.pending(), LoginLevel::High, Utc::now())
-        .await;
+    let result = rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now()).await;
     assert_invalid_id_token(result, reason::ALGORITHM);
 }
 
@@ -563,9 +402,7 @@ async fn symmetric_or_none_algorithms_are_refused_in_configuration() {
     for alg in ["HS256", "none", "XX999"] {
         let mut settings = settings(&idp.issuer);
         settings.allowed_algs = vec!["ES256".into(), alg.into()];
-        let error = RelyingParty::discover(settings, http())
-            .await
-            .expect_err("must refuse");
+        let error = RelyingParty::discover(settings, http()).await.expect_err("must refuse");
         assert_eq!(error.code(), "idp_configuration_invalid", "{alg}");
     }
 }
@@ -573,9 +410,8 @@ async fn symmetric_or_none_algorithms_are_refused_in_configuration() {
 #[tokio::test]
 async fn discovery_of_a_wrong_issuer_fails() {
     let idp = start_idp().await;
-    let error = RelyingParty::discover(settings(&format!("{}/other", idp.issuer)), http())
-        .await
-        .expect_err("no such issuer");
+    let error =
+        RelyingParty::discover(settings(&format!("{}/other", idp.issuer)), http()).await.expect_err("no such issuer");
     assert_eq!(error.code(), "idp_discovery_failed");
 }
 
@@ -583,14 +419,10 @@ async fn discovery_of_a_wrong_issuer_fails() {
 async fn rotated_provider_key_is_fetched_on_unknown_kid() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    idp.idp
-        .rotate_signing_key(&SystemRandom::new())
-        .expect("rotate");
+    idp.idp.rotate_signing_key(&SystemRandom::new()).expect("rotate");
     let (start, code) = start_login(&rp, "anna", LoginLevel::High).await;
-    let login = rp
-        .finish_login(&code, &start.pending(), LoginLevel::High, Utc::now())
-        .await
-        .expect("login after key rotation");
+    let login =
+        rp.finish_login(&code, &start.pending(), LoginLevel::High, Utc::now()).await.expect("login after key rotation");
     assert_eq!(login.level, LoginLevel::High);
 }
 
@@ -598,14 +430,8 @@ async fn rotated_provider_key_is_fetched_on_unknown_kid() {
 async fn persona_page_without_hint_and_form_choice() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    let start = rp
-        .begin_login(&SystemRandom::new(), LoginLevel::Low, None)
-        .expect("begin");
-    let response = http()
-        .get(start.authorize_url.clone())
-        .send()
-        .await
-        .expect("authorize");
+    let start = rp.begin_login(&SystemRandom::new(), LoginLevel::Low, None).expect("begin");
+    let response = http().get(start.authorize_url.clone()).send().await.expect("authorize");
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     let page = response.text().await.expect("page");
     assert!(page.contains("Test login — not a real eID"));
@@ -620,28 +446,12 @@ async fn persona_page_without_hint_and_form_choice() {
     let mut form: Vec<(String, String)> = start.authorize_url.query_pairs().into_owned().collect();
     form.retain(|(name, _)| name != "claims" && name != "login_hint");
     form.push(("persona".into(), "clara".into()));
-    let response = http()
-        .post(format!("{}/authorize/choose", idp.issuer))
-        .form(&form)
-        .send()
-        .await
-        .expect("choose");
+    let response = http().post(format!("{}/authorize/choose", idp.issuer)).form(&form).send().await.expect("choose");
     assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = Url::parse(
-        response.headers()[reqwest::header::LOCATION]
-            .to_str()
-            .expect("ascii"),
-    )
-    .expect("url");
-    let code = location
-        .query_pairs()
-        .find(|(name, _)| name == "code")
-        .map(|(_, value)| value.into_owned())
-        .expect("code");
-    let login = rp
-        .finish_login(&code, &start.pending(), LoginLevel::Low, Utc::now())
-        .await
-        .expect("clara login");
+    let location = Url::parse(response.headers()[reqwest::header::LOCATION].to_str().expect("ascii")).expect("url");
+    let code =
+        location.query_pairs().find(|(name, _)| name == "code").map(|(_, value)| value.into_owned()).expect("code");
+    let login = rp.finish_login(&code, &start.pending(), LoginLevel::Low, Utc::now()).await.expect("clara login");
     assert_eq!(login.level, LoginLevel::Low);
 }
 
@@ -655,10 +465,7 @@ async fn authorize_without_pkce_is_refused_by_redirect() {
     );
     let response = http().get(url).send().await.expect("authorize");
     assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = response.headers()[reqwest::header::LOCATION]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let location = response.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
     assert!(location.contains("error=invalid_request"), "{location}");
     assert!(location.contains("state=s1"), "{location}");
     assert!(!location.contains("code="), "{location}");
@@ -668,9 +475,7 @@ async fn authorize_without_pkce_is_refused_by_redirect() {
 async fn end_session_url_points_at_provider_and_comes_back() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    let url = rp
-        .end_session_url_with_state(Some("bye-state"))
-        .expect("end session");
+    let url = rp.end_session_url_with_state(Some("bye-state")).expect("end session");
     assert!(url.as_str().starts_with(&format!("{}/logout", idp.issuer)));
     let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(query["client_id"], CLIENT_ID);
@@ -679,10 +484,7 @@ async fn end_session_url_points_at_provider_and_comes_back() {
 
     let response = http().get(url).send().await.expect("logout");
     assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = response.headers()[reqwest::header::LOCATION]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let location = response.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
     assert_eq!(location, format!("{POST_LOGOUT_URI}?state=bye-state"));
 }
 
@@ -707,17 +509,10 @@ fn logout_claims(issuer: &str) -> Value {
 async fn logout_tokens_are_validated() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    let sign = |claims: &Value| {
-        idp.idp
-            .sign_jwt_for_tests(Some("logout+jwt"), claims)
-            .expect("sign")
-    };
+    let sign = |claims: &Value| idp.idp.sign_jwt_for_tests(Some("logout+jwt"), claims).expect("sign");
     let now = Utc::now();
 
-    let valid = rp
-        .verify_logout_token(&sign(&logout_claims(&idp.issuer)), now)
-        .await
-        .expect("valid logout token");
+    let valid = rp.verify_logout_token(&sign(&logout_claims(&idp.issuer)), now).await.expect("valid logout token");
     assert_eq!(valid.subject.as_deref(), Some("subject-1"));
     assert_eq!(valid.idp_session_id.as_deref(), Some("session-1"));
     assert_eq!(valid.jti, "logout-1");
@@ -727,10 +522,7 @@ async fn logout_tokens_are_validated() {
     let mut claims = logout_claims(&idp.issuer);
     claims.as_object_mut().expect("object").remove("sub");
     claims["aud"] = json!(["x", CLIENT_ID]);
-    let sid_only = rp
-        .verify_logout_token(&sign(&claims), now)
-        .await
-        .expect("sid only");
+    let sid_only = rp.verify_logout_token(&sign(&claims), now).await.expect("sid only");
     assert_eq!(sid_only.subject, None);
 
     let refused: Vec<(&str, ClaimsMutation)> = vec![
@@ -740,22 +532,10 @@ async fn logout_tokens_are_validated() {
                 claims.as_object_mut().expect("object").remove("events");
             }),
         ),
-        (
-            reason::EVENTS,
-            Box::new(|claims| claims["events"] = json!({ "http://example/other": {} })),
-        ),
-        (
-            reason::NONCE_PRESENT,
-            Box::new(|claims| claims["nonce"] = json!("n")),
-        ),
-        (
-            reason::AUDIENCE,
-            Box::new(|claims| claims["aud"] = json!("someone-else")),
-        ),
-        (
-            reason::ISSUER,
-            Box::new(|claims| claims["iss"] = json!("https://evil.example")),
-        ),
+        (reason::EVENTS, Box::new(|claims| claims["events"] = json!({ "http://example/other": {} }))),
+        (reason::NONCE_PRESENT, Box::new(|claims| claims["nonce"] = json!("n"))),
+        (reason::AUDIENCE, Box::new(|claims| claims["aud"] = json!("someone-else"))),
+        (reason::ISSUER, Box::new(|claims| claims["iss"] = json!("https://evil.example"))),
         (
             reason::EXPIRED,
             Box::new(|claims| {
@@ -769,10 +549,7 @@ async fn logout_tokens_are_validated() {
                 claims.as_object_mut().expect("object").remove("exp");
             }),
         ),
-        (
-            reason::ISSUED_IN_FUTURE,
-            Box::new(|claims| claims["iat"] = json!(Utc::now().timestamp() + 3600)),
-        ),
+        (reason::ISSUED_IN_FUTURE, Box::new(|claims| claims["iat"] = json!(Utc::now().timestamp() + 3600))),
         (
             reason::JTI_MISSING,
             Box::new(|claims| {
@@ -796,19 +573,12 @@ async fn logout_tokens_are_validated() {
 
     // Expired by our injected clock rather than by the claims.
     assert_invalid_logout_token(
-        rp.verify_logout_token(
-            &sign(&logout_claims(&idp.issuer)),
-            now + Duration::minutes(4),
-        )
-        .await,
+        rp.verify_logout_token(&sign(&logout_claims(&idp.issuer)), now + Duration::minutes(4)).await,
         reason::EXPIRED,
     );
 
     // An ID token is not a logout token.
-    let wrong_type = idp
-        .idp
-        .sign_jwt_for_tests(Some("JWT"), &logout_claims(&idp.issuer))
-        .expect("sign");
+    let wrong_type = idp.idp.sign_jwt_for_tests(Some("JWT"), &logout_claims(&idp.issuer)).expect("sign");
     assert_invalid_logout_token(rp.verify_logout_token(&wrong_type, now).await, reason::TYPE);
 
     // Tampered payload.
@@ -819,36 +589,20 @@ async fn logout_tokens_are_validated() {
     let forged = format!(
         "{}.{}.{}",
         parts[0],
-        base64::Engine::encode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            other.to_string()
-        ),
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, other.to_string()),
         parts[2]
     );
-    assert_invalid_logout_token(
-        rp.verify_logout_token(&forged, now).await,
-        reason::SIGNATURE,
-    );
-    assert_invalid_logout_token(
-        rp.verify_logout_token("not.a-token", now).await,
-        reason::MALFORMED,
-    );
+    assert_invalid_logout_token(rp.verify_logout_token(&forged, now).await, reason::SIGNATURE);
+    assert_invalid_logout_token(rp.verify_logout_token("not.a-token", now).await, reason::MALFORMED);
 }
 
 #[tokio::test]
 async fn logout_token_with_new_key_triggers_one_jwks_refresh() {
     let idp = start_idp().await;
     let rp = relying_party(&idp.issuer).await;
-    idp.idp
-        .rotate_signing_key(&SystemRandom::new())
-        .expect("rotate");
-    let token = idp
-        .idp
-        .sign_jwt_for_tests(Some("logout+jwt"), &logout_claims(&idp.issuer))
-        .expect("sign");
-    rp.verify_logout_token(&token, Utc::now())
-        .await
-        .expect("accepted after refresh");
+    idp.idp.rotate_signing_key(&SystemRandom::new()).expect("rotate");
+    let token = idp.idp.sign_jwt_for_tests(Some("logout+jwt"), &logout_claims(&idp.issuer)).expect("sign");
+    rp.verify_logout_token(&token, Utc::now()).await.expect("accepted after refresh");
 }
 
 #[tokio::test]
@@ -856,17 +610,9 @@ async fn logout_token_with_disallowed_algorithm_is_refused() {
     let idp = start_idp().await;
     let mut settings = settings(&idp.issuer);
     settings.allowed_algs = vec!["RS256".into(), "EdDSA".into()];
-    let rp = RelyingParty::discover(settings, http())
-        .await
-        .expect("discovery");
-    let token = idp
-        .idp
-        .sign_jwt_for_tests(Some("logout+jwt"), &logout_claims(&idp.issuer))
-        .expect("sign");
-    assert_invalid_logout_token(
-        rp.verify_logout_token(&token, Utc::now()).await,
-        reason::ALGORITHM,
-    );
+    let rp = RelyingParty::discover(settings, http()).await.expect("discovery");
+    let token = idp.idp.sign_jwt_for_tests(Some("logout+jwt"), &logout_claims(&idp.issuer)).expect("sign");
+    assert_invalid_logout_token(rp.verify_logout_token(&token, Utc::now()).await, reason::ALGORITHM);
 }
 
 #[test]
@@ -874,10 +620,7 @@ fn debug_output_hides_secrets() {
     let mut settings = settings("https://idp.example");
     settings.client_secret = Some("top-secret-value".into());
     assert!(!format!("{settings:?}").contains("top-secret-value"));
-    let pending = PendingAuth {
-        nonce: "nonce-value".into(),
-        pkce_verifier: "verifier-value".into(),
-    };
+    let pending = PendingAuth { nonce: "nonce-value".into(), pkce_verifier: "verifier-value".into() };
     let printed = format!("{pending:?}");
     assert!(!printed.contains("nonce-value") && !printed.contains("verifier-value"));
 }

@@ -142,33 +142,18 @@ pub trait Store: Send + Sync {
     async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()>;
     async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
     /// Back-channel logout: end every session of (issuer, IdP sid).
-    async fn delete_sessions_by_idp_session(
-        &self,
-        issuer: &str,
-        idp_session_id: &str,
-    ) -> Result<u64>;
+    async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64>;
     /// Back-channel logout without `sid`: end every session of the citizen at that issuer.
-    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId)
-    -> Result<u64>;
+    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> Result<u64>;
     /// Remember a logout token's `jti` until `expires_at`. Returns false if it
     /// was seen before (a replay).
-    async fn remember_logout_token(
-        &self,
-        issuer: &str,
-        jti: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool>;
+    async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool>;
 
     // --- files --------------------------------------------------------------
     /// Start an upload: the file exists as `pending` and is invisible until
     /// `insert_evidence` completes it. A crash leaves only pending rows, which
     /// `delete_stale_uploads` removes.
-    async fn begin_file(
-        &self,
-        file_id: &FileId,
-        citizen_id: &CitizenId,
-        started_at: DateTime<Utc>,
-    ) -> Result<()>;
+    async fn begin_file(&self, file_id: &FileId, citizen_id: &CitizenId, started_at: DateTime<Utc>) -> Result<()>;
     /// Append sealed chunks `(index, ciphertext)` of a pending file, in one transaction.
     async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()>;
     /// One sealed chunk of a completed file.
@@ -184,11 +169,7 @@ pub trait Store: Send + Sync {
     async fn insert_evidence(&self, evidence: &EvidenceRecord) -> Result<()>;
     async fn list_evidence(&self, citizen_id: &CitizenId) -> Result<Vec<EvidenceSummary>>;
     /// Evidence of this citizen; None if it does not exist or belongs to someone else.
-    async fn evidence(
-        &self,
-        citizen_id: &CitizenId,
-        id: &EvidenceId,
-    ) -> Result<Option<EvidenceRecord>>;
+    async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<Option<EvidenceRecord>>;
     /// Delete evidence with its fields, file and chunks. False if not found for this citizen.
     async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool>;
 }
@@ -207,9 +188,7 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(
-            postgres::PostgresStore::connect(database_url).await?,
-        ))
+        Ok(Arc::new(postgres::PostgresStore::connect(database_url).await?))
     } else {
         Err(StoreError::UnsupportedUrl)
     }
@@ -228,20 +207,15 @@ fn time_from_micros(column: &str, micros: i64) -> Result<DateTime<Utc>> {
 }
 
 fn parse_stored_id<Id: std::str::FromStr>(column: &str, text: &str) -> Result<Id> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{column}: not a valid id")))
+    text.parse().map_err(|_| StoreError::Corrupt(format!("{column}: not a valid id")))
 }
 
 /// Maps a driver error that is not a constraint violation: decoding problems
 /// mean the stored data is malformed, everything else is a database error.
 fn driver_error(error: sqlx::Error) -> StoreError {
     match error {
-        sqlx::Error::ColumnDecode { index, source } => {
-            StoreError::Corrupt(format!("column {index}: {source}"))
-        }
-        sqlx::Error::ColumnNotFound(column) => {
-            StoreError::Corrupt(format!("column {column} missing"))
-        }
+        sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt(format!("column {index}: {source}")),
+        sqlx::Error::ColumnNotFound(column) => StoreError::Corrupt(format!("column {column} missing")),
         sqlx::Error::Decode(source) => StoreError::Corrupt(source.to_string()),
         other => StoreError::Database(other),
     }

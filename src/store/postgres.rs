@@ -10,9 +10,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{
-    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord,
-    EvidenceSummary, FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store,
-    StoreError, driver_error, parse_stored_id, time_from_micros, time_to_micros,
+    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
+    FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store, StoreError, driver_error, parse_stored_id,
+    time_from_micros, time_to_micros,
 };
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
@@ -37,9 +37,7 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 
@@ -93,11 +91,7 @@ impl Store for PostgresStore {
             "DELETE FROM files WHERE citizen_id = $1",
             "DELETE FROM sessions WHERE citizen_id = $1",
         ] {
-            sqlx::query(statement)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(postgres_error)?;
+            sqlx::query(statement).bind(id.as_str()).execute(&mut *tx).await.map_err(postgres_error)?;
         }
         let deleted = sqlx::query("DELETE FROM citizens WHERE id = $1")
             .bind(id.as_str())
@@ -113,13 +107,14 @@ impl Store for PostgresStore {
 
     async fn insert_pending_login(&self, pending: &PendingLogin) -> Result<()> {
         sqlx::query(
-            "INSERT INTO pending_logins (state_hash, issuer, nonce, pkce_verifier, return_to, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO pending_logins (state_hash, issuer, nonce, pkce_verifier, requested_level, return_to, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(pending.state_hash.as_slice())
         .bind(pending.issuer.as_str())
         .bind(pending.nonce.as_str())
         .bind(pending.pkce_verifier.as_str())
+        .bind(pending.requested_level)
         .bind(pending.return_to.as_str())
         .bind(time_to_micros(pending.created_at))
         .execute(&self.pool)
@@ -133,7 +128,7 @@ impl Store for PostgresStore {
         // finds it gone, so exactly one take gets the row.
         sqlx::query(
             "DELETE FROM pending_logins WHERE state_hash = $1 \
-             RETURNING state_hash, issuer, nonce, pkce_verifier, return_to, created_at",
+             RETURNING state_hash, issuer, nonce, pkce_verifier, requested_level, return_to, created_at",
         )
         .bind(state_hash)
         .fetch_optional(&self.pool)
@@ -206,11 +201,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn delete_sessions_by_idp_session(
-        &self,
-        issuer: &str,
-        idp_session_id: &str,
-    ) -> Result<u64> {
+    async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE issuer = $1 AND idp_session_id = $2")
             .bind(issuer)
             .bind(idp_session_id)
@@ -220,11 +211,7 @@ impl Store for PostgresStore {
         Ok(result.rows_affected())
     }
 
-    async fn delete_sessions_of_citizen(
-        &self,
-        issuer: &str,
-        citizen_id: &CitizenId,
-    ) -> Result<u64> {
+    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> Result<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE issuer = $1 AND citizen_id = $2")
             .bind(issuer)
             .bind(citizen_id.as_str())
@@ -234,12 +221,7 @@ impl Store for PostgresStore {
         Ok(result.rows_affected())
     }
 
-    async fn remember_logout_token(
-        &self,
-        issuer: &str,
-        jti: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool> {
+    async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (issuer, jti) DO NOTHING",
@@ -255,42 +237,31 @@ impl Store for PostgresStore {
 
     // --- files --------------------------------------------------------------
 
-    async fn begin_file(
-        &self,
-        file_id: &FileId,
-        citizen_id: &CitizenId,
-        started_at: DateTime<Utc>,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO files (id, citizen_id, status, started_at) VALUES ($1, $2, 'pending', $3)",
-        )
-        .bind(file_id.as_str())
-        .bind(citizen_id.as_str())
-        .bind(time_to_micros(started_at))
-        .execute(&self.pool)
-        .await
-        .map_err(postgres_error)?;
+    async fn begin_file(&self, file_id: &FileId, citizen_id: &CitizenId, started_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO files (id, citizen_id, status, started_at) VALUES ($1, $2, 'pending', $3)")
+            .bind(file_id.as_str())
+            .bind(citizen_id.as_str())
+            .bind(time_to_micros(started_at))
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
         Ok(())
     }
 
     async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(postgres_error)?;
-        let pending =
-            sqlx::query("SELECT 1 FROM files WHERE id = $1 AND status = 'pending' FOR SHARE")
-                .bind(file_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(postgres_error)?;
+        let pending = sqlx::query("SELECT 1 FROM files WHERE id = $1 AND status = 'pending' FOR SHARE")
+            .bind(file_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
         if pending.is_none() {
             return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
         }
         if !chunks.is_empty() {
             // One statement for the whole batch: two arrays unnested into rows.
             let indexes: Vec<i64> = chunks.iter().map(|(index, _)| *index).collect();
-            let ciphertexts: Vec<&[u8]> = chunks
-                .iter()
-                .map(|(_, ciphertext)| ciphertext.as_slice())
-                .collect();
+            let ciphertexts: Vec<&[u8]> = chunks.iter().map(|(_, ciphertext)| ciphertext.as_slice()).collect();
             sqlx::query(
                 "INSERT INTO file_chunks (file_id, chunk_index, ciphertext) \
                  SELECT $1, chunk.chunk_index, chunk.ciphertext \
@@ -317,11 +288,7 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(postgres_error)?;
-        row.map(|row| {
-            row.try_get::<Vec<u8>, _>("ciphertext")
-                .map_err(driver_error)
-        })
-        .transpose()
+        row.map(|row| row.try_get::<Vec<u8>, _>("ciphertext").map_err(driver_error)).transpose()
     }
 
     async fn abort_file(&self, file_id: &FileId) -> Result<()> {
@@ -384,9 +351,8 @@ impl Store for PostgresStore {
         .await
         .map_err(postgres_error)?;
         if !evidence.fields.is_empty() {
-            let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO evidence_fields (evidence_id, name, position, ciphertext) ",
-            );
+            let mut insert =
+                QueryBuilder::<Postgres>::new("INSERT INTO evidence_fields (evidence_id, name, position, ciphertext) ");
             let mut position: i64 = 0;
             insert.push_values(&evidence.fields, |mut row, field| {
                 row.push_bind(evidence.id.as_str())
@@ -395,11 +361,7 @@ impl Store for PostgresStore {
                     .push_bind(field.ciphertext.as_slice());
                 position += 1;
             });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(postgres_error)?;
+            insert.build().execute(&mut *tx).await.map_err(postgres_error)?;
         }
         tx.commit().await.map_err(postgres_error)?;
         Ok(())
@@ -417,10 +379,7 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|row| {
                 Ok(EvidenceSummary {
-                    id: parse_stored_id(
-                        "evidence.id",
-                        &row.try_get::<String, _>("id").map_err(driver_error)?,
-                    )?,
+                    id: parse_stored_id("evidence.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
                     type_id: row.try_get("type_id").map_err(driver_error)?,
                     created_at: time_from_micros(
                         "evidence.created_at",
@@ -432,17 +391,10 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn evidence(
-        &self,
-        citizen_id: &CitizenId,
-        id: &EvidenceId,
-    ) -> Result<Option<EvidenceRecord>> {
+    async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<Option<EvidenceRecord>> {
         // Both queries read the same snapshot.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(postgres_error)?;
+        let mut tx =
+            self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(postgres_error)?;
         let row = sqlx::query(
             "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
                     f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name \
@@ -478,14 +430,12 @@ impl Store for PostgresStore {
 
     async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(postgres_error)?;
-        let row = sqlx::query(
-            "SELECT file_id FROM evidence WHERE id = $1 AND citizen_id = $2 FOR UPDATE",
-        )
-        .bind(id.as_str())
-        .bind(citizen_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(postgres_error)?;
+        let row = sqlx::query("SELECT file_id FROM evidence WHERE id = $1 AND citizen_id = $2 FOR UPDATE")
+            .bind(id.as_str())
+            .bind(citizen_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
         let Some(row) = row else {
             return Ok(false);
         };
@@ -519,11 +469,7 @@ impl Store for PostgresStore {
 
 /// Mark a pending file of `citizen_id` complete, after checking that its
 /// chunks are exactly `0..chunk_count`. Runs inside the evidence transaction.
-async fn complete_file(
-    connection: &mut PgConnection,
-    citizen_id: &CitizenId,
-    file: &FileRecord,
-) -> Result<()> {
+async fn complete_file(connection: &mut PgConnection, citizen_id: &CitizenId, file: &FileRecord) -> Result<()> {
     let completed = sqlx::query(
         "UPDATE files SET status = 'complete', media_type = $1, plaintext_size = $2, chunk_count = $3, sealed_name = $4 \
          WHERE id = $5 AND citizen_id = $6 AND status = 'pending'",
@@ -553,9 +499,7 @@ async fn complete_file(
     let highest: i64 = row.try_get("highest").map_err(driver_error)?;
     // Indexes are unique per file, so count + bounds pin down 0..chunk_count.
     if stored != file.chunk_count || lowest != 0 || highest != file.chunk_count - 1 {
-        return Err(StoreError::Conflict(
-            CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned(),
-        ));
+        return Err(StoreError::Conflict(CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned()));
     }
     Ok(())
 }
@@ -563,18 +507,12 @@ async fn complete_file(
 fn citizen_from_row(row: &PgRow) -> Result<CitizenRecord> {
     let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
     Ok(CitizenRecord {
-        id: parse_stored_id(
-            "citizens.id",
-            &row.try_get::<String, _>("id").map_err(driver_error)?,
-        )?,
+        id: parse_stored_id("citizens.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
         subject_hash: row.try_get("subject_hash").map_err(driver_error)?,
         wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
         kek_version: u32::try_from(kek_version)
             .map_err(|_| StoreError::Corrupt("citizens.kek_version out of range".to_owned()))?,
-        created_at: time_from_micros(
-            "citizens.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("citizens.created_at", row.try_get("created_at").map_err(driver_error)?)?,
     })
 }
 
@@ -584,11 +522,9 @@ fn pending_login_from_row(row: &PgRow) -> Result<PendingLogin> {
         issuer: row.try_get("issuer").map_err(driver_error)?,
         nonce: row.try_get("nonce").map_err(driver_error)?,
         pkce_verifier: row.try_get("pkce_verifier").map_err(driver_error)?,
+        requested_level: row.try_get("requested_level").map_err(driver_error)?,
         return_to: row.try_get("return_to").map_err(driver_error)?,
-        created_at: time_from_micros(
-            "pending_logins.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("pending_logins.created_at", row.try_get("created_at").map_err(driver_error)?)?,
     })
 }
 
@@ -597,21 +533,14 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord> {
         id_hash: row.try_get("id_hash").map_err(driver_error)?,
         citizen_id: parse_stored_id(
             "sessions.citizen_id",
-            &row.try_get::<String, _>("citizen_id")
-                .map_err(driver_error)?,
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
         )?,
         issuer: row.try_get("issuer").map_err(driver_error)?,
         login_level: row.try_get("login_level").map_err(driver_error)?,
         idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
         csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
-        created_at: time_from_micros(
-            "sessions.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
-        last_seen_at: time_from_micros(
-            "sessions.last_seen_at",
-            row.try_get("last_seen_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        last_seen_at: time_from_micros("sessions.last_seen_at", row.try_get("last_seen_at").map_err(driver_error)?)?,
     })
 }
 
@@ -623,39 +552,28 @@ fn evidence_from_row(row: &PgRow, fields: Vec<SealedField>) -> Result<EvidenceRe
         Some(file_id) => {
             let status: Option<String> = row.try_get("status").map_err(driver_error)?;
             if status.as_deref() != Some("complete") {
-                return Err(StoreError::Corrupt(
-                    "evidence refers to a file that is not complete".to_owned(),
-                ));
+                return Err(StoreError::Corrupt("evidence refers to a file that is not complete".to_owned()));
             }
             let media_type: Option<String> = row.try_get("media_type").map_err(driver_error)?;
             let sealed_name: Option<Vec<u8>> = row.try_get("sealed_name").map_err(driver_error)?;
             Some(FileRecord {
                 id: parse_stored_id("evidence.file_id", &file_id)?,
-                media_type: media_type
-                    .ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
+                media_type: media_type.ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
                 plaintext_size: row.try_get("plaintext_size").map_err(driver_error)?,
                 chunk_count: row.try_get("chunk_count").map_err(driver_error)?,
-                sealed_name: sealed_name
-                    .ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
+                sealed_name: sealed_name.ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
             })
         }
     };
     Ok(EvidenceRecord {
-        id: parse_stored_id(
-            "evidence.id",
-            &row.try_get::<String, _>("id").map_err(driver_error)?,
-        )?,
+        id: parse_stored_id("evidence.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
         citizen_id: parse_stored_id(
             "evidence.citizen_id",
-            &row.try_get::<String, _>("citizen_id")
-                .map_err(driver_error)?,
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
         )?,
         type_id: row.try_get("type_id").map_err(driver_error)?,
         type_version: row.try_get("type_version").map_err(driver_error)?,
-        created_at: time_from_micros(
-            "evidence.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("evidence.created_at", row.try_get("created_at").map_err(driver_error)?)?,
         fields,
         file,
     })

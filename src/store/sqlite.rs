@@ -8,15 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{
-    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord,
-    EvidenceSummary, FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store,
-    StoreError, driver_error, parse_stored_id, time_from_micros, time_to_micros,
+    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
+    FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store, StoreError, driver_error, parse_stored_id,
+    time_from_micros, time_to_micros,
 };
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
@@ -56,18 +55,11 @@ impl SqliteStore {
         let pool_options = if in_memory {
             // An in-memory database lives as long as its connection: keep
             // exactly one, forever.
-            SqlitePoolOptions::new()
-                .min_connections(1)
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
+            SqlitePoolOptions::new().min_connections(1).max_connections(1).idle_timeout(None).max_lifetime(None)
         } else {
             SqlitePoolOptions::new().max_connections(8)
         };
-        let pool = pool_options
-            .connect_with(options)
-            .await
-            .map_err(driver_error)?;
+        let pool = pool_options.connect_with(options).await.map_err(driver_error)?;
         Ok(Self { pool })
     }
 }
@@ -121,11 +113,7 @@ impl Store for SqliteStore {
     async fn delete_citizen(&self, id: &CitizenId) -> Result<bool> {
         // The foreign keys cascade, but the explicit deletes keep erasure
         // complete even on a connection where foreign_keys were off.
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(sqlite_error)?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         for statement in [
             "DELETE FROM evidence_fields WHERE evidence_id IN (SELECT id FROM evidence WHERE citizen_id = ?)",
             "DELETE FROM evidence WHERE citizen_id = ?",
@@ -133,11 +121,7 @@ impl Store for SqliteStore {
             "DELETE FROM files WHERE citizen_id = ?",
             "DELETE FROM sessions WHERE citizen_id = ?",
         ] {
-            sqlx::query(statement)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(sqlite_error)?;
+            sqlx::query(statement).bind(id.as_str()).execute(&mut *tx).await.map_err(sqlite_error)?;
         }
         let deleted = sqlx::query("DELETE FROM citizens WHERE id = ?")
             .bind(id.as_str())
@@ -153,13 +137,14 @@ impl Store for SqliteStore {
 
     async fn insert_pending_login(&self, pending: &PendingLogin) -> Result<()> {
         sqlx::query(
-            "INSERT INTO pending_logins (state_hash, issuer, nonce, pkce_verifier, return_to, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO pending_logins (state_hash, issuer, nonce, pkce_verifier, requested_level, return_to, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(pending.state_hash.as_slice())
         .bind(pending.issuer.as_str())
         .bind(pending.nonce.as_str())
         .bind(pending.pkce_verifier.as_str())
+        .bind(pending.requested_level)
         .bind(pending.return_to.as_str())
         .bind(time_to_micros(pending.created_at))
         .execute(&self.pool)
@@ -173,7 +158,7 @@ impl Store for SqliteStore {
         // takes exactly one deletes (and gets) the row.
         sqlx::query(
             "DELETE FROM pending_logins WHERE state_hash = ? \
-             RETURNING state_hash, issuer, nonce, pkce_verifier, return_to, created_at",
+             RETURNING state_hash, issuer, nonce, pkce_verifier, requested_level, return_to, created_at",
         )
         .bind(state_hash)
         .fetch_optional(&self.pool)
@@ -246,11 +231,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_sessions_by_idp_session(
-        &self,
-        issuer: &str,
-        idp_session_id: &str,
-    ) -> Result<u64> {
+    async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE issuer = ? AND idp_session_id = ?")
             .bind(issuer)
             .bind(idp_session_id)
@@ -260,11 +241,7 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
-    async fn delete_sessions_of_citizen(
-        &self,
-        issuer: &str,
-        citizen_id: &CitizenId,
-    ) -> Result<u64> {
+    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> Result<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE issuer = ? AND citizen_id = ?")
             .bind(issuer)
             .bind(citizen_id.as_str())
@@ -274,12 +251,7 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
-    async fn remember_logout_token(
-        &self,
-        issuer: &str,
-        jti: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool> {
+    async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES (?, ?, ?) \
              ON CONFLICT (issuer, jti) DO NOTHING",
@@ -295,30 +267,19 @@ impl Store for SqliteStore {
 
     // --- files --------------------------------------------------------------
 
-    async fn begin_file(
-        &self,
-        file_id: &FileId,
-        citizen_id: &CitizenId,
-        started_at: DateTime<Utc>,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO files (id, citizen_id, status, started_at) VALUES (?, ?, 'pending', ?)",
-        )
-        .bind(file_id.as_str())
-        .bind(citizen_id.as_str())
-        .bind(time_to_micros(started_at))
-        .execute(&self.pool)
-        .await
-        .map_err(sqlite_error)?;
+    async fn begin_file(&self, file_id: &FileId, citizen_id: &CitizenId, started_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO files (id, citizen_id, status, started_at) VALUES (?, ?, 'pending', ?)")
+            .bind(file_id.as_str())
+            .bind(citizen_id.as_str())
+            .bind(time_to_micros(started_at))
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
         Ok(())
     }
 
     async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(sqlite_error)?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         let pending = sqlx::query("SELECT 1 FROM files WHERE id = ? AND status = 'pending'")
             .bind(file_id.as_str())
             .fetch_optional(&mut *tx)
@@ -328,19 +289,11 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
         }
         for batch in chunks.chunks(CHUNK_ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO file_chunks (file_id, chunk_index, ciphertext) ",
-            );
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO file_chunks (file_id, chunk_index, ciphertext) ");
             insert.push_values(batch, |mut row, (index, ciphertext)| {
-                row.push_bind(file_id.as_str())
-                    .push_bind(*index)
-                    .push_bind(ciphertext.as_slice());
+                row.push_bind(file_id.as_str()).push_bind(*index).push_bind(ciphertext.as_slice());
             });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sqlite_error)?;
+            insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
         }
         tx.commit().await.map_err(sqlite_error)?;
         Ok(())
@@ -356,19 +309,11 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(sqlite_error)?;
-        row.map(|row| {
-            row.try_get::<Vec<u8>, _>("ciphertext")
-                .map_err(driver_error)
-        })
-        .transpose()
+        row.map(|row| row.try_get::<Vec<u8>, _>("ciphertext").map_err(driver_error)).transpose()
     }
 
     async fn abort_file(&self, file_id: &FileId) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(sqlite_error)?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         sqlx::query(
             "DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE id = ? AND status = 'pending')",
         )
@@ -387,11 +332,7 @@ impl Store for SqliteStore {
 
     async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
         let before = time_to_micros(before);
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(sqlite_error)?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         sqlx::query(
             "DELETE FROM file_chunks WHERE file_id IN \
              (SELECT id FROM files WHERE status = 'pending' AND started_at < ?)",
@@ -413,11 +354,7 @@ impl Store for SqliteStore {
     // --- evidence -----------------------------------------------------------
 
     async fn insert_evidence(&self, evidence: &EvidenceRecord) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(sqlite_error)?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         if let Some(file) = &evidence.file {
             complete_file(&mut tx, &evidence.citizen_id, file).await?;
         }
@@ -435,9 +372,8 @@ impl Store for SqliteStore {
         .await
         .map_err(sqlite_error)?;
         if !evidence.fields.is_empty() {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO evidence_fields (evidence_id, name, position, ciphertext) ",
-            );
+            let mut insert =
+                QueryBuilder::<Sqlite>::new("INSERT INTO evidence_fields (evidence_id, name, position, ciphertext) ");
             let mut position: i64 = 0;
             insert.push_values(&evidence.fields, |mut row, field| {
                 row.push_bind(evidence.id.as_str())
@@ -446,11 +382,7 @@ impl Store for SqliteStore {
                     .push_bind(field.ciphertext.as_slice());
                 position += 1;
             });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sqlite_error)?;
+            insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
         }
         tx.commit().await.map_err(sqlite_error)?;
         Ok(())
@@ -468,10 +400,7 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 Ok(EvidenceSummary {
-                    id: parse_stored_id(
-                        "evidence.id",
-                        &row.try_get::<String, _>("id").map_err(driver_error)?,
-                    )?,
+                    id: parse_stored_id("evidence.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
                     type_id: row.try_get("type_id").map_err(driver_error)?,
                     created_at: time_from_micros(
                         "evidence.created_at",
@@ -483,11 +412,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn evidence(
-        &self,
-        citizen_id: &CitizenId,
-        id: &EvidenceId,
-    ) -> Result<Option<EvidenceRecord>> {
+    async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<Option<EvidenceRecord>> {
         // A read transaction gives both queries the same snapshot.
         let mut tx = self.pool.begin().await.map_err(sqlite_error)?;
         let row = sqlx::query(
@@ -524,11 +449,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(sqlite_error)?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         let row = sqlx::query("SELECT file_id FROM evidence WHERE id = ? AND citizen_id = ?")
             .bind(id.as_str())
             .bind(citizen_id.as_str())
@@ -568,11 +489,7 @@ impl Store for SqliteStore {
 
 /// Mark a pending file of `citizen_id` complete, after checking that its
 /// chunks are exactly `0..chunk_count`. Runs inside the evidence transaction.
-async fn complete_file(
-    connection: &mut SqliteConnection,
-    citizen_id: &CitizenId,
-    file: &FileRecord,
-) -> Result<()> {
+async fn complete_file(connection: &mut SqliteConnection, citizen_id: &CitizenId, file: &FileRecord) -> Result<()> {
     let completed = sqlx::query(
         "UPDATE files SET status = 'complete', media_type = ?, plaintext_size = ?, chunk_count = ?, sealed_name = ? \
          WHERE id = ? AND citizen_id = ? AND status = 'pending'",
@@ -602,9 +519,7 @@ async fn complete_file(
     let highest: i64 = row.try_get("highest").map_err(driver_error)?;
     // Indexes are unique per file, so count + bounds pin down 0..chunk_count.
     if stored != file.chunk_count || lowest != 0 || highest != file.chunk_count - 1 {
-        return Err(StoreError::Conflict(
-            CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned(),
-        ));
+        return Err(StoreError::Conflict(CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned()));
     }
     Ok(())
 }
@@ -612,18 +527,12 @@ async fn complete_file(
 fn citizen_from_row(row: &SqliteRow) -> Result<CitizenRecord> {
     let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
     Ok(CitizenRecord {
-        id: parse_stored_id(
-            "citizens.id",
-            &row.try_get::<String, _>("id").map_err(driver_error)?,
-        )?,
+        id: parse_stored_id("citizens.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
         subject_hash: row.try_get("subject_hash").map_err(driver_error)?,
         wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
         kek_version: u32::try_from(kek_version)
             .map_err(|_| StoreError::Corrupt("citizens.kek_version out of range".to_owned()))?,
-        created_at: time_from_micros(
-            "citizens.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("citizens.created_at", row.try_get("created_at").map_err(driver_error)?)?,
     })
 }
 
@@ -633,11 +542,9 @@ fn pending_login_from_row(row: &SqliteRow) -> Result<PendingLogin> {
         issuer: row.try_get("issuer").map_err(driver_error)?,
         nonce: row.try_get("nonce").map_err(driver_error)?,
         pkce_verifier: row.try_get("pkce_verifier").map_err(driver_error)?,
+        requested_level: row.try_get("requested_level").map_err(driver_error)?,
         return_to: row.try_get("return_to").map_err(driver_error)?,
-        created_at: time_from_micros(
-            "pending_logins.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("pending_logins.created_at", row.try_get("created_at").map_err(driver_error)?)?,
     })
 }
 
@@ -646,21 +553,14 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
         id_hash: row.try_get("id_hash").map_err(driver_error)?,
         citizen_id: parse_stored_id(
             "sessions.citizen_id",
-            &row.try_get::<String, _>("citizen_id")
-                .map_err(driver_error)?,
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
         )?,
         issuer: row.try_get("issuer").map_err(driver_error)?,
         login_level: row.try_get("login_level").map_err(driver_error)?,
         idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
         csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
-        created_at: time_from_micros(
-            "sessions.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
-        last_seen_at: time_from_micros(
-            "sessions.last_seen_at",
-            row.try_get("last_seen_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        last_seen_at: time_from_micros("sessions.last_seen_at", row.try_get("last_seen_at").map_err(driver_error)?)?,
     })
 }
 
@@ -672,39 +572,28 @@ fn evidence_from_row(row: &SqliteRow, fields: Vec<SealedField>) -> Result<Eviden
         Some(file_id) => {
             let status: Option<String> = row.try_get("status").map_err(driver_error)?;
             if status.as_deref() != Some("complete") {
-                return Err(StoreError::Corrupt(
-                    "evidence refers to a file that is not complete".to_owned(),
-                ));
+                return Err(StoreError::Corrupt("evidence refers to a file that is not complete".to_owned()));
             }
             let media_type: Option<String> = row.try_get("media_type").map_err(driver_error)?;
             let sealed_name: Option<Vec<u8>> = row.try_get("sealed_name").map_err(driver_error)?;
             Some(FileRecord {
                 id: parse_stored_id("evidence.file_id", &file_id)?,
-                media_type: media_type
-                    .ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
+                media_type: media_type.ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
                 plaintext_size: row.try_get("plaintext_size").map_err(driver_error)?,
                 chunk_count: row.try_get("chunk_count").map_err(driver_error)?,
-                sealed_name: sealed_name
-                    .ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
+                sealed_name: sealed_name.ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
             })
         }
     };
     Ok(EvidenceRecord {
-        id: parse_stored_id(
-            "evidence.id",
-            &row.try_get::<String, _>("id").map_err(driver_error)?,
-        )?,
+        id: parse_stored_id("evidence.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
         citizen_id: parse_stored_id(
             "evidence.citizen_id",
-            &row.try_get::<String, _>("citizen_id")
-                .map_err(driver_error)?,
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
         )?,
         type_id: row.try_get("type_id").map_err(driver_error)?,
         type_version: row.try_get("type_version").map_err(driver_error)?,
-        created_at: time_from_micros(
-            "evidence.created_at",
-            row.try_get("created_at").map_err(driver_error)?,
-        )?,
+        created_at: time_from_micros("evidence.created_at", row.try_get("created_at").map_err(driver_error)?)?,
         fields,
         file,
     })
@@ -737,17 +626,14 @@ fn sqlite_error(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(database_error) = &error {
         let message = database_error.message();
         if database_error.is_unique_violation() {
-            let name =
-                unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned);
+            let name = unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned);
             return StoreError::Conflict(name);
         }
         if database_error.is_foreign_key_violation() {
             return StoreError::Conflict("foreign_key".to_owned());
         }
         if database_error.is_check_violation() {
-            let name = message
-                .strip_prefix("CHECK constraint failed: ")
-                .unwrap_or(message);
+            let name = message.strip_prefix("CHECK constraint failed: ").unwrap_or(message);
             return StoreError::Conflict(name.to_owned());
         }
     }

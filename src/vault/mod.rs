@@ -59,7 +59,7 @@ pub struct Vault {
     keys: Arc<dyn KeyProvider>,
     policies: Arc<Policies>,
     clock: Arc<dyn Clock>,
-    rng: Arc<dyn SecureRandom>,
+    rng: Arc<dyn SecureRandom + Send + Sync>,
 }
 
 /// Decrypted evidence for its owner.
@@ -120,7 +120,7 @@ impl Vault {
         keys: Arc<dyn KeyProvider>,
         policies: Arc<Policies>,
         clock: Arc<dyn Clock>,
-        rng: Arc<dyn SecureRandom>,
+        rng: Arc<dyn SecureRandom + Send + Sync>,
     ) -> Self {
         Self { store, keys, policies, clock, rng }
     }
@@ -211,10 +211,10 @@ impl Vault {
         file: Option<FinishedFile>,
     ) -> Result<EvidenceId> {
         let result = self.create_evidence_inner(citizen, level, type_id, input, file.as_ref()).await;
-        if result.is_err() {
-            if let Some(file) = file {
-                self.abort_file(&file.file_id).await;
-            }
+        if result.is_err()
+            && let Some(file) = file
+        {
+            self.abort_file(&file.file_id).await;
         }
         result
     }
@@ -342,7 +342,7 @@ impl Vault {
         if self.store.delete_citizen(citizen).await? { Ok(()) } else { Err(VaultError::NoAccount) }
     }
 
-    pub fn rng(&self) -> &dyn SecureRandom {
+    pub fn rng(&self) -> &(dyn SecureRandom + Send + Sync) {
         self.rng.as_ref()
     }
 

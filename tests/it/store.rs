@@ -9,8 +9,8 @@ use ring::rand::SystemRandom;
 use sqlx::Connection;
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{
-    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord,
-    FileRecord, PendingLogin, SealedField, SessionRecord, Store, StoreError,
+    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, FileRecord,
+    PendingLogin, SealedField, SessionRecord, Store, StoreError,
 };
 
 use crate::support::postgres::{postgres_store, sqlite_path, sqlite_store};
@@ -102,10 +102,7 @@ fn citizen(subject: u8) -> CitizenRecord {
 
 async fn stored_citizen(store: &Arc<dyn Store>, subject: u8) -> CitizenRecord {
     let citizen = citizen(subject);
-    store
-        .insert_citizen(&citizen)
-        .await
-        .expect("insert citizen");
+    store.insert_citizen(&citizen).await.expect("insert citizen");
     citizen
 }
 
@@ -115,6 +112,7 @@ fn pending_login(state: u8) -> PendingLogin {
         issuer: "bund-id".to_owned(),
         nonce: format!("nonce-{state}"),
         pkce_verifier: format!("verifier-{state}"),
+        requested_level: 2,
         return_to: "/evidence".to_owned(),
         created_at: at(T0),
     }
@@ -142,18 +140,9 @@ fn evidence(citizen_id: &CitizenId, created_at: i64, file: Option<FileRecord>) -
         created_at: at(created_at),
         // Deliberately not in name order: the order given is the order returned.
         fields: vec![
-            SealedField {
-                name: "vorname".to_owned(),
-                ciphertext: vec![1, 2, 3],
-            },
-            SealedField {
-                name: "anschrift".to_owned(),
-                ciphertext: vec![4, 5],
-            },
-            SealedField {
-                name: "geburtsdatum".to_owned(),
-                ciphertext: vec![],
-            },
+            SealedField { name: "vorname".to_owned(), ciphertext: vec![1, 2, 3] },
+            SealedField { name: "anschrift".to_owned(), ciphertext: vec![4, 5] },
+            SealedField { name: "geburtsdatum".to_owned(), ciphertext: vec![] },
         ],
         file,
     }
@@ -167,23 +156,11 @@ fn chunk(file_index: u8, index: i64) -> Vec<u8> {
 
 /// Begin a file for `citizen_id` and upload `chunk_count` chunks; returns the
 /// record that completes it.
-async fn uploaded_file(
-    store: &Arc<dyn Store>,
-    citizen_id: &CitizenId,
-    chunk_count: i64,
-) -> FileRecord {
+async fn uploaded_file(store: &Arc<dyn Store>, citizen_id: &CitizenId, chunk_count: i64) -> FileRecord {
     let id = file_id();
-    store
-        .begin_file(&id, citizen_id, at(T0))
-        .await
-        .expect("begin file");
-    let chunks: Vec<(i64, Vec<u8>)> = (0..chunk_count)
-        .map(|index| (index, chunk(9, index)))
-        .collect();
-    store
-        .append_file_chunks(&id, &chunks)
-        .await
-        .expect("append chunks");
+    store.begin_file(&id, citizen_id, at(T0)).await.expect("begin file");
+    let chunks: Vec<(i64, Vec<u8>)> = (0..chunk_count).map(|index| (index, chunk(9, index))).collect();
+    store.append_file_chunks(&id, &chunks).await.expect("append chunks");
     FileRecord {
         id,
         media_type: "application/pdf".to_owned(),
@@ -209,82 +186,30 @@ async fn migrate_is_idempotent(store: Arc<dyn Store>) {
 async fn citizen_round_trip_and_duplicate_subject(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     assert!(store.citizen(&alice.id).await.expect("by id") == Some(alice.clone()));
-    assert!(
-        store
-            .citizen_by_subject(&alice.subject_hash)
-            .await
-            .expect("by subject")
-            == Some(alice.clone())
-    );
-    assert!(
-        store
-            .citizen(&citizen_id())
-            .await
-            .expect("unknown id")
-            .is_none()
-    );
-    assert!(
-        store
-            .citizen_by_subject(&[0xee; 32])
-            .await
-            .expect("unknown subject")
-            .is_none()
-    );
+    assert!(store.citizen_by_subject(&alice.subject_hash).await.expect("by subject") == Some(alice.clone()));
+    assert!(store.citizen(&citizen_id()).await.expect("unknown id").is_none());
+    assert!(store.citizen_by_subject(&[0xee; 32]).await.expect("unknown subject").is_none());
 
     let mut same_subject = citizen(1);
     same_subject.wrapped_dek = vec![9];
-    assert_conflict(
-        store.insert_citizen(&same_subject).await,
-        "citizens_subject_hash_key",
-    );
+    assert_conflict(store.insert_citizen(&same_subject).await, "citizens_subject_hash_key");
     let mut same_id = citizen(2);
     same_id.id = alice.id.clone();
     assert_conflict(store.insert_citizen(&same_id).await, "citizens_pkey");
 
-    let max_version = CitizenRecord {
-        kek_version: u32::MAX,
-        ..citizen(3)
-    };
-    store
-        .insert_citizen(&max_version)
-        .await
-        .expect("u32::MAX kek version");
-    let loaded = store
-        .citizen(&max_version.id)
-        .await
-        .expect("load")
-        .expect("exists");
+    let max_version = CitizenRecord { kek_version: u32::MAX, ..citizen(3) };
+    store.insert_citizen(&max_version).await.expect("u32::MAX kek version");
+    let loaded = store.citizen(&max_version.id).await.expect("load").expect("exists");
     assert_eq!(loaded.kek_version, u32::MAX);
 }
 
 async fn pending_login_is_taken_once(store: Arc<dyn Store>) {
     let pending = pending_login(1);
     store.insert_pending_login(&pending).await.expect("insert");
-    assert_conflict(
-        store.insert_pending_login(&pending).await,
-        "pending_logins_pkey",
-    );
-    assert!(
-        store
-            .take_pending_login(&pending.state_hash)
-            .await
-            .expect("take")
-            == Some(pending.clone())
-    );
-    assert!(
-        store
-            .take_pending_login(&pending.state_hash)
-            .await
-            .expect("second take")
-            .is_none()
-    );
-    assert!(
-        store
-            .take_pending_login(&[0xaa; 32])
-            .await
-            .expect("unknown")
-            .is_none()
-    );
+    assert_conflict(store.insert_pending_login(&pending).await, "pending_logins_pkey");
+    assert!(store.take_pending_login(&pending.state_hash).await.expect("take") == Some(pending.clone()));
+    assert!(store.take_pending_login(&pending.state_hash).await.expect("second take").is_none());
+    assert!(store.take_pending_login(&[0xaa; 32]).await.expect("unknown").is_none());
 }
 
 async fn concurrent_takes_of_a_pending_login_have_one_winner(store: Arc<dyn Store>) {
@@ -309,37 +234,13 @@ async fn concurrent_takes_of_a_pending_login_have_one_winner(store: Arc<dyn Stor
 }
 
 async fn old_pending_logins_are_swept(store: Arc<dyn Store>) {
-    let old = PendingLogin {
-        created_at: at(T0 - 600 * SECOND),
-        ..pending_login(1)
-    };
+    let old = PendingLogin { created_at: at(T0 - 600 * SECOND), ..pending_login(1) };
     let fresh = pending_login(2);
     store.insert_pending_login(&old).await.expect("insert old");
-    store
-        .insert_pending_login(&fresh)
-        .await
-        .expect("insert fresh");
-    assert_eq!(
-        store
-            .delete_pending_logins_before(at(T0 - 300 * SECOND))
-            .await
-            .expect("sweep"),
-        1
-    );
-    assert!(
-        store
-            .take_pending_login(&old.state_hash)
-            .await
-            .expect("take old")
-            .is_none()
-    );
-    assert!(
-        store
-            .take_pending_login(&fresh.state_hash)
-            .await
-            .expect("take fresh")
-            .is_some()
-    );
+    store.insert_pending_login(&fresh).await.expect("insert fresh");
+    assert_eq!(store.delete_pending_logins_before(at(T0 - 300 * SECOND)).await.expect("sweep"), 1);
+    assert!(store.take_pending_login(&old.state_hash).await.expect("take old").is_none());
+    assert!(store.take_pending_login(&fresh.state_hash).await.expect("take fresh").is_some());
 }
 
 async fn session_lifecycle(store: Arc<dyn Store>) {
@@ -347,39 +248,20 @@ async fn session_lifecycle(store: Arc<dyn Store>) {
     let session = session(&alice.id, 1, Some("sid-1"));
     store.insert_session(&session).await.expect("insert");
     assert_conflict(store.insert_session(&session).await, "sessions_pkey");
-    assert_eq!(
-        store.session(&session.id_hash).await.expect("get"),
-        Some(session.clone())
-    );
+    assert_eq!(store.session(&session.id_hash).await.expect("get"), Some(session.clone()));
 
     let later = at(T0 + 90 * SECOND + 7);
-    store
-        .touch_session(&session.id_hash, later)
-        .await
-        .expect("touch");
-    let touched = store
-        .session(&session.id_hash)
-        .await
-        .expect("get")
-        .expect("exists");
+    store.touch_session(&session.id_hash, later).await.expect("touch");
+    let touched = store.session(&session.id_hash).await.expect("get").expect("exists");
     assert_eq!(touched.last_seen_at, later);
     assert_eq!(touched.created_at, session.created_at);
 
-    store
-        .delete_session(&session.id_hash)
-        .await
-        .expect("delete");
+    store.delete_session(&session.id_hash).await.expect("delete");
     assert_eq!(store.session(&session.id_hash).await.expect("get"), None);
-    store
-        .delete_session(&session.id_hash)
-        .await
-        .expect("deleting twice is fine");
+    store.delete_session(&session.id_hash).await.expect("deleting twice is fine");
 
     let orphan = self::session(&citizen_id(), 2, None);
-    assert!(matches!(
-        store.insert_session(&orphan).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.insert_session(&orphan).await, Err(StoreError::Conflict(_))));
 }
 
 async fn back_channel_logout_deletes_matching_sessions(store: Arc<dyn Store>) {
@@ -388,107 +270,30 @@ async fn back_channel_logout_deletes_matching_sessions(store: Arc<dyn Store>) {
     let alice_phone = session(&alice.id, 1, Some("sid-a"));
     let alice_laptop = session(&alice.id, 2, Some("sid-a"));
     let alice_no_sid = session(&alice.id, 3, None);
-    let alice_elsewhere = SessionRecord {
-        issuer: "elster".to_owned(),
-        ..session(&alice.id, 4, Some("sid-a"))
-    };
+    let alice_elsewhere = SessionRecord { issuer: "elster".to_owned(), ..session(&alice.id, 4, Some("sid-a")) };
     let bob_session = session(&bob.id, 5, Some("sid-b"));
-    for session in [
-        &alice_phone,
-        &alice_laptop,
-        &alice_no_sid,
-        &alice_elsewhere,
-        &bob_session,
-    ] {
+    for session in [&alice_phone, &alice_laptop, &alice_no_sid, &alice_elsewhere, &bob_session] {
         store.insert_session(session).await.expect("insert");
     }
 
-    assert_eq!(
-        store
-            .delete_sessions_by_idp_session("bund-id", "sid-a")
-            .await
-            .expect("by sid"),
-        2
-    );
-    assert_eq!(
-        store.session(&alice_phone.id_hash).await.expect("get"),
-        None
-    );
-    assert_eq!(
-        store.session(&alice_laptop.id_hash).await.expect("get"),
-        None
-    );
-    assert!(
-        store
-            .session(&alice_elsewhere.id_hash)
-            .await
-            .expect("get")
-            .is_some(),
-        "other issuer untouched"
-    );
-    assert_eq!(
-        store
-            .delete_sessions_by_idp_session("bund-id", "sid-unknown")
-            .await
-            .expect("none"),
-        0
-    );
+    assert_eq!(store.delete_sessions_by_idp_session("bund-id", "sid-a").await.expect("by sid"), 2);
+    assert_eq!(store.session(&alice_phone.id_hash).await.expect("get"), None);
+    assert_eq!(store.session(&alice_laptop.id_hash).await.expect("get"), None);
+    assert!(store.session(&alice_elsewhere.id_hash).await.expect("get").is_some(), "other issuer untouched");
+    assert_eq!(store.delete_sessions_by_idp_session("bund-id", "sid-unknown").await.expect("none"), 0);
 
-    assert_eq!(
-        store
-            .delete_sessions_of_citizen("bund-id", &alice.id)
-            .await
-            .expect("by citizen"),
-        1
-    );
-    assert_eq!(
-        store.session(&alice_no_sid.id_hash).await.expect("get"),
-        None
-    );
-    assert!(
-        store
-            .session(&alice_elsewhere.id_hash)
-            .await
-            .expect("get")
-            .is_some(),
-        "other issuer untouched"
-    );
-    assert!(
-        store
-            .session(&bob_session.id_hash)
-            .await
-            .expect("get")
-            .is_some(),
-        "other citizen untouched"
-    );
+    assert_eq!(store.delete_sessions_of_citizen("bund-id", &alice.id).await.expect("by citizen"), 1);
+    assert_eq!(store.session(&alice_no_sid.id_hash).await.expect("get"), None);
+    assert!(store.session(&alice_elsewhere.id_hash).await.expect("get").is_some(), "other issuer untouched");
+    assert!(store.session(&bob_session.id_hash).await.expect("get").is_some(), "other citizen untouched");
 }
 
 async fn replayed_logout_token_is_detected(store: Arc<dyn Store>) {
     let expires = at(T0 + 120 * SECOND);
-    assert!(
-        store
-            .remember_logout_token("bund-id", "jti-1", expires)
-            .await
-            .expect("first")
-    );
-    assert!(
-        !store
-            .remember_logout_token("bund-id", "jti-1", expires)
-            .await
-            .expect("replay")
-    );
-    assert!(
-        store
-            .remember_logout_token("elster", "jti-1", expires)
-            .await
-            .expect("other issuer")
-    );
-    assert!(
-        store
-            .remember_logout_token("bund-id", "jti-2", expires)
-            .await
-            .expect("other jti")
-    );
+    assert!(store.remember_logout_token("bund-id", "jti-1", expires).await.expect("first"));
+    assert!(!store.remember_logout_token("bund-id", "jti-1", expires).await.expect("replay"));
+    assert!(store.remember_logout_token("elster", "jti-1", expires).await.expect("other issuer"));
+    assert!(store.remember_logout_token("bund-id", "jti-2", expires).await.expect("other jti"));
 }
 
 async fn evidence_round_trips_with_fields_and_file(store: Arc<dyn Store>) {
@@ -497,45 +302,24 @@ async fn evidence_round_trips_with_fields_and_file(store: Arc<dyn Store>) {
     let record = evidence(&alice.id, T0, Some(file.clone()));
     store.insert_evidence(&record).await.expect("insert");
 
-    assert_eq!(
-        store.evidence(&alice.id, &record.id).await.expect("get"),
-        Some(record.clone())
-    );
+    assert_eq!(store.evidence(&alice.id, &record.id).await.expect("get"), Some(record.clone()));
     for index in 0..3 {
-        assert_eq!(
-            store.file_chunk(&file.id, index).await.expect("chunk"),
-            Some(chunk(9, index))
-        );
+        assert_eq!(store.file_chunk(&file.id, index).await.expect("chunk"), Some(chunk(9, index)));
     }
-    assert_eq!(
-        store.file_chunk(&file.id, 3).await.expect("past the end"),
-        None
-    );
-    assert_eq!(
-        store.file_chunk(&file_id(), 0).await.expect("unknown file"),
-        None
-    );
+    assert_eq!(store.file_chunk(&file.id, 3).await.expect("past the end"), None);
+    assert_eq!(store.file_chunk(&file_id(), 0).await.expect("unknown file"), None);
 }
 
 async fn evidence_without_file_round_trips(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let mut record = evidence(&alice.id, T0, None);
     store.insert_evidence(&record).await.expect("insert");
-    assert_eq!(
-        store.evidence(&alice.id, &record.id).await.expect("get"),
-        Some(record.clone())
-    );
+    assert_eq!(store.evidence(&alice.id, &record.id).await.expect("get"), Some(record.clone()));
 
     record.id = evidence_id();
     record.fields.clear();
-    store
-        .insert_evidence(&record)
-        .await
-        .expect("insert without fields");
-    assert_eq!(
-        store.evidence(&alice.id, &record.id).await.expect("get"),
-        Some(record)
-    );
+    store.insert_evidence(&record).await.expect("insert without fields");
+    assert_eq!(store.evidence(&alice.id, &record.id).await.expect("get"), Some(record));
 }
 
 async fn evidence_is_listed_newest_first_per_citizen(store: Arc<dyn Store>) {
@@ -550,29 +334,10 @@ async fn evidence_is_listed_newest_first_per_citizen(store: Arc<dyn Store>) {
     }
 
     let listed = store.list_evidence(&alice.id).await.expect("list");
-    let summary: Vec<_> = listed
-        .iter()
-        .map(|item| (item.id.clone(), item.created_at, item.has_file))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            (newer.id.clone(), newer.created_at, true),
-            (older.id.clone(), older.created_at, false)
-        ]
-    );
-    assert!(
-        listed
-            .iter()
-            .all(|item| item.type_id == "meldebescheinigung")
-    );
-    assert!(
-        store
-            .list_evidence(&citizen_id())
-            .await
-            .expect("list unknown")
-            .is_empty()
-    );
+    let summary: Vec<_> = listed.iter().map(|item| (item.id.clone(), item.created_at, item.has_file)).collect();
+    assert_eq!(summary, vec![(newer.id.clone(), newer.created_at, true), (older.id.clone(), older.created_at, false)]);
+    assert!(listed.iter().all(|item| item.type_id == "meldebescheinigung"));
+    assert!(store.list_evidence(&citizen_id()).await.expect("list unknown").is_empty());
 }
 
 async fn evidence_of_another_citizen_is_invisible(store: Arc<dyn Store>) {
@@ -581,118 +346,47 @@ async fn evidence_of_another_citizen_is_invisible(store: Arc<dyn Store>) {
     let record = evidence(&alice.id, T0, None);
     store.insert_evidence(&record).await.expect("insert");
 
-    assert_eq!(
-        store
-            .evidence(&mallory.id, &record.id)
-            .await
-            .expect("get as mallory"),
-        None
-    );
-    assert!(
-        !store
-            .delete_evidence(&mallory.id, &record.id)
-            .await
-            .expect("delete as mallory")
-    );
-    assert!(
-        store
-            .list_evidence(&mallory.id)
-            .await
-            .expect("list as mallory")
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .evidence(&alice.id, &record.id)
-            .await
-            .expect("still there"),
-        Some(record)
-    );
+    assert_eq!(store.evidence(&mallory.id, &record.id).await.expect("get as mallory"), None);
+    assert!(!store.delete_evidence(&mallory.id, &record.id).await.expect("delete as mallory"));
+    assert!(store.list_evidence(&mallory.id).await.expect("list as mallory").is_empty());
+    assert_eq!(store.evidence(&alice.id, &record.id).await.expect("still there"), Some(record));
 }
 
 async fn chunks_of_a_pending_file_are_not_readable(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 2).await;
-    assert_eq!(
-        store.file_chunk(&file.id, 0).await.expect("pending chunk"),
-        None
-    );
-    assert_eq!(
-        store.file_chunk(&file.id, 1).await.expect("pending chunk"),
-        None
-    );
+    assert_eq!(store.file_chunk(&file.id, 0).await.expect("pending chunk"), None);
+    assert_eq!(store.file_chunk(&file.id, 1).await.expect("pending chunk"), None);
 }
 
 async fn aborted_upload_removes_chunks(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 2).await;
     store.abort_file(&file.id).await.expect("abort");
-    store
-        .abort_file(&file.id)
-        .await
-        .expect("aborting twice is fine");
-    assert_conflict(
-        store
-            .append_file_chunks(&file.id, &[(2, chunk(9, 2))])
-            .await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
+    store.abort_file(&file.id).await.expect("aborting twice is fine");
+    assert_conflict(store.append_file_chunks(&file.id, &[(2, chunk(9, 2))]).await, CONFLICT_FILE_NOT_PENDING);
     // The chunks are gone, not merely hidden: the id can be started afresh.
-    store
-        .begin_file(&file.id, &alice.id, at(T0))
-        .await
-        .expect("restart");
-    store
-        .append_file_chunks(&file.id, &[(0, chunk(9, 0))])
-        .await
-        .expect("no leftover chunk 0");
-    let record = evidence(
-        &alice.id,
-        T0,
-        Some(FileRecord {
-            chunk_count: 1,
-            ..file.clone()
-        }),
-    );
-    store
-        .insert_evidence(&record)
-        .await
-        .expect("exactly one chunk left");
+    store.begin_file(&file.id, &alice.id, at(T0)).await.expect("restart");
+    store.append_file_chunks(&file.id, &[(0, chunk(9, 0))]).await.expect("no leftover chunk 0");
+    let record = evidence(&alice.id, T0, Some(FileRecord { chunk_count: 1, ..file.clone() }));
+    store.insert_evidence(&record).await.expect("exactly one chunk left");
 
     // Aborting a completed file does nothing.
     store.abort_file(&file.id).await.expect("abort completed");
-    assert_eq!(
-        store.file_chunk(&file.id, 0).await.expect("chunk"),
-        Some(chunk(9, 0))
-    );
+    assert_eq!(store.file_chunk(&file.id, 0).await.expect("chunk"), Some(chunk(9, 0)));
 }
 
 async fn stale_uploads_are_swept(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let stale = file_id();
-    store
-        .begin_file(&stale, &alice.id, at(T0 - 3600 * SECOND))
-        .await
-        .expect("begin stale");
-    store
-        .append_file_chunks(&stale, &[(0, chunk(1, 0))])
-        .await
-        .expect("append");
+    store.begin_file(&stale, &alice.id, at(T0 - 3600 * SECOND)).await.expect("begin stale");
+    store.append_file_chunks(&stale, &[(0, chunk(1, 0))]).await.expect("append");
     let recent = file_id();
-    store
-        .begin_file(&recent, &alice.id, at(T0))
-        .await
-        .expect("begin recent");
+    store.begin_file(&recent, &alice.id, at(T0)).await.expect("begin recent");
     // A completed file is never stale, however old.
     let old_complete = file_id();
-    store
-        .begin_file(&old_complete, &alice.id, at(T0 - 7200 * SECOND))
-        .await
-        .expect("begin old");
-    store
-        .append_file_chunks(&old_complete, &[(0, chunk(2, 0))])
-        .await
-        .expect("append");
+    store.begin_file(&old_complete, &alice.id, at(T0 - 7200 * SECOND)).await.expect("begin old");
+    store.append_file_chunks(&old_complete, &[(0, chunk(2, 0))]).await.expect("append");
     let file = FileRecord {
         id: old_complete.clone(),
         media_type: "image/png".to_owned(),
@@ -700,51 +394,20 @@ async fn stale_uploads_are_swept(store: Arc<dyn Store>) {
         chunk_count: 1,
         sealed_name: vec![1],
     };
-    store
-        .insert_evidence(&evidence(&alice.id, T0, Some(file)))
-        .await
-        .expect("complete old file");
+    store.insert_evidence(&evidence(&alice.id, T0, Some(file))).await.expect("complete old file");
 
-    assert_eq!(
-        store
-            .delete_stale_uploads(at(T0 - 60 * SECOND))
-            .await
-            .expect("sweep"),
-        1
-    );
-    assert_conflict(
-        store.append_file_chunks(&stale, &[(1, chunk(1, 1))]).await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
-    store
-        .append_file_chunks(&recent, &[(0, chunk(3, 0))])
-        .await
-        .expect("recent upload still open");
-    assert_eq!(
-        store.file_chunk(&old_complete, 0).await.expect("chunk"),
-        Some(chunk(2, 0))
-    );
+    assert_eq!(store.delete_stale_uploads(at(T0 - 60 * SECOND)).await.expect("sweep"), 1);
+    assert_conflict(store.append_file_chunks(&stale, &[(1, chunk(1, 1))]).await, CONFLICT_FILE_NOT_PENDING);
+    store.append_file_chunks(&recent, &[(0, chunk(3, 0))]).await.expect("recent upload still open");
+    assert_eq!(store.file_chunk(&old_complete, 0).await.expect("chunk"), Some(chunk(2, 0)));
 }
 
 async fn completed_files_accept_no_more_chunks(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 1).await;
-    store
-        .insert_evidence(&evidence(&alice.id, T0, Some(file.clone())))
-        .await
-        .expect("insert");
-    assert_conflict(
-        store
-            .append_file_chunks(&file.id, &[(1, chunk(9, 1))])
-            .await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
-    assert_conflict(
-        store
-            .append_file_chunks(&file_id(), &[(0, chunk(9, 0))])
-            .await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
+    store.insert_evidence(&evidence(&alice.id, T0, Some(file.clone()))).await.expect("insert");
+    assert_conflict(store.append_file_chunks(&file.id, &[(1, chunk(9, 1))]).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.append_file_chunks(&file_id(), &[(0, chunk(9, 0))]).await, CONFLICT_FILE_NOT_PENDING);
     assert_eq!(store.file_chunk(&file.id, 1).await.expect("chunk"), None);
 }
 
@@ -753,19 +416,10 @@ async fn duplicate_chunk_index_is_a_conflict(store: Arc<dyn Store>) {
     let file = uploaded_file(&store, &alice.id, 2).await;
     // The batch fails as a whole: chunk 2 must not be stored either.
     let batch = vec![(2, chunk(9, 2)), (1, chunk(7, 1))];
-    assert_conflict(
-        store.append_file_chunks(&file.id, &batch).await,
-        "file_chunks_pkey",
-    );
+    assert_conflict(store.append_file_chunks(&file.id, &batch).await, "file_chunks_pkey");
     let record = evidence(&alice.id, T0, Some(file.clone()));
-    store
-        .insert_evidence(&record)
-        .await
-        .expect("still exactly chunks 0 and 1");
-    assert_eq!(
-        store.file_chunk(&file.id, 1).await.expect("chunk"),
-        Some(chunk(9, 1))
-    );
+    store.insert_evidence(&record).await.expect("still exactly chunks 0 and 1");
+    assert_eq!(store.file_chunk(&file.id, 1).await.expect("chunk"), Some(chunk(9, 1)));
 }
 
 async fn evidence_with_another_citizens_file_stores_nothing(store: Arc<dyn Store>) {
@@ -773,117 +427,41 @@ async fn evidence_with_another_citizens_file_stores_nothing(store: Arc<dyn Store
     let mallory = stored_citizen(&store, 2).await;
     let alices_file = uploaded_file(&store, &alice.id, 1).await;
     let theft = evidence(&mallory.id, T0, Some(alices_file.clone()));
-    assert_conflict(
-        store.insert_evidence(&theft).await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
-    assert_eq!(
-        store.evidence(&mallory.id, &theft.id).await.expect("get"),
-        None
-    );
-    assert!(
-        store
-            .list_evidence(&mallory.id)
-            .await
-            .expect("list")
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .file_chunk(&alices_file.id, 0)
-            .await
-            .expect("still pending"),
-        None
-    );
+    assert_conflict(store.insert_evidence(&theft).await, CONFLICT_FILE_NOT_PENDING);
+    assert_eq!(store.evidence(&mallory.id, &theft.id).await.expect("get"), None);
+    assert!(store.list_evidence(&mallory.id).await.expect("list").is_empty());
+    assert_eq!(store.file_chunk(&alices_file.id, 0).await.expect("still pending"), None);
 
     // Alice's upload is untouched and can still be completed by her.
-    store
-        .insert_evidence(&evidence(&alice.id, T0, Some(alices_file.clone())))
-        .await
-        .expect("alice completes");
-    assert_eq!(
-        store.file_chunk(&alices_file.id, 0).await.expect("chunk"),
-        Some(chunk(9, 0))
-    );
+    store.insert_evidence(&evidence(&alice.id, T0, Some(alices_file.clone()))).await.expect("alice completes");
+    assert_eq!(store.file_chunk(&alices_file.id, 0).await.expect("chunk"), Some(chunk(9, 0)));
 }
 
 async fn evidence_with_missing_chunks_stores_nothing(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 2).await;
-    let claims_more = evidence(
-        &alice.id,
-        T0,
-        Some(FileRecord {
-            chunk_count: 3,
-            ..file.clone()
-        }),
-    );
-    assert_conflict(
-        store.insert_evidence(&claims_more).await,
-        CONFLICT_FILE_CHUNKS_INCOMPLETE,
-    );
-    let claims_fewer = evidence(
-        &alice.id,
-        T0,
-        Some(FileRecord {
-            chunk_count: 1,
-            ..file.clone()
-        }),
-    );
-    assert_conflict(
-        store.insert_evidence(&claims_fewer).await,
-        CONFLICT_FILE_CHUNKS_INCOMPLETE,
-    );
-    assert!(
-        store
-            .list_evidence(&alice.id)
-            .await
-            .expect("list")
-            .is_empty()
-    );
+    let claims_more = evidence(&alice.id, T0, Some(FileRecord { chunk_count: 3, ..file.clone() }));
+    assert_conflict(store.insert_evidence(&claims_more).await, CONFLICT_FILE_CHUNKS_INCOMPLETE);
+    let claims_fewer = evidence(&alice.id, T0, Some(FileRecord { chunk_count: 1, ..file.clone() }));
+    assert_conflict(store.insert_evidence(&claims_fewer).await, CONFLICT_FILE_CHUNKS_INCOMPLETE);
+    assert!(store.list_evidence(&alice.id).await.expect("list").is_empty());
 
     // A gap (0, 2 but no 1) is caught too.
     let gappy = file_id();
-    store
-        .begin_file(&gappy, &alice.id, at(T0))
-        .await
-        .expect("begin");
-    store
-        .append_file_chunks(&gappy, &[(0, chunk(1, 0)), (2, chunk(1, 2))])
-        .await
-        .expect("append");
-    let gap = evidence(
-        &alice.id,
-        T0,
-        Some(FileRecord {
-            id: gappy,
-            chunk_count: 2,
-            ..file.clone()
-        }),
-    );
-    assert_conflict(
-        store.insert_evidence(&gap).await,
-        CONFLICT_FILE_CHUNKS_INCOMPLETE,
-    );
+    store.begin_file(&gappy, &alice.id, at(T0)).await.expect("begin");
+    store.append_file_chunks(&gappy, &[(0, chunk(1, 0)), (2, chunk(1, 2))]).await.expect("append");
+    let gap = evidence(&alice.id, T0, Some(FileRecord { id: gappy, chunk_count: 2, ..file.clone() }));
+    assert_conflict(store.insert_evidence(&gap).await, CONFLICT_FILE_CHUNKS_INCOMPLETE);
 
-    store
-        .insert_evidence(&evidence(&alice.id, T0, Some(file)))
-        .await
-        .expect("the true count works");
+    store.insert_evidence(&evidence(&alice.id, T0, Some(file))).await.expect("the true count works");
 }
 
 async fn evidence_with_a_completed_file_cannot_reuse_it(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 1).await;
-    store
-        .insert_evidence(&evidence(&alice.id, T0, Some(file.clone())))
-        .await
-        .expect("first");
+    store.insert_evidence(&evidence(&alice.id, T0, Some(file.clone()))).await.expect("first");
     let second = evidence(&alice.id, T0, Some(file));
-    assert_conflict(
-        store.insert_evidence(&second).await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
+    assert_conflict(store.insert_evidence(&second).await, CONFLICT_FILE_NOT_PENDING);
     assert_eq!(store.list_evidence(&alice.id).await.expect("list").len(), 1);
 }
 
@@ -892,21 +470,12 @@ async fn duplicate_evidence_id_stores_nothing(store: Arc<dyn Store>) {
     let first = evidence(&alice.id, T0, None);
     store.insert_evidence(&first).await.expect("first");
     let file = uploaded_file(&store, &alice.id, 1).await;
-    let same_id = EvidenceRecord {
-        type_id: "other".to_owned(),
-        ..evidence(&alice.id, T0, Some(file.clone()))
-    };
-    let same_id = EvidenceRecord {
-        id: first.id.clone(),
-        ..same_id
-    };
+    let same_id = EvidenceRecord { type_id: "other".to_owned(), ..evidence(&alice.id, T0, Some(file.clone())) };
+    let same_id = EvidenceRecord { id: first.id.clone(), ..same_id };
     assert_conflict(store.insert_evidence(&same_id).await, "evidence_pkey");
     // The transaction rolled back: the file is still pending, the original intact.
     assert_eq!(store.file_chunk(&file.id, 0).await.expect("chunk"), None);
-    assert_eq!(
-        store.evidence(&alice.id, &first.id).await.expect("get"),
-        Some(first)
-    );
+    assert_eq!(store.evidence(&alice.id, &first.id).await.expect("get"), Some(first));
 }
 
 async fn delete_evidence_removes_file_and_chunks(store: Arc<dyn Store>) {
@@ -917,44 +486,15 @@ async fn delete_evidence_removes_file_and_chunks(store: Arc<dyn Store>) {
     let other = evidence(&alice.id, T0, None);
     store.insert_evidence(&other).await.expect("insert other");
 
-    assert!(
-        store
-            .delete_evidence(&alice.id, &record.id)
-            .await
-            .expect("delete")
-    );
-    assert!(
-        !store
-            .delete_evidence(&alice.id, &record.id)
-            .await
-            .expect("delete again")
-    );
-    assert_eq!(
-        store.evidence(&alice.id, &record.id).await.expect("get"),
-        None
-    );
+    assert!(store.delete_evidence(&alice.id, &record.id).await.expect("delete"));
+    assert!(!store.delete_evidence(&alice.id, &record.id).await.expect("delete again"));
+    assert_eq!(store.evidence(&alice.id, &record.id).await.expect("get"), None);
     assert_eq!(store.file_chunk(&file.id, 0).await.expect("chunk"), None);
     // The file row is gone: the id is free again and has no chunks left.
-    store
-        .begin_file(&file.id, &alice.id, at(T0))
-        .await
-        .expect("file id reusable");
-    let empty = evidence(
-        &alice.id,
-        T0,
-        Some(FileRecord {
-            chunk_count: 0,
-            ..file
-        }),
-    );
-    store
-        .insert_evidence(&empty)
-        .await
-        .expect("no chunks survived");
-    assert_eq!(
-        store.evidence(&alice.id, &other.id).await.expect("other"),
-        Some(other)
-    );
+    store.begin_file(&file.id, &alice.id, at(T0)).await.expect("file id reusable");
+    let empty = evidence(&alice.id, T0, Some(FileRecord { chunk_count: 0, ..file }));
+    store.insert_evidence(&empty).await.expect("no chunks survived");
+    assert_eq!(store.evidence(&alice.id, &other.id).await.expect("other"), Some(other));
 }
 
 async fn delete_citizen_removes_everything(store: Arc<dyn Store>) {
@@ -969,82 +509,26 @@ async fn delete_citizen_removes_everything(store: Arc<dyn Store>) {
     let bob_record = evidence(&bob.id, T0, None);
     store.insert_evidence(&bob_record).await.expect("bob's");
     let bob_session = session(&bob.id, 2, Some("sid"));
-    store
-        .insert_session(&bob_session)
-        .await
-        .expect("bob's session");
+    store.insert_session(&bob_session).await.expect("bob's session");
 
     assert!(store.delete_citizen(&alice.id).await.expect("delete"));
     assert!(!store.delete_citizen(&alice.id).await.expect("delete again"));
     assert!(store.citizen(&alice.id).await.expect("get").is_none());
-    assert!(
-        store
-            .citizen_by_subject(&alice.subject_hash)
-            .await
-            .expect("get")
-            .is_none()
-    );
-    assert_eq!(
-        store
-            .evidence(&alice.id, &record.id)
-            .await
-            .expect("evidence"),
-        None
-    );
-    assert!(
-        store
-            .list_evidence(&alice.id)
-            .await
-            .expect("list")
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .session(&alice_session.id_hash)
-            .await
-            .expect("session"),
-        None
-    );
+    assert!(store.citizen_by_subject(&alice.subject_hash).await.expect("get").is_none());
+    assert_eq!(store.evidence(&alice.id, &record.id).await.expect("evidence"), None);
+    assert!(store.list_evidence(&alice.id).await.expect("list").is_empty());
+    assert_eq!(store.session(&alice_session.id_hash).await.expect("session"), None);
     assert_eq!(store.file_chunk(&file.id, 0).await.expect("chunk"), None);
-    assert_conflict(
-        store
-            .append_file_chunks(&pending_upload.id, &[(1, chunk(9, 1))])
-            .await,
-        CONFLICT_FILE_NOT_PENDING,
-    );
+    assert_conflict(store.append_file_chunks(&pending_upload.id, &[(1, chunk(9, 1))]).await, CONFLICT_FILE_NOT_PENDING);
 
     // The subject can register again (a new account, nothing inherited).
-    let again = CitizenRecord {
-        id: citizen_id(),
-        ..alice.clone()
-    };
-    store
-        .insert_citizen(&again)
-        .await
-        .expect("subject free again");
-    assert!(
-        store
-            .list_evidence(&again.id)
-            .await
-            .expect("list")
-            .is_empty()
-    );
+    let again = CitizenRecord { id: citizen_id(), ..alice.clone() };
+    store.insert_citizen(&again).await.expect("subject free again");
+    assert!(store.list_evidence(&again.id).await.expect("list").is_empty());
 
     assert!(store.citizen(&bob.id).await.expect("bob").is_some());
-    assert_eq!(
-        store
-            .evidence(&bob.id, &bob_record.id)
-            .await
-            .expect("bob's evidence"),
-        Some(bob_record)
-    );
-    assert!(
-        store
-            .session(&bob_session.id_hash)
-            .await
-            .expect("bob's session")
-            .is_some()
-    );
+    assert_eq!(store.evidence(&bob.id, &bob_record.id).await.expect("bob's evidence"), Some(bob_record));
+    assert!(store.session(&bob_session.id_hash).await.expect("bob's session").is_some());
 }
 
 async fn timestamps_round_trip_exactly(store: Arc<dyn Store>) {
@@ -1060,51 +544,21 @@ async fn timestamps_round_trip_exactly(store: Arc<dyn Store>) {
     for (index, micros) in instants.into_iter().enumerate() {
         let index = u8::try_from(index).expect("few instants") + 10;
         let time = at(micros);
-        let citizen = CitizenRecord {
-            created_at: time,
-            ..citizen(index)
-        };
+        let citizen = CitizenRecord { created_at: time, ..citizen(index) };
         store.insert_citizen(&citizen).await.expect("citizen");
-        assert_eq!(
-            store
-                .citizen(&citizen.id)
-                .await
-                .expect("get")
-                .expect("exists")
-                .created_at,
-            time
-        );
+        assert_eq!(store.citizen(&citizen.id).await.expect("get").expect("exists").created_at, time);
 
-        let session = SessionRecord {
-            created_at: time,
-            last_seen_at: time,
-            ..session(&citizen.id, index, None)
-        };
+        let session = SessionRecord { created_at: time, last_seen_at: time, ..session(&citizen.id, index, None) };
         store.insert_session(&session).await.expect("session");
-        assert_eq!(
-            store.session(&session.id_hash).await.expect("get"),
-            Some(session)
-        );
+        assert_eq!(store.session(&session.id_hash).await.expect("get"), Some(session));
 
-        let pending = PendingLogin {
-            created_at: time,
-            ..pending_login(index)
-        };
+        let pending = PendingLogin { created_at: time, ..pending_login(index) };
         store.insert_pending_login(&pending).await.expect("pending");
-        assert!(
-            store
-                .take_pending_login(&pending.state_hash)
-                .await
-                .expect("take")
-                == Some(pending)
-        );
+        assert!(store.take_pending_login(&pending.state_hash).await.expect("take") == Some(pending));
 
         let record = evidence(&citizen.id, micros, None);
         store.insert_evidence(&record).await.expect("evidence");
-        assert_eq!(
-            store.evidence(&citizen.id, &record.id).await.expect("get"),
-            Some(record.clone())
-        );
+        assert_eq!(store.evidence(&citizen.id, &record.id).await.expect("get"), Some(record.clone()));
         let listed = store.list_evidence(&citizen.id).await.expect("list");
         assert_eq!(listed.first().map(|item| item.created_at), Some(time));
     }
@@ -1114,23 +568,16 @@ async fn upload_sized_batches_round_trip(store: Arc<dyn Store>) {
     // Two batches of 64 chunks of 64 KiB (plus the AEAD tag), as an upload sends them.
     let alice = stored_citizen(&store, 1).await;
     let id = file_id();
-    store
-        .begin_file(&id, &alice.id, at(T0))
-        .await
-        .expect("begin");
+    store.begin_file(&id, &alice.id, at(T0)).await.expect("begin");
     let sealed_chunk = |index: i64| {
         let mut bytes = vec![u8::try_from(index % 251).expect("small"); 64 * 1024 + 16];
         bytes[..8].copy_from_slice(&index.to_be_bytes());
         bytes
     };
     for batch in 0..2 {
-        let chunks: Vec<(i64, Vec<u8>)> = (batch * 64..(batch + 1) * 64)
-            .map(|index| (index, sealed_chunk(index)))
-            .collect();
-        store
-            .append_file_chunks(&id, &chunks)
-            .await
-            .expect("append batch");
+        let chunks: Vec<(i64, Vec<u8>)> =
+            (batch * 64..(batch + 1) * 64).map(|index| (index, sealed_chunk(index))).collect();
+        store.append_file_chunks(&id, &chunks).await.expect("append batch");
     }
     let file = FileRecord {
         id: id.clone(),
@@ -1139,15 +586,9 @@ async fn upload_sized_batches_round_trip(store: Arc<dyn Store>) {
         chunk_count: 128,
         sealed_name: vec![7; 40],
     };
-    store
-        .insert_evidence(&evidence(&alice.id, T0, Some(file)))
-        .await
-        .expect("complete");
+    store.insert_evidence(&evidence(&alice.id, T0, Some(file))).await.expect("complete");
     for index in [0, 1, 63, 64, 127] {
-        assert_eq!(
-            store.file_chunk(&id, index).await.expect("chunk"),
-            Some(sealed_chunk(index))
-        );
+        assert_eq!(store.file_chunk(&id, index).await.expect("chunk"), Some(sealed_chunk(index)));
     }
 }
 
@@ -1161,13 +602,7 @@ fn migration_folders_have_the_same_file_names() {
     let names = |backend: &str| -> BTreeSet<String> {
         std::fs::read_dir(root.join(backend))
             .expect("migration folder exists")
-            .map(|entry| {
-                entry
-                    .expect("directory entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|entry| entry.expect("directory entry").file_name().to_string_lossy().into_owned())
             .collect()
     };
     let sqlite = names("sqlite");
@@ -1175,26 +610,16 @@ fn migration_folders_have_the_same_file_names() {
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, postgres);
     for name in &sqlite {
-        let (version, rest) = name
-            .split_once('_')
-            .unwrap_or_else(|| panic!("{name}: expected NNNN_name.sql"));
-        assert!(
-            version.len() == 4 && version.bytes().all(|b| b.is_ascii_digit()),
-            "{name}: version is 4 digits"
-        );
+        let (version, rest) = name.split_once('_').unwrap_or_else(|| panic!("{name}: expected NNNN_name.sql"));
+        assert!(version.len() == 4 && version.bytes().all(|b| b.is_ascii_digit()), "{name}: version is 4 digits");
         assert!(rest.ends_with(".sql"), "{name}: expected .sql");
     }
 }
 
 #[tokio::test]
 async fn open_dispatches_on_the_url_scheme() {
-    assert!(matches!(
-        tresor::store::open("mysql://localhost/tresor").await,
-        Err(StoreError::UnsupportedUrl)
-    ));
-    let memory = tresor::store::open("sqlite::memory:")
-        .await
-        .expect("in-memory SQLite");
+    assert!(matches!(tresor::store::open("mysql://localhost/tresor").await, Err(StoreError::UnsupportedUrl)));
+    let memory = tresor::store::open("sqlite::memory:").await.expect("in-memory SQLite");
     memory.migrate().await.expect("migrate");
     let alice = stored_citizen(&memory, 1).await;
     assert!(memory.citizen(&alice.id).await.expect("get").is_some());
@@ -1211,17 +636,11 @@ async fn open_dispatches_on_the_url_scheme() {
 async fn sqlite_file_is_in_wal_mode() {
     let (directory, _store) = sqlite_store().await;
     let url = format!("sqlite://{}", sqlite_path(&directory).display());
-    let store = tresor::store::sqlite::SqliteStore::connect(&url)
-        .await
-        .expect("connect");
+    let store = tresor::store::sqlite::SqliteStore::connect(&url).await.expect("connect");
     drop(store);
-    let mut connection = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("raw connection");
-    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut connection)
-        .await
-        .expect("journal_mode");
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("raw connection");
+    let journal_mode: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut connection).await.expect("journal_mode");
     assert_eq!(journal_mode, "wal", "WAL is persistent in the file");
 }
 
@@ -1231,9 +650,7 @@ async fn sqlite_file_is_in_wal_mode() {
 async fn sqlite_malformed_rows_are_corrupt() {
     let (directory, store) = sqlite_store().await;
     let url = format!("sqlite://{}", sqlite_path(&directory).display());
-    let mut raw = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("raw connection");
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.expect("raw connection");
     insert_malformed_rows_sqlite(&mut raw).await;
     assert_malformed_rows_are_corrupt(&store).await;
 }
@@ -1241,17 +658,12 @@ async fn sqlite_malformed_rows_are_corrupt() {
 #[tokio::test]
 async fn postgres_malformed_rows_are_corrupt() {
     let (database, store) = postgres_store().await;
-    let mut raw = sqlx::PgConnection::connect(&database.url)
-        .await
-        .expect("raw connection");
+    let mut raw = sqlx::PgConnection::connect(&database.url).await.expect("raw connection");
     for statement in [
         "INSERT INTO citizens VALUES ('not-an-id', '\\x01', '\\x02', 1, 0)",
         "INSERT INTO citizens VALUES ('0123456789abcdef0123456789abcdef', '\\x03', '\\x04', 1, 9223372036854775807)",
     ] {
-        sqlx::query(statement)
-            .execute(&mut raw)
-            .await
-            .expect("insert malformed row");
+        sqlx::query(statement).execute(&mut raw).await.expect("insert malformed row");
     }
     raw.close().await.ok();
     assert_malformed_rows_are_corrupt(&store).await;
@@ -1264,26 +676,11 @@ async fn insert_malformed_rows_sqlite(raw: &mut sqlx::SqliteConnection) {
         "INSERT INTO citizens VALUES ('not-an-id', x'01', x'02', 1, 0)",
         "INSERT INTO citizens VALUES ('0123456789abcdef0123456789abcdef', x'03', x'04', 1, 9223372036854775807)",
     ] {
-        sqlx::query(statement)
-            .execute(&mut *raw)
-            .await
-            .expect("insert malformed row");
+        sqlx::query(statement).execute(&mut *raw).await.expect("insert malformed row");
     }
 }
 
 async fn assert_malformed_rows_are_corrupt(store: &Arc<dyn Store>) {
-    assert!(
-        matches!(
-            store.citizen_by_subject(&[1]).await,
-            Err(StoreError::Corrupt(_))
-        ),
-        "bad id"
-    );
-    assert!(
-        matches!(
-            store.citizen_by_subject(&[3]).await,
-            Err(StoreError::Corrupt(_))
-        ),
-        "bad timestamp"
-    );
+    assert!(matches!(store.citizen_by_subject(&[1]).await, Err(StoreError::Corrupt(_))), "bad id");
+    assert!(matches!(store.citizen_by_subject(&[3]).await, Err(StoreError::Corrupt(_))), "bad timestamp");
 }

@@ -26,40 +26,28 @@ impl TestPostgres {
     /// Create `tresor_test_<random hex>`. Panics with a clear message when the
     /// server cannot be reached: PostgreSQL is part of the test environment.
     pub async fn create() -> TestPostgres {
-        let admin_url = std::env::var("TRESOR_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = std::env::var("TRESOR_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let mut random = [0u8; 8];
-        SystemRandom::new()
-            .fill(&mut random)
-            .expect("operating system random source failed");
+        SystemRandom::new().fill(&mut random).expect("operating system random source failed");
         let database_name = format!("tresor_test_{}", hex::encode(random));
 
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "PostgreSQL is required for the store tests but {} is unreachable: {error}. \
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|error| {
+            panic!(
+                "PostgreSQL is required for the store tests but {} is unreachable: {error}. \
                  Start PostgreSQL or point TRESOR_TEST_POSTGRES_URL at an admin database.",
-                    redact_password(&admin_url)
-                )
-            });
+                redact_password(&admin_url)
+            )
+        });
         // The name is ours (hex digits only), so formatting it in is safe.
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE DATABASE \"{database_name}\""
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|error| panic!("cannot create test database {database_name}: {error}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{database_name}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|error| panic!("cannot create test database {database_name}: {error}"));
         admin.close().await.ok();
 
         let mut url = url::Url::parse(&admin_url).expect("TRESOR_TEST_POSTGRES_URL is not a URL");
         url.set_path(&format!("/{database_name}"));
-        TestPostgres {
-            url: url.to_string(),
-            admin_url,
-            database_name,
-            dropped: false,
-        }
+        TestPostgres { url: url.to_string(), admin_url, database_name, dropped: false }
     }
 
     /// Drop the database now (preferred over relying on `Drop`).
@@ -79,9 +67,7 @@ impl Drop for TestPostgres {
         let admin_url = self.admin_url.clone();
         let database_name = self.database_name.clone();
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(drop_database(&admin_url, &database_name));
             }
@@ -97,10 +83,7 @@ async fn drop_database(admin_url: &str, database_name: &str) {
     };
     // FORCE ends the connections of pools that are still alive.
     let statement = format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)");
-    if let Err(error) = sqlx::query(AssertSqlSafe(statement))
-        .execute(&mut admin)
-        .await
-    {
+    if let Err(error) = sqlx::query(AssertSqlSafe(statement)).execute(&mut admin).await {
         eprintln!("could not drop test database {database_name}: {error}");
     }
     admin.close().await.ok();
@@ -119,9 +102,7 @@ fn redact_password(url: &str) -> String {
 /// A migrated PostgreSQL store in a fresh database.
 pub async fn postgres_store() -> (TestPostgres, Arc<dyn Store>) {
     let database = TestPostgres::create().await;
-    let store = PostgresStore::connect(&database.url)
-        .await
-        .expect("connect to the test database");
+    let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
     store.migrate().await.expect("migrate the test database");
     (database, Arc::new(store))
 }
@@ -131,9 +112,7 @@ pub async fn postgres_store() -> (TestPostgres, Arc<dyn Store>) {
 pub async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
     let directory = tempfile::tempdir().expect("create a temporary directory");
     let url = format!("sqlite://{}", sqlite_path(&directory).display());
-    let store = SqliteStore::connect(&url)
-        .await
-        .expect("open the SQLite store");
+    let store = SqliteStore::connect(&url).await.expect("open the SQLite store");
     store.migrate().await.expect("migrate the SQLite store");
     (directory, Arc::new(store))
 }
