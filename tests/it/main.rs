@@ -3,5 +3,6 @@
 //! provider, the app on port 0.
 
 mod oidc_provider_smoke;
+mod smoke_app;
 mod store;
 mod support;

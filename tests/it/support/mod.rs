@@ -1,4 +1,5 @@
 //! Test support: real services started per test (PostgreSQL database, OpenID provider).
 #![allow(dead_code)]
+pub mod app;
 pub mod oidc_provider;
 pub mod postgres;

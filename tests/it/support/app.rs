@@ -1,0 +1,161 @@
+//! The whole vault on a loopback port, built by `tresor::server::build` with
+//! the same code as `tresor serve`, against a real store (SQLite file or a
+//! fresh PostgreSQL database) and the real test OpenID provider (npm
+//! `oidc-provider`). Time is a `ManualClock` the test can move.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use ring::rand::SystemRandom;
+use tresor::clock::ManualClock;
+use tresor::config::Config;
+use tresor::crypto::FileKeyProvider;
+use tresor::http::AppState;
+use tresor::policy::{LoginLevel, Policies};
+use tresor::server::{self, Parts};
+use tresor::store::Store;
+
+use super::oidc_provider::{TestClient, TestOidcProvider};
+use super::postgres::{TestPostgres, postgres_store, sqlite_store};
+
+pub const CLIENT_ID: &str = "tresor";
+pub const CLIENT_SECRET: &str = "tresor-test-secret-0123456789abcdef";
+/// The issuer's configured name in tresor (used in URLs).
+pub const ISSUER_NAME: &str = "eid";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestAppOptions {
+    pub backend: Backend,
+    pub upload_limit_bytes: u64,
+    pub min_level: LoginLevel,
+}
+
+impl TestAppOptions {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend, upload_limit_bytes: 25 * 1024 * 1024, min_level: LoginLevel::Low }
+    }
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub state: AppState,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub provider: TestOidcProvider,
+    server: tokio::task::JoinHandle<()>,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    postgres: Option<TestPostgres>,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(TestAppOptions::new(backend)).await
+    }
+
+    pub async fn start_with(options: TestAppOptions) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let mut client = TestClient::new(CLIENT_ID, CLIENT_SECRET, &format!("{base}/auth/callback"));
+        client.post_logout_redirect_uris = vec![format!("{base}/logged-out")];
+        client.backchannel_logout_uri = Some(format!("{base}/auth/backchannel-logout/{ISSUER_NAME}"));
+        let provider = TestOidcProvider::start(vec![client]).await;
+
+        let (store, sqlite_dir, postgres) = match options.backend {
+            Backend::Sqlite => {
+                let (dir, store) = sqlite_store().await;
+                (store, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let (database, store) = postgres_store().await;
+                (store, None, Some(database))
+            }
+        };
+        let mut config = Config::load(None).expect("default configuration");
+        config.public_url = Some(base.clone());
+        config.upload_limit_bytes = options.upload_limit_bytes;
+        config.policy_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let config = Arc::new(config);
+        let rng = Arc::new(SystemRandom::new());
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let settings = server::issuer_settings(
+            &config,
+            ISSUER_NAME,
+            &provider.issuer,
+            CLIENT_ID,
+            Some(CLIENT_SECRET.to_owned()),
+            options.min_level,
+            vec![],
+        );
+        let http_client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        let (router, state) = server::build(Parts {
+            config: config.clone(),
+            store: store.clone(),
+            keys: Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("ephemeral keys")),
+            policies: Arc::new(Policies::load(&config.policy_dir).expect("shipped policies load")),
+            clock: clock.clone(),
+            rng,
+            issuers: vec![(settings, "Online-Ausweis".to_owned())],
+            dev_idp: None,
+            http_client,
+        });
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        TestApp { base, state, store, clock, provider, server, _sqlite_dir: sqlite_dir, postgres }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies, follows redirects.
+    pub fn browser() -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).build().expect("client")
+    }
+
+    /// A client that does not follow redirects (to inspect each hop).
+    pub fn no_redirect_browser() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Log `persona` in through the real provider, asking for `level`.
+    /// Returns the final response (after all redirects).
+    pub async fn login(&self, browser: &reqwest::Client, persona: &str, level: Option<&str>) -> reqwest::Response {
+        let mut url = format!("{}/login?issuer={ISSUER_NAME}&login_hint={persona}", self.base);
+        if let Some(level) = level {
+            url.push_str(&format!("&level={level}"));
+        }
+        browser.get(url).send().await.expect("login request")
+    }
+
+    /// The CSRF token of the browser's session (`GET /api/v1/session`).
+    pub async fn csrf(&self, browser: &reqwest::Client) -> String {
+        let info: serde_json::Value = browser
+            .get(self.url("/api/v1/session"))
+            .send()
+            .await
+            .expect("session request")
+            .json()
+            .await
+            .expect("session json");
+        info["csrf_token"].as_str().expect("csrf token").to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        self.server.abort();
+        if let Some(database) = self.postgres.take() {
+            database.drop_database().await;
+        }
+    }
+}
