@@ -27,6 +27,7 @@ use crate::ids::CitizenId;
 
 /// Passphrase that seals the key files. Zeroized on drop; `Debug` prints
 /// `[redacted]`.
+#[derive(zeroize::ZeroizeOnDrop)]
 pub struct Passphrase(Zeroizing<String>);
 
 impl Passphrase {
@@ -232,10 +233,10 @@ impl FileKeyProvider {
                 return Err(CryptoError::AlreadyInitialised(path));
             }
         }
-        if dir.exists() {
-            if let Some(&version) = list_kek_versions(dir)?.first() {
-                return Err(CryptoError::AlreadyInitialised(dir.join(kek_file_name(version))));
-            }
+        if dir.exists()
+            && let Some(&version) = list_kek_versions(dir)?.first()
+        {
+            return Err(CryptoError::AlreadyInitialised(dir.join(kek_file_name(version))));
         }
         create_key_dir(dir)?;
 
@@ -943,6 +944,16 @@ mod tests {
     // Computed once, cross-checked against an independent Python implementation.
     const PINNED_SUBJECT_HASH: &str = "c48042c31d67d95fc2a25987f19346e6a7f277e53da61609f05ce2f931c72d49";
     const PINNED_PAIRWISE: &str = "bc1e34cebbfa1d63b369c31bb224efac023b39bca0e6e7497b34031e46414dde";
+
+    #[test]
+    fn kek_round_keys_zeroize_on_drop() {
+        // Compile-time check: if the `aes/zeroize` feature in Cargo.toml goes
+        // away, the KEK's expanded key would linger in freed memory.
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<aes::Aes256>();
+        assert_zeroize_on_drop::<DataKey>();
+        assert_zeroize_on_drop::<Passphrase>();
+    }
 
     #[test]
     fn debug_output_hides_secrets() {

@@ -5,7 +5,7 @@
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA256, Salt};
 use ring::rand::SecureRandom;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{CryptoError, Result, length_prefixed};
 use crate::ids::{CitizenId, EvidenceId, FileId};
@@ -22,6 +22,7 @@ const DEK_LEN: usize = 32;
 /// Per-citizen data-encryption key: random 256 bits, zeroized on drop.
 /// Deliberately no `Debug`, `Clone` or `Serialize`; it leaves memory only
 /// wrapped by a [`super::KeyProvider`].
+#[derive(ZeroizeOnDrop)]
 pub struct DataKey(Zeroizing<[u8; DEK_LEN]>);
 
 impl DataKey {
