@@ -79,8 +79,9 @@ fn default_min_level() -> String {
     "substantial".to_owned()
 }
 
+/// Scopes besides `openid` (which is always requested).
 fn default_scopes() -> Vec<String> {
-    vec!["openid".to_owned()]
+    Vec::new()
 }
 
 #[derive(Debug, Clone, Deserialize)]

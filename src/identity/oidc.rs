@@ -411,7 +411,8 @@ impl RelyingParty {
             .set_pkce_challenge(pkce_challenge)
             .add_auth_context_value(AuthenticationContextClass::new(level.as_acr().to_owned()))
             .add_extra_param("claims", essential_acr_claims_request(level));
-        for scope in &self.settings.scopes {
+        // `openid` is always sent; a configured duplicate would repeat it.
+        for scope in self.settings.scopes.iter().filter(|scope| scope.as_str() != "openid") {
             request = request.add_scope(openidconnect::Scope::new(scope.clone()));
         }
         if let Some(hint) = login_hint {

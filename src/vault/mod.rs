@@ -285,6 +285,16 @@ impl Vault {
     /// Decrypt one piece of evidence for its owner. Someone else's evidence
     /// is `NotFound`, exactly like evidence that does not exist.
     pub async fn evidence(&self, citizen: &CitizenId, level: LoginLevel, id: &EvidenceId) -> Result<EvidenceView> {
+        Ok(self.evidence_and_key(citizen, level, id).await?.0)
+    }
+
+    /// The decrypted evidence and the citizen's DEK (unwrapped once).
+    async fn evidence_and_key(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        id: &EvidenceId,
+    ) -> Result<(EvidenceView, DataKey)> {
         let record = self.store.evidence(citizen, id).await?.ok_or(VaultError::NotFound)?;
         let evidence_type = self.evidence_type(&record.type_id, level)?;
         let dek = self.data_key(citizen).await?;
@@ -309,7 +319,7 @@ impl Vault {
             }),
             None => None,
         };
-        Ok(EvidenceView { id: record.id, type_id: record.type_id, created_at: record.created_at, fields, file })
+        Ok((EvidenceView { id: record.id, type_id: record.type_id, created_at: record.created_at, fields, file }, dek))
     }
 
     /// The evidence's file, opened chunk by chunk as the caller reads it.
@@ -319,9 +329,8 @@ impl Vault {
         level: LoginLevel,
         id: &EvidenceId,
     ) -> Result<(FileView, FileReader)> {
-        let view = self.evidence(citizen, level, id).await?;
+        let (view, dek) = self.evidence_and_key(citizen, level, id).await?;
         let file = view.file.ok_or(VaultError::NotFound)?;
-        let dek = self.data_key(citizen).await?;
         let reader = FileReader {
             store: self.store.clone(),
             opener: FileOpener::new(dek.file_key(&file.id), citizen, &file.id),
@@ -381,9 +390,12 @@ impl FileUpload {
         }
         // Keep at least one byte back: the last chunk is sealed by `finish`.
         while self.buffer.len() > CHUNK_SIZE {
-            let sealed = self.sealer.seal_next(&self.buffer[..CHUNK_SIZE], false)?;
-            self.buffer.drain(..CHUNK_SIZE);
-            self.push(vault, sealed).await?;
+            // Split off the tail and seal the first chunk in place: one copy
+            // of the remainder, no allocation for the ciphertext.
+            let rest = self.buffer.split_off(CHUNK_SIZE);
+            let mut chunk = std::mem::replace(&mut self.buffer, rest);
+            self.sealer.seal_next_in_place(&mut chunk, false)?;
+            self.push(vault, chunk).await?;
         }
         Ok(())
     }
@@ -412,9 +424,9 @@ impl FileUpload {
             Some(media_type) => media_type,
             None => sniff(&self.buffer)?,
         };
-        let last = std::mem::take(&mut self.buffer);
-        let sealed = self.sealer.seal_next(&last, true)?;
-        self.batch.push((self.next_index, sealed));
+        let mut last = std::mem::take(&mut self.buffer);
+        self.sealer.seal_next_in_place(&mut last, true)?;
+        self.batch.push((self.next_index, last));
         self.next_index += 1;
         self.flush(vault).await?;
         Ok(FinishedFile {
