@@ -52,14 +52,16 @@ let screenshotNumber = 0;
 
 /** One check: a failure is recorded and the journey goes on. */
 async function check(name, body) {
+  const started = performance.now();
+  const took = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
   try {
     await body();
     passed += 1;
-    console.log(`ok    ${name}`);
+    console.log(`ok    ${name} (${took()})`);
     return true;
   } catch (error) {
     failed += 1;
-    console.log(`FAIL  ${name}\n${indent(error.message ?? String(error))}`);
+    console.log(`FAIL  ${name} (${took()})\n${indent(error.message ?? String(error))}`);
     return false;
   }
 }
