@@ -1,0 +1,388 @@
+// A citizen's journey through tresor in a real browser (headless Chromium
+// with JavaScript switched OFF, because the citizen pages must work without
+// it), with an axe-core audit (WCAG 2.0/2.1 A and AA) and a keyboard check on
+// every page visited.
+//
+//   node tests/browser/journey.mjs http://127.0.0.1:PORT
+//
+// Needs /usr/bin/chromium (Debian package `chromium`; never downloads a
+// browser) and `npm ci --prefix tests/browser`. Screenshots go to a fresh
+// temporary directory whose path is printed. Exit code 0 only if every check
+// passed; the last line is always `N passed, M failed`.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import axe from 'axe-core';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const VIEWPORT = { width: 1280, height: 900 };
+// WCAG 1.4.10 Reflow: content must fit 320 CSS pixels without horizontal scrolling.
+const NARROW_VIEWPORT = { width: 320, height: 800 };
+const PERSONA = 'anna';
+
+// The smallest file a PDF reader opens: catalog, page tree, one empty page.
+const SMALL_PDF = Buffer.from(
+  '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n'
+    + '2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n'
+    + '3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n'
+    + 'trailer<</Root 1 0 R>>\n%%EOF\n',
+);
+
+const base = process.argv[2];
+if (!base || !/^https?:\/\//.test(base)) {
+  console.error('usage: node tests/browser/journey.mjs http://127.0.0.1:PORT');
+  process.exit(2);
+}
+
+const screenshotDir = mkdtempSync(join(tmpdir(), 'tresor-journey-'));
+console.log(`screenshots: ${screenshotDir}`);
+
+let passed = 0;
+let failed = 0;
+let screenshotNumber = 0;
+
+/** One check: a failure is recorded and the journey goes on. */
+async function check(name, body) {
+  const started = performance.now();
+  const took = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok    ${name} (${took()})`);
+    return true;
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL  ${name} (${took()})\n${indent(error.message ?? String(error))}`);
+    return false;
+  }
+}
+
+/** One step of the journey: later steps depend on it, so a failure ends the journey. */
+async function step(name, body) {
+  if (!(await check(name, body))) {
+    throw new JourneyStopped(name);
+  }
+}
+
+class JourneyStopped extends Error {}
+
+function indent(text) {
+  return text.split('\n').map((line) => `      ${line}`).join('\n');
+}
+
+function path(page) {
+  const url = new URL(page.url());
+  return url.pathname + url.search;
+}
+
+async function text(locator) {
+  return (await locator.innerText()).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Everything done on each page: a screenshot, the axe audit, reflow at 320 px
+ * and the skip link. `page` is left where it was (apart from focus and #main).
+ */
+async function visit(label, page, auditContext) {
+  screenshotNumber += 1;
+  const file = join(screenshotDir, `${String(screenshotNumber).padStart(2, '0')}-${label}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  await audit(label, page, auditContext);
+  await checkSkipLink(label, page);
+}
+
+/**
+ * axe-core needs JavaScript, the citizen's page has none. So the exact HTML the
+ * citizen's browser got is served again, at the same URL (relative links and
+ * the stylesheet resolve the same), to a JavaScript-enabled page in a separate
+ * context, and audited there. Replaying the HTML (instead of loading the URL
+ * again) also covers pages that answer a POST, such as a form with errors.
+ */
+async function audit(label, page, auditContext) {
+  const url = page.url().split('#')[0];
+  const html = await page.content();
+  const auditPage = await auditContext.newPage();
+  try {
+    await auditPage.route((requested) => requested.href === url, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+    await auditPage.goto(url, { waitUntil: 'load' });
+    await auditPage.addScriptTag({ content: axe.source });
+    const result = await auditPage.evaluate(
+      (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
+      AXE_TAGS,
+    );
+    await check(`${label}: axe ${AXE_TAGS.join(', ')} (${result.passes.length} rules passed)`, () => {
+      if (result.violations.length > 0) {
+        throw new Error(result.violations.map(describeViolation).join('\n'));
+      }
+    });
+    for (const item of result.incomplete) {
+      console.log(`      note: axe could not decide "${item.id}" on ${item.nodes.length} element(s): ${item.help}`);
+    }
+    await auditPage.setViewportSize(NARROW_VIEWPORT);
+    await check(`${label}: no horizontal scrolling at ${NARROW_VIEWPORT.width} px`, async () => {
+      const widths = await auditPage.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        client: document.documentElement.clientWidth,
+        wide: [...document.querySelectorAll('body *')]
+          .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+          .slice(0, 5)
+          .map((element) => `<${element.tagName.toLowerCase()} class="${element.className}">`),
+      }));
+      assert.ok(widths.scroll <= widths.client,
+        `page is ${widths.scroll} px wide in a ${widths.client} px window; too wide: ${widths.wide.join(', ')}`);
+    });
+  } finally {
+    await auditPage.close();
+  }
+}
+
+function describeViolation(violation) {
+  const nodes = violation.nodes.slice(0, 5).map((node) => {
+    const summary = (node.failureSummary ?? '').split('\n').map((line) => `    ${line}`).join('\n');
+    return `  at ${node.target.join(' ')}\n    ${node.html.slice(0, 200)}\n${summary}`;
+  });
+  const more = violation.nodes.length > 5 ? `\n  ... and ${violation.nodes.length - 5} more` : '';
+  return `${violation.id} (${violation.impact}): ${violation.help}\n  ${violation.helpUrl}\n${nodes.join('\n')}${more}`;
+}
+
+/**
+ * Keyboard only: the first Tab from the top of the page reaches the skip link,
+ * which is then visible and points at #main; following it moves focus into
+ * the main content, past header and navigation.
+ */
+async function checkSkipLink(label, page) {
+  await check(`${label}: first Tab reaches the visible skip link to #main, which moves focus into main`, async () => {
+    await page.evaluate(() => {
+      document.activeElement?.blur();
+      window.getSelection()?.removeAllRanges();
+    });
+    await page.keyboard.press('Tab');
+    const first = await page.evaluate(() => {
+      const element = document.activeElement;
+      const box = element.getBoundingClientRect();
+      return {
+        tag: element.tagName.toLowerCase(),
+        href: element.getAttribute('href'),
+        className: element.className,
+        text: element.textContent.trim(),
+        visible: box.width > 0 && box.height > 0 && box.top >= 0 && box.left >= 0
+          && box.bottom <= window.innerHeight && box.right <= window.innerWidth,
+      };
+    });
+    assert.equal(first.tag, 'a', `first Tab focused <${first.tag}> "${first.text}"`);
+    assert.equal(first.href, '#main', `first Tab focused <a href="${first.href}"> "${first.text}", not the skip link`);
+    assert.ok(first.visible, `the focused skip link "${first.text}" is not visible in the window`);
+    if (label === 'start') {
+      screenshotNumber += 1;
+      await page.screenshot({ path: join(screenshotDir, `${String(screenshotNumber).padStart(2, '0')}-${label}-skip-link-focused.png`) });
+    }
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    const next = await page.evaluate(() => ({
+      inMain: Boolean(document.activeElement.closest('main#main')),
+      text: document.activeElement.textContent.trim(),
+    }));
+    assert.ok(next.inMain, `after the skip link, Tab went to "${next.text}", which is not inside <main id="main">`);
+  });
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    // The citizen: German browser, JavaScript off.
+    const context = await browser.newContext({ javaScriptEnabled: false, locale: 'de-DE', viewport: VIEWPORT });
+    // Only for axe: JavaScript on, no cookies needed (it gets the HTML replayed).
+    const auditContext = await browser.newContext({ javaScriptEnabled: true, locale: 'de-DE', viewport: VIEWPORT });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await journey(page, auditContext);
+    } catch (error) {
+      if (!(error instanceof JourneyStopped)) {
+        failed += 1;
+        console.log(`FAIL  journey crashed\n${indent(error.stack ?? String(error))}`);
+      } else {
+        console.log(`      journey stopped after "${error.message}" (at ${page.url()})`);
+        const file = join(screenshotDir, 'stopped-here.png');
+        await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+        writeFileSync(join(screenshotDir, 'stopped-here.html'), await page.content().catch(() => ''));
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+async function attachPdf(page) {
+  await page.getByLabel('Datei', { exact: true }).setInputFiles({
+    name: 'einkommen-2026.pdf', mimeType: 'application/pdf', buffer: SMALL_PDF,
+  });
+}
+
+async function journey(page, audit) {
+  await step('start page opens in German without JavaScript', async () => {
+    const response = await page.goto(`${base}/`);
+    assert.equal(response.status(), 200);
+    assert.equal(await page.locator('html').getAttribute('lang'), 'de');
+    assert.equal(await text(page.locator('h1')), 'Willkommen bei tresor');
+    assert.equal(await page.locator('script').count(), 0, 'the page has <script> elements');
+  });
+  await visit('start', page, audit);
+
+  await step('log in with the online ID (test provider, persona anna, level high)', async () => {
+    const link = page.getByRole('link', { name: /^Mit Online-Ausweis anmelden/ });
+    const href = await link.getAttribute('href');
+    assert.match(href, /^\/login\?issuer=/, `login link points at ${href}`);
+    if (href.includes('login_hint=')) {
+      await link.click();
+    } else {
+      // The test provider logs a persona in without a page when the request
+      // names it; the real eID bridge would ask for the ID card here.
+      await page.goto(new URL(`${href}&login_hint=${PERSONA}&level=high`, base).href);
+    }
+    await page.waitForURL((url) => url.pathname === '/evidence');
+    assert.equal(await text(page.locator('h1')), 'Meine Nachweise');
+    assert.match(await text(page.locator('.login-status')), /Sicherheitsniveau: hoch/);
+    assert.equal(await text(page.locator('main .empty-state')), 'Sie haben noch keine Nachweise gespeichert.');
+  });
+  await visit('my-evidence-empty', page, audit);
+
+  await step('"Nachweis hinzufügen" leads to the choice of evidence types', async () => {
+    await page.getByRole('main').getByRole('link', { name: 'Nachweis hinzufügen' }).click();
+    await page.waitForURL((url) => url.pathname === '/evidence/new');
+    assert.equal(await text(page.locator('h1')), 'Welchen Nachweis möchten Sie hinzufügen?');
+    const current = page.getByRole('navigation', { name: 'Hauptmenü' }).locator('[aria-current="page"]');
+    assert.equal(await text(current), 'Nachweis hinzufügen', 'main menu marks the current page');
+  });
+  await visit('choose-type', page, audit);
+
+  await step('choose "Einkommensnachweis" (radio button) and continue', async () => {
+    await page.getByRole('radio', { name: 'Einkommensnachweis', exact: true }).check();
+    await page.getByRole('button', { name: 'Weiter' }).click();
+    await page.waitForURL((url) => url.pathname === '/evidence/new' && url.searchParams.get('type') === 'income_statement');
+    assert.equal(await text(page.locator('h1')), 'Nachweis hinzufügen: Einkommensnachweis');
+  });
+  await visit('upload-form', page, audit);
+
+  await step('a wrong amount comes back with an error summary, values kept', async () => {
+    await page.getByLabel('Arbeitgeber').fill('Stadtwerke Musterstadt GmbH');
+    await page.getByLabel('Bruttoeinkommen im Monat').fill('3250,00');
+    await page.getByLabel('Nettoeinkommen im Monat').fill('zweitausend');
+    await page.getByLabel('Zeitraum von').fill('2026-01-01');
+    await page.getByLabel('Zeitraum bis').fill('2026-06-30');
+    await page.getByLabel('Personen im Haushalt (mit Ihnen)').fill('3');
+    await page.getByLabel('Anzahl der Kinder').fill('1');
+    await attachPdf(page);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/evidence'),
+      page.getByRole('button', { name: 'Nachweis speichern' }).click(),
+    ]);
+    await page.waitForLoadState();
+    assert.equal(response.status(), 422);
+    assert.match(await page.title(), /^Fehler: /, 'the title says there is an error');
+    const summary = page.getByRole('alert');
+    assert.equal(await text(summary.getByRole('heading')), 'Bitte prüfen Sie Ihre Angaben');
+    assert.equal(await summary.getByRole('link').count(), 1, 'exactly one error is listed');
+    const net = page.getByLabel('Nettoeinkommen im Monat');
+    assert.equal(await net.getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Arbeitgeber').inputValue(), 'Stadtwerke Musterstadt GmbH');
+    assert.equal(await page.getByLabel('Zeitraum bis').inputValue(), '2026-06-30');
+  });
+  await visit('upload-form-error', page, audit);
+
+  await check('upload-form-error: the link in the error summary moves focus to the field', async () => {
+    await page.getByRole('alert').getByRole('link').click();
+    const focused = await page.evaluate(() => document.activeElement.id);
+    assert.equal(focused, 'field-net_monthly_income');
+  });
+
+  let detailPath;
+  await step('correct the amount, attach a PDF, save: the detail page shows the values', async () => {
+    await page.getByLabel('Nettoeinkommen im Monat').fill('2100,50');
+    // A browser never keeps a chosen file across a page load: choose it again.
+    await attachPdf(page);
+    await page.getByRole('button', { name: 'Nachweis speichern' }).click();
+    await page.waitForURL((url) => /^\/evidence\/[^/]+$/.test(url.pathname) && url.pathname !== '/evidence/new');
+    detailPath = new URL(page.url()).pathname;
+    assert.equal(await text(page.locator('h1')), 'Einkommensnachweis');
+    const details = await text(page.locator('main dl'));
+    for (const expected of ['Arbeitgeber', 'Stadtwerke Musterstadt GmbH', 'Bruttoeinkommen im Monat', '3250',
+      'Nettoeinkommen im Monat', '2100', 'Zeitraum von', 'Zeitraum bis', 'Anzahl der Kinder']) {
+      assert.ok(details.includes(expected), `"${expected}" missing from the details: ${details}`);
+    }
+    const download = page.getByRole('link', { name: /^Datei herunterladen: einkommen-2026\.pdf \(PDF, / });
+    const file = await page.request.get(new URL(await download.getAttribute('href'), base).href);
+    assert.equal(file.status(), 200);
+    assert.deepEqual(Buffer.from(await file.body()), SMALL_PDF, 'the downloaded file is the uploaded one');
+  });
+  await visit('detail-de', page, audit);
+
+  await step('switch to English: same page, English text, language remembered', async () => {
+    await page.getByRole('navigation', { name: 'Sprache' }).getByRole('link', { name: 'English' }).click();
+    await page.waitForURL((url) => url.pathname === detailPath && url.searchParams.get('lang') === 'en');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+    assert.equal(await text(page.locator('h1')), 'Income statement');
+    const details = await text(page.locator('main dl'));
+    assert.ok(details.includes('Employer') && details.includes('Net income per month'), details);
+    const current = page.getByRole('navigation', { name: 'Language' }).locator('[aria-current="true"]');
+    assert.equal(await text(current), 'English');
+  });
+  await visit('detail-en', page, audit);
+
+  await step('"Delete evidence" asks for confirmation', async () => {
+    await page.getByRole('link', { name: 'Delete evidence' }).click();
+    await page.waitForURL((url) => url.pathname === `${detailPath}/delete`);
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'the language cookie is kept');
+    assert.equal(await text(page.locator('h1')), 'Really delete this evidence?');
+    assert.match(await text(page.locator('main')), /You cannot undo this\./);
+  });
+  await visit('delete-confirm', page, audit);
+
+  await step('confirm: back at an empty "My evidence"', async () => {
+    await page.getByRole('button', { name: 'Yes, delete for good' }).click();
+    await page.waitForURL((url) => url.pathname === '/evidence');
+    assert.equal(await text(page.locator('h1')), 'My evidence');
+    assert.equal(await text(page.locator('main .empty-state')), 'You have not stored any evidence yet.');
+    assert.equal(await page.locator('main table').count(), 0);
+  });
+  await visit('my-evidence-empty-en', page, audit);
+
+  await step('log out: through the provider back to "You are logged out"', async () => {
+    await page.getByRole('navigation', { name: 'Main menu' }).getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL((url) => url.pathname === '/logged-out' || url.pathname.startsWith('/session/end'));
+    if (new URL(page.url()).pathname.startsWith('/session/end')) {
+      // The provider still has its own session and asks (plain form, no
+      // JavaScript) whether to end it too. Its page is not ours to audit.
+      await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+      await page.waitForURL((url) => url.pathname === '/logged-out');
+    }
+    assert.equal(new URL(page.url()).origin, new URL(base).origin, 'back at tresor');
+    assert.equal(await text(page.locator('h1')), 'You are logged out');
+    assert.equal(await page.getByRole('navigation', { name: 'Main menu' }).count(), 0);
+  });
+  await visit('logged-out', page, audit);
+
+  await step('after logout "My evidence" asks to log in', async () => {
+    const response = await page.goto(`${base}/evidence`);
+    assert.equal(response.status(), 401);
+    assert.equal(await text(page.locator('h1')), 'Please log in');
+  });
+  await visit('error-401', page, audit);
+}
+
+await main().catch((error) => {
+  failed += 1;
+  console.log(`FAIL  browser\n${indent(error.stack ?? String(error))}`);
+});
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
