@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::session::{self, CitizenSession, LOGIN_BINDING_COOKIE};
+use super::web;
 use crate::identity::oidc::PendingAuth;
 use crate::policy::LoginLevel;
 use crate::store::PendingLogin;
@@ -43,7 +44,14 @@ fn pending_key(state: &str, binding: &str) -> Vec<u8> {
     session::hash_token(&format!("{state}\u{0}{binding}"))
 }
 
-pub async fn login(State(app): State<AppState>, Query(query): Query<LoginQuery>) -> ApiResult<Response> {
+pub async fn login(State(app): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+    match start_login(&app, query).await {
+        Ok(response) => response,
+        Err(error) => web::negotiated_error(&app, &headers, error).await,
+    }
+}
+
+async fn start_login(app: &AppState, query: LoginQuery) -> ApiResult<Response> {
     let issuer_name = match query.issuer.as_deref() {
         Some(name) => name.to_owned(),
         None => app
@@ -97,11 +105,14 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-pub async fn callback(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<CallbackQuery>,
-) -> ApiResult<Response> {
+pub async fn callback(State(app): State<AppState>, headers: HeaderMap, Query(query): Query<CallbackQuery>) -> Response {
+    match finish_login(&app, &headers, query).await {
+        Ok(response) => response,
+        Err(error) => web::negotiated_error(&app, &headers, error).await,
+    }
+}
+
+async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery) -> ApiResult<Response> {
     let invalid_state = || {
         ApiError::bad_request(
             "invalid_state",

@@ -413,6 +413,9 @@ pub fn error_page(ctx: &PageContext, status: u16, title: &str, message: &str) ->
         p { (message) }
         p.error-code { (t(lang, Msg::ErrorCodeLabel)) " " (status) }
         ul.link-list {
+            @if status == 401 && !ctx.logged_in {
+                li { a.button href=(login_return_href(&ctx.current_path)) { (t(lang, Msg::LoginAgain)) } }
+            }
             @if ctx.logged_in {
                 li { a href="/evidence" { (t(lang, Msg::GoToMyEvidence)) } }
             }
@@ -420,6 +423,13 @@ pub fn error_page(ctx: &PageContext, status: u16, title: &str, message: &str) ->
         }
     };
     layout(ctx, title, body)
+}
+
+/// Login link that comes back to `path` (a local path) afterwards.
+fn login_return_href(path: &str) -> String {
+    let local = if path.starts_with('/') && !path.starts_with("//") { path } else { "/evidence" };
+    let encoded: String = url::form_urlencoded::byte_serialize(local.as_bytes()).collect();
+    format!("/login?return_to={encoded}")
 }
 
 pub fn logged_out_page(ctx: &PageContext) -> Markup {

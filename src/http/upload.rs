@@ -119,7 +119,16 @@ async fn read_file(
     mut field: Field<'_>,
 ) -> Result<Option<FinishedFile>, ApiError> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
-    let Some(first) = field.chunk().await.map_err(multipart_error)? else {
+    // Browsers send an empty part (no name, no bytes) when no file was
+    // chosen; some transports deliver empty chunks first.
+    let mut first = None;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if !chunk.is_empty() {
+            first = Some(chunk);
+            break;
+        }
+    }
+    let Some(first) = first else {
         return if file_name.is_empty() { Ok(None) } else { Err(ApiError::from(VaultError::UnsupportedFileType)) };
     };
     let mut upload = app.vault.begin_file(citizen.citizen(), &file_name, app.config.upload_limit_bytes).await?;

@@ -106,12 +106,69 @@ impl Page {
             (Lang::De, _) => "Das hat nicht geklappt",
             (Lang::En, _) => "That did not work",
         };
-        let markup = pages::error_page(&self.ctx, error.status.as_u16(), title, &error.message);
+        let message = match self.lang() {
+            Lang::De => german_message(error.code).map(str::to_owned).unwrap_or_else(|| error.message.clone()),
+            Lang::En => error.message.clone(),
+        };
+        let markup = pages::error_page(&self.ctx, error.status.as_u16(), title, &message);
         self.respond(app, error.status, markup)
     }
 
     fn require_session(&self) -> Result<&CitizenSession, ApiError> {
         self.session.as_ref().ok_or_else(ApiError::not_logged_in)
+    }
+}
+
+/// German text for the stable error codes a citizen can meet on a page (the
+/// API's messages are English). Unknown codes fall back to the English text.
+fn german_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "not_logged_in" => "Bitte melden Sie sich zuerst an.",
+        "csrf_token_invalid" => {
+            "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal."
+        }
+        "not_found" => "Das gibt es nicht, oder Sie dürfen es nicht sehen.",
+        "unknown_evidence_type" => "Diese Art von Nachweis gibt es nicht.",
+        "invalid_fields" => "Einige Angaben sind nicht gültig.",
+        "file_not_allowed" => "Zu dieser Art von Nachweis kann man keine Datei hochladen.",
+        "unsupported_file_type" => {
+            "Sie können nur PDF-, PNG- und JPEG-Dateien hochladen. Bitte wählen Sie die Datei neu aus."
+        }
+        "file_too_large" => "Die Datei ist zu groß. Bitte wählen Sie eine kleinere Datei.",
+        "login_level_too_low" => {
+            "Dafür brauchen Sie eine sicherere Anmeldung. Bitte melden Sie sich mit Ihrem Online-Ausweis an."
+        }
+        "confirmation_required" => "Bitte bestätigen Sie mit dem Häkchen, dass Sie Ihr Konto löschen wollen.",
+        "invalid_state" => {
+            "Dieser Anmelde-Link wurde schon benutzt, ist abgelaufen oder wurde in einem anderen Browser gestartet. Bitte melden Sie sich neu an."
+        }
+        "login_cancelled" => "Die Anmeldung wurde abgebrochen oder abgelehnt.",
+        "idp_discovery_failed" => {
+            "Der Anmelde-Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal."
+        }
+        "internal_error" => {
+            "Bei uns ist etwas schiefgegangen. Es wurde nichts geändert. Bitte versuchen Sie es später noch einmal."
+        }
+        "invalid_id_token" | "token_exchange_failed" | "missing_code" => {
+            "Die Anmeldung hat nicht geklappt. Bitte melden Sie sich noch einmal an."
+        }
+        _ => return None,
+    })
+}
+
+/// An error for a browser endpoint that also serves scripts: an HTML page
+/// when the client asks for HTML, the JSON error otherwise.
+pub async fn negotiated_error(app: &AppState, headers: &HeaderMap, error: ApiError) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if !wants_html {
+        return error.into_response();
+    }
+    match Page::load(app, headers, None, "/").await {
+        Ok(page) => page.error(app, error),
+        Err(_) => error.into_response(),
     }
 }
 

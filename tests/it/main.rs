@@ -2,6 +2,9 @@
 //! what it needs: a fresh SQLite file or PostgreSQL database, the test OpenID
 //! provider, the app on port 0.
 
+// A failed unwrap in a test is a failed test with a backtrace: fine here.
+#![allow(clippy::unwrap_used)]
+
 mod browser;
 mod oidc_provider_smoke;
 mod smoke_app;
