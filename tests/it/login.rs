@@ -33,18 +33,17 @@ async fn anna_asking_for_high_gets_a_high_session_with_a_httponly_lax_cookie() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/evidence");
     let session_cookie = set_cookie_named(&response, SESSION_COOKIE).expect("a session cookie is set");
-    let attributes = cookie_attributes(&session_cookie);
-    assert!(attributes.contains(&"httponly".to_owned()), "{session_cookie}");
-    assert!(attributes.contains(&"samesite=lax".to_owned()), "{session_cookie}");
-    assert!(attributes.contains(&"path=/".to_owned()), "{session_cookie}");
-    assert!(!attributes.iter().any(|a| a.starts_with("domain")), "{session_cookie}");
+    assert!(has_attribute(&session_cookie, "httponly"), "{session_cookie}");
+    assert!(has_attribute(&session_cookie, "samesite=lax"), "{session_cookie}");
+    assert!(has_attribute(&session_cookie, "path=/"), "{session_cookie}");
+    assert!(!cookie_attributes(&session_cookie).iter().any(|a| a.starts_with("domain")), "{session_cookie}");
     // Plain http on loopback: a Secure cookie would never be sent back over
     // http, so the dev/test deployment cannot set it. Over https the cookie is
     // `__Host-tresor` with Secure (asserted in the test below).
-    assert!(!attributes.contains(&"secure".to_owned()), "{session_cookie}");
+    assert!(!has_attribute(&session_cookie, "secure"), "{session_cookie}");
     // The binding cookie has done its job and is cleared.
     let binding = set_cookie_named(&response, BINDING_COOKIE).expect("the binding cookie is cleared");
-    assert!(cookie_attributes(&binding).contains(&"max-age=0".to_owned()), "{binding}");
+    assert!(has_attribute(&binding, "max-age=0"), "{binding}");
 
     let session = session_info(&app, &browser).await;
     assert_eq!(session["login_level"], "high");
@@ -59,16 +58,14 @@ async fn the_login_binding_cookie_is_httponly_and_lax_so_it_survives_the_return_
     let app = TestApp::start(Backend::Sqlite).await;
     let browser = TestApp::no_redirect_browser();
 
-    let response = browser.get(app.url(&format!("/login?{}", login_query("anna", "")))).send().await.unwrap();
+    let response = start_login(&app, &browser, "anna", "").await;
 
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let binding = set_cookie_named(&response, BINDING_COOKIE).expect("a binding cookie");
-    let attributes = cookie_attributes(&binding);
-    assert!(attributes.contains(&"httponly".to_owned()), "{binding}");
+    assert!(has_attribute(&binding, "httponly"), "{binding}");
     // Strict would drop the cookie on the cross-site navigation back from the
     // provider, and every login would fail with invalid_state.
-    assert!(attributes.contains(&"samesite=lax".to_owned()), "{binding}");
-    assert!(attributes.contains(&"max-age=600".to_owned()), "{binding}");
+    assert!(has_attribute(&binding, "samesite=lax"), "{binding}");
+    assert!(has_attribute(&binding, "max-age=600"), "{binding}");
     app.stop().await;
 }
 
@@ -78,7 +75,7 @@ fn over_https_the_session_cookie_is_host_prefixed_and_secure() {
     assert_eq!(https.session_name, "__Host-tresor");
     assert!(https.secure);
     let header = https.set(https.session_name, "value", None);
-    let header = header.to_str().unwrap();
+    let header = header.to_str().expect("ASCII header");
     // `__Host-` cookies are only accepted with Secure, Path=/ and no Domain.
     assert!(header.starts_with("__Host-tresor=value;"), "{header}");
     assert!(header.contains("; Secure"), "{header}");
@@ -90,7 +87,7 @@ fn over_https_the_session_cookie_is_host_prefixed_and_secure() {
     let http = CookieSettings::for_public_url("http://127.0.0.1:8080");
     assert_eq!(http.session_name, SESSION_COOKIE);
     assert!(!http.secure);
-    assert!(!http.set(http.session_name, "value", None).to_str().unwrap().contains("Secure"));
+    assert!(!http.set(http.session_name, "value", None).to_str().expect("ASCII header").contains("Secure"));
 }
 
 // --- 2. login level -------------------------------------------------------------
@@ -135,8 +132,11 @@ async fn an_unknown_level_parameter_is_refused_before_the_provider() {
     let app = TestApp::start(Backend::Sqlite).await;
     let browser = TestApp::no_redirect_browser();
 
-    let response =
-        browser.get(app.url(&format!("/login?{}", login_query("anna", "&level=ultra")))).send().await.unwrap();
+    let response = browser
+        .get(app.url(&format!("/login?{}", login_query("anna", "&level=ultra"))))
+        .send()
+        .await
+        .expect("HTTP request");
 
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_level").await;
     assert_eq!(app.count_rows("pending_logins").await, 0);
@@ -177,7 +177,7 @@ async fn a_callback_url_works_once_and_its_replay_is_refused_with_invalid_state(
     // missing cookie.
     let replay =
         Client::new().get(callback.as_str()).header(COOKIE, format!("{BINDING_COOKIE}={binding}")).send().await;
-    assert_error(replay.unwrap(), StatusCode::BAD_REQUEST, "invalid_state").await;
+    assert_error(replay.expect("HTTP request"), StatusCode::BAD_REQUEST, "invalid_state").await;
     // And the same browser trying again.
     assert_error(get(&browser, callback.as_str()).await, StatusCode::BAD_REQUEST, "invalid_state").await;
     assert_eq!(app.count_rows("sessions").await, session_after_first, "a replay starts no session");
@@ -331,7 +331,7 @@ async fn back_channel_logout_with_an_invalid_token_is_refused_and_keeps_the_sess
     let garbage = post_logout_token(&app, "not.a.token").await;
     assert_error(garbage, StatusCode::BAD_REQUEST, "invalid_request").await;
     let missing = Client::new().post(app.url(&format!("/auth/backchannel-logout/{ISSUER_NAME}"))).form(&[("x", "y")]);
-    assert_error(missing.send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert_error(missing.send().await.expect("HTTP request"), StatusCode::BAD_REQUEST, "invalid_request").await;
     // Correctly signed but for another client.
     let foreign = app
         .provider
@@ -416,11 +416,12 @@ async fn api_logout_with_the_csrf_token_ends_the_session() {
     let anna = logged_in(&app, "anna", "").await;
     let csrf = app.csrf(&anna).await;
 
-    let response = anna.post(app.url("/api/v1/logout")).header("X-CSRF-Token", &csrf).send().await.unwrap();
+    let response =
+        anna.post(app.url("/api/v1/logout")).header("X-CSRF-Token", &csrf).send().await.expect("HTTP request");
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let cleared = set_cookie_named(&response, SESSION_COOKIE).expect("the session cookie is cleared");
-    assert!(cookie_attributes(&cleared).contains(&"max-age=0".to_owned()), "{cleared}");
+    assert!(has_attribute(&cleared, "max-age=0"), "{cleared}");
     assert_eq!(session_status(&app, &anna).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.count_rows("sessions").await, 0);
     app.stop().await;
@@ -432,13 +433,18 @@ async fn logout_without_or_with_a_wrong_csrf_token_is_refused() {
     let anna = logged_in(&app, "anna", "").await;
     let csrf = app.csrf(&anna).await;
 
-    let without = anna.post(app.url("/api/v1/logout")).send().await.unwrap();
+    let without = anna.post(app.url("/api/v1/logout")).send().await.expect("HTTP request");
     assert_error(without, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
-    let wrong = anna.post(app.url("/api/v1/logout")).header("X-CSRF-Token", format!("{csrf}x")).send().await.unwrap();
+    let wrong = anna
+        .post(app.url("/api/v1/logout"))
+        .header("X-CSRF-Token", format!("{csrf}x"))
+        .send()
+        .await
+        .expect("HTTP request");
     assert_error(wrong, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
-    let form_without = anna.post(app.url("/logout")).form(&[("lang", "de")]).send().await.unwrap();
+    let form_without = anna.post(app.url("/logout")).form(&[("lang", "de")]).send().await.expect("HTTP request");
     assert_error(form_without, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
-    let form_wrong = anna.post(app.url("/logout")).form(&[("csrf", "guess")]).send().await.unwrap();
+    let form_wrong = anna.post(app.url("/logout")).form(&[("csrf", "guess")]).send().await.expect("HTTP request");
     assert_error(form_wrong, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
 
     assert_eq!(session_status(&app, &anna).await, StatusCode::OK);
@@ -451,10 +457,17 @@ async fn page_logout_ends_the_session_and_continues_at_the_providers_end_session
     let app = TestApp::start(Backend::Sqlite).await;
     let anna = logged_in(&app, "anna", "").await;
     let csrf = app.csrf(&anna).await;
-    let discovery: Value = Client::new().get(app.provider.discovery_url()).send().await.unwrap().json().await.unwrap();
+    let discovery: Value = Client::new()
+        .get(app.provider.discovery_url())
+        .send()
+        .await
+        .expect("HTTP request")
+        .json()
+        .await
+        .expect("discovery JSON");
     let end_session_endpoint = discovery["end_session_endpoint"].as_str().expect("end_session_endpoint").to_owned();
 
-    let response = anna.post(app.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let response = anna.post(app.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.expect("HTTP request");
 
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let target = Url::parse(&location(&response)).expect("an absolute end-session URL");
@@ -506,7 +519,7 @@ async fn return_to_a_local_path_is_honoured() {
         .get(app.url(&format!("/login?{}", login_query("anna", "&return_to=%2Fevidence%2Fnew"))))
         .send()
         .await
-        .unwrap();
+        .expect("HTTP request");
     assert_eq!(landed.status(), StatusCode::OK);
     assert_eq!(landed.url().path(), "/evidence/new");
     app.stop().await;
@@ -515,7 +528,7 @@ async fn return_to_a_local_path_is_honoured() {
 #[tokio::test]
 async fn return_to_another_site_ends_at_my_evidence() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let own_origin = Url::parse(&app.base).unwrap();
+    let own_origin = Url::parse(&app.base).expect("base URL");
     // Each as it would be written into a link, percent-encoded.
     let hostile = [
         "https%3A%2F%2Fevil.example%2F",
@@ -558,7 +571,8 @@ async fn login_and_logout_work_on_postgresql() {
     assert_error(refused, StatusCode::FORBIDDEN, "login_level_too_low").await;
 
     let csrf = app.csrf(&browser).await;
-    let logout = browser.post(app.url("/api/v1/logout")).header("X-CSRF-Token", &csrf).send().await.unwrap();
+    let logout =
+        browser.post(app.url("/api/v1/logout")).header("X-CSRF-Token", &csrf).send().await.expect("HTTP request");
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(session_status(&app, &browser).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.count_rows("sessions").await, 0);
@@ -576,7 +590,8 @@ fn login_query(persona: &str, extra: &str) -> String {
 /// `GET /login?...` in `browser` (which must not follow redirects); asserts
 /// it redirects to the provider and returns that response.
 async fn start_login(app: &TestApp, browser: &Client, persona: &str, extra: &str) -> Response {
-    let response = browser.get(app.url(&format!("/login?{}", login_query(persona, extra)))).send().await.unwrap();
+    let response =
+        browser.get(app.url(&format!("/login?{}", login_query(persona, extra)))).send().await.expect("HTTP request");
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "/login should send the browser to the provider");
     assert!(location(&response).starts_with(&format!("{}/", app.provider.issuer)), "{}", location(&response));
     response
@@ -611,7 +626,7 @@ async fn logged_in(app: &TestApp, persona: &str, extra: &str) -> Client {
         response.status(),
         StatusCode::SEE_OTHER,
         "login of {persona} failed: {}",
-        response.text().await.unwrap()
+        response.text().await.unwrap_or_default()
     );
     browser
 }
@@ -621,19 +636,19 @@ async fn get(browser: &Client, url: &str) -> Response {
 }
 
 async fn session_status(app: &TestApp, browser: &Client) -> StatusCode {
-    browser.get(app.url("/api/v1/session")).send().await.unwrap().status()
+    browser.get(app.url("/api/v1/session")).send().await.expect("HTTP request").status()
 }
 
 async fn session_status_with_cookie(app: &TestApp, session_id: &str) -> StatusCode {
     let request =
         Client::new().get(app.url("/api/v1/session")).header(COOKIE, format!("{SESSION_COOKIE}={session_id}"));
-    request.send().await.unwrap().status()
+    request.send().await.expect("HTTP request").status()
 }
 
 async fn session_info(app: &TestApp, browser: &Client) -> Value {
-    let response = browser.get(app.url("/api/v1/session")).send().await.unwrap();
+    let response = browser.get(app.url("/api/v1/session")).send().await.expect("HTTP request");
     assert_eq!(response.status(), StatusCode::OK, "expected a session");
-    response.json().await.unwrap()
+    response.json().await.expect("session JSON")
 }
 
 async fn assert_no_session(app: &TestApp, browser: &Client) {
@@ -647,13 +662,13 @@ async fn post_logout_token(app: &TestApp, token: &str) -> Response {
         .form(&[("logout_token", token)])
         .send()
         .await
-        .unwrap()
+        .expect("HTTP request")
 }
 
 /// Asserts status and the stable `{"error": {"code": ...}}`.
 async fn assert_error(response: Response, status: StatusCode, code: &str) {
     let actual_status = response.status();
-    let body = response.text().await.unwrap();
+    let body = response.text().await.expect("response body");
     assert_eq!(actual_status, status, "body: {body}");
     let json: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
     assert_eq!(json["error"]["code"], code, "body: {body}");
@@ -683,6 +698,10 @@ fn cookie_value(set_cookie: &str) -> String {
 /// The attributes after `name=value`, trimmed and lowercased.
 fn cookie_attributes(set_cookie: &str) -> Vec<String> {
     set_cookie.split(';').skip(1).map(|attribute| attribute.trim().to_ascii_lowercase()).collect()
+}
+
+fn has_attribute(set_cookie: &str, attribute: &str) -> bool {
+    cookie_attributes(set_cookie).iter().any(|present| present == attribute)
 }
 
 fn query_value(url: &Url, key: &str) -> Option<String> {
