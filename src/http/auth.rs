@@ -29,9 +29,18 @@ pub struct LoginQuery {
 }
 
 /// `return_to` must be a local path, never another site (open redirect).
+/// Control characters are refused too: browsers drop tabs and newlines from
+/// URLs, so `/\t/evil.example` would become `//evil.example`, and they are not
+/// valid in a `Location` header anyway.
 fn local_path(candidate: Option<&str>) -> String {
     match candidate {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && path.len() < 512 => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
+                && path.len() < 512 =>
+        {
             path.to_owned()
         }
         _ => "/evidence".to_owned(),

@@ -159,3 +159,47 @@ impl TestApp {
         }
     }
 }
+
+/// Looking into the store behind the app's back, for assertions on what is
+/// (not) persisted.
+impl TestApp {
+    /// The SQLite database file and its `-wal`/`-shm` companions that exist
+    /// right now; empty on PostgreSQL.
+    pub fn sqlite_files(&self) -> Vec<std::path::PathBuf> {
+        let Some(directory) = &self._sqlite_dir else {
+            return Vec::new();
+        };
+        let database = super::postgres::sqlite_path(directory);
+        ["", "-wal", "-shm", "-journal"]
+            .iter()
+            .map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", database.display())))
+            .filter(|path| path.exists())
+            .collect()
+    }
+
+    /// `SELECT count(*) FROM <table>` over a connection of its own, on either
+    /// backend. `table` must be a fixed name from the test, never input.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::Connection;
+        let statement = format!("SELECT count(*) FROM {table}");
+        if let Some(database) = &self.postgres {
+            let mut connection = sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL");
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+                .fetch_one(&mut connection)
+                .await
+                .expect("count rows");
+            connection.close().await.ok();
+            count
+        } else {
+            let directory = self._sqlite_dir.as_ref().expect("a SQLite directory when not on PostgreSQL");
+            let url = format!("sqlite://{}?mode=ro", super::postgres::sqlite_path(directory).display());
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file");
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+                .fetch_one(&mut connection)
+                .await
+                .expect("count rows");
+            connection.close().await.ok();
+            count
+        }
+    }
+}
