@@ -3,6 +3,7 @@
 //! The crate is one library plus the `tresor` binary (`src/main.rs`). See
 //! ARCHITECTURE.md for the code map and the invariants each module keeps.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;
