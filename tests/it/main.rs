@@ -2,6 +2,7 @@
 //! what it needs: a fresh SQLite file or PostgreSQL database, the test OpenID
 //! provider, the app on port 0.
 
+mod evidence;
 mod oidc_provider_smoke;
 mod smoke_app;
 mod store;
