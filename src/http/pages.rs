@@ -574,6 +574,8 @@ fn error_summary(lang: Lang, errors: &[ErrorSummaryEntry<'_>]) -> Markup {
 
 fn form_field(lang: Lang, field: &FormField) -> Markup {
     let input_id = field_id(&field.name);
+    // The upload reader takes field values from parts named `field.<name>`.
+    let input_name = format!("field.{}", field.name);
     let hint = field_hint(lang, &field.kind);
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
@@ -595,18 +597,18 @@ fn form_field(lang: Lang, field: &FormField) -> Markup {
             }
             @match &field.kind {
                 FormFieldKind::Text { max_length } => {
-                    input type="text" id=(input_id) name=(field.name) value=(field.value)
+                    input type="text" id=(input_id) name=(input_name) value=(field.value)
                         maxlength=(max_length) required[field.required]
                         aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
                 }
                 FormFieldKind::Date => {
-                    input type="date" id=(input_id) name=(field.name) value=(field.value)
+                    input type="date" id=(input_id) name=(input_name) value=(field.value)
                         required[field.required]
                         aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
                 }
                 FormFieldKind::Money => {
                     div.input-with-suffix {
-                        input type="text" inputmode="decimal" id=(input_id) name=(field.name)
+                        input type="text" inputmode="decimal" id=(input_id) name=(input_name)
                             value=(field.value) required[field.required]
                             aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
                         // The hint already says "EUR" to screen readers.
@@ -615,12 +617,12 @@ fn form_field(lang: Lang, field: &FormField) -> Markup {
                 }
                 FormFieldKind::Integer { min, max } => {
                     input type="number" inputmode="numeric" step="1" min=(min) max=(max)
-                        id=(input_id) name=(field.name) value=(field.value)
+                        id=(input_id) name=(input_name) value=(field.value)
                         required[field.required]
                         aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
                 }
                 FormFieldKind::Enum { options } => {
-                    select id=(input_id) name=(field.name) required[field.required]
+                    select id=(input_id) name=(input_name) required[field.required]
                         aria-invalid=[invalid] aria-describedby=[described_by.as_deref()] {
                         option value="" { (t(lang, Msg::SelectPlaceholder)) }
                         @for (value, label) in options {
@@ -1076,24 +1078,24 @@ mod tests {
         assert_eq!(attribute(by_name("type"), "type"), Some("hidden"));
         assert_eq!(attribute(by_name("type"), "value"), Some("income"));
 
-        let text = by_name("employer");
+        let text = by_name("field.employer");
         assert_eq!(attribute(text, "maxlength"), Some("120"));
         assert!(has_flag(text, "required"));
 
-        assert_eq!(attribute(by_name("valid_from"), "type"), Some("date"));
+        assert_eq!(attribute(by_name("field.valid_from"), "type"), Some("date"));
         assert!(html.contains("TT.MM.JJJJ oder JJJJ-MM-TT"));
 
-        assert_eq!(attribute(by_name("net_income"), "inputmode"), Some("decimal"));
+        assert_eq!(attribute(by_name("field.net_income"), "inputmode"), Some("decimal"));
         assert!(html.contains("Betrag in Euro (EUR)"));
 
-        let integer = by_name("children");
+        let integer = by_name("field.children");
         assert_eq!(attribute(integer, "type"), Some("number"));
         assert_eq!(attribute(integer, "min"), Some("0"));
         assert_eq!(attribute(integer, "max"), Some("20"));
         assert!(!has_flag(integer, "required"));
 
         let select = start_tags(&html, "select")[0];
-        assert_eq!(attribute(select, "name"), Some("period"));
+        assert_eq!(attribute(select, "name"), Some("field.period"));
         assert!(html.contains("<option value=\"monthly\">Monatlich</option>"));
 
         let file = by_name("file");
