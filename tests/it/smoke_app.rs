@@ -10,7 +10,7 @@ async fn login_through_the_real_provider_reaches_my_evidence() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.url().path(), "/evidence");
     let session: serde_json::Value =
-        browser.get(app.url("/api/v1/session")).send().await.unwrap().json().await.unwrap();
+        browser.get(app.url("/api/v1/session")).send().await.expect("session").json().await.expect("session json");
     assert_eq!(session["login_level"], "high");
     app.stop().await;
 }
