@@ -260,6 +260,8 @@ on_both_backends!(
     file_type_is_sniffed_from_the_content,
     invalid_fields_are_named,
     unknown_or_missing_type_is_refused,
+    malformed_uploads_store_nothing,
+    file_names_are_kept_as_display_names_only,
     type_without_files_refuses_a_file,
     other_citizens_evidence_is_not_found,
     every_api_route_needs_a_session,
@@ -425,10 +427,12 @@ async fn file_type_is_sniffed_from_the_content(backend: Backend) {
     app.stop().await;
 }
 
+/// (evidence type, the fields sent, the field the error names, its code)
+type FieldCase = (&'static str, Vec<(String, String)>, &'static str, &'static str);
+
 async fn invalid_fields_are_named(backend: Backend) {
     let app = TestApp::start(backend).await;
     let anna = log_in(&app, "anna", "high").await;
-    // (type, fields, the field named, its code)
     let residence = |residence_type: &'static str| -> Vec<(String, String)> {
         [
             ("family_name", "Schmidt"),
@@ -444,7 +448,7 @@ async fn invalid_fields_are_named(backend: Backend) {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
     };
-    let cases: Vec<(&str, Vec<(String, String)>, &str, &str)> = vec![
+    let cases: Vec<FieldCase> = vec![
         (
             "income_statement",
             income_fields_with("gross_monthly_income", Some("viel")),
@@ -499,6 +503,57 @@ async fn unknown_or_missing_type_is_refused(backend: Backend) {
     let form = Form::new().text("field.employer", "Zebrafink").part("file", part);
     expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "missing_type").await;
     assert_nothing_stored(&app, "missing type").await;
+    app.stop().await;
+}
+
+async fn malformed_uploads_store_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let file = || Part::bytes(pdf(100_000)).file_name("a.pdf");
+    let valid = || upload_form("income_statement", &income_fields(), None);
+    let mut too_many_parts = valid().part("file", file());
+    for index in 0..100 {
+        too_many_parts = too_many_parts.text(format!("field.extra_{index}"), "x");
+    }
+    let cases = [
+        ("two files", valid().part("file", file()).part("file", file()), StatusCode::BAD_REQUEST, "too_many_files"),
+        (
+            "an unknown part after the file",
+            valid().part("file", file()).text("note", "hi"),
+            StatusCode::BAD_REQUEST,
+            "unknown_part",
+        ),
+        (
+            "a huge text part after the file",
+            valid().part("file", file()).text("field.marks", "x".repeat(20_000)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "value_too_long",
+        ),
+        ("too many parts", too_many_parts, StatusCode::BAD_REQUEST, "too_many_parts"),
+    ];
+    for (what, form, status, code) in cases {
+        expect_error(upload(&app, &anna, form).await, status, code).await;
+        assert_nothing_stored(&app, what).await;
+    }
+    app.stop().await;
+}
+
+async fn file_names_are_kept_as_display_names_only(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let cases = [
+        ("../../etc/passwd.pdf", "passwd.pdf", "passwd.pdf"),
+        ("C:\\Users\\anna\\Lohn Dezember.pdf", "Lohn Dezember.pdf", "Lohn_Dezember.pdf"),
+        ("/", "file", "file"),
+    ];
+    for (sent, shown, header_name) in cases {
+        let id = upload_income_statement(&app, &anna, Some(attachment(sent, pdf(100)))).await;
+        let evidence = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+        assert_eq!(evidence["file"]["name"], shown, "{sent}");
+        let response = get(&anna, &app, &format!("/api/v1/evidence/{id}/file")).await;
+        let expected = format!("attachment; filename=\"{header_name}\"");
+        assert_eq!(response.headers()[CONTENT_DISPOSITION], expected.as_str(), "{sent}");
+    }
     app.stop().await;
 }
 
@@ -984,7 +1039,11 @@ async fn pages_work_without_javascript(backend: Backend) {
 
     // Submit: 303 to the new evidence's page.
     let file = pdf(70_000);
-    let form = form_from_page(&form_html, &anna.csrf, INCOME_FIELDS, Some(attachment("Nachweis.pdf", file.clone())));
+    let mut values = INCOME_FIELDS.to_vec();
+    values.retain(|(name, _)| *name != "employer");
+    values.push(("employer", "Zebrafink Maschinenbau GmbH <b>Dezember</b>"));
+    values.push(("number_of_children", "2"));
+    let form = form_from_page(&form_html, &anna.csrf, &values, Some(attachment("Nachweis.pdf", file.clone())));
     let response = browser.post(app.url("/evidence")).multipart(form).send().await.expect("post");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()[LOCATION].to_str().expect("ascii").to_owned();
@@ -994,6 +1053,8 @@ async fn pages_work_without_javascript(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert!(detail.contains("Zebrafink Maschinenbau GmbH"), "{detail}");
     assert!(detail.contains("1234.50"));
+    assert!(detail.contains("&lt;b&gt;Dezember&lt;/b&gt;"), "field values are escaped: {detail}");
+    assert!(!detail.contains("<b>Dezember</b>"));
     let download = browser.get(app.url(&format!("/evidence/{id}/file"))).send().await.expect("download");
     assert_eq!(download.headers()[CONTENT_TYPE], "application/pdf");
     assert!(download.bytes().await.expect("bytes") == file);
