@@ -390,6 +390,10 @@ async fn file_over_the_limit_is_refused_and_nothing_is_stored(backend: Backend) 
     for len in [LIMIT + 1, 300 * 1024, LIMIT + 1024 * 1024 + 1] {
         let form = upload_form("income_statement", &income_fields(), Some(attachment("big.pdf", pdf(len))));
         let body = expect_error(upload(&app, &anna, form).await, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large").await;
+        if len < LIMIT + 1024 * 1024 {
+            // The limit as the upload form states it (262,144 bytes), not "0 MiB".
+            assert_eq!(body["error"]["message"], "The file is too large. The limit is 262.1 kB.", "{body}");
+        }
         assert_nothing_stored(&app, &format!("{len} bytes: {body}")).await;
     }
     assert!(listed_ids(&app, &anna).await.is_empty());
