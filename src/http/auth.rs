@@ -129,7 +129,7 @@ async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery)
         )
     };
     let state = query.state.as_deref().ok_or_else(invalid_state)?;
-    let binding = session::cookie_value(&headers, LOGIN_BINDING_COOKIE).ok_or_else(invalid_state)?;
+    let binding = session::cookie_value(headers, LOGIN_BINDING_COOKIE).ok_or_else(invalid_state)?;
     let store = app.vault.store();
     let pending = store.take_pending_login(&pending_key(state, binding)).await?.ok_or_else(invalid_state)?;
     let now = app.vault.clock().now();
@@ -149,9 +149,9 @@ async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery)
     let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
     let login = relying_party.finish_login(code, &auth, requested, now).await?;
     let citizen = app.vault.citizen_for_login(relying_party.issuer(), &login.subject).await?;
-    let previous = session::cookie_value(&headers, app.cookies.session_name);
+    let previous = session::cookie_value(headers, app.cookies.session_name);
     let cookie =
-        session::start_session(&app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
+        session::start_session(app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
     let mut response = Redirect::to(&pending.return_to).into_response();
     session::set_cookie_header(response.headers_mut(), cookie);
     session::set_cookie_header(response.headers_mut(), app.cookies.clear(LOGIN_BINDING_COOKIE));

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::identity::oidc::LoginError;
-use crate::policy::FieldError;
+use crate::policy::{FieldError, Lang};
 use crate::store::StoreError;
 use crate::vault::VaultError;
 
@@ -134,7 +134,8 @@ impl From<VaultError> for ApiError {
             VaultError::TooLarge { limit } => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "file_too_large",
-                format!("The file is too large. The limit is {} MiB.", limit / (1024 * 1024)),
+                // Same units as the upload form's hint (decimal, never overstated).
+                format!("The file is too large. The limit is {}.", super::i18n::format_bytes(Lang::En, limit)),
             ),
             VaultError::LevelTooLow { required } => Self::new(
                 StatusCode::FORBIDDEN,

@@ -585,6 +585,7 @@ fn error_summary(lang: Lang, errors: &[ErrorSummaryEntry<'_>]) -> Markup {
 
 fn form_field(lang: Lang, field: &FormField) -> Markup {
     let input_id = field_id(&field.name);
+    // The upload reader takes field values from parts named `field.<name>`.
     let input_name = format!("field.{}", field.name);
     let hint = field_hint(lang, &field.kind);
     let hint_id = format!("{input_id}-hint");

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod evidence;
 mod login;
 mod oidc_provider_smoke;
 mod smoke_app;

@@ -9,14 +9,8 @@ async fn login_through_the_real_provider_reaches_my_evidence() {
     let response = app.login(&browser, "anna", Some("high")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.url().path(), "/evidence");
-    let session: serde_json::Value = browser
-        .get(app.url("/api/v1/session"))
-        .send()
-        .await
-        .expect("session request")
-        .json()
-        .await
-        .expect("session JSON");
+    let session: serde_json::Value =
+        browser.get(app.url("/api/v1/session")).send().await.expect("session").json().await.expect("session json");
     assert_eq!(session["login_level"], "high");
     app.stop().await;
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use ring::rand::SystemRandom;
+use sqlx::{AssertSqlSafe, Connection};
 use tresor::clock::ManualClock;
 use tresor::config::Config;
 use tresor::crypto::FileKeyProvider;
@@ -16,7 +17,7 @@ use tresor::server::{self, Parts};
 use tresor::store::Store;
 
 use super::oidc_provider::{TestClient, TestOidcProvider};
-use super::postgres::{TestPostgres, postgres_store, sqlite_store};
+use super::postgres::{TestPostgres, postgres_store, sqlite_path, sqlite_store};
 
 pub const CLIENT_ID: &str = "tresor";
 pub const CLIENT_SECRET: &str = "tresor-test-secret-0123456789abcdef";
@@ -33,11 +34,13 @@ pub struct TestAppOptions {
     pub backend: Backend,
     pub upload_limit_bytes: u64,
     pub min_level: LoginLevel,
+    /// Folder with `evidence-types.toml`; None: the shipped `policies/`.
+    pub policy_dir: Option<std::path::PathBuf>,
 }
 
 impl TestAppOptions {
     pub fn new(backend: Backend) -> Self {
-        Self { backend, upload_limit_bytes: 25 * 1024 * 1024, min_level: LoginLevel::Low }
+        Self { backend, upload_limit_bytes: 25 * 1024 * 1024, min_level: LoginLevel::Low, policy_dir: None }
     }
 }
 
@@ -79,7 +82,10 @@ impl TestApp {
         let mut config = Config::load(None).expect("default configuration");
         config.public_url = Some(base.clone());
         config.upload_limit_bytes = options.upload_limit_bytes;
-        config.policy_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        config.policy_dir = options
+            .policy_dir
+            .clone()
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"));
         let config = Arc::new(config);
         let rng = Arc::new(SystemRandom::new());
         let clock = Arc::new(ManualClock::new(Utc::now()));
@@ -160,8 +166,7 @@ impl TestApp {
     }
 }
 
-/// Looking into the store behind the app's back, for assertions on what is
-/// (not) persisted.
+/// Looking at the database behind the app directly (row counts, raw bytes).
 impl TestApp {
     /// The SQLite database file and its `-wal`/`-shm` companions that exist
     /// right now; empty on PostgreSQL.
@@ -177,29 +182,72 @@ impl TestApp {
             .collect()
     }
 
-    /// `SELECT count(*) FROM <table>` over a connection of its own, on either
-    /// backend. `table` must be a fixed name from the test, never input.
+    /// `SELECT count(*) FROM {table}` on the app's database, over a
+    /// connection of its own. `table` must be a plain identifier.
     pub async fn count_rows(&self, table: &str) -> i64 {
-        use sqlx::Connection;
+        assert!(table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "not a table name: {table:?}");
         let statement = format!("SELECT count(*) FROM {table}");
-        if let Some(database) = &self.postgres {
-            let mut connection = sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL");
-            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
-                .fetch_one(&mut connection)
-                .await
-                .expect("count rows");
-            connection.close().await.ok();
-            count
-        } else {
-            let directory = self._sqlite_dir.as_ref().expect("a SQLite directory when not on PostgreSQL");
-            let url = format!("sqlite://{}?mode=ro", super::postgres::sqlite_path(directory).display());
-            let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file");
-            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
-                .fetch_one(&mut connection)
-                .await
-                .expect("count rows");
-            connection.close().await.ok();
-            count
+        match (&self._sqlite_dir, &self.postgres) {
+            (Some(dir), _) => {
+                let url = format!("sqlite://{}", sqlite_path(dir).display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file");
+                let count: i64 = sqlx::query_scalar(AssertSqlSafe(statement))
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap_or_else(|e| panic!("count {table}: {e}"));
+                connection.close().await.ok();
+                count
+            }
+            (None, Some(database)) => {
+                let mut connection = sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL");
+                let count: i64 = sqlx::query_scalar(AssertSqlSafe(statement))
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap_or_else(|e| panic!("count {table}: {e}"));
+                connection.close().await.ok();
+                count
+            }
+            (None, None) => unreachable!("a TestApp always has a database"),
         }
+    }
+
+    /// Row counts of the tables that hold citizen data, by table name.
+    pub async fn data_row_counts(&self) -> Vec<(&'static str, i64)> {
+        let mut counts = Vec::new();
+        for table in ["citizens", "sessions", "evidence", "evidence_fields", "files", "file_chunks"] {
+            counts.push((table, self.count_rows(table).await));
+        }
+        counts
+    }
+
+    /// The raw bytes of the SQLite database file and its write-ahead log
+    /// (what a stolen disk or backup would show). Panics for PostgreSQL.
+    pub fn sqlite_raw_bytes(&self) -> Vec<u8> {
+        let dir = self._sqlite_dir.as_ref().expect("sqlite_raw_bytes needs the SQLite backend");
+        let db = sqlite_path(dir);
+        let mut bytes = std::fs::read(&db).expect("read the SQLite file");
+        for suffix in ["-wal", "-journal"] {
+            let mut path = db.clone().into_os_string();
+            path.push(suffix);
+            if let Ok(more) = std::fs::read(&path) {
+                bytes.extend_from_slice(&more);
+            }
+        }
+        bytes
+    }
+
+    /// A browser (cookies, follows redirects) whose cookie jar the test can
+    /// read, e.g. to replay a session cookie after logout.
+    pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder().cookie_provider(jar.clone()).build().expect("client");
+        (client, jar)
+    }
+
+    /// The `Cookie` header the jar would send to this app.
+    pub fn cookies_for(&self, jar: &reqwest::cookie::Jar) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = reqwest::Url::parse(&self.base).expect("base url");
+        jar.cookies(&url).and_then(|value| value.to_str().ok().map(str::to_owned))
     }
 }

@@ -1,0 +1,1133 @@
+//! Evidence end to end: the real vault on a loopback port, logged in through
+//! the real OpenID provider, on SQLite and on PostgreSQL. Upload, list, view,
+//! download and delete through the JSON API and the pages without JavaScript;
+//! every refusal (size, type, fields, level, CSRF, someone else's evidence)
+//! leaves nothing behind; files are sealed at rest; half-finished uploads
+//! never become visible and are swept; account erasure removes everything.
+//!
+//! Each scenario is one `async fn(Backend)`; `on_both_backends!` runs it as a
+//! `#[tokio::test]` per backend (`evidence::sqlite::…`, `evidence::postgres::…`).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use tresor::ids::{CitizenId, FileId};
+
+use crate::support::app::{Backend, TestApp, TestAppOptions};
+
+// --- helpers -------------------------------------------------------------------
+
+/// A logged-in citizen: a browser with the session cookie and its CSRF token.
+struct Citizen {
+    browser: reqwest::Client,
+    csrf: String,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
+
+/// Log `persona` in at `level` through the real provider.
+async fn log_in(app: &TestApp, persona: &str, level: &str) -> Citizen {
+    let (browser, jar) = TestApp::browser_with_jar();
+    let response = app.login(&browser, persona, Some(level)).await;
+    assert_eq!(response.status(), StatusCode::OK, "login of {persona} at {level}");
+    assert_eq!(response.url().path(), "/evidence", "login of {persona} lands on the list");
+    let csrf = app.csrf(&browser).await;
+    Citizen { browser, csrf, jar }
+}
+
+impl Citizen {
+    /// The same cookies, but redirects are not followed (to see 303s).
+    fn no_redirects(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_provider(self.jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+}
+
+/// Valid fields of an `income_statement`, as a citizen would type them.
+const INCOME_FIELDS: &[(&str, &str)] = &[
+    ("employer", "Zebrafink Maschinenbau GmbH"),
+    ("gross_monthly_income", "1.234,50"),
+    ("net_monthly_income", "987,6"),
+    ("period_from", "01.12.2026"),
+    ("period_to", "31.12.2026"),
+    ("household_members", "3"),
+];
+
+/// `INCOME_FIELDS` with one field replaced (`Some`) or left out (`None`).
+fn income_fields_with(name: &str, value: Option<&'static str>) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = INCOME_FIELDS
+        .iter()
+        .filter(|(field, _)| *field != name)
+        .map(|(field, value)| ((*field).to_owned(), (*value).to_owned()))
+        .collect();
+    if let Some(value) = value {
+        fields.push((name.to_owned(), value.to_owned()));
+    }
+    fields
+}
+
+fn income_fields() -> Vec<(String, String)> {
+    income_fields_with("", None)
+}
+
+/// Deterministic filler that does not repeat with the 64 KiB chunk size.
+fn filler(len: usize, seed: u8) -> impl Iterator<Item = u8> {
+    (0..len).map(move |i| (i % 251) as u8 ^ seed)
+}
+
+/// A file of exactly `len` bytes that starts with `magic` and contains
+/// `marker` right after it.
+fn file_with(magic: &[u8], marker: &[u8], len: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(len);
+    bytes.extend_from_slice(magic);
+    bytes.extend_from_slice(marker);
+    assert!(bytes.len() <= len, "file too short for its header");
+    bytes.extend(filler(len - bytes.len(), magic[0]));
+    bytes
+}
+
+fn pdf(len: usize) -> Vec<u8> {
+    file_with(b"%PDF-1.4\n", b"", len)
+}
+
+fn png(len: usize) -> Vec<u8> {
+    file_with(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", b"", len)
+}
+
+fn jpeg(len: usize) -> Vec<u8> {
+    file_with(b"\xff\xd8\xff\xe0\0\x10JFIF\0", b"", len)
+}
+
+/// A file attached to an upload: name, bytes and the media type the client
+/// claims (the server must not trust it).
+struct Attachment {
+    name: &'static str,
+    bytes: Vec<u8>,
+    claimed_type: &'static str,
+}
+
+fn attachment(name: &'static str, bytes: Vec<u8>) -> Attachment {
+    Attachment { name, bytes, claimed_type: "application/octet-stream" }
+}
+
+/// The multipart body of an upload: `type`, `field.<name>` parts, `file`.
+fn upload_form(type_id: &str, fields: &[(String, String)], file: Option<Attachment>) -> Form {
+    let mut form = Form::new().text("type", type_id.to_owned());
+    for (name, value) in fields {
+        form = form.text(format!("field.{name}"), value.clone());
+    }
+    if let Some(file) = file {
+        let part = Part::bytes(file.bytes).file_name(file.name).mime_str(file.claimed_type).expect("mime");
+        form = form.part("file", part);
+    }
+    form
+}
+
+/// POST /api/v1/evidence with the citizen's CSRF token.
+async fn upload(app: &TestApp, citizen: &Citizen, form: Form) -> reqwest::Response {
+    citizen
+        .browser
+        .post(app.url("/api/v1/evidence"))
+        .header("X-CSRF-Token", &citizen.csrf)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload request")
+}
+
+/// Upload that must succeed; returns the new evidence id.
+async fn upload_ok(app: &TestApp, citizen: &Citizen, form: Form) -> String {
+    let response = upload(app, citizen, form).await;
+    let status = response.status();
+    let location = response.headers().get(LOCATION).map(|v| v.to_str().expect("ascii").to_owned());
+    let body: Value = response.json().await.expect("upload json");
+    assert_eq!(status, StatusCode::CREATED, "upload: {body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    assert_eq!(location.as_deref(), Some(format!("/api/v1/evidence/{id}").as_str()));
+    id
+}
+
+async fn upload_income_statement(app: &TestApp, citizen: &Citizen, file: Option<Attachment>) -> String {
+    upload_ok(app, citizen, upload_form("income_statement", &income_fields(), file)).await
+}
+
+/// Assert an API error response: status, `error.code`; returns the body.
+async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{actual}: error body is not JSON: {e}"));
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+async fn get(citizen: &Citizen, app: &TestApp, path: &str) -> reqwest::Response {
+    citizen.browser.get(app.url(path)).send().await.expect("GET")
+}
+
+async fn get_json(citizen: &Citizen, app: &TestApp, path: &str) -> Value {
+    let response = get(citizen, app, path).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response.json().await.expect("json")
+}
+
+async fn delete(citizen: &Citizen, app: &TestApp, path: &str, csrf: Option<&str>) -> reqwest::Response {
+    let mut request = citizen.browser.delete(app.url(path));
+    if let Some(token) = csrf {
+        request = request.header("X-CSRF-Token", token);
+    }
+    request.send().await.expect("DELETE")
+}
+
+/// The ids in the citizen's list, in list order.
+async fn listed_ids(app: &TestApp, citizen: &Citizen) -> Vec<String> {
+    let list = get_json(citizen, app, "/api/v1/evidence").await;
+    list["evidence"]
+        .as_array()
+        .expect("evidence array")
+        .iter()
+        .map(|item| item["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Download through the API; asserts the headers and returns the bytes.
+async fn download(app: &TestApp, citizen: &Citizen, id: &str, media_type: &str) -> Vec<u8> {
+    let response = get(citizen, app, &format!("/api/v1/evidence/{id}/file")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], media_type);
+    let disposition = response.headers()[CONTENT_DISPOSITION].to_str().expect("ascii").to_owned();
+    assert!(disposition.starts_with("attachment; filename="), "{disposition}");
+    response.bytes().await.expect("file bytes").to_vec()
+}
+
+/// The stored file id of an evidence (from the store: the API does not show it).
+async fn stored_file_id(app: &TestApp, citizen_id: &CitizenId, evidence_id: &str) -> FileId {
+    let record = app
+        .store
+        .evidence(citizen_id, &evidence_id.parse().expect("evidence id"))
+        .await
+        .expect("store")
+        .expect("evidence is stored");
+    record.file.expect("evidence has a file").id
+}
+
+async fn citizen_id(app: &TestApp, citizen: &Citizen) -> CitizenId {
+    let session = get_json(citizen, app, "/api/v1/session").await;
+    session["citizen_id"].as_str().expect("citizen id").parse().expect("valid citizen id")
+}
+
+/// Nothing of any upload is stored: no evidence, fields, files or chunks.
+async fn assert_nothing_stored(app: &TestApp, context: &str) {
+    for table in ["evidence", "evidence_fields", "files", "file_chunks"] {
+        assert_eq!(app.count_rows(table).await, 0, "{context}: rows left in {table}");
+    }
+}
+
+/// Runs each scenario once per backend as its own test.
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(crate::support::app::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(crate::support::app::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    upload_view_download_and_delete_a_pdf,
+    files_round_trip_at_chunk_boundaries,
+    evidence_without_a_file,
+    file_over_the_limit_is_refused_and_nothing_is_stored,
+    file_type_is_sniffed_from_the_content,
+    invalid_fields_are_named,
+    unknown_or_missing_type_is_refused,
+    malformed_uploads_store_nothing,
+    file_names_are_kept_as_display_names_only,
+    type_without_files_refuses_a_file,
+    other_citizens_evidence_is_not_found,
+    every_api_route_needs_a_session,
+    state_changes_need_the_csrf_token,
+    special_category_needs_login_level_high,
+    aborted_upload_leaves_nothing,
+    pending_file_chunks_are_never_visible,
+    erasing_the_account_removes_everything,
+    pages_work_without_javascript,
+    pages_speak_german_or_english,
+);
+
+// --- 1. upload, view, download, delete -------------------------------------------
+
+async fn upload_view_download_and_delete_a_pdf(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    assert!(listed_ids(&app, &anna).await.is_empty());
+
+    let file = pdf(200_000);
+    let id = upload_income_statement(&app, &anna, Some(attachment("Lohnabrechnung Dezember.pdf", file.clone()))).await;
+
+    let list = get_json(&anna, &app, "/api/v1/evidence").await;
+    let items = list["evidence"].as_array().expect("array");
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["id"], id.as_str());
+    assert_eq!(items[0]["type"], "income_statement");
+    assert_eq!(items[0]["has_file"], true);
+
+    let shown = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown["type"], "income_statement");
+    let fields = &shown["fields"];
+    assert_eq!(fields["employer"], "Zebrafink Maschinenbau GmbH");
+    assert_eq!(fields["gross_monthly_income"], "1234.50", "German money is normalised");
+    assert_eq!(fields["net_monthly_income"], "987.60");
+    assert_eq!(fields["period_from"], "2026-12-01", "German dates are normalised");
+    assert_eq!(fields["period_to"], "2026-12-31");
+    assert_eq!(fields["household_members"], "3");
+    assert!(fields.get("number_of_children").is_none(), "an optional field left empty is not stored: {shown}");
+    assert_eq!(shown["file"]["name"], "Lohnabrechnung Dezember.pdf");
+    assert_eq!(shown["file"]["media_type"], "application/pdf");
+    assert_eq!(shown["file"]["size"], 200_000);
+
+    let response = get(&anna, &app, &format!("/api/v1/evidence/{id}/file")).await;
+    assert_eq!(response.headers()[CONTENT_DISPOSITION], "attachment; filename=\"Lohnabrechnung_Dezember.pdf\"");
+    assert_eq!(download(&app, &anna, &id, "application/pdf").await, file);
+
+    let owner = citizen_id(&app, &anna).await;
+    let file_id = stored_file_id(&app, &owner, &id).await;
+    assert!(app.store.file_chunk(&file_id, 0).await.expect("store").is_some());
+    assert_eq!(app.count_rows("file_chunks").await, 4, "200,000 bytes are four 64 KiB chunks");
+
+    let response = delete(&anna, &app, &format!("/api/v1/evidence/{id}"), Some(&anna.csrf)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    expect_error(get(&anna, &app, &format!("/api/v1/evidence/{id}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(get(&anna, &app, &format!("/api/v1/evidence/{id}/file")).await, StatusCode::NOT_FOUND, "not_found")
+        .await;
+    assert!(listed_ids(&app, &anna).await.is_empty());
+    for index in 0..4 {
+        assert!(app.store.file_chunk(&file_id, index).await.expect("store").is_none(), "chunk {index} is gone");
+    }
+    assert_nothing_stored(&app, "after delete").await;
+    let again = delete(&anna, &app, &format!("/api/v1/evidence/{id}"), Some(&anna.csrf)).await;
+    expect_error(again, StatusCode::NOT_FOUND, "not_found").await;
+    app.stop().await;
+}
+
+async fn files_round_trip_at_chunk_boundaries(backend: Backend) {
+    const CHUNK: usize = 64 * 1024;
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("tiny.pdf", pdf(9), "application/pdf"),
+        ("one-chunk.pdf", pdf(CHUNK), "application/pdf"),
+        ("two-chunks.pdf", pdf(2 * CHUNK), "application/pdf"),
+        ("two-chunks-and-a-byte.pdf", pdf(2 * CHUNK + 1), "application/pdf"),
+        ("odd.pdf", pdf(200_000), "application/pdf"),
+        ("scan.png", png(CHUNK + 17), "image/png"),
+        ("small.png", png(16), "image/png"),
+        ("photo.jpg", jpeg(3 * CHUNK - 1), "image/jpeg"),
+        ("small.jpg", jpeg(12), "image/jpeg"),
+    ];
+    for (name, bytes, media_type) in cases {
+        let id = upload_income_statement(&app, &anna, Some(attachment(name, bytes.clone()))).await;
+        let shown = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+        assert_eq!(shown["file"]["media_type"], media_type, "{name}");
+        assert_eq!(shown["file"]["size"], bytes.len(), "{name}");
+        let downloaded = download(&app, &anna, &id, media_type).await;
+        assert_eq!(downloaded.len(), bytes.len(), "{name}");
+        assert!(downloaded == bytes, "{name}: downloaded bytes differ");
+    }
+    app.stop().await;
+}
+
+async fn evidence_without_a_file(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let id = upload_income_statement(&app, &anna, None).await;
+
+    let list = get_json(&anna, &app, "/api/v1/evidence").await;
+    assert_eq!(list["evidence"][0]["has_file"], false, "{list}");
+    let shown = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+    assert!(shown["file"].is_null(), "{shown}");
+    assert_eq!(shown["fields"]["employer"], "Zebrafink Maschinenbau GmbH");
+    let response = get(&anna, &app, &format!("/api/v1/evidence/{id}/file")).await;
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.count_rows("files").await, 0);
+
+    let response = delete(&anna, &app, &format!("/api/v1/evidence/{id}"), Some(&anna.csrf)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_nothing_stored(&app, "after delete").await;
+    app.stop().await;
+}
+
+// --- 2. refusals -------------------------------------------------------------------
+
+async fn file_over_the_limit_is_refused_and_nothing_is_stored(backend: Backend) {
+    const LIMIT: usize = 256 * 1024;
+    let app =
+        TestApp::start_with(TestAppOptions { upload_limit_bytes: LIMIT as u64, ..TestAppOptions::new(backend) }).await;
+    let anna = log_in(&app, "anna", "high").await;
+
+    // One byte over the file limit (the vault counts), and far over the body
+    // limit (the multipart reader stops).
+    for len in [LIMIT + 1, 300 * 1024, LIMIT + 1024 * 1024 + 1] {
+        let form = upload_form("income_statement", &income_fields(), Some(attachment("big.pdf", pdf(len))));
+        let body = expect_error(upload(&app, &anna, form).await, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large").await;
+        if len < LIMIT + 1024 * 1024 {
+            // The limit as the upload form states it (262,144 bytes), not "0 MiB".
+            assert_eq!(body["error"]["message"], "The file is too large. The limit is 262.1 kB.", "{body}");
+        }
+        assert_nothing_stored(&app, &format!("{len} bytes: {body}")).await;
+    }
+    assert!(listed_ids(&app, &anna).await.is_empty());
+
+    // Exactly the limit is fine.
+    let file = pdf(LIMIT);
+    let id = upload_income_statement(&app, &anna, Some(attachment("exact.pdf", file.clone()))).await;
+    assert!(download(&app, &anna, &id, "application/pdf").await == file);
+    app.stop().await;
+}
+
+async fn file_type_is_sniffed_from_the_content(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let mut exe = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0".to_vec();
+    exe.extend(filler(100_000, 7));
+    let cases = [
+        Attachment { name: "notes.txt", bytes: b"Hello, this is plain text.\n".repeat(50), claimed_type: "text/plain" },
+        Attachment {
+            name: "letter.pdf",
+            bytes: b"Dear office, plain text.\n".repeat(50),
+            claimed_type: "application/pdf",
+        },
+        Attachment { name: "invoice.pdf", bytes: exe, claimed_type: "application/pdf" },
+        Attachment { name: "page.html", bytes: b"<!DOCTYPE html><html></html>".to_vec(), claimed_type: "text/html" },
+        Attachment { name: "empty.pdf", bytes: Vec::new(), claimed_type: "application/pdf" },
+    ];
+    for file in cases {
+        let name = file.name;
+        let form = upload_form("income_statement", &income_fields(), Some(file));
+        let response = upload(&app, &anna, form).await;
+        expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_file_type").await;
+        assert_nothing_stored(&app, name).await;
+    }
+    app.stop().await;
+}
+
+/// (evidence type, the fields sent, the field the error names, its code)
+type FieldCase = (&'static str, Vec<(String, String)>, &'static str, &'static str);
+
+async fn invalid_fields_are_named(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let residence = |residence_type: &'static str| -> Vec<(String, String)> {
+        [
+            ("family_name", "Schmidt"),
+            ("given_names", "Anna"),
+            ("street", "Hauptstraße"),
+            ("house_number", "1a"),
+            ("postal_code", "10115"),
+            ("city", "Berlin"),
+            ("registered_since", "2020-01-01"),
+            ("residence_type", residence_type),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    };
+    let cases: Vec<FieldCase> = vec![
+        (
+            "income_statement",
+            income_fields_with("gross_monthly_income", Some("viel")),
+            "gross_monthly_income",
+            "invalid_money",
+        ),
+        (
+            "income_statement",
+            income_fields_with("net_monthly_income", Some("12.3.4")),
+            "net_monthly_income",
+            "invalid_money",
+        ),
+        ("income_statement", income_fields_with("period_to", Some("31.02.2026")), "period_to", "invalid_date"),
+        ("income_statement", income_fields_with("period_from", Some("gestern")), "period_from", "invalid_date"),
+        (
+            "income_statement",
+            income_fields_with("household_members", Some("drei")),
+            "household_members",
+            "invalid_integer",
+        ),
+        ("income_statement", income_fields_with("household_members", Some("0")), "household_members", "out_of_range"),
+        ("income_statement", income_fields_with("employer", None), "employer", "required"),
+        ("income_statement", income_fields_with("employer", Some("   ")), "employer", "required"),
+        ("income_statement", income_fields_with("salary", Some("5000")), "salary", "unknown_field"),
+        ("residence_certificate", residence("castle"), "residence_type", "invalid_choice"),
+    ];
+    for (type_id, fields, field, code) in cases {
+        let form = upload_form(type_id, &fields, Some(attachment("proof.pdf", pdf(70_000))));
+        let body =
+            expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields").await;
+        let named = &body["error"]["fields"];
+        assert_eq!(named.as_array().map(Vec::len), Some(1), "{field}: exactly one field named: {body}");
+        assert_eq!(named[0]["field"], field, "{body}");
+        assert_eq!(named[0]["code"], code, "{body}");
+        assert!(named[0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert_nothing_stored(&app, field).await;
+    }
+    // The valid residence certificate is accepted (the cases above differ in one field only).
+    upload_ok(&app, &anna, upload_form("residence_certificate", &residence("main"), None)).await;
+    app.stop().await;
+}
+
+async fn unknown_or_missing_type_is_refused(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    for type_id in ["tax_return", "", "INCOME_STATEMENT"] {
+        let form = upload_form(type_id, &income_fields(), Some(attachment("a.pdf", pdf(100_000))));
+        expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "unknown_evidence_type").await;
+        assert_nothing_stored(&app, type_id).await;
+    }
+    let part = Part::bytes(pdf(100_000)).file_name("a.pdf");
+    let form = Form::new().text("field.employer", "Zebrafink").part("file", part);
+    expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "missing_type").await;
+    assert_nothing_stored(&app, "missing type").await;
+    app.stop().await;
+}
+
+async fn malformed_uploads_store_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let file = || Part::bytes(pdf(100_000)).file_name("a.pdf");
+    let valid = || upload_form("income_statement", &income_fields(), None);
+    let mut too_many_parts = valid().part("file", file());
+    for index in 0..100 {
+        too_many_parts = too_many_parts.text(format!("field.extra_{index}"), "x");
+    }
+    let cases = [
+        ("two files", valid().part("file", file()).part("file", file()), StatusCode::BAD_REQUEST, "too_many_files"),
+        (
+            "an unknown part after the file",
+            valid().part("file", file()).text("note", "hi"),
+            StatusCode::BAD_REQUEST,
+            "unknown_part",
+        ),
+        (
+            "a huge text part after the file",
+            valid().part("file", file()).text("field.marks", "x".repeat(20_000)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "value_too_long",
+        ),
+        ("too many parts", too_many_parts, StatusCode::BAD_REQUEST, "too_many_parts"),
+    ];
+    for (what, form, status, code) in cases {
+        expect_error(upload(&app, &anna, form).await, status, code).await;
+        assert_nothing_stored(&app, what).await;
+    }
+    app.stop().await;
+}
+
+async fn file_names_are_kept_as_display_names_only(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let cases = [
+        ("../../etc/passwd.pdf", "passwd.pdf", "passwd.pdf"),
+        ("C:\\Users\\anna\\Lohn Dezember.pdf", "Lohn Dezember.pdf", "Lohn_Dezember.pdf"),
+        ("/", "file", "file"),
+    ];
+    for (sent, shown, header_name) in cases {
+        let id = upload_income_statement(&app, &anna, Some(attachment(sent, pdf(100)))).await;
+        let evidence = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+        assert_eq!(evidence["file"]["name"], shown, "{sent}");
+        let response = get(&anna, &app, &format!("/api/v1/evidence/{id}/file")).await;
+        let expected = format!("attachment; filename=\"{header_name}\"");
+        assert_eq!(response.headers()[CONTENT_DISPOSITION], expected.as_str(), "{sent}");
+    }
+    app.stop().await;
+}
+
+/// The shipped policy has no type without files; this test adds one.
+const TYPE_WITHOUT_FILES: &str = r#"
+[[evidence_type]]
+id = "library_card"
+version = 1
+name = { de = "Bibliotheksausweis", en = "Library card" }
+file_allowed = false
+min_login_level = "low"
+
+[[evidence_type.field]]
+name = "card_number"
+label = { de = "Ausweisnummer", en = "Card number" }
+kind = "text"
+max_length = 20
+required = true
+sensitivity = "normal"
+"#;
+
+async fn type_without_files_refuses_a_file(backend: Backend) {
+    let policies = tempfile::tempdir().expect("temporary directory");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/evidence-types.toml"))
+        .expect("shipped policy");
+    std::fs::write(policies.path().join("evidence-types.toml"), format!("{shipped}\n{TYPE_WITHOUT_FILES}"))
+        .expect("write test policy");
+    let app = TestApp::start_with(TestAppOptions {
+        policy_dir: Some(policies.path().into()),
+        ..TestAppOptions::new(backend)
+    })
+    .await;
+    let anna = log_in(&app, "anna", "high").await;
+    let card = vec![("card_number".to_owned(), "B-123456".to_owned())];
+
+    let form = upload_form("library_card", &card, Some(attachment("card.png", png(80_000))));
+    expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "file_not_allowed").await;
+    assert_nothing_stored(&app, "file_not_allowed").await;
+
+    let id = upload_ok(&app, &anna, upload_form("library_card", &card, None)).await;
+    let shown = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+    assert_eq!(shown["fields"]["card_number"], "B-123456");
+    app.stop().await;
+}
+
+async fn other_citizens_evidence_is_not_found(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let ben = log_in(&app, "ben", "substantial").await;
+    let file = pdf(100_000);
+    let annas = upload_income_statement(&app, &anna, Some(attachment("anna.pdf", file.clone()))).await;
+    let nonexistent = "0123456789abcdef0123456789abcdef";
+    assert_ne!(annas, nonexistent);
+
+    let reference = expect_error(
+        get(&ben, &app, &format!("/api/v1/evidence/{nonexistent}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    for id in [
+        annas.as_str(),
+        nonexistent,
+        "..%2Fetc",
+        "..%2F..%2Fetc%2Fpasswd",
+        "not-an-id",
+        "0123456789ABCDEF0123456789ABCDEF",
+    ] {
+        for path in [format!("/api/v1/evidence/{id}"), format!("/api/v1/evidence/{id}/file")] {
+            let body = expect_error(get(&ben, &app, &path).await, StatusCode::NOT_FOUND, "not_found").await;
+            assert_eq!(body, reference, "GET {path}: same answer as for nothing at all");
+        }
+        let path = format!("/api/v1/evidence/{id}");
+        let body =
+            expect_error(delete(&ben, &app, &path, Some(&ben.csrf)).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_eq!(body, reference, "DELETE {path}");
+    }
+    // Ben's page for Anna's evidence is the same not-found page as for nothing.
+    let page = get(&ben, &app, &format!("/evidence/{annas}")).await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let annas_page = page.text().await.expect("page").replace(&annas, "ID");
+    let page = get(&ben, &app, &format!("/evidence/{nonexistent}")).await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    // The pages differ only in the id (in the language switch links).
+    assert_eq!(annas_page, page.text().await.expect("page").replace(nonexistent, "ID"));
+    for path in [format!("/evidence/{annas}/file"), format!("/evidence/{annas}/delete")] {
+        assert_eq!(get(&ben, &app, &path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let response =
+        ben.browser.post(app.url(&format!("/evidence/{annas}/delete"))).form(&[("csrf", &ben.csrf)]).send().await;
+    assert_eq!(response.expect("POST").status(), StatusCode::NOT_FOUND);
+
+    assert!(listed_ids(&app, &ben).await.is_empty());
+    assert_eq!(listed_ids(&app, &anna).await, vec![annas.clone()]);
+    assert!(download(&app, &anna, &annas, "application/pdf").await == file, "Anna's file is untouched");
+    app.stop().await;
+}
+
+async fn every_api_route_needs_a_session(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let id = upload_income_statement(&app, &anna, Some(attachment("a.pdf", pdf(1000)))).await;
+    let stranger = TestApp::browser();
+    let requests = [
+        stranger.get(app.url("/api/v1/session")),
+        stranger.get(app.url("/api/v1/evidence")),
+        stranger.post(app.url("/api/v1/evidence")).header("X-CSRF-Token", &anna.csrf).multipart(upload_form(
+            "income_statement",
+            &income_fields(),
+            Some(attachment("b.pdf", pdf(1000))),
+        )),
+        stranger.get(app.url(&format!("/api/v1/evidence/{id}"))),
+        stranger.get(app.url(&format!("/api/v1/evidence/{id}/file"))),
+        stranger.delete(app.url(&format!("/api/v1/evidence/{id}"))).header("X-CSRF-Token", &anna.csrf),
+        stranger.delete(app.url("/api/v1/account")).header("X-CSRF-Token", &anna.csrf),
+        stranger.post(app.url("/api/v1/logout")).header("X-CSRF-Token", &anna.csrf),
+        // A session cookie that was never issued is no session either.
+        stranger.get(app.url("/api/v1/evidence")).header("Cookie", "tresor=forged-session-id"),
+    ];
+    for request in requests {
+        let request = request.build().expect("request");
+        let what = format!("{} {}", request.method(), request.url().path());
+        let response = stranger.execute(request).await.expect("send");
+        let body = expect_error(response, StatusCode::UNAUTHORIZED, "not_logged_in").await;
+        assert!(!body.to_string().contains(&id), "{what}: {body}");
+    }
+    assert_eq!(listed_ids(&app, &anna).await, vec![id]);
+    assert_eq!(app.count_rows("files").await, 1);
+    app.stop().await;
+}
+
+async fn state_changes_need_the_csrf_token(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let ben = log_in(&app, "ben", "substantial").await;
+    let with_file = || upload_form("income_statement", &income_fields(), Some(attachment("a.pdf", pdf(150_000))));
+    let without_file = || upload_form("income_statement", &income_fields(), None);
+
+    // Upload: no token, a wrong one, someone else's, a wrong `csrf` part.
+    let wrong = "A".repeat(anna.csrf.len());
+    let attempts = [
+        (None, with_file()),
+        (None, without_file()),
+        (Some(wrong.as_str()), with_file()),
+        (Some(ben.csrf.as_str()), with_file()),
+        (Some(""), without_file()),
+        (
+            None,
+            Form::new()
+                .text("csrf", wrong.clone())
+                .text("type", "income_statement")
+                .part("file", Part::bytes(pdf(150_000)).file_name("a.pdf")),
+        ),
+    ];
+    for (index, (token, form)) in attempts.into_iter().enumerate() {
+        let mut request = anna.browser.post(app.url("/api/v1/evidence")).multipart(form);
+        if let Some(token) = token {
+            request = request.header("X-CSRF-Token", token);
+        }
+        let response = request.send().await.expect("upload");
+        expect_error(response, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
+        assert_nothing_stored(&app, &format!("upload attempt {index}")).await;
+    }
+
+    let id = upload_income_statement(&app, &anna, Some(attachment("a.pdf", pdf(150_000)))).await;
+    let path = format!("/api/v1/evidence/{id}");
+    for token in [None, Some(wrong.as_str()), Some(ben.csrf.as_str())] {
+        expect_error(delete(&anna, &app, &path, token).await, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
+        expect_error(delete(&anna, &app, "/api/v1/account", token).await, StatusCode::FORBIDDEN, "csrf_token_invalid")
+            .await;
+        let response =
+            anna.browser.post(app.url(&format!("/evidence/{id}/delete"))).form(&[("csrf", token.unwrap_or(""))]);
+        assert_eq!(response.send().await.expect("form post").status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(listed_ids(&app, &anna).await, vec![id]);
+    assert_eq!(app.count_rows("citizens").await, 2);
+    assert_eq!(app.count_rows("file_chunks").await, 3);
+    app.stop().await;
+}
+
+// --- 3. special category ------------------------------------------------------------
+
+fn disability_fields() -> Vec<(String, String)> {
+    [("family_name", "Schmidt"), ("given_names", "Anna"), ("degree_of_disability", "50"), ("marks", "G")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+async fn special_category_needs_login_level_high(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ben = log_in(&app, "ben", "substantial").await;
+    let form =
+        upload_form("severe_disability_certificate", &disability_fields(), Some(attachment("pass.jpg", jpeg(90_000))));
+    expect_error(upload(&app, &ben, form).await, StatusCode::FORBIDDEN, "login_level_too_low").await;
+    assert_nothing_stored(&app, "ben at substantial").await;
+
+    // Clara logs in at "low": not even an income statement.
+    let clara = log_in(&app, "clara", "low").await;
+    expect_error(
+        upload(&app, &clara, upload_form("income_statement", &income_fields(), None)).await,
+        StatusCode::FORBIDDEN,
+        "login_level_too_low",
+    )
+    .await;
+    assert_nothing_stored(&app, "clara at low").await;
+
+    let anna = log_in(&app, "anna", "high").await;
+    let file = jpeg(90_000);
+    let form =
+        upload_form("severe_disability_certificate", &disability_fields(), Some(attachment("pass.jpg", file.clone())));
+    let id = upload_ok(&app, &anna, form).await;
+    let shown = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+    assert_eq!(shown["fields"]["degree_of_disability"], "50");
+    assert!(download(&app, &anna, &id, "image/jpeg").await == file);
+
+    // Anna again, but logged in at "substantial" only: her health data stays closed.
+    let anna_substantial = log_in(&app, "anna", "substantial").await;
+    assert_eq!(listed_ids(&app, &anna_substantial).await, vec![id.clone()]);
+    for path in [format!("/api/v1/evidence/{id}"), format!("/api/v1/evidence/{id}/file")] {
+        expect_error(get(&anna_substantial, &app, &path).await, StatusCode::FORBIDDEN, "login_level_too_low").await;
+    }
+    app.stop().await;
+}
+
+// --- 4. encryption at rest -----------------------------------------------------------
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+#[tokio::test]
+async fn sqlite_file_holds_no_plaintext() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let marker = b"QUOKKA-FILE-MARKER-5e1d7a";
+    let mut file = file_with(b"%PDF-1.4\n", marker, 150_000);
+    // The marker in every chunk, not just the first.
+    for offset in [70_000, 140_000] {
+        file[offset..offset + marker.len()].copy_from_slice(marker);
+    }
+    let file_name = "Gehaltsnachweis-Okapi-Dezember.pdf";
+    let fields = income_fields_with("employer", Some("Zebrafink Maschinenbau GmbH"));
+    upload_ok(&app, &anna, upload_form("income_statement", &fields, Some(attachment(file_name, file)))).await;
+    let disability = upload_form("severe_disability_certificate", &disability_fields(), None);
+    upload_ok(&app, &anna, disability.text("field.valid_until", "24.08.2031")).await;
+
+    let raw = app.sqlite_raw_bytes();
+    assert!(contains(&raw, b"income_statement"), "sanity: the type id is stored in clear, so this is the right file");
+    for secret in [
+        &b"Zebrafink Maschinenbau GmbH"[..],
+        b"Zebrafink",
+        marker,
+        file_name.as_bytes(),
+        b"Okapi",
+        b"2031-08-24",
+        b"eid-pseudonym-anna-7f3a9c",
+        b"Anna Schmidt",
+    ] {
+        assert!(!contains(&raw, secret), "{:?} is readable in the database file", String::from_utf8_lossy(secret));
+    }
+    app.stop().await;
+}
+
+// --- 5. half-stored uploads ------------------------------------------------------------
+
+/// The start of a multipart upload whose file part never ends.
+fn multipart_head(boundary: &str) -> Vec<u8> {
+    let mut head = Vec::new();
+    head.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nincome_statement\r\n").as_bytes(),
+    );
+    for (name, value) in INCOME_FIELDS {
+        head.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"field.{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    head.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\
+             Content-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    head.extend_from_slice(&pdf(300 * 1024));
+    head
+}
+
+/// Wait (a few seconds at most) until the server has given up on the
+/// aborted request and the sweep leaves no file behind.
+async fn sweep_until_no_files(app: &TestApp) {
+    let far_future = Utc::now() + chrono::Duration::days(3650);
+    for _ in 0..100 {
+        app.state.vault.store().delete_stale_uploads(far_future).await.expect("sweep");
+        if app.count_rows("files").await == 0 && app.count_rows("file_chunks").await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pending upload rows remain after the sweep: {:?}", app.data_row_counts().await);
+}
+
+async fn aborted_upload_leaves_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let boundary = "tresor-test-boundary-7f3a";
+    let head = multipart_head(boundary);
+
+    // 1) The client's body fails after 300 KiB of file.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = head
+        .chunks(16 * 1024)
+        .map(|chunk| Ok(chunk.to_vec()))
+        .chain(std::iter::once(Err(std::io::Error::other("client gave up"))))
+        .collect();
+    let result = anna
+        .browser
+        .post(app.url("/api/v1/evidence"))
+        .header("X-CSRF-Token", &anna.csrf)
+        .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await;
+    if let Ok(response) = result {
+        assert!(!response.status().is_success(), "an aborted upload must not succeed: {}", response.status());
+    }
+    assert!(listed_ids(&app, &anna).await.is_empty());
+    sweep_until_no_files(&app).await;
+
+    // 2) The client sends 300 KiB, then goes silent and drops the connection.
+    let sent: Vec<Result<Vec<u8>, std::io::Error>> = head.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let stalling = futures_util::stream::iter(sent).chain(futures_util::stream::pending());
+    let result = anna
+        .browser
+        .post(app.url("/api/v1/evidence"))
+        .timeout(Duration::from_millis(1500))
+        .header("X-CSRF-Token", &anna.csrf)
+        .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(reqwest::Body::wrap_stream(stalling))
+        .send()
+        .await;
+    assert!(result.is_err(), "the stalled request times out on the client");
+    sweep_until_no_files(&app).await;
+    assert!(listed_ids(&app, &anna).await.is_empty());
+    assert_nothing_stored(&app, "after aborted uploads").await;
+
+    // The sweep leaves completed files alone.
+    let file = pdf(100_000);
+    let id = upload_income_statement(&app, &anna, Some(attachment("kept.pdf", file.clone()))).await;
+    let far_future = Utc::now() + chrono::Duration::days(3650);
+    assert_eq!(app.state.vault.store().delete_stale_uploads(far_future).await.expect("sweep"), 0);
+    assert!(download(&app, &anna, &id, "application/pdf").await == file);
+    app.stop().await;
+}
+
+async fn pending_file_chunks_are_never_visible(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let owner = citizen_id(&app, &anna).await;
+    let vault = &app.state.vault;
+
+    // Written in full, but never attached to evidence: still pending.
+    let mut upload = vault.begin_file(&owner, "pending.pdf", 1024 * 1024).await.expect("begin");
+    upload.write(vault, &pdf(200_000)).await.expect("write");
+    let finished = upload.finish(vault).await.expect("finish");
+    let file_id = finished.file_id().clone();
+    assert_eq!(app.count_rows("file_chunks").await, 4, "the chunks are written");
+    for index in 0..4 {
+        assert!(app.store.file_chunk(&file_id, index).await.expect("store").is_none(), "pending chunk {index}");
+    }
+    // Half written: the first batch is flushed, nothing is finished.
+    let mut half = vault.begin_file(&owner, "half.pdf", 100 * 1024 * 1024).await.expect("begin");
+    half.write(vault, &pdf(65 * 64 * 1024)).await.expect("write");
+    let half_id = half.file_id().clone();
+    assert!(app.count_rows("file_chunks").await > 4, "a batch of the half upload is written");
+    assert!(app.store.file_chunk(&half_id, 0).await.expect("store").is_none());
+
+    // Neither shows up through the API.
+    assert!(listed_ids(&app, &anna).await.is_empty());
+
+    // A sweep for uploads older than an hour ago leaves them; a later one removes them.
+    let earlier = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(vault.store().delete_stale_uploads(earlier).await.expect("sweep"), 0);
+    assert_eq!(app.count_rows("files").await, 2);
+    let far_future = Utc::now() + chrono::Duration::days(3650);
+    assert_eq!(vault.store().delete_stale_uploads(far_future).await.expect("sweep"), 2);
+    assert_nothing_stored(&app, "after the sweep").await;
+
+    // The swept file can no longer become evidence.
+    let fields: std::collections::BTreeMap<String, String> = income_fields().into_iter().collect();
+    let level = tresor::policy::LoginLevel::High;
+    let refused = vault.create_evidence(&owner, level, "income_statement", &fields, Some(finished)).await;
+    assert!(refused.is_err(), "a swept upload cannot be attached");
+    assert_nothing_stored(&app, "after the refused attach").await;
+    app.stop().await;
+}
+
+// --- 6. account erasure ------------------------------------------------------------------
+
+async fn erasing_the_account_removes_everything(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let ben = log_in(&app, "ben", "substantial").await;
+    upload_income_statement(&app, &anna, Some(attachment("a.pdf", pdf(140_000)))).await;
+    upload_ok(&app, &anna, upload_form("severe_disability_certificate", &disability_fields(), None)).await;
+    let bens = upload_income_statement(&app, &ben, Some(attachment("b.png", png(70_000)))).await;
+    let annas_cookie = app.cookies_for(&anna.jar).expect("Anna's session cookie");
+    let before = app.data_row_counts().await;
+
+    let response = delete(&anna, &app, "/api/v1/account", Some(&anna.csrf)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cleared: Vec<&str> = response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(cleared.iter().any(|c| c.starts_with("tresor=;") && c.contains("Max-Age=0")), "{cleared:?}");
+
+    let after = app.data_row_counts().await;
+    let expected = [
+        ("citizens", 1),
+        ("sessions", 1),
+        ("evidence", 1),
+        ("evidence_fields", INCOME_FIELDS.len() as i64),
+        ("files", 1),
+        ("file_chunks", 2),
+    ];
+    assert_eq!(after, expected, "only Ben's data is left (before: {before:?})");
+
+    // The session is gone on the server, not just the cookie in the browser.
+    expect_error(get(&anna, &app, "/api/v1/session").await, StatusCode::UNAUTHORIZED, "not_logged_in").await;
+    let replay = TestApp::browser().get(app.url("/api/v1/evidence")).header("Cookie", annas_cookie).send().await;
+    expect_error(replay.expect("replay"), StatusCode::UNAUTHORIZED, "not_logged_in").await;
+
+    assert_eq!(listed_ids(&app, &ben).await, vec![bens.clone()]);
+    assert_eq!(download(&app, &ben, &bens, "image/png").await.len(), 70_000);
+
+    let anna_again = log_in(&app, "anna", "high").await;
+    assert!(listed_ids(&app, &anna_again).await.is_empty(), "a new, empty account");
+    assert_eq!(app.count_rows("citizens").await, 2);
+    app.stop().await;
+}
+
+// --- 7. pages without JavaScript -------------------------------------------------------------
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = client.get(app.url(path)).send().await.expect("page");
+    let status = response.status();
+    (status, response.text().await.expect("html"))
+}
+
+/// The form fields of the upload form as a browser would send them: the
+/// input names come from the page, the values from `INCOME_FIELDS`.
+fn form_from_page(html: &str, csrf: &str, values: &[(&str, &str)], file: Option<Attachment>) -> Form {
+    let mut form = Form::new().text("csrf", csrf.to_owned()).text("type", "income_statement");
+    for (name, value) in values {
+        let input_name = [format!("field.{name}"), (*name).to_owned()]
+            .into_iter()
+            .find(|candidate| html.contains(&format!("name=\"{candidate}\"")))
+            .unwrap_or_else(|| panic!("the form has no input for {name}"));
+        form = form.text(input_name, (*value).to_owned());
+    }
+    if let Some(file) = file {
+        form =
+            form.part("file", Part::bytes(file.bytes).file_name(file.name).mime_str(file.claimed_type).expect("mime"));
+    }
+    form
+}
+
+async fn pages_work_without_javascript(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let browser = anna.no_redirects();
+
+    let (status, html) = page(&browser, &app, "/evidence/new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("name=\"type\" value=\"income_statement\""), "type choice: {html}");
+    assert!(html.contains("name=\"type\" value=\"severe_disability_certificate\""));
+
+    let (status, form_html) = page(&browser, &app, "/evidence/new?type=income_statement").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form_html.contains(&format!("name=\"csrf\" value=\"{}\"", anna.csrf)), "{form_html}");
+    assert!(form_html.contains("enctype=\"multipart/form-data\""));
+    for (name, _) in INCOME_FIELDS {
+        assert!(form_html.contains(&format!("name=\"field.{name}\"")), "the input for {name} posts as field.{name}");
+    }
+
+    // Submit: 303 to the new evidence's page.
+    let file = pdf(70_000);
+    let mut values = INCOME_FIELDS.to_vec();
+    values.retain(|(name, _)| *name != "employer");
+    values.push(("employer", "Zebrafink Maschinenbau GmbH <b>Dezember</b>"));
+    values.push(("number_of_children", "2"));
+    let form = form_from_page(&form_html, &anna.csrf, &values, Some(attachment("Nachweis.pdf", file.clone())));
+    let response = browser.post(app.url("/evidence")).multipart(form).send().await.expect("post");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[LOCATION].to_str().expect("ascii").to_owned();
+    let id = location.strip_prefix("/evidence/").expect("redirect to the evidence page").to_owned();
+    assert_eq!(listed_ids(&app, &anna).await, vec![id.clone()]);
+    let (status, detail) = page(&browser, &app, &location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(detail.contains("Zebrafink Maschinenbau GmbH"), "{detail}");
+    assert!(detail.contains("1234.50"));
+    assert!(detail.contains("&lt;b&gt;Dezember&lt;/b&gt;"), "field values are escaped: {detail}");
+    assert!(!detail.contains("<b>Dezember</b>"));
+    let download = browser.get(app.url(&format!("/evidence/{id}/file"))).send().await.expect("download");
+    assert_eq!(download.headers()[CONTENT_TYPE], "application/pdf");
+    assert!(download.bytes().await.expect("bytes") == file);
+
+    // An invalid value: the form again, with the summary and the field's error.
+    let mut bad = INCOME_FIELDS.to_vec();
+    bad.retain(|(name, _)| *name != "gross_monthly_income");
+    bad.push(("gross_monthly_income", "zwölf Euro"));
+    let form = form_from_page(&form_html, &anna.csrf, &bad, None);
+    let response = browser.post(app.url("/evidence")).multipart(form).send().await.expect("post");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("class=\"error-summary\""), "{html}");
+    assert!(html.contains("href=\"#field-gross_monthly_income\""), "the summary links to the field: {html}");
+    assert!(html.contains("id=\"field-gross_monthly_income-error\""), "the error is next to the field");
+    assert!(html.contains("value=\"zwölf Euro\""), "what was typed is kept");
+    assert!(html.contains("value=\"Zebrafink Maschinenbau GmbH\""));
+    assert_eq!(listed_ids(&app, &anna).await, vec![id.clone()], "nothing new stored");
+
+    // A page form without the CSRF part is refused and stores nothing.
+    let form = Form::new().text("type", "income_statement").text("field.employer", "X");
+    let response = browser.post(app.url("/evidence")).multipart(form).send().await.expect("post");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Delete: the confirmation page, then the form post.
+    let (status, confirm) = page(&browser, &app, &format!("/evidence/{id}/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains(&format!("action=\"/evidence/{id}/delete\"")), "{confirm}");
+    assert!(confirm.contains(&format!("name=\"csrf\" value=\"{}\"", anna.csrf)));
+    let response = browser
+        .post(app.url(&format!("/evidence/{id}/delete")))
+        .form(&[("csrf", anna.csrf.as_str())])
+        .send()
+        .await
+        .expect("delete");
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()[LOCATION], "/evidence");
+    assert_eq!(page(&browser, &app, &format!("/evidence/{id}")).await.0, StatusCode::NOT_FOUND);
+    assert_nothing_stored(&app, "after the page delete").await;
+    app.stop().await;
+}
+
+async fn pages_speak_german_or_english(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+
+    let (status, html) = page(&anna.browser, &app, "/evidence").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<html lang=\"de\""), "German by default");
+
+    let response = anna.browser.get(app.url("/evidence/new?lang=en")).send().await.expect("page");
+    let cookie = response.headers().get(SET_COOKIE).map(|v| v.to_str().expect("ascii").to_owned());
+    assert!(cookie.as_deref().is_some_and(|c| c.starts_with("lang=en;")), "{cookie:?}");
+    let html = response.text().await.expect("html");
+    assert!(html.contains("<html lang=\"en\""));
+    assert!(html.contains("Which evidence do you want to add?"));
+
+    // The cookie keeps English without the parameter; ?lang=de switches back.
+    let (_, html) = page(&anna.browser, &app, "/evidence/new?type=income_statement").await;
+    assert!(html.contains("<html lang=\"en\""));
+    assert!(html.contains("Gross income per month"));
+    let (_, html) = page(&anna.browser, &app, "/evidence?lang=de").await;
+    assert!(html.contains("<html lang=\"de\""));
+
+    // Accept-Language without a cookie.
+    let stranger = TestApp::browser();
+    let english = stranger.get(app.url("/")).header("Accept-Language", "en-GB,en;q=0.9").send().await.expect("page");
+    assert!(english.text().await.expect("html").contains("<html lang=\"en\""));
+    let german = stranger.get(app.url("/")).header("Accept-Language", "de-DE,de;q=0.9,en;q=0.5").send().await;
+    assert!(german.expect("page").text().await.expect("html").contains("<html lang=\"de\""));
+    app.stop().await;
+}
