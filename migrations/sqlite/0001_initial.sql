@@ -71,7 +71,9 @@ CREATE INDEX files_status_started_at_idx ON files (status, started_at);
 CREATE TABLE file_chunks (
     file_id     TEXT    NOT NULL CONSTRAINT file_chunks_file_id_fkey REFERENCES files (id) ON DELETE CASCADE,
     chunk_index INTEGER NOT NULL CONSTRAINT file_chunks_chunk_index_check CHECK (chunk_index >= 0),
-    ciphertext  BLOB    NOT NULL,
+    -- The sealed bytes live in the blob file of `file_id` (see src/store/blobs.rs).
+    blob_offset   INTEGER NOT NULL CONSTRAINT file_chunks_blob_offset_check CHECK (blob_offset >= 0),
+    sealed_length INTEGER NOT NULL CONSTRAINT file_chunks_sealed_length_check CHECK (sealed_length >= 0),
     CONSTRAINT file_chunks_pkey PRIMARY KEY (file_id, chunk_index)
 ) STRICT;
 

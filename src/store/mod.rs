@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
+mod blobs;
 pub mod postgres;
 pub mod sqlite;
 

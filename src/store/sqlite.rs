@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use super::blobs::BlobDir;
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store, StoreError, driver_error, parse_stored_id,
@@ -19,9 +20,9 @@ use super::{
 };
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
-/// Rows per multi-row chunk INSERT: 3 bind parameters each stays far below
-/// SQLite's 32766-parameter limit, and 256 rows of 64 KiB is 16 MiB per statement.
-const CHUNK_ROWS_PER_STATEMENT: usize = 256;
+/// Rows per multi-row chunk-index INSERT: 4 bind parameters each stays far
+/// below SQLite's 32766-parameter limit.
+const CHUNK_ROWS_PER_STATEMENT: usize = 1024;
 
 /// Write transactions take the write lock up front. A deferred transaction
 /// that reads first and writes later can fail with SQLITE_BUSY immediately
@@ -30,6 +31,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Sealed file chunks, one file per upload, beside the database.
+    blobs: BlobDir,
 }
 
 impl SqliteStore {
@@ -59,8 +62,29 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(8)
         };
+        let blob_dir = if in_memory {
+            let mut random = [0u8; 8];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+                .map_err(|_| StoreError::Corrupt("random source failed".into()))?;
+            std::env::temp_dir().join(format!("tresor-memory-blobs-{}", hex::encode(random)))
+        } else {
+            let mut name = options.get_filename().as_os_str().to_owned();
+            name.push(".blobs");
+            std::path::PathBuf::from(name)
+        };
         let pool = pool_options.connect_with(options).await.map_err(driver_error)?;
-        Ok(Self { pool })
+        Ok(Self { pool, blobs: BlobDir::open(blob_dir)? })
+    }
+}
+
+impl SqliteStore {
+    /// The status of a file row (`pending`/`complete`), None if there is none.
+    async fn file_status(&self, file_id: &FileId) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT status FROM files WHERE id = ?")
+            .bind(file_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlite_error)
     }
 }
 
@@ -114,6 +138,11 @@ impl Store for SqliteStore {
         // The foreign keys cascade, but the explicit deletes keep erasure
         // complete even on a connection where foreign_keys were off.
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
+        let files: Vec<String> = sqlx::query_scalar("SELECT id FROM files WHERE citizen_id = ?")
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
         for statement in [
             "DELETE FROM evidence_fields WHERE evidence_id IN (SELECT id FROM evidence WHERE citizen_id = ?)",
             "DELETE FROM evidence WHERE citizen_id = ?",
@@ -130,6 +159,7 @@ impl Store for SqliteStore {
             .map_err(sqlite_error)?
             .rows_affected();
         tx.commit().await.map_err(sqlite_error)?;
+        self.blobs.remove(files).await;
         Ok(deleted > 0)
     }
 
@@ -288,20 +318,50 @@ impl Store for SqliteStore {
         if pending.is_none() {
             return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
         }
-        for batch in chunks.chunks(CHUNK_ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO file_chunks (file_id, chunk_index, ciphertext) ");
-            insert.push_values(batch, |mut row, (index, ciphertext)| {
-                row.push_bind(file_id.as_str()).push_bind(*index).push_bind(ciphertext.as_slice());
-            });
-            insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
+        // Appends to one file are serialised by the write transaction, so the
+        // end of the indexed bytes is where this batch goes.
+        let end: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(blob_offset + sealed_length), 0) FROM file_chunks WHERE file_id = ?",
+        )
+        .bind(file_id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        let mut offsets = Vec::with_capacity(chunks.len());
+        let mut bytes = Vec::with_capacity(chunks.iter().map(|(_, c)| c.len()).sum());
+        let mut offset = end;
+        for (index, ciphertext) in chunks {
+            let length = i64::try_from(ciphertext.len()).map_err(|_| StoreError::Corrupt("chunk too large".into()))?;
+            offsets.push((*index, offset, length));
+            bytes.extend_from_slice(ciphertext);
+            offset += length;
         }
-        tx.commit().await.map_err(sqlite_error)?;
-        Ok(())
+        let start = u64::try_from(end).map_err(|_| StoreError::Corrupt("negative blob offset".into()))?;
+        self.blobs.write_at(file_id, start, bytes).await?;
+        let indexed = async {
+            for batch in offsets.chunks(CHUNK_ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO file_chunks (file_id, chunk_index, blob_offset, sealed_length) ",
+                );
+                insert.push_values(batch, |mut row, (index, offset, length)| {
+                    row.push_bind(file_id.as_str()).push_bind(*index).push_bind(*offset).push_bind(*length);
+                });
+                insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
+            }
+            tx.commit().await.map_err(sqlite_error)
+        }
+        .await;
+        if indexed.is_err() {
+            // Unindexed bytes are unreachable anyway; cut them off so the
+            // blob stays exactly what the index describes.
+            let _ = self.blobs.truncate(file_id, start).await;
+        }
+        indexed
     }
 
     async fn file_chunk(&self, file_id: &FileId, index: i64) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query(
-            "SELECT c.ciphertext FROM file_chunks c JOIN files f ON f.id = c.file_id \
+            "SELECT c.blob_offset, c.sealed_length FROM file_chunks c JOIN files f ON f.id = c.file_id \
              WHERE c.file_id = ? AND c.chunk_index = ? AND f.status = 'complete'",
         )
         .bind(file_id.as_str())
@@ -309,7 +369,14 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(sqlite_error)?;
-        row.map(|row| row.try_get::<Vec<u8>, _>("ciphertext").map_err(driver_error)).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let offset: i64 = row.try_get("blob_offset").map_err(driver_error)?;
+        let length: i64 = row.try_get("sealed_length").map_err(driver_error)?;
+        let offset = u64::try_from(offset).map_err(|_| StoreError::Corrupt("negative blob offset".into()))?;
+        let length = usize::try_from(length).map_err(|_| StoreError::Corrupt("negative chunk length".into()))?;
+        self.blobs.read_at(file_id, offset, length).await.map(Some)
     }
 
     async fn abort_file(&self, file_id: &FileId) -> Result<()> {
@@ -327,33 +394,56 @@ impl Store for SqliteStore {
             .await
             .map_err(sqlite_error)?;
         tx.commit().await.map_err(sqlite_error)?;
+        if self.file_status(file_id).await?.is_none() {
+            self.blobs.remove(vec![file_id.as_str().to_owned()]).await;
+        }
         Ok(())
     }
 
     async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
-        let before = time_to_micros(before);
+        let cutoff = time_to_micros(before);
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
+        let stale: Vec<String> = sqlx::query_scalar("SELECT id FROM files WHERE status = 'pending' AND started_at < ?")
+            .bind(cutoff)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
         sqlx::query(
             "DELETE FROM file_chunks WHERE file_id IN \
              (SELECT id FROM files WHERE status = 'pending' AND started_at < ?)",
         )
-        .bind(before)
+        .bind(cutoff)
         .execute(&mut *tx)
         .await
         .map_err(sqlite_error)?;
         let deleted = sqlx::query("DELETE FROM files WHERE status = 'pending' AND started_at < ?")
-            .bind(before)
+            .bind(cutoff)
             .execute(&mut *tx)
             .await
             .map_err(sqlite_error)?
             .rows_affected();
         tx.commit().await.map_err(sqlite_error)?;
+        self.blobs.remove(stale).await;
+        // Blobs whose rows are gone (a crash between commit and unlink).
+        let mut orphans = Vec::new();
+        for name in self.blobs.names_older_than(before.into()).await? {
+            if let Ok(id) = name.parse::<FileId>()
+                && self.file_status(&id).await?.is_none()
+            {
+                orphans.push(name);
+            }
+        }
+        self.blobs.remove(orphans).await;
         Ok(deleted)
     }
 
     // --- evidence -----------------------------------------------------------
 
     async fn insert_evidence(&self, evidence: &EvidenceRecord) -> Result<()> {
+        if let Some(file) = &evidence.file {
+            // The sealed bytes must be on disk before the row says "complete".
+            self.blobs.sync(&file.id).await?;
+        }
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
         if let Some(file) = &evidence.file {
             complete_file(&mut tx, &evidence.citizen_id, file).await?;
@@ -470,7 +560,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(sqlite_error)?;
-        if let Some(file_id) = file_id {
+        if let Some(file_id) = &file_id {
             sqlx::query("DELETE FROM file_chunks WHERE file_id = ?")
                 .bind(file_id.as_str())
                 .execute(&mut *tx)
@@ -483,6 +573,9 @@ impl Store for SqliteStore {
                 .map_err(sqlite_error)?;
         }
         tx.commit().await.map_err(sqlite_error)?;
+        if let Some(file_id) = file_id {
+            self.blobs.remove(vec![file_id]).await;
+        }
         Ok(true)
     }
 }
