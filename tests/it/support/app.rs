@@ -222,6 +222,8 @@ impl TestApp {
 
     /// The raw bytes of the SQLite database file and its write-ahead log
     /// (what a stolen disk or backup would show). Panics for PostgreSQL.
+    /// Every byte the SQLite backend has on disk: the database, its log and
+    /// the blob files of sealed chunks.
     pub fn sqlite_raw_bytes(&self) -> Vec<u8> {
         let dir = self._sqlite_dir.as_ref().expect("sqlite_raw_bytes needs the SQLite backend");
         let db = sqlite_path(dir);
@@ -232,6 +234,12 @@ impl TestApp {
             if let Ok(more) = std::fs::read(&path) {
                 bytes.extend_from_slice(&more);
             }
+        }
+        // The sealed file chunks live in blob files beside the database.
+        let mut blobs = db.clone().into_os_string();
+        blobs.push(".blobs");
+        for entry in std::fs::read_dir(&blobs).expect("the blob directory exists").flatten() {
+            bytes.extend_from_slice(&std::fs::read(entry.path()).expect("read a blob file"));
         }
         bytes
     }
