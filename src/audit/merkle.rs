@@ -293,10 +293,10 @@ fn hashes_equal(a: &Hash, b: &Hash) -> bool {
 mod tests {
     use super::*;
 
-    // Published RFC 6962 test data: transparency-dev/merkle,
+    // Published RFC 6962 test data, copied from transparency-dev/merkle,
     // proof/verify_test.go (`leaves`, `roots`, `inclusionProofs`,
-    // `consistencyProofs`), the same data as google/certificate-transparency's
-    // merkle_tree_test.
+    // `consistencyProofs`, `sha256SomeHash`), the data set that Go
+    // certificate-transparency implementations test against.
     const LEAF_INPUTS: [&str; 8] =
         ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
 
