@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::{Action, Actor, AuditEntry, AuditEvent, Outcome};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 mod blobs;
@@ -173,6 +174,48 @@ pub trait Store: Send + Sync {
     async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<Option<EvidenceRecord>>;
     /// Delete evidence with its fields, file and chunks. False if not found for this citizen.
     async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool>;
+
+    // --- audit log ----------------------------------------------------------
+    /// Append events to the audit log in ONE transaction and return the
+    /// stored entries, in order. The store assigns the sequence numbers inside
+    /// the transaction (last + 1, consecutive, no gaps, also across processes
+    /// sharing the database), truncates each time to microseconds (the stored
+    /// precision), and stores `canonical_body()` and `leaf_hash()` of exactly
+    /// the entries it returns. Durable when it returns Ok; on Err nothing of
+    /// the batch is stored. An empty batch touches nothing.
+    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>>;
+    /// Number of entries (the Merkle tree size); the next sequence number.
+    async fn audit_size(&self) -> Result<u64>;
+    /// Leaf hashes of the entries with `from <= sequence < to`, in order.
+    /// `to` beyond the size is cut at the size; a missing leaf below the size
+    /// is `Corrupt`.
+    async fn audit_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>>;
+    /// Entries matching `filter`, ascending by sequence, at most `limit`,
+    /// starting after `after_sequence` (keyset pagination: pass the last
+    /// sequence of the previous page).
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        after_sequence: Option<u64>,
+    ) -> Result<Vec<StoredAuditEntry>>;
+    /// Retention: drop the bodies of entries older than `before`. Leaf hashes,
+    /// the indexed columns and the size stay, so the tree and old checkpoints
+    /// still verify. Returns how many bodies were dropped.
+    async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Store a signed checkpoint. Conflict `audit_checkpoints_pkey` if one of
+    /// that size exists already.
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: &[u8],
+        signed_note: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The checkpoint with the largest size: (size, signed note).
+    async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>>;
+    /// All checkpoints, ascending by size.
+    async fn checkpoints(&self) -> Result<Vec<(u64, String)>>;
 }
 
 /// Conflict name when `append_file_chunks` or `insert_evidence` names a file
@@ -220,4 +263,211 @@ fn driver_error(error: sqlx::Error) -> StoreError {
         sqlx::Error::Decode(source) => StoreError::Corrupt(source.to_string()),
         other => StoreError::Database(other),
     }
+}
+
+// --- audit log --------------------------------------------------------------
+
+/// One audit entry as stored: the hashed body plus the columns the citizen
+/// and DPO views filter on (copied out of the body when it was appended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditEntry {
+    pub sequence: i64,
+    pub time: DateTime<Utc>,
+    /// `AuditEntry::canonical_body()`; None once pruned.
+    pub body: Option<Vec<u8>>,
+    /// RFC 6962 leaf hash of the body (32 bytes); kept when the body is pruned.
+    pub leaf_hash: Vec<u8>,
+    /// `targets.subject`: the citizen the entry is about.
+    pub subject: Option<String>,
+    /// `citizen`, `department`, `staff` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    /// `Action::as_str()`.
+    pub action: String,
+    /// `success`, `refused` or `failed`.
+    pub outcome: String,
+    /// `targets.department`, or the acting department when that is not set.
+    pub department: Option<String>,
+    pub service: Option<String>,
+}
+
+impl StoredAuditEntry {
+    /// The entry parsed back from its body; None once pruned.
+    pub fn entry(&self) -> Option<Result<AuditEntry>> {
+        let body = self.body.as_deref()?;
+        Some(serde_json::from_slice(body).map_err(|error| StoreError::Corrupt(format!("audit_entries.body: {error}"))))
+    }
+}
+
+/// Which audit entries `audit_entries` returns; every set field must match.
+/// Time is `[from, until)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub actor_kind: Option<ActorKind>,
+    pub actor_id: Option<String>,
+    pub action: Option<Action>,
+    pub outcome: Option<Outcome>,
+    pub subject: Option<String>,
+    pub department: Option<String>,
+    pub service: Option<String>,
+}
+
+/// The kind of an `Actor`, without its id; for filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActorKind {
+    Citizen,
+    Department,
+    Staff,
+    System,
+}
+
+impl ActorKind {
+    pub fn of(actor: &Actor) -> Self {
+        match actor {
+            Actor::Citizen(_) => ActorKind::Citizen,
+            Actor::Department(_) => ActorKind::Department,
+            Actor::Staff(_) => ActorKind::Staff,
+            Actor::System => ActorKind::System,
+        }
+    }
+
+    /// The stored name, as in the entry's JSON body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Citizen => "citizen",
+            ActorKind::Department => "department",
+            ActorKind::Staff => "staff",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+/// The stored name of an outcome, as in the entry's JSON body.
+pub fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "success",
+        Outcome::Refused => "refused",
+        Outcome::Failed => "failed",
+    }
+}
+
+/// Conflict name when `insert_checkpoint` gets a size beyond the BIGINT range.
+const CONFLICT_CHECKPOINT_SIZE: &str = "audit_checkpoints_size_check";
+
+/// One row of `audit_entries`, built by both backends the same way.
+struct AuditRow {
+    sequence: i64,
+    time: i64,
+    body: Vec<u8>,
+    leaf_hash: Vec<u8>,
+    subject: Option<String>,
+    actor_kind: &'static str,
+    actor_id: Option<String>,
+    action: &'static str,
+    outcome: &'static str,
+    department: Option<String>,
+    service: Option<String>,
+}
+
+/// Number the events from `last_sequence + 1` (last is -1 for an empty log)
+/// and build the entries and their rows. Runs inside the append transaction,
+/// after the head was read, because the body contains the sequence number.
+fn number_audit_events(
+    last_sequence: i64,
+    events: &[(DateTime<Utc>, AuditEvent)],
+) -> Result<(Vec<AuditEntry>, Vec<AuditRow>)> {
+    let mut entries = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
+    for (offset, (time, event)) in events.iter().enumerate() {
+        let sequence = i64::try_from(offset)
+            .ok()
+            .and_then(|offset| last_sequence.checked_add(1)?.checked_add(offset))
+            .filter(|sequence| *sequence >= 0)
+            .ok_or_else(|| StoreError::Corrupt("audit_head.last_sequence out of range".to_owned()))?;
+        let micros = time_to_micros(*time);
+        let entry = AuditEntry {
+            // Non-negative, checked above.
+            sequence: sequence.unsigned_abs(),
+            time: time_from_micros("audit time", micros)?,
+            event: event.clone(),
+        };
+        let body = entry.canonical_body();
+        let leaf_hash = crate::audit::merkle::leaf_hash(&body).to_vec();
+        let actor_id = match &event.actor {
+            Actor::Citizen(id) | Actor::Department(id) | Actor::Staff(id) => Some(id.clone()),
+            Actor::System => None,
+        };
+        let acting_department = match &event.actor {
+            Actor::Department(id) => Some(id.clone()),
+            _ => None,
+        };
+        rows.push(AuditRow {
+            sequence,
+            time: micros,
+            body,
+            leaf_hash,
+            subject: event.targets.subject.clone(),
+            actor_kind: ActorKind::of(&event.actor).as_str(),
+            actor_id,
+            action: event.action.as_str(),
+            outcome: outcome_name(event.outcome),
+            department: event.targets.department.clone().or(acting_department),
+            service: event.targets.service.clone(),
+        });
+        entries.push(entry);
+    }
+    Ok((entries, rows))
+}
+
+/// Query bounds: u64 positions beyond the BIGINT range mean "everything".
+fn sequence_bound(position: u64) -> i64 {
+    i64::try_from(position).unwrap_or(i64::MAX)
+}
+
+fn stored_size(column: &str, value: i64) -> Result<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column}: negative")))
+}
+
+fn leaf_hash_array(value: &[u8]) -> Result<[u8; 32]> {
+    value.try_into().map_err(|_| StoreError::Corrupt("audit_entries.leaf_hash: not 32 bytes".to_owned()))
+}
+
+/// Check that the leaves read for `[from, min(to, size))` are all there, in order.
+fn checked_leaves(from: u64, to: u64, size: u64, rows: Vec<(i64, Vec<u8>)>) -> Result<Vec<[u8; 32]>> {
+    let end = to.min(size);
+    let expected = end.saturating_sub(from);
+    if u64::try_from(rows.len()).ok() != Some(expected) {
+        return Err(StoreError::Corrupt(format!(
+            "audit_entries: {} of {expected} leaves in [{from}, {end}) present",
+            rows.len()
+        )));
+    }
+    rows.iter()
+        .zip(from..)
+        .map(|((sequence, hash), expected_sequence)| {
+            if u64::try_from(*sequence).ok() != Some(expected_sequence) {
+                return Err(StoreError::Corrupt(format!("audit_entries: leaf {expected_sequence} missing")));
+            }
+            leaf_hash_array(hash)
+        })
+        .collect()
+}
+
+/// The equality conditions of a filter as (column, value); the column names
+/// are constants, the values are bound.
+fn audit_text_conditions(filter: &AuditFilter) -> Vec<(&'static str, String)> {
+    [
+        ("actor_kind", filter.actor_kind.map(|kind| kind.as_str().to_owned())),
+        ("actor_id", filter.actor_id.clone()),
+        ("action", filter.action.map(|action| action.as_str().to_owned())),
+        ("outcome", filter.outcome.map(|outcome| outcome_name(outcome).to_owned())),
+        ("subject", filter.subject.clone()),
+        ("department", filter.department.clone()),
+        ("service", filter.service.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(column, value)| Some((column, value?)))
+    .collect()
 }

@@ -10,10 +10,15 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{
+    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
+    number_audit_events, sequence_bound, stored_size,
+};
+use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store, StoreError, driver_error, parse_stored_id,
     time_from_micros, time_to_micros,
 };
+use crate::audit::{AuditEntry, AuditEvent};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 pub struct PostgresStore {
@@ -465,6 +470,176 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(postgres_error)?;
         Ok(true)
     }
+
+    // --- audit log ----------------------------------------------------------
+
+    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        // The row lock serialises appenders of all processes sharing this
+        // database; after waiting, READ COMMITTED reads the committed head.
+        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        let (entries, rows) = number_audit_events(last_sequence, events)?;
+        // One statement for the whole batch, whatever its size: columns as arrays.
+        let mut sequences = Vec::with_capacity(rows.len());
+        let mut times = Vec::with_capacity(rows.len());
+        let mut bodies = Vec::with_capacity(rows.len());
+        let mut leaf_hashes = Vec::with_capacity(rows.len());
+        let mut subjects = Vec::with_capacity(rows.len());
+        let mut actor_kinds = Vec::with_capacity(rows.len());
+        let mut actor_ids = Vec::with_capacity(rows.len());
+        let mut actions = Vec::with_capacity(rows.len());
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let mut departments = Vec::with_capacity(rows.len());
+        let mut services = Vec::with_capacity(rows.len());
+        let new_last = rows.last().map_or(last_sequence, |row| row.sequence);
+        for row in rows {
+            sequences.push(row.sequence);
+            times.push(row.time);
+            bodies.push(row.body);
+            leaf_hashes.push(row.leaf_hash);
+            subjects.push(row.subject);
+            actor_kinds.push(row.actor_kind);
+            actor_ids.push(row.actor_id);
+            actions.push(row.action);
+            outcomes.push(row.outcome);
+            departments.push(row.department);
+            services.push(row.service);
+        }
+        sqlx::query(
+            "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
+             outcome, department, service) \
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], \
+             $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[])",
+        )
+        .bind(sequences)
+        .bind(times)
+        .bind(bodies)
+        .bind(leaf_hashes)
+        .bind(subjects)
+        .bind(actor_kinds)
+        .bind(actor_ids)
+        .bind(actions)
+        .bind(outcomes)
+        .bind(departments)
+        .bind(services)
+        .execute(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        sqlx::query("UPDATE audit_head SET last_sequence = $1 WHERE id = 1")
+            .bind(new_last)
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(entries)
+    }
+
+    async fn audit_size(&self) -> Result<u64> {
+        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        stored_size("audit_head.last_sequence", last_sequence.saturating_add(1))
+    }
+
+    async fn audit_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>> {
+        // One snapshot for the size and the leaves.
+        let mut tx =
+            self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(postgres_error)?;
+        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        let size = stored_size("audit_head.last_sequence", last_sequence.saturating_add(1))?;
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT sequence, leaf_hash FROM audit_entries WHERE sequence >= $1 AND sequence < $2 ORDER BY sequence",
+        )
+        .bind(sequence_bound(from))
+        .bind(sequence_bound(to.min(size)))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(postgres_error)?;
+        tx.commit().await.map_err(postgres_error)?;
+        checked_leaves(from, to, size, rows)
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        after_sequence: Option<u64>,
+    ) -> Result<Vec<StoredAuditEntry>> {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
+             service FROM audit_entries WHERE TRUE",
+        );
+        if let Some(after) = after_sequence {
+            query.push(" AND sequence > ").push_bind(sequence_bound(after));
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND time >= ").push_bind(time_to_micros(from));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND time < ").push_bind(time_to_micros(until));
+        }
+        for (column, value) in audit_text_conditions(filter) {
+            query.push(format_args!(" AND {column} = ")).push_bind(value);
+        }
+        query.push(" ORDER BY sequence LIMIT ").push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(postgres_error)?;
+        rows.iter().map(stored_audit_entry_from_row).collect()
+    }
+
+    async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("UPDATE audit_entries SET body = NULL WHERE time < $1 AND body IS NOT NULL")
+            .bind(time_to_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: &[u8],
+        signed_note: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        sqlx::query("INSERT INTO audit_checkpoints (size, root, signed_note, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(size)
+            .bind(root)
+            .bind(signed_note)
+            .bind(time_to_micros(created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT size, signed_note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(postgres_error)?;
+        row.map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).transpose()
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<(u64, String)>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT size, signed_note FROM audit_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        rows.into_iter().map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).collect()
+    }
 }
 
 /// Mark a pending file of `citizen_id` complete, after checking that its
@@ -591,4 +766,22 @@ fn postgres_error(error: sqlx::Error) -> StoreError {
         return StoreError::Conflict(name.to_owned());
     }
     driver_error(error)
+}
+
+// --- audit log helpers ----------------------------------------------------------
+
+fn stored_audit_entry_from_row(row: &PgRow) -> Result<StoredAuditEntry> {
+    Ok(StoredAuditEntry {
+        sequence: row.try_get("sequence").map_err(driver_error)?,
+        time: time_from_micros("audit_entries.time", row.try_get("time").map_err(driver_error)?)?,
+        body: row.try_get("body").map_err(driver_error)?,
+        leaf_hash: row.try_get("leaf_hash").map_err(driver_error)?,
+        subject: row.try_get("subject").map_err(driver_error)?,
+        actor_kind: row.try_get("actor_kind").map_err(driver_error)?,
+        actor_id: row.try_get("actor_id").map_err(driver_error)?,
+        action: row.try_get("action").map_err(driver_error)?,
+        outcome: row.try_get("outcome").map_err(driver_error)?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+    })
 }

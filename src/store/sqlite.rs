@@ -14,10 +14,15 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
 use super::{
+    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
+    number_audit_events, sequence_bound, stored_size,
+};
+use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store, StoreError, driver_error, parse_stored_id,
     time_from_micros, time_to_micros,
 };
+use crate::audit::{AuditEntry, AuditEvent};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 /// Rows per multi-row chunk-index INSERT: 4 bind parameters each stays far
@@ -578,6 +583,158 @@ impl Store for SqliteStore {
         }
         Ok(true)
     }
+
+    // --- audit log ----------------------------------------------------------
+
+    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        // BEGIN IMMEDIATE takes the write lock first: appenders (also in
+        // other processes) queue here, so the head read below is the latest.
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
+        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        let (entries, rows) = number_audit_events(last_sequence, events)?;
+        for batch in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
+                 outcome, department, service) ",
+            );
+            insert.push_values(batch, |mut values, row| {
+                values
+                    .push_bind(row.sequence)
+                    .push_bind(row.time)
+                    .push_bind(row.body.as_slice())
+                    .push_bind(row.leaf_hash.as_slice())
+                    .push_bind(row.subject.as_deref())
+                    .push_bind(row.actor_kind)
+                    .push_bind(row.actor_id.as_deref())
+                    .push_bind(row.action)
+                    .push_bind(row.outcome)
+                    .push_bind(row.department.as_deref())
+                    .push_bind(row.service.as_deref());
+            });
+            insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
+        }
+        let new_last = rows.last().map_or(last_sequence, |row| row.sequence);
+        sqlx::query("UPDATE audit_head SET last_sequence = ? WHERE id = 1")
+            .bind(new_last)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        // synchronous = FULL: the commit returns after the WAL is fsynced.
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(entries)
+    }
+
+    async fn audit_size(&self) -> Result<u64> {
+        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        stored_size("audit_head.last_sequence", last_sequence.saturating_add(1))
+    }
+
+    async fn audit_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>> {
+        // One read transaction: the size and the leaves come from the same snapshot.
+        let mut tx = self.pool.begin().await.map_err(sqlite_error)?;
+        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        let size = stored_size("audit_head.last_sequence", last_sequence.saturating_add(1))?;
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT sequence, leaf_hash FROM audit_entries WHERE sequence >= ? AND sequence < ? ORDER BY sequence",
+        )
+        .bind(sequence_bound(from))
+        .bind(sequence_bound(to.min(size)))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        checked_leaves(from, to, size, rows)
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        after_sequence: Option<u64>,
+    ) -> Result<Vec<StoredAuditEntry>> {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
+             service FROM audit_entries WHERE 1 = 1",
+        );
+        if let Some(after) = after_sequence {
+            query.push(" AND sequence > ").push_bind(sequence_bound(after));
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND time >= ").push_bind(time_to_micros(from));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND time < ").push_bind(time_to_micros(until));
+        }
+        for (column, value) in audit_text_conditions(filter) {
+            query.push(format_args!(" AND {column} = ")).push_bind(value);
+        }
+        query.push(" ORDER BY sequence LIMIT ").push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(sqlite_error)?;
+        rows.iter().map(stored_audit_entry_from_row).collect()
+    }
+
+    async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("UPDATE audit_entries SET body = NULL WHERE time < ? AND body IS NOT NULL")
+            .bind(time_to_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: &[u8],
+        signed_note: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        sqlx::query("INSERT INTO audit_checkpoints (size, root, signed_note, created_at) VALUES (?, ?, ?, ?)")
+            .bind(size)
+            .bind(root)
+            .bind(signed_note)
+            .bind(time_to_micros(created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|error| match sqlite_error(error) {
+                // `unique_constraint_name` predates this table; name it the PostgreSQL way here.
+                StoreError::Conflict(message) if message.ends_with("audit_checkpoints.size") => {
+                    StoreError::Conflict("audit_checkpoints_pkey".to_owned())
+                }
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT size, signed_note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(sqlite_error)?;
+        row.map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).transpose()
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<(u64, String)>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT size, signed_note FROM audit_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        rows.into_iter().map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).collect()
+    }
 }
 
 /// Mark a pending file of `citizen_id` complete, after checking that its
@@ -731,4 +888,26 @@ fn sqlite_error(error: sqlx::Error) -> StoreError {
         }
     }
     driver_error(error)
+}
+
+// --- audit log helpers ----------------------------------------------------------
+
+/// Rows per multi-row audit INSERT: 11 bind parameters each stays far below
+/// SQLite's 32766-parameter limit.
+const AUDIT_ROWS_PER_STATEMENT: usize = 1000;
+
+fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
+    Ok(StoredAuditEntry {
+        sequence: row.try_get("sequence").map_err(driver_error)?,
+        time: time_from_micros("audit_entries.time", row.try_get("time").map_err(driver_error)?)?,
+        body: row.try_get("body").map_err(driver_error)?,
+        leaf_hash: row.try_get("leaf_hash").map_err(driver_error)?,
+        subject: row.try_get("subject").map_err(driver_error)?,
+        actor_kind: row.try_get("actor_kind").map_err(driver_error)?,
+        actor_id: row.try_get("actor_id").map_err(driver_error)?,
+        action: row.try_get("action").map_err(driver_error)?,
+        outcome: row.try_get("outcome").map_err(driver_error)?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+    })
 }

@@ -1,0 +1,787 @@
+//! Audit log store and group commit: every case is written once against a
+//! `Backend` (the store plus its database URL, for a second "process" and for
+//! raw SQL behind the store's back) and run on a fresh SQLite file and a
+//! fresh PostgreSQL database.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::Connection;
+use tresor::audit::log::{AuditError, AuditLog};
+use tresor::audit::{Action, Actor, AuditEntry, AuditEvent, Outcome, Targets};
+use tresor::clock::{Clock, ManualClock};
+use tresor::ids::{CitizenId, EvidenceId, FileId};
+use tresor::store::{
+    ActorKind, AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, Store,
+    StoreError, StoredAuditEntry,
+};
+
+/// Generates `sqlite::<case>` and `postgres::<case>` for each case.
+macro_rules! audit_conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (directory, store) = crate::support::postgres::sqlite_store().await;
+                    let url = format!("sqlite://{}", crate::support::postgres::sqlite_path(&directory).display());
+                    super::$case(super::Backend { store, url }).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (database, store) = crate::support::postgres::postgres_store().await;
+                    super::$case(super::Backend { store, url: database.url.clone() }).await;
+                    database.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+audit_conformance!(
+    sequences_are_gapless_across_batches,
+    stored_entries_match_the_returned_entries,
+    times_are_truncated_to_stored_precision,
+    empty_batch_changes_nothing,
+    leaf_hash_ranges,
+    a_failed_transaction_stores_nothing,
+    concurrent_appends_share_transactions,
+    a_failed_batch_fails_every_caller,
+    a_broken_log_fails_closed,
+    shutdown_commits_what_was_queued,
+    two_processes_form_one_sequence,
+    filters_select_matching_entries,
+    pages_follow_after_sequence,
+    pruning_keeps_leaf_hashes_and_size,
+    checkpoints_round_trip,
+    raw_updates_of_entries_are_refused,
+    raw_deletes_are_refused,
+);
+
+// --- fixtures ---------------------------------------------------------------
+
+/// A store plus the URL of its database.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+}
+
+impl Backend {
+    /// Another store on the same database: what a second tresor process sees.
+    async fn second_store(&self) -> Arc<dyn Store> {
+        tresor::store::open(&self.url).await.expect("open a second store on the same database")
+    }
+
+    /// Run one statement on a connection of its own, behind the store's back.
+    async fn raw_execute(&self, statement: &str) -> Result<u64, sqlx::Error> {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if self.url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.url).await?;
+            let result = sqlx::query(statement).execute(&mut connection).await;
+            connection.close().await.ok();
+            Ok(result?.rows_affected())
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.url).await?;
+            let result = sqlx::query(statement).execute(&mut connection).await;
+            connection.close().await.ok();
+            Ok(result?.rows_affected())
+        }
+    }
+
+    async fn assert_refused(&self, statement: &str) {
+        match self.raw_execute(statement).await {
+            Err(error) => assert!(
+                error.to_string().contains("append-only") || error.to_string().contains("only moves forward"),
+                "{statement}: refused for the wrong reason: {error}"
+            ),
+            Ok(rows) => panic!("{statement}: accepted ({rows} rows)"),
+        }
+    }
+}
+
+fn at(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).expect("test timestamp in range")
+}
+
+/// 2024-05-01T12:00:00.123456Z.
+const T0: i64 = 1_714_564_800_123_456;
+const SECOND: i64 = 1_000_000;
+
+/// A release of citizen `subject`'s fields to department `department`.
+fn release(subject: &str, department: &str, service: &str) -> AuditEvent {
+    AuditEvent {
+        actor: Actor::Department(department.to_owned()),
+        action: Action::Release,
+        targets: Targets {
+            subject: Some(subject.to_owned()),
+            evidence: vec!["0123456789abcdef0123456789abcdef".to_owned()],
+            fields: vec!["einkommen".to_owned(), "miete".to_owned()],
+            grant: Some("fedcba9876543210fedcba9876543210".to_owned()),
+            department: None,
+            service: Some(service.to_owned()),
+        },
+        outcome: Outcome::Success,
+        reason: None,
+    }
+}
+
+fn login(citizen: &str, outcome: Outcome) -> AuditEvent {
+    AuditEvent {
+        actor: Actor::Citizen(citizen.to_owned()),
+        action: Action::Login,
+        targets: Targets { subject: Some(citizen.to_owned()), ..Targets::default() },
+        outcome,
+        reason: (outcome != Outcome::Success).then(|| "login_level_too_low".to_owned()),
+    }
+}
+
+fn numbered(tag: &str, n: usize) -> AuditEvent {
+    AuditEvent {
+        actor: Actor::Staff(format!("{tag}-{n}")),
+        action: Action::AuditQuery,
+        targets: Targets::default(),
+        outcome: Outcome::Success,
+        reason: None,
+    }
+}
+
+fn system_event() -> AuditEvent {
+    AuditEvent {
+        actor: Actor::System,
+        action: Action::PolicyLoad,
+        targets: Targets::default(),
+        outcome: Outcome::Success,
+        reason: Some("startup".to_owned()),
+    }
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(ManualClock::new(at(T0)))
+}
+
+fn sequences(entries: &[AuditEntry]) -> Vec<u64> {
+    entries.iter().map(|entry| entry.sequence).collect()
+}
+
+async fn all_entries(store: &Arc<dyn Store>) -> Vec<StoredAuditEntry> {
+    store.audit_entries(&AuditFilter::default(), u32::MAX, None).await.expect("list entries")
+}
+
+async fn append_at(store: &Arc<dyn Store>, micros: i64, events: Vec<AuditEvent>) -> Vec<AuditEntry> {
+    let batch: Vec<_> = events.into_iter().map(|event| (at(micros), event)).collect();
+    store.append_audit(&batch).await.expect("append")
+}
+
+// --- store cases ----------------------------------------------------------------
+
+async fn sequences_are_gapless_across_batches(backend: Backend) {
+    let store = &backend.store;
+    assert_eq!(store.audit_size().await.expect("size"), 0);
+    let first = append_at(store, T0, vec![numbered("a", 0)]).await;
+    let second = append_at(store, T0, (0..5).map(|n| numbered("b", n)).collect()).await;
+    let third = append_at(store, T0, (0..3).map(|n| numbered("c", n)).collect()).await;
+    assert_eq!(sequences(&first), vec![0]);
+    assert_eq!(sequences(&second), vec![1, 2, 3, 4, 5]);
+    assert_eq!(sequences(&third), vec![6, 7, 8]);
+    // The entries come back in the order the events were given.
+    for (n, entry) in second.iter().enumerate() {
+        assert_eq!(entry.event, numbered("b", n));
+    }
+    assert_eq!(store.audit_size().await.expect("size"), 9);
+    let stored: Vec<i64> = all_entries(store).await.iter().map(|entry| entry.sequence).collect();
+    assert_eq!(stored, (0..9).collect::<Vec<i64>>());
+}
+
+async fn stored_entries_match_the_returned_entries(backend: Backend) {
+    let store = &backend.store;
+    let events = vec![
+        release("citizen-1", "wohngeldstelle", "wohngeld"),
+        login("citizen-2", Outcome::Refused),
+        system_event(),
+        AuditEvent {
+            targets: Targets { department: Some("kita-amt".to_owned()), ..Targets::default() },
+            ..numbered("staff", 1)
+        },
+    ];
+    let returned = append_at(store, T0, events.clone()).await;
+    let stored = all_entries(store).await;
+    assert_eq!(stored.len(), returned.len());
+    for ((entry, row), event) in returned.iter().zip(&stored).zip(&events) {
+        assert_eq!(&entry.event, event);
+        assert_eq!(entry.time, at(T0));
+        assert_eq!(row.sequence as u64, entry.sequence);
+        assert_eq!(row.time, entry.time);
+        assert_eq!(row.leaf_hash, entry.leaf_hash().to_vec(), "leaf hash of the returned entry");
+        assert_eq!(row.leaf_hash, tresor::audit::merkle::leaf_hash(&entry.canonical_body()).to_vec());
+        assert_eq!(row.body.as_deref(), Some(entry.canonical_body().as_slice()), "body is the canonical body");
+        let parsed = row.entry().expect("body present").expect("body parses");
+        assert_eq!(&parsed, entry, "body round-trips to the returned entry");
+    }
+    // The indexed columns are copies of the body's fields.
+    assert_eq!(stored[0].subject.as_deref(), Some("citizen-1"));
+    assert_eq!(stored[0].actor_kind, "department");
+    assert_eq!(stored[0].actor_id.as_deref(), Some("wohngeldstelle"));
+    assert_eq!(stored[0].action, "release");
+    assert_eq!(stored[0].outcome, "success");
+    assert_eq!(stored[0].department.as_deref(), Some("wohngeldstelle"), "the acting department");
+    assert_eq!(stored[0].service.as_deref(), Some("wohngeld"));
+    assert_eq!(stored[1].actor_kind, "citizen");
+    assert_eq!(stored[1].action, "login");
+    assert_eq!(stored[1].outcome, "refused");
+    assert_eq!(stored[1].department, None);
+    assert_eq!(stored[2].actor_kind, "system");
+    assert_eq!(stored[2].actor_id, None);
+    assert_eq!(stored[2].subject, None);
+    assert_eq!(stored[3].actor_kind, "staff");
+    assert_eq!(stored[3].department.as_deref(), Some("kita-amt"), "the target department");
+    let leaves = store.audit_leaf_hashes(0, 4).await.expect("leaves");
+    assert_eq!(leaves, returned.iter().map(AuditEntry::leaf_hash).collect::<Vec<_>>());
+}
+
+async fn times_are_truncated_to_stored_precision(backend: Backend) {
+    let store = &backend.store;
+    let precise = at(T0) + chrono::Duration::nanoseconds(789);
+    let returned = store.append_audit(&[(precise, system_event())]).await.expect("append");
+    assert_eq!(returned[0].time, at(T0), "the entry carries the time as stored");
+    let stored = all_entries(store).await;
+    assert_eq!(stored[0].time, at(T0));
+    assert_eq!(stored[0].entry().expect("body").expect("parses"), returned[0]);
+    assert_eq!(stored[0].leaf_hash, returned[0].leaf_hash().to_vec());
+}
+
+async fn empty_batch_changes_nothing(backend: Backend) {
+    let store = &backend.store;
+    assert!(store.append_audit(&[]).await.expect("empty append").is_empty());
+    assert_eq!(store.audit_size().await.expect("size"), 0);
+    append_at(store, T0, vec![system_event()]).await;
+    assert!(store.append_audit(&[]).await.expect("empty append").is_empty());
+    assert_eq!(store.audit_size().await.expect("size"), 1);
+    assert_eq!(sequences(&append_at(store, T0, vec![system_event()]).await), vec![1]);
+}
+
+async fn leaf_hash_ranges(backend: Backend) {
+    let store = &backend.store;
+    assert!(store.audit_leaf_hashes(0, 10).await.expect("empty log").is_empty());
+    let entries = append_at(store, T0, (0..6).map(|n| numbered("leaf", n)).collect()).await;
+    let hashes: Vec<[u8; 32]> = entries.iter().map(AuditEntry::leaf_hash).collect();
+    assert_eq!(store.audit_leaf_hashes(0, 6).await.expect("all"), hashes);
+    assert_eq!(store.audit_leaf_hashes(2, 5).await.expect("middle"), hashes[2..5]);
+    assert!(store.audit_leaf_hashes(3, 3).await.expect("empty range").is_empty());
+    assert_eq!(store.audit_leaf_hashes(4, 100).await.expect("cut at size"), hashes[4..]);
+    assert!(store.audit_leaf_hashes(9, 12).await.expect("beyond size").is_empty());
+    assert!(store.audit_leaf_hashes(u64::MAX - 1, u64::MAX).await.expect("far beyond").is_empty());
+}
+
+/// A real database fault in the middle of a batch (a row planted behind the
+/// store's back collides with the third sequence number): the whole
+/// transaction rolls back, the head does not move.
+async fn a_failed_transaction_stores_nothing(backend: Backend) {
+    let store = &backend.store;
+    append_at(store, T0, vec![numbered("ok", 0), numbered("ok", 1)]).await;
+    let planted = backend
+        .raw_execute(
+            "INSERT INTO audit_entries (sequence, time, leaf_hash, actor_kind, action, outcome) \
+             SELECT 4, time, leaf_hash, actor_kind, action, outcome FROM audit_entries WHERE sequence = 0",
+        )
+        .await
+        .expect("plant a row at sequence 4");
+    assert_eq!(planted, 1);
+    let batch: Vec<_> = (0..3).map(|n| (at(T0), numbered("doomed", n))).collect();
+    assert!(matches!(store.append_audit(&batch).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.audit_size().await.expect("size"), 2, "head unchanged");
+    let stored: Vec<i64> = all_entries(store).await.iter().map(|entry| entry.sequence).collect();
+    assert_eq!(stored, vec![0, 1, 4], "nothing of the failed batch is stored");
+    // A smaller batch that ends before the planted row still fits.
+    assert_eq!(sequences(&append_at(store, T0, vec![numbered("fits", 0)]).await), vec![2]);
+}
+
+// --- group commit cases -----------------------------------------------------------
+
+async fn concurrent_appends_share_transactions(backend: Backend) {
+    const TASKS: usize = 64;
+    const PER_TASK: usize = 4;
+    let log = AuditLog::start(backend.store.clone(), clock(), 256);
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut entries = Vec::new();
+            for n in 0..PER_TASK {
+                let event = numbered(&format!("task{task}"), n);
+                let entry = log.append(event.clone()).await.expect("durable append");
+                assert_eq!(entry.event, event, "each caller gets its own entry");
+                entries.push(entry);
+            }
+            entries
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    for task in tasks {
+        for entry in task.await.expect("task") {
+            assert!(seen.insert(entry.sequence), "sequence {} handed out twice", entry.sequence);
+        }
+    }
+    let total = (TASKS * PER_TASK) as u64;
+    assert_eq!(seen, (0..total).collect::<BTreeSet<u64>>(), "distinct, consecutive sequence numbers");
+    assert_eq!(log.entries_committed(), total);
+    let batches = log.batches_committed();
+    assert!(batches >= 1 && batches < total, "{batches} transactions for {total} appends: no group commit");
+    assert_eq!(backend.store.audit_size().await.expect("size"), total);
+    // Every acknowledged entry is stored exactly as acknowledged.
+    for stored in all_entries(&backend.store).await {
+        let entry = stored.entry().expect("body").expect("parses");
+        assert_eq!(stored.leaf_hash, entry.leaf_hash().to_vec());
+    }
+    log.shutdown().await;
+}
+
+/// Wraps a real store; `append_audit` fails (after a delay, so that other
+/// appends queue up behind it) while `failing` is set. Everything else is
+/// delegated.
+struct FailingAuditStore {
+    inner: Arc<dyn Store>,
+    failing: AtomicBool,
+    /// Events per `append_audit` call that was made to fail.
+    failed_batches: Mutex<Vec<usize>>,
+}
+
+impl FailingAuditStore {
+    fn new(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(FailingAuditStore { inner, failing: AtomicBool::new(false), failed_batches: Mutex::new(Vec::new()) })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for FailingAuditStore {
+    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> tresor::store::Result<Vec<AuditEntry>> {
+        if self.failing.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.failed_batches.lock().unwrap().push(events.len());
+            return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+        }
+        self.inner.append_audit(events).await
+    }
+    async fn migrate(&self) -> tresor::store::Result<()> {
+        self.inner.migrate().await
+    }
+    async fn insert_citizen(&self, citizen: &CitizenRecord) -> tresor::store::Result<()> {
+        self.inner.insert_citizen(citizen).await
+    }
+    async fn citizen_by_subject(&self, subject_hash: &[u8]) -> tresor::store::Result<Option<CitizenRecord>> {
+        self.inner.citizen_by_subject(subject_hash).await
+    }
+    async fn citizen(&self, id: &CitizenId) -> tresor::store::Result<Option<CitizenRecord>> {
+        self.inner.citizen(id).await
+    }
+    async fn delete_citizen(&self, id: &CitizenId) -> tresor::store::Result<bool> {
+        self.inner.delete_citizen(id).await
+    }
+    async fn insert_pending_login(&self, pending: &PendingLogin) -> tresor::store::Result<()> {
+        self.inner.insert_pending_login(pending).await
+    }
+    async fn take_pending_login(&self, state_hash: &[u8]) -> tresor::store::Result<Option<PendingLogin>> {
+        self.inner.take_pending_login(state_hash).await
+    }
+    async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
+        self.inner.delete_pending_logins_before(before).await
+    }
+    async fn insert_session(&self, session: &SessionRecord) -> tresor::store::Result<()> {
+        self.inner.insert_session(session).await
+    }
+    async fn session(&self, id_hash: &[u8]) -> tresor::store::Result<Option<SessionRecord>> {
+        self.inner.session(id_hash).await
+    }
+    async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> tresor::store::Result<()> {
+        self.inner.touch_session(id_hash, at).await
+    }
+    async fn delete_session(&self, id_hash: &[u8]) -> tresor::store::Result<()> {
+        self.inner.delete_session(id_hash).await
+    }
+    async fn delete_sessions_by_idp_session(&self, issuer: &str, sid: &str) -> tresor::store::Result<u64> {
+        self.inner.delete_sessions_by_idp_session(issuer, sid).await
+    }
+    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> tresor::store::Result<u64> {
+        self.inner.delete_sessions_of_citizen(issuer, citizen_id).await
+    }
+    async fn remember_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> tresor::store::Result<bool> {
+        self.inner.remember_logout_token(issuer, jti, expires_at).await
+    }
+    async fn begin_file(
+        &self,
+        file_id: &FileId,
+        citizen_id: &CitizenId,
+        started_at: DateTime<Utc>,
+    ) -> tresor::store::Result<()> {
+        self.inner.begin_file(file_id, citizen_id, started_at).await
+    }
+    async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> tresor::store::Result<()> {
+        self.inner.append_file_chunks(file_id, chunks).await
+    }
+    async fn file_chunk(&self, file_id: &FileId, index: i64) -> tresor::store::Result<Option<Vec<u8>>> {
+        self.inner.file_chunk(file_id, index).await
+    }
+    async fn abort_file(&self, file_id: &FileId) -> tresor::store::Result<()> {
+        self.inner.abort_file(file_id).await
+    }
+    async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
+        self.inner.delete_stale_uploads(before).await
+    }
+    async fn insert_evidence(&self, evidence: &EvidenceRecord) -> tresor::store::Result<()> {
+        self.inner.insert_evidence(evidence).await
+    }
+    async fn list_evidence(&self, citizen_id: &CitizenId) -> tresor::store::Result<Vec<EvidenceSummary>> {
+        self.inner.list_evidence(citizen_id).await
+    }
+    async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> tresor::store::Result<Option<EvidenceRecord>> {
+        self.inner.evidence(citizen_id, id).await
+    }
+    async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> tresor::store::Result<bool> {
+        self.inner.delete_evidence(citizen_id, id).await
+    }
+    async fn audit_size(&self) -> tresor::store::Result<u64> {
+        self.inner.audit_size().await
+    }
+    async fn audit_leaf_hashes(&self, from: u64, to: u64) -> tresor::store::Result<Vec<[u8; 32]>> {
+        self.inner.audit_leaf_hashes(from, to).await
+    }
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        after_sequence: Option<u64>,
+    ) -> tresor::store::Result<Vec<StoredAuditEntry>> {
+        self.inner.audit_entries(filter, limit, after_sequence).await
+    }
+    async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
+        self.inner.prune_audit_bodies(before).await
+    }
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: &[u8],
+        signed_note: &str,
+        created_at: DateTime<Utc>,
+    ) -> tresor::store::Result<()> {
+        self.inner.insert_checkpoint(size, root, signed_note, created_at).await
+    }
+    async fn latest_checkpoint(&self) -> tresor::store::Result<Option<(u64, String)>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(&self) -> tresor::store::Result<Vec<(u64, String)>> {
+        self.inner.checkpoints().await
+    }
+}
+
+async fn a_failed_batch_fails_every_caller(backend: Backend) {
+    let faulty = FailingAuditStore::new(backend.store.clone());
+    let log = AuditLog::start(faulty.clone(), clock(), 256);
+    for n in 0..3 {
+        log.append(numbered("before", n)).await.expect("append before the fault");
+    }
+    faulty.failing.store(true, Ordering::SeqCst);
+    let mut waiting = Vec::new();
+    for n in 0..20 {
+        let log = log.clone();
+        waiting.push(tokio::spawn(async move { log.append(numbered("during", n)).await }));
+    }
+    for task in waiting {
+        let result = task.await.expect("task");
+        assert!(matches!(result, Err(AuditError::Store(_))), "acknowledged during a fault: {result:?}");
+    }
+    let failed_batches = faulty.failed_batches.lock().unwrap().clone();
+    assert_eq!(failed_batches.iter().sum::<usize>(), 20, "every event was tried");
+    assert!(failed_batches.iter().any(|&events| events > 1), "a multi-event batch failed: {failed_batches:?}");
+    assert_eq!(backend.store.audit_size().await.expect("size"), 3, "the size did not change");
+    assert_eq!(log.entries_committed(), 3);
+
+    faulty.failing.store(false, Ordering::SeqCst);
+    let after = log.append(numbered("after", 0)).await.expect("append after recovery");
+    assert_eq!(after.sequence, 3, "no gap after a failed batch");
+    log.shutdown().await;
+}
+
+/// A real fault this time: a row planted behind the store's back makes every
+/// transaction fail; the log acknowledges nothing until it is fixed (never).
+async fn a_broken_log_fails_closed(backend: Backend) {
+    let log = AuditLog::start(backend.store.clone(), clock(), 64);
+    log.append(numbered("ok", 0)).await.expect("first append");
+    backend
+        .raw_execute(
+            "INSERT INTO audit_entries (sequence, time, leaf_hash, actor_kind, action, outcome) \
+             SELECT 1, time, leaf_hash, actor_kind, action, outcome FROM audit_entries WHERE sequence = 0",
+        )
+        .await
+        .expect("plant a row at the next sequence number");
+    let mut waiting = Vec::new();
+    for n in 0..16 {
+        let log = log.clone();
+        waiting.push(tokio::spawn(async move { log.append(numbered("blocked", n)).await }));
+    }
+    for task in waiting {
+        assert!(matches!(task.await.expect("task"), Err(AuditError::Store(_))));
+    }
+    assert_eq!(backend.store.audit_size().await.expect("size"), 1);
+    log.shutdown().await;
+}
+
+async fn shutdown_commits_what_was_queued(backend: Backend) {
+    let log = AuditLog::start(backend.store.clone(), clock(), 8);
+    let mut waiting = Vec::new();
+    for n in 0..50 {
+        let log = log.clone();
+        waiting.push(tokio::spawn(async move { log.append(numbered("queued", n)).await }));
+    }
+    let late = log.clone();
+    // Let the tasks queue up (the channel holds 16; the rest wait to send).
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    log.shutdown().await;
+    let mut acknowledged = BTreeSet::new();
+    for task in waiting {
+        match task.await.expect("task") {
+            Ok(entry) => assert!(acknowledged.insert(entry.sequence)),
+            Err(AuditError::Closed) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert!(!acknowledged.is_empty());
+    let size = backend.store.audit_size().await.expect("size");
+    assert_eq!(acknowledged, (0..size).collect::<BTreeSet<u64>>(), "acknowledged == stored");
+    assert!(matches!(late.append(system_event()).await, Err(AuditError::Closed)), "closed for every clone");
+    assert_eq!(backend.store.audit_size().await.expect("size"), size);
+}
+
+/// Two stores on one database (two tresor processes), each with its own
+/// group-commit log, appending at the same time: one gapless sequence.
+async fn two_processes_form_one_sequence(backend: Backend) {
+    const TASKS_PER_PROCESS: usize = 16;
+    const PER_TASK: usize = 10;
+    let other = backend.second_store().await;
+    let logs = [AuditLog::start(backend.store.clone(), clock(), 256), AuditLog::start(other.clone(), clock(), 256)];
+    let mut tasks = Vec::new();
+    for (process, log) in logs.iter().enumerate() {
+        for task in 0..TASKS_PER_PROCESS {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut sequences = Vec::new();
+                for n in 0..PER_TASK {
+                    sequences
+                        .push(log.append(numbered(&format!("p{process}t{task}"), n)).await.expect("append").sequence);
+                }
+                sequences
+            }));
+        }
+    }
+    // Direct batches through both stores at the same time, too.
+    let direct = [backend.store.clone(), other.clone()].map(|store| {
+        tokio::spawn(async move {
+            let mut sequences = Vec::new();
+            for round in 0..10 {
+                let batch: Vec<_> = (0..3).map(|n| (at(T0), numbered(&format!("direct{round}"), n))).collect();
+                let entries = store.append_audit(&batch).await.expect("direct append");
+                assert_eq!(entries[2].sequence, entries[0].sequence + 2, "a batch is consecutive");
+                sequences.extend(entries.iter().map(|entry| entry.sequence));
+            }
+            sequences
+        })
+    });
+    let mut all = Vec::new();
+    for task in tasks.into_iter().chain(direct) {
+        all.extend(task.await.expect("task"));
+    }
+    let total = (2 * TASKS_PER_PROCESS * PER_TASK + 2 * 10 * 3) as u64;
+    all.sort_unstable();
+    assert_eq!(all, (0..total).collect::<Vec<u64>>(), "one gapless sequence");
+    assert_eq!(backend.store.audit_size().await.expect("size"), total);
+    assert_eq!(other.audit_size().await.expect("size seen by the other process"), total);
+    assert_eq!(backend.store.audit_leaf_hashes(0, total).await.expect("leaves").len() as u64, total);
+    for log in logs {
+        log.shutdown().await;
+    }
+}
+
+// --- queries ------------------------------------------------------------------
+
+async fn filters_select_matching_entries(backend: Backend) {
+    let store = &backend.store;
+    append_at(store, T0, vec![release("anna", "wohngeldstelle", "wohngeld")]).await; // 0
+    append_at(store, T0 + SECOND, vec![release("bernd", "kita-amt", "kita-platz")]).await; // 1
+    append_at(store, T0 + 2 * SECOND, vec![login("anna", Outcome::Success)]).await; // 2
+    append_at(store, T0 + 3 * SECOND, vec![login("bernd", Outcome::Refused)]).await; // 3
+    append_at(store, T0 + 4 * SECOND, vec![system_event()]).await; // 4
+    append_at(store, T0 + 5 * SECOND, vec![release("anna", "kita-amt", "kita-platz")]).await; // 5
+
+    let matching = async |filter: AuditFilter| -> Vec<i64> {
+        store.audit_entries(&filter, 100, None).await.expect("query").iter().map(|entry| entry.sequence).collect()
+    };
+    assert_eq!(matching(AuditFilter::default()).await, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(matching(AuditFilter { subject: Some("anna".into()), ..Default::default() }).await, vec![0, 2, 5]);
+    assert_eq!(matching(AuditFilter { department: Some("kita-amt".into()), ..Default::default() }).await, vec![1, 5]);
+    assert_eq!(matching(AuditFilter { service: Some("wohngeld".into()), ..Default::default() }).await, vec![0]);
+    assert_eq!(matching(AuditFilter { action: Some(Action::Login), ..Default::default() }).await, vec![2, 3]);
+    assert_eq!(matching(AuditFilter { outcome: Some(Outcome::Refused), ..Default::default() }).await, vec![3]);
+    assert_eq!(matching(AuditFilter { actor_kind: Some(ActorKind::System), ..Default::default() }).await, vec![4]);
+    assert_eq!(
+        matching(AuditFilter {
+            actor_kind: Some(ActorKind::Citizen),
+            actor_id: Some("bernd".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![3]
+    );
+    assert_eq!(
+        matching(AuditFilter { from: Some(at(T0 + SECOND)), until: Some(at(T0 + 4 * SECOND)), ..Default::default() })
+            .await,
+        vec![1, 2, 3],
+        "time range is [from, until)"
+    );
+    assert_eq!(
+        matching(AuditFilter {
+            subject: Some("anna".into()),
+            action: Some(Action::Release),
+            from: Some(at(T0 + SECOND)),
+            ..Default::default()
+        })
+        .await,
+        vec![5],
+        "conditions combine"
+    );
+    assert!(matching(AuditFilter { subject: Some("nobody".into()), ..Default::default() }).await.is_empty());
+    // Values are bound, never spliced into the SQL.
+    assert!(matching(AuditFilter { subject: Some("' OR 1=1 --".into()), ..Default::default() }).await.is_empty());
+}
+
+async fn pages_follow_after_sequence(backend: Backend) {
+    let store = &backend.store;
+    for n in 0..10 {
+        let event = if n % 2 == 0 { login("anna", Outcome::Success) } else { login("bernd", Outcome::Success) };
+        append_at(store, T0, vec![event]).await;
+    }
+    let anna = AuditFilter { subject: Some("anna".into()), ..Default::default() };
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.audit_entries(&anna, 2, after).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|entry| entry.sequence as u64);
+        pages.push(page.iter().map(|entry| entry.sequence).collect::<Vec<_>>());
+    }
+    assert_eq!(pages, vec![vec![0, 2], vec![4, 6], vec![8]]);
+    assert!(store.audit_entries(&AuditFilter::default(), 0, None).await.expect("limit 0").is_empty());
+}
+
+async fn pruning_keeps_leaf_hashes_and_size(backend: Backend) {
+    let store = &backend.store;
+    append_at(store, T0, vec![release("anna", "wohngeldstelle", "wohngeld")]).await;
+    append_at(store, T0 + SECOND, vec![login("anna", Outcome::Success)]).await;
+    append_at(store, T0 + 2 * SECOND, vec![login("anna", Outcome::Success)]).await;
+    let leaves_before = store.audit_leaf_hashes(0, 3).await.expect("leaves");
+
+    assert_eq!(store.prune_audit_bodies(at(T0 + 2 * SECOND)).await.expect("prune"), 2);
+    assert_eq!(store.prune_audit_bodies(at(T0 + 2 * SECOND)).await.expect("prune again"), 0, "idempotent");
+    assert_eq!(store.audit_size().await.expect("size"), 3);
+    assert_eq!(store.audit_leaf_hashes(0, 3).await.expect("leaves"), leaves_before);
+    let stored = all_entries(store).await;
+    assert_eq!(stored[0].body, None);
+    assert_eq!(stored[1].body, None);
+    assert!(stored[0].entry().is_none());
+    assert!(stored[2].body.is_some(), "newer bodies stay");
+    // The indexed columns survive, so the citizen still sees that something happened.
+    let anna = store
+        .audit_entries(&AuditFilter { subject: Some("anna".into()), ..Default::default() }, 10, None)
+        .await
+        .expect("query");
+    assert_eq!(anna.len(), 3);
+    assert_eq!(anna[0].action, "release");
+    assert_eq!(anna[0].leaf_hash, leaves_before[0].to_vec());
+    // Appending continues after pruning.
+    assert_eq!(sequences(&append_at(store, T0 + 3 * SECOND, vec![system_event()]).await), vec![3]);
+}
+
+async fn checkpoints_round_trip(backend: Backend) {
+    let store = &backend.store;
+    assert_eq!(store.latest_checkpoint().await.expect("latest"), None);
+    assert!(store.checkpoints().await.expect("list").is_empty());
+    let note_7 = "tresor.example/audit\n7\nAAAA\n\n— tresor.example/audit sig7\n";
+    let note_3 = "tresor.example/audit\n3\nBBBB\n\n— tresor.example/audit sig3\n";
+    store.insert_checkpoint(7, &[7u8; 32], note_7, at(T0 + SECOND)).await.expect("insert 7");
+    store.insert_checkpoint(3, &[3u8; 32], note_3, at(T0)).await.expect("insert 3");
+    assert_eq!(store.latest_checkpoint().await.expect("latest"), Some((7, note_7.to_owned())));
+    assert_eq!(store.checkpoints().await.expect("list"), vec![(3, note_3.to_owned()), (7, note_7.to_owned())]);
+    match store.insert_checkpoint(7, &[0u8; 32], "other", at(T0)).await {
+        Err(StoreError::Conflict(name)) => assert_eq!(name, "audit_checkpoints_pkey"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.insert_checkpoint(u64::MAX, &[0u8; 32], "huge", at(T0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.latest_checkpoint().await.expect("latest"), Some((7, note_7.to_owned())), "unchanged");
+}
+
+// --- database-level protection --------------------------------------------------
+
+async fn raw_updates_of_entries_are_refused(backend: Backend) {
+    let store = &backend.store;
+    append_at(store, T0, vec![login("anna", Outcome::Refused), system_event()]).await;
+    let before = all_entries(store).await;
+    for statement in [
+        "UPDATE audit_entries SET action = 'logout' WHERE sequence = 0",
+        "UPDATE audit_entries SET outcome = 'success' WHERE sequence = 0",
+        "UPDATE audit_entries SET subject = NULL WHERE sequence = 0",
+        "UPDATE audit_entries SET leaf_hash = (SELECT leaf_hash FROM audit_entries WHERE sequence = 1) WHERE sequence = 0",
+        "UPDATE audit_entries SET body = (SELECT body FROM audit_entries WHERE sequence = 1) WHERE sequence = 0",
+        "UPDATE audit_entries SET sequence = sequence + 10",
+        "UPDATE audit_entries SET time = time + 1",
+        "UPDATE audit_head SET last_sequence = 0",
+    ] {
+        backend.assert_refused(statement).await;
+    }
+    assert_eq!(all_entries(store).await, before, "nothing changed");
+    assert_eq!(store.audit_size().await.expect("size"), 2);
+    // Pruning is the one permitted change, also by hand.
+    assert_eq!(backend.raw_execute("UPDATE audit_entries SET body = NULL WHERE sequence = 0").await.expect("prune"), 1);
+    assert_eq!(all_entries(store).await[0].body, None);
+    backend
+        .assert_refused(
+            "UPDATE audit_entries SET body = (SELECT body FROM audit_entries WHERE sequence = 1) WHERE sequence = 0",
+        )
+        .await;
+}
+
+async fn raw_deletes_are_refused(backend: Backend) {
+    let store = &backend.store;
+    append_at(store, T0, vec![login("anna", Outcome::Success), system_event()]).await;
+    store.insert_checkpoint(2, &[2u8; 32], "note", at(T0)).await.expect("checkpoint");
+    for statement in [
+        "DELETE FROM audit_entries WHERE sequence = 1",
+        "DELETE FROM audit_entries",
+        "DELETE FROM audit_head",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_checkpoints SET signed_note = 'forged'",
+    ] {
+        backend.assert_refused(statement).await;
+    }
+    if !backend.url.starts_with("sqlite:") {
+        for statement in ["TRUNCATE audit_entries", "TRUNCATE audit_checkpoints", "TRUNCATE audit_head"] {
+            backend.assert_refused(statement).await;
+        }
+    }
+    assert_eq!(store.audit_size().await.expect("size"), 2);
+    assert_eq!(all_entries(store).await.len(), 2);
+    assert_eq!(store.checkpoints().await.expect("checkpoints"), vec![(2, "note".to_owned())]);
+}
