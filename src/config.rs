@@ -107,6 +107,13 @@ pub struct Config {
     /// Write logs as JSON lines.
     #[serde(default)]
     pub log_json: bool,
+    /// Sign an audit checkpoint every this many entries ...
+    pub audit_checkpoint_entries: u64,
+    /// ... or every this many seconds (whichever comes first), and at shutdown.
+    pub audit_checkpoint_seconds: u64,
+    /// Name of the audit log in checkpoints (default: the public host + `/audit`).
+    #[serde(default)]
+    pub audit_origin: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +124,8 @@ struct Defaults {
     upload_limit_bytes: u64,
     session_idle_timeout_seconds: i64,
     session_absolute_timeout_seconds: i64,
+    audit_checkpoint_entries: u64,
+    audit_checkpoint_seconds: u64,
 }
 
 impl Config {
@@ -129,6 +138,8 @@ impl Config {
             upload_limit_bytes: DEFAULT_UPLOAD_LIMIT,
             session_idle_timeout_seconds: 30 * 60,
             session_absolute_timeout_seconds: 12 * 60 * 60,
+            audit_checkpoint_entries: 1000,
+            audit_checkpoint_seconds: 60,
         }));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -161,6 +172,17 @@ impl Config {
                 return Err(value_error("public_url", "must start with http:// or https://"));
             }
         }
+        if self.audit_checkpoint_entries == 0 {
+            return Err(value_error("audit_checkpoint_entries", "must be greater than 0"));
+        }
+        if self.audit_checkpoint_seconds == 0 {
+            return Err(value_error("audit_checkpoint_seconds", "must be greater than 0"));
+        }
+        if let Some(origin) = &self.audit_origin
+            && !crate::audit::checkpoint::is_valid_key_name(origin)
+        {
+            return Err(value_error("audit_origin", "must be non-empty, without spaces or '+'"));
+        }
         let mut names = std::collections::HashSet::new();
         for (index, issuer) in self.issuers.iter().enumerate() {
             let key = |field: &str| format!("issuers[{index}].{field}");
@@ -185,6 +207,18 @@ impl Config {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The audit log's origin line (and signing key name) in checkpoints.
+    pub fn audit_origin(&self) -> String {
+        match &self.audit_origin {
+            Some(origin) => origin.clone(),
+            None => {
+                let base = self.public_base_url();
+                let host = base.split_once("://").map(|(_, rest)| rest).unwrap_or(&base);
+                format!("{host}/audit")
+            }
         }
     }
 

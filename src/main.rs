@@ -222,7 +222,8 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         dev_idp,
         http_client,
     });
-    let sweeper = server::spawn_sweeper(state);
+    let sweeper = server::spawn_sweeper(state.clone());
+    let checkpointer = server::spawn_checkpointer(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -234,6 +235,9 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %config.listen, "tresor is serving");
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     sweeper.abort();
+    checkpointer.abort();
+    // Commit what is queued and sign a last checkpoint.
+    state.vault.audit().shutdown().await;
     if let Some(dir) = dev_data_dir {
         let _ = std::fs::remove_dir_all(dir);
     }

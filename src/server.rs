@@ -9,6 +9,7 @@ use axum::Router;
 use chrono::Duration;
 use ring::rand::SecureRandom;
 
+use crate::audit::service::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::KeyProvider;
@@ -67,7 +68,14 @@ pub fn issuer_settings(
 
 /// The application router plus its state.
 pub fn build(parts: Parts) -> (Router, AppState) {
-    let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng);
+    let audit = Audit::start(
+        parts.store.clone(),
+        parts.keys.clone(),
+        parts.clock.clone(),
+        parts.config.audit_origin(),
+        parts.config.audit_checkpoint_entries,
+    );
+    let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng, audit);
     let issuers = IssuerRegistry::new(parts.issuers, parts.http_client);
     let state = AppState::new(vault, issuers, parts.config, parts.dev_idp.is_some());
     let mut router = http::router(state.clone());
@@ -75,6 +83,19 @@ pub fn build(parts: Parts) -> (Router, AppState) {
         router = router.nest("/dev-idp", dev_idp.router());
     }
     (router, state)
+}
+
+/// Sign an audit checkpoint every `audit_checkpoint_seconds` if the log grew.
+pub fn spawn_checkpointer(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(StdDuration::from_secs(state.config.audit_checkpoint_seconds));
+        loop {
+            interval.tick().await;
+            if let Err(error) = state.vault.audit().checkpoint().await {
+                tracing::warn!(%error, "signing an audit checkpoint failed; retried next round");
+            }
+        }
+    })
 }
 
 /// Remove abandoned login attempts and uploads, at start and then every few

@@ -12,9 +12,11 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::session::{self, CitizenSession, LOGIN_BINDING_COOKIE};
 use super::web;
+use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::identity::oidc::PendingAuth;
 use crate::policy::LoginLevel;
 use crate::store::PendingLogin;
+use crate::vault::VaultError;
 
 /// An authorization request must come back within this time.
 const LOGIN_TIMEOUT_MINUTES: i64 = 10;
@@ -147,8 +149,21 @@ async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery)
     let relying_party = app.issuers.get(&pending.issuer).await.ok_or_else(invalid_state)??;
     let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
     let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
-    let login = relying_party.finish_login(code, &auth, requested, now).await?;
+    let login = match relying_party.finish_login(code, &auth, requested, now).await {
+        Ok(login) => login,
+        Err(error) => {
+            // Nobody is identified by a refused login: no subject is named.
+            let event = login_event(Actor::System, None, Outcome::Refused, Some(error.code()));
+            if let Err(audit_error) = app.vault.audit().record(event).await {
+                tracing::warn!(%audit_error, "could not record a refused login");
+            }
+            return Err(error.into());
+        }
+    };
     let citizen = app.vault.citizen_for_login(relying_party.issuer(), &login.subject).await?;
+    // Durable before the session exists (fail closed).
+    let event = login_event(Actor::Citizen(citizen.to_string()), Some(citizen.to_string()), Outcome::Success, None);
+    app.vault.audit().record(event).await.map_err(|e| ApiError::from(VaultError::from(e)))?;
     let previous = session::cookie_value(headers, app.cookies.session_name);
     let cookie =
         session::start_session(app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
@@ -196,7 +211,26 @@ pub async fn logout_api(
 
 async fn end_session(app: &AppState, citizen: &CitizenSession) -> ApiResult<()> {
     app.vault.store().delete_session(&citizen.record.id_hash).await?;
+    let who = citizen.citizen().to_string();
+    let event = AuditEvent {
+        action: Action::Logout,
+        ..login_event(Actor::Citizen(who.clone()), Some(who), Outcome::Success, None)
+    };
+    // The session is already gone; a failed record must not keep it alive.
+    if let Err(error) = app.vault.audit().record(event).await {
+        tracing::warn!(%error, "could not record a logout");
+    }
     Ok(())
+}
+
+fn login_event(actor: Actor, subject: Option<String>, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
+    AuditEvent {
+        actor,
+        action: Action::Login,
+        targets: Targets { subject, ..Targets::default() },
+        outcome,
+        reason: reason.map(str::to_owned),
+    }
 }
 
 #[derive(Deserialize)]

@@ -145,6 +145,14 @@ impl From<VaultError> for ApiError {
                 ),
             ),
             VaultError::NoAccount => Self::not_logged_in(),
+            VaultError::Audit(error) => {
+                tracing::error!(%error, "audit append failed; failing closed");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "This could not be recorded in the audit log, so nothing was done. Please try again later.",
+                )
+            }
             VaultError::Store(error) => Self::internal(&error),
             VaultError::Crypto(error) => Self::internal(&error),
         }

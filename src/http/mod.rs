@@ -17,6 +17,7 @@ use crate::identity::registry::IssuerRegistry;
 use crate::vault::Vault;
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod i18n;
@@ -82,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/evidence/{id}", get(api::show_evidence).delete(api::delete_evidence))
         .route("/api/v1/evidence/{id}/file", get(api::download_file))
         .route("/api/v1/account", axum::routing::delete(api::erase_account))
+        .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/api/v1/audit/mine", get(audit::my_access_log))
         .fallback(web::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

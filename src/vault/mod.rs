@@ -11,6 +11,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ring::rand::SecureRandom;
 
+use crate::audit::log::AuditError;
+use crate::audit::service::Audit;
+use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::clock::Clock;
 use crate::crypto::{CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider};
 use crate::ids::{CitizenId, EvidenceId, FileId};
@@ -47,6 +50,9 @@ pub enum VaultError {
     LevelTooLow { required: LoginLevel },
     #[error("account not found")]
     NoAccount,
+    /// The audit entry could not be made durable, so nothing was done or released.
+    #[error("audit log unavailable: {0}")]
+    Audit(#[from] AuditError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -60,6 +66,7 @@ pub struct Vault {
     policies: Arc<Policies>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn SecureRandom + Send + Sync>,
+    audit: Arc<Audit>,
 }
 
 /// Decrypted evidence for its owner.
@@ -121,8 +128,64 @@ impl Vault {
         policies: Arc<Policies>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn SecureRandom + Send + Sync>,
+        audit: Arc<Audit>,
     ) -> Self {
-        Self { store, keys, policies, clock, rng }
+        Self { store, keys, policies, clock, rng, audit }
+    }
+
+    pub fn audit(&self) -> &Arc<Audit> {
+        &self.audit
+    }
+
+    /// Record what a citizen does with their own data, durably, before it
+    /// takes effect.
+    async fn record_citizen(
+        &self,
+        citizen: &CitizenId,
+        action: Action,
+        evidence: Option<&EvidenceId>,
+        fields: Vec<String>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let event = AuditEvent {
+            actor: Actor::Citizen(citizen.to_string()),
+            action,
+            targets: Targets {
+                subject: Some(citizen.to_string()),
+                evidence: evidence.map(|id| vec![id.to_string()]).unwrap_or_default(),
+                fields,
+                ..Targets::default()
+            },
+            outcome,
+            reason: reason.map(str::to_owned),
+        };
+        self.audit.record(event).await?;
+        Ok(())
+    }
+
+    /// Record a refusal; a failure to record is logged (the request fails anyway).
+    async fn record_refusal(
+        &self,
+        citizen: &CitizenId,
+        action: Action,
+        evidence: Option<&EvidenceId>,
+        error: &VaultError,
+    ) {
+        let reason = match error {
+            VaultError::NotFound => "not_found",
+            VaultError::LevelTooLow { .. } => "login_level_too_low",
+            VaultError::InvalidFields(_) => "invalid_fields",
+            VaultError::UnknownType => "unknown_evidence_type",
+            VaultError::FileNotAllowed => "file_not_allowed",
+            _ => return,
+        };
+        // Someone else's evidence: the subject is not named (it is not theirs).
+        if let Err(error) =
+            self.record_citizen(citizen, action, evidence, Vec::new(), Outcome::Refused, Some(reason)).await
+        {
+            tracing::warn!(%error, "could not record a refusal in the audit log");
+        }
     }
 
     pub fn policies(&self) -> &Policies {
@@ -211,10 +274,11 @@ impl Vault {
         file: Option<FinishedFile>,
     ) -> Result<EvidenceId> {
         let result = self.create_evidence_inner(citizen, level, type_id, input, file.as_ref()).await;
-        if result.is_err()
-            && let Some(file) = file
-        {
-            self.abort_file(&file.file_id).await;
+        if let Err(error) = &result {
+            self.record_refusal(citizen, Action::EvidenceUpload, None, error).await;
+            if let Some(file) = file {
+                self.abort_file(&file.file_id).await;
+            }
         }
         result
     }
@@ -257,6 +321,8 @@ impl Vault {
             Some(_) => return Err(VaultError::NotFound),
             None => None,
         };
+        let field_names: Vec<String> = values.iter().map(|(name, _)| name.clone()).collect();
+        self.record_citizen(citizen, Action::EvidenceUpload, Some(&id), field_names, Outcome::Success, None).await?;
         let record = EvidenceRecord {
             id: id.clone(),
             citizen_id: citizen.clone(),
@@ -266,7 +332,19 @@ impl Vault {
             fields,
             file: file_record,
         };
-        self.store.insert_evidence(&record).await?;
+        if let Err(error) = self.store.insert_evidence(&record).await {
+            let _ = self
+                .record_citizen(
+                    citizen,
+                    Action::EvidenceUpload,
+                    Some(&id),
+                    Vec::new(),
+                    Outcome::Failed,
+                    Some("store_failed"),
+                )
+                .await;
+            return Err(error.into());
+        }
         Ok(id)
     }
 
@@ -285,18 +363,31 @@ impl Vault {
     /// Decrypt one piece of evidence for its owner. Someone else's evidence
     /// is `NotFound`, exactly like evidence that does not exist.
     pub async fn evidence(&self, citizen: &CitizenId, level: LoginLevel, id: &EvidenceId) -> Result<EvidenceView> {
-        Ok(self.evidence_and_key(citizen, level, id).await?.0)
+        Ok(self.evidence_and_key(citizen, level, id, Action::EvidenceView).await?.0)
     }
 
-    /// The decrypted evidence and the citizen's DEK (unwrapped once).
+    /// The decrypted evidence and the citizen's DEK (unwrapped once). The
+    /// access is in the audit log before anything is decrypted.
     async fn evidence_and_key(
         &self,
         citizen: &CitizenId,
         level: LoginLevel,
         id: &EvidenceId,
+        action: Action,
     ) -> Result<(EvidenceView, DataKey)> {
-        let record = self.store.evidence(citizen, id).await?.ok_or(VaultError::NotFound)?;
-        let evidence_type = self.evidence_type(&record.type_id, level)?;
+        let found = match self.store.evidence(citizen, id).await? {
+            Some(record) => self.evidence_type(&record.type_id, level).map(|t| (record, t)),
+            None => Err(VaultError::NotFound),
+        };
+        let (record, evidence_type) = match found {
+            Ok(found) => found,
+            Err(error) => {
+                self.record_refusal(citizen, action, Some(id), &error).await;
+                return Err(error);
+            }
+        };
+        let field_names = record.fields.iter().map(|f| f.name.clone()).collect();
+        self.record_citizen(citizen, action, Some(id), field_names, Outcome::Success, None).await?;
         let dek = self.data_key(citizen).await?;
         let field_key = dek.field_key(id);
         let mut fields = Vec::with_capacity(record.fields.len());
@@ -329,7 +420,7 @@ impl Vault {
         level: LoginLevel,
         id: &EvidenceId,
     ) -> Result<(FileView, FileReader)> {
-        let (view, dek) = self.evidence_and_key(citizen, level, id).await?;
+        let (view, dek) = self.evidence_and_key(citizen, level, id, Action::EvidenceDownload).await?;
         let file = view.file.ok_or(VaultError::NotFound)?;
         let reader = FileReader {
             store: self.store.clone(),
@@ -342,12 +433,18 @@ impl Vault {
     }
 
     pub async fn delete_evidence(&self, citizen: &CitizenId, id: &EvidenceId) -> Result<()> {
+        if self.store.evidence(citizen, id).await?.is_none() {
+            self.record_refusal(citizen, Action::EvidenceDelete, Some(id), &VaultError::NotFound).await;
+            return Err(VaultError::NotFound);
+        }
+        self.record_citizen(citizen, Action::EvidenceDelete, Some(id), Vec::new(), Outcome::Success, None).await?;
         if self.store.delete_evidence(citizen, id).await? { Ok(()) } else { Err(VaultError::NotFound) }
     }
 
     /// Erase the account: deleting the wrapped DEK crypto-shreds every copy
     /// of the citizen's data, backups included.
     pub async fn erase_account(&self, citizen: &CitizenId) -> Result<()> {
+        self.record_citizen(citizen, Action::AccountErase, None, Vec::new(), Outcome::Success, None).await?;
         if self.store.delete_citizen(citizen).await? { Ok(()) } else { Err(VaultError::NoAccount) }
     }
 

@@ -4,8 +4,8 @@
 //! fresh PostgreSQL database.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,11 +13,9 @@ use sqlx::Connection;
 use tresor::audit::log::{AuditError, AuditLog};
 use tresor::audit::{Action, Actor, AuditEntry, AuditEvent, Outcome, Targets};
 use tresor::clock::{Clock, ManualClock};
-use tresor::ids::{CitizenId, EvidenceId, FileId};
-use tresor::store::{
-    ActorKind, AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, Store,
-    StoreError, StoredAuditEntry,
-};
+use tresor::store::{ActorKind, AuditFilter, Store, StoreError, StoredAuditEntry};
+
+use crate::support::failing_store::FailingAuditStore;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` for each case.
 macro_rules! audit_conformance {
@@ -340,148 +338,6 @@ async fn concurrent_appends_share_transactions(backend: Backend) {
         assert_eq!(stored.leaf_hash, entry.leaf_hash().to_vec());
     }
     log.shutdown().await;
-}
-
-/// Wraps a real store; `append_audit` fails (after a delay, so that other
-/// appends queue up behind it) while `failing` is set. Everything else is
-/// delegated.
-struct FailingAuditStore {
-    inner: Arc<dyn Store>,
-    failing: AtomicBool,
-    /// Events per `append_audit` call that was made to fail.
-    failed_batches: Mutex<Vec<usize>>,
-}
-
-impl FailingAuditStore {
-    fn new(inner: Arc<dyn Store>) -> Arc<Self> {
-        Arc::new(FailingAuditStore { inner, failing: AtomicBool::new(false), failed_batches: Mutex::new(Vec::new()) })
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for FailingAuditStore {
-    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> tresor::store::Result<Vec<AuditEntry>> {
-        if self.failing.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            self.failed_batches.lock().unwrap().push(events.len());
-            return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
-        }
-        self.inner.append_audit(events).await
-    }
-    async fn migrate(&self) -> tresor::store::Result<()> {
-        self.inner.migrate().await
-    }
-    async fn insert_citizen(&self, citizen: &CitizenRecord) -> tresor::store::Result<()> {
-        self.inner.insert_citizen(citizen).await
-    }
-    async fn citizen_by_subject(&self, subject_hash: &[u8]) -> tresor::store::Result<Option<CitizenRecord>> {
-        self.inner.citizen_by_subject(subject_hash).await
-    }
-    async fn citizen(&self, id: &CitizenId) -> tresor::store::Result<Option<CitizenRecord>> {
-        self.inner.citizen(id).await
-    }
-    async fn delete_citizen(&self, id: &CitizenId) -> tresor::store::Result<bool> {
-        self.inner.delete_citizen(id).await
-    }
-    async fn insert_pending_login(&self, pending: &PendingLogin) -> tresor::store::Result<()> {
-        self.inner.insert_pending_login(pending).await
-    }
-    async fn take_pending_login(&self, state_hash: &[u8]) -> tresor::store::Result<Option<PendingLogin>> {
-        self.inner.take_pending_login(state_hash).await
-    }
-    async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
-        self.inner.delete_pending_logins_before(before).await
-    }
-    async fn insert_session(&self, session: &SessionRecord) -> tresor::store::Result<()> {
-        self.inner.insert_session(session).await
-    }
-    async fn session(&self, id_hash: &[u8]) -> tresor::store::Result<Option<SessionRecord>> {
-        self.inner.session(id_hash).await
-    }
-    async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> tresor::store::Result<()> {
-        self.inner.touch_session(id_hash, at).await
-    }
-    async fn delete_session(&self, id_hash: &[u8]) -> tresor::store::Result<()> {
-        self.inner.delete_session(id_hash).await
-    }
-    async fn delete_sessions_by_idp_session(&self, issuer: &str, sid: &str) -> tresor::store::Result<u64> {
-        self.inner.delete_sessions_by_idp_session(issuer, sid).await
-    }
-    async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> tresor::store::Result<u64> {
-        self.inner.delete_sessions_of_citizen(issuer, citizen_id).await
-    }
-    async fn remember_logout_token(
-        &self,
-        issuer: &str,
-        jti: &str,
-        expires_at: DateTime<Utc>,
-    ) -> tresor::store::Result<bool> {
-        self.inner.remember_logout_token(issuer, jti, expires_at).await
-    }
-    async fn begin_file(
-        &self,
-        file_id: &FileId,
-        citizen_id: &CitizenId,
-        started_at: DateTime<Utc>,
-    ) -> tresor::store::Result<()> {
-        self.inner.begin_file(file_id, citizen_id, started_at).await
-    }
-    async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> tresor::store::Result<()> {
-        self.inner.append_file_chunks(file_id, chunks).await
-    }
-    async fn file_chunk(&self, file_id: &FileId, index: i64) -> tresor::store::Result<Option<Vec<u8>>> {
-        self.inner.file_chunk(file_id, index).await
-    }
-    async fn abort_file(&self, file_id: &FileId) -> tresor::store::Result<()> {
-        self.inner.abort_file(file_id).await
-    }
-    async fn delete_stale_uploads(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
-        self.inner.delete_stale_uploads(before).await
-    }
-    async fn insert_evidence(&self, evidence: &EvidenceRecord) -> tresor::store::Result<()> {
-        self.inner.insert_evidence(evidence).await
-    }
-    async fn list_evidence(&self, citizen_id: &CitizenId) -> tresor::store::Result<Vec<EvidenceSummary>> {
-        self.inner.list_evidence(citizen_id).await
-    }
-    async fn evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> tresor::store::Result<Option<EvidenceRecord>> {
-        self.inner.evidence(citizen_id, id).await
-    }
-    async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> tresor::store::Result<bool> {
-        self.inner.delete_evidence(citizen_id, id).await
-    }
-    async fn audit_size(&self) -> tresor::store::Result<u64> {
-        self.inner.audit_size().await
-    }
-    async fn audit_leaf_hashes(&self, from: u64, to: u64) -> tresor::store::Result<Vec<[u8; 32]>> {
-        self.inner.audit_leaf_hashes(from, to).await
-    }
-    async fn audit_entries(
-        &self,
-        filter: &AuditFilter,
-        limit: u32,
-        after_sequence: Option<u64>,
-    ) -> tresor::store::Result<Vec<StoredAuditEntry>> {
-        self.inner.audit_entries(filter, limit, after_sequence).await
-    }
-    async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
-        self.inner.prune_audit_bodies(before).await
-    }
-    async fn insert_checkpoint(
-        &self,
-        size: u64,
-        root: &[u8],
-        signed_note: &str,
-        created_at: DateTime<Utc>,
-    ) -> tresor::store::Result<()> {
-        self.inner.insert_checkpoint(size, root, signed_note, created_at).await
-    }
-    async fn latest_checkpoint(&self) -> tresor::store::Result<Option<(u64, String)>> {
-        self.inner.latest_checkpoint().await
-    }
-    async fn checkpoints(&self) -> tresor::store::Result<Vec<(u64, String)>> {
-        self.inner.checkpoints().await
-    }
 }
 
 async fn a_failed_batch_fails_every_caller(backend: Backend) {

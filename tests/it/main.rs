@@ -5,6 +5,7 @@
 // A failed unwrap in a test is a failed test with a backtrace: fine here.
 #![allow(clippy::unwrap_used)]
 
+mod audit_flow;
 mod audit_store;
 mod browser;
 mod evidence;

@@ -16,6 +16,7 @@ use tresor::policy::{LoginLevel, Policies};
 use tresor::server::{self, Parts};
 use tresor::store::Store;
 
+use super::failing_store::FailingAuditStore;
 use super::oidc_provider::{TestClient, TestOidcProvider};
 use super::postgres::{TestPostgres, postgres_store, sqlite_path, sqlite_store};
 
@@ -51,6 +52,9 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub provider: TestOidcProvider,
+    /// The app's store goes through this fault injector: `set_failing(true)`
+    /// makes every audit append fail (to test fail-closed behaviour).
+    pub audit_fault: Arc<FailingAuditStore>,
     server: tokio::task::JoinHandle<()>,
     _sqlite_dir: Option<tempfile::TempDir>,
     postgres: Option<TestPostgres>,
@@ -79,6 +83,7 @@ impl TestApp {
                 (store, None, Some(database))
             }
         };
+        let audit_fault = FailingAuditStore::new(store.clone());
         let mut config = Config::load(None).expect("default configuration");
         config.public_url = Some(base.clone());
         config.upload_limit_bytes = options.upload_limit_bytes;
@@ -102,7 +107,7 @@ impl TestApp {
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
         let (router, state) = server::build(Parts {
             config: config.clone(),
-            store: store.clone(),
+            store: audit_fault.clone(),
             keys: Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("ephemeral keys")),
             policies: Arc::new(Policies::load(&config.policy_dir).expect("shipped policies load")),
             clock: clock.clone(),
@@ -114,7 +119,7 @@ impl TestApp {
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });
-        TestApp { base, state, store, clock, provider, server, _sqlite_dir: sqlite_dir, postgres }
+        TestApp { base, state, store, clock, provider, audit_fault, server, _sqlite_dir: sqlite_dir, postgres }
     }
 
     pub fn url(&self, path: &str) -> String {

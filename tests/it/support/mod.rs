@@ -1,5 +1,6 @@
 //! Test support: real services started per test (PostgreSQL database, OpenID provider).
 #![allow(dead_code)]
 pub mod app;
+pub mod failing_store;
 pub mod oidc_provider;
 pub mod postgres;

@@ -1,0 +1,138 @@
+//! The audit log as the application uses it: durable appends through group
+//! commit (`log`), signed checkpoints every N entries or T seconds (and at
+//! shutdown), and inclusion proofs for citizens.
+//!
+//! Architecture invariant: callers record *before* the effect or the
+//! release; if `record` fails, the caller fails closed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Mutex;
+
+use super::checkpoint::{Checkpoint, verifier_key};
+use super::log::{AuditError, AuditLog};
+use super::merkle::{Hash, TreeBuilder, inclusion_proof};
+use super::{AuditEntry, AuditEvent};
+use crate::clock::Clock;
+use crate::crypto::KeyProvider;
+use crate::store::{Store, StoreError};
+
+/// Transactions of the group commit hold at most this many entries.
+const MAX_BATCH: usize = 1024;
+
+pub struct Audit {
+    log: AuditLog,
+    store: Arc<dyn Store>,
+    keys: Arc<dyn KeyProvider>,
+    clock: Arc<dyn Clock>,
+    origin: String,
+    checkpoint_every_entries: u64,
+    /// The tree over all leaves seen so far (grown from the store).
+    tree: Mutex<TreeBuilder>,
+    last_checkpoint_size: AtomicU64,
+}
+
+/// A checkpoint as served: the signed note and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub note: String,
+}
+
+impl Audit {
+    /// Start the group-commit writer. `origin` names the log in checkpoints
+    /// (and is the signing key's name in the note).
+    pub fn start(
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeyProvider>,
+        clock: Arc<dyn Clock>,
+        origin: String,
+        checkpoint_every_entries: u64,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            log: AuditLog::start(store.clone(), clock.clone(), MAX_BATCH),
+            store,
+            keys,
+            clock,
+            origin,
+            checkpoint_every_entries: checkpoint_every_entries.max(1),
+            tree: Mutex::new(TreeBuilder::new()),
+            last_checkpoint_size: AtomicU64::new(0),
+        })
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key in the signed-note format (`name+id+key`).
+    pub fn verifier_key(&self) -> String {
+        verifier_key(&self.origin, &self.keys.signing_key().public_key())
+    }
+
+    /// Append durably. Every `checkpoint_every_entries` entries a checkpoint
+    /// is signed in the background.
+    pub async fn record(self: &Arc<Self>, event: AuditEvent) -> Result<AuditEntry, AuditError> {
+        let entry = self.log.append(event).await?;
+        if (entry.sequence + 1).is_multiple_of(self.checkpoint_every_entries) {
+            let audit = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = audit.checkpoint().await {
+                    tracing::warn!(%error, "signing an audit checkpoint failed; retried on the next trigger");
+                }
+            });
+        }
+        Ok(entry)
+    }
+
+    /// Sign a checkpoint over the whole log if it grew since the last one.
+    /// Returns the new checkpoint, or None when there was nothing new.
+    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let mut tree = self.tree.lock().await;
+        let size = self.store.audit_size().await?;
+        if size > tree.size() {
+            for leaf in self.store.audit_leaf_hashes(tree.size(), size).await? {
+                tree.push(leaf);
+            }
+        }
+        let last = self.last_checkpoint_size.load(Ordering::SeqCst);
+        if size == 0 || size <= last {
+            return Ok(None);
+        }
+        if let Some((stored, _)) = self.store.latest_checkpoint().await?
+            && stored >= size
+        {
+            self.last_checkpoint_size.store(stored, Ordering::SeqCst);
+            return Ok(None);
+        }
+        let root = tree.root();
+        let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&self.origin, self.keys.signing_key());
+        match self.store.insert_checkpoint(size, &root, &note, self.clock.now()).await {
+            // Another vault process signed the same size first: same root.
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(error) => return Err(error),
+        }
+        self.last_checkpoint_size.store(size, Ordering::SeqCst);
+        Ok(Some(SignedCheckpoint { size, note }))
+    }
+
+    pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        Ok(self.store.latest_checkpoint().await?.map(|(size, note)| SignedCheckpoint { size, note }))
+    }
+
+    /// Inclusion proofs for `sequences` in the tree of `size` leaves
+    /// (sequences at or beyond `size` get None: not yet checkpointed).
+    pub async fn inclusion_proofs(&self, size: u64, sequences: &[u64]) -> Result<Vec<Option<Vec<Hash>>>, StoreError> {
+        let leaves = self.store.audit_leaf_hashes(0, size).await?;
+        Ok(sequences.iter().map(|&sequence| inclusion_proof(&leaves, sequence).ok()).collect())
+    }
+
+    /// Sign a final checkpoint and stop the writer (everything queued is committed first).
+    pub async fn shutdown(&self) {
+        self.log.clone().shutdown().await;
+        if let Err(error) = self.checkpoint().await {
+            tracing::warn!(%error, "final audit checkpoint failed");
+        }
+    }
+}

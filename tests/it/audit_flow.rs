@@ -1,0 +1,145 @@
+//! The audit log in front of its audiences: every citizen action is in the
+//! log before it takes effect (fail closed), and a citizen sees every entry
+//! about them with an inclusion proof that verifies against the signed
+//! checkpoint.
+
+use serde_json::Value;
+use tresor::audit::checkpoint::{open_signed, parse_verifier_key};
+use tresor::audit::merkle::{Hash, leaf_hash, verify_inclusion};
+
+use crate::support::app::{Backend, TestApp};
+
+fn pdf(bytes: usize) -> Vec<u8> {
+    let mut file = b"%PDF-1.4\n".to_vec();
+    file.resize(bytes, b'x');
+    file
+}
+
+async fn upload_income(app: &TestApp, browser: &reqwest::Client, csrf: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("type", "income_statement")
+        .text("field.employer", "Audit GmbH")
+        .text("field.gross_monthly_income", "3000")
+        .text("field.net_monthly_income", "2000")
+        .text("field.period_from", "2026-01-01")
+        .text("field.period_to", "2026-12-31")
+        .part("file", reqwest::multipart::Part::bytes(pdf(70_000)).file_name("lohn.pdf"));
+    browser.post(app.url("/api/v1/evidence")).header("x-csrf-token", csrf).multipart(form).send().await.unwrap()
+}
+
+async fn error_code(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+fn hash_from_hex(text: &str) -> Hash {
+    hex::decode(text).unwrap().try_into().unwrap()
+}
+
+async fn fail_closed(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let browser = TestApp::browser();
+    app.login(&browser, "anna", Some("high")).await;
+    let csrf = app.csrf(&browser).await;
+    let created: Value = upload_income(&app, &browser, &csrf).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    app.audit_fault.set_failing(true);
+    // Viewing: no plaintext leaves when the access cannot be recorded.
+    let view = browser.get(app.url(&format!("/api/v1/evidence/{id}"))).send().await.unwrap();
+    assert_eq!(view.status(), 503);
+    let body = view.text().await.unwrap();
+    assert!(body.contains("audit_unavailable"), "{body}");
+    assert!(!body.contains("Audit GmbH"), "a field value leaked: {body}");
+    let download = browser.get(app.url(&format!("/api/v1/evidence/{id}/file"))).send().await.unwrap();
+    assert_eq!(download.status(), 503);
+    // Uploading: nothing is stored.
+    let evidence_before = app.count_rows("evidence").await;
+    let upload = upload_income(&app, &browser, &csrf).await;
+    assert_eq!(upload.status(), 503);
+    assert_eq!(error_code(upload).await, "audit_unavailable");
+    assert_eq!(app.count_rows("evidence").await, evidence_before, "nothing half-stored");
+    // Deleting: the evidence stays.
+    let delete =
+        browser.delete(app.url(&format!("/api/v1/evidence/{id}"))).header("x-csrf-token", &csrf).send().await.unwrap();
+    assert_eq!(delete.status(), 503);
+    // Logging in: no session is created.
+    let other = TestApp::browser();
+    let login = app.login(&other, "ben", None).await;
+    assert_eq!(login.status(), 503);
+    assert_eq!(other.get(app.url("/api/v1/session")).send().await.unwrap().status(), 401);
+
+    app.audit_fault.set_failing(false);
+    let view = browser.get(app.url(&format!("/api/v1/evidence/{id}"))).send().await.unwrap();
+    assert_eq!(view.status(), 200, "works again once the log is back");
+    app.stop().await;
+}
+
+async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = TestApp::browser();
+    app.login(&anna, "anna", Some("high")).await;
+    let csrf = app.csrf(&anna).await;
+    let created: Value = upload_income(&app, &anna, &csrf).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(anna.get(app.url(&format!("/api/v1/evidence/{id}"))).send().await.unwrap().status(), 200);
+    assert_eq!(anna.get(app.url(&format!("/api/v1/evidence/{id}/file"))).send().await.unwrap().status(), 200);
+    // Ben probes anna's evidence: refused, and recorded without naming anna.
+    let ben = TestApp::browser();
+    app.login(&ben, "ben", None).await;
+    assert_eq!(ben.get(app.url(&format!("/api/v1/evidence/{id}"))).send().await.unwrap().status(), 404);
+
+    app.state.vault.audit().checkpoint().await.unwrap().expect("a new checkpoint");
+    let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    let (name, public_key) = parse_verifier_key(log["verifier_key"].as_str().unwrap()).unwrap();
+    let checkpoint = open_signed(log["checkpoint"].as_str().unwrap(), &name, &public_key).unwrap();
+    assert_eq!(checkpoint.size, log["checkpoint_size"].as_u64().unwrap());
+
+    let entries = log["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e["entry"]["action"].as_str().unwrap()).collect();
+    for expected in ["login", "evidence_upload", "evidence_view", "evidence_download"] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    for entry in entries {
+        let me = entry["entry"]["targets"]["subject"].as_str().unwrap();
+        assert_eq!(entry["entry"]["actor"]["kind"], "citizen");
+        let body = serde_json::to_vec(&entry["entry"]).unwrap();
+        // The body as served is the body that was hashed.
+        let leaf = hash_from_hex(entry["leaf_hash"].as_str().unwrap());
+        let stored: tresor::audit::AuditEntry = serde_json::from_value(entry["entry"].clone()).unwrap();
+        assert_eq!(stored.leaf_hash(), leaf);
+        assert_eq!(leaf_hash(&stored.canonical_body()), leaf);
+        assert!(!body.is_empty() && !me.is_empty());
+        let proof: Vec<Hash> =
+            entry["inclusion_proof"].as_array().unwrap().iter().map(|h| hash_from_hex(h.as_str().unwrap())).collect();
+        let sequence = entry["sequence"].as_u64().unwrap();
+        verify_inclusion(&leaf, sequence, checkpoint.size, &proof, &checkpoint.root).unwrap();
+        // A proof for another leaf does not verify.
+        let mut other = leaf;
+        other[0] ^= 1;
+        assert!(verify_inclusion(&other, sequence, checkpoint.size, &proof, &checkpoint.root).is_err());
+    }
+    // Ben's view of the log has none of anna's entries.
+    let ben_log: Value = ben.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    let anna_id = entries[0]["entry"]["targets"]["subject"].as_str().unwrap();
+    for entry in ben_log["entries"].as_array().unwrap() {
+        assert_ne!(entry["entry"]["targets"]["subject"].as_str(), Some(anna_id));
+    }
+    // Without a session: 401.
+    let anonymous = TestApp::browser();
+    assert_eq!(anonymous.get(app.url("/api/v1/audit/mine")).send().await.unwrap().status(), 401);
+    app.stop().await;
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await; })*
+        }
+    };
+}
+
+on_both_backends!(fail_closed, citizen_sees_every_access_with_a_proof);
