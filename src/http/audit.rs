@@ -3,13 +3,23 @@
 //! proof against that checkpoint.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
+use super::i18n::{Msg, t};
+use super::pages;
 use super::session::CitizenSession;
-use crate::store::AuditFilter;
+use super::web::{LangQuery, Page};
+use crate::audit::checkpoint::open_signed;
+use crate::audit::merkle::{Hash, verify_inclusion};
+use crate::audit::service::SignedCheckpoint;
+use crate::audit::{Action, Actor, Outcome};
+use crate::policy::Lang;
+use crate::store::{AuditFilter, StoredAuditEntry};
 
 /// How many entries the citizen view returns (newest last).
 const CITIZEN_VIEW_LIMIT: u32 = 1000;
@@ -52,18 +62,31 @@ pub struct MyAccessLog {
     entries: Vec<MyAccessEntry>,
 }
 
-/// Every entry about the logged-in citizen, with inclusion proofs.
-pub async fn my_access_log(State(app): State<AppState>, citizen: CitizenSession) -> ApiResult<Json<MyAccessLog>> {
+/// The entries about one citizen with their inclusion proofs against the
+/// latest checkpoint.
+struct CitizenLog {
+    checkpoint: Option<SignedCheckpoint>,
+    entries: Vec<(StoredAuditEntry, Option<Vec<Hash>>)>,
+}
+
+async fn load_citizen_log(app: &AppState, citizen: &CitizenSession) -> ApiResult<CitizenLog> {
     let audit = app.vault.audit();
     let filter = AuditFilter { subject: Some(citizen.citizen().to_string()), ..AuditFilter::default() };
     let stored = app.vault.store().audit_entries(&filter, CITIZEN_VIEW_LIMIT, None).await?;
-    let latest = audit.latest_checkpoint().await?;
-    let size = latest.as_ref().map_or(0, |c| c.size);
+    let checkpoint = audit.latest_checkpoint().await?;
+    let size = checkpoint.as_ref().map_or(0, |c| c.size);
     let sequences: Vec<u64> = stored.iter().map(|e| u64::try_from(e.sequence).unwrap_or(u64::MAX)).collect();
     let proofs = if size > 0 { audit.inclusion_proofs(size, &sequences).await? } else { vec![None; sequences.len()] };
-    let entries = stored
+    Ok(CitizenLog { checkpoint, entries: stored.into_iter().zip(proofs).collect() })
+}
+
+/// Every entry about the logged-in citizen, with inclusion proofs.
+pub async fn my_access_log(State(app): State<AppState>, citizen: CitizenSession) -> ApiResult<Json<MyAccessLog>> {
+    let audit = app.vault.audit();
+    let CitizenLog { checkpoint: latest, entries } = load_citizen_log(&app, &citizen).await?;
+    let size = latest.as_ref().map_or(0, |c| c.size);
+    let entries = entries
         .into_iter()
-        .zip(proofs)
         .map(|(entry, proof)| MyAccessEntry {
             sequence: entry.sequence,
             entry: entry
@@ -81,4 +104,81 @@ pub async fn my_access_log(State(app): State<AppState>, citizen: CitizenSession)
         verifier_key: audit.verifier_key(),
         entries,
     }))
+}
+
+/// The citizen's access log as a page: every entry in plain words, each
+/// proof checked against the signed checkpoint (the JSON lets anyone check
+/// the same independently).
+pub async fn access_log_page(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let page = match Page::load(&app, &headers, q.lang.as_deref(), "/access-log").await {
+        Ok(page) => page,
+        Err(error) => return error.into_response(),
+    };
+    let result = async {
+        let citizen = page.session.as_ref().ok_or_else(ApiError::not_logged_in)?;
+        let log = load_citizen_log(&app, citizen).await?;
+        let lang = page.lang();
+        let me = citizen.citizen().to_string();
+        let public_key = app.vault.keys().signing_key().public_key();
+        let opened =
+            log.checkpoint.as_ref().and_then(|c| open_signed(&c.note, app.vault.audit().origin(), &public_key).ok());
+        let items: Vec<pages::AccessLogItem> = log
+            .entries
+            .iter()
+            .filter_map(|(stored, proof)| {
+                let entry = stored.entry()?.ok()?;
+                let proof_ok = match (proof, &opened) {
+                    (Some(proof), Some(checkpoint)) => Some(
+                        verify_inclusion(&entry.leaf_hash(), entry.sequence, checkpoint.size, proof, &checkpoint.root)
+                            .is_ok(),
+                    ),
+                    _ => None,
+                };
+                Some(pages::AccessLogItem {
+                    sequence: entry.sequence,
+                    time: entry.time,
+                    who: actor_label(lang, &entry.event.actor, &me),
+                    what: t(lang, action_message(entry.event.action)).to_owned(),
+                    result: t(
+                        lang,
+                        match entry.event.outcome {
+                            Outcome::Success => Msg::OutcomeSuccess,
+                            Outcome::Refused => Msg::OutcomeRefused,
+                            Outcome::Failed => Msg::OutcomeFailed,
+                        },
+                    )
+                    .to_owned(),
+                    proof_ok,
+                })
+            })
+            .collect();
+        let size = opened.map_or(0, |c| c.size);
+        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::access_log_page(&page.ctx, &items, size)))
+    }
+    .await;
+    result.unwrap_or_else(|error| page.error(&app, error))
+}
+
+fn actor_label(lang: Lang, actor: &Actor, me: &str) -> String {
+    match actor {
+        Actor::Citizen(id) if id == me => t(lang, Msg::ActorYou).to_owned(),
+        Actor::Citizen(_) => t(lang, Msg::ActionOther).to_owned(),
+        Actor::Department(department) => department.clone(),
+        Actor::Staff(_) => t(lang, Msg::ActorStaff).to_owned(),
+        Actor::System => t(lang, Msg::ActorSystem).to_owned(),
+    }
+}
+
+fn action_message(action: Action) -> Msg {
+    match action {
+        Action::Login => Msg::ActionLogin,
+        Action::Logout => Msg::ActionLogout,
+        Action::EvidenceUpload => Msg::ActionUpload,
+        Action::EvidenceView => Msg::ActionView,
+        Action::EvidenceDownload => Msg::ActionDownload,
+        Action::EvidenceDelete => Msg::ActionDelete,
+        Action::AccountErase => Msg::ActionErase,
+        Action::Release => Msg::ActionRelease,
+        _ => Msg::ActionOther,
+    }
 }

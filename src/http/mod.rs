@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/account", axum::routing::delete(api::erase_account))
         .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/api/v1/audit/mine", get(audit::my_access_log))
+        .route("/access-log", get(audit::access_log_page))
         .fallback(web::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

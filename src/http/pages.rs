@@ -432,6 +432,66 @@ fn login_return_href(path: &str) -> String {
     format!("/login?return_to={encoded}")
 }
 
+/// One row of the citizen's access log, already in words.
+pub struct AccessLogItem {
+    pub sequence: u64,
+    pub time: DateTime<Utc>,
+    pub who: String,
+    pub what: String,
+    pub result: String,
+    /// Some(true): the inclusion proof verified against the checkpoint;
+    /// Some(false): it did not; None: newer than the latest checkpoint.
+    pub proof_ok: Option<bool>,
+}
+
+pub fn access_log_page(ctx: &PageContext, items: &[AccessLogItem], checkpoint_size: u64) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::AccessLogTitle)) }
+        p { (t(lang, Msg::AccessLogIntro)) }
+        @if items.is_empty() {
+            p { (t(lang, Msg::AccessLogEmpty)) }
+        } @else {
+            p { (t(lang, Msg::AccessLogCheckpoint)) " " (checkpoint_size) }
+            div.table-wrap {
+                table {
+                    caption { (t(lang, Msg::AccessLogCaption)) }
+                    thead {
+                        tr {
+                            th scope="col" { "#" }
+                            th scope="col" { (t(lang, Msg::AccessLogWhen)) }
+                            th scope="col" { (t(lang, Msg::AccessLogWho)) }
+                            th scope="col" { (t(lang, Msg::AccessLogWhat)) }
+                            th scope="col" { (t(lang, Msg::AccessLogResult)) }
+                            th scope="col" { (t(lang, Msg::AccessLogProof)) }
+                        }
+                    }
+                    tbody {
+                        @for item in items {
+                            tr {
+                                td { (item.sequence) }
+                                td { (i18n::format_date(lang, item.time)) " " (item.time.format("%H:%M")) " UTC" }
+                                td { (item.who) }
+                                td { (item.what) }
+                                td { (item.result) }
+                                td {
+                                    @match item.proof_ok {
+                                        Some(true) => { (t(lang, Msg::AccessLogProofOk)) }
+                                        Some(false) => { strong { (t(lang, Msg::AccessLogProofFailed)) } }
+                                        None => { (t(lang, Msg::AccessLogProofPending)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { (t(lang, Msg::AccessLogHowToCheck)) " " a href="/api/v1/audit/mine" { (t(lang, Msg::AccessLogJsonLink)) } }
+    };
+    layout(ctx, t(lang, Msg::AccessLogTitle), body)
+}
+
 pub fn logged_out_page(ctx: &PageContext) -> Markup {
     let lang = ctx.lang;
     let body = html! {
@@ -528,6 +588,7 @@ fn main_navigation(ctx: &PageContext) -> Markup {
     let links = [
         ("/evidence", Msg::NavMyEvidence),
         ("/evidence/new", Msg::NavAddEvidence),
+        ("/access-log", Msg::NavAccessLog),
         ("/account/erase", Msg::NavEraseAccount),
     ];
     html! {

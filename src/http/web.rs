@@ -23,7 +23,7 @@ use crate::vault::VaultError;
 
 #[derive(Deserialize, Default)]
 pub struct LangQuery {
-    lang: Option<String>,
+    pub lang: Option<String>,
 }
 
 /// Language and session of one page request.

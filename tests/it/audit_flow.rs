@@ -125,6 +125,13 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
     for entry in ben_log["entries"].as_array().unwrap() {
         assert_ne!(entry["entry"]["targets"]["subject"].as_str(), Some(anna_id));
     }
+    // The same log as a page, in plain words, every proof checked.
+    let page = anna.get(app.url("/access-log")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Nachweis angesehen") && page.contains("Datei heruntergeladen"), "{page}");
+    assert!(page.contains("geprüft"), "proofs are shown as checked");
+    assert!(!page.contains("Fehler! Bitte melden Sie das."), "no proof failed");
+    let english = anna.get(app.url("/access-log?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(english.contains("Evidence viewed"), "{english}");
     // Without a session: 401.
     let anonymous = TestApp::browser();
     assert_eq!(anonymous.get(app.url("/api/v1/audit/mine")).send().await.unwrap().status(), 401);
