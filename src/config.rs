@@ -114,6 +114,9 @@ pub struct Config {
     /// Name of the audit log in checkpoints (default: the public host + `/audit`).
     #[serde(default)]
     pub audit_origin: Option<String>,
+    /// Audit entry bodies older than this are pruned (the tree hashes stay,
+    /// so proofs and checkpoints still verify). Default: two years.
+    pub audit_retention_days: i64,
 }
 
 #[derive(Serialize)]
@@ -126,6 +129,7 @@ struct Defaults {
     session_absolute_timeout_seconds: i64,
     audit_checkpoint_entries: u64,
     audit_checkpoint_seconds: u64,
+    audit_retention_days: i64,
 }
 
 impl Config {
@@ -140,6 +144,7 @@ impl Config {
             session_absolute_timeout_seconds: 12 * 60 * 60,
             audit_checkpoint_entries: 1000,
             audit_checkpoint_seconds: 60,
+            audit_retention_days: 730,
         }));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -174,6 +179,9 @@ impl Config {
         }
         if self.audit_checkpoint_entries == 0 {
             return Err(value_error("audit_checkpoint_entries", "must be greater than 0"));
+        }
+        if self.audit_retention_days <= 0 {
+            return Err(value_error("audit_retention_days", "must be greater than 0"));
         }
         if self.audit_checkpoint_seconds == 0 {
             return Err(value_error("audit_checkpoint_seconds", "must be greater than 0"));

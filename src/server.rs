@@ -98,25 +98,36 @@ pub fn spawn_checkpointer(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Remove abandoned login attempts and uploads, at start and then every few
-/// minutes. Failures are logged and retried next round.
+/// Remove abandoned login attempts and uploads and prune audit entry bodies
+/// past retention, at start and then every few minutes. Failures are logged
+/// and retried next round.
 pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(StdDuration::from_secs(300));
         loop {
             interval.tick().await;
-            let now = state.vault.clock().now();
-            let store = state.vault.store();
-            if let Err(error) =
-                store.delete_pending_logins_before(now - Duration::minutes(PENDING_LOGIN_MAX_AGE_MINUTES)).await
-            {
-                tracing::warn!(%error, "sweeping pending logins failed");
-            }
-            match store.delete_stale_uploads(now - Duration::hours(STALE_UPLOAD_MAX_AGE_HOURS)).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "removed unfinished uploads"),
-                Err(error) => tracing::warn!(%error, "sweeping unfinished uploads failed"),
-            }
+            sweep_once(&state).await;
         }
     })
+}
+
+/// One round of the sweeper (see `spawn_sweeper`).
+pub async fn sweep_once(state: &AppState) {
+    let now = state.vault.clock().now();
+    let store = state.vault.store();
+    if let Err(error) = store.delete_pending_logins_before(now - Duration::minutes(PENDING_LOGIN_MAX_AGE_MINUTES)).await
+    {
+        tracing::warn!(%error, "sweeping pending logins failed");
+    }
+    // Retention: entry bodies go, the tree's leaf hashes stay.
+    match store.prune_audit_bodies(now - Duration::days(state.config.audit_retention_days)).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "pruned audit entry bodies past retention"),
+        Err(error) => tracing::warn!(%error, "pruning audit entries failed"),
+    }
+    match store.delete_stale_uploads(now - Duration::hours(STALE_UPLOAD_MAX_AGE_HOURS)).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "removed unfinished uploads"),
+        Err(error) => tracing::warn!(%error, "sweeping unfinished uploads failed"),
+    }
 }

@@ -6,6 +6,7 @@
 use serde_json::Value;
 use tresor::audit::checkpoint::{open_signed, parse_verifier_key};
 use tresor::audit::merkle::{Hash, leaf_hash, verify_inclusion};
+use tresor::clock::Clock;
 
 use crate::support::app::{Backend, TestApp};
 
@@ -149,4 +150,44 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(fail_closed, citizen_sees_every_access_with_a_proof);
+/// After the retention period the entry bodies are gone, but the citizen's
+/// entries are still listed and every proof still verifies.
+async fn retention_keeps_the_tree_verifiable(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = TestApp::browser();
+    app.login(&anna, "anna", Some("high")).await;
+    let csrf = app.csrf(&anna).await;
+    assert_eq!(upload_income(&app, &anna, &csrf).await.status(), 201);
+    app.state.vault.audit().checkpoint().await.unwrap().expect("checkpoint");
+    let before: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+
+    let now = app.clock.now();
+    app.clock.advance(chrono::Duration::days(731));
+    tresor::server::sweep_once(&app.state).await;
+    // Back to the present (the provider's tokens and the session use real
+    // time); new activity makes new entries with bodies.
+    app.clock.set(now + chrono::Duration::minutes(1));
+    assert_eq!(upload_income(&app, &anna, &csrf).await.status(), 201);
+    app.state.vault.audit().checkpoint().await.unwrap().expect("checkpoint after the upload");
+    let after: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    let (name, public_key) = parse_verifier_key(after["verifier_key"].as_str().unwrap()).unwrap();
+    let checkpoint = open_signed(after["checkpoint"].as_str().unwrap(), &name, &public_key).unwrap();
+    let old_count = before["entries"].as_array().unwrap().len();
+    let entries = after["entries"].as_array().unwrap();
+    assert!(entries.len() > old_count, "old entries are still listed, plus the new upload");
+    for (index, entry) in entries.iter().enumerate() {
+        if index < old_count {
+            assert!(entry["entry"].is_null(), "the body of an old entry is pruned: {entry}");
+        } else {
+            assert!(!entry["entry"].is_null(), "a new entry keeps its body");
+        }
+        let leaf = hash_from_hex(entry["leaf_hash"].as_str().unwrap());
+        let proof: Vec<Hash> =
+            entry["inclusion_proof"].as_array().unwrap().iter().map(|h| hash_from_hex(h.as_str().unwrap())).collect();
+        verify_inclusion(&leaf, entry["sequence"].as_u64().unwrap(), checkpoint.size, &proof, &checkpoint.root)
+            .unwrap();
+    }
+    app.stop().await;
+}
+
+on_both_backends!(fail_closed, citizen_sees_every_access_with_a_proof, retention_keeps_the_tree_verifiable);
