@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use ring::rand::{SecureRandom, SystemRandom};
 
+use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::clock::SystemClock;
 use tresor::config::Config;
 use tresor::crypto::{FileKeyProvider, KdfParams, KeyProvider, Passphrase};
@@ -222,6 +223,20 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         dev_idp,
         http_client,
     });
+    // The policies in force and the keys opened are part of the record.
+    for (action, reason) in [
+        (Action::PolicyLoad, format!("evidence_types_{}", state.vault.policies().evidence_types.iter().count())),
+        (Action::KeyOperation, format!("keys_opened_kek_v{}", state.vault.keys().current_kek_version())),
+    ] {
+        let event = AuditEvent {
+            actor: Actor::System,
+            action,
+            targets: Targets::default(),
+            outcome: Outcome::Success,
+            reason: Some(reason),
+        };
+        state.vault.audit().record(event).await.context("the audit log is not writable; refusing to start")?;
+    }
     let sweeper = server::spawn_sweeper(state.clone());
     let checkpointer = server::spawn_checkpointer(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
