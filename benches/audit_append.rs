@@ -2,9 +2,9 @@
 //! (group commit) with 1, 16 and 64 concurrent writers, on SQLite (a file
 //! under target/, WAL, synchronous = FULL as the store sets it) and on
 //! PostgreSQL (a fresh database on the server named by
-//! `TRESOR_TEST_POSTGRES_URL`, dropped afterwards). Beside it, in the same
-//! run and the same database, the raw baseline: one row per transaction into
-//! a plain table from a single writer.
+//! `TRESOR_TEST_POSTGRES_URL`, dropped afterwards). Beside each, in the same
+//! database and right before it, the raw baseline: one row per transaction
+//! into a plain table from a single writer.
 //!
 //! Run: `cargo bench --bench audit_append`. `TRESOR_BENCH_SECONDS` changes the
 //! time per measurement (default 3), `TRESOR_BENCH_AUDIT_MAX_BATCH` the batch
@@ -49,8 +49,7 @@ async fn run() {
     let sqlite_url = format!("sqlite://{}", work.join("audit.db").display());
     let store = SqliteStore::connect(&sqlite_url).await.expect("open SQLite");
     store.migrate().await.expect("migrate SQLite");
-    let raw = sqlite_raw_baseline(&sqlite_url, duration).await;
-    report("SQLite", Arc::new(store), raw, max_batch, duration).await;
+    report("SQLite", Arc::new(store), Raw::Sqlite(sqlite_url.clone()), max_batch, duration).await;
     let _ = std::fs::remove_dir_all(&work);
 
     // --- PostgreSQL -------------------------------------------------------------
@@ -66,8 +65,7 @@ async fn run() {
     {
         let store = PostgresStore::connect(&postgres_url).await.expect("open PostgreSQL");
         store.migrate().await.expect("migrate PostgreSQL");
-        let raw = postgres_raw_baseline(&postgres_url, duration).await;
-        report("PostgreSQL", Arc::new(store), raw, max_batch, duration).await;
+        report("PostgreSQL", Arc::new(store), Raw::Postgres(postgres_url.clone()), max_batch, duration).await;
     }
     admin
         .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)")))
@@ -76,15 +74,33 @@ async fn run() {
     admin.close().await.ok();
 }
 
-async fn report(backend: &str, store: Arc<dyn Store>, raw_per_second: f64, max_batch: usize, duration: Duration) {
+/// Where the raw baseline runs: the same database as the store.
+enum Raw {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Raw {
+    async fn rows_per_second(&self, duration: Duration) -> f64 {
+        match self {
+            Raw::Sqlite(url) => sqlite_raw_baseline(url, duration).await,
+            Raw::Postgres(url) => postgres_raw_baseline(url, duration).await,
+        }
+    }
+}
+
+/// For each writer count: the raw baseline, then the audit log, back to back,
+/// so that each ratio compares two measurements under the same disk load
+/// (fsync latency on a shared machine drifts by a factor of ten over minutes).
+async fn report(backend: &str, store: Arc<dyn Store>, raw: Raw, max_batch: usize, duration: Duration) {
     println!();
     println!("{backend}");
-    println!("  raw baseline, 1 writer, 1 row per transaction: {raw_per_second:>10.0} rows/s");
     for writers in WRITER_COUNTS {
+        let raw_per_second = raw.rows_per_second(duration).await;
         let (per_second, batches, appends) = audit_appends(store.clone(), writers, max_batch, duration).await;
         println!(
-            "  AuditLog, {writers:>2} writers: {per_second:>10.0} appends/s  ({:>5.1}x raw; {appends} appends in {batches} \
-             transactions, {:.1} per transaction)",
+            "  AuditLog, {writers:>2} writers: {per_second:>8.0} appends/s = {:>5.1} x raw ({raw_per_second:>6.0} rows/s, \
+             1 writer, 1 row per transaction); {:.1} appends per transaction",
             per_second / raw_per_second,
             appends as f64 / batches.max(1) as f64,
         );
@@ -156,7 +172,7 @@ async fn sqlite_raw_baseline(url: &str, duration: Duration) -> f64 {
         .synchronous(SqliteSynchronous::Full);
     let mut connection = sqlx::SqliteConnection::connect_with(&options).await.expect("raw SQLite connection");
     connection
-        .execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
+        .execute("CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
         .await
         .expect("create raw table");
     let payload = raw_payload();
@@ -179,7 +195,7 @@ async fn sqlite_raw_baseline(url: &str, duration: Duration) -> f64 {
 async fn postgres_raw_baseline(url: &str, duration: Duration) -> f64 {
     let mut connection = sqlx::PgConnection::connect(url).await.expect("raw PostgreSQL connection");
     connection
-        .execute("CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL)")
+        .execute("CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL)")
         .await
         .expect("create raw table");
     let payload = raw_payload();

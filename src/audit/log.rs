@@ -123,6 +123,9 @@ async fn write_batches(
         };
         let Some(first) = first else { break };
         batch.push(first);
+        // The callers acknowledged by the previous commit are waking up right
+        // now; one yield lets them queue their next append into this batch.
+        tokio::task::yield_now().await;
         while batch.len() < max_batch {
             match receiver.try_recv() {
                 Ok(request) => batch.push(request),

@@ -478,12 +478,12 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await.map_err(postgres_error)?;
-        // The row lock serialises appenders of all processes sharing this
-        // database; after waiting, READ COMMITTED reads the committed head.
-        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(postgres_error)?;
+        // Reserve the sequence numbers first: the UPDATE locks the single head
+        // row (as SELECT ... FOR UPDATE would) until commit, which serialises
+        // appenders of all processes sharing this database; after waiting,
+        // READ COMMITTED re-evaluates it on the newest committed head. One
+        // round trip instead of a locking read plus an update at the end.
+        let last_sequence = reserve_audit_sequences(&mut tx, events.len()).await?;
         let (entries, rows) = number_audit_events(last_sequence, events)?;
         // One statement for the whole batch, whatever its size: columns as arrays.
         let mut sequences = Vec::with_capacity(rows.len());
@@ -497,7 +497,6 @@ impl Store for PostgresStore {
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut departments = Vec::with_capacity(rows.len());
         let mut services = Vec::with_capacity(rows.len());
-        let new_last = rows.last().map_or(last_sequence, |row| row.sequence);
         for row in rows {
             sequences.push(row.sequence);
             times.push(row.time);
@@ -531,11 +530,6 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(postgres_error)?;
-        sqlx::query("UPDATE audit_head SET last_sequence = $1 WHERE id = 1")
-            .bind(new_last)
-            .execute(&mut *tx)
-            .await
-            .map_err(postgres_error)?;
         tx.commit().await.map_err(postgres_error)?;
         Ok(entries)
     }
@@ -784,4 +778,18 @@ fn stored_audit_entry_from_row(row: &PgRow) -> Result<StoredAuditEntry> {
         department: row.try_get("department").map_err(driver_error)?,
         service: row.try_get("service").map_err(driver_error)?,
     })
+}
+
+/// Move the audit head forward by `count` inside the append transaction and
+/// return the last sequence number before it (-1 for an empty log).
+async fn reserve_audit_sequences(connection: &mut PgConnection, count: usize) -> Result<i64> {
+    let count = i64::try_from(count).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+    let new_last: i64 = sqlx::query_scalar(
+        "UPDATE audit_head SET last_sequence = last_sequence + $1 WHERE id = 1 RETURNING last_sequence",
+    )
+    .bind(count)
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(postgres_error)?;
+    Ok(new_last - count)
 }

@@ -591,12 +591,9 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         // BEGIN IMMEDIATE takes the write lock first: appenders (also in
-        // other processes) queue here, so the head read below is the latest.
+        // other processes) queue here, so the head moved below is the latest.
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
-        let last_sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(sqlite_error)?;
+        let last_sequence = reserve_audit_sequences(&mut tx, events.len()).await?;
         let (entries, rows) = number_audit_events(last_sequence, events)?;
         for batch in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
@@ -619,12 +616,6 @@ impl Store for SqliteStore {
             });
             insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
         }
-        let new_last = rows.last().map_or(last_sequence, |row| row.sequence);
-        sqlx::query("UPDATE audit_head SET last_sequence = ? WHERE id = 1")
-            .bind(new_last)
-            .execute(&mut *tx)
-            .await
-            .map_err(sqlite_error)?;
         // synchronous = FULL: the commit returns after the WAL is fsynced.
         tx.commit().await.map_err(sqlite_error)?;
         Ok(entries)
@@ -910,4 +901,18 @@ fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
         department: row.try_get("department").map_err(driver_error)?,
         service: row.try_get("service").map_err(driver_error)?,
     })
+}
+
+/// Move the audit head forward by `count` inside the append transaction and
+/// return the last sequence number before it (-1 for an empty log).
+async fn reserve_audit_sequences(connection: &mut SqliteConnection, count: usize) -> Result<i64> {
+    let count = i64::try_from(count).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+    let new_last: i64 = sqlx::query_scalar(
+        "UPDATE audit_head SET last_sequence = last_sequence + ? WHERE id = 1 RETURNING last_sequence",
+    )
+    .bind(count)
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(sqlite_error)?;
+    Ok(new_last - count)
 }
