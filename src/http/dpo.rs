@@ -516,19 +516,16 @@ fn filter_query(values: &pages::DpoFilterValues) -> String {
     serializer.finish()
 }
 
-/// Record the DPO's query before anything is read (fail closed). The
-/// citizen, department and service asked about are the entry's targets, so
-/// a citizen sees in their own access log that a DPO looked.
+/// Record the DPO's query before anything is read (fail closed). A citizen
+/// asked about is the entry's subject, so they see in their own access log
+/// that a DPO looked. Department and service are deliberately not targets:
+/// they would count the DPO's own queries as that department's activity in
+/// filters and statistics.
 async fn record_query(app: &AppState, dpo: &Dpo, filter: &AuditFilter, reason: &'static str) -> ApiResult<()> {
     let event = AuditEvent {
         actor: Actor::Staff(dpo.staff_id().to_owned()),
         action: Action::AuditQuery,
-        targets: Targets {
-            subject: filter.subject.clone(),
-            department: filter.department.clone(),
-            service: filter.service.clone(),
-            ..Targets::default()
-        },
+        targets: Targets { subject: filter.subject.clone(), ..Targets::default() },
         outcome: Outcome::Success,
         reason: Some(reason.to_owned()),
     };

@@ -239,6 +239,12 @@ mod tests {
     }
 
     #[test]
+    fn shipped_policy_loads_and_names_nobody() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        assert_eq!(StaffPolicy::load(&dir).expect("shipped staff.toml is valid"), StaffPolicy::default());
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         let error = parse("# staff\n[[dpo]]\nissuer = \"staff\"\nsubject = \"x\"\nrole_claim = \"roles\"\n")
             .expect_err("unknown key")
