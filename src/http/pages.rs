@@ -1716,4 +1716,42 @@ mod tests {
         assert!(STYLESHEET.contains("prefers-reduced-motion"));
         assert!(!STYLESHEET.contains("outline: none") && !STYLESHEET.contains("outline:none"));
     }
+
+    #[test]
+    fn dpo_pages_escape_stored_values_and_label_the_chart() {
+        let ctx = context(Lang::En, false, false);
+        let rows =
+            [DpoStatsRow { department: Some(EVIL.to_owned()), month: "2026-05".to_owned(), granted: 4, refused: 1 }];
+        let html = dpo_stats_page(&ctx, &rows).into_string();
+        assert!(!html.contains(EVIL), "{html}");
+        assert!(
+            html.contains("role=\"img\"") && html.contains("aria-labelledby=\"stats-chart-title stats-chart-desc\"")
+        );
+        assert!(html.contains("<td class=\"number\">4</td><td class=\"number\">1</td>"), "{html}");
+        assert!(html.contains("</rect>"), "SVG shapes are closed explicitly inside HTML");
+        let view = DpoQueryView {
+            filter: DpoFilterValues { department: EVIL.to_owned(), ..DpoFilterValues::default() },
+            actions: vec!["login"],
+            filter_error: None,
+            rows: vec![DpoEntryRow {
+                sequence: 1,
+                time: date(),
+                actor_kind: "department".to_owned(),
+                actor_id: Some(EVIL.to_owned()),
+                action: "release".to_owned(),
+                outcome: "success".to_owned(),
+                subject: None,
+                department: Some(EVIL.to_owned()),
+                service: None,
+                reason: Some(EVIL.to_owned()),
+            }],
+            next_href: None,
+            export_query: "a=1&b=2".to_owned(),
+        };
+        let html = dpo_query_page(&ctx, &view).into_string();
+        assert!(!html.contains(EVIL), "{html}");
+        assert!(html.contains("href=\"/dpo/export.csv?a=1&amp;b=2\""), "{html}");
+        // The citizens' navigation is not on staff pages; the staff logout is.
+        assert!(!html.contains("/account/erase") && html.contains("action=\"/staff/logout\""), "{html}");
+    }
 }
