@@ -104,6 +104,11 @@ pub struct Config {
     pub session_absolute_timeout_seconds: i64,
     #[serde(default)]
     pub issuers: Vec<IssuerConfig>,
+    /// The city's staff identity provider (data-protection officers log in
+    /// here, at `/staff/login`). Same shape as an `[[issuers]]` entry; its
+    /// name must differ from every citizen issuer's. None: no staff login.
+    #[serde(default)]
+    pub staff_issuer: Option<IssuerConfig>,
     /// Write logs as JSON lines.
     #[serde(default)]
     pub log_json: bool,
@@ -192,8 +197,11 @@ impl Config {
             return Err(value_error("audit_origin", "must be non-empty, without spaces or '+'"));
         }
         let mut names = std::collections::HashSet::new();
-        for (index, issuer) in self.issuers.iter().enumerate() {
-            let key = |field: &str| format!("issuers[{index}].{field}");
+        let staff = self.staff_issuer.iter().map(|issuer| ("staff_issuer".to_owned(), issuer));
+        let citizens = self.issuers.iter().enumerate().map(|(index, issuer)| (format!("issuers[{index}]"), issuer));
+        // The staff issuer comes first so that a clash names the citizen issuer.
+        for (prefix, issuer) in staff.chain(citizens) {
+            let key = |field: &str| format!("{prefix}.{field}");
             if issuer.name.is_empty()
                 || !issuer.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
@@ -287,6 +295,26 @@ mod tests {
         .expect_err("must fail")
         .to_string();
         assert!(error.contains("issuers[0].min_level"), "{error}");
+    }
+
+    #[test]
+    fn staff_issuer_is_checked_like_a_citizen_issuer_and_needs_its_own_name() {
+        let config = load_from(
+            "[staff_issuer]\nname = \"staff\"\nissuer_url = \"https://login.stadt.example\"\nclient_id = \"tresor-staff\"",
+        )
+        .expect("valid");
+        assert_eq!(config.staff_issuer.map(|issuer| issuer.name), Some("staff".to_owned()));
+        let error = load_from("[staff_issuer]\nname = \"staff\"\nissuer_url = \"not a url\"\nclient_id = \"x\"")
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("staff_issuer.issuer_url"), "{error}");
+        let error = load_from(
+            "[staff_issuer]\nname = \"eid\"\nissuer_url = \"https://staff\"\nclient_id = \"x\"\n\
+             [[issuers]]\nname = \"eid\"\nissuer_url = \"https://idp\"\nclient_id = \"y\"",
+        )
+        .expect_err("must fail")
+        .to_string();
+        assert!(error.contains("issuers[0].name") && error.contains("duplicate"), "{error}");
     }
 
     #[test]

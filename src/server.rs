@@ -11,12 +11,14 @@ use ring::rand::SecureRandom;
 
 use crate::audit::service::Audit;
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::crypto::KeyProvider;
+use crate::config::{Config, ConfigError};
+use crate::crypto::{IdentifierPepper, KeyProvider};
+use crate::http::dpo::StaffLoginHandle;
 use crate::http::{self, AppState};
 use crate::identity::dev_idp::DevIdp;
 use crate::identity::oidc::IssuerSettings;
 use crate::identity::registry::IssuerRegistry;
+use crate::identity::staff::{StaffLogin, StaffPolicy, StaffPolicyError};
 use crate::policy::{LoginLevel, Policies};
 use crate::store::Store;
 use crate::vault::Vault;
@@ -66,8 +68,59 @@ pub fn issuer_settings(
     }
 }
 
+/// Why the staff login could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffSetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("staff policy: {0}")]
+    Policy(#[from] StaffPolicyError),
+}
+
+/// The staff (DPO) login from `staff_issuer` and `policies/staff.toml`;
+/// None when no staff issuer is configured. Its callback is
+/// `/staff/callback`, apart from the citizens' `/auth/callback`.
+pub fn staff_login(
+    config: &Config,
+    pepper: &IdentifierPepper,
+    http_client: reqwest::Client,
+) -> Result<Option<StaffLogin>, StaffSetupError> {
+    let Some(issuer) = &config.staff_issuer else {
+        return Ok(None);
+    };
+    let secret = Config::client_secret(issuer)?.map(|secret| secret.expose().to_owned());
+    let level = LoginLevel::from_acr(&issuer.min_level).unwrap_or(LoginLevel::High);
+    let mut settings = issuer_settings(
+        config,
+        &issuer.name,
+        &issuer.issuer_url,
+        &issuer.client_id,
+        secret,
+        level,
+        issuer.scopes.clone(),
+    );
+    settings.redirect_url = format!("{}/staff/callback", config.public_base_url());
+    let policy = StaffPolicy::load(&config.policy_dir)?;
+    let login = StaffLogin::new(settings, &policy, pepper, http_client);
+    if login.dpo_count() == 0 {
+        tracing::warn!("staff login is configured but staff.toml names no DPO of it: nobody can audit");
+    }
+    Ok(Some(login))
+}
+
 /// The application router plus its state.
+///
+/// A staff login that cannot be set up (missing secret, invalid
+/// `staff.toml`) is logged and left out: the DPO pages then answer 404 and
+/// nobody gets staff access (fail closed); citizens are not affected.
 pub fn build(parts: Parts) -> (Router, AppState) {
+    let staff = match staff_login(&parts.config, parts.keys.pepper(), parts.http_client.clone()) {
+        Ok(staff) => staff.map(Arc::new),
+        Err(error) => {
+            tracing::error!(%error, "staff login disabled");
+            None
+        }
+    };
     let audit = Audit::start(
         parts.store.clone(),
         parts.keys.clone(),
@@ -78,7 +131,7 @@ pub fn build(parts: Parts) -> (Router, AppState) {
     let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng, audit);
     let issuers = IssuerRegistry::new(parts.issuers, parts.http_client);
     let state = AppState::new(vault, issuers, parts.config, parts.dev_idp.is_some());
-    let mut router = http::router(state.clone());
+    let mut router = http::router(state.clone()).layer(axum::Extension(StaffLoginHandle(staff)));
     if let Some(dev_idp) = parts.dev_idp {
         router = router.nest("/dev-idp", dev_idp.router());
     }

@@ -173,6 +173,52 @@ messages! {
     LoggedOutTitle,
     LoggedOutText,
     LoginAgain,
+    // Data-protection officers
+    DpoNavLabel,
+    DpoNavQuery,
+    DpoNavStats,
+    DpoNavVerify,
+    DpoLogout,
+    DpoStaffStatus,
+    DpoStaffLogin,
+    DpoQueryTitle,
+    DpoQueryIntro,
+    DpoFilterLegend,
+    DpoFieldFrom,
+    DpoFieldTo,
+    DpoFieldAction,
+    DpoFieldOutcome,
+    DpoFieldDepartment,
+    DpoFieldService,
+    DpoFieldCitizen,
+    DpoAnyOption,
+    DpoOutcomeSuccess,
+    DpoOutcomeRefused,
+    DpoOutcomeFailed,
+    DpoSearch,
+    DpoResultsCaption,
+    DpoNoResults,
+    DpoColumnSequence,
+    DpoColumnTime,
+    DpoColumnActor,
+    DpoColumnSubject,
+    DpoColumnReason,
+    DpoNextPage,
+    DpoExportHeading,
+    DpoExportCsv,
+    DpoExportJsonl,
+    DpoStatsTitle,
+    DpoStatsIntro,
+    DpoStatsEmpty,
+    DpoStatsTableCaption,
+    DpoStatsChartTitle,
+    DpoStatsColumnMonth,
+    DpoStatsColumnGranted,
+    DpoStatsColumnRefused,
+    DpoUnknownDepartment,
+    DpoVerifyOk,
+    DpoVerifyFailed,
+    DpoVerifyWhat,
 }
 
 /// The text of `msg` in `lang`.
@@ -340,6 +386,66 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
             "Thank you for your visit. You can close this window now.",
         ),
         Msg::LoginAgain => ("Wieder anmelden", "Log in again"),
+        Msg::DpoNavLabel => ("Menü Datenschutz", "Data protection menu"),
+        Msg::DpoNavQuery => ("Protokoll abfragen", "Query the log"),
+        Msg::DpoNavStats => ("Statistik", "Statistics"),
+        Msg::DpoNavVerify => ("Protokoll prüfen", "Verify the log"),
+        Msg::DpoLogout => ("Abmelden", "Log out"),
+        Msg::DpoStaffStatus => (
+            "Sie sind als Datenschutz-Beauftragte oder Datenschutz-Beauftragter angemeldet.",
+            "You are logged in as data-protection officer.",
+        ),
+        Msg::DpoStaffLogin => ("Als Mitarbeiterin oder Mitarbeiter anmelden", "Log in as staff"),
+        Msg::DpoQueryTitle => ("Zugriffs-Protokoll abfragen", "Query the access log"),
+        Msg::DpoQueryIntro => {
+            ("Jede Abfrage wird selbst im Protokoll vermerkt.", "Every query is itself recorded in the log.")
+        }
+        Msg::DpoFilterLegend => ("Filter", "Filters"),
+        Msg::DpoFieldFrom => ("Von (Datum, UTC)", "From (date, UTC)"),
+        Msg::DpoFieldTo => ("Bis einschließlich (Datum, UTC)", "Up to and including (date, UTC)"),
+        Msg::DpoFieldAction => ("Aktion", "Action"),
+        Msg::DpoFieldOutcome => ("Ergebnis", "Outcome"),
+        Msg::DpoFieldDepartment => ("Amt", "Department"),
+        Msg::DpoFieldService => ("Verfahren", "Service"),
+        Msg::DpoFieldCitizen => ("Kennung der Bürgerin oder des Bürgers", "Citizen id"),
+        Msg::DpoAnyOption => ("Alle", "All"),
+        Msg::DpoOutcomeSuccess => ("erfolgreich", "successful"),
+        Msg::DpoOutcomeRefused => ("abgelehnt", "refused"),
+        Msg::DpoOutcomeFailed => ("fehlgeschlagen", "failed"),
+        Msg::DpoSearch => ("Suchen", "Search"),
+        Msg::DpoResultsCaption => ("Gefundene Einträge, älteste zuerst", "Matching entries, oldest first"),
+        Msg::DpoNoResults => ("Keine Einträge passen zu diesen Filtern.", "No entries match these filters."),
+        Msg::DpoColumnSequence => ("Nr.", "No."),
+        Msg::DpoColumnTime => ("Zeit (UTC)", "Time (UTC)"),
+        Msg::DpoColumnActor => ("Wer", "Who"),
+        Msg::DpoColumnSubject => ("Betrifft", "Concerns"),
+        Msg::DpoColumnReason => ("Grund", "Reason"),
+        Msg::DpoNextPage => ("Weitere Einträge", "More entries"),
+        Msg::DpoExportHeading => ("Exportieren", "Export"),
+        Msg::DpoExportCsv => ("Als CSV-Datei herunterladen", "Download as a CSV file"),
+        Msg::DpoExportJsonl => ("Als JSON-Lines-Datei herunterladen", "Download as a JSON Lines file"),
+        Msg::DpoStatsTitle => ("Zugriffe je Amt und Monat", "Accesses per department and month"),
+        Msg::DpoStatsIntro => (
+            "Gezählt werden Freigaben an Ämter. Die Monate gelten nach deutscher Zeit.",
+            "We count releases to departments. Months are in German time.",
+        ),
+        Msg::DpoStatsEmpty => ("In diesem Zeitraum gab es keine Zugriffe.", "There were no accesses in this period."),
+        Msg::DpoStatsTableCaption => {
+            ("Zugriffe je Amt und Monat als Tabelle", "Accesses per department and month as a table")
+        }
+        Msg::DpoStatsChartTitle => {
+            ("Balkendiagramm: Zugriffe je Amt und Monat", "Bar chart: accesses per department and month")
+        }
+        Msg::DpoStatsColumnMonth => ("Monat", "Month"),
+        Msg::DpoStatsColumnGranted => ("Zugriffe", "Accesses"),
+        Msg::DpoStatsColumnRefused => ("Abgelehnte Versuche", "Refused attempts"),
+        Msg::DpoUnknownDepartment => ("ohne Amt", "no department"),
+        Msg::DpoVerifyOk => (
+            "Das Protokoll ist unverändert. Alle Prüfungen waren erfolgreich.",
+            "The log is unchanged. Every check passed.",
+        ),
+        Msg::DpoVerifyFailed => ("Die Prüfung hat Fehler gefunden", "The check found problems"),
+        Msg::DpoVerifyWhat => ("Was geprüft wurde", "What was checked"),
     };
     match lang {
         Lang::De => de,
@@ -371,6 +477,119 @@ pub fn file_hint(lang: Lang, max_upload_bytes: u64) -> String {
             format!("Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens {size} groß sein.")
         }
         Lang::En => format!("You can upload PDF, PNG or JPEG. The file can be at most {size}."),
+    }
+}
+
+/// The month of `at` in German civil time, as `YYYY-MM` (for statistics).
+pub fn german_month(at: DateTime<Utc>) -> String {
+    to_german_time(at).format("%Y-%m").to_string()
+}
+
+/// The description of the statistics chart, for screen readers.
+pub fn stats_chart_summary(lang: Lang, bars: usize, total: u64, largest: u64) -> String {
+    match lang {
+        Lang::De => format!("{bars} Balken mit zusammen {total} Zugriffen. Der größte Balken zeigt {largest}."),
+        Lang::En => format!("{bars} bars with {total} accesses in all. The largest bar shows {largest}."),
+    }
+}
+
+/// What the verification of the audit log found, one sentence each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyFinding {
+    /// The tree over `entries` leaves was recomputed; `bodies` entry texts
+    /// matched their leaf hash, `pruned` had no text any more (retention).
+    TreeRecomputed {
+        entries: u64,
+        bodies: u64,
+        pruned: u64,
+    },
+    /// `count` signed checkpoints matched the recomputed tree.
+    CheckpointsMatched {
+        count: usize,
+    },
+    /// The latest checkpoint: its size, root (base64) and a valid signature.
+    LatestCheckpoint {
+        size: u64,
+        root: String,
+    },
+    NoCheckpointYet,
+    // Problems:
+    BodyDoesNotMatch {
+        sequence: i64,
+    },
+    BodyUnreadable {
+        sequence: i64,
+    },
+    SignatureInvalid {
+        size: u64,
+    },
+    CheckpointBeyondLog {
+        size: u64,
+        entries: u64,
+    },
+    RootMismatch {
+        size: u64,
+    },
+    StoreUnreadable,
+}
+
+pub fn verify_finding(lang: Lang, finding: &VerifyFinding) -> String {
+    use VerifyFinding as F;
+    match (lang, finding) {
+        (Lang::De, F::TreeRecomputed { entries, bodies, pruned }) => format!(
+            "Der Hash-Baum wurde aus allen {entries} Einträgen neu berechnet. \
+             {bodies} Eintrags-Texte passen zu ihrem Hash. {pruned} Texte sind nach Ablauf der Aufbewahrung gelöscht."
+        ),
+        (Lang::En, F::TreeRecomputed { entries, bodies, pruned }) => format!(
+            "The hash tree was recomputed from all {entries} entries. \
+             {bodies} entry texts match their hash. {pruned} texts were deleted after the retention period."
+        ),
+        (Lang::De, F::CheckpointsMatched { count }) => {
+            format!("{count} signierte Prüfpunkte passen zum neu berechneten Baum.")
+        }
+        (Lang::En, F::CheckpointsMatched { count }) => {
+            format!("{count} signed checkpoints match the recomputed tree.")
+        }
+        (Lang::De, F::LatestCheckpoint { size, root }) => {
+            format!("Neuester Prüfpunkt: {size} Einträge, Wurzel-Hash {root}. Die Signatur ist gültig.")
+        }
+        (Lang::En, F::LatestCheckpoint { size, root }) => {
+            format!("Latest checkpoint: {size} entries, root hash {root}. The signature is valid.")
+        }
+        (Lang::De, F::NoCheckpointYet) => "Es gibt noch keinen signierten Prüfpunkt.".to_owned(),
+        (Lang::En, F::NoCheckpointYet) => "There is no signed checkpoint yet.".to_owned(),
+        (Lang::De, F::BodyDoesNotMatch { sequence }) => {
+            format!("Eintrag {sequence}: Der Text passt nicht zu seinem Hash. Er wurde verändert.")
+        }
+        (Lang::En, F::BodyDoesNotMatch { sequence }) => {
+            format!("Entry {sequence}: the text does not match its hash. It was changed.")
+        }
+        (Lang::De, F::BodyUnreadable { sequence }) => {
+            format!("Eintrag {sequence}: Der Text ist nicht lesbar oder trägt eine andere Nummer.")
+        }
+        (Lang::En, F::BodyUnreadable { sequence }) => {
+            format!("Entry {sequence}: the text cannot be read or carries another number.")
+        }
+        (Lang::De, F::SignatureInvalid { size }) => {
+            format!("Prüfpunkt über {size} Einträge: Die Signatur ist nicht gültig.")
+        }
+        (Lang::En, F::SignatureInvalid { size }) => {
+            format!("Checkpoint over {size} entries: the signature is not valid.")
+        }
+        (Lang::De, F::CheckpointBeyondLog { size, entries }) => {
+            format!("Ein Prüfpunkt nennt {size} Einträge, gespeichert sind nur {entries}. Es fehlen Einträge.")
+        }
+        (Lang::En, F::CheckpointBeyondLog { size, entries }) => {
+            format!("A checkpoint names {size} entries, but only {entries} are stored. Entries are missing.")
+        }
+        (Lang::De, F::RootMismatch { size }) => {
+            format!("Prüfpunkt über {size} Einträge: Der Wurzel-Hash passt nicht. Das Protokoll wurde verändert.")
+        }
+        (Lang::En, F::RootMismatch { size }) => {
+            format!("Checkpoint over {size} entries: the root hash does not match. The log was changed.")
+        }
+        (Lang::De, F::StoreUnreadable) => "Die gespeicherten Einträge sind beschädigt oder lückenhaft.".to_owned(),
+        (Lang::En, F::StoreUnreadable) => "The stored entries are damaged or have gaps.".to_owned(),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::vault::Vault;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod dpo;
 pub mod error;
 pub mod i18n;
 pub mod pages;
@@ -86,6 +87,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/api/v1/audit/mine", get(audit::my_access_log))
         .route("/access-log", get(audit::access_log_page))
+        .route("/staff/login", get(dpo::staff_login))
+        .route("/staff/callback", get(dpo::staff_callback))
+        .route("/staff/logout", post(dpo::staff_logout))
+        .route("/dpo", get(dpo::query_page))
+        .route("/dpo/stats", get(dpo::stats_page))
+        .route("/dpo/verify", get(dpo::verify_page))
+        .route("/dpo/export.csv", get(dpo::export_csv))
+        .route("/dpo/export.jsonl", get(dpo::export_jsonl))
+        .route("/api/v1/dpo/entries", get(dpo::entries_json))
         .fallback(web::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

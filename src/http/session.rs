@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::ids::CitizenId;
 use crate::policy::LoginLevel;
-use crate::store::SessionRecord;
+use crate::store::{SessionRecord, StaffSessionRecord};
 
 /// Name of the short-lived cookie that binds an OIDC `state` to the browser
 /// that started the login (prevents login CSRF).
@@ -52,6 +52,12 @@ impl CookieSettings {
 
     pub fn clear(&self, name: &str) -> HeaderValue {
         self.set(name, "", Some(0))
+    }
+
+    /// The staff session cookie: `__Host-tresor-staff` over HTTPS,
+    /// `tresor_staff` on plain-HTTP loopback. Never the citizens' cookie.
+    pub fn staff_session_name(&self) -> &'static str {
+        if self.secure { "__Host-tresor-staff" } else { "tresor_staff" }
     }
 }
 
@@ -169,4 +175,86 @@ pub async fn start_session(
 
 pub fn set_cookie_header(headers: &mut HeaderMap, value: HeaderValue) {
     headers.append(SET_COOKIE, value);
+}
+
+/// Binds a staff login's OIDC `state` to the browser that started it (its own
+/// cookie, so a citizen login in the same browser does not overwrite it).
+pub const STAFF_LOGIN_BINDING_COOKIE: &str = "tresor_staff_login";
+
+/// A valid, unexpired staff session (from the `staff_sessions` table; a
+/// citizen session id never finds one). Whether the staff member may audit
+/// is decided per request by the staff policy, not here.
+#[derive(Debug, Clone)]
+pub struct StaffSession {
+    pub record: StaffSessionRecord,
+}
+
+impl StaffSession {
+    pub fn staff_id(&self) -> &str {
+        &self.record.staff_id
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        &self.record.csrf_token
+    }
+
+    /// Constant-time comparison with the token a form presented.
+    pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), ApiError> {
+        match presented {
+            Some(token) if bool::from(token.as_bytes().ct_eq(self.record.csrf_token.as_bytes())) => Ok(()),
+            _ => Err(ApiError::csrf()),
+        }
+    }
+}
+
+/// Look up the staff session named by the staff cookie; expired sessions are
+/// deleted and count as none. Same timeouts as citizen sessions.
+pub async fn load_staff_session(state: &AppState, headers: &HeaderMap) -> Result<Option<StaffSession>, ApiError> {
+    let Some(token) = cookie_value(headers, state.cookies.staff_session_name()) else {
+        return Ok(None);
+    };
+    let id_hash = hash_token(token);
+    let store = state.vault.store();
+    let Some(record) = store.staff_session(&id_hash).await? else {
+        return Ok(None);
+    };
+    let now = state.vault.clock().now();
+    let idle = Duration::seconds(state.config.session_idle_timeout_seconds);
+    let absolute = Duration::seconds(state.config.session_absolute_timeout_seconds);
+    if now - record.last_seen_at > idle || now - record.created_at > absolute {
+        store.delete_staff_session(&id_hash).await?;
+        return Ok(None);
+    }
+    if now - record.last_seen_at > Duration::seconds(60) {
+        store.touch_staff_session(&id_hash, now).await?;
+    }
+    Ok(Some(StaffSession { record }))
+}
+
+/// Start a fresh staff session (new id at every login) and return the
+/// Set-Cookie header for it.
+pub async fn start_staff_session(
+    state: &AppState,
+    previous: Option<&str>,
+    staff_id: String,
+    issuer: &str,
+    idp_session_id: Option<String>,
+) -> Result<HeaderValue, ApiError> {
+    let store = state.vault.store();
+    if let Some(previous) = previous {
+        store.delete_staff_session(&hash_token(previous)).await?;
+    }
+    let token = random_token(state.vault.rng())?;
+    let now = state.vault.clock().now();
+    let record = StaffSessionRecord {
+        id_hash: hash_token(&token),
+        staff_id,
+        issuer: issuer.to_owned(),
+        idp_session_id,
+        csrf_token: random_token(state.vault.rng())?,
+        created_at: now,
+        last_seen_at: now,
+    };
+    store.insert_staff_session(&record).await?;
+    Ok(state.cookies.set(state.cookies.staff_session_name(), &token, None))
 }

@@ -5,6 +5,7 @@
 pub mod dev_idp;
 pub mod oidc;
 pub mod registry;
+pub mod staff;
 
 pub use dev_idp::{DevIdp, DevIdpError, Persona};
 pub use oidc::{IssuerSettings, LoginError, LoginStart, LogoutClaims, PendingAuth, RelyingParty, VerifiedLogin};

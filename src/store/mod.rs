@@ -216,6 +216,14 @@ pub trait Store: Send + Sync {
     async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>>;
     /// All checkpoints, ascending by size.
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>>;
+
+    // --- staff sessions -----------------------------------------------------
+    /// Staff (DPO) sessions live in their own table: a citizen session id is
+    /// never a staff session id and vice versa.
+    async fn insert_staff_session(&self, session: &StaffSessionRecord) -> Result<()>;
+    async fn staff_session(&self, id_hash: &[u8]) -> Result<Option<StaffSessionRecord>>;
+    async fn touch_staff_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()>;
+    async fn delete_staff_session(&self, id_hash: &[u8]) -> Result<()>;
 }
 
 /// Conflict name when `append_file_chunks` or `insert_evidence` names a file
@@ -470,4 +478,25 @@ fn audit_text_conditions(filter: &AuditFilter) -> Vec<(&'static str, String)> {
     .into_iter()
     .filter_map(|(column, value)| Some((column, value?)))
     .collect()
+}
+
+// --- staff sessions -----------------------------------------------------------
+
+/// A server-side staff session (data-protection officers). Only a hash of
+/// the session id is stored, and the staff member only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffSessionRecord {
+    /// SHA-256 of the session id from the staff cookie.
+    pub id_hash: Vec<u8>,
+    /// Hex of the first 16 bytes of HMAC(pepper, issuer || sub): the actor id
+    /// in audit entries. Never the raw subject.
+    pub staff_id: String,
+    /// The staff issuer's configured name.
+    pub issuer: String,
+    /// The IdP's `sid` claim; None if not sent.
+    pub idp_session_id: Option<String>,
+    /// Per-session CSRF token (random, compared in constant time).
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
 }

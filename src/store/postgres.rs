@@ -15,8 +15,8 @@ use super::{
 };
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
-    FileRecord, PendingLogin, Result, SealedField, SessionRecord, Store, StoreError, driver_error, parse_stored_id,
-    time_from_micros, time_to_micros,
+    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, driver_error,
+    parse_stored_id, time_from_micros, time_to_micros,
 };
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::ids::{CitizenId, EvidenceId, FileId};
@@ -634,6 +634,57 @@ impl Store for PostgresStore {
             .map_err(postgres_error)?;
         rows.into_iter().map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).collect()
     }
+
+    async fn insert_staff_session(&self, session: &StaffSessionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO staff_sessions \
+             (id_hash, staff_id, issuer, idp_session_id, csrf_token, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(session.id_hash.as_slice())
+        .bind(session.staff_id.as_str())
+        .bind(session.issuer.as_str())
+        .bind(session.idp_session_id.as_deref())
+        .bind(session.csrf_token.as_str())
+        .bind(time_to_micros(session.created_at))
+        .bind(time_to_micros(session.last_seen_at))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn staff_session(&self, id_hash: &[u8]) -> Result<Option<StaffSessionRecord>> {
+        sqlx::query(
+            "SELECT id_hash, staff_id, issuer, idp_session_id, csrf_token, created_at, last_seen_at \
+             FROM staff_sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(postgres_error)?
+        .map(|row| staff_session_from_row(&row))
+        .transpose()
+    }
+
+    async fn touch_staff_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE staff_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(time_to_micros(at))
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn delete_staff_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(())
+    }
 }
 
 /// Mark a pending file of `citizen_id` complete, after checking that its
@@ -792,4 +843,19 @@ async fn reserve_audit_sequences(connection: &mut PgConnection, count: usize) ->
     .await
     .map_err(postgres_error)?;
     Ok(new_last - count)
+}
+
+fn staff_session_from_row(row: &PgRow) -> Result<StaffSessionRecord> {
+    Ok(StaffSessionRecord {
+        id_hash: row.try_get("id_hash").map_err(driver_error)?,
+        staff_id: row.try_get("staff_id").map_err(driver_error)?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
+        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
+        created_at: time_from_micros("staff_sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        last_seen_at: time_from_micros(
+            "staff_sessions.last_seen_at",
+            row.try_get("last_seen_at").map_err(driver_error)?,
+        )?,
+    })
 }

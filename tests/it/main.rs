@@ -8,6 +8,7 @@
 mod audit_flow;
 mod audit_store;
 mod browser;
+mod dpo;
 mod evidence;
 mod login;
 mod oidc_provider_smoke;

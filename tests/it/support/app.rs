@@ -9,7 +9,7 @@ use chrono::Utc;
 use ring::rand::SystemRandom;
 use sqlx::{AssertSqlSafe, Connection};
 use tresor::clock::ManualClock;
-use tresor::config::Config;
+use tresor::config::{Config, IssuerConfig, SecretString};
 use tresor::crypto::FileKeyProvider;
 use tresor::http::AppState;
 use tresor::policy::{LoginLevel, Policies};
@@ -24,6 +24,10 @@ pub const CLIENT_ID: &str = "tresor";
 pub const CLIENT_SECRET: &str = "tresor-test-secret-0123456789abcdef";
 /// The issuer's configured name in tresor (used in URLs).
 pub const ISSUER_NAME: &str = "eid";
+/// The staff login: a second client at the same test provider.
+pub const STAFF_CLIENT_ID: &str = "tresor-staff";
+pub const STAFF_CLIENT_SECRET: &str = "tresor-staff-secret-0123456789abcdef";
+pub const STAFF_ISSUER_NAME: &str = "staff";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -37,11 +41,19 @@ pub struct TestAppOptions {
     pub min_level: LoginLevel,
     /// Folder with `evidence-types.toml`; None: the shipped `policies/`.
     pub policy_dir: Option<std::path::PathBuf>,
+    /// Configure `staff_issuer` (client `tresor-staff` at the test provider).
+    pub staff_issuer: bool,
 }
 
 impl TestAppOptions {
     pub fn new(backend: Backend) -> Self {
-        Self { backend, upload_limit_bytes: 25 * 1024 * 1024, min_level: LoginLevel::Low, policy_dir: None }
+        Self {
+            backend,
+            upload_limit_bytes: 25 * 1024 * 1024,
+            min_level: LoginLevel::Low,
+            policy_dir: None,
+            staff_issuer: false,
+        }
     }
 }
 
@@ -71,7 +83,9 @@ impl TestApp {
         let mut client = TestClient::new(CLIENT_ID, CLIENT_SECRET, &format!("{base}/auth/callback"));
         client.post_logout_redirect_uris = vec![format!("{base}/logged-out")];
         client.backchannel_logout_uri = Some(format!("{base}/auth/backchannel-logout/{ISSUER_NAME}"));
-        let provider = TestOidcProvider::start(vec![client]).await;
+        let mut staff_client = TestClient::new(STAFF_CLIENT_ID, STAFF_CLIENT_SECRET, &format!("{base}/staff/callback"));
+        staff_client.post_logout_redirect_uris = vec![format!("{base}/logged-out")];
+        let provider = TestOidcProvider::start(vec![client, staff_client]).await;
 
         let (store, sqlite_dir, postgres) = match options.backend {
             Backend::Sqlite => {
@@ -91,6 +105,18 @@ impl TestApp {
             .policy_dir
             .clone()
             .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"));
+        if options.staff_issuer {
+            config.staff_issuer = Some(IssuerConfig {
+                name: STAFF_ISSUER_NAME.to_owned(),
+                label: None,
+                issuer_url: provider.issuer.clone(),
+                client_id: STAFF_CLIENT_ID.to_owned(),
+                client_secret: Some(SecretString::new(STAFF_CLIENT_SECRET.to_owned())),
+                client_secret_env: None,
+                min_level: "low".to_owned(),
+                scopes: Vec::new(),
+            });
+        }
         let config = Arc::new(config);
         let rng = Arc::new(SystemRandom::new());
         let clock = Arc::new(ManualClock::new(Utc::now()));
@@ -148,6 +174,13 @@ impl TestApp {
             url.push_str(&format!("&level={level}"));
         }
         browser.get(url).send().await.expect("login request")
+    }
+
+    /// Log `persona` in as staff (`/staff/login`) through the real provider.
+    /// Returns the final response (after all redirects).
+    pub async fn staff_login(&self, browser: &reqwest::Client, persona: &str) -> reqwest::Response {
+        let url = format!("{}/staff/login?login_hint={persona}", self.base);
+        browser.get(url).send().await.expect("staff login request")
     }
 
     /// The CSRF token of the browser's session (`GET /api/v1/session`).

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tresor::audit::{AuditEntry, AuditEvent};
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{
-    AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, Store, StoreError,
-    StoredAuditEntry,
+    AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, StaffSessionRecord,
+    Store, StoreError, StoredAuditEntry,
 };
 
 /// Wraps a real store; `append_audit` fails (after a delay, so that other
@@ -157,5 +157,17 @@ impl Store for FailingAuditStore {
     }
     async fn checkpoints(&self) -> tresor::store::Result<Vec<(u64, String)>> {
         self.inner.checkpoints().await
+    }
+    async fn insert_staff_session(&self, session: &StaffSessionRecord) -> tresor::store::Result<()> {
+        self.inner.insert_staff_session(session).await
+    }
+    async fn staff_session(&self, id_hash: &[u8]) -> tresor::store::Result<Option<StaffSessionRecord>> {
+        self.inner.staff_session(id_hash).await
+    }
+    async fn touch_staff_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> tresor::store::Result<()> {
+        self.inner.touch_staff_session(id_hash, at).await
+    }
+    async fn delete_staff_session(&self, id_hash: &[u8]) -> tresor::store::Result<()> {
+        self.inner.delete_staff_session(id_hash).await
     }
 }

@@ -1,0 +1,1213 @@
+//! The data-protection officers' side of the audit log: staff login through
+//! the city's staff identity provider, the query page and its JSON twin,
+//! CSV and JSON Lines exports, per-department statistics, and a
+//! verification that recomputes the whole Merkle tree from the store.
+//!
+//! Architecture invariant: every DPO read of the log is itself an audit
+//! entry (`audit_query`, actor `Staff(staff id)`, never the raw subject),
+//! recorded durably before the answer leaves; if that fails, nothing is
+//! shown (503 `audit_unavailable`). Staff sessions live in their own table
+//! and cookie: a citizen session never opens a staff page, and a staff
+//! session never opens a citizen page.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Query, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use maud::Markup;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::i18n::{self, VerifyFinding};
+use super::pages::{self, PageContext};
+use super::session::{self, STAFF_LOGIN_BINDING_COOKIE, StaffSession};
+use crate::audit::checkpoint::{open_signed, parse_verifier_key};
+use crate::audit::merkle::{Hash, TreeBuilder, leaf_hash};
+use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+use crate::identity::oidc::PendingAuth;
+use crate::identity::staff::StaffLogin;
+use crate::ids::CitizenId;
+use crate::policy::{Lang, LoginLevel};
+use crate::store::{AuditFilter, PendingLogin, Store, StoredAuditEntry};
+use crate::vault::VaultError;
+
+/// The staff login, if configured; put into the router as an extension by
+/// `server::build` (None: every staff route answers 404).
+#[derive(Clone, Default)]
+pub struct StaffLoginHandle(pub Option<Arc<StaffLogin>>);
+
+/// The CSV export's first line; the columns are a contract for DPOs' tools.
+pub const CSV_HEADER: &str =
+    "sequence,time,actor_kind,actor_id,action,outcome,subject,department,service,reason,leaf_hash";
+
+/// A staff authorization request must come back within this time.
+const STAFF_LOGIN_TIMEOUT_MINUTES: i64 = 10;
+/// Rows on one results page.
+const PAGE_LIMIT: u32 = 100;
+/// Rows per JSON page when `limit` is not given, and the most one may ask for.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+/// Rows read from the store per step of an export or of the statistics.
+const SCAN_PAGE: u32 = 1000;
+/// Leaf hashes read per step of the verification.
+const VERIFY_LEAVES_PAGE: u64 = 10_000;
+/// Longest accepted filter value (ids are far shorter).
+const MAX_FILTER_VALUE: usize = 200;
+
+/// Every action, for the select on the query page.
+const ALL_ACTIONS: [Action; 16] = [
+    Action::Login,
+    Action::Logout,
+    Action::EvidenceUpload,
+    Action::EvidenceView,
+    Action::EvidenceDownload,
+    Action::EvidenceDelete,
+    Action::AccountErase,
+    Action::AccessRequestCreate,
+    Action::AccessRequestApprove,
+    Action::AccessRequestDeny,
+    Action::AccessRequestExpire,
+    Action::GrantRevoke,
+    Action::Release,
+    Action::PolicyLoad,
+    Action::KeyOperation,
+    Action::AuditQuery,
+];
+
+// A new action fails to compile here until it is added to ALL_ACTIONS too.
+const _: fn(Action) = |action| match action {
+    Action::Login
+    | Action::Logout
+    | Action::EvidenceUpload
+    | Action::EvidenceView
+    | Action::EvidenceDownload
+    | Action::EvidenceDelete
+    | Action::AccountErase
+    | Action::AccessRequestCreate
+    | Action::AccessRequestApprove
+    | Action::AccessRequestDeny
+    | Action::AccessRequestExpire
+    | Action::GrantRevoke
+    | Action::Release
+    | Action::PolicyLoad
+    | Action::KeyOperation
+    | Action::AuditQuery => {}
+};
+
+// --- extractors --------------------------------------------------------------
+
+/// The staff login of this server, or None. Never rejects.
+pub struct StaffSetup(Option<Arc<StaffLogin>>);
+
+impl<S: Send + Sync> FromRequestParts<S> for StaffSetup {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self(parts.extensions.get::<StaffLoginHandle>().and_then(|handle| handle.0.clone())))
+    }
+}
+
+impl StaffSetup {
+    fn require(&self) -> ApiResult<&Arc<StaffLogin>> {
+        self.0.as_ref().ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "staff_login_not_configured", "There is no staff login here.")
+        })
+    }
+}
+
+/// A logged-in data-protection officer.
+struct Dpo {
+    session: StaffSession,
+}
+
+impl Dpo {
+    fn staff_id(&self) -> &str {
+        self.session.staff_id()
+    }
+}
+
+fn staff_not_logged_in() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "staff_not_logged_in", "Please log in with your staff account first.")
+}
+
+fn not_a_dpo() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "not_a_dpo", "Only data-protection officers may see the audit log.")
+}
+
+fn invalid_state() -> ApiError {
+    ApiError::bad_request(
+        "invalid_state",
+        "This login link was already used, has expired or was started in another browser. Please log in again.",
+    )
+}
+
+fn audit_unavailable(error: crate::audit::log::AuditError) -> ApiError {
+    ApiError::from(VaultError::from(error))
+}
+
+/// The staff session of the request, and whether the staff policy makes
+/// its holder a DPO (asked on every request).
+async fn require_dpo(app: &AppState, headers: &HeaderMap, staff: &StaffSetup) -> ApiResult<Dpo> {
+    let staff = staff.require()?;
+    let session = session::load_staff_session(app, headers).await?.ok_or_else(staff_not_logged_in)?;
+    if !staff.is_dpo(session.staff_id()) {
+        return Err(not_a_dpo());
+    }
+    Ok(Dpo { session })
+}
+
+// --- staff login ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct StaffLoginQuery {
+    login_hint: Option<String>,
+    return_to: Option<String>,
+}
+
+/// Only pages of the DPO area are a place to come back to after login.
+fn dpo_return_path(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(path)
+            if (path == "/dpo" || path.starts_with("/dpo/") || path.starts_with("/dpo?"))
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
+                && path.len() < 512 =>
+        {
+            path.to_owned()
+        }
+        _ => "/dpo".to_owned(),
+    }
+}
+
+/// The stored key of a pending staff login: state bound to the browser.
+fn pending_key(state: &str, binding: &str) -> Vec<u8> {
+    session::hash_token(&format!("staff\u{0}{state}\u{0}{binding}"))
+}
+
+/// `GET /staff/login`: to the staff identity provider.
+pub async fn staff_login(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    Query(query): Query<StaffLoginQuery>,
+) -> Response {
+    match start_staff_login(&app, &staff, query).await {
+        Ok(response) => response,
+        Err(error) => error_page(&app, &headers, None, error, false),
+    }
+}
+
+async fn start_staff_login(app: &AppState, staff: &StaffSetup, query: StaffLoginQuery) -> ApiResult<Response> {
+    let staff = staff.require()?;
+    let relying_party = staff.relying_party().await?;
+    if let Some(hint) = &query.login_hint
+        && (hint.len() > 256 || hint.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_request("invalid_login_hint", "The login hint is not valid."));
+    }
+    let level = relying_party.min_level();
+    let start = relying_party.begin_login(app.vault.rng(), level, query.login_hint.as_deref())?;
+    let binding = session::random_token(app.vault.rng())?;
+    app.vault
+        .store()
+        .insert_pending_login(&PendingLogin {
+            state_hash: pending_key(&start.state, &binding),
+            issuer: staff.issuer_name().to_owned(),
+            nonce: start.nonce,
+            pkce_verifier: start.pkce_verifier,
+            requested_level: level.ordinal(),
+            return_to: dpo_return_path(query.return_to.as_deref()),
+            created_at: app.vault.clock().now(),
+        })
+        .await?;
+    let mut response = Redirect::to(start.authorize_url.as_str()).into_response();
+    session::set_cookie_header(
+        response.headers_mut(),
+        app.cookies.set(STAFF_LOGIN_BINDING_COOKIE, &binding, Some(STAFF_LOGIN_TIMEOUT_MINUTES * 60)),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct StaffCallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /staff/callback`: the staff provider's answer. A verified staff
+/// member who is not a DPO gets 403 and no session.
+pub async fn staff_callback(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    Query(query): Query<StaffCallbackQuery>,
+) -> Response {
+    match finish_staff_login(&app, &staff, &headers, query).await {
+        Ok(response) => response,
+        Err(error) => error_page(&app, &headers, None, error, false),
+    }
+}
+
+async fn finish_staff_login(
+    app: &AppState,
+    staff: &StaffSetup,
+    headers: &HeaderMap,
+    query: StaffCallbackQuery,
+) -> ApiResult<Response> {
+    let staff = staff.require()?;
+    let state = query.state.as_deref().ok_or_else(invalid_state)?;
+    let binding = session::cookie_value(headers, STAFF_LOGIN_BINDING_COOKIE).ok_or_else(invalid_state)?;
+    let pending =
+        app.vault.store().take_pending_login(&pending_key(state, binding)).await?.ok_or_else(invalid_state)?;
+    let now = app.vault.clock().now();
+    // A citizen's pending login can never complete here (and the key
+    // derivation differs anyway).
+    if pending.issuer != staff.issuer_name()
+        || now - pending.created_at > Duration::minutes(STAFF_LOGIN_TIMEOUT_MINUTES)
+    {
+        return Err(invalid_state());
+    }
+    if let Some(error) = query.error {
+        tracing::info!(error = %error.chars().take(64).collect::<String>(), "staff identity provider refused the login");
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_cancelled", "The login was cancelled or refused."));
+    }
+    let code = query
+        .code
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
+    let relying_party = staff.relying_party().await?;
+    let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
+    let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
+    let login = match relying_party.finish_login(code, &auth, requested, now).await {
+        Ok(login) => login,
+        Err(error) => {
+            let event = staff_login_event(Actor::System, Outcome::Refused, Some(error.code()));
+            if let Err(audit_error) = app.vault.audit().record(event).await {
+                tracing::warn!(%audit_error, "could not record a refused staff login");
+            }
+            return Err(error.into());
+        }
+    };
+    let staff_id = staff.staff_id(app.vault.keys().pepper(), &login.subject);
+    if !staff.is_dpo(&staff_id) {
+        let event = staff_login_event(Actor::Staff(staff_id), Outcome::Refused, Some("not_a_dpo"));
+        app.vault.audit().record(event).await.map_err(audit_unavailable)?;
+        return Err(not_a_dpo());
+    }
+    // Durable before the session exists (fail closed).
+    let event = staff_login_event(Actor::Staff(staff_id.clone()), Outcome::Success, None);
+    app.vault.audit().record(event).await.map_err(audit_unavailable)?;
+    let previous = session::cookie_value(headers, app.cookies.staff_session_name());
+    let cookie =
+        session::start_staff_session(app, previous, staff_id, staff.issuer_name(), login.idp_session_id).await?;
+    let mut response = Redirect::to(&pending.return_to).into_response();
+    session::set_cookie_header(response.headers_mut(), cookie);
+    session::set_cookie_header(response.headers_mut(), app.cookies.clear(STAFF_LOGIN_BINDING_COOKIE));
+    Ok(response)
+}
+
+fn staff_login_event(actor: Actor, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
+    AuditEvent { actor, action: Action::Login, targets: Targets::default(), outcome, reason: reason.map(str::to_owned) }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// `POST /staff/logout`: end the staff session here (and at the provider,
+/// if it supports RP-initiated logout).
+pub async fn staff_logout(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        let staff_login = staff.require()?;
+        let session = session::load_staff_session(&app, &headers).await?.ok_or_else(staff_not_logged_in)?;
+        session.check_csrf(form.csrf.as_deref())?;
+        app.vault.store().delete_staff_session(&session.record.id_hash).await?;
+        let event = AuditEvent {
+            action: Action::Logout,
+            ..staff_login_event(Actor::Staff(session.staff_id().to_owned()), Outcome::Success, None)
+        };
+        if let Err(error) = app.vault.audit().record(event).await {
+            tracing::warn!(%error, "could not record a staff logout");
+        }
+        let target = match staff_login.relying_party().await {
+            Ok(relying_party) => relying_party.end_session_url().map(|url| url.to_string()),
+            Err(_) => None,
+        };
+        let mut response = Redirect::to(target.as_deref().unwrap_or("/logged-out")).into_response();
+        session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.staff_session_name()));
+        Ok::<_, ApiError>(response)
+    }
+    .await;
+    result.unwrap_or_else(|error| error_page(&app, &headers, None, error, false))
+}
+
+// --- filters ---------------------------------------------------------------------
+
+/// A parsed DPO request: the store filter, paging, and the raw values for
+/// showing the form again.
+#[derive(Debug, Default)]
+struct DpoRequest {
+    filter: AuditFilter,
+    after: Option<u64>,
+    limit: Option<u32>,
+    lang: Option<String>,
+    values: pages::DpoFilterValues,
+}
+
+/// A filter value that was refused: which parameter, and why (English; the
+/// page translates by parameter).
+#[derive(Debug)]
+struct FilterError {
+    parameter: &'static str,
+    message: &'static str,
+}
+
+impl From<FilterError> for ApiError {
+    fn from(error: FilterError) -> Self {
+        ApiError::bad_request("invalid_filter", format!("{}: {}", error.parameter, error.message))
+    }
+}
+
+const FILTER_PARAMETERS: [&str; 10] =
+    ["from", "to", "action", "outcome", "department", "service", "citizen", "after", "limit", "lang"];
+
+/// Parse the query string strictly: unknown or repeated parameters and bad
+/// values are refused with the parameter's name; empty values mean "any".
+fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
+    let mut request = DpoRequest::default();
+    let mut seen = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let Some(&parameter) = FILTER_PARAMETERS.iter().find(|name| **name == key) else {
+            return Err(FilterError { parameter: "query", message: "unknown parameter" });
+        };
+        if seen.contains(&parameter) {
+            return Err(FilterError { parameter, message: "given more than once" });
+        }
+        seen.push(parameter);
+        let value = value.trim();
+        if value.len() > MAX_FILTER_VALUE || value.chars().any(char::is_control) {
+            return Err(FilterError { parameter, message: "too long or contains control characters" });
+        }
+        if value.is_empty() {
+            continue;
+        }
+        let text = value.to_owned();
+        match parameter {
+            "from" => {
+                request.filter.from =
+                    Some(parse_time(value, false).ok_or(FilterError {
+                        parameter,
+                        message: "expected a date (YYYY-MM-DD) or an RFC 3339 time",
+                    })?);
+                request.values.from = text;
+            }
+            "to" => {
+                request.filter.until =
+                    Some(parse_time(value, true).ok_or(FilterError {
+                        parameter,
+                        message: "expected a date (YYYY-MM-DD) or an RFC 3339 time",
+                    })?);
+                request.values.to = text;
+            }
+            "action" => {
+                let action = ALL_ACTIONS.into_iter().find(|action| action.as_str() == value);
+                request.filter.action = Some(action.ok_or(FilterError { parameter, message: "unknown action" })?);
+                request.values.action = text;
+            }
+            "outcome" => {
+                let outcome = match value {
+                    "success" => Outcome::Success,
+                    "refused" => Outcome::Refused,
+                    "failed" => Outcome::Failed,
+                    _ => return Err(FilterError { parameter, message: "expected success, refused or failed" }),
+                };
+                request.filter.outcome = Some(outcome);
+                request.values.outcome = text;
+            }
+            "department" | "service" => {
+                if value.len() > 128
+                    || !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+                {
+                    return Err(FilterError { parameter, message: "use letters, digits, - _ . : only" });
+                }
+                if parameter == "department" {
+                    request.filter.department = Some(text.clone());
+                    request.values.department = text;
+                } else {
+                    request.filter.service = Some(text.clone());
+                    request.values.service = text;
+                }
+            }
+            "citizen" => {
+                let citizen: CitizenId =
+                    value.parse().map_err(|_| FilterError { parameter, message: "not a citizen id" })?;
+                request.filter.subject = Some(citizen.to_string());
+                request.values.citizen = text;
+            }
+            "after" => {
+                request.after =
+                    Some(value.parse().map_err(|_| FilterError { parameter, message: "expected a sequence number" })?);
+            }
+            "limit" => {
+                let limit: u32 = value.parse().map_err(|_| FilterError { parameter, message: "expected 1 to 1000" })?;
+                if !(1..=MAX_LIMIT).contains(&limit) {
+                    return Err(FilterError { parameter, message: "expected 1 to 1000" });
+                }
+                request.limit = Some(limit);
+            }
+            // Only "lang" is left (the list above is exhaustive).
+            _ => request.lang = Some(text),
+        }
+    }
+    if let (Some(from), Some(until)) = (request.filter.from, request.filter.until)
+        && from >= until
+    {
+        return Err(FilterError { parameter: "to", message: "must be after from" });
+    }
+    Ok(request)
+}
+
+/// A date is a whole UTC day: `from` its start, `to` its end (the store's
+/// bound is exclusive, so the next day's start). An RFC 3339 time is exact.
+fn parse_time(value: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let date = if end_of_day { date.succ_opt()? } else { date };
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// The filter as a query string (for export and next-page links).
+fn filter_query(values: &pages::DpoFilterValues) -> String {
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
+        ("from", &values.from),
+        ("to", &values.to),
+        ("action", &values.action),
+        ("outcome", &values.outcome),
+        ("department", &values.department),
+        ("service", &values.service),
+        ("citizen", &values.citizen),
+    ] {
+        if !value.is_empty() {
+            serializer.append_pair(key, value);
+        }
+    }
+    serializer.finish()
+}
+
+/// Record the DPO's query before anything is read (fail closed). A citizen
+/// asked about is the entry's subject, so they see in their own access log
+/// that a DPO looked. Department and service are deliberately not targets:
+/// they would count the DPO's own queries as that department's activity in
+/// filters and statistics.
+async fn record_query(app: &AppState, dpo: &Dpo, filter: &AuditFilter, reason: &'static str) -> ApiResult<()> {
+    let event = AuditEvent {
+        actor: Actor::Staff(dpo.staff_id().to_owned()),
+        action: Action::AuditQuery,
+        targets: Targets { subject: filter.subject.clone(), ..Targets::default() },
+        outcome: Outcome::Success,
+        reason: Some(reason.to_owned()),
+    };
+    app.vault.audit().record(event).await.map_err(audit_unavailable)?;
+    Ok(())
+}
+
+/// Entries after `after`, at most `limit`, and whether there are more.
+async fn fetch_page(
+    store: &dyn Store,
+    filter: &AuditFilter,
+    limit: u32,
+    after: Option<u64>,
+) -> ApiResult<(Vec<StoredAuditEntry>, bool)> {
+    let mut rows = store.audit_entries(filter, limit + 1, after).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+fn reason_of(row: &StoredAuditEntry) -> Option<String> {
+    row.entry().and_then(Result::ok).and_then(|entry| entry.event.reason)
+}
+
+fn sequence_u64(sequence: i64) -> u64 {
+    u64::try_from(sequence).unwrap_or(0)
+}
+
+// --- the query page and JSON ------------------------------------------------------
+
+/// `GET /dpo`: the filter form and the matching entries.
+pub async fn query_page(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    let lang_hint = lang_param(&raw);
+    let path = if raw.is_empty() { "/dpo".to_owned() } else { format!("/dpo?{raw}") };
+    let dpo = match require_dpo(&app, &headers, &staff).await {
+        Ok(dpo) => dpo,
+        Err(error) => return error_page(&app, &headers, lang_hint.as_deref(), error, false),
+    };
+    let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
+    let actions: Vec<&'static str> = ALL_ACTIONS.iter().map(|action| action.as_str()).collect();
+    let request = match parse_dpo_request(Some(&raw)) {
+        Ok(request) => request,
+        Err(error) => {
+            let view = pages::DpoQueryView {
+                filter: raw_values(&raw),
+                actions,
+                filter_error: Some((error.parameter.to_owned(), filter_message(ctx.lang, &error))),
+                rows: Vec::new(),
+                next_href: None,
+                export_query: String::new(),
+            };
+            return respond(&app, &ctx, StatusCode::BAD_REQUEST, pages::dpo_query_page(&ctx, &view));
+        }
+    };
+    let result = async {
+        record_query(&app, &dpo, &request.filter, "dpo_page").await?;
+        let limit = request.limit.unwrap_or(PAGE_LIMIT);
+        let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, request.after).await?;
+        let export_query = filter_query(&request.values);
+        let next_href = more.then(|| rows.last()).flatten().map(|last| {
+            let separator = if export_query.is_empty() { "" } else { "&" };
+            format!("/dpo?{export_query}{separator}after={}&lang={}", last.sequence, i18n::lang_code(ctx.lang))
+        });
+        let rows = rows
+            .iter()
+            .map(|row| pages::DpoEntryRow {
+                sequence: row.sequence,
+                time: row.time,
+                actor_kind: row.actor_kind.clone(),
+                actor_id: row.actor_id.clone(),
+                action: row.action.clone(),
+                outcome: row.outcome.clone(),
+                subject: row.subject.clone(),
+                department: row.department.clone(),
+                service: row.service.clone(),
+                reason: reason_of(row),
+            })
+            .collect();
+        let view = pages::DpoQueryView {
+            filter: request.values.clone(),
+            actions,
+            filter_error: None,
+            rows,
+            next_href,
+            export_query,
+        };
+        Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_query_page(&ctx, &view)))
+    }
+    .await;
+    result.unwrap_or_else(|error| error_page(&app, &headers, lang_hint.as_deref(), error, true))
+}
+
+/// One entry as the JSON API and the JSON Lines export give it.
+#[derive(Serialize)]
+pub struct EntryBody {
+    sequence: i64,
+    time: String,
+    actor_kind: String,
+    actor_id: Option<String>,
+    action: String,
+    outcome: String,
+    subject: Option<String>,
+    department: Option<String>,
+    service: Option<String>,
+    reason: Option<String>,
+    /// Hex; SHA-256(0x00 || canonical body).
+    leaf_hash: String,
+    /// The entry as stored (its canonical body); null once pruned.
+    entry: Option<serde_json::Value>,
+}
+
+impl EntryBody {
+    fn from_stored(row: &StoredAuditEntry) -> Self {
+        Self {
+            sequence: row.sequence,
+            time: row.time.to_rfc3339_opts(SecondsFormat::Micros, true),
+            actor_kind: row.actor_kind.clone(),
+            actor_id: row.actor_id.clone(),
+            action: row.action.clone(),
+            outcome: row.outcome.clone(),
+            subject: row.subject.clone(),
+            department: row.department.clone(),
+            service: row.service.clone(),
+            reason: reason_of(row),
+            leaf_hash: hex::encode(&row.leaf_hash),
+            entry: row.body.as_deref().and_then(|body| serde_json::from_slice(body).ok()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct EntriesBody {
+    entries: Vec<EntryBody>,
+    /// Pass as `after` for the next page; null on the last page.
+    next_after: Option<i64>,
+}
+
+/// `GET /api/v1/dpo/entries`: the same query as JSON, keyset-paged.
+pub async fn entries_json(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<EntriesBody>> {
+    let dpo = require_dpo(&app, &headers, &staff).await?;
+    let request = parse_dpo_request(raw.as_deref())?;
+    record_query(&app, &dpo, &request.filter, "dpo_entries").await?;
+    let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
+    let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, request.after).await?;
+    let next_after = if more { rows.last().map(|row| row.sequence) } else { None };
+    Ok(Json(EntriesBody { entries: rows.iter().map(EntryBody::from_stored).collect(), next_after }))
+}
+
+// --- exports -------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    Csv,
+    JsonLines,
+}
+
+/// `GET /dpo/export.csv`
+pub async fn export_csv(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    export(&app, &staff, &headers, raw.as_deref(), ExportFormat::Csv).await
+}
+
+/// `GET /dpo/export.jsonl`
+pub async fn export_jsonl(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    export(&app, &staff, &headers, raw.as_deref(), ExportFormat::JsonLines).await
+}
+
+async fn export(
+    app: &AppState,
+    staff: &StaffSetup,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    format: ExportFormat,
+) -> Response {
+    let result = async {
+        let dpo = require_dpo(app, headers, staff).await?;
+        let request = parse_dpo_request(raw)?;
+        let reason = if format == ExportFormat::Csv { "dpo_export_csv" } else { "dpo_export_jsonl" };
+        record_query(app, &dpo, &request.filter, reason).await?;
+        Ok::<_, ApiError>(export_response(app.vault.store().clone(), request, format))
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(error) => negotiated_error(app, headers, error),
+    }
+}
+
+/// The export body, streamed a store page at a time (memory stays flat for
+/// any log size). A store failure mid-way aborts the response, so a
+/// truncated file never looks complete.
+fn export_response(store: Arc<dyn Store>, request: DpoRequest, format: ExportFormat) -> Response {
+    struct Cursor {
+        after: Option<u64>,
+        first: bool,
+        remaining: Option<u64>,
+    }
+    let filter = request.filter;
+    let start = Some(Cursor { after: request.after, first: true, remaining: request.limit.map(u64::from) });
+    let stream = futures_util::stream::unfold(start, move |cursor| {
+        let store = store.clone();
+        let filter = filter.clone();
+        async move {
+            let cursor = cursor?;
+            let page = match cursor.remaining {
+                Some(remaining) => u32::try_from(remaining.min(u64::from(SCAN_PAGE))).unwrap_or(SCAN_PAGE),
+                None => SCAN_PAGE,
+            };
+            let rows = if page == 0 {
+                Vec::new()
+            } else {
+                match store.audit_entries(&filter, page, cursor.after).await {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        tracing::error!(%error, "audit export failed mid-way");
+                        return Some((Err(std::io::Error::other("audit export failed")), None));
+                    }
+                }
+            };
+            let mut chunk = String::new();
+            if cursor.first && format == ExportFormat::Csv {
+                chunk.push_str(CSV_HEADER);
+                chunk.push('\n');
+            }
+            if rows.is_empty() && !cursor.first {
+                return None;
+            }
+            for row in &rows {
+                match format {
+                    ExportFormat::Csv => csv_line(&mut chunk, row),
+                    ExportFormat::JsonLines => {
+                        // Serialising plain data with string keys cannot fail.
+                        chunk.push_str(&serde_json::to_string(&EntryBody::from_stored(row)).unwrap_or_default());
+                        chunk.push('\n');
+                    }
+                }
+            }
+            let remaining = cursor.remaining.map(|remaining| remaining.saturating_sub(rows.len() as u64));
+            let next = (rows.len() == page as usize && page > 0 && remaining != Some(0)).then(|| Cursor {
+                after: rows.last().map(|row| sequence_u64(row.sequence)),
+                first: false,
+                remaining,
+            });
+            Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), next))
+        }
+    });
+    let (content_type, file_name) = match format {
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "tresor-audit.csv"),
+        ExportFormat::JsonLines => ("application/x-ndjson", "tresor-audit.jsonl"),
+    };
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn csv_line(out: &mut String, row: &StoredAuditEntry) {
+    let cells = [
+        row.sequence.to_string(),
+        row.time.to_rfc3339_opts(SecondsFormat::Micros, true),
+        row.actor_kind.clone(),
+        row.actor_id.clone().unwrap_or_default(),
+        row.action.clone(),
+        row.outcome.clone(),
+        row.subject.clone().unwrap_or_default(),
+        row.department.clone().unwrap_or_default(),
+        row.service.clone().unwrap_or_default(),
+        reason_of(row).unwrap_or_default(),
+        hex::encode(&row.leaf_hash),
+    ];
+    let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
+    out.push_str(&line.join(","));
+    out.push('\n');
+}
+
+/// One CSV cell, safe to open in a spreadsheet: a cell that starts like a
+/// formula (= + - @, or tab/carriage return) gets a leading `'`, and cells
+/// with separators, quotes or line breaks are quoted (RFC 4180).
+pub fn csv_cell(value: &str) -> String {
+    let guarded =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
+}
+
+// --- statistics --------------------------------------------------------------------------
+
+/// `GET /dpo/stats`: successful and refused releases per department and
+/// month (German time), as a chart and a table. Takes the same time,
+/// department and service filters as the query page.
+pub async fn stats_page(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    let lang_hint = lang_param(&raw);
+    let path = if raw.is_empty() { "/dpo/stats".to_owned() } else { format!("/dpo/stats?{raw}") };
+    let result = async {
+        let dpo = require_dpo(&app, &headers, &staff).await?;
+        let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
+        let request = parse_dpo_request(Some(&raw))?;
+        let filter = AuditFilter { action: Some(Action::Release), outcome: None, ..request.filter };
+        record_query(&app, &dpo, &filter, "dpo_stats").await?;
+        let rows = department_stats(app.vault.store().as_ref(), &filter).await?;
+        Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &rows)))
+    }
+    .await;
+    result.unwrap_or_else(|error| {
+        let logged_in = error.status != StatusCode::UNAUTHORIZED;
+        error_page(&app, &headers, lang_hint.as_deref(), error, logged_in)
+    })
+}
+
+/// Count matching entries by (month, department), scanning the log a page
+/// at a time.
+async fn department_stats(store: &dyn Store, filter: &AuditFilter) -> ApiResult<Vec<pages::DpoStatsRow>> {
+    let mut counts: BTreeMap<(String, Option<String>), (u64, u64)> = BTreeMap::new();
+    let mut after = None;
+    loop {
+        let rows = store.audit_entries(filter, SCAN_PAGE, after).await?;
+        for row in &rows {
+            let count = counts.entry((i18n::german_month(row.time), row.department.clone())).or_default();
+            if row.outcome == "success" {
+                count.0 += 1;
+            } else {
+                count.1 += 1;
+            }
+        }
+        if rows.len() < SCAN_PAGE as usize {
+            break;
+        }
+        after = rows.last().map(|row| sequence_u64(row.sequence));
+    }
+    Ok(counts
+        .into_iter()
+        .map(|((month, department), (granted, refused))| pages::DpoStatsRow { department, month, granted, refused })
+        .collect())
+}
+
+// --- verification --------------------------------------------------------------------------
+
+/// `GET /dpo/verify`: recompute the Merkle tree from every stored leaf,
+/// check every stored entry text against its leaf, and check every signed
+/// checkpoint (signature with the vault's key, root against the tree).
+pub async fn verify_page(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    let lang_hint = lang_param(&raw);
+    let result = async {
+        let dpo = require_dpo(&app, &headers, &staff).await?;
+        let ctx = page_context(&app, &headers, lang_hint.as_deref(), "/dpo/verify", Some(&dpo.session));
+        record_query(&app, &dpo, &AuditFilter::default(), "dpo_verify").await?;
+        let (checked, problems) = verify_log(&app).await?;
+        let view = pages::DpoVerifyView {
+            ok: problems.is_empty(),
+            checked: checked.iter().map(|finding| i18n::verify_finding(ctx.lang, finding)).collect(),
+            problems: problems.iter().map(|finding| i18n::verify_finding(ctx.lang, finding)).collect(),
+        };
+        Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_verify_page(&ctx, &view)))
+    }
+    .await;
+    result.unwrap_or_else(|error| {
+        let logged_in = error.status != StatusCode::UNAUTHORIZED;
+        error_page(&app, &headers, lang_hint.as_deref(), error, logged_in)
+    })
+}
+
+/// (what was verified, what failed). Store errors that mean corrupt data
+/// are findings; other store errors are errors.
+async fn verify_log(app: &AppState) -> ApiResult<(Vec<VerifyFinding>, Vec<VerifyFinding>)> {
+    let store = app.vault.store();
+    let mut checked = Vec::new();
+    let mut problems = Vec::new();
+    let size = store.audit_size().await?;
+
+    // Every entry text must hash to its stored leaf and carry its own number.
+    let (mut bodies, mut pruned) = (0u64, 0u64);
+    let mut after = None;
+    loop {
+        let rows = match store.audit_entries(&AuditFilter::default(), SCAN_PAGE, after).await {
+            Ok(rows) => rows,
+            Err(crate::store::StoreError::Corrupt(detail)) => {
+                tracing::warn!(%detail, "audit verification: stored entries unreadable");
+                problems.push(VerifyFinding::StoreUnreadable);
+                break;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        for row in &rows {
+            match &row.body {
+                None => pruned += 1,
+                Some(body) => {
+                    bodies += 1;
+                    if leaf_hash(body).as_slice() != row.leaf_hash.as_slice() {
+                        problems.push(VerifyFinding::BodyDoesNotMatch { sequence: row.sequence });
+                    } else if !matches!(row.entry(), Some(Ok(entry)) if i64::try_from(entry.sequence).ok() == Some(row.sequence))
+                    {
+                        problems.push(VerifyFinding::BodyUnreadable { sequence: row.sequence });
+                    }
+                }
+            }
+        }
+        if rows.len() < SCAN_PAGE as usize {
+            break;
+        }
+        after = rows.last().map(|row| sequence_u64(row.sequence));
+    }
+
+    // The tree over all leaves; remember the root at every checkpoint size.
+    let checkpoints = store.checkpoints().await?;
+    let (key_name, public_key) =
+        parse_verifier_key(&app.vault.audit().verifier_key()).map_err(|error| ApiError::internal(&error))?;
+    let mut opened = Vec::new();
+    for (size_claimed, note) in &checkpoints {
+        match open_signed(note, &key_name, &public_key) {
+            Ok(checkpoint) if checkpoint.size == *size_claimed => opened.push(checkpoint),
+            _ => problems.push(VerifyFinding::SignatureInvalid { size: *size_claimed }),
+        }
+    }
+    let mut roots_at: BTreeMap<u64, Hash> = BTreeMap::new();
+    let mut tree = TreeBuilder::new();
+    let wanted: std::collections::BTreeSet<u64> = opened.iter().map(|checkpoint| checkpoint.size).collect();
+    if wanted.contains(&0) {
+        roots_at.insert(0, tree.root());
+    }
+    let mut leaves_ok = true;
+    while tree.size() < size {
+        let to = tree.size().saturating_add(VERIFY_LEAVES_PAGE).min(size);
+        let leaves = match store.audit_leaf_hashes(tree.size(), to).await {
+            Ok(leaves) => leaves,
+            Err(crate::store::StoreError::Corrupt(detail)) => {
+                tracing::warn!(%detail, "audit verification: leaves unreadable");
+                problems.push(VerifyFinding::StoreUnreadable);
+                leaves_ok = false;
+                break;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if leaves.is_empty() {
+            problems.push(VerifyFinding::StoreUnreadable);
+            leaves_ok = false;
+            break;
+        }
+        for leaf in leaves {
+            tree.push(leaf);
+            if wanted.contains(&tree.size()) {
+                roots_at.insert(tree.size(), tree.root());
+            }
+        }
+    }
+    if leaves_ok {
+        checked.push(VerifyFinding::TreeRecomputed { entries: size, bodies, pruned });
+    }
+    let mut matched = 0;
+    for checkpoint in &opened {
+        match roots_at.get(&checkpoint.size) {
+            Some(root) if root == &checkpoint.root => matched += 1,
+            Some(_) => problems.push(VerifyFinding::RootMismatch { size: checkpoint.size }),
+            None if checkpoint.size > size => {
+                problems.push(VerifyFinding::CheckpointBeyondLog { size: checkpoint.size, entries: size })
+            }
+            // Leaves unreadable: already reported.
+            None => {}
+        }
+    }
+    if checkpoints.is_empty() {
+        checked.push(VerifyFinding::NoCheckpointYet);
+    } else {
+        checked.push(VerifyFinding::CheckpointsMatched { count: matched });
+        if let Some(latest) = opened.iter().max_by_key(|checkpoint| checkpoint.size)
+            && roots_at.get(&latest.size) == Some(&latest.root)
+        {
+            checked.push(VerifyFinding::LatestCheckpoint { size: latest.size, root: BASE64.encode(latest.root) });
+        }
+    }
+    Ok((checked, problems))
+}
+
+// --- page plumbing -------------------------------------------------------------------------
+
+/// `lang` from a raw query string, if given (even when other values are bad).
+fn lang_param(raw: &str) -> Option<String> {
+    url::form_urlencoded::parse(raw.as_bytes()).find(|(key, _)| key == "lang").map(|(_, value)| value.into_owned())
+}
+
+/// The filter values as typed, for showing a refused form again.
+fn raw_values(raw: &str) -> pages::DpoFilterValues {
+    let mut values = pages::DpoFilterValues::default();
+    for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        let value: String = value.chars().filter(|c| !c.is_control()).take(MAX_FILTER_VALUE).collect();
+        match key.as_ref() {
+            "from" => values.from = value,
+            "to" => values.to = value,
+            "action" => values.action = value,
+            "outcome" => values.outcome = value,
+            "department" => values.department = value,
+            "service" => values.service = value,
+            "citizen" => values.citizen = value,
+            _ => {}
+        }
+    }
+    values
+}
+
+fn filter_message(lang: Lang, error: &FilterError) -> String {
+    match lang {
+        Lang::En => format!("{}: {}.", error.parameter, error.message),
+        Lang::De => match error.parameter {
+            "from" | "to" => "Bitte ein Datum wie 2026-05-31 angeben.".to_owned(),
+            "action" => "Diese Aktion gibt es nicht.".to_owned(),
+            "outcome" => "Dieses Ergebnis gibt es nicht.".to_owned(),
+            "department" | "service" => "Bitte nur Buchstaben, Ziffern und - _ . : verwenden.".to_owned(),
+            "citizen" => "Das ist keine gültige Kennung.".to_owned(),
+            _ => "Diese Angabe ist nicht gültig.".to_owned(),
+        },
+    }
+}
+
+fn page_context(
+    app: &AppState,
+    headers: &HeaderMap,
+    query_lang: Option<&str>,
+    path: &str,
+    session: Option<&StaffSession>,
+) -> PageContext {
+    let lang = i18n::negotiate(
+        query_lang,
+        session::cookie_value(headers, "lang"),
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()),
+    );
+    PageContext {
+        lang,
+        dev_mode: app.dev_mode,
+        // The citizens' navigation is not for staff; DPO pages bring their own.
+        logged_in: false,
+        login_level_label: None,
+        csrf_token: session.map(|session| session.csrf_token().to_owned()),
+        current_path: path.to_owned(),
+    }
+}
+
+fn respond(app: &AppState, ctx: &PageContext, status: StatusCode, markup: Markup) -> Response {
+    let mut response = (status, markup).into_response();
+    let switched = ctx.current_path.contains("lang=");
+    if switched {
+        session::set_cookie_header(
+            response.headers_mut(),
+            app.cookies.set("lang", i18n::lang_code(ctx.lang), Some(365 * 24 * 3600)),
+        );
+    }
+    response
+}
+
+/// An error as a staff page, in the page's language.
+fn error_page(app: &AppState, headers: &HeaderMap, lang: Option<&str>, error: ApiError, logged_in: bool) -> Response {
+    let ctx = page_context(app, headers, lang, "/dpo", None);
+    let title = match (ctx.lang, error.status.as_u16()) {
+        (Lang::De, 401) => "Bitte melden Sie sich an",
+        (Lang::En, 401) => "Please log in",
+        (Lang::De, 403) => "Nicht erlaubt",
+        (Lang::En, 403) => "Not allowed",
+        (Lang::De, 404) => "Nicht gefunden",
+        (Lang::En, 404) => "Not found",
+        (Lang::De, s) if s >= 500 => "Technischer Fehler",
+        (Lang::En, s) if s >= 500 => "Technical error",
+        (Lang::De, _) => "Das hat nicht geklappt",
+        (Lang::En, _) => "That did not work",
+    };
+    let message = match ctx.lang {
+        Lang::De => german_message(error.code).map(str::to_owned).unwrap_or_else(|| error.message.clone()),
+        Lang::En => error.message.clone(),
+    };
+    let markup = pages::dpo_error_page(&ctx, error.status.as_u16(), title, &message, logged_in);
+    (error.status, markup).into_response()
+}
+
+/// JSON for scripts, a page for browsers (exports are opened from a page).
+fn negotiated_error(app: &AppState, headers: &HeaderMap, error: ApiError) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html { error_page(app, headers, None, error, false) } else { error.into_response() }
+}
+
+fn german_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "staff_not_logged_in" => "Bitte melden Sie sich zuerst mit Ihrem Konto der Stadtverwaltung an.",
+        "not_a_dpo" => "Nur Datenschutz-Beauftragte dürfen das Protokoll sehen.",
+        "staff_login_not_configured" => "Hier gibt es keine Anmeldung für Mitarbeitende.",
+        "invalid_filter" => "Ein Filter-Wert ist nicht gültig.",
+        "csrf_token_invalid" => "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
+        "invalid_state" => "Dieser Anmelde-Link ist abgelaufen oder schon benutzt. Bitte melden Sie sich neu an.",
+        "login_cancelled" => "Die Anmeldung wurde abgebrochen oder abgelehnt.",
+        "audit_unavailable" => "Die Abfrage konnte nicht protokolliert werden. Deshalb wird nichts angezeigt.",
+        "internal_error" => "Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es später noch einmal.",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_cannot_start_formulas() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell(""), "");
+    }
+
+    #[test]
+    fn filters_parse_strictly() {
+        let request = parse_dpo_request(Some(
+            "from=2026-05-01&to=2026-05-31&action=release&outcome=refused&department=wohngeld&citizen=0123456789abcdef0123456789abcdef&limit=5&after=7",
+        ))
+        .expect("valid");
+        assert_eq!(request.filter.action, Some(Action::Release));
+        assert_eq!(request.filter.outcome, Some(Outcome::Refused));
+        assert_eq!(request.filter.department.as_deref(), Some("wohngeld"));
+        assert_eq!(request.filter.until.map(|t| t.to_rfc3339()), Some("2026-06-01T00:00:00+00:00".to_owned()));
+        assert_eq!((request.limit, request.after), (Some(5), Some(7)));
+        assert!(parse_dpo_request(Some("action=&outcome=")).expect("empty is any").filter == AuditFilter::default());
+        for bad in [
+            "action=drop_table",
+            "outcome=maybe",
+            "from=yesterday",
+            "from=2026-05-02&to=2026-05-01",
+            "citizen=anna",
+            "department=a%20b",
+            "limit=0",
+            "limit=1001",
+            "after=-1",
+            "action=login&action=logout",
+            "colour=red",
+            "department=%00",
+        ] {
+            let error = parse_dpo_request(Some(bad)).expect_err(bad);
+            let api: ApiError = error.into();
+            assert_eq!((api.status, api.code), (StatusCode::BAD_REQUEST, "invalid_filter"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn return_paths_stay_in_the_dpo_area() {
+        assert_eq!(dpo_return_path(Some("/dpo/stats")), "/dpo/stats");
+        assert_eq!(dpo_return_path(Some("/dpo?action=login")), "/dpo?action=login");
+        for bad in ["//evil.example", "/evidence", "https://evil.example/dpo", "/dpo\\x", "/dpoevil"] {
+            assert_eq!(dpo_return_path(Some(bad)), "/dpo", "{bad}");
+        }
+    }
+}
