@@ -120,7 +120,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy { command: PolicyCommand::Check { dir } } => {
             let dir = dir.unwrap_or_else(|| config.policy_dir.clone());
             let policies = Policies::load(&dir)?;
-            println!("{}: {} evidence types, all valid.", dir.display(), policies.evidence_types.iter().count());
+            let staff = tresor::identity::staff::StaffPolicy::load(&dir)?;
+            println!(
+                "{}: {} evidence types and the staff policy ({} DPOs), all valid.",
+                dir.display(),
+                policies.evidence_types.iter().count(),
+                staff.len()
+            );
             Ok(())
         }
     }
@@ -212,6 +218,9 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
+    // A broken staff setup (secret, staff.toml) stops start-up here rather
+    // than silently disabling the DPO pages.
+    server::staff_login(&config, keys.pepper(), http_client.clone())?;
     let (router, state) = server::build(Parts {
         config: config.clone(),
         store,

@@ -160,6 +160,15 @@ impl StaffPolicy {
         Ok(Self { dpos })
     }
 
+    /// How many DPO entries there are, for any issuer.
+    pub fn len(&self) -> usize {
+        self.dpos.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dpos.is_empty()
+    }
+
     /// How many DPO entries name `issuer_name`.
     pub fn dpo_count(&self, issuer_name: &str) -> usize {
         self.dpos.iter().filter(|entry| entry.issuer == issuer_name).count()
