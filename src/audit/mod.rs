@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub mod checkpoint;
 pub mod log;
 pub mod merkle;
+pub mod verify;
 
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
