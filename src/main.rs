@@ -353,7 +353,11 @@ async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn audit_verify(store: &dyn tresor::store::Store, public_key: &[u8; 32], saved: Option<&str>) -> anyhow::Result<()> {
+async fn audit_verify(
+    store: &dyn tresor::store::Store,
+    public_key: &[u8; 32],
+    saved: Option<&str>,
+) -> anyhow::Result<()> {
     // About every 2 %: a million entries print 50 lines, not a million.
     let mut next_report = 0u64;
     let mut report_progress = |done: u64, total: u64| {

@@ -227,8 +227,7 @@ impl<'a> TreeCheck<'a> {
         if sequence != index {
             return Err(VerifyError::SequenceGap { expected: index, found: sequence });
         }
-        let stored_leaf: Hash =
-            row.leaf_hash.as_slice().try_into().map_err(|_| VerifyError::BodyMismatch { index })?;
+        let stored_leaf: Hash = row.leaf_hash.as_slice().try_into().map_err(|_| VerifyError::BodyMismatch { index })?;
         if checked_body(index, row)?.is_none() {
             self.pruned_bodies += 1;
         }
@@ -366,7 +365,11 @@ fn check_columns(index: u64, row: &StoredAuditEntry, entry: &AuditEntry) -> Resu
     Ok(())
 }
 
-fn write_csv_row(out: &mut (dyn Write + Send), row: &StoredAuditEntry, entry: Option<&AuditEntry>) -> std::io::Result<()> {
+fn write_csv_row(
+    out: &mut (dyn Write + Send),
+    row: &StoredAuditEntry,
+    entry: Option<&AuditEntry>,
+) -> std::io::Result<()> {
     let reason = entry.and_then(|entry| entry.event.reason.as_deref()).unwrap_or("");
     let cells = [
         row.sequence.to_string(),
@@ -390,16 +393,9 @@ fn write_csv_row(out: &mut (dyn Write + Send), row: &StoredAuditEntry, entry: Op
 /// on CSV injection): the ids in the log are not supposed to start that way,
 /// and a DPO opens these files in a spreadsheet.
 fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
+    let guarded =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
 }
 
 /// The body exactly as hashed, with `"leaf_hash"` appended as its last member;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit_store;
+mod audit_verify;
 mod browser;
 mod evidence;
 mod login;
