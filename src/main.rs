@@ -1,5 +1,4 @@
-//! The `tresor` command line: serve, migrate, keys init, policy check, audit
-//! verify/export.
+//! The `tresor` command line: serve, migrate, keys init, policy check.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -290,11 +288,11 @@ enum AuditCommand {
     Export {
         /// Start, included: an RFC 3339 time, or YYYY-MM-DD (00:00 UTC).
         #[arg(long, value_name = "DATE", value_parser = parse_export_from)]
-        from: DateTime<Utc>,
+        from: chrono::DateTime<chrono::Utc>,
         /// End: an RFC 3339 time (excluded), or YYYY-MM-DD (that whole day,
         /// UTC, included).
         #[arg(long, value_name = "DATE", value_parser = parse_export_to)]
-        to: DateTime<Utc>,
+        to: chrono::DateTime<chrono::Utc>,
         #[arg(long, value_enum)]
         format: ExportFormatArgument,
         /// Write here (a new file, never overwritten) instead of standard output.
@@ -422,19 +420,19 @@ fn create_export_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
     options.open(path).with_context(|| format!("creating {} (an existing file is never overwritten)", path.display()))
 }
 
-fn parse_export_from(value: &str) -> Result<DateTime<Utc>, String> {
+fn parse_export_from(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     parse_export_time(value, false)
 }
 
-fn parse_export_to(value: &str) -> Result<DateTime<Utc>, String> {
+fn parse_export_to(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     parse_export_time(value, true)
 }
 
 /// RFC 3339, or a plain date meaning 00:00 UTC of that day (of the next day
 /// for an end, so that `--to 2024-05-31` includes the 31st).
-fn parse_export_time(value: &str, is_end: bool) -> Result<DateTime<Utc>, String> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
-        return Ok(time.with_timezone(&Utc));
+fn parse_export_time(value: &str, is_end: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok(time.with_timezone(&chrono::Utc));
     }
     let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| format!("{value:?} is neither an RFC 3339 time (2024-05-01T12:00:00Z) nor a date (2024-05-01)"))?;
