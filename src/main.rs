@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Audit log tools for data-protection officers: verify, export.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Audit { command } => audit(&config, command).await,
     }
 }
 
@@ -288,4 +294,176 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+// --- tresor audit -----------------------------------------------------------
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the Merkle tree from the stored entries and check it against
+    /// every signed checkpoint. Exits 1 naming the first bad index.
+    Verify {
+        /// A signed checkpoint saved earlier (outside the database): the log
+        /// must still contain it as a prefix.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The checkpoint signing key: base64 as in signing-key.pub, or a note
+        /// verifier key (<name>+<id>+<key>). Default: <key_dir>/signing-key.pub.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Export the entries of a time range as CSV or JSON lines.
+    Export {
+        /// Start, included: an RFC 3339 time, or YYYY-MM-DD (00:00 UTC).
+        #[arg(long, value_name = "DATE", value_parser = parse_export_from)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End: an RFC 3339 time (excluded), or YYYY-MM-DD (that whole day,
+        /// UTC, included).
+        #[arg(long, value_name = "DATE", value_parser = parse_export_to)]
+        to: chrono::DateTime<chrono::Utc>,
+        #[arg(long, value_enum)]
+        format: ExportFormatArgument,
+        /// Write here (a new file, never overwritten) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormatArgument {
+    Csv,
+    Jsonl,
+}
+
+async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
+    // Read-only: no migration, the database is inspected as it is.
+    let store = tresor::store::open(&config.database_url()).await.context("opening the database")?;
+    match command {
+        AuditCommand::Verify { checkpoint, public_key } => {
+            let key_path = public_key.unwrap_or_else(|| config.key_dir().join("signing-key.pub"));
+            let public_key = read_audit_public_key(&key_path)?;
+            let saved = match &checkpoint {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the saved checkpoint {}", path.display()))?,
+                ),
+                None => None,
+            };
+            audit_verify(store.as_ref(), &public_key, saved.as_deref()).await
+        }
+        AuditCommand::Export { from, to, format, out } => {
+            if from >= to {
+                bail!("--from ({from}) must be before --to ({to})");
+            }
+            let filter = tresor::store::AuditFilter { from: Some(from), until: Some(to), ..Default::default() };
+            let format = match format {
+                ExportFormatArgument::Csv => tresor::audit::verify::ExportFormat::Csv,
+                ExportFormatArgument::Jsonl => tresor::audit::verify::ExportFormat::JsonLines,
+            };
+            let written = match &out {
+                Some(path) => {
+                    let file = create_export_file(path)?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    let written = tresor::audit::verify::export(store.as_ref(), &filter, format, &mut writer).await?;
+                    writer.into_inner().map_err(|error| error.into_error())?.sync_all()?;
+                    written
+                }
+                None => {
+                    let mut writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+                    tresor::audit::verify::export(store.as_ref(), &filter, format, &mut writer).await?
+                }
+            };
+            eprintln!("exported {written} entries");
+            Ok(())
+        }
+    }
+}
+
+async fn audit_verify(
+    store: &dyn tresor::store::Store,
+    public_key: &[u8; 32],
+    saved: Option<&str>,
+) -> anyhow::Result<()> {
+    // About every 2 %: a million entries print 50 lines, not a million.
+    let mut next_report = 0u64;
+    let mut report_progress = |done: u64, total: u64| {
+        if total > 0 && (done >= next_report || done == total) {
+            eprintln!("verified {done} / {total} entries");
+            next_report = done.saturating_add((total / 50).max(1));
+        }
+    };
+    let report = tresor::audit::verify::verify_log(store, public_key, saved, &mut report_progress)
+        .await
+        .map_err(|error| anyhow::anyhow!("audit log verification FAILED: {error}"))?;
+    match report.latest_checkpoint_size {
+        None if report.entries > 0 => eprintln!(
+            "warning: no signed checkpoint: the entries are consistent with each other, but no signature vouches for them"
+        ),
+        Some(size) if size < report.entries => {
+            eprintln!("note: {} entries after the latest checkpoint ({size}) are not signed yet", report.entries - size)
+        }
+        _ => {}
+    }
+    if report.pruned_bodies > 0 {
+        eprintln!("note: {} entries have pruned bodies; their leaf hashes were verified", report.pruned_bodies);
+    }
+    if saved.is_some() {
+        eprintln!("the saved checkpoint is a prefix of this log");
+    }
+    println!(
+        "OK: {} entries, {} checkpoints, root {}",
+        report.entries,
+        report.checkpoints_verified,
+        hex::encode(report.root)
+    );
+    Ok(())
+}
+
+/// The signing public key: base64 of the 32 bytes (signing-key.pub), or a
+/// note verifier key "<name>+<key id>+<base64(0x01 || key)>".
+fn read_audit_public_key(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the public key {}", path.display()))?;
+    let text = text.trim();
+    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    match tresor::audit::checkpoint::parse_verifier_key(text) {
+        Ok((_, key)) => Ok(key),
+        Err(error) => bail!(
+            "{} is neither a base64 Ed25519 public key (as in signing-key.pub) nor a verifier key: {error}",
+            path.display()
+        ),
+    }
+}
+
+fn create_export_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Entries name citizens (by id) and departments: readable by the owner only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).with_context(|| format!("creating {} (an existing file is never overwritten)", path.display()))
+}
+
+fn parse_export_from(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    parse_export_time(value, false)
+}
+
+fn parse_export_to(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    parse_export_time(value, true)
+}
+
+/// RFC 3339, or a plain date meaning 00:00 UTC of that day (of the next day
+/// for an end, so that `--to 2024-05-31` includes the 31st).
+fn parse_export_time(value: &str, is_end: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok(time.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| format!("{value:?} is neither an RFC 3339 time (2024-05-01T12:00:00Z) nor a date (2024-05-01)"))?;
+    let day = if is_end { date.succ_opt().ok_or_else(|| format!("{value:?} is out of range"))? } else { date };
+    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }

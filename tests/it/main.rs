@@ -7,6 +7,7 @@
 
 mod audit_flow;
 mod audit_store;
+mod audit_verify;
 mod browser;
 mod dpo;
 mod evidence;
