@@ -15,7 +15,7 @@ use super::pages;
 use super::session::CitizenSession;
 use super::web::{LangQuery, Page};
 use crate::audit::checkpoint::open_signed;
-use crate::audit::merkle::{Hash, verify_inclusion};
+use crate::audit::merkle::{Hash, consistency_proof, verify_inclusion};
 use crate::audit::service::SignedCheckpoint;
 use crate::audit::{Action, Actor, Outcome};
 use crate::policy::Lang;
@@ -60,6 +60,53 @@ pub struct MyAccessLog {
     checkpoint_size: u64,
     verifier_key: String,
     entries: Vec<MyAccessEntry>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ConsistencyQuery {
+    old: Option<String>,
+    new: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ConsistencyBody {
+    old_size: u64,
+    new_size: u64,
+    /// RFC 9162 §2.1.4 consistency proof (hex), from `old_size` to `new_size`.
+    proof: Vec<String>,
+}
+
+/// `GET /api/v1/audit/consistency?old=M[&new=N]`: proof that the tree of
+/// size N (default: the latest checkpoint) extends the tree of size M, so a
+/// checkpoint saved earlier can be checked against a newer one.
+pub async fn consistency(
+    State(app): State<AppState>,
+    Query(query): Query<ConsistencyQuery>,
+) -> ApiResult<Json<ConsistencyBody>> {
+    let parse = |name: &str, value: &str| {
+        value.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("invalid_tree_size", format!("`{name}` must be a whole number of entries."))
+        })
+    };
+    let old_size = match query.old.as_deref() {
+        Some(value) => parse("old", value)?,
+        None => return Err(ApiError::bad_request("invalid_tree_size", "`old` (a tree size) is missing.")),
+    };
+    let new_size = match query.new.as_deref() {
+        Some(value) => parse("new", value)?,
+        None => app.vault.audit().latest_checkpoint().await?.map_or(0, |c| c.size),
+    };
+    let log_size = app.vault.store().audit_size().await?;
+    if old_size > new_size || new_size > log_size {
+        return Err(ApiError::bad_request(
+            "invalid_tree_size",
+            format!("Sizes must satisfy old <= new <= {log_size} (the log's size)."),
+        ));
+    }
+    let leaves = app.vault.store().audit_leaf_hashes(0, new_size).await?;
+    let proof = consistency_proof(&leaves, old_size)
+        .map_err(|_| ApiError::bad_request("invalid_tree_size", "No proof exists for these sizes."))?;
+    Ok(Json(ConsistencyBody { old_size, new_size, proof: proof.iter().map(hex::encode).collect() }))
 }
 
 /// The entries about one citizen with their inclusion proofs against the

@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/account", axum::routing::delete(api::erase_account))
         .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/api/v1/audit/mine", get(audit::my_access_log))
+        .route("/api/v1/audit/consistency", get(audit::consistency))
         .route("/access-log", get(audit::access_log_page))
         .route("/staff/login", get(dpo::staff_login))
         .route("/staff/callback", get(dpo::staff_callback))

@@ -190,4 +190,49 @@ async fn retention_keeps_the_tree_verifiable(backend: Backend) {
     app.stop().await;
 }
 
-on_both_backends!(fail_closed, citizen_sees_every_access_with_a_proof, retention_keeps_the_tree_verifiable);
+/// A checkpoint saved earlier is proven to be a prefix of a later one over
+/// HTTP; bad sizes get a clear 400.
+async fn consistency_proofs_link_checkpoints(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = TestApp::browser();
+    app.login(&anna, "anna", Some("high")).await;
+    let old = app.state.vault.audit().checkpoint().await.unwrap().expect("first checkpoint");
+    let csrf = app.csrf(&anna).await;
+    assert_eq!(upload_income(&app, &anna, &csrf).await.status(), 201);
+    let new = app.state.vault.audit().checkpoint().await.unwrap().expect("second checkpoint");
+    assert!(new.size > old.size);
+    let verifier: Value = reqwest::get(app.url("/api/v1/audit/checkpoint")).await.unwrap().json().await.unwrap();
+    let (name, key) = parse_verifier_key(verifier["verifier_key"].as_str().unwrap()).unwrap();
+    let old_cp = open_signed(&old.note, &name, &key).unwrap();
+    let new_cp = open_signed(&new.note, &name, &key).unwrap();
+
+    let body: Value = reqwest::get(app.url(&format!("/api/v1/audit/consistency?old={}", old.size)))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["new_size"].as_u64(), Some(new.size));
+    let proof: Vec<Hash> =
+        body["proof"].as_array().unwrap().iter().map(|h| hash_from_hex(h.as_str().unwrap())).collect();
+    tresor::audit::merkle::verify_consistency(old_cp.size, new_cp.size, &old_cp.root, &new_cp.root, &proof).unwrap();
+    let mut forged = old_cp.root;
+    forged[5] ^= 1;
+    assert!(
+        tresor::audit::merkle::verify_consistency(old_cp.size, new_cp.size, &forged, &new_cp.root, &proof).is_err()
+    );
+
+    for bad in ["old=abc", "old=5&new=2", "old=1&new=999999", "new=3"] {
+        let response = reqwest::get(app.url(&format!("/api/v1/audit/consistency?{bad}"))).await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(error_code(response).await, "invalid_tree_size", "{bad}");
+    }
+    app.stop().await;
+}
+
+on_both_backends!(
+    fail_closed,
+    citizen_sees_every_access_with_a_proof,
+    retention_keeps_the_tree_verifiable,
+    consistency_proofs_link_checkpoints
+);
