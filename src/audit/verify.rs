@@ -435,7 +435,11 @@ fn write_csv_row(
 /// (leading `=`, `+`, `-`, `@`, tab or CR) gets a leading `'` (OWASP's advice
 /// on CSV injection): the ids in the log are not supposed to start that way,
 /// and a DPO opens these files in a spreadsheet.
-fn csv_cell(value: &str) -> String {
+/// One CSV cell, safe to open in a spreadsheet: a cell that starts like a
+/// formula (= + - @, or tab/carriage return) gets a leading `'`, and cells
+/// with separators, quotes or line breaks are quoted (RFC 4180). Shared by
+/// `tresor audit export` and the DPO export.
+pub fn csv_cell(value: &str) -> String {
     let guarded =
         if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
     if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
@@ -489,6 +493,8 @@ mod tests {
         assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("\tx"), "'\tx");
         assert_eq!(csv_cell("@sum"), "'@sum");
     }
 

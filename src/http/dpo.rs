@@ -35,6 +35,7 @@ use super::pages::{self, PageContext};
 use super::session::{self, STAFF_LOGIN_BINDING_COOKIE, StaffSession};
 use crate::audit::checkpoint::{open_signed, parse_verifier_key};
 use crate::audit::merkle::{Hash, TreeBuilder, leaf_hash};
+use crate::audit::verify::{CSV_HEADER, csv_cell};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::identity::oidc::PendingAuth;
 use crate::identity::staff::StaffLogin;
@@ -47,10 +48,6 @@ use crate::vault::VaultError;
 /// `server::build` (None: every staff route answers 404).
 #[derive(Clone, Default)]
 pub struct StaffLoginHandle(pub Option<Arc<StaffLogin>>);
-
-/// The CSV export's first line; the columns are a contract for DPOs' tools.
-pub const CSV_HEADER: &str =
-    "sequence,time,actor_kind,actor_id,action,outcome,subject,department,service,reason,leaf_hash";
 
 /// A staff authorization request must come back within this time.
 const STAFF_LOGIN_TIMEOUT_MINUTES: i64 = 10;
@@ -824,15 +821,6 @@ fn csv_line(out: &mut String, row: &StoredAuditEntry) {
     out.push('\n');
 }
 
-/// One CSV cell, safe to open in a spreadsheet: a cell that starts like a
-/// formula (= + - @, or tab/carriage return) gets a leading `'`, and cells
-/// with separators, quotes or line breaks are quoted (RFC 4180).
-pub fn csv_cell(value: &str) -> String {
-    let guarded =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
-}
-
 // --- statistics --------------------------------------------------------------------------
 
 /// `GET /dpo/stats`: successful and refused releases per department and
@@ -1157,18 +1145,6 @@ fn german_message(code: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_cells_cannot_start_formulas() {
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-1"), "'-1");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_cell("\tx"), "'\tx");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell(""), "");
-    }
 
     #[test]
     fn filters_parse_strictly() {
