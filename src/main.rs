@@ -127,9 +127,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let policies = Policies::load(&dir)?;
             let staff = tresor::identity::staff::StaffPolicy::load(&dir)?;
             println!(
-                "{}: {} evidence types and the staff policy ({} DPOs), all valid.",
+                "{}: {} evidence types, {} departments, {} services and the staff policy ({} DPOs), all valid.",
                 dir.display(),
                 policies.evidence_types.iter().count(),
+                policies.departments.len(),
+                policies.services.len(),
                 staff.len()
             );
             Ok(())
