@@ -16,8 +16,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{CertificateError, RootCertStore};
 use x509_parser::certificate::X509Certificate;
-use x509_parser::objects::oid_registry;
+use x509_parser::objects::{oid_registry, oid2abbrev};
 use x509_parser::prelude::FromDer;
+use x509_parser::x509::X509Name;
 
 /// Upper bound on a forwarded certificate header; a client chain is a few KiB.
 const MAX_FORWARDED_HEADER_BYTES: usize = 64 * 1024;
@@ -170,10 +171,7 @@ impl CertificateVerifier {
             return Err(CertError::NoClientAuthUsage);
         }
 
-        let subject = leaf
-            .subject()
-            .to_string_with_registry(oid_registry())
-            .map_err(|e| CertError::Malformed(format!("subject: {e}")))?;
+        let subject = subject_to_string(leaf.subject())?;
         let spki_sha256 = spki_sha256(leaf.public_key().raw);
         let not_after = DateTime::<Utc>::from_timestamp(leaf.validity().not_after.timestamp(), 0)
             .ok_or_else(|| CertError::Malformed("notAfter out of range".into()))?;
@@ -244,6 +242,54 @@ fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>> {
         return Err(CertError::Malformed("trailing bytes after certificate".into()));
     }
     Ok(cert)
+}
+
+/// The subject DN as bindings spell it: RDNs in certificate order joined by
+/// ", ", multi-valued RDNs by " + ", `ABBREV=value` (x509-parser's display
+/// format). Unlike x509-parser's `Display`, values are escaped as in RFC 4514
+/// (`\,` `\+` `\=` ... and `\XX` for control bytes), so a CN of
+/// "Amt, O=Stadt" cannot impersonate the two-RDN subject "CN=Amt, O=Stadt".
+fn subject_to_string(name: &X509Name<'_>) -> Result<String> {
+    let mut rdn_strings = Vec::new();
+    for rdn in name.iter_rdn() {
+        let mut attribute_strings = Vec::new();
+        for attribute in rdn.iter() {
+            let value = attribute.as_str().map_err(|e| CertError::Malformed(format!("subject attribute: {e}")))?;
+            let attribute_type = match oid2abbrev(attribute.attr_type(), oid_registry()) {
+                Ok(abbrev) => abbrev.to_owned(),
+                Err(_) => attribute.attr_type().to_id_string(),
+            };
+            attribute_strings.push(format!("{attribute_type}={}", escape_dn_value(value)));
+        }
+        rdn_strings.push(attribute_strings.join(" + "));
+    }
+    Ok(rdn_strings.join(", "))
+}
+
+fn escape_dn_value(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (index, character) in value.chars().enumerate() {
+        match character {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' => {
+                escaped.push('\\');
+                escaped.push(character);
+            }
+            '#' | ' ' if index == 0 => {
+                escaped.push('\\');
+                escaped.push(character);
+            }
+            ' ' if index == last => escaped.push_str("\\ "),
+            c if c.is_control() => {
+                let mut buffer = [0u8; 4];
+                for byte in c.encode_utf8(&mut buffer).bytes() {
+                    escaped.push_str(&format!("\\{byte:02X}"));
+                }
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 fn spki_sha256(spki_der: &[u8]) -> [u8; 32] {
@@ -546,6 +592,81 @@ mod tests {
         let with_pem_crl = verifier(&ca, &[crl.pem().expect("crl pem").into_bytes()], bindings);
         assert_eq!(refusal(&with_pem_crl, &[revoked.der], now()), "certificate_revoked");
         assert!(with_pem_crl.verify(&[still_good.der], now()).is_ok());
+    }
+
+    #[test]
+    fn department_subject_cannot_be_spoofed_by_commas_in_cn() {
+        let ca = TestCa::new("Test Stadt CA");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, "Wohngeldstelle, O=Stadt Musterstadt");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = date_time_ymd(2025, 1, 1);
+        params.not_after = date_time_ymd(2027, 1, 1);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &ca.issuer).expect("cert");
+        let verifier = verifier(&ca, &[], vec![by_subject("wohngeld", WOHNGELD_SUBJECT)]);
+        assert_eq!(refusal(&verifier, &[cert.der().to_vec()], now()), "certificate_unknown_department");
+        let escaped = r"CN=Wohngeldstelle\, O\=Stadt Musterstadt";
+        let verifier = self::verifier(&ca, &[], vec![by_subject("escaped", escaped)]);
+        assert_eq!(verifier.verify(&[cert.der().to_vec()], now()).expect("escaped subject").subject, escaped);
+    }
+
+    #[test]
+    fn department_refuses_ambiguous_bindings() {
+        let ca = TestCa::new("Test Stadt CA");
+        let leaf = issue(&ca, LeafSpec::client("Wohngeldstelle", 51));
+        let verifier = verifier(
+            &ca,
+            &[],
+            vec![
+                by_subject("wohngeld", WOHNGELD_SUBJECT),
+                DepartmentBinding { department: "kita".into(), subject: None, spki_sha256: vec![leaf.spki_sha256] },
+            ],
+        );
+        assert_eq!(refusal(&verifier, &[leaf.der], now()), "certificate_ambiguous_department");
+    }
+
+    #[test]
+    fn department_accepts_chain_through_intermediate() {
+        let root = TestCa::new("Test Stadt Root CA");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, "Test Stadt Issuing CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2040, 1, 1);
+        let key = KeyPair::generate().expect("key");
+        let intermediate =
+            TestCa { issuer: CertifiedIssuer::signed_by(params, key, &root.issuer).expect("intermediate") };
+        let leaf = issue(&intermediate, LeafSpec::client("Wohngeldstelle", 52));
+        let verifier = verifier(&root, &[], vec![by_subject("wohngeld", WOHNGELD_SUBJECT)]);
+
+        let chain = vec![leaf.der.clone(), intermediate.issuer.der().to_vec()];
+        assert_eq!(verifier.verify(&chain, now()).expect("accepted").department, "wohngeld");
+        // Without the intermediate the chain does not reach the root.
+        assert_eq!(refusal(&verifier, &[leaf.der], now()), "certificate_unknown_ca");
+        // An intermediate revoked by the root's CRL takes its leaves with it.
+        let intermediate_serial = {
+            let (_, parsed) = X509Certificate::from_der(intermediate.issuer.der()).expect("parse");
+            parsed.raw_serial().to_vec()
+        };
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2026, 1, 1),
+            next_update: date_time_ymd(2027, 1, 1),
+            crl_number: SerialNumber::from(2u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&intermediate_serial),
+                revocation_time: date_time_ymd(2026, 1, 1),
+                reason_code: Some(RevocationReason::CaCompromise),
+                invalidity_date: None,
+            }],
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&root.issuer)
+        .expect("crl");
+        let verifier = self::verifier(&root, &[crl.der().to_vec()], vec![by_subject("wohngeld", WOHNGELD_SUBJECT)]);
+        assert_eq!(refusal(&verifier, &chain, now()), "certificate_revoked");
     }
 
     #[test]
