@@ -720,6 +720,15 @@ mod tests {
         let chain = chain_from_forwarded_header(&header).expect("decoded");
         assert_eq!(chain, vec![leaf.der.clone()]);
         assert_eq!(verifier.verify(&chain, now()).expect("accepted").department, "wohngeld");
+
+        // A proxy that escapes only spaces and line breaks leaves base64's
+        // '+' and '/' literal; '+' must stay '+', not become a space.
+        let lightly_escaped = leaf.pem.replace(' ', "%20").replace('\n', "%0A");
+        assert_eq!(chain_from_forwarded_header(&lightly_escaped).expect("decoded"), vec![leaf.der.clone()]);
+        // Leaf followed by its issuer, as a proxy forwarding the whole chain would.
+        let two = format!("{}{}", leaf.pem, ca.pem());
+        let header = utf8_percent_encode(&two, NON_ALPHANUMERIC).to_string();
+        assert_eq!(chain_from_forwarded_header(&header).expect("decoded").len(), 2);
     }
 
     #[test]
