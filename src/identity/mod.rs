@@ -2,6 +2,7 @@
 //! configured issuer) and the built-in test provider for `tresor serve --dev`.
 //! Nothing here stores identity attributes; a login yields subject + level.
 
+pub mod department;
 pub mod dev_idp;
 pub mod oidc;
 pub mod registry;
