@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Serialize;
 
 use super::AppState;
@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::i18n::{Msg, t};
 use super::pages;
 use super::session::CitizenSession;
-use super::web::{LangQuery, Page};
+use super::web::Page;
 use crate::audit::checkpoint::open_signed;
 use crate::audit::merkle::{Hash, consistency_proof, verify_inclusion};
 use crate::audit::service::SignedCheckpoint;
@@ -156,11 +156,7 @@ pub async fn my_access_log(State(app): State<AppState>, citizen: CitizenSession)
 /// The citizen's access log as a page: every entry in plain words, each
 /// proof checked against the signed checkpoint (the JSON lets anyone check
 /// the same independently).
-pub async fn access_log_page(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let page = match Page::load(&app, &headers, q.lang.as_deref(), "/access-log").await {
-        Ok(page) => page,
-        Err(error) => return error.into_response(),
-    };
+pub async fn access_log_page(State(app): State<AppState>, page: Page) -> Response {
     let result = async {
         let citizen = page.session.as_ref().ok_or_else(ApiError::not_logged_in)?;
         let log = load_citizen_log(&app, citizen).await?;

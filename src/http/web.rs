@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
@@ -20,11 +21,6 @@ use super::session::{self, CitizenSession};
 use super::upload::read_upload;
 use crate::policy::{EvidenceType, FieldError, FieldKind, Lang, LoginLevel};
 use crate::vault::VaultError;
-
-#[derive(Deserialize, Default)]
-pub struct LangQuery {
-    pub lang: Option<String>,
-}
 
 /// Language and session of one page request.
 pub struct Page {
@@ -172,6 +168,25 @@ pub async fn negotiated_error(app: &AppState, headers: &HeaderMap, error: ApiErr
     }
 }
 
+/// Every page handler starts with its `Page`: the language (`?lang=`, the
+/// `lang` cookie, Accept-Language), the session if any, and the request's
+/// own path and query (for the language switch). A failure to load the
+/// session answers as JSON (it is a server error either way).
+impl FromRequestParts<AppState> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let query_lang = parts.uri.query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(key, _)| key == "lang")
+                .map(|(_, value)| value.into_owned())
+        });
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let path = if path.len() <= 512 { path } else { parts.uri.path() };
+        Page::load(app, &parts.headers, query_lang.as_deref(), path).await.map_err(IntoResponse::into_response)
+    }
+}
+
 /// Run a page handler body; any error renders as an error page.
 macro_rules! page_result {
     ($app:expr, $page:expr, $body:expr) => {
@@ -182,32 +197,18 @@ macro_rules! page_result {
     };
 }
 
-async fn page_or_error(app: &AppState, headers: &HeaderMap, lang: Option<&str>, path: &str) -> Result<Page, Response> {
-    Page::load(app, headers, lang, path).await.map_err(IntoResponse::into_response)
-}
-
-pub async fn start(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn start(State(app): State<AppState>, page: Page) -> Response {
     let issuers: Vec<pages::IssuerChoice> =
         app.issuers.choices().into_iter().map(|(name, label)| pages::IssuerChoice { name, label }).collect();
     page.respond(&app, StatusCode::OK, pages::start_page(&page.ctx, &issuers))
 }
 
-pub async fn logged_out(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    match page_or_error(&app, &headers, q.lang.as_deref(), "/logged-out").await {
-        Ok(page) => page.respond(&app, StatusCode::OK, pages::logged_out_page(&page.ctx)),
-        Err(response) => response,
-    }
+pub async fn logged_out(State(app): State<AppState>, page: Page) -> Response {
+    page.respond(&app, StatusCode::OK, pages::logged_out_page(&page.ctx))
 }
 
-pub async fn not_found(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    match page_or_error(&app, &headers, None, "/").await {
-        Ok(page) => page.error(&app, ApiError::not_found()),
-        Err(response) => response,
-    }
+pub async fn not_found(State(app): State<AppState>, page: Page) -> Response {
+    page.error(&app, ApiError::not_found())
 }
 
 pub async fn stylesheet() -> Response {
@@ -227,11 +228,7 @@ fn type_name(app: &AppState, lang: Lang, type_id: &str) -> String {
         .unwrap_or_else(|| type_id.to_owned())
 }
 
-pub async fn list_evidence(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/evidence").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn list_evidence(State(app): State<AppState>, page: Page) -> Response {
     page_result!(
         app,
         page,
@@ -259,7 +256,6 @@ pub async fn list_evidence(State(app): State<AppState>, headers: HeaderMap, Quer
 pub struct NewQuery {
     #[serde(rename = "type")]
     type_id: Option<String>,
-    lang: Option<String>,
 }
 
 fn upload_form(
@@ -303,11 +299,7 @@ fn upload_form(
     }
 }
 
-pub async fn new_evidence(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<NewQuery>) -> Response {
-    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/evidence/new").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn new_evidence(State(app): State<AppState>, page: Page, Query(q): Query<NewQuery>) -> Response {
     page_result!(
         app,
         page,
@@ -340,11 +332,7 @@ pub async fn new_evidence(State(app): State<AppState>, headers: HeaderMap, Query
     )
 }
 
-pub async fn upload_evidence(State(app): State<AppState>, headers: HeaderMap, multipart: Multipart) -> Response {
-    let page = match page_or_error(&app, &headers, None, "/evidence/new").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn upload_evidence(State(app): State<AppState>, page: Page, multipart: Multipart) -> Response {
     page_result!(
         app,
         page,
@@ -375,17 +363,7 @@ pub async fn upload_evidence(State(app): State<AppState>, headers: HeaderMap, mu
     )
 }
 
-pub async fn show_evidence(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-) -> Response {
-    let path = format!("/evidence/{}", id.chars().take(40).collect::<String>());
-    let page = match page_or_error(&app, &headers, q.lang.as_deref(), &path).await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn show_evidence(State(app): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
     page_result!(
         app,
         page,
@@ -418,11 +396,7 @@ pub async fn show_evidence(
     )
 }
 
-pub async fn download_file(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let page = match page_or_error(&app, &headers, None, "/evidence").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn download_file(State(app): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
     page_result!(
         app,
         page,
@@ -436,16 +410,7 @@ pub async fn download_file(State(app): State<AppState>, headers: HeaderMap, Path
     )
 }
 
-pub async fn confirm_delete(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
-) -> Response {
-    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/evidence").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn confirm_delete(State(app): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
     page_result!(
         app,
         page,
@@ -468,14 +433,10 @@ pub struct ConfirmForm {
 
 pub async fn delete_evidence(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
-    let page = match page_or_error(&app, &headers, None, "/evidence").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
     page_result!(
         app,
         page,
@@ -490,11 +451,7 @@ pub async fn delete_evidence(
     )
 }
 
-pub async fn confirm_erase(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let page = match page_or_error(&app, &headers, q.lang.as_deref(), "/account/erase").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn confirm_erase(State(app): State<AppState>, page: Page) -> Response {
     page_result!(
         app,
         page,
@@ -506,11 +463,7 @@ pub async fn confirm_erase(State(app): State<AppState>, headers: HeaderMap, Quer
     )
 }
 
-pub async fn erase_account(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<ConfirmForm>) -> Response {
-    let page = match page_or_error(&app, &headers, None, "/account/erase").await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+pub async fn erase_account(State(app): State<AppState>, page: Page, Form(form): Form<ConfirmForm>) -> Response {
     page_result!(
         app,
         page,
