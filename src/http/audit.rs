@@ -18,7 +18,7 @@ use crate::audit::checkpoint::open_signed;
 use crate::audit::merkle::{Hash, consistency_proof, verify_inclusion};
 use crate::audit::service::SignedCheckpoint;
 use crate::audit::{Action, Actor, Outcome};
-use crate::policy::Lang;
+use crate::policy::{Lang, Policies};
 use crate::store::{AuditFilter, StoredAuditEntry};
 
 /// How many entries the citizen view returns (newest last).
@@ -180,7 +180,7 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page) -> Respons
                 Some(pages::AccessLogItem {
                     sequence: entry.sequence,
                     time: entry.time,
-                    who: actor_label(lang, &entry.event.actor, &me),
+                    who: actor_label(app.vault.policies(), lang, &entry.event.actor, &me),
                     what: t(lang, action_message(entry.event.action)).to_owned(),
                     result: t(
                         lang,
@@ -202,11 +202,15 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page) -> Respons
     result.unwrap_or_else(|error| page.error(&app, error))
 }
 
-fn actor_label(lang: Lang, actor: &Actor, me: &str) -> String {
+/// Who acted, in words: departments by their name from the policy.
+fn actor_label(policies: &Policies, lang: Lang, actor: &Actor, me: &str) -> String {
     match actor {
         Actor::Citizen(id) if id == me => t(lang, Msg::ActorYou).to_owned(),
         Actor::Citizen(_) => t(lang, Msg::ActionOther).to_owned(),
-        Actor::Department(department) => department.clone(),
+        Actor::Department(department) => policies
+            .departments
+            .get(department)
+            .map_or_else(|| department.clone(), |known| known.name.get(lang).to_owned()),
         Actor::Staff(_) => t(lang, Msg::ActorStaff).to_owned(),
         Actor::System => t(lang, Msg::ActorSystem).to_owned(),
     }
