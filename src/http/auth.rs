@@ -111,9 +111,9 @@ async fn start_login(app: &AppState, query: LoginQuery) -> ApiResult<Response> {
 
 #[derive(Deserialize)]
 pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
 }
 
 pub async fn callback(State(app): State<AppState>, headers: HeaderMap, Query(query): Query<CallbackQuery>) -> Response {
@@ -175,7 +175,7 @@ async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery)
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf: Option<String>,
+    pub csrf: Option<String>,
 }
 
 /// Logout from a page: end the session here, then at the provider if it
@@ -223,7 +223,9 @@ async fn end_session(app: &AppState, citizen: &CitizenSession) -> ApiResult<()> 
     Ok(())
 }
 
-fn login_event(actor: Actor, subject: Option<String>, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
+/// A login (or logout, with `..` update) entry; `subject` names the citizen
+/// whose session it is, None for staff and refused logins.
+pub fn login_event(actor: Actor, subject: Option<String>, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
     AuditEvent {
         actor,
         action: Action::Login,

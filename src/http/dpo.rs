@@ -29,6 +29,7 @@ use maud::Markup;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::{CallbackQuery, CsrfForm, login_event};
 use super::error::{ApiError, ApiResult};
 use super::i18n::{self, VerifyFinding};
 use super::pages::{self, PageContext};
@@ -237,20 +238,13 @@ async fn start_staff_login(app: &AppState, staff: &StaffSetup, query: StaffLogin
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub struct StaffCallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
 /// `GET /staff/callback`: the staff provider's answer. A verified staff
 /// member who is not a DPO gets 403 and no session.
 pub async fn staff_callback(
     State(app): State<AppState>,
     staff: StaffSetup,
     headers: HeaderMap,
-    Query(query): Query<StaffCallbackQuery>,
+    Query(query): Query<CallbackQuery>,
 ) -> Response {
     match finish_staff_login(&app, &staff, &headers, query).await {
         Ok(response) => response,
@@ -262,7 +256,7 @@ async fn finish_staff_login(
     app: &AppState,
     staff: &StaffSetup,
     headers: &HeaderMap,
-    query: StaffCallbackQuery,
+    query: CallbackQuery,
 ) -> ApiResult<Response> {
     let staff = staff.require()?;
     let state = query.state.as_deref().ok_or_else(invalid_state)?;
@@ -291,7 +285,7 @@ async fn finish_staff_login(
     let login = match relying_party.finish_login(code, &auth, requested, now).await {
         Ok(login) => login,
         Err(error) => {
-            let event = staff_login_event(Actor::System, Outcome::Refused, Some(error.code()));
+            let event = login_event(Actor::System, None, Outcome::Refused, Some(error.code()));
             if let Err(audit_error) = app.vault.audit().record(event).await {
                 tracing::warn!(%audit_error, "could not record a refused staff login");
             }
@@ -300,12 +294,12 @@ async fn finish_staff_login(
     };
     let staff_id = staff.staff_id(app.vault.keys().pepper(), &login.subject);
     if !staff.is_dpo(&staff_id) {
-        let event = staff_login_event(Actor::Staff(staff_id), Outcome::Refused, Some("not_a_dpo"));
+        let event = login_event(Actor::Staff(staff_id), None, Outcome::Refused, Some("not_a_dpo"));
         app.vault.audit().record(event).await.map_err(audit_unavailable)?;
         return Err(not_a_dpo());
     }
     // Durable before the session exists (fail closed).
-    let event = staff_login_event(Actor::Staff(staff_id.clone()), Outcome::Success, None);
+    let event = login_event(Actor::Staff(staff_id.clone()), None, Outcome::Success, None);
     app.vault.audit().record(event).await.map_err(audit_unavailable)?;
     let previous = session::cookie_value(headers, app.cookies.staff_session_name());
     let cookie =
@@ -314,15 +308,6 @@ async fn finish_staff_login(
     session::set_cookie_header(response.headers_mut(), cookie);
     session::set_cookie_header(response.headers_mut(), app.cookies.clear(STAFF_LOGIN_BINDING_COOKIE));
     Ok(response)
-}
-
-fn staff_login_event(actor: Actor, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
-    AuditEvent { actor, action: Action::Login, targets: Targets::default(), outcome, reason: reason.map(str::to_owned) }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
 }
 
 /// `POST /staff/logout`: end the staff session here (and at the provider,
@@ -340,7 +325,7 @@ pub async fn staff_logout(
         app.vault.store().delete_staff_session(&session.record.id_hash).await?;
         let event = AuditEvent {
             action: Action::Logout,
-            ..staff_login_event(Actor::Staff(session.staff_id().to_owned()), Outcome::Success, None)
+            ..login_event(Actor::Staff(session.staff_id().to_owned()), None, Outcome::Success, None)
         };
         if let Err(error) = app.vault.audit().record(event).await {
             tracing::warn!(%error, "could not record a staff logout");
