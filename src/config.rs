@@ -122,6 +122,33 @@ pub struct Config {
     /// Audit entry bodies older than this are pruned (the tree hashes stay,
     /// so proofs and checkpoints still verify). Default: two years.
     pub audit_retention_days: i64,
+    /// How departments authenticate (client certificates). None: the
+    /// department API answers 401 to everyone.
+    #[serde(default)]
+    pub departments: Option<DepartmentAuthConfig>,
+}
+
+/// Department client certificates: the CA bundle they chain to, CRLs, and
+/// which reverse proxies may forward a certificate they verified.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepartmentAuthConfig {
+    /// PEM bundle of the CA certificates department certificates chain to.
+    pub ca_file: PathBuf,
+    /// CRLs (PEM or DER) checked across the chain.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// Proxy addresses (single IPs or CIDR ranges) whose forwarded
+    /// certificate header is believed. Empty: no proxy is trusted.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the URL-encoded PEM chain in
+    /// (nginx: `proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;`).
+    #[serde(default = "default_certificate_header")]
+    pub certificate_header: String,
+}
+
+fn default_certificate_header() -> String {
+    "x-ssl-client-cert".to_owned()
 }
 
 #[derive(Serialize)]
@@ -196,6 +223,19 @@ impl Config {
         {
             return Err(value_error("audit_origin", "must be non-empty, without spaces or '+'"));
         }
+        if let Some(departments) = &self.departments {
+            for (index, proxy) in departments.trusted_proxies.iter().enumerate() {
+                if parse_ip_net(proxy).is_none() {
+                    return Err(value_error(
+                        &format!("departments.trusted_proxies[{index}]"),
+                        "expected an IP address or a CIDR range such as 10.0.0.0/24",
+                    ));
+                }
+            }
+            if axum::http::HeaderName::from_bytes(departments.certificate_header.as_bytes()).is_err() {
+                return Err(value_error("departments.certificate_header", "not a valid HTTP header name"));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         let staff = self.staff_issuer.iter().map(|issuer| ("staff_issuer".to_owned(), issuer));
         let citizens = self.issuers.iter().enumerate().map(|(index, issuer)| (format!("issuers[{index}]"), issuer));
@@ -264,6 +304,11 @@ impl Config {
     }
 }
 
+/// An IP address (as a one-address range) or a CIDR range.
+pub fn parse_ip_net(text: &str) -> Option<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +360,23 @@ mod tests {
         .expect_err("must fail")
         .to_string();
         assert!(error.contains("issuers[0].name") && error.contains("duplicate"), "{error}");
+    }
+
+    #[test]
+    fn department_auth_section_checks_proxies_and_header() {
+        let config =
+            load_from("[departments]\nca_file = \"ca.pem\"\ntrusted_proxies = [\"10.0.0.0/24\", \"127.0.0.1\"]")
+                .expect("valid");
+        let departments = config.departments.expect("section");
+        assert_eq!(departments.certificate_header, "x-ssl-client-cert");
+        let error = load_from("[departments]\nca_file = \"ca.pem\"\ntrusted_proxies = [\"10.0.0.0/33\"]")
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("departments.trusted_proxies[0]"), "{error}");
+        let error = load_from("[departments]\nca_file = \"ca.pem\"\ncertificate_header = \"bad header\"")
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("departments.certificate_header"), "{error}");
     }
 
     #[test]

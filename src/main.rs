@@ -229,6 +229,7 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
     // A broken staff setup (secret, staff.toml) stops start-up here rather
     // than silently disabling the DPO pages.
     server::staff_login(&config, keys.pepper(), http_client.clone())?;
+    let department_auth = server::department_auth(&config, &policies)?;
     let (router, state) = server::build(Parts {
         config: config.clone(),
         store,
@@ -239,6 +240,7 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         issuers,
         dev_idp,
         http_client,
+        department_auth,
     });
     // The policies in force and the keys opened are part of the record.
     for (action, reason) in [
@@ -265,7 +267,9 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         );
     }
     tracing::info!(listen = %config.listen, "tresor is serving");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     sweeper.abort();
     checkpointer.abort();
     // Commit what is queued and sign a last checkpoint.

@@ -13,6 +13,7 @@ use crate::audit::service::Audit;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::crypto::{IdentifierPepper, KeyProvider};
+use crate::http::dept_auth::{DepartmentAuth, DepartmentAuthError};
 use crate::http::dpo::StaffLoginHandle;
 use crate::http::{self, AppState};
 use crate::identity::dev_idp::DevIdp;
@@ -40,6 +41,21 @@ pub struct Parts {
     /// The built-in test provider, nested at `/dev-idp` (dev mode only).
     pub dev_idp: Option<Arc<DevIdp>>,
     pub http_client: reqwest::Client,
+    /// Department client-certificate authentication (see `department_auth`).
+    pub department_auth: Option<Arc<DepartmentAuth>>,
+}
+
+/// Department authentication from the `[departments]` configuration and the
+/// department policy; None when the section is absent.
+pub fn department_auth(
+    config: &Config,
+    policies: &Policies,
+) -> Result<Option<Arc<DepartmentAuth>>, DepartmentAuthError> {
+    config
+        .departments
+        .as_ref()
+        .map(|section| DepartmentAuth::from_config(section, &policies.departments).map(Arc::new))
+        .transpose()
 }
 
 /// Relying-party settings for a configured issuer.
@@ -130,7 +146,7 @@ pub fn build(parts: Parts) -> (Router, AppState) {
     );
     let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng, audit);
     let issuers = IssuerRegistry::new(parts.issuers, parts.http_client);
-    let state = AppState::new(vault, issuers, parts.config, parts.dev_idp.is_some());
+    let state = AppState::new(vault, issuers, parts.config, parts.dev_idp.is_some(), parts.department_auth);
     let mut router = http::router(state.clone()).layer(axum::Extension(StaffLoginHandle(staff)));
     if let Some(dev_idp) = parts.dev_idp {
         router = router.nest("/dev-idp", dev_idp.router());

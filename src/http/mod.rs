@@ -19,6 +19,7 @@ use crate::vault::Vault;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod dept_auth;
 pub mod dpo;
 pub mod error;
 pub mod i18n;
@@ -40,6 +41,8 @@ pub struct AppInner {
     pub config: Arc<Config>,
     pub cookies: session::CookieSettings,
     pub dev_mode: bool,
+    /// Department client-certificate authentication; None when not configured.
+    pub department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
 }
 
 impl Deref for AppState {
@@ -50,9 +53,15 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(vault: Vault, issuers: IssuerRegistry, config: Arc<Config>, dev_mode: bool) -> Self {
+    pub fn new(
+        vault: Vault,
+        issuers: IssuerRegistry,
+        config: Arc<Config>,
+        dev_mode: bool,
+        department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
+    ) -> Self {
         let cookies = session::CookieSettings::for_public_url(&config.public_base_url());
-        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode }))
+        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth }))
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::Utc;
 use ring::rand::SystemRandom;
 use sqlx::{AssertSqlSafe, Connection};
 use tresor::clock::ManualClock;
-use tresor::config::{Config, IssuerConfig, SecretString};
+use tresor::config::{Config, DepartmentAuthConfig, IssuerConfig, SecretString};
 use tresor::crypto::FileKeyProvider;
 use tresor::http::AppState;
 use tresor::policy::{LoginLevel, Policies};
@@ -18,6 +18,7 @@ use tresor::store::Store;
 
 use super::failing_store::FailingAuditStore;
 use super::oidc_provider::{TestClient, TestOidcProvider};
+use super::pki::{CertKind, ClientCert, DEPARTMENT_CNS, TestPki, policy_copy_with_pins};
 use super::postgres::{TestPostgres, postgres_store, sqlite_path, sqlite_store};
 
 pub const CLIENT_ID: &str = "tresor";
@@ -67,7 +68,12 @@ pub struct TestApp {
     /// The app's store goes through this fault injector: `set_failing(true)`
     /// makes every audit append fail (to test fail-closed behaviour).
     pub audit_fault: Arc<FailingAuditStore>,
+    /// The department CA and one valid client certificate per shipped
+    /// department (`(department id, certificate)`).
+    pub pki: Arc<TestPki>,
+    pub department_certs: Vec<(String, ClientCert)>,
     server: tokio::task::JoinHandle<()>,
+    _config_dir: tempfile::TempDir,
     _sqlite_dir: Option<tempfile::TempDir>,
     postgres: Option<TestPostgres>,
 }
@@ -98,13 +104,32 @@ impl TestApp {
             }
         };
         let audit_fault = FailingAuditStore::new(store.clone());
+        let config_dir = tempfile::tempdir().expect("config dir");
+        let pki = Arc::new(TestPki::new("Test Department CA"));
+        let department_certs: Vec<(String, ClientCert)> = DEPARTMENT_CNS
+            .iter()
+            .map(|(department, cn)| ((*department).to_owned(), pki.issue(cn, CertKind::Valid)))
+            .collect();
+        let ca_file = config_dir.path().join("department-ca.pem");
+        std::fs::write(&ca_file, pki.ca_pem()).expect("write CA");
         let mut config = Config::load(None).expect("default configuration");
         config.public_url = Some(base.clone());
         config.upload_limit_bytes = options.upload_limit_bytes;
-        config.policy_dir = options
-            .policy_dir
-            .clone()
-            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"));
+        config.policy_dir = match &options.policy_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let pins: Vec<(&str, &str)> =
+                    department_certs.iter().map(|(id, cert)| (id.as_str(), cert.spki_sha256_hex.as_str())).collect();
+                let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+                policy_copy_with_pins(&shipped, &config_dir.path().join("policies"), &pins)
+            }
+        };
+        config.departments = Some(DepartmentAuthConfig {
+            ca_file,
+            crl_files: Vec::new(),
+            trusted_proxies: vec!["127.0.0.1".to_owned()],
+            certificate_header: "x-ssl-client-cert".to_owned(),
+        });
         if options.staff_issuer {
             config.staff_issuer = Some(IssuerConfig {
                 name: STAFF_ISSUER_NAME.to_owned(),
@@ -131,21 +156,39 @@ impl TestApp {
         );
         let http_client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        let policies = Arc::new(Policies::load(&config.policy_dir).expect("policies load"));
+        let department_auth = server::department_auth(&config, &policies).expect("department auth");
         let (router, state) = server::build(Parts {
             config: config.clone(),
             store: audit_fault.clone(),
             keys: Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("ephemeral keys")),
-            policies: Arc::new(Policies::load(&config.policy_dir).expect("shipped policies load")),
+            policies,
             clock: clock.clone(),
             rng,
             issuers: vec![(settings, "Online-Ausweis".to_owned())],
             dev_idp: None,
             http_client,
+            department_auth,
         });
         let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
+                .expect("serve");
         });
-        TestApp { base, state, store, clock, provider, audit_fault, server, _sqlite_dir: sqlite_dir, postgres }
+        TestApp {
+            base,
+            state,
+            store,
+            clock,
+            provider,
+            audit_fault,
+            pki,
+            department_certs,
+            server,
+            _config_dir: config_dir,
+            _sqlite_dir: sqlite_dir,
+            postgres,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -194,6 +237,22 @@ impl TestApp {
             .await
             .expect("session json");
         info["csrf_token"].as_str().expect("csrf token").to_owned()
+    }
+
+    /// The valid client certificate of a shipped department.
+    pub fn department_cert(&self, department: &str) -> &ClientCert {
+        &self.department_certs.iter().find(|(id, _)| id == department).expect("a shipped department").1
+    }
+
+    /// A request as `department` (its certificate forwarded as by a trusted
+    /// proxy; the test client connects from 127.0.0.1, which is allow-listed).
+    pub fn as_department(&self, department: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.with_certificate(self.department_cert(department), method, path)
+    }
+
+    /// A request presenting `cert` through the trusted-proxy header.
+    pub fn with_certificate(&self, cert: &ClientCert, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().request(method, self.url(path)).header("x-ssl-client-cert", cert.forwarded_header())
     }
 
     pub async fn stop(mut self) {

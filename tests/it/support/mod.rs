@@ -3,4 +3,5 @@
 pub mod app;
 pub mod failing_store;
 pub mod oidc_provider;
+pub mod pki;
 pub mod postgres;

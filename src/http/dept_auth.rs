@@ -1,0 +1,188 @@
+//! Department authentication at the HTTP edge: the `DepartmentCaller`
+//! extractor takes the client certificate chain either from tresor's own TLS
+//! listener (a `TlsPeerCertificates` request extension, set per connection)
+//! or, only when the TCP peer is an allow-listed reverse proxy, from the
+//! configured forwarded-certificate header; then `identity::department`
+//! verifies it and maps it to a department.
+//!
+//! Architecture invariant: a forwarded certificate header from any other
+//! address is refused, never believed; a chain from the TLS handshake wins
+//! over any header.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::config::{DepartmentAuthConfig, parse_ip_net};
+use crate::identity::department::{
+    CertError, CertificateVerifier, DepartmentBinding, DepartmentIdentity, chain_from_forwarded_header,
+};
+use crate::policy::Departments;
+
+/// The client certificate chain (leaf first, DER) of a TLS connection that
+/// presented one; the TLS listener inserts it into every request of that
+/// connection.
+#[derive(Debug, Clone)]
+pub struct TlsPeerCertificates(pub Arc<Vec<Vec<u8>>>);
+
+/// Why department authentication could not be set up (start-up error).
+#[derive(Debug, thiserror::Error)]
+pub enum DepartmentAuthError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("department certificates: {0}")]
+    Certificate(#[from] CertError),
+    #[error("departments.trusted_proxies: `{0}` is not an IP address or CIDR range")]
+    Proxy(String),
+    #[error("departments.certificate_header: `{0}` is not a valid header name")]
+    Header(String),
+}
+
+/// Verifier plus the trusted-proxy rule; built once at start.
+#[derive(Debug)]
+pub struct DepartmentAuth {
+    verifier: CertificateVerifier,
+    trusted_proxies: Vec<IpNet>,
+    header: HeaderName,
+}
+
+impl DepartmentAuth {
+    /// From the `[departments]` configuration and the department policy
+    /// (subjects and SPKI pins).
+    pub fn from_config(config: &DepartmentAuthConfig, departments: &Departments) -> Result<Self, DepartmentAuthError> {
+        let ca_pem = read(&config.ca_file)?;
+        let crls = config.crl_files.iter().map(|path| read(path)).collect::<Result<Vec<_>, _>>()?;
+        let trusted_proxies = config
+            .trusted_proxies
+            .iter()
+            .map(|proxy| parse_ip_net(proxy).ok_or_else(|| DepartmentAuthError::Proxy(proxy.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = HeaderName::from_bytes(config.certificate_header.as_bytes())
+            .map_err(|_| DepartmentAuthError::Header(config.certificate_header.clone()))?;
+        Self::new(&ca_pem, &crls, departments, trusted_proxies, header)
+    }
+
+    pub fn new(
+        ca_pem: &[u8],
+        crls: &[Vec<u8>],
+        departments: &Departments,
+        trusted_proxies: Vec<IpNet>,
+        header: HeaderName,
+    ) -> Result<Self, DepartmentAuthError> {
+        let bindings = departments
+            .iter()
+            .map(|department| DepartmentBinding {
+                department: department.id.clone(),
+                subject: department.certificate_subject.clone(),
+                spki_sha256: department.spki_sha256.clone(),
+            })
+            .collect();
+        let verifier = CertificateVerifier::new(ca_pem, crls, bindings)?;
+        Ok(Self { verifier, trusted_proxies, header })
+    }
+
+    /// The verifier (the TLS listener builds its rustls client verifier from it).
+    pub fn verifier(&self) -> &CertificateVerifier {
+        &self.verifier
+    }
+
+    fn is_trusted_proxy(&self, peer: Option<SocketAddr>) -> bool {
+        peer.is_some_and(|peer| {
+            let ip = peer.ip().to_canonical();
+            self.trusted_proxies.iter().any(|net| net.contains(&ip))
+        })
+    }
+
+    /// Who is calling: the TLS chain if the connection presented one, else
+    /// the forwarded header if (and only if) the peer is a trusted proxy.
+    pub fn authenticate(
+        &self,
+        tls_chain: Option<&[Vec<u8>]>,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Result<DepartmentIdentity, ApiError> {
+        let forwarded = headers.get(&self.header);
+        let chain = match (tls_chain, forwarded) {
+            (Some(chain), _) => chain.to_vec(),
+            (None, Some(value)) => {
+                if !self.is_trusted_proxy(peer) {
+                    tracing::warn!(?peer, "forwarded client certificate from an address that is not a trusted proxy");
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "untrusted_proxy",
+                        "A forwarded client certificate is accepted only from a configured proxy.",
+                    ));
+                }
+                let value = value.to_str().map_err(|_| cert_error(&CertError::Malformed("header".into())))?;
+                chain_from_forwarded_header(value).map_err(|error| cert_error(&error))?
+            }
+            (None, None) => return Err(certificate_required()),
+        };
+        self.verifier.verify(&chain, now).map_err(|error| {
+            tracing::info!(code = error.code(), %error, "department certificate refused");
+            cert_error(&error)
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, DepartmentAuthError> {
+    std::fs::read(path).map_err(|source| DepartmentAuthError::Read { path: path.display().to_string(), source })
+}
+
+fn certificate_required() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "certificate_required",
+        "This API is for departments: present your department's client certificate.",
+    )
+}
+
+/// A refused certificate: 401 with the stable code, a plain message.
+fn cert_error(error: &CertError) -> ApiError {
+    let message = match error {
+        CertError::UnknownCa => "The client certificate was not issued by a CA this vault trusts.",
+        CertError::Expired => "The client certificate has expired.",
+        CertError::NotYetValid => "The client certificate is not valid yet.",
+        CertError::NoClientAuthUsage => "The client certificate is not issued for client authentication.",
+        CertError::Revoked => "The client certificate has been revoked.",
+        CertError::UnknownDepartment | CertError::AmbiguousDepartment | CertError::PinMismatch => {
+            "The client certificate belongs to no department known to this vault."
+        }
+        CertError::Malformed(_) => "The client certificate could not be read.",
+        CertError::Config(_) => "Department authentication is not set up correctly.",
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, error.code(), message)
+}
+
+/// The authenticated department of a request.
+#[derive(Debug, Clone)]
+pub struct DepartmentCaller(pub DepartmentIdentity);
+
+impl DepartmentCaller {
+    pub fn department(&self) -> &str {
+        &self.0.department
+    }
+}
+
+impl FromRequestParts<AppState> for DepartmentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(auth) = state.department_auth.as_deref() else {
+            return Err(certificate_required());
+        };
+        let tls = parts.extensions.get::<TlsPeerCertificates>().map(|certs| certs.0.clone());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+        let now = state.vault.clock().now();
+        auth.authenticate(tls.as_deref().map(Vec::as_slice), peer, &parts.headers, now).map(DepartmentCaller)
+    }
+}

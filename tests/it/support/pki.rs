@@ -1,0 +1,143 @@
+//! A department PKI made at test time (rcgen): a CA, client certificates for
+//! the shipped departments, and a copy of `policies/` whose SPKI pins are the
+//! test certificates' own (the shipped pins are examples).
+
+use std::path::{Path, PathBuf};
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SerialNumber, date_time_ymd,
+};
+use ring::digest::{SHA256, digest};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+pub struct TestPki {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    next_serial: std::sync::atomic::AtomicU64,
+}
+
+/// A client certificate with its private key (PEM).
+#[derive(Clone)]
+pub struct ClientCert {
+    pub pem: String,
+    pub der: Vec<u8>,
+    pub key_pem: String,
+    pub spki_sha256_hex: String,
+}
+
+impl ClientCert {
+    /// The value a trusted proxy forwards (nginx `$ssl_client_escaped_cert`).
+    pub fn forwarded_header(&self) -> String {
+        utf8_percent_encode(&self.pem, NON_ALPHANUMERIC).to_string()
+    }
+}
+
+/// What kind of certificate to issue (for negative tests).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CertKind {
+    Valid,
+    Expired,
+    NotYetValid,
+    ServerAuthOnly,
+}
+
+impl TestPki {
+    pub fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2045, 1, 1);
+        let key = KeyPair::generate().expect("ca key");
+        Self {
+            issuer: CertifiedIssuer::self_signed(params, key).expect("self-signed ca"),
+            next_serial: std::sync::atomic::AtomicU64::new(100),
+        }
+    }
+
+    pub fn ca_pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A client certificate `CN=<common_name>,O=Stadt Musterstadt,C=DE`.
+    pub fn issue(&self, common_name: &str, kind: CertKind) -> ClientCert {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("leaf params");
+        params.distinguished_name.push(DnType::CountryName, "DE");
+        params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        let serial = self.next_serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = if kind == CertKind::ServerAuthOnly {
+            vec![ExtendedKeyUsagePurpose::ServerAuth]
+        } else {
+            vec![ExtendedKeyUsagePurpose::ClientAuth]
+        };
+        let (not_before, not_after) = match kind {
+            CertKind::Expired => (date_time_ymd(2020, 1, 1), date_time_ymd(2021, 1, 1)),
+            CertKind::NotYetValid => (date_time_ymd(2040, 1, 1), date_time_ymd(2041, 1, 1)),
+            _ => (date_time_ymd(2021, 1, 1), date_time_ymd(2044, 1, 1)),
+        };
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
+        let (_, parsed) = X509Certificate::from_der(cert.der()).expect("parse leaf");
+        ClientCert {
+            pem: cert.pem(),
+            der: cert.der().to_vec(),
+            key_pem: key.serialize_pem(),
+            spki_sha256_hex: hex::encode(digest(&SHA256, parsed.public_key().raw)),
+        }
+    }
+}
+
+/// The shipped departments and their certificate common names.
+pub const DEPARTMENT_CNS: [(&str, &str); 3] = [
+    ("wohngeldstelle", "Wohngeldstelle"),
+    ("strassenverkehrsbehoerde", "Strassenverkehrsbehoerde"),
+    ("kita_amt", "Kita-Amt"),
+];
+
+/// Copy `source` (a policy folder) to `target`, replacing every department's
+/// `spki_sha256` line with the pin of `pins[department]` where given.
+pub fn policy_copy_with_pins(source: &Path, target: &Path, pins: &[(&str, &str)]) -> PathBuf {
+    copy_dir(source, target);
+    let path = target.join("departments.toml");
+    let text = std::fs::read_to_string(&path).expect("read departments.toml");
+    let mut out = String::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(id) = line.strip_prefix("id = ") {
+            current = Some(id.trim_matches('"').to_owned());
+        }
+        if line.starts_with("spki_sha256") {
+            let pin = pins.iter().find(|(department, _)| Some(*department) == current.as_deref());
+            if let Some((_, pin)) = pin {
+                out.push_str(&format!("spki_sha256 = [\"{pin}\"]\n"));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::write(&path, out).expect("write departments.toml");
+    target.to_owned()
+}
+
+fn copy_dir(source: &Path, target: &Path) {
+    std::fs::create_dir_all(target).expect("create policy copy");
+    for entry in std::fs::read_dir(source).expect("read policy dir") {
+        let entry = entry.expect("dir entry");
+        let to = target.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).expect("copy policy file");
+        }
+    }
+}
