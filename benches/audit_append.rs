@@ -149,6 +149,7 @@ fn release_event(writer: usize) -> AuditEvent {
             fields: vec!["einkommen".to_owned(), "miete".to_owned()],
             grant: Some("fedcba9876543210fedcba9876543210".to_owned()),
             department: None,
+            grant_use: None,
             service: Some("wohngeld".to_owned()),
         },
         outcome: Outcome::Success,

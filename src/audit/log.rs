@@ -1,6 +1,6 @@
 //! Group commit for audit appends: one writer task collects the events that
 //! arrive while the previous transaction runs and commits them together in a
-//! single `Store::append_audit` call (one transaction, one fsync). A caller
+//! single `Store::append_audit_claiming` call (one transaction, one fsync). A caller
 //! gets its entry only after that commit returned.
 //!
 //! Architecture invariant: nothing is acknowledged that is not durable. If a
@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::{AuditAppend, GrantClaim, Store, StoreError};
 
 /// Why an append was not acknowledged. The entry may or may not be stored
 /// (a commit can fail after the database applied it); it is never released.
@@ -50,6 +50,7 @@ struct Counters {
 
 struct AppendRequest {
     event: AuditEvent,
+    claim: Option<GrantClaim>,
     reply: oneshot::Sender<Result<AuditEntry, AuditError>>,
 }
 
@@ -71,8 +72,15 @@ impl AuditLog {
     /// committed. On `Err` the caller must fail closed (release nothing).
     /// Cancelling the future does not withdraw the event once it was queued.
     pub async fn append(&self, event: AuditEvent) -> Result<AuditEntry, AuditError> {
+        self.append_claiming(event, None).await
+    }
+
+    /// `append`, claiming one use of a grant in the same transaction (see
+    /// `Store::append_audit_claiming`): if the claim fails, the stored and
+    /// returned entry is the refusal, not `event`.
+    pub async fn append_claiming(&self, event: AuditEvent, claim: Option<GrantClaim>) -> Result<AuditEntry, AuditError> {
         let (reply, response) = oneshot::channel();
-        self.shared.requests.send(AppendRequest { event, reply }).await.map_err(|_| AuditError::Closed)?;
+        self.shared.requests.send(AppendRequest { event, claim, reply }).await.map_err(|_| AuditError::Closed)?;
         // A dropped reply means the writer ended without answering: not durable as far as we know.
         response.await.unwrap_or(Err(AuditError::Closed))
     }
@@ -140,9 +148,11 @@ async fn commit_batch(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<Appe
     // One time per batch: entries in sequence order have non-decreasing times
     // (for a monotonic clock within this process).
     let time = clock.now();
-    let (events, replies): (Vec<_>, Vec<_>) =
-        batch.drain(..).map(|request| ((time, request.event), request.reply)).unzip();
-    match store.append_audit(&events).await {
+    let (appends, replies): (Vec<_>, Vec<_>) = batch
+        .drain(..)
+        .map(|request| (AuditAppend { time, event: request.event, claim: request.claim }, request.reply))
+        .unzip();
+    match store.append_audit_claiming(&appends).await {
         Ok(entries) if entries.len() == replies.len() => {
             counters.batches_committed.fetch_add(1, Ordering::Relaxed);
             counters.entries_committed.fetch_add(entries.len() as u64, Ordering::Relaxed);

@@ -94,6 +94,9 @@ pub struct Targets {
     pub department: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub service: Option<String>,
+    /// For a release: which use of the grant this was (1 = first).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grant_use: Option<u32>,
 }
 
 /// An event to append; the log assigns sequence number and time.

@@ -16,7 +16,7 @@ use super::merkle::{Hash, TreeBuilder, inclusion_proof};
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto::KeyProvider;
-use crate::store::{Store, StoreError};
+use crate::store::{GrantClaim, Store, StoreError};
 
 /// Transactions of the group commit hold at most this many entries.
 const MAX_BATCH: usize = 1024;
@@ -74,7 +74,17 @@ impl Audit {
     /// Append durably. Every `checkpoint_every_entries` entries a checkpoint
     /// is signed in the background.
     pub async fn record(self: &Arc<Self>, event: AuditEvent) -> Result<AuditEntry, AuditError> {
-        let entry = self.log.append(event).await?;
+        self.record_claiming(event, None).await
+    }
+
+    /// `record` that also claims one use of a grant in the same transaction;
+    /// the returned entry is a refusal if the claim failed.
+    pub async fn record_claiming(
+        self: &Arc<Self>,
+        event: AuditEvent,
+        claim: Option<GrantClaim>,
+    ) -> Result<AuditEntry, AuditError> {
+        let entry = self.log.append_claiming(event, claim).await?;
         if (entry.sequence + 1).is_multiple_of(self.checkpoint_every_entries) {
             let audit = self.clone();
             tokio::spawn(async move {

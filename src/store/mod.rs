@@ -183,7 +183,19 @@ pub trait Store: Send + Sync {
     /// precision), and stores `canonical_body()` and `leaf_hash()` of exactly
     /// the entries it returns. Durable when it returns Ok; on Err nothing of
     /// the batch is stored. An empty batch touches nothing.
-    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>>;
+    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>> {
+        let appends: Vec<AuditAppend> =
+            events.iter().map(|(time, event)| AuditAppend { time: *time, event: event.clone(), claim: None }).collect();
+        self.append_audit_claiming(&appends).await
+    }
+    /// `append_audit` where some events also claim one use of a grant, in
+    /// the same transaction: for each claim, `uses` goes up by one if the
+    /// grant is not revoked and `uses < claim.max_uses`; the event's
+    /// `targets.grant_use` then holds the new count. A claim that fails turns
+    /// its event into a refusal (`grant_revoked` / `grant_exhausted`, see
+    /// [`refuse_claimed_event`]) before it is numbered and hashed, so a use is
+    /// counted exactly when a success entry for it is durable.
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AuditEntry>>;
     /// Number of entries (the Merkle tree size); the next sequence number.
     async fn audit_size(&self) -> Result<u64>;
     /// Leaf hashes of the entries with `from <= sequence < to`, in order.
@@ -216,6 +228,30 @@ pub trait Store: Send + Sync {
     async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>>;
     /// All checkpoints, ascending by size.
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>>;
+
+    // --- access requests and grants -----------------------------------------
+    async fn insert_access_request(&self, request: &AccessRequestRecord) -> Result<()>;
+    async fn access_request(&self, id: &str) -> Result<Option<AccessRequestRecord>>;
+    /// Answer a pending request that has not expired at `at`, in one
+    /// transaction: with `Some(grant)` it becomes approved and the grant is
+    /// inserted, with None it becomes denied; either way it is bound to
+    /// `citizen_id`. False (and nothing changed) if it is not pending any more
+    /// or has expired.
+    async fn answer_access_request(
+        &self,
+        id: &str,
+        citizen_id: &CitizenId,
+        at: DateTime<Utc>,
+        grant: Option<&GrantRecord>,
+    ) -> Result<bool>;
+    /// Delete requests still pending that expired before `before`. Returns how many.
+    async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> Result<u64>;
+    async fn grant(&self, id: &str) -> Result<Option<GrantRecord>>;
+    /// The citizen's grants, newest first.
+    async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> Result<Vec<GrantRecord>>;
+    /// Revoke one of the citizen's grants at `at`. False if it is not theirs
+    /// or was revoked already.
+    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &str, at: DateTime<Utc>) -> Result<bool>;
 
     // --- staff sessions -----------------------------------------------------
     /// Staff (DPO) sessions live in their own table: a citizen session id is
@@ -478,6 +514,134 @@ fn audit_text_conditions(filter: &AuditFilter) -> Vec<(&'static str, String)> {
     .into_iter()
     .filter_map(|(column, value)| Some((column, value?)))
     .collect()
+}
+
+// --- access requests and grants ---------------------------------------------
+
+/// The stored state of an access request. "Expired" is not stored: a pending
+/// request past `expires_at` is expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "pending" => Ok(RequestState::Pending),
+            "approved" => Ok(RequestState::Approved),
+            "denied" => Ok(RequestState::Denied),
+            _ => Err(StoreError::Corrupt("access_requests.status: unknown value".to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequestRecord {
+    /// 32 hex characters, random: the approve URL carries it.
+    pub id: String,
+    pub department: String,
+    pub service: String,
+    /// The department's own case reference, shown to the citizen.
+    pub reference: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub state: RequestState,
+    /// The citizen who answered it.
+    pub citizen_id: Option<CitizenId>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub grant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: String,
+    pub request_id: String,
+    pub citizen_id: CitizenId,
+    pub department: String,
+    pub service: String,
+    /// Approved fields as `type.field`.
+    pub approved_fields: Vec<String>,
+    /// The evidence the citizen chose, at most one per evidence type.
+    pub evidence_ids: Vec<EvidenceId>,
+    pub created_at: DateTime<Utc>,
+    pub not_before: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub max_uses: u32,
+    pub uses: u32,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One use of a grant to claim together with an audit append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantClaim {
+    pub grant_id: String,
+    /// The limit to enforce (the smaller of the grant's and the policy's).
+    pub max_uses: u32,
+}
+
+/// An event for `append_audit_claiming`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditAppend {
+    pub time: DateTime<Utc>,
+    pub event: AuditEvent,
+    pub claim: Option<GrantClaim>,
+}
+
+/// Why a claim failed, read in the claiming transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimFailure {
+    /// Revoked, or gone (the citizen erased their account).
+    Revoked,
+    Exhausted,
+}
+
+/// Turn a release event whose claim failed into the refusal that is logged
+/// instead: outcome refused, the reason code, and no fields or evidence
+/// (nothing was released).
+pub fn refuse_claimed_event(event: &mut AuditEvent, failure: ClaimFailure) {
+    event.outcome = Outcome::Refused;
+    event.reason = Some(
+        match failure {
+            ClaimFailure::Revoked => "grant_revoked",
+            ClaimFailure::Exhausted => "grant_exhausted",
+        }
+        .to_owned(),
+    );
+    event.targets.fields.clear();
+    event.targets.evidence.clear();
+    event.targets.grant_use = None;
+}
+
+/// The failure for a grant row read after a claim updated nothing:
+/// (revoked?, uses) or None when the grant is gone.
+fn claim_failure(row: Option<(bool, i64)>, max_uses: u32) -> ClaimFailure {
+    match row {
+        Some((false, uses)) if uses >= i64::from(max_uses) => ClaimFailure::Exhausted,
+        _ => ClaimFailure::Revoked,
+    }
+}
+
+fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn parse_json_list(column: &str, text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("{column}: not a JSON list of strings")))
+}
+
+fn stored_count(column: &str, value: i64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column}: out of range")))
 }
 
 // --- staff sessions -----------------------------------------------------------

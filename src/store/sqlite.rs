@@ -14,6 +14,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
 use super::{
+    AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState,
+    claim_failure, json_list, parse_json_list, refuse_claimed_event, stored_count,
+};
+use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
     number_audit_events, sequence_bound, stored_size,
 };
@@ -154,6 +158,8 @@ impl Store for SqliteStore {
             "DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE citizen_id = ?)",
             "DELETE FROM files WHERE citizen_id = ?",
             "DELETE FROM sessions WHERE citizen_id = ?",
+            "DELETE FROM grants WHERE citizen_id = ?",
+            "UPDATE access_requests SET citizen_id = NULL WHERE citizen_id = ?",
         ] {
             sqlx::query(statement).bind(id.as_str()).execute(&mut *tx).await.map_err(sqlite_error)?;
         }
@@ -586,15 +592,23 @@ impl Store for SqliteStore {
 
     // --- audit log ----------------------------------------------------------
 
-    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>> {
-        if events.is_empty() {
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AuditEntry>> {
+        if appends.is_empty() {
             return Ok(Vec::new());
         }
         // BEGIN IMMEDIATE takes the write lock first: appenders (also in
         // other processes) queue here, so the head moved below is the latest.
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
+        let mut events = Vec::with_capacity(appends.len());
+        for append in appends {
+            let mut event = append.event.clone();
+            if let Some(claim) = &append.claim {
+                claim_grant_use(&mut tx, claim, &mut event).await?;
+            }
+            events.push((append.time, event));
+        }
         let last_sequence = reserve_audit_sequences(&mut tx, events.len()).await?;
-        let (entries, rows) = number_audit_events(last_sequence, events)?;
+        let (entries, rows) = number_audit_events(last_sequence, &events)?;
         for batch in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
@@ -725,6 +739,144 @@ impl Store for SqliteStore {
             .await
             .map_err(sqlite_error)?;
         rows.into_iter().map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).collect()
+    }
+
+    // --- access requests and grants -----------------------------------------
+
+    async fn insert_access_request(&self, request: &AccessRequestRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_requests (id, department, service, reference, created_at, expires_at, status, \
+             citizen_id, answered_at, grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&request.id)
+        .bind(&request.department)
+        .bind(&request.service)
+        .bind(&request.reference)
+        .bind(time_to_micros(request.created_at))
+        .bind(time_to_micros(request.expires_at))
+        .bind(request.state.as_str())
+        .bind(request.citizen_id.as_ref().map(CitizenId::as_str))
+        .bind(request.answered_at.map(time_to_micros))
+        .bind(request.grant_id.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn access_request(&self, id: &str) -> Result<Option<AccessRequestRecord>> {
+        sqlx::query(
+            "SELECT id, department, service, reference, created_at, expires_at, status, citizen_id, answered_at, \
+             grant_id FROM access_requests WHERE id = ?",
+        )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlite_error)?
+            .map(|row| access_request_from_row(&row))
+            .transpose()
+    }
+
+    async fn answer_access_request(
+        &self,
+        id: &str,
+        citizen_id: &CitizenId,
+        at: DateTime<Utc>,
+        grant: Option<&GrantRecord>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
+        let state = if grant.is_some() { RequestState::Approved } else { RequestState::Denied };
+        let answered = sqlx::query(
+            "UPDATE access_requests SET status = ?, citizen_id = ?, answered_at = ?, grant_id = ? \
+             WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        )
+        .bind(state.as_str())
+        .bind(citizen_id.as_str())
+        .bind(time_to_micros(at))
+        .bind(grant.map(|grant| grant.id.as_str()))
+        .bind(id)
+        .bind(time_to_micros(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlite_error)?
+        .rows_affected();
+        if answered == 0 {
+            return Ok(false);
+        }
+        if let Some(grant) = grant {
+            sqlx::query(
+                "INSERT INTO grants (id, request_id, citizen_id, department, service, approved_fields, evidence_ids, \
+                 created_at, not_before, expires_at, max_uses, uses, revoked_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&grant.id)
+            .bind(&grant.request_id)
+            .bind(grant.citizen_id.as_str())
+            .bind(&grant.department)
+            .bind(&grant.service)
+            .bind(json_list(&grant.approved_fields))
+            .bind(json_list(&grant.evidence_ids.iter().map(EvidenceId::as_str).collect::<Vec<_>>()))
+            .bind(time_to_micros(grant.created_at))
+            .bind(time_to_micros(grant.not_before))
+            .bind(time_to_micros(grant.expires_at))
+            .bind(i64::from(grant.max_uses))
+            .bind(i64::from(grant.uses))
+            .bind(grant.revoked_at.map(time_to_micros))
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(true)
+    }
+
+    async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM access_requests WHERE status = 'pending' AND expires_at < ?")
+            .bind(time_to_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?
+            .rows_affected())
+    }
+
+    async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
+        sqlx::query(
+            "SELECT id, request_id, citizen_id, department, service, approved_fields, evidence_ids, created_at, \
+             not_before, expires_at, max_uses, uses, revoked_at FROM grants WHERE id = ?",
+        )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlite_error)?
+            .map(|row| grant_from_row(&row))
+            .transpose()
+    }
+
+    async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> Result<Vec<GrantRecord>> {
+        sqlx::query(
+            "SELECT id, request_id, citizen_id, department, service, approved_fields, evidence_ids, created_at, \
+             not_before, expires_at, max_uses, uses, revoked_at FROM grants WHERE citizen_id = ? \
+             ORDER BY created_at DESC, id",
+        )
+        .bind(citizen_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sqlite_error)?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+    }
+
+    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        Ok(sqlx::query("UPDATE grants SET revoked_at = ? WHERE id = ? AND citizen_id = ? AND revoked_at IS NULL")
+            .bind(time_to_micros(at))
+            .bind(id)
+            .bind(citizen_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?
+            .rows_affected()
+            > 0)
     }
 
     async fn insert_staff_session(&self, session: &StaffSessionRecord) -> Result<()> {
@@ -954,6 +1106,32 @@ fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
     })
 }
 
+/// Claim one use of a grant inside the append transaction (see
+/// `Store::append_audit_claiming`).
+async fn claim_grant_use(connection: &mut SqliteConnection, claim: &GrantClaim, event: &mut AuditEvent) -> Result<()> {
+    let claimed: Option<i64> = sqlx::query_scalar(
+        "UPDATE grants SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL AND uses < ? RETURNING uses",
+    )
+    .bind(&claim.grant_id)
+    .bind(i64::from(claim.max_uses))
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(sqlite_error)?;
+    match claimed {
+        Some(uses) => event.targets.grant_use = Some(stored_count("grants.uses", uses)?),
+        None => {
+            let row: Option<(bool, i64)> =
+                sqlx::query_as("SELECT revoked_at IS NOT NULL, uses FROM grants WHERE id = ?")
+                    .bind(&claim.grant_id)
+                    .fetch_optional(&mut *connection)
+                    .await
+                    .map_err(sqlite_error)?;
+            refuse_claimed_event(event, claim_failure(row, claim.max_uses));
+        }
+    }
+    Ok(())
+}
+
 /// Move the audit head forward by `count` inside the append transaction and
 /// return the last sequence number before it (-1 for an empty log).
 async fn reserve_audit_sequences(connection: &mut SqliteConnection, count: usize) -> Result<i64> {
@@ -966,6 +1144,46 @@ async fn reserve_audit_sequences(connection: &mut SqliteConnection, count: usize
     .await
     .map_err(sqlite_error)?;
     Ok(new_last - count)
+}
+
+fn access_request_from_row(row: &SqliteRow) -> Result<AccessRequestRecord> {
+    let citizen_id: Option<String> = row.try_get("citizen_id").map_err(driver_error)?;
+    let answered_at: Option<i64> = row.try_get("answered_at").map_err(driver_error)?;
+    Ok(AccessRequestRecord {
+        id: row.try_get("id").map_err(driver_error)?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+        reference: row.try_get("reference").map_err(driver_error)?,
+        created_at: time_from_micros("access_requests.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        expires_at: time_from_micros("access_requests.expires_at", row.try_get("expires_at").map_err(driver_error)?)?,
+        state: RequestState::parse(&row.try_get::<String, _>("status").map_err(driver_error)?)?,
+        citizen_id: citizen_id.map(|id| parse_stored_id("access_requests.citizen_id", &id)).transpose()?,
+        answered_at: answered_at.map(|at| time_from_micros("access_requests.answered_at", at)).transpose()?,
+        grant_id: row.try_get("grant_id").map_err(driver_error)?,
+    })
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord> {
+    let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(driver_error)?;
+    let evidence_ids = parse_json_list("grants.evidence_ids", &row.try_get::<String, _>("evidence_ids").map_err(driver_error)?)?;
+    Ok(GrantRecord {
+        id: row.try_get("id").map_err(driver_error)?,
+        request_id: row.try_get("request_id").map_err(driver_error)?,
+        citizen_id: parse_stored_id("grants.citizen_id", &row.try_get::<String, _>("citizen_id").map_err(driver_error)?)?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+        approved_fields: parse_json_list(
+            "grants.approved_fields",
+            &row.try_get::<String, _>("approved_fields").map_err(driver_error)?,
+        )?,
+        evidence_ids: evidence_ids.iter().map(|id| parse_stored_id("grants.evidence_ids", id)).collect::<Result<_>>()?,
+        created_at: time_from_micros("grants.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        not_before: time_from_micros("grants.not_before", row.try_get("not_before").map_err(driver_error)?)?,
+        expires_at: time_from_micros("grants.expires_at", row.try_get("expires_at").map_err(driver_error)?)?,
+        max_uses: stored_count("grants.max_uses", row.try_get("max_uses").map_err(driver_error)?)?,
+        uses: stored_count("grants.uses", row.try_get("uses").map_err(driver_error)?)?,
+        revoked_at: revoked_at.map(|at| time_from_micros("grants.revoked_at", at)).transpose()?,
+    })
 }
 
 fn staff_session_from_row(row: &SqliteRow) -> Result<StaffSessionRecord> {

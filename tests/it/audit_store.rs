@@ -123,6 +123,7 @@ fn release(subject: &str, department: &str, service: &str) -> AuditEvent {
             fields: vec!["einkommen".to_owned(), "miete".to_owned()],
             grant: Some("fedcba9876543210fedcba9876543210".to_owned()),
             department: None,
+            grant_use: None,
             service: Some(service.to_owned()),
         },
         outcome: Outcome::Success,

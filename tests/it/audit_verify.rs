@@ -191,6 +191,7 @@ fn event(number: u64) -> AuditEvent {
                 fields: vec!["einkommen".to_owned()],
                 grant: Some(format!("{:032x}", number + 1000)),
                 department: None,
+                grant_use: None,
                 service: Some("wohngeld".to_owned()),
             },
             outcome: Outcome::Success,

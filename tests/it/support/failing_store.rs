@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tresor::audit::{AuditEntry, AuditEvent};
+use tresor::audit::AuditEntry;
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{
-    AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, StaffSessionRecord,
+    AccessRequestRecord, AuditAppend, AuditFilter, GrantRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, StaffSessionRecord,
     Store, StoreError, StoredAuditEntry,
 };
 
@@ -36,13 +36,40 @@ impl FailingAuditStore {
 
 #[async_trait::async_trait]
 impl Store for FailingAuditStore {
-    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> tresor::store::Result<Vec<AuditEntry>> {
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> tresor::store::Result<Vec<AuditEntry>> {
         if self.failing.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            self.failed_batches.lock().unwrap().push(events.len());
+            self.failed_batches.lock().unwrap().push(appends.len());
             return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
         }
-        self.inner.append_audit(events).await
+        self.inner.append_audit_claiming(appends).await
+    }
+    async fn insert_access_request(&self, request: &AccessRequestRecord) -> tresor::store::Result<()> {
+        self.inner.insert_access_request(request).await
+    }
+    async fn access_request(&self, id: &str) -> tresor::store::Result<Option<AccessRequestRecord>> {
+        self.inner.access_request(id).await
+    }
+    async fn answer_access_request(
+        &self,
+        id: &str,
+        citizen_id: &CitizenId,
+        at: DateTime<Utc>,
+        grant: Option<&GrantRecord>,
+    ) -> tresor::store::Result<bool> {
+        self.inner.answer_access_request(id, citizen_id, at, grant).await
+    }
+    async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
+        self.inner.delete_expired_access_requests(before).await
+    }
+    async fn grant(&self, id: &str) -> tresor::store::Result<Option<GrantRecord>> {
+        self.inner.grant(id).await
+    }
+    async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> tresor::store::Result<Vec<GrantRecord>> {
+        self.inner.grants_of_citizen(citizen_id).await
+    }
+    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &str, at: DateTime<Utc>) -> tresor::store::Result<bool> {
+        self.inner.revoke_grant(citizen_id, id, at).await
     }
     async fn migrate(&self) -> tresor::store::Result<()> {
         self.inner.migrate().await
