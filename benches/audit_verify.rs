@@ -39,6 +39,7 @@ fn release(number: u64) -> AuditEvent {
             fields: vec!["einkommen".to_owned(), "miete".to_owned()],
             grant: Some(format!("{:032x}", number / 3)),
             department: None,
+            grant_use: None,
             service: Some("wohngeld".to_owned()),
         },
         outcome: Outcome::Success,
