@@ -72,6 +72,15 @@ random_id!(
     FileId
 );
 
+random_id!(
+    /// An access request a department opened; its approve URL carries it.
+    RequestId
+);
+random_id!(
+    /// A grant: one citizen's approval of one request.
+    GrantId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

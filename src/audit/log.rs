@@ -78,7 +78,11 @@ impl AuditLog {
     /// `append`, claiming one use of a grant in the same transaction (see
     /// `Store::append_audit_claiming`): if the claim fails, the stored and
     /// returned entry is the refusal, not `event`.
-    pub async fn append_claiming(&self, event: AuditEvent, claim: Option<GrantClaim>) -> Result<AuditEntry, AuditError> {
+    pub async fn append_claiming(
+        &self,
+        event: AuditEvent,
+        claim: Option<GrantClaim>,
+    ) -> Result<AuditEntry, AuditError> {
         let (reply, response) = oneshot::channel();
         self.shared.requests.send(AppendRequest { event, claim, reply }).await.map_err(|_| AuditError::Closed)?;
         // A dropped reply means the writer ended without answering: not durable as far as we know.

@@ -116,6 +116,14 @@ impl SigningKey {
         public_key
     }
 
+    #[cfg(test)]
+    pub(crate) fn from_seed_for_tests(seed: &[u8; 32]) -> Self {
+        match Self::from_seed(seed) {
+            Ok(key) => key,
+            Err(_) => unreachable!("every 32-byte seed is valid"),
+        }
+    }
+
     fn from_seed(seed: &[u8; 32]) -> Result<Self> {
         // Every 32-byte string is a valid Ed25519 seed; ring's "unchecked"
         // only refers to not comparing against a stored public key.

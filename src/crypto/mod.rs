@@ -18,6 +18,7 @@
 //! Bulk AEAD (fields, file chunks) is ring's AES-256-GCM; the long-lived KEK
 //! uses the `aes-gcm` crate with its round keys zeroized on drop.
 
+pub mod jws;
 mod keys;
 mod seal;
 mod stream;

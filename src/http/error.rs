@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::identity::oidc::LoginError;
-use crate::policy::{FieldError, Lang};
+use crate::policy::{FieldError, Lang, Refusal};
 use crate::store::StoreError;
-use crate::vault::VaultError;
+use crate::vault::{ApprovalProblem, VaultError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -145,6 +145,31 @@ impl From<VaultError> for ApiError {
                 ),
             ),
             VaultError::NoAccount => Self::not_logged_in(),
+            VaultError::UnknownService => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_service",
+                "There is no such service. The services are listed in the vault's policy.",
+            ),
+            VaultError::Refused(refusal) => Self::new(StatusCode::FORBIDDEN, refusal.code(), refusal_message(refusal)),
+            VaultError::RequestExpired => Self::new(
+                StatusCode::GONE,
+                "request_expired",
+                "This request has expired. The department can send a new one.",
+            ),
+            VaultError::RequestAnswered => {
+                Self::new(StatusCode::CONFLICT, "request_answered", "This request has already been answered.")
+            }
+            VaultError::InvalidReference => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_reference",
+                format!(
+                    "The reference must be 1 to {} characters without control characters.",
+                    crate::vault::MAX_REFERENCE_CHARS
+                ),
+            ),
+            VaultError::InvalidApproval(problem) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, problem.code(), approval_message(problem))
+            }
             VaultError::Audit(error) => {
                 tracing::error!(%error, "audit append failed; failing closed");
                 Self::new(
@@ -156,6 +181,31 @@ impl From<VaultError> for ApiError {
             VaultError::Store(error) => Self::internal(&error),
             VaultError::Crypto(error) => Self::internal(&error),
         }
+    }
+}
+
+/// Plain English for a release refusal (the code carries the meaning).
+pub fn refusal_message(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::WrongDepartment => "This grant or service belongs to another department.",
+        Refusal::WrongService => "This grant was given for another service.",
+        Refusal::NotYetValid => "This grant is not valid yet.",
+        Refusal::Expired => "This grant has expired. Ask the citizen for a new one.",
+        Refusal::Revoked => "The citizen has revoked this grant.",
+        Refusal::Exhausted => "This grant has been used as often as the citizen allowed.",
+    }
+}
+
+pub fn approval_message(problem: ApprovalProblem) -> &'static str {
+    match problem {
+        ApprovalProblem::NoFields => "Choose at least one piece of information to share, or deny the request.",
+        ApprovalProblem::FieldNotInPolicy => "A chosen piece of information is not part of this service.",
+        ApprovalProblem::EvidenceNotFound => "A chosen document does not exist.",
+        ApprovalProblem::EvidenceNotRequested => "A chosen document is not needed for this service.",
+        ApprovalProblem::TwoDocumentsOfOneType => "Choose only one document of each kind.",
+        ApprovalProblem::FieldWithoutDocument => "Choose a document for every piece of information you share.",
+        ApprovalProblem::DurationOutOfRange => "The duration is longer than this service allows.",
+        ApprovalProblem::UsesOutOfRange => "The number of uses is higher than this service allows.",
     }
 }
 

@@ -19,6 +19,7 @@ use crate::vault::Vault;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod dept;
 pub mod dept_auth;
 pub mod dpo;
 pub mod error;
@@ -106,6 +107,11 @@ pub fn router(state: AppState) -> Router {
         .route("/dpo/export.csv", get(dpo::export_csv))
         .route("/dpo/export.jsonl", get(dpo::export_jsonl))
         .route("/api/v1/dpo/entries", get(dpo::entries_json))
+        .route("/api/v1/dept/requests", post(dept::create_request))
+        .route("/api/v1/dept/requests/{id}", get(dept::request_status))
+        .route("/api/v1/dept/grants/{id}/release", get(dept::release))
+        .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
+        .route("/api/v1/keys", get(dept::keys))
         .fallback(web::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

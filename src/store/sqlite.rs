@@ -14,8 +14,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
 use super::{
-    AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState,
-    claim_failure, json_list, parse_json_list, refuse_claimed_event, stored_count,
+    AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState, claim_failure, json_list, parse_json_list,
+    refuse_claimed_event, stored_count,
 };
 use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
@@ -769,12 +769,12 @@ impl Store for SqliteStore {
             "SELECT id, department, service, reference, created_at, expires_at, status, citizen_id, answered_at, \
              grant_id FROM access_requests WHERE id = ?",
         )
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(sqlite_error)?
-            .map(|row| access_request_from_row(&row))
-            .transpose()
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?
+        .map(|row| access_request_from_row(&row))
+        .transpose()
     }
 
     async fn answer_access_request(
@@ -844,12 +844,12 @@ impl Store for SqliteStore {
             "SELECT id, request_id, citizen_id, department, service, approved_fields, evidence_ids, created_at, \
              not_before, expires_at, max_uses, uses, revoked_at FROM grants WHERE id = ?",
         )
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(sqlite_error)?
-            .map(|row| grant_from_row(&row))
-            .transpose()
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?
+        .map(|row| grant_from_row(&row))
+        .transpose()
     }
 
     async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> Result<Vec<GrantRecord>> {
@@ -1165,18 +1165,25 @@ fn access_request_from_row(row: &SqliteRow) -> Result<AccessRequestRecord> {
 
 fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord> {
     let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(driver_error)?;
-    let evidence_ids = parse_json_list("grants.evidence_ids", &row.try_get::<String, _>("evidence_ids").map_err(driver_error)?)?;
+    let evidence_ids =
+        parse_json_list("grants.evidence_ids", &row.try_get::<String, _>("evidence_ids").map_err(driver_error)?)?;
     Ok(GrantRecord {
         id: row.try_get("id").map_err(driver_error)?,
         request_id: row.try_get("request_id").map_err(driver_error)?,
-        citizen_id: parse_stored_id("grants.citizen_id", &row.try_get::<String, _>("citizen_id").map_err(driver_error)?)?,
+        citizen_id: parse_stored_id(
+            "grants.citizen_id",
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
+        )?,
         department: row.try_get("department").map_err(driver_error)?,
         service: row.try_get("service").map_err(driver_error)?,
         approved_fields: parse_json_list(
             "grants.approved_fields",
             &row.try_get::<String, _>("approved_fields").map_err(driver_error)?,
         )?,
-        evidence_ids: evidence_ids.iter().map(|id| parse_stored_id("grants.evidence_ids", id)).collect::<Result<_>>()?,
+        evidence_ids: evidence_ids
+            .iter()
+            .map(|id| parse_stored_id("grants.evidence_ids", id))
+            .collect::<Result<_>>()?,
         created_at: time_from_micros("grants.created_at", row.try_get("created_at").map_err(driver_error)?)?,
         not_before: time_from_micros("grants.not_before", row.try_get("not_before").map_err(driver_error)?)?,
         expires_at: time_from_micros("grants.expires_at", row.try_get("expires_at").map_err(driver_error)?)?,

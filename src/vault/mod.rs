@@ -17,7 +17,7 @@ use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::clock::Clock;
 use crate::crypto::{CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider};
 use crate::ids::{CitizenId, EvidenceId, FileId};
-use crate::policy::{EvidenceType, FieldError, LoginLevel, Policies};
+use crate::policy::{EvidenceType, FieldError, LoginLevel, Policies, Refusal};
 use crate::store::{CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError};
 
 /// Media types a file may have; detected from the content, never trusted
@@ -29,6 +29,13 @@ const CHUNKS_PER_BATCH: usize = 64;
 
 /// Name of the sealing context for a file's original name.
 const FILE_NAME_CONTEXT: &str = "tresor:file_name";
+
+mod access;
+
+pub use access::{
+    Approval, ApprovalProblem, Candidate, ConsentPreview, DocumentChoice, MAX_REFERENCE_CHARS,
+    RELEASE_FILE_WINDOW_MINUTES, REQUEST_LIFETIME_HOURS, Release, ReleasedEvidence, RequestStatus,
+};
 
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 
@@ -50,6 +57,20 @@ pub enum VaultError {
     LevelTooLow { required: LoginLevel },
     #[error("account not found")]
     NoAccount,
+    /// No such service in the policy (or its department is unknown).
+    #[error("unknown service")]
+    UnknownService,
+    /// The release decision (or a request rule) said no; the code is stable.
+    #[error("refused: {}", .0.code())]
+    Refused(Refusal),
+    #[error("the access request has expired")]
+    RequestExpired,
+    #[error("the access request has been answered already")]
+    RequestAnswered,
+    #[error("the case reference is empty, too long or has control characters")]
+    InvalidReference,
+    #[error("the approval is not valid: {}", .0.code())]
+    InvalidApproval(ApprovalProblem),
     /// The audit entry could not be made durable, so nothing was done or released.
     #[error("audit log unavailable: {0}")]
     Audit(#[from] AuditError),

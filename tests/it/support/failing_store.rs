@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tresor::audit::AuditEntry;
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{
-    AccessRequestRecord, AuditAppend, AuditFilter, GrantRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, PendingLogin, SessionRecord, StaffSessionRecord,
-    Store, StoreError, StoredAuditEntry,
+    AccessRequestRecord, AuditAppend, AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, GrantRecord,
+    PendingLogin, SessionRecord, StaffSessionRecord, Store, StoreError, StoredAuditEntry,
 };
 
 /// Wraps a real store; `append_audit` fails (after a delay, so that other

@@ -1,0 +1,713 @@
+//! Department access: access requests, the citizen's consent (preview,
+//! approve, deny), grants (list, revoke) and the release of fields to a
+//! department.
+//!
+//! Architecture invariants:
+//! - the release decision is `policy::decide` (pure); this module loads its
+//!   inputs and carries out its answer;
+//! - a release is in the audit log, durably, before any field is decrypted;
+//!   the grant's use is claimed in the same transaction as that entry, so a
+//!   use is counted exactly when a success entry for it exists;
+//! - a department gets the intersection of its service's policy fields and
+//!   the approved fields, under a pairwise pseudonym, never the citizen id.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{FileReader, FileView, Result, Vault, VaultError, open_text};
+use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+use crate::crypto::FileOpener;
+use crate::ids::{CitizenId, EvidenceId, GrantId, RequestId};
+use crate::policy::{Department, FieldRef, GrantState, LoginLevel, Refusal, Service, decide};
+use crate::store::{
+    AccessRequestRecord, ActorKind, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, RequestState, StoreError,
+};
+
+/// Unanswered requests expire after this long.
+pub const REQUEST_LIFETIME_HOURS: i64 = 24;
+/// Longest case reference a department may attach to a request.
+pub const MAX_REFERENCE_CHARS: usize = 100;
+/// After a release, its files can be fetched for this long.
+pub const RELEASE_FILE_WINDOW_MINUTES: i64 = 15;
+
+/// A request's status as the department and the citizen see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Denied => "denied",
+            RequestStatus::Expired => "expired",
+        }
+    }
+
+    /// A pending request past its expiry is expired.
+    pub fn of(request: &AccessRequestRecord, now: DateTime<Utc>) -> Self {
+        match request.state {
+            RequestState::Pending if now >= request.expires_at => RequestStatus::Expired,
+            RequestState::Pending => RequestStatus::Pending,
+            RequestState::Approved => RequestStatus::Approved,
+            RequestState::Denied => RequestStatus::Denied,
+        }
+    }
+}
+
+/// What the citizen sees before deciding.
+pub struct ConsentPreview {
+    pub request: AccessRequestRecord,
+    pub service: Service,
+    pub department: Department,
+    /// One entry per evidence type the service reads, in policy order.
+    pub documents: Vec<DocumentChoice>,
+}
+
+pub struct DocumentChoice {
+    pub type_id: String,
+    /// The policy's fields of this type, in policy order.
+    pub fields: Vec<FieldRef>,
+    /// The citizen's evidence of this type, newest first, with the values
+    /// of exactly those fields.
+    pub candidates: Vec<Candidate>,
+}
+
+pub struct Candidate {
+    pub evidence_id: EvidenceId,
+    pub created_at: DateTime<Utc>,
+    /// (field name, value) for the policy's fields this evidence has.
+    pub values: Vec<(String, String)>,
+    /// The file that would be released, if the service releases files.
+    pub file: Option<FileView>,
+}
+
+/// The citizen's answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// The chosen evidence, at most one per evidence type.
+    pub evidence: Vec<EvidenceId>,
+    /// The approved fields (a subset of the service's policy fields).
+    pub fields: Vec<FieldRef>,
+    pub duration_days: u32,
+    pub max_uses: u32,
+}
+
+/// What a department receives.
+pub struct Release {
+    pub grant: GrantRecord,
+    /// The citizen's pairwise pseudonym for this department.
+    pub subject: String,
+    pub evidence: Vec<ReleasedEvidence>,
+    pub issued_at: DateTime<Utc>,
+    pub uses_left: u32,
+    /// Sequence number of the release's audit entry.
+    pub audit_index: u64,
+}
+
+pub struct ReleasedEvidence {
+    pub type_id: String,
+    pub evidence_id: EvidenceId,
+    /// (field name, value), in policy order.
+    pub fields: Vec<(String, String)>,
+    /// Present when the service's policy releases files.
+    pub file: Option<FileView>,
+}
+
+/// Why an approval form was not accepted (stable codes for the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalProblem {
+    NoFields,
+    FieldNotInPolicy,
+    EvidenceNotFound,
+    EvidenceNotRequested,
+    TwoDocumentsOfOneType,
+    FieldWithoutDocument,
+    DurationOutOfRange,
+    UsesOutOfRange,
+}
+
+impl ApprovalProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            ApprovalProblem::NoFields => "no_fields_approved",
+            ApprovalProblem::FieldNotInPolicy => "field_not_in_policy",
+            ApprovalProblem::EvidenceNotFound => "evidence_not_found",
+            ApprovalProblem::EvidenceNotRequested => "evidence_type_not_requested",
+            ApprovalProblem::TwoDocumentsOfOneType => "one_document_per_type",
+            ApprovalProblem::FieldWithoutDocument => "field_without_document",
+            ApprovalProblem::DurationOutOfRange => "duration_out_of_range",
+            ApprovalProblem::UsesOutOfRange => "uses_out_of_range",
+        }
+    }
+}
+
+impl Vault {
+    fn service(&self, id: &str) -> Result<&Service> {
+        self.policies.services.get(id).ok_or(VaultError::UnknownService)
+    }
+
+    fn department(&self, id: &str) -> Result<&Department> {
+        self.policies.departments.get(id).ok_or(VaultError::UnknownService)
+    }
+
+    async fn record_department(
+        &self,
+        department: &str,
+        action: Action,
+        targets: Targets,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<crate::audit::AuditEntry> {
+        let event = AuditEvent {
+            actor: Actor::Department(department.to_owned()),
+            action,
+            targets,
+            outcome,
+            reason: reason.map(str::to_owned),
+        };
+        Ok(self.audit.record(event).await?)
+    }
+
+    /// A refusal to a department; failing to record it is logged (the
+    /// request fails anyway).
+    async fn record_department_refusal(&self, department: &str, action: Action, targets: Targets, code: &str) {
+        if let Err(error) = self.record_department(department, action, targets, Outcome::Refused, Some(code)).await {
+            tracing::warn!(%error, "could not record a refusal in the audit log");
+        }
+    }
+
+    /// A department opens a request for one of its services.
+    pub async fn create_access_request(
+        &self,
+        department: &str,
+        service_id: &str,
+        reference: &str,
+    ) -> Result<AccessRequestRecord> {
+        let service = self.service(service_id)?;
+        let targets = || Targets {
+            department: Some(department.to_owned()),
+            service: Some(service_id.to_owned()),
+            ..Targets::default()
+        };
+        if service.department != department {
+            self.record_department_refusal(
+                department,
+                Action::AccessRequestCreate,
+                targets(),
+                Refusal::WrongDepartment.code(),
+            )
+            .await;
+            return Err(VaultError::Refused(Refusal::WrongDepartment));
+        }
+        let reference = reference.trim();
+        if reference.is_empty()
+            || reference.chars().count() > MAX_REFERENCE_CHARS
+            || reference.chars().any(char::is_control)
+        {
+            return Err(VaultError::InvalidReference);
+        }
+        let now = self.clock.now();
+        let request = AccessRequestRecord {
+            id: RequestId::generate(self.rng.as_ref()).to_string(),
+            department: department.to_owned(),
+            service: service_id.to_owned(),
+            reference: reference.to_owned(),
+            created_at: now,
+            expires_at: now + Duration::hours(REQUEST_LIFETIME_HOURS),
+            state: RequestState::Pending,
+            citizen_id: None,
+            answered_at: None,
+            grant_id: None,
+        };
+        self.record_department(department, Action::AccessRequestCreate, targets(), Outcome::Success, None).await?;
+        self.store.insert_access_request(&request).await?;
+        Ok(request)
+    }
+
+    /// A request as its department sees it; another department's request is
+    /// not found (nothing leaks).
+    pub async fn access_request_for_department(
+        &self,
+        department: &str,
+        id: &RequestId,
+    ) -> Result<(AccessRequestRecord, RequestStatus)> {
+        let request = self.store.access_request(id.as_str()).await?.filter(|r| r.department == department);
+        let request = request.ok_or(VaultError::NotFound)?;
+        let status = RequestStatus::of(&request, self.clock.now());
+        Ok((request, status))
+    }
+
+    /// A request as anyone holding its approve URL sees it (no values).
+    pub async fn access_request(&self, id: &RequestId) -> Result<(AccessRequestRecord, RequestStatus)> {
+        let request = self.store.access_request(id.as_str()).await?.ok_or(VaultError::NotFound)?;
+        let status = RequestStatus::of(&request, self.clock.now());
+        Ok((request, status))
+    }
+
+    /// Everything the consent page shows, including the values that would
+    /// be released (recorded as the citizen viewing their own evidence).
+    /// Needs a session at the service's login level.
+    pub async fn consent_preview(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        id: &RequestId,
+    ) -> Result<ConsentPreview> {
+        let (request, status) = self.access_request(id).await?;
+        match status {
+            RequestStatus::Pending => {}
+            RequestStatus::Expired => return Err(VaultError::RequestExpired),
+            RequestStatus::Approved | RequestStatus::Denied => return Err(VaultError::RequestAnswered),
+        }
+        let service = self.service(&request.service)?.clone();
+        let department = self.department(&request.department)?.clone();
+        if level < service.min_login_level {
+            return Err(VaultError::LevelTooLow { required: service.min_login_level });
+        }
+        let summaries = self.store.list_evidence(citizen).await?;
+        let mut records = Vec::new();
+        for summary in summaries.iter().filter(|summary| service.evidence_types().contains(&summary.type_id.as_str())) {
+            if let Some(record) = self.store.evidence(citizen, &summary.id).await? {
+                records.push(record);
+            }
+        }
+        // The citizen looks at their own values: recorded before decryption.
+        let event = AuditEvent {
+            actor: Actor::Citizen(citizen.to_string()),
+            action: Action::EvidenceView,
+            targets: Targets {
+                subject: Some(citizen.to_string()),
+                evidence: records.iter().map(|record| record.id.to_string()).collect(),
+                fields: service.fields.iter().map(ToString::to_string).collect(),
+                department: Some(request.department.clone()),
+                service: Some(request.service.clone()),
+                ..Targets::default()
+            },
+            outcome: Outcome::Success,
+            reason: Some("consent_preview".to_owned()),
+        };
+        self.audit.record(event).await?;
+        let dek = if records.is_empty() { None } else { Some(self.data_key(citizen).await?) };
+        let mut documents = Vec::new();
+        for type_id in service.evidence_types() {
+            let fields: Vec<FieldRef> =
+                service.fields.iter().filter(|field| field.evidence_type() == type_id).cloned().collect();
+            let mut candidates = Vec::new();
+            if let Some(dek) = &dek {
+                for record in records.iter().filter(|record| record.type_id == type_id) {
+                    let (values, file) = open_fields(dek, citizen, record, &fields, service.file)?;
+                    candidates.push(Candidate {
+                        evidence_id: record.id.clone(),
+                        created_at: record.created_at,
+                        values,
+                        file,
+                    });
+                }
+            }
+            documents.push(DocumentChoice { type_id: type_id.to_owned(), fields, candidates });
+        }
+        Ok(ConsentPreview { request, service, department, documents })
+    }
+
+    /// The citizen approves: a grant within the service's limits, for the
+    /// chosen documents and fields.
+    pub async fn approve_access_request(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        id: &RequestId,
+        approval: &Approval,
+    ) -> Result<GrantRecord> {
+        let (request, status) = self.access_request(id).await?;
+        match status {
+            RequestStatus::Pending => {}
+            RequestStatus::Expired => return Err(VaultError::RequestExpired),
+            RequestStatus::Approved | RequestStatus::Denied => return Err(VaultError::RequestAnswered),
+        }
+        let service = self.service(&request.service)?;
+        if level < service.min_login_level {
+            return Err(VaultError::LevelTooLow { required: service.min_login_level });
+        }
+        let mut chosen: Vec<EvidenceRecord> = Vec::new();
+        for evidence_id in &approval.evidence {
+            let record = self
+                .store
+                .evidence(citizen, evidence_id)
+                .await?
+                .ok_or(VaultError::InvalidApproval(ApprovalProblem::EvidenceNotFound))?;
+            chosen.push(record);
+        }
+        check_approval(service, approval, &chosen)?;
+        let now = self.clock.now();
+        let mut fields: Vec<FieldRef> =
+            service.fields.iter().filter(|field| approval.fields.contains(field)).cloned().collect();
+        fields.dedup();
+        let grant = GrantRecord {
+            id: GrantId::generate(self.rng.as_ref()).to_string(),
+            request_id: request.id.clone(),
+            citizen_id: citizen.clone(),
+            department: request.department.clone(),
+            service: request.service.clone(),
+            approved_fields: fields.iter().map(ToString::to_string).collect(),
+            evidence_ids: chosen.iter().map(|record| record.id.clone()).collect(),
+            created_at: now,
+            not_before: now,
+            expires_at: now + Duration::days(i64::from(approval.duration_days)),
+            max_uses: approval.max_uses,
+            uses: 0,
+            revoked_at: None,
+        };
+        let targets = Targets {
+            subject: Some(citizen.to_string()),
+            evidence: grant.evidence_ids.iter().map(ToString::to_string).collect(),
+            fields: grant.approved_fields.clone(),
+            grant: Some(grant.id.clone()),
+            department: Some(grant.department.clone()),
+            service: Some(grant.service.clone()),
+            grant_use: None,
+        };
+        self.record_request_answer(citizen, Action::AccessRequestApprove, targets.clone(), Outcome::Success, None)
+            .await?;
+        if !self.store.answer_access_request(&request.id, citizen, now, Some(&grant)).await? {
+            // Answered elsewhere (or expired) between the check and now.
+            let _ = self
+                .record_request_answer(
+                    citizen,
+                    Action::AccessRequestApprove,
+                    targets,
+                    Outcome::Failed,
+                    Some("request_not_pending"),
+                )
+                .await;
+            return Err(VaultError::RequestAnswered);
+        }
+        Ok(grant)
+    }
+
+    /// The citizen denies the request.
+    pub async fn deny_access_request(&self, citizen: &CitizenId, id: &RequestId) -> Result<()> {
+        let (request, status) = self.access_request(id).await?;
+        match status {
+            RequestStatus::Pending => {}
+            RequestStatus::Expired => return Err(VaultError::RequestExpired),
+            RequestStatus::Approved | RequestStatus::Denied => return Err(VaultError::RequestAnswered),
+        }
+        let targets = Targets {
+            subject: Some(citizen.to_string()),
+            department: Some(request.department.clone()),
+            service: Some(request.service.clone()),
+            ..Targets::default()
+        };
+        self.record_request_answer(citizen, Action::AccessRequestDeny, targets, Outcome::Success, None).await?;
+        if !self.store.answer_access_request(&request.id, citizen, self.clock.now(), None).await? {
+            return Err(VaultError::RequestAnswered);
+        }
+        Ok(())
+    }
+
+    async fn record_request_answer(
+        &self,
+        citizen: &CitizenId,
+        action: Action,
+        targets: Targets,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let event = AuditEvent {
+            actor: Actor::Citizen(citizen.to_string()),
+            action,
+            targets,
+            outcome,
+            reason: reason.map(str::to_owned),
+        };
+        self.audit.record(event).await?;
+        Ok(())
+    }
+
+    /// The citizen's grants, newest first.
+    pub async fn grants(&self, citizen: &CitizenId) -> Result<Vec<GrantRecord>> {
+        Ok(self.store.grants_of_citizen(citizen).await?)
+    }
+
+    /// The citizen revokes a grant; effective for every release that has
+    /// not claimed its use yet.
+    pub async fn revoke_grant(&self, citizen: &CitizenId, id: &GrantId) -> Result<()> {
+        let grant = self.store.grant(id.as_str()).await?.filter(|grant| &grant.citizen_id == citizen);
+        let Some(grant) = grant else { return Err(VaultError::NotFound) };
+        if grant.revoked_at.is_some() {
+            return Ok(());
+        }
+        let targets = Targets {
+            subject: Some(citizen.to_string()),
+            grant: Some(grant.id.clone()),
+            department: Some(grant.department.clone()),
+            service: Some(grant.service.clone()),
+            ..Targets::default()
+        };
+        self.record_request_answer(citizen, Action::GrantRevoke, targets, Outcome::Success, None).await?;
+        self.store.revoke_grant(citizen, id.as_str(), self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Release a grant's fields to `department`: decide (pure), record the
+    /// release and claim the use in one durable append, then decrypt.
+    #[tracing::instrument(skip_all)]
+    pub async fn release(&self, department: &str, id: &GrantId) -> Result<Release> {
+        let Some(grant) = self.store.grant(id.as_str()).await? else {
+            let targets =
+                Targets { grant: Some(id.to_string()), department: Some(department.to_owned()), ..Targets::default() };
+            self.record_department_refusal(department, Action::Release, targets, "not_found").await;
+            return Err(VaultError::NotFound);
+        };
+        let mut targets = Targets {
+            subject: Some(grant.citizen_id.to_string()),
+            grant: Some(grant.id.clone()),
+            department: Some(department.to_owned()),
+            service: Some(grant.service.clone()),
+            ..Targets::default()
+        };
+        let now = self.clock.now();
+        let decision = match self.policies.services.get(&grant.service) {
+            Some(service) => decide(service, &grant_state(&grant), department, now).map(|fields| (service, fields)),
+            // The policy no longer offers the service: nothing is released.
+            None => Err(Refusal::WrongService),
+        };
+        let (service, fields) = match decision {
+            Ok(decision) => decision,
+            Err(refusal) => {
+                self.record_department_refusal(department, Action::Release, targets, refusal.code()).await;
+                return Err(VaultError::Refused(refusal));
+            }
+        };
+        targets.fields = fields.iter().map(ToString::to_string).collect();
+        targets.evidence = grant.evidence_ids.iter().map(ToString::to_string).collect();
+        let limit = grant.max_uses.min(service.max_uses);
+        let event = AuditEvent {
+            actor: Actor::Department(department.to_owned()),
+            action: Action::Release,
+            targets,
+            outcome: Outcome::Success,
+            reason: None,
+        };
+        let claim = GrantClaim { grant_id: grant.id.clone(), max_uses: limit };
+        // Durable (and the use counted) before anything is decrypted.
+        let entry = self.audit.record_claiming(event, Some(claim)).await?;
+        let uses = match (entry.event.outcome, entry.event.targets.grant_use) {
+            (Outcome::Success, Some(uses)) => uses,
+            _ => {
+                let refusal = match entry.event.reason.as_deref() {
+                    Some("grant_exhausted") => Refusal::Exhausted,
+                    _ => Refusal::Revoked,
+                };
+                return Err(VaultError::Refused(refusal));
+            }
+        };
+        let dek = self.data_key(&grant.citizen_id).await?;
+        let mut evidence = Vec::new();
+        for type_id in service.evidence_types() {
+            let type_fields: Vec<FieldRef> =
+                fields.iter().filter(|field| field.evidence_type() == type_id).cloned().collect();
+            if type_fields.is_empty() {
+                continue;
+            }
+            for evidence_id in &grant.evidence_ids {
+                // Evidence the citizen deleted since approving is simply gone.
+                let Some(record) = self.store.evidence(&grant.citizen_id, evidence_id).await? else { continue };
+                if record.type_id != type_id {
+                    continue;
+                }
+                let (values, file) = open_fields(&dek, &grant.citizen_id, &record, &type_fields, service.file)?;
+                evidence.push(ReleasedEvidence {
+                    type_id: record.type_id.clone(),
+                    evidence_id: record.id.clone(),
+                    fields: values,
+                    file,
+                });
+            }
+        }
+        let subject = self.keys.pepper().pairwise_pseudonym(&grant.citizen_id, department);
+        let mut grant = grant;
+        grant.uses = uses;
+        Ok(Release {
+            uses_left: limit.saturating_sub(uses),
+            grant,
+            subject,
+            evidence,
+            issued_at: entry.time,
+            audit_index: entry.sequence,
+        })
+    }
+
+    /// The file of a released document, within `RELEASE_FILE_WINDOW_MINUTES`
+    /// of the release (identified by its audit index) that named it.
+    pub async fn open_released_file(
+        &self,
+        department: &str,
+        id: &GrantId,
+        release_index: u64,
+        evidence_id: &EvidenceId,
+    ) -> Result<(FileView, FileReader)> {
+        let grant = self.store.grant(id.as_str()).await?.ok_or(VaultError::NotFound)?;
+        let targets = Targets {
+            subject: Some(grant.citizen_id.to_string()),
+            evidence: vec![evidence_id.to_string()],
+            grant: Some(grant.id.clone()),
+            department: Some(department.to_owned()),
+            service: Some(grant.service.clone()),
+            ..Targets::default()
+        };
+        let now = self.clock.now();
+        let refusal = if grant.department != department {
+            Some(Refusal::WrongDepartment)
+        } else if grant.revoked_at.is_some() {
+            Some(Refusal::Revoked)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.record_department_refusal(department, Action::EvidenceDownload, targets, refusal.code()).await;
+            return Err(VaultError::Refused(refusal));
+        }
+        let service_releases_files = self.policies.services.get(&grant.service).is_some_and(|service| service.file);
+        let release_ok = service_releases_files
+            && grant.evidence_ids.contains(evidence_id)
+            && self.release_names(department, &grant.id, release_index, evidence_id, now).await?;
+        if !release_ok {
+            self.record_department_refusal(department, Action::EvidenceDownload, targets, "release_not_found").await;
+            return Err(VaultError::NotFound);
+        }
+        let record = self.store.evidence(&grant.citizen_id, evidence_id).await?.ok_or(VaultError::NotFound)?;
+        let Some(file) = record.file.clone() else { return Err(VaultError::NotFound) };
+        self.record_department(department, Action::EvidenceDownload, targets, Outcome::Success, Some("release_file"))
+            .await?;
+        let dek = self.data_key(&grant.citizen_id).await?;
+        let view = file_view(&dek, &grant.citizen_id, &record, file)?;
+        let reader = FileReader {
+            store: self.store.clone(),
+            opener: FileOpener::new(dek.file_key(&view.id), &grant.citizen_id, &view.id),
+            file_id: view.id.clone(),
+            next_index: 0,
+            chunk_count: view.chunk_count,
+        };
+        Ok((view, reader))
+    }
+
+    /// Whether audit entry `index` is a successful release of `grant` to
+    /// `department` that named `evidence_id`, made less than the file window ago.
+    async fn release_names(
+        &self,
+        department: &str,
+        grant: &str,
+        index: u64,
+        evidence_id: &EvidenceId,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let filter = AuditFilter {
+            actor_kind: Some(ActorKind::Department),
+            actor_id: Some(department.to_owned()),
+            action: Some(Action::Release),
+            outcome: Some(Outcome::Success),
+            ..AuditFilter::default()
+        };
+        let entries = self.store.audit_entries(&filter, 1, index.checked_sub(1)).await?;
+        let Some(stored) = entries.first().filter(|stored| u64::try_from(stored.sequence).ok() == Some(index)) else {
+            return Ok(false);
+        };
+        let Some(entry) = stored.entry().transpose()? else { return Ok(false) };
+        Ok(entry.event.targets.grant.as_deref() == Some(grant)
+            && entry.event.targets.evidence.iter().any(|id| id == evidence_id.as_str())
+            && now < entry.time + Duration::minutes(RELEASE_FILE_WINDOW_MINUTES))
+    }
+}
+
+/// The decision's view of a stored grant.
+fn grant_state(grant: &GrantRecord) -> GrantState {
+    GrantState {
+        service: grant.service.clone(),
+        department: grant.department.clone(),
+        approved_fields: grant.approved_fields.iter().filter_map(|field| FieldRef::parse(field)).collect(),
+        not_before: grant.not_before,
+        expires_at: grant.expires_at,
+        max_uses: grant.max_uses,
+        uses: grant.uses,
+        revoked: grant.revoked_at.is_some(),
+    }
+}
+
+/// Structural checks of an approval against the service policy; `chosen`
+/// are the citizen's evidence records named in it.
+fn check_approval(service: &Service, approval: &Approval, chosen: &[EvidenceRecord]) -> Result<()> {
+    let problem = |problem| Err(VaultError::InvalidApproval(problem));
+    if approval.fields.is_empty() {
+        return problem(ApprovalProblem::NoFields);
+    }
+    if approval.fields.iter().any(|field| !service.fields.contains(field)) {
+        return problem(ApprovalProblem::FieldNotInPolicy);
+    }
+    let types = service.evidence_types();
+    for (index, record) in chosen.iter().enumerate() {
+        if !types.contains(&record.type_id.as_str()) {
+            return problem(ApprovalProblem::EvidenceNotRequested);
+        }
+        if chosen[..index].iter().any(|other| other.type_id == record.type_id) {
+            return problem(ApprovalProblem::TwoDocumentsOfOneType);
+        }
+    }
+    if approval.fields.iter().any(|field| !chosen.iter().any(|record| record.type_id == field.evidence_type())) {
+        return problem(ApprovalProblem::FieldWithoutDocument);
+    }
+    if approval.duration_days == 0 || approval.duration_days > service.max_grant_duration_days {
+        return problem(ApprovalProblem::DurationOutOfRange);
+    }
+    if approval.max_uses == 0 || approval.max_uses > service.max_uses {
+        return problem(ApprovalProblem::UsesOutOfRange);
+    }
+    Ok(())
+}
+
+/// Field values `(name, value)` and the file, if released.
+type OpenedFields = (Vec<(String, String)>, Option<FileView>);
+
+/// Open `fields` (of the record's type) and, if `with_file`, the file's
+/// metadata.
+fn open_fields(
+    dek: &crate::crypto::DataKey,
+    citizen: &CitizenId,
+    record: &EvidenceRecord,
+    fields: &[FieldRef],
+    with_file: bool,
+) -> Result<OpenedFields> {
+    let key = dek.field_key(&record.id);
+    let mut values = Vec::with_capacity(fields.len());
+    for field in fields {
+        if let Some(sealed) = record.fields.iter().find(|sealed| sealed.name == field.field()) {
+            values.push((sealed.name.clone(), open_text(&key, citizen, &record.id, &sealed.name, &sealed.ciphertext)?));
+        }
+    }
+    let file = match (&record.file, with_file) {
+        (Some(file), true) => Some(file_view(dek, citizen, record, file.clone())?),
+        _ => None,
+    };
+    Ok((values, file))
+}
+
+fn file_view(
+    dek: &crate::crypto::DataKey,
+    citizen: &CitizenId,
+    record: &EvidenceRecord,
+    file: crate::store::FileRecord,
+) -> Result<FileView> {
+    let key = dek.field_key(&record.id);
+    Ok(FileView {
+        name: open_text(&key, citizen, &record.id, super::FILE_NAME_CONTEXT, &file.sealed_name)?,
+        id: file.id,
+        media_type: file.media_type,
+        size: u64::try_from(file.plaintext_size).map_err(|_| StoreError::Corrupt("negative file size".into()))?,
+        chunk_count: u64::try_from(file.chunk_count).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
+    })
+}
