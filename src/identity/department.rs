@@ -131,6 +131,10 @@ impl CertificateVerifier {
             crl_ders.push(der);
         }
 
+        let bindings: Vec<DepartmentBinding> = bindings
+            .into_iter()
+            .map(|binding| DepartmentBinding { subject: binding.subject.as_deref().map(normalize_subject), ..binding })
+            .collect();
         validate_bindings(&bindings)?;
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -249,6 +253,9 @@ fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>> {
 /// format). Unlike x509-parser's `Display`, values are escaped as in RFC 4514
 /// (`\,` `\+` `\=` ... and `\XX` for control bytes), so a CN of
 /// "Amt, O=Stadt" cannot impersonate the two-RDN subject "CN=Amt, O=Stadt".
+/// The subject as an RFC 4514 string: RDNs in reverse order of the DER
+/// sequence (most specific first, as `openssl x509 -nameopt RFC2253`
+/// prints it), separated by `,`, multi-valued RDNs joined by `+`.
 fn subject_to_string(name: &X509Name<'_>) -> Result<String> {
     let mut rdn_strings = Vec::new();
     for rdn in name.iter_rdn() {
@@ -261,9 +268,48 @@ fn subject_to_string(name: &X509Name<'_>) -> Result<String> {
             };
             attribute_strings.push(format!("{attribute_type}={}", escape_dn_value(value)));
         }
-        rdn_strings.push(attribute_strings.join(" + "));
+        rdn_strings.push(attribute_strings.join("+"));
     }
-    Ok(rdn_strings.join(", "))
+    rdn_strings.reverse();
+    Ok(rdn_strings.join(","))
+}
+
+/// A subject as written in a policy, in the form `subject_to_string` gives:
+/// blanks around the unescaped `,` and `+` separators are dropped, so
+/// `CN=Wohngeldstelle, O=Stadt Musterstadt` and
+/// `CN=Wohngeldstelle,O=Stadt Musterstadt` are the same subject.
+pub fn normalize_subject(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut part = String::new();
+    let mut escaped = false;
+    for character in text.chars() {
+        if escaped {
+            part.push(character);
+            escaped = false;
+            continue;
+        }
+        match character {
+            '\\' => {
+                part.push(character);
+                escaped = true;
+            }
+            ',' | '+' => {
+                out.push_str(trim_unescaped(&part));
+                out.push(character);
+                part.clear();
+            }
+            _ => part.push(character),
+        }
+    }
+    out.push_str(trim_unescaped(&part));
+    out
+}
+
+/// Trim blanks, keeping a trailing escaped blank (`\ `).
+fn trim_unescaped(part: &str) -> &str {
+    let start = part.trim_start();
+    let trimmed = start.trim_end();
+    if trimmed.ends_with('\\') && trimmed.len() < start.len() { &start[..trimmed.len() + 1] } else { trimmed }
 }
 
 fn escape_dn_value(value: &str) -> String {
@@ -370,6 +416,8 @@ mod tests {
     impl TestCa {
         fn new(common_name: &str) -> Self {
             let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+            // rcgen starts with a placeholder CN; start from an empty name.
+            params.distinguished_name = rcgen::DistinguishedName::new();
             params.distinguished_name.push(DnType::CommonName, common_name);
             params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -435,8 +483,11 @@ mod tests {
 
     fn issue(ca: &TestCa, spec: LeafSpec) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("leaf params");
-        params.distinguished_name.push(DnType::CommonName, spec.common_name);
+        // rcgen starts with a placeholder CN; start from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        // DER order O, CN: RFC 4514 (most specific first) reads CN=..., O=...
         params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
+        params.distinguished_name.push(DnType::CommonName, spec.common_name);
         params.serial_number = Some(SerialNumber::from(spec.serial));
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = spec.ekus;
@@ -479,7 +530,7 @@ mod tests {
 
         let identity = verifier.verify(&[leaf.der], now()).expect("accepted");
         assert_eq!(identity.department, "wohngeld");
-        assert_eq!(identity.subject, WOHNGELD_SUBJECT);
+        assert_eq!(identity.subject, "CN=Wohngeldstelle,O=Stadt Musterstadt");
         assert_eq!(identity.spki_sha256, leaf.spki_sha256);
         assert_eq!(identity.not_after, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).single().expect("date"));
     }
@@ -598,6 +649,8 @@ mod tests {
     fn department_subject_cannot_be_spoofed_by_commas_in_cn() {
         let ca = TestCa::new("Test Stadt CA");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        // rcgen starts with a placeholder CN; start from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, "Wohngeldstelle, O=Stadt Musterstadt");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.not_before = date_time_ymd(2025, 1, 1);
@@ -609,6 +662,42 @@ mod tests {
         let escaped = r"CN=Wohngeldstelle\, O\=Stadt Musterstadt";
         let verifier = self::verifier(&ca, &[], vec![by_subject("escaped", escaped)]);
         assert_eq!(verifier.verify(&[cert.der().to_vec()], now()).expect("escaped subject").subject, escaped);
+    }
+
+    #[test]
+    fn policy_subjects_are_normalised_around_separators_only() {
+        assert_eq!(normalize_subject("CN=A, O=Stadt Musterstadt , C=DE"), "CN=A,O=Stadt Musterstadt,C=DE");
+        assert_eq!(normalize_subject("CN=A + SERIALNUMBER=1,O=B"), "CN=A+SERIALNUMBER=1,O=B");
+        assert_eq!(normalize_subject(r"CN=A\, B,O=C"), r"CN=A\, B,O=C");
+        assert_eq!(normalize_subject(r"CN=A\ ,O=C"), r"CN=A\ ,O=C");
+    }
+
+    #[test]
+    fn subject_reads_most_specific_first_as_rfc_4514() {
+        let ca = TestCa::new("Test Stadt CA");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        // rcgen starts with a placeholder CN; start from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CountryName, "DE");
+        params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
+        params.distinguished_name.push(DnType::CommonName, "Kita-Amt");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = date_time_ymd(2025, 1, 1);
+        params.not_after = date_time_ymd(2027, 1, 1);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &ca.issuer).expect("cert");
+        // As written in the shipped departments.toml.
+        let verifier = verifier(&ca, &[], vec![by_subject("kita_amt", "CN=Kita-Amt,O=Stadt Musterstadt,C=DE")]);
+        let identity = verifier.verify(&[cert.der().to_vec()], now()).expect("maps");
+        assert_eq!(identity.department, "kita_amt");
+        assert_eq!(identity.subject, "CN=Kita-Amt,O=Stadt Musterstadt,C=DE");
+        // The DER order written as a string is another subject.
+        let reversed = verifier_for(&ca, "C=DE,O=Stadt Musterstadt,CN=Kita-Amt");
+        assert_eq!(refusal(&reversed, &[cert.der().to_vec()], now()), "certificate_unknown_department");
+    }
+
+    fn verifier_for(ca: &TestCa, subject: &str) -> CertificateVerifier {
+        verifier(ca, &[], vec![by_subject("kita_amt", subject)])
     }
 
     #[test]
@@ -630,6 +719,8 @@ mod tests {
     fn department_accepts_chain_through_intermediate() {
         let root = TestCa::new("Test Stadt Root CA");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        // rcgen starts with a placeholder CN; start from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, "Test Stadt Issuing CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];

@@ -230,28 +230,6 @@ async fn assert_nothing_stored(app: &TestApp, context: &str) {
     }
 }
 
-/// Runs each scenario once per backend as its own test.
-macro_rules! on_both_backends {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(crate::support::app::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(crate::support::app::Backend::Postgres).await;
-                }
-            )+
-        }
-    };
-}
-
 on_both_backends!(
     upload_view_download_and_delete_a_pdf,
     files_round_trip_at_chunk_boundaries,

@@ -5,14 +5,17 @@
 // A failed unwrap in a test is a failed test with a backtrace: fine here.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+mod support;
+
 mod audit_flow;
 mod audit_store;
 mod audit_verify;
 mod browser;
+mod dept_api;
 mod dpo;
 mod evidence;
 mod login;
 mod oidc_provider_smoke;
 mod smoke_app;
 mod store;
-mod support;

@@ -30,6 +30,11 @@ pub const STAFF_CLIENT_ID: &str = "tresor-staff";
 pub const STAFF_CLIENT_SECRET: &str = "tresor-staff-secret-0123456789abcdef";
 pub const STAFF_ISSUER_NAME: &str = "staff";
 
+/// The shipped `policies/` folder.
+pub fn shipped_policies() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -115,15 +120,11 @@ impl TestApp {
         let mut config = Config::load(None).expect("default configuration");
         config.public_url = Some(base.clone());
         config.upload_limit_bytes = options.upload_limit_bytes;
-        config.policy_dir = match &options.policy_dir {
-            Some(dir) => dir.clone(),
-            None => {
-                let pins: Vec<(&str, &str)> =
-                    department_certs.iter().map(|(id, cert)| (id.as_str(), cert.spki_sha256_hex.as_str())).collect();
-                let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-                policy_copy_with_pins(&shipped, &config_dir.path().join("policies"), &pins)
-            }
-        };
+        // The policies (shipped or the test's own) with the test certificates' pins.
+        let pins: Vec<(&str, &str)> =
+            department_certs.iter().map(|(id, cert)| (id.as_str(), cert.spki_sha256_hex.as_str())).collect();
+        let source = options.policy_dir.clone().unwrap_or_else(shipped_policies);
+        config.policy_dir = policy_copy_with_pins(&source, &config_dir.path().join("policies"), &pins);
         config.departments = Some(DepartmentAuthConfig {
             ca_file,
             crl_files: Vec::new(),

@@ -45,6 +45,8 @@ pub enum CertKind {
 impl TestPki {
     pub fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        // rcgen starts with a placeholder CN; start from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, name);
         params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -66,6 +68,8 @@ impl TestPki {
     /// A client certificate `CN=<common_name>,O=Stadt Musterstadt,C=DE`.
     pub fn issue(&self, common_name: &str, kind: CertKind) -> ClientCert {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("leaf params");
+        // rcgen starts with a placeholder CN; start from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(DnType::CountryName, "DE");
         params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
         params.distinguished_name.push(DnType::CommonName, common_name);
@@ -108,7 +112,9 @@ pub const DEPARTMENT_CNS: [(&str, &str); 3] = [
 pub fn policy_copy_with_pins(source: &Path, target: &Path, pins: &[(&str, &str)]) -> PathBuf {
     copy_dir(source, target);
     let path = target.join("departments.toml");
-    let text = std::fs::read_to_string(&path).expect("read departments.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return target.to_owned();
+    };
     let mut out = String::new();
     let mut current = None;
     for line in text.lines() {

@@ -1,0 +1,577 @@
+//! The department API end to end over HTTP, departments authenticated by
+//! their client certificates (forwarded by the allow-listed test proxy
+//! address): access requests, release with its receipt, and every refusal
+//! (each audited, each with its stable code). The citizen side is driven
+//! through the vault directly here (the consent pages have their own tests).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Duration;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tresor::audit::{Action, Outcome};
+use tresor::clock::Clock;
+use tresor::crypto::jws::verify_detached;
+use tresor::ids::{CitizenId, EvidenceId, GrantId, RequestId};
+use tresor::policy::{FieldRef, LoginLevel};
+use tresor::store::{ActorKind, AuditFilter, GrantRecord};
+use tresor::vault::Approval;
+
+use crate::support::app::{Backend, TestApp, TestAppOptions, shipped_policies};
+use crate::support::pki::CertKind;
+
+// --- helpers -------------------------------------------------------------------
+
+const PARKING: &str = "resident_parking_permit";
+const TRAFFIC: &str = "strassenverkehrsbehoerde";
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// A citizen with a residence certificate and a vehicle registration.
+async fn citizen_with_documents(app: &TestApp, subject: &str) -> (CitizenId, EvidenceId, EvidenceId) {
+    let vault = &app.state.vault;
+    let citizen = vault.citizen_for_login("eid", subject).await.unwrap();
+    let residence = vault
+        .create_evidence(
+            &citizen,
+            LoginLevel::High,
+            "residence_certificate",
+            &map(&[
+                ("family_name", "Mustermann"),
+                ("given_names", "Erika"),
+                ("street", "Lindenallee"),
+                ("house_number", "12a"),
+                ("postal_code", "12345"),
+                ("city", "Musterstadt"),
+                ("registered_since", "01.04.2019"),
+                ("residence_type", "main"),
+            ]),
+            None,
+        )
+        .await
+        .unwrap();
+    let vehicle = vault
+        .create_evidence(
+            &citizen,
+            LoginLevel::High,
+            "vehicle_registration",
+            &map(&[
+                ("license_plate", "M-ST 1234"),
+                ("vehicle_class", "M1"),
+                ("holder_family_name", "Mustermann"),
+                ("holder_street", "Lindenallee 12a"),
+                ("holder_postal_code", "12345"),
+                ("holder_city", "Musterstadt"),
+                ("first_registration", "15.05.2020"),
+            ]),
+            None,
+        )
+        .await
+        .unwrap();
+    (citizen, residence, vehicle)
+}
+
+async fn open_request(app: &TestApp, department: &str, service: &str) -> reqwest::Response {
+    app.as_department(department, Method::POST, "/api/v1/dept/requests")
+        .json(&json!({"service": service, "reference": "AZ 32-2026-0815"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn request_id(app: &TestApp, department: &str, service: &str) -> RequestId {
+    let response = open_request(app, department, service).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().parse().unwrap()
+}
+
+fn fields(list: &[&str]) -> Vec<FieldRef> {
+    list.iter().map(|field| FieldRef::parse(field).unwrap()).collect()
+}
+
+/// The citizen approves a parking request for `approved` fields.
+async fn approve(
+    app: &TestApp,
+    citizen: &CitizenId,
+    request: &RequestId,
+    evidence: Vec<EvidenceId>,
+    approved: &[&str],
+    max_uses: u32,
+) -> GrantRecord {
+    let approval = Approval { evidence, fields: fields(approved), duration_days: 30, max_uses };
+    app.state.vault.approve_access_request(citizen, LoginLevel::Substantial, request, &approval).await.unwrap()
+}
+
+/// A parking grant for all policy fields with `max_uses`.
+async fn parking_grant(app: &TestApp, subject: &str, max_uses: u32) -> (CitizenId, GrantRecord) {
+    let (citizen, residence, vehicle) = citizen_with_documents(app, subject).await;
+    let request = request_id(app, TRAFFIC, PARKING).await;
+    let grant = approve(
+        app,
+        &citizen,
+        &request,
+        vec![residence, vehicle],
+        &[
+            "residence_certificate.street",
+            "residence_certificate.house_number",
+            "residence_certificate.postal_code",
+            "residence_certificate.city",
+            "vehicle_registration.license_plate",
+        ],
+        max_uses,
+    )
+    .await;
+    (citizen, grant)
+}
+
+async fn release(app: &TestApp, department: &str, grant: &str) -> reqwest::Response {
+    app.as_department(department, Method::GET, &format!("/api/v1/dept/grants/{grant}/release")).send().await.unwrap()
+}
+
+async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status, "expected {code}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+}
+
+/// Release entries for `grant` with `outcome`.
+async fn release_entries(app: &TestApp, grant: &str, outcome: Outcome) -> Vec<tresor::audit::AuditEntry> {
+    let filter = AuditFilter { action: Some(Action::Release), outcome: Some(outcome), ..AuditFilter::default() };
+    let stored = app.store.audit_entries(&filter, 10_000, None).await.unwrap();
+    stored
+        .iter()
+        .map(|stored| stored.entry().unwrap().unwrap())
+        .filter(|entry| entry.event.targets.grant.as_deref() == Some(grant))
+        .collect()
+}
+
+// --- access requests -------------------------------------------------------------
+
+async fn requests_are_opened_and_polled(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let response = open_request(&app, TRAFFIC, PARKING).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(location, format!("/api/v1/dept/requests/{id}"));
+    assert_eq!(body["approve_url"], format!("{}/requests/{id}", app.base));
+    let expires: chrono::DateTime<chrono::Utc> = body["expires_at"].as_str().unwrap().parse().unwrap();
+    let now = app.clock.now();
+    assert!(expires > now + Duration::hours(23) && expires <= now + Duration::hours(24), "default 24 h");
+
+    let status: Value = app.as_department(TRAFFIC, Method::GET, &location).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["status"], "pending");
+    assert!(status.get("grant_id").is_none());
+
+    // Another department does not see it at all.
+    let other = app.as_department("kita_amt", Method::GET, &location).send().await.unwrap();
+    expect_error(other, StatusCode::NOT_FOUND, "not_found").await;
+    // Unknown and malformed ids.
+    for path in ["/api/v1/dept/requests/0123456789abcdef0123456789abcdef", "/api/v1/dept/requests/x'--"] {
+        expect_error(
+            app.as_department(TRAFFIC, Method::GET, path).send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+
+    // Unanswered, it expires after 24 hours.
+    app.clock.advance(Duration::hours(24));
+    let status: Value = app.as_department(TRAFFIC, Method::GET, &location).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["status"], "expired");
+
+    // Opening is audited (actor: the department).
+    let filter = AuditFilter { action: Some(Action::AccessRequestCreate), ..AuditFilter::default() };
+    let created = app.store.audit_entries(&filter, 10, None).await.unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].actor_id.as_deref(), Some(TRAFFIC));
+    app.stop().await;
+}
+
+async fn bad_requests_get_clear_errors(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // A service of another department: refused and audited.
+    expect_error(open_request(&app, "kita_amt", PARKING).await, StatusCode::FORBIDDEN, "wrong_department").await;
+    let filter = AuditFilter {
+        action: Some(Action::AccessRequestCreate),
+        outcome: Some(Outcome::Refused),
+        ..AuditFilter::default()
+    };
+    assert_eq!(app.store.audit_entries(&filter, 10, None).await.unwrap().len(), 1);
+    expect_error(
+        open_request(&app, TRAFFIC, "no_such_service").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_service",
+    )
+    .await;
+    let post = |body: &str, content_type: &str| {
+        app.as_department(TRAFFIC, Method::POST, "/api/v1/dept/requests")
+            .header("content-type", content_type)
+            .body(body.to_owned())
+    };
+    expect_error(post("{", "application/json").send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_json").await;
+    expect_error(
+        post(r#"{"service":"resident_parking_permit"}"#, "application/json").send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    expect_error(
+        post(r#"{"service":"resident_parking_permit","reference":"x","extra":1}"#, "application/json")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    expect_error(
+        post(r#"{"service":"resident_parking_permit","reference":"x"}"#, "text/plain").send().await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    for reference in ["", "   ", &"x".repeat(101), "line\nbreak"] {
+        let body = json!({"service": PARKING, "reference": reference}).to_string();
+        expect_error(
+            post(&body, "application/json").send().await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reference",
+        )
+        .await;
+    }
+    assert_eq!(app.count_rows("access_requests").await, 0, "nothing stored");
+    app.stop().await;
+}
+
+async fn department_calls_need_a_valid_certificate(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let url = app.url("/api/v1/dept/requests");
+    let body = json!({"service": PARKING, "reference": "AZ 1"});
+    // No certificate at all.
+    let response = reqwest::Client::new().post(&url).json(&body).send().await.unwrap();
+    expect_error(response, StatusCode::UNAUTHORIZED, "certificate_required").await;
+    // Certificates the verifier refuses, each with its code.
+    let other_ca = crate::support::pki::TestPki::new("Some Other CA");
+    let cases = [
+        (app.pki.issue("Strassenverkehrsbehoerde", CertKind::Expired), "certificate_expired"),
+        (app.pki.issue("Strassenverkehrsbehoerde", CertKind::NotYetValid), "certificate_not_yet_valid"),
+        (app.pki.issue("Strassenverkehrsbehoerde", CertKind::ServerAuthOnly), "certificate_no_client_auth"),
+        (other_ca.issue("Strassenverkehrsbehoerde", CertKind::Valid), "certificate_unknown_ca"),
+        (app.pki.issue("Bauamt", CertKind::Valid), "certificate_unknown_department"),
+        // Right subject, but wohngeldstelle is pinned to another key.
+        (app.pki.issue("Wohngeldstelle", CertKind::Valid), "certificate_pin_mismatch"),
+    ];
+    for (cert, code) in cases {
+        let response =
+            app.with_certificate(&cert, Method::POST, "/api/v1/dept/requests").json(&body).send().await.unwrap();
+        expect_error(response, StatusCode::UNAUTHORIZED, code).await;
+    }
+    // Garbage in the header.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("x-ssl-client-cert", "not a certificate")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::UNAUTHORIZED, "certificate_malformed").await;
+    assert_eq!(app.count_rows("access_requests").await, 0);
+    app.stop().await;
+}
+
+// --- release ---------------------------------------------------------------------
+
+async fn release_gives_exactly_the_approved_policy_fields(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (citizen, residence, vehicle) = citizen_with_documents(&app, "erika").await;
+    let request = request_id(&app, TRAFFIC, PARKING).await;
+    // The citizen leaves out the house number.
+    let grant = approve(
+        &app,
+        &citizen,
+        &request,
+        vec![residence, vehicle],
+        &[
+            "residence_certificate.street",
+            "residence_certificate.postal_code",
+            "residence_certificate.city",
+            "vehicle_registration.license_plate",
+        ],
+        2,
+    )
+    .await;
+    let status: Value = app
+        .as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/requests/{request}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "approved");
+    assert_eq!(status["grant_id"], grant.id);
+
+    let response = release(&app, TRAFFIC, &grant.id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let receipt = response.headers()["tresor-receipt"].to_str().unwrap().to_owned();
+    let bytes = response.bytes().await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["grant_id"], grant.id);
+    assert_eq!(body["service"], PARKING);
+    assert_eq!(body["uses_left"], 1);
+    let evidence = body["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 2);
+    assert_eq!(evidence[0]["type"], "residence_certificate");
+    assert_eq!(
+        evidence[0]["fields"],
+        json!({"street": "Lindenallee", "postal_code": "12345", "city": "Musterstadt"}),
+        "no house number (not approved), no name or birth date (not in the policy)"
+    );
+    assert_eq!(evidence[1]["fields"], json!({"license_plate": "M-ST 1234"}));
+    assert!(evidence.iter().all(|e| e.get("file").is_none()), "the parking policy releases no files");
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in ["Mustermann", "Erika", "M1", "2019", citizen.as_str()] {
+        assert!(!text.contains(secret), "{secret} must not be released");
+    }
+    // The subject is the pairwise pseudonym: stable for this department, not the citizen id.
+    let subject = body["subject"].as_str().unwrap();
+    assert_eq!(subject.len(), 64);
+    assert_eq!(subject, app.state.vault.keys().pepper().pairwise_pseudonym(&citizen, TRAFFIC));
+    assert_ne!(subject, app.state.vault.keys().pepper().pairwise_pseudonym(&citizen, "wohngeldstelle"));
+
+    // The receipt is a detached EdDSA JWS over exactly these bytes, with the key from the JWKS.
+    let jwks: Value = reqwest::get(app.url("/api/v1/keys")).await.unwrap().json().await.unwrap();
+    let jwk = &jwks["keys"][0];
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    let public_key: [u8; 32] = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap().try_into().unwrap();
+    assert!(verify_detached(&public_key, &receipt, &bytes));
+    let mut tampered = bytes.to_vec();
+    let position = text.find("12345").unwrap();
+    tampered[position] = b'9';
+    assert!(!verify_detached(&public_key, &receipt, &tampered), "a changed body does not verify");
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(receipt.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["kid"], jwk["kid"]);
+
+    // The audit entry is there, says which fields (never values), and its index is in the body.
+    let entries = release_entries(&app, &grant.id, Outcome::Success).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(body["audit"]["index"], entries[0].sequence);
+    assert_eq!(entries[0].event.targets.grant_use, Some(1));
+    assert_eq!(entries[0].event.targets.subject.as_deref(), Some(citizen.as_str()));
+    assert_eq!(entries[0].event.targets.fields.len(), 4);
+    app.stop().await;
+}
+
+async fn refusals_are_403_with_stable_codes_and_audited(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (citizen, grant) = parking_grant(&app, "erika", 2).await;
+
+    // Another department's certificate.
+    expect_error(release(&app, "wohngeldstelle", &grant.id).await, StatusCode::FORBIDDEN, "wrong_department").await;
+    // Unknown and malformed grant ids: 404 (a well-formed unknown id is audited).
+    expect_error(release(&app, TRAFFIC, "0123456789abcdef0123456789abcdef").await, StatusCode::NOT_FOUND, "not_found")
+        .await;
+    expect_error(release(&app, TRAFFIC, "nonsense").await, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Not yet valid: the clock before the approval.
+    app.clock.set(grant.not_before - Duration::seconds(1));
+    expect_error(release(&app, TRAFFIC, &grant.id).await, StatusCode::FORBIDDEN, "grant_not_yet_valid").await;
+    app.clock.set(grant.not_before);
+
+    // Two uses, then exhausted.
+    assert_eq!(release(&app, TRAFFIC, &grant.id).await.status(), StatusCode::OK);
+    assert_eq!(release(&app, TRAFFIC, &grant.id).await.status(), StatusCode::OK);
+    expect_error(release(&app, TRAFFIC, &grant.id).await, StatusCode::FORBIDDEN, "grant_exhausted").await;
+
+    // Expired: exactly at expires_at.
+    let (_, second) = parking_grant(&app, "max", 2).await;
+    app.clock.set(second.expires_at);
+    expect_error(release(&app, TRAFFIC, &second.id).await, StatusCode::FORBIDDEN, "grant_expired").await;
+    app.clock.set(second.expires_at - Duration::seconds(1));
+    assert_eq!(release(&app, TRAFFIC, &second.id).await.status(), StatusCode::OK, "valid until just before");
+
+    // Revoked by the citizen: refused at once.
+    let (third_citizen, third) = parking_grant(&app, "jonas", 2).await;
+    app.state.vault.revoke_grant(&third_citizen, &third.id.parse::<GrantId>().unwrap()).await.unwrap();
+    expect_error(release(&app, TRAFFIC, &third.id).await, StatusCode::FORBIDDEN, "grant_revoked").await;
+    // Revoking someone else's grant is not found.
+    let error = app.state.vault.revoke_grant(&citizen, &third.id.parse::<GrantId>().unwrap()).await;
+    assert!(matches!(error, Err(tresor::vault::VaultError::NotFound)));
+
+    // Each refusal is an audit entry with its code; successes are 3.
+    let filter = AuditFilter {
+        action: Some(Action::Release),
+        actor_kind: Some(ActorKind::Department),
+        outcome: Some(Outcome::Refused),
+        ..AuditFilter::default()
+    };
+    let refused = app.store.audit_entries(&filter, 100, None).await.unwrap();
+    let mut codes: Vec<String> =
+        refused.iter().map(|stored| stored.entry().unwrap().unwrap().event.reason.unwrap()).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["grant_exhausted", "grant_expired", "grant_not_yet_valid", "grant_revoked", "not_found", "wrong_department"]
+    );
+    for stored in &refused {
+        let entry = stored.entry().unwrap().unwrap();
+        assert!(entry.event.targets.fields.is_empty(), "a refusal names no released fields");
+    }
+    assert_eq!(release_entries(&app, &grant.id, Outcome::Success).await.len(), 2);
+    app.stop().await;
+}
+
+async fn nothing_is_released_when_the_audit_log_fails(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, grant) = parking_grant(&app, "erika", 2).await;
+    app.audit_fault.set_failing(true);
+    let response = release(&app, TRAFFIC, &grant.id).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("audit_unavailable") && !text.contains("Lindenallee"), "{text}");
+    app.audit_fault.set_failing(false);
+    let stored = app.store.grant(&grant.id).await.unwrap().unwrap();
+    assert_eq!(stored.uses, 0, "the use is not counted when its entry is not durable");
+    assert_eq!(release(&app, TRAFFIC, &grant.id).await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// 100 parallel releases of a grant allowed 10 uses: exactly 10 succeed, and
+/// exactly 10 success entries exist; the other 90 are `grant_exhausted`.
+async fn parallel_releases_respect_the_use_limit(backend: Backend) {
+    // The shipped services allow at most 3 uses; this test's policy allows 10.
+    let policies = tempfile::tempdir().unwrap();
+    crate::support::pki::policy_copy_with_pins(&shipped_policies(), policies.path(), &[]);
+    let service_file = policies.path().join("services/resident_parking_permit.toml");
+    let text = std::fs::read_to_string(&service_file).unwrap().replace("max_uses = 2", "max_uses = 10");
+    std::fs::write(&service_file, text).unwrap();
+    let mut options = TestAppOptions::new(backend);
+    options.policy_dir = Some(policies.path().to_owned());
+    let app = TestApp::start_with(options).await;
+    let (_, grant) = parking_grant(&app, "erika", 10).await;
+
+    let client = reqwest::Client::new();
+    let header = app.department_cert(TRAFFIC).forwarded_header();
+    let url = app.url(&format!("/api/v1/dept/grants/{}/release", grant.id));
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let request = client.get(&url).header("x-ssl-client-cert", header.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    let mut ok = 0;
+    let mut uses_left = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::OK => {
+                ok += 1;
+                uses_left.push(body["uses_left"].as_u64().unwrap());
+            }
+            StatusCode::FORBIDDEN => assert_eq!(body["error"]["code"], "grant_exhausted"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok, 10);
+    uses_left.sort_unstable();
+    assert_eq!(uses_left, (0..10).collect::<Vec<u64>>(), "each use counted once");
+    let successes = release_entries(&app, &grant.id, Outcome::Success).await;
+    assert_eq!(successes.len(), 10);
+    let mut numbers: Vec<u32> = successes.iter().map(|entry| entry.event.targets.grant_use.unwrap()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=10).collect::<Vec<u32>>());
+    assert_eq!(release_entries(&app, &grant.id, Outcome::Refused).await.len(), 90);
+    assert_eq!(app.store.grant(&grant.id).await.unwrap().unwrap().uses, 10);
+    app.stop().await;
+}
+
+async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let vault = &app.state.vault;
+    let citizen = vault.citizen_for_login("eid", "erika").await.unwrap();
+    // A residence certificate with a PDF, for housing benefit (file = true).
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend((0..150_000u32).map(|i| (i % 251) as u8));
+    let mut upload = vault.begin_file(&citizen, "meldebescheinigung.pdf", 1 << 20).await.unwrap();
+    upload.write(vault, &pdf).await.unwrap();
+    let file = upload.finish(vault).await.unwrap();
+    let residence = vault
+        .create_evidence(
+            &citizen,
+            LoginLevel::High,
+            "residence_certificate",
+            &map(&[
+                ("family_name", "Mustermann"),
+                ("given_names", "Erika"),
+                ("street", "Lindenallee"),
+                ("house_number", "12a"),
+                ("postal_code", "12345"),
+                ("city", "Musterstadt"),
+                ("registered_since", "01.04.2019"),
+                ("residence_type", "main"),
+            ]),
+            Some(file),
+        )
+        .await
+        .unwrap();
+    let request = request_id(&app, "wohngeldstelle", "housing_benefit").await;
+    let grant = approve(&app, &citizen, &request, vec![residence.clone()], &["residence_certificate.city"], 3).await;
+    let body: Value = release(&app, "wohngeldstelle", &grant.id).await.json().await.unwrap();
+    let file = &body["evidence"][0]["file"];
+    assert_eq!(file["media_type"], "application/pdf");
+    assert_eq!(file["size"], pdf.len());
+    let href = file["href"].as_str().unwrap();
+    let response = app.as_department("wohngeldstelle", Method::GET, href).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(!disposition.contains("meldebescheinigung"), "the citizen's file name stays private: {disposition}");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    // Another department, a made-up release index, or too late: refused.
+    let response = app.as_department(TRAFFIC, Method::GET, href).send().await.unwrap();
+    expect_error(response, StatusCode::FORBIDDEN, "wrong_department").await;
+    let index = body["audit"]["index"].as_u64().unwrap();
+    let forged = href.replace(&format!("/releases/{index}/"), &format!("/releases/{}/", index.saturating_sub(1)));
+    let response = app.as_department("wohngeldstelle", Method::GET, &forged).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    app.clock.advance(Duration::minutes(16));
+    let response = app.as_department("wohngeldstelle", Method::GET, href).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    // Each download is audited before streaming.
+    let filter = AuditFilter {
+        action: Some(Action::EvidenceDownload),
+        actor_kind: Some(ActorKind::Department),
+        ..AuditFilter::default()
+    };
+    let outcomes: Vec<String> =
+        app.store.audit_entries(&filter, 10, None).await.unwrap().into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, ["success", "refused", "refused", "refused"]);
+    app.stop().await;
+}
+
+on_both_backends!(
+    requests_are_opened_and_polled,
+    bad_requests_get_clear_errors,
+    department_calls_need_a_valid_certificate,
+    release_gives_exactly_the_approved_policy_fields,
+    refusals_are_403_with_stable_codes_and_audited,
+    nothing_is_released_when_the_audit_log_fails,
+    parallel_releases_respect_the_use_limit,
+    released_files_are_streamed_only_where_the_policy_says,
+);
