@@ -26,6 +26,9 @@ use crate::vault::Vault;
 
 /// Pending logins older than this are swept.
 const PENDING_LOGIN_MAX_AGE_MINUTES: i64 = 15;
+/// Expired, unanswered access requests are kept this long (departments can
+/// still poll them as `expired`), then swept.
+const EXPIRED_REQUEST_KEEP_DAYS: i64 = 30;
 /// Uploads not completed within this time are swept (crash or abort).
 const STALE_UPLOAD_MAX_AGE_HOURS: i64 = 6;
 
@@ -167,7 +170,8 @@ pub fn spawn_checkpointer(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Remove abandoned login attempts and uploads and prune audit entry bodies
+/// Remove abandoned login attempts, uploads and long-expired access
+/// requests, and prune audit entry bodies
 /// past retention, at start and then every few minutes. Failures are logged
 /// and retried next round.
 pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -193,6 +197,11 @@ pub async fn sweep_once(state: &AppState) {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "pruned audit entry bodies past retention"),
         Err(error) => tracing::warn!(%error, "pruning audit entries failed"),
+    }
+    match store.delete_expired_access_requests(now - Duration::days(EXPIRED_REQUEST_KEEP_DAYS)).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "removed expired access requests"),
+        Err(error) => tracing::warn!(%error, "sweeping expired access requests failed"),
     }
     match store.delete_stale_uploads(now - Duration::hours(STALE_UPLOAD_MAX_AGE_HOURS)).await {
         Ok(0) => {}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
 use sqlx::Connection;
+use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::ids::{CitizenId, EvidenceId, FileId};
+use tresor::store::{AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState};
 use tresor::store::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, FileRecord,
     PendingLogin, SealedField, SessionRecord, Store, StoreError,
@@ -66,6 +68,10 @@ conformance!(
     delete_citizen_removes_everything,
     timestamps_round_trip_exactly,
     upload_sized_batches_round_trip,
+    access_request_is_answered_once_and_not_after_expiry,
+    grants_are_listed_per_citizen_and_revoked_by_their_owner_only,
+    grant_claims_count_uses_with_the_audit_entry,
+    erasing_a_citizen_removes_their_grants,
 );
 
 // --- fixtures ---------------------------------------------------------------
@@ -683,4 +689,172 @@ async fn insert_malformed_rows_sqlite(raw: &mut sqlx::SqliteConnection) {
 async fn assert_malformed_rows_are_corrupt(store: &Arc<dyn Store>) {
     assert!(matches!(store.citizen_by_subject(&[1]).await, Err(StoreError::Corrupt(_))), "bad id");
     assert!(matches!(store.citizen_by_subject(&[3]).await, Err(StoreError::Corrupt(_))), "bad timestamp");
+}
+
+// --- access requests and grants ------------------------------------------------
+
+fn access_request(id: u8, expires_at: i64) -> AccessRequestRecord {
+    AccessRequestRecord {
+        id: format!("{id:032x}"),
+        department: "strassenverkehrsbehoerde".to_owned(),
+        service: "resident_parking_permit".to_owned(),
+        reference: "AZ 1".to_owned(),
+        created_at: at(T0),
+        expires_at: at(expires_at),
+        state: RequestState::Pending,
+        citizen_id: None,
+        answered_at: None,
+        grant_id: None,
+    }
+}
+
+fn grant(id: u8, request: &AccessRequestRecord, citizen: &CitizenId, max_uses: u32) -> GrantRecord {
+    GrantRecord {
+        id: format!("{:032x}", 0x1000 + u32::from(id)),
+        request_id: request.id.clone(),
+        citizen_id: citizen.clone(),
+        department: request.department.clone(),
+        service: request.service.clone(),
+        approved_fields: vec!["residence_certificate.street".to_owned()],
+        evidence_ids: vec![evidence_id()],
+        created_at: at(T0 + 10),
+        not_before: at(T0 + 10),
+        expires_at: at(T0 + 1_000_000),
+        max_uses,
+        uses: 0,
+        revoked_at: None,
+    }
+}
+
+/// A stored, approved grant of `citizen`.
+async fn stored_grant(store: &Arc<dyn Store>, id: u8, citizen: &CitizenId, max_uses: u32) -> GrantRecord {
+    let request = access_request(id, T0 + 1_000);
+    store.insert_access_request(&request).await.expect("insert request");
+    let grant = grant(id, &request, citizen, max_uses);
+    assert!(store.answer_access_request(&request.id, citizen, at(T0 + 10), Some(&grant)).await.expect("approve"));
+    grant
+}
+
+async fn access_request_is_answered_once_and_not_after_expiry(store: Arc<dyn Store>) {
+    let alice = stored_citizen(&store, 1).await;
+    let request = access_request(1, T0 + 1_000);
+    store.insert_access_request(&request).await.expect("insert");
+    assert_eq!(store.access_request(&request.id).await.expect("get"), Some(request.clone()));
+    let grant = grant(1, &request, &alice.id, 3);
+    assert!(store.answer_access_request(&request.id, &alice.id, at(T0 + 10), Some(&grant)).await.expect("approve"));
+    let answered = store.access_request(&request.id).await.expect("get").expect("exists");
+    assert_eq!(answered.state, RequestState::Approved);
+    assert_eq!(answered.citizen_id.as_ref(), Some(&alice.id));
+    assert_eq!(answered.grant_id.as_deref(), Some(grant.id.as_str()));
+    assert_eq!(store.grant(&grant.id).await.expect("grant"), Some(grant.clone()));
+    // Second answer (approve or deny): nothing changes, no second grant.
+    let mut other = grant.clone();
+    other.id = format!("{:032x}", 0xbeef);
+    assert!(!store.answer_access_request(&request.id, &alice.id, at(T0 + 20), Some(&other)).await.expect("again"));
+    assert!(!store.answer_access_request(&request.id, &alice.id, at(T0 + 20), None).await.expect("deny after"));
+    assert_eq!(store.grant(&other.id).await.expect("get"), None);
+
+    // Expired (at expires_at): cannot be answered; it is swept later.
+    let late = access_request(2, T0 + 1_000);
+    store.insert_access_request(&late).await.expect("insert");
+    assert!(!store.answer_access_request(&late.id, &alice.id, at(T0 + 1_000), None).await.expect("too late"));
+    assert_eq!(store.access_request(&late.id).await.expect("get").expect("exists").state, RequestState::Pending);
+    assert_eq!(store.delete_expired_access_requests(at(T0 + 1_000)).await.expect("sweep"), 0, "not before expiry");
+    assert_eq!(store.delete_expired_access_requests(at(T0 + 1_001)).await.expect("sweep"), 1, "only the pending one");
+    assert_eq!(store.access_request(&late.id).await.expect("get"), None);
+    assert!(store.access_request(&request.id).await.expect("get").is_some(), "answered requests stay");
+
+    // Denied.
+    let denied = access_request(3, T0 + 1_000);
+    store.insert_access_request(&denied).await.expect("insert");
+    assert!(store.answer_access_request(&denied.id, &alice.id, at(T0 + 10), None).await.expect("deny"));
+    let stored = store.access_request(&denied.id).await.expect("get").expect("exists");
+    assert_eq!((stored.state, stored.grant_id), (RequestState::Denied, None));
+}
+
+async fn grants_are_listed_per_citizen_and_revoked_by_their_owner_only(store: Arc<dyn Store>) {
+    let alice = stored_citizen(&store, 1).await;
+    let mallory = stored_citizen(&store, 2).await;
+    let first = stored_grant(&store, 1, &alice.id, 3).await;
+    let second = stored_grant(&store, 2, &alice.id, 3).await;
+    let theirs = stored_grant(&store, 3, &mallory.id, 3).await;
+    let ids: BTreeSet<String> =
+        store.grants_of_citizen(&alice.id).await.expect("list").into_iter().map(|grant| grant.id).collect();
+    assert_eq!(ids, BTreeSet::from([first.id.clone(), second.id.clone()]));
+    assert!(!store.revoke_grant(&mallory.id, &first.id, at(T0 + 50)).await.expect("not theirs"));
+    assert_eq!(store.grant(&first.id).await.expect("get").expect("exists").revoked_at, None);
+    assert!(store.revoke_grant(&alice.id, &first.id, at(T0 + 50)).await.expect("revoke"));
+    assert!(!store.revoke_grant(&alice.id, &first.id, at(T0 + 60)).await.expect("twice"));
+    assert_eq!(store.grant(&first.id).await.expect("get").expect("exists").revoked_at, Some(at(T0 + 50)));
+    assert_eq!(store.grant(&theirs.id).await.expect("get").expect("exists").revoked_at, None);
+}
+
+fn release_event(grant: &GrantRecord) -> AuditEvent {
+    AuditEvent {
+        actor: Actor::Department(grant.department.clone()),
+        action: Action::Release,
+        targets: Targets {
+            subject: Some(grant.citizen_id.to_string()),
+            fields: grant.approved_fields.clone(),
+            evidence: grant.evidence_ids.iter().map(ToString::to_string).collect(),
+            grant: Some(grant.id.clone()),
+            ..Targets::default()
+        },
+        outcome: Outcome::Success,
+        reason: None,
+    }
+}
+
+async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
+    let alice = stored_citizen(&store, 1).await;
+    let grant = stored_grant(&store, 1, &alice.id, 5).await;
+    let claim = |max_uses| Some(GrantClaim { grant_id: grant.id.clone(), max_uses });
+    let append = |claim| AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim };
+    // One batch: three claims against an effective limit of 2 (the policy's), plus a plain entry.
+    let plain = AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim: None };
+    let entries = store
+        .append_audit_claiming(&[append(claim(2)), plain, append(claim(2)), append(claim(2))])
+        .await
+        .expect("append");
+    let summary: Vec<(Outcome, Option<u32>, Option<String>, usize)> = entries
+        .iter()
+        .map(|e| (e.event.outcome, e.event.targets.grant_use, e.event.reason.clone(), e.event.targets.fields.len()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (Outcome::Success, Some(1), None, 1),
+            (Outcome::Success, None, None, 1),
+            (Outcome::Success, Some(2), None, 1),
+            (Outcome::Refused, None, Some("grant_exhausted".to_owned()), 0),
+        ]
+    );
+    assert_eq!(store.grant(&grant.id).await.expect("get").expect("exists").uses, 2);
+    // The stored bodies are the returned entries (a refusal is stored as a refusal).
+    assert_eq!(
+        store.audit_leaf_hashes(0, 4).await.expect("leaves"),
+        entries.iter().map(|e| e.leaf_hash()).collect::<Vec<_>>()
+    );
+    // Revoked, and a grant that does not exist: refusals, nothing counted.
+    store.revoke_grant(&alice.id, &grant.id, at(T0 + 200)).await.expect("revoke");
+    let missing = AuditAppend {
+        time: at(T0 + 300),
+        event: release_event(&grant),
+        claim: Some(GrantClaim { grant_id: format!("{:032x}", 0xdead), max_uses: 5 }),
+    };
+    let entries = store.append_audit_claiming(&[append(claim(5)), missing]).await.expect("append");
+    for entry in &entries {
+        assert_eq!((entry.event.outcome, entry.event.reason.as_deref()), (Outcome::Refused, Some("grant_revoked")));
+    }
+    assert_eq!(store.grant(&grant.id).await.expect("get").expect("exists").uses, 2);
+    assert_eq!(store.audit_size().await.expect("size"), 6);
+}
+
+async fn erasing_a_citizen_removes_their_grants(store: Arc<dyn Store>) {
+    let alice = stored_citizen(&store, 1).await;
+    let grant = stored_grant(&store, 1, &alice.id, 3).await;
+    assert!(store.delete_citizen(&alice.id).await.expect("erase"));
+    assert_eq!(store.grant(&grant.id).await.expect("get"), None);
+    let request = store.access_request(&grant.request_id).await.expect("get").expect("request stays");
+    assert_eq!(request.citizen_id, None, "the request no longer names the erased citizen");
 }
