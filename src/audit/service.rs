@@ -31,6 +31,9 @@ pub struct Audit {
     /// The tree over all leaves seen so far (grown from the store).
     tree: Mutex<TreeBuilder>,
     last_checkpoint_size: AtomicU64,
+    /// The newest checkpoint this process signed or read (for release bodies,
+    /// which name one without a database round trip).
+    newest_known: std::sync::RwLock<Option<SignedCheckpoint>>,
 }
 
 /// A checkpoint as served: the signed note and its size.
@@ -59,6 +62,7 @@ impl Audit {
             checkpoint_every_entries: checkpoint_every_entries.max(1),
             tree: Mutex::new(TreeBuilder::new()),
             last_checkpoint_size: AtomicU64::new(0),
+            newest_known: std::sync::RwLock::new(None),
         })
     }
 
@@ -110,10 +114,11 @@ impl Audit {
         if size == 0 || size <= last {
             return Ok(None);
         }
-        if let Some((stored, _)) = self.store.latest_checkpoint().await?
+        if let Some((stored, note)) = self.store.latest_checkpoint().await?
             && stored >= size
         {
             self.last_checkpoint_size.store(stored, Ordering::SeqCst);
+            self.remember(SignedCheckpoint { size: stored, note });
             return Ok(None);
         }
         let root = tree.root();
@@ -124,11 +129,36 @@ impl Audit {
             Err(error) => return Err(error),
         }
         self.last_checkpoint_size.store(size, Ordering::SeqCst);
-        Ok(Some(SignedCheckpoint { size, note }))
+        let signed = SignedCheckpoint { size, note };
+        self.remember(signed.clone());
+        Ok(Some(signed))
     }
 
+    /// The newest signed checkpoint in the store.
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        Ok(self.store.latest_checkpoint().await?.map(|(size, note)| SignedCheckpoint { size, note }))
+        let latest = self.store.latest_checkpoint().await?.map(|(size, note)| SignedCheckpoint { size, note });
+        if let Some(latest) = &latest {
+            self.remember(latest.clone());
+        }
+        Ok(latest)
+    }
+
+    /// The newest checkpoint known to this process without asking the store
+    /// (it may be a little older than the store's newest); reads the store
+    /// only the first time.
+    pub async fn recent_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let known = self.newest_known.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        match known {
+            Some(known) => Ok(Some(known)),
+            None => self.latest_checkpoint().await,
+        }
+    }
+
+    fn remember(&self, checkpoint: SignedCheckpoint) {
+        let mut known = self.newest_known.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.as_ref().is_none_or(|known| known.size < checkpoint.size) {
+            *known = Some(checkpoint);
+        }
     }
 
     /// Inclusion proofs for `sequences` in the tree of `size` leaves

@@ -159,7 +159,7 @@ pub async fn release(
 ) -> ApiResult<Response> {
     let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
     let release = app.vault.release(caller.department(), &id).await?;
-    let checkpoint = app.vault.audit().latest_checkpoint().await?;
+    let checkpoint = app.vault.audit().recent_checkpoint().await?;
     let available_until = release.issued_at + chrono::Duration::minutes(crate::vault::RELEASE_FILE_WINDOW_MINUTES);
     let body = ReleaseBody {
         grant_id: release.grant.id.clone(),

@@ -9,9 +9,10 @@
 //! address is refused, never believed; a chain from the TLS handshake wins
 //! over any header.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -46,12 +47,21 @@ pub enum DepartmentAuthError {
     Header(String),
 }
 
+/// A verified chain is trusted again without re-verification for this long
+/// (and never past its certificate's notAfter).
+const VERIFIED_CACHE_SECONDS: i64 = 60;
+/// At most this many verified chains are remembered; beyond, the cache starts over.
+const VERIFIED_CACHE_ENTRIES: usize = 1024;
+
 /// Verifier plus the trusted-proxy rule; built once at start.
 #[derive(Debug)]
 pub struct DepartmentAuth {
     verifier: CertificateVerifier,
     trusted_proxies: Vec<IpNet>,
     header: HeaderName,
+    /// SHA-256 of a chain -> (identity, when it was verified). Saves the
+    /// chain verification on every request of a keep-alive department client.
+    verified: Mutex<HashMap<[u8; 32], (DepartmentIdentity, DateTime<Utc>)>>,
 }
 
 impl DepartmentAuth {
@@ -86,7 +96,7 @@ impl DepartmentAuth {
             })
             .collect();
         let verifier = CertificateVerifier::new(ca_pem, crls, bindings)?;
-        Ok(Self { verifier, trusted_proxies, header })
+        Ok(Self { verifier, trusted_proxies, header, verified: Mutex::new(HashMap::new()) })
     }
 
     /// The verifier (the TLS listener builds its rustls client verifier from it).
@@ -127,11 +137,45 @@ impl DepartmentAuth {
             }
             (None, None) => return Err(certificate_required()),
         };
-        self.verifier.verify(&chain, now).map_err(|error| {
+        self.verify_cached(&chain, now)
+    }
+
+    /// `CertificateVerifier::verify`, remembering successes for a short time.
+    fn verify_cached(&self, chain: &[Vec<u8>], now: DateTime<Utc>) -> Result<DepartmentIdentity, ApiError> {
+        let key = chain_digest(chain);
+        {
+            let verified = self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((identity, at)) = verified.get(&key)
+                && *at <= now
+                && now < *at + chrono::Duration::seconds(VERIFIED_CACHE_SECONDS)
+                && now < identity.not_after
+            {
+                return Ok(identity.clone());
+            }
+        }
+        let identity = self.verifier.verify(chain, now).map_err(|error| {
             tracing::info!(code = error.code(), %error, "department certificate refused");
             cert_error(&error)
-        })
+        })?;
+        let mut verified = self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if verified.len() >= VERIFIED_CACHE_ENTRIES {
+            verified.clear();
+        }
+        verified.insert(key, (identity.clone(), now));
+        Ok(identity)
     }
+}
+
+/// SHA-256 over the chain, each certificate length-prefixed.
+fn chain_digest(chain: &[Vec<u8>]) -> [u8; 32] {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for certificate in chain {
+        context.update(&(certificate.len() as u64).to_be_bytes());
+        context.update(certificate);
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(context.finish().as_ref());
+    digest
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DepartmentAuthError> {

@@ -288,6 +288,21 @@ async fn department_calls_need_a_valid_certificate(backend: Backend) {
     app.stop().await;
 }
 
+async fn a_remembered_certificate_still_expires(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let status = |app: &TestApp| {
+        app.as_department(TRAFFIC, Method::POST, "/api/v1/dept/requests")
+            .json(&json!({"service": PARKING, "reference": "AZ 2"}))
+            .send()
+    };
+    assert_eq!(status(&app).await.unwrap().status(), StatusCode::CREATED, "verified and remembered");
+    // The test certificates end in 2044; twenty years on, the remembered
+    // verification does not outlive the certificate.
+    app.clock.advance(Duration::days(365 * 20));
+    expect_error(status(&app).await.unwrap(), StatusCode::UNAUTHORIZED, "certificate_expired").await;
+    app.stop().await;
+}
+
 // --- release ---------------------------------------------------------------------
 
 async fn release_gives_exactly_the_approved_policy_fields(backend: Backend) {
@@ -569,6 +584,7 @@ on_both_backends!(
     requests_are_opened_and_polled,
     bad_requests_get_clear_errors,
     department_calls_need_a_valid_certificate,
+    a_remembered_certificate_still_expires,
     release_gives_exactly_the_approved_policy_fields,
     refusals_are_403_with_stable_codes_and_audited,
     nothing_is_released_when_the_audit_log_fails,
