@@ -53,6 +53,9 @@ const VERIFIED_CACHE_SECONDS: i64 = 60;
 /// At most this many verified chains are remembered; beyond, the cache starts over.
 const VERIFIED_CACHE_ENTRIES: usize = 1024;
 
+/// A chain's identity and when it was verified.
+type Verified = (DepartmentIdentity, DateTime<Utc>);
+
 /// Verifier plus the trusted-proxy rule; built once at start.
 #[derive(Debug)]
 pub struct DepartmentAuth {
@@ -61,7 +64,7 @@ pub struct DepartmentAuth {
     header: HeaderName,
     /// SHA-256 of a chain -> (identity, when it was verified). Saves the
     /// chain verification on every request of a keep-alive department client.
-    verified: Mutex<HashMap<[u8; 32], (DepartmentIdentity, DateTime<Utc>)>>,
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 impl DepartmentAuth {
