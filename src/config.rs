@@ -126,6 +126,22 @@ pub struct Config {
     /// department API answers 401 to everyone.
     #[serde(default)]
     pub departments: Option<DepartmentAuthConfig>,
+    /// tresor's own TLS listener (beside the plain `listen`), where
+    /// departments present client certificates. None: plain HTTP only.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// The TLS listener: address, server certificate chain and key. Client
+/// certificates are requested (optional at the handshake) when
+/// `[departments]` is configured too.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsConfig {
+    pub listen: SocketAddr,
+    /// PEM: the server certificate first, then any intermediates.
+    pub certificate_file: PathBuf,
+    /// PEM: the server certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key_file: PathBuf,
 }
 
 /// Department client certificates: the CA bundle they chain to, CRLs, and
@@ -234,6 +250,21 @@ impl Config {
             }
             if axum::http::HeaderName::from_bytes(departments.certificate_header.as_bytes()).is_err() {
                 return Err(value_error("departments.certificate_header", "not a valid HTTP header name"));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            let same_port = tls.listen.port() == self.listen.port() && tls.listen.port() != 0;
+            let overlapping_ip = tls.listen.ip() == self.listen.ip()
+                || tls.listen.ip().is_unspecified()
+                || self.listen.ip().is_unspecified();
+            if same_port && overlapping_ip {
+                return Err(value_error("tls.listen", "must not be the address and port of `listen`"));
+            }
+            if tls.certificate_file.as_os_str().is_empty() {
+                return Err(value_error("tls.certificate_file", "must name a PEM file"));
+            }
+            if tls.private_key_file.as_os_str().is_empty() {
+                return Err(value_error("tls.private_key_file", "must name a PEM file"));
             }
         }
         let mut names = std::collections::HashSet::new();
@@ -377,6 +408,32 @@ mod tests {
             .expect_err("must fail")
             .to_string();
         assert!(error.contains("departments.certificate_header"), "{error}");
+    }
+
+    #[test]
+    fn tls_section_is_optional_and_checked() {
+        assert!(load_from("").expect("valid").tls.is_none());
+        let config = load_from(
+            "[tls]\nlisten = \"0.0.0.0:8443\"\ncertificate_file = \"server.pem\"\nprivate_key_file = \"server.key\"",
+        )
+        .expect("valid");
+        let tls = config.tls.expect("section");
+        assert_eq!(tls.listen.to_string(), "0.0.0.0:8443");
+        assert_eq!(tls.certificate_file, PathBuf::from("server.pem"));
+
+        for (text, key) in [
+            ("[tls]\nlisten = \"127.0.0.1:8080\"\ncertificate_file = \"a\"\nprivate_key_file = \"b\"", "tls.listen"),
+            ("[tls]\nlisten = \"0.0.0.0:8080\"\ncertificate_file = \"a\"\nprivate_key_file = \"b\"", "tls.listen"),
+            ("[tls]\nlisten = \"8443\"\ncertificate_file = \"a\"\nprivate_key_file = \"b\"", "listen"),
+            (
+                "[tls]\nlisten = \"127.0.0.1:8443\"\ncertificate_file = \"\"\nprivate_key_file = \"b\"",
+                "tls.certificate_file",
+            ),
+            ("[tls]\nlisten = \"127.0.0.1:8443\"\ncertificate_file = \"a\"", "private_key_file"),
+        ] {
+            let error = load_from(text).expect_err(text).to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
     }
 
     #[test]
