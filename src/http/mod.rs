@@ -21,11 +21,13 @@ pub mod audit;
 pub mod auth;
 pub mod dept;
 pub mod dept_auth;
+pub mod dept_whoami;
 pub mod dpo;
 pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod session;
+pub mod tls;
 pub mod upload;
 pub mod web;
 
@@ -112,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dept/grants/{id}/release", get(dept::release))
         .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
         .route("/api/v1/keys", get(dept::keys))
+        .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
         .fallback(web::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

@@ -1,0 +1,235 @@
+//! tresor's own TLS listener: rustls (ring; TLS 1.2 and 1.3; ALPN h2 and
+//! http/1.1) in front of the same router as the plain listener.
+//!
+//! Client certificates are requested but optional at the handshake, so
+//! citizens' browsers can use the listener without one. A certificate that
+//! is presented must chain to the `[departments]` CA bundle, be valid now,
+//! carry clientAuth and not be revoked, or the handshake fails (rustls'
+//! webpki verifier, built by `identity::department` from the same CA and
+//! CRLs). Per connection, the presented chain becomes a
+//! [`TlsPeerCertificates`] request extension and the TCP peer a
+//! `ConnectInfo<SocketAddr>`; the `DepartmentCaller` extractor re-verifies
+//! the chain and maps it to a department on every request, so the API, not
+//! the handshake, decides who a department is.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use super::dept_auth::{DepartmentAuth, TlsPeerCertificates};
+use crate::config::TlsConfig;
+use crate::identity::department::CertError;
+
+/// A client that connects but does not finish the handshake in this time is
+/// dropped (slowloris).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After the shutdown signal, connections still busy this long are dropped.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the TLS listener could not be set up (start-up error; names the key).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("tls.{key}: cannot read {path}: {source}")]
+    Read { key: &'static str, path: String, source: io::Error },
+    #[error("tls.certificate_file: {0}")]
+    Certificate(String),
+    #[error("tls.private_key_file: {0}")]
+    PrivateKey(String),
+    #[error("tls: the certificate and private key do not fit together or are not usable: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("tls: client certificate verifier: {0}")]
+    ClientVerifier(#[from] CertError),
+}
+
+/// Read `[tls]`'s files and build the acceptor. With `department_auth`,
+/// client certificates are requested (optional) and verified against its CA
+/// bundle and CRLs; without, none are requested.
+pub fn acceptor(config: &TlsConfig, department_auth: Option<&DepartmentAuth>) -> Result<TlsAcceptor, TlsSetupError> {
+    let chain_pem = read("certificate_file", &config.certificate_file)?;
+    let key_pem = read("private_key_file", &config.private_key_file)?;
+    let server_config = server_config(&chain_pem, &key_pem, department_auth)?;
+    Ok(TlsAcceptor::from(Arc::new(server_config)))
+}
+
+fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsSetupError> {
+    std::fs::read(path).map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })
+}
+
+/// The rustls server configuration from PEM text (see [`acceptor`]).
+pub fn server_config(
+    chain_pem: &[u8],
+    key_pem: &[u8],
+    department_auth: Option<&DepartmentAuth>,
+) -> Result<ServerConfig, TlsSetupError> {
+    let chain = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| TlsSetupError::Certificate(format!("not a PEM certificate chain: {error}")))?;
+    if chain.is_empty() {
+        return Err(TlsSetupError::Certificate("holds no certificate".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|error| TlsSetupError::PrivateKey(format!("no usable PEM private key: {error}")))?;
+
+    let client_verifier: Arc<dyn ClientCertVerifier> = match department_auth {
+        Some(auth) => Arc::new(OptionalClientAuth(auth.verifier().rustls_client_verifier()?)),
+        None => WebPkiClientVerifier::no_client_auth(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(client_verifier)
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The department verifier (which demands a certificate) with client
+/// authentication made optional: anonymous clients complete the handshake,
+/// a presented certificate is still fully verified. Everything else is
+/// delegated unchanged.
+struct OptionalClientAuth(Arc<dyn ClientCertVerifier>);
+
+impl fmt::Debug for OptionalClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OptionalClientAuth").field(&self.0).finish()
+    }
+}
+
+impl ClientCertVerifier for OptionalClientAuth {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.0.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.0.requires_raw_public_keys()
+    }
+}
+
+/// Serve `router` on `listener` over TLS until `shutdown` completes, then
+/// stop accepting and let open connections finish their requests (closing
+/// idle keep-alive connections) for up to 30 s.
+///
+/// A failed or timed-out handshake is logged at debug level and closes only
+/// that connection; keep-alive and h2 work as with the plain listener.
+pub async fn serve_tls<F>(listener: TcpListener, acceptor: TlsAcceptor, router: Router, shutdown: F)
+where
+    F: Future<Output = ()> + Send,
+{
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off, go on.
+                    tracing::warn!(%error, "TLS listener: accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, %peer, "TLS listener: cannot set TCP_NODELAY");
+        }
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, %peer, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let certificates =
+                stream.get_ref().1.peer_certificates().map(|chain| {
+                    TlsPeerCertificates(Arc::new(chain.iter().map(|der| der.as_ref().to_vec()).collect()))
+                });
+            let service = router.map_request(move |mut request: axum::http::Request<Incoming>| {
+                // hyper hands over requests with no extensions: these two
+                // come from the connection only.
+                request.extensions_mut().insert(ConnectInfo(peer));
+                if let Some(certificates) = &certificates {
+                    request.extensions_mut().insert(certificates.clone());
+                }
+                request
+            });
+            let connection = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%error, %peer, "TLS connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("TLS listener: connections still open after the drain timeout were dropped");
+    }
+}
