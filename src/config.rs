@@ -163,7 +163,8 @@ pub struct DepartmentAuthConfig {
     pub certificate_header: String,
 }
 
-fn default_certificate_header() -> String {
+/// The forwarded-certificate header when `[departments]` names none.
+pub fn default_certificate_header() -> String {
     "x-ssl-client-cert".to_owned()
 }
 

@@ -233,3 +233,61 @@ where
         tracing::warn!("TLS listener: connections still open after the drain timeout were dropped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderName;
+    use chrono::Utc;
+
+    use super::*;
+    use crate::identity::dev_pki;
+    use crate::policy::Departments;
+
+    fn departments() -> Departments {
+        Departments::from_toml(
+            "[[department]]\nid = \"amt\"\nname = { de = \"Amt\", en = \"Office\" }\ncertificate_subject = \"CN=Amt,O=Stadt,C=DE\"\n",
+            Path::new("departments.toml"),
+        )
+        .expect("departments")
+    }
+
+    #[test]
+    fn client_certificates_are_requested_but_optional() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = dev_pki::generate(dir.path(), &departments(), &["localhost".to_owned()], Utc::now()).expect("pki");
+        let ca = std::fs::read(&pki.department_ca_file).expect("ca");
+        let auth = DepartmentAuth::new(&ca, &[], &departments(), Vec::new(), HeaderName::from_static("x-cert"))
+            .expect("department auth");
+        let inner = auth.verifier().rustls_client_verifier().expect("verifier");
+        assert!(inner.client_auth_mandatory());
+        let optional = OptionalClientAuth(inner);
+        assert!(optional.offer_client_auth());
+        assert!(!optional.client_auth_mandatory());
+        assert_eq!(optional.root_hint_subjects().len(), 1, "the department CA is hinted to clients");
+
+        let config = acceptor(&pki.tls_config("127.0.0.1:0".parse().expect("addr")), Some(&auth));
+        assert!(config.is_ok());
+    }
+
+    #[test]
+    fn setup_errors_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = dev_pki::generate(dir.path(), &departments(), &["localhost".to_owned()], Utc::now()).expect("pki");
+        let chain = std::fs::read(&pki.server_certificate_file).expect("chain");
+        let key = std::fs::read(&pki.server_key_file).expect("key");
+        let message = |result: Result<ServerConfig, TlsSetupError>| match result {
+            Ok(_) => panic!("accepted a bad configuration"),
+            Err(error) => error.to_string(),
+        };
+        assert!(message(server_config(b"", &key, None)).contains("tls.certificate_file"));
+        assert!(message(server_config(&chain, b"garbage", None)).contains("tls.private_key_file"));
+        // A key that is not the certificate's.
+        let other = std::fs::read(&pki.departments[0].key_file).expect("other key");
+        assert!(server_config(&chain, &other, None).is_err());
+
+        let mut config = pki.tls_config("127.0.0.1:0".parse().expect("addr"));
+        config.private_key_file = dir.path().join("missing.key");
+        let error = acceptor(&config, None).map(|_| ()).expect_err("missing file").to_string();
+        assert!(error.contains("tls.private_key_file") && error.contains("missing.key"), "{error}");
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod department;
 pub mod dev_idp;
+pub mod dev_pki;
 pub mod oidc;
 pub mod registry;
 pub mod staff;

@@ -108,6 +108,19 @@ impl Departments {
         self.departments.is_empty()
     }
 
+    /// A copy with every SPKI pin dropped, for `tresor serve --dev`, whose
+    /// throwaway certificates have keys of their own. A department known by
+    /// pins alone is left out: without them nothing could recognise it.
+    pub fn without_pins(&self) -> Departments {
+        let departments = self
+            .departments
+            .iter()
+            .filter(|department| department.certificate_subject.is_some())
+            .map(|department| Department { spki_sha256: Vec::new(), ..department.clone() })
+            .collect();
+        Departments { departments }
+    }
+
     /// Parses and checks the text of `departments.toml`. `path` only names
     /// the file in errors.
     pub fn from_toml(source: &str, path: &Path) -> Result<Departments, PolicyError> {
@@ -714,6 +727,22 @@ min_login_level = "substantial"
         assert_eq!(kita.spki_sha256.len(), 1);
         assert_eq!(kita.spki_sha256[0][0], 0x00);
         assert_eq!(kita.spki_sha256[0][31], 0xff);
+    }
+
+    #[test]
+    fn without_pins_drops_pins_and_pin_only_departments() {
+        let source = format!(
+            "{DEPARTMENTS}\n[[department]]\nid = \"both\"\nname = {{ de = \"B\", en = \"B\" }}\n\
+             certificate_subject = \"CN=B\"\nspki_sha256 = [\"{}\"]\n",
+            "ab".repeat(32)
+        );
+        let departments = Departments::from_toml(&source, Path::new(DEPARTMENTS_PATH)).expect("parse");
+        let unpinned = departments.without_pins();
+        let ids: Vec<&str> = unpinned.iter().map(|department| department.id.as_str()).collect();
+        assert_eq!(ids, ["wohngeldstelle", "both"]);
+        assert!(unpinned.iter().all(|department| department.spki_sha256.is_empty()));
+        assert_eq!(unpinned.get("both").and_then(|d| d.certificate_subject.as_deref()), Some("CN=B"));
+        assert_eq!(departments.get("both").map(|d| d.spki_sha256.len()), Some(1));
     }
 
     #[test]
