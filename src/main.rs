@@ -34,7 +34,12 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Development mode: throwaway SQLite and keys, built-in test identity provider.
+        /// Address of the TLS listener (overrides [tls] listen; in dev mode
+        /// default 127.0.0.1:8443).
+        #[arg(long, value_name = "ADDRESS")]
+        tls_listen: Option<SocketAddr>,
+        /// Development mode: throwaway SQLite and keys, built-in test identity
+        /// provider, TLS listener with a throwaway department PKI.
         #[arg(long)]
         dev: bool,
     },
@@ -101,12 +106,19 @@ fn init_logging(json: bool) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve { listen, dev } => {
+        Command::Serve { listen, tls_listen, dev } => {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
+            if let Some(tls_listen) = tls_listen {
+                match &mut config.tls {
+                    Some(tls) => tls.listen = tls_listen,
+                    None if dev => {}
+                    None => bail!("--tls-listen needs a [tls] section (certificate_file, private_key_file)"),
+                }
+            }
             init_logging(config.log_json);
-            serve(config, dev).await
+            serve(config, dev, tls_listen).await
         }
         Command::Migrate => {
             let store = tresor::store::open(&config.database_url()).await?;
@@ -149,7 +161,10 @@ fn key_passphrase() -> anyhow::Result<Passphrase> {
     Ok(Passphrase::new(value))
 }
 
-async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
+/// The TLS listener of `serve --dev` unless `--tls-listen` says otherwise.
+const DEV_TLS_LISTEN: &str = "127.0.0.1:8443";
+
+async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let rng: Arc<dyn SecureRandom + Send + Sync> = Arc::new(SystemRandom::new());
     let mut dev_data_dir = None;
     if dev {
@@ -165,8 +180,33 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
             Some(tresor::config::SecretString::new(format!("sqlite://{}", dir.join("tresor.sqlite").display())));
         dev_data_dir = Some(dir);
     }
-    let config = Arc::new(config);
     let policies = Arc::new(Policies::load(&config.policy_dir)?);
+    // Dev mode: TLS with a throwaway PKI; the policy's SPKI pins cannot fit
+    // its keys, so dev department authentication ignores them.
+    let mut dev_pki = None;
+    if let Some(dir) = &dev_data_dir {
+        let listen = match tls_listen {
+            Some(listen) => listen,
+            None => DEV_TLS_LISTEN.parse().context("the dev TLS address")?,
+        };
+        if !listen.ip().is_loopback() {
+            bail!("--dev refuses to serve TLS on {listen}: dev mode must stay on a loopback address");
+        }
+        let mut server_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        if !server_names.contains(&listen.ip().to_string()) {
+            server_names.push(listen.ip().to_string());
+        }
+        let pki = tresor::identity::dev_pki::generate(
+            &dir.join("tls"),
+            &policies.departments.without_pins(),
+            &server_names,
+            chrono::Utc::now(),
+        )?;
+        config.tls = Some(pki.tls_config(listen));
+        config.departments = Some(pki.department_config());
+        dev_pki = Some(pki);
+    }
+    let config = Arc::new(config);
     let store = tresor::store::open(&config.database_url()).await.context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     let keys: Arc<dyn KeyProvider> = if dev {
@@ -229,7 +269,25 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
     // A broken staff setup (secret, staff.toml) stops start-up here rather
     // than silently disabling the DPO pages.
     server::staff_login(&config, keys.pepper(), http_client.clone())?;
-    let department_auth = server::department_auth(&config, &policies)?;
+    let department_auth = match (&dev_pki, &config.departments) {
+        (Some(_), Some(section)) => Some(Arc::new(tresor::http::dept_auth::DepartmentAuth::from_config(
+            section,
+            &policies.departments.without_pins(),
+        )?)),
+        _ => server::department_auth(&config, &policies)?,
+    };
+    let tls_acceptor = match &config.tls {
+        Some(tls) => {
+            if department_auth.is_none() {
+                tracing::warn!(
+                    "[tls] without [departments]: the TLS listener requests no client certificates, \
+                     and the department API refuses every caller"
+                );
+            }
+            Some(tresor::http::tls::acceptor(tls, department_auth.as_deref())?)
+        }
+        None => None,
+    };
     let (router, state) = server::build(Parts {
         config: config.clone(),
         store,
@@ -261,15 +319,36 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let tls = match (&config.tls, tls_acceptor) {
+        (Some(tls), Some(acceptor)) => {
+            let listener = tokio::net::TcpListener::bind(tls.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (tls.listen)", tls.listen))?;
+            Some((listener, acceptor, tls.listen))
+        }
+        _ => None,
+    };
     if dev {
         eprintln!(
             "tresor dev mode: open {base}/ — test personas anna (high), ben (substantial), clara (low); data and keys are thrown away on exit."
         );
     }
+    if let Some(pki) = &dev_pki {
+        print_dev_tls_banner(pki, state.vault.policies(), config.tls.as_ref().map(|tls| tls.listen));
+    }
+    // One signal stops both listeners.
+    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown_signal()));
     tracing::info!(listen = %config.listen, "tresor is serving");
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let plain = axum::serve(listener, router.clone().into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone());
+    let tls = async {
+        if let Some((listener, acceptor, address)) = tls {
+            tracing::info!(listen = %address, "tresor is serving (TLS)");
+            tresor::http::tls::serve_tls(listener, acceptor, router, shutdown.clone()).await;
+        }
+    };
+    let (plain, ()) = tokio::join!(plain.into_future(), tls);
+    plain?;
     sweeper.abort();
     checkpointer.abort();
     // Commit what is queued and sign a last checkpoint.
@@ -278,6 +357,46 @@ async fn serve(mut config: Config, dev: bool) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(dir);
     }
     Ok(())
+}
+
+/// Where dev mode's TLS files are, and a request to try.
+fn print_dev_tls_banner(pki: &tresor::identity::dev_pki::DevPki, policies: &Policies, listen: Option<SocketAddr>) {
+    let Some(listen) = listen else { return };
+    eprintln!("tresor dev mode: TLS on https://{listen}/ with a throwaway PKI in {}", pki.dir.display());
+    eprintln!("  server CA (for --cacert): {}", pki.server_ca_file.display());
+    eprintln!("  department CA:            {}", pki.department_ca_file.display());
+    for issued in &pki.departments {
+        eprintln!(
+            "  {}: {} + {}  ({})",
+            issued.department,
+            issued.certificate_file.display(),
+            issued.key_file.display(),
+            issued.subject
+        );
+    }
+    for (department, reason) in &pki.skipped {
+        eprintln!("  {department}: no dev certificate: {reason}");
+    }
+    let pinned: Vec<&str> = policies
+        .departments
+        .iter()
+        .filter(|department| !department.spki_sha256.is_empty())
+        .map(|department| department.id.as_str())
+        .collect();
+    if !pinned.is_empty() {
+        eprintln!(
+            "  dev mode ignores the policy's SPKI pins ({}): the dev certificates have keys of their own",
+            pinned.join(", ")
+        );
+    }
+    if let Some(example) = pki.departments.first() {
+        eprintln!(
+            "  try: curl --cacert {} --cert {} --key {} https://{listen}/api/v1/dept/whoami",
+            pki.server_ca_file.display(),
+            example.certificate_file.display(),
+            example.key_file.display()
+        );
+    }
 }
 
 async fn shutdown_signal() {
