@@ -13,6 +13,7 @@ mod audit_store;
 mod audit_verify;
 mod browser;
 mod dept_api;
+mod dept_tls;
 mod dpo;
 mod evidence;
 mod login;

@@ -49,6 +49,12 @@ pub struct TestAppOptions {
     pub policy_dir: Option<std::path::PathBuf>,
     /// Configure `staff_issuer` (client `tresor-staff` at the test provider).
     pub staff_issuer: bool,
+    /// `[departments] trusted_proxies` (default: 127.0.0.1, the test client).
+    pub trusted_proxies: Vec<String>,
+    /// The department CA; None: a fresh one.
+    pub pki: Option<Arc<TestPki>>,
+    /// CRLs (PEM) for `[departments] crl_files`.
+    pub crl_pems: Vec<String>,
 }
 
 impl TestAppOptions {
@@ -59,6 +65,9 @@ impl TestAppOptions {
             min_level: LoginLevel::Low,
             policy_dir: None,
             staff_issuer: false,
+            trusted_proxies: vec!["127.0.0.1".to_owned()],
+            pki: None,
+            crl_pems: Vec::new(),
         }
     }
 }
@@ -77,6 +86,8 @@ pub struct TestApp {
     /// department (`(department id, certificate)`).
     pub pki: Arc<TestPki>,
     pub department_certs: Vec<(String, ClientCert)>,
+    /// The app's router (for `start_tls`).
+    router: axum::Router,
     server: tokio::task::JoinHandle<()>,
     _config_dir: tempfile::TempDir,
     _sqlite_dir: Option<tempfile::TempDir>,
@@ -110,7 +121,7 @@ impl TestApp {
         };
         let audit_fault = FailingAuditStore::new(store.clone());
         let config_dir = tempfile::tempdir().expect("config dir");
-        let pki = Arc::new(TestPki::new("Test Department CA"));
+        let pki = options.pki.clone().unwrap_or_else(|| Arc::new(TestPki::new("Test Department CA")));
         let department_certs: Vec<(String, ClientCert)> = DEPARTMENT_CNS
             .iter()
             .map(|(department, cn)| ((*department).to_owned(), pki.issue(cn, CertKind::Valid)))
@@ -125,10 +136,20 @@ impl TestApp {
             department_certs.iter().map(|(id, cert)| (id.as_str(), cert.spki_sha256_hex.as_str())).collect();
         let source = options.policy_dir.clone().unwrap_or_else(shipped_policies);
         config.policy_dir = policy_copy_with_pins(&source, &config_dir.path().join("policies"), &pins);
+        let crl_files = options
+            .crl_pems
+            .iter()
+            .enumerate()
+            .map(|(index, pem)| {
+                let path = config_dir.path().join(format!("department-{index}.crl"));
+                std::fs::write(&path, pem).expect("write CRL");
+                path
+            })
+            .collect();
         config.departments = Some(DepartmentAuthConfig {
             ca_file,
-            crl_files: Vec::new(),
-            trusted_proxies: vec!["127.0.0.1".to_owned()],
+            crl_files,
+            trusted_proxies: options.trusted_proxies.clone(),
             certificate_header: "x-ssl-client-cert".to_owned(),
         });
         if options.staff_issuer {
@@ -171,6 +192,7 @@ impl TestApp {
             http_client,
             department_auth,
         });
+        let app_router = router.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await
@@ -185,6 +207,7 @@ impl TestApp {
             audit_fault,
             pki,
             department_certs,
+            router: app_router,
             server,
             _config_dir: config_dir,
             _sqlite_dir: sqlite_dir,
@@ -254,6 +277,33 @@ impl TestApp {
     /// A request presenting `cert` through the trusted-proxy header.
     pub fn with_certificate(&self, cert: &ClientCert, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new().request(method, self.url(path)).header("x-ssl-client-cert", cert.forwarded_header())
+    }
+
+    /// The same app on a TLS listener of its own (127.0.0.1, port 0), as
+    /// `tresor serve` runs it for `[tls]`: server certificate from the test
+    /// CA, client certificates optional and verified against it.
+    pub async fn start_tls(&self) -> TlsEndpoint {
+        let server_cert = self.pki.issue_server();
+        let auth = self.state.department_auth.as_deref();
+        let config = tresor::http::tls::server_config(server_cert.pem.as_bytes(), server_cert.key_pem.as_bytes(), auth)
+            .expect("TLS server configuration");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let address = listener.local_addr().expect("local address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = self.router.clone();
+        let task = tokio::spawn(async move {
+            tresor::http::tls::serve_tls(listener, acceptor, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TlsEndpoint {
+            base: format!("https://{address}"),
+            ca_pem: self.pki.ca_pem(),
+            task: Some(task),
+            stop: Some(stop),
+        }
     }
 
     pub async fn stop(mut self) {
@@ -355,5 +405,56 @@ impl TestApp {
         use reqwest::cookie::CookieStore;
         let url = reqwest::Url::parse(&self.base).expect("base url");
         jar.cookies(&url).and_then(|value| value.to_str().ok().map(str::to_owned))
+    }
+}
+
+/// The app on its TLS listener (see [`TestApp::start_tls`]).
+pub struct TlsEndpoint {
+    /// `https://127.0.0.1:PORT`
+    pub base: String,
+    ca_pem: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TlsEndpoint {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client trusting only the test CA, presenting `identity` if given.
+    pub fn client(&self, identity: Option<&ClientCert>) -> reqwest::Client {
+        self.client_builder(identity).build().expect("TLS client")
+    }
+
+    pub fn client_builder(&self, identity: Option<&ClientCert>) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).expect("CA certificate"))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(cert) = identity {
+            let pem = format!("{}{}", cert.pem, cert.key_pem);
+            builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("client identity"));
+        }
+        builder
+    }
+
+    /// Send the shutdown signal and wait until `serve_tls` has returned.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("serve_tls ends cleanly");
+        }
+    }
+}
+
+impl Drop for TlsEndpoint {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }

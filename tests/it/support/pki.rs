@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SerialNumber, date_time_ymd,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams,
+    SerialNumber, date_time_ymd,
 };
 use ring::digest::{SHA256, digest};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -24,6 +25,7 @@ pub struct ClientCert {
     pub der: Vec<u8>,
     pub key_pem: String,
     pub spki_sha256_hex: String,
+    pub serial: u64,
 }
 
 impl ClientCert {
@@ -96,7 +98,56 @@ impl TestPki {
             der: cert.der().to_vec(),
             key_pem: key.serialize_pem(),
             spki_sha256_hex: hex::encode(digest(&SHA256, parsed.public_key().raw)),
+            serial,
         }
+    }
+
+    /// A server certificate for `localhost` and 127.0.0.1 (serverAuth only).
+    pub fn issue_server(&self) -> ClientCert {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("server params");
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let serial = self.next_serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = date_time_ymd(2021, 1, 1);
+        params.not_after = date_time_ymd(2044, 1, 1);
+        let key = KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &self.issuer).expect("server cert");
+        let (_, parsed) = X509Certificate::from_der(cert.der()).expect("parse server cert");
+        ClientCert {
+            pem: cert.pem(),
+            der: cert.der().to_vec(),
+            key_pem: key.serialize_pem(),
+            spki_sha256_hex: hex::encode(digest(&SHA256, parsed.public_key().raw)),
+            serial,
+        }
+    }
+
+    /// A CRL (PEM) of this CA revoking `revoked`.
+    pub fn crl_revoking(&self, revoked: &[&ClientCert]) -> String {
+        CertificateRevocationListParams {
+            this_update: date_time_ymd(2024, 1, 1),
+            next_update: date_time_ymd(2044, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|cert| RevokedCertParams {
+                    serial_number: SerialNumber::from(cert.serial),
+                    revocation_time: date_time_ymd(2024, 1, 1),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .expect("crl")
+        .pem()
+        .expect("crl pem")
     }
 }
 
