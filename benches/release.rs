@@ -1,0 +1,340 @@
+//! Release benchmark: `GET /api/v1/dept/grants/{id}/release` over 64
+//! concurrent keep-alive TLS connections, each authenticated by a department
+//! client certificate, against the whole vault built in this process exactly
+//! as `tresor serve` builds it (same router, TLS listener, audit group
+//! commit, durable store). Beside it, in the same run and the same way, the
+//! bare authenticated endpoint `GET /api/v1/dept/whoami` (TLS + certificate,
+//! no store, no audit): the ratio says what the release itself costs.
+//! The client runs in the same process on the same two cores.
+//!
+//! Run: `cargo bench --bench release` (SQLite). With
+//! `TRESOR_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres`
+//! it also runs on a fresh PostgreSQL database (dropped afterwards).
+//! `TRESOR_BENCH_SECONDS` (default 10) and `TRESOR_BENCH_CONNECTIONS`
+//! (default 64) change the run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ring::rand::SystemRandom;
+use sqlx::{AssertSqlSafe, Connection};
+use tresor::clock::SystemClock;
+use tresor::config::Config;
+use tresor::crypto::FileKeyProvider;
+use tresor::identity::dev_pki;
+use tresor::ids::RequestId;
+use tresor::policy::{FieldRef, LoginLevel, Policies};
+use tresor::server::{self, Parts};
+use tresor::vault::Approval;
+
+/// The bench's own copy of the policies lets a grant be used 1000 times.
+const USES_PER_GRANT: u32 = 1000;
+const SERVICE: &str = "resident_parking_permit";
+const DEPARTMENT: &str = "strassenverkehrsbehoerde";
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    runtime.block_on(async {
+        let seconds = env_number("TRESOR_BENCH_SECONDS", 10);
+        let connections = env_number("TRESOR_BENCH_CONNECTIONS", 64) as usize;
+        let work = tempfile::tempdir().expect("temp dir");
+        let sqlite = format!("sqlite://{}", work.path().join("tresor.sqlite").display());
+        run("SQLite", &sqlite, work.path(), seconds, connections).await;
+        if let Ok(admin) = std::env::var("TRESOR_BENCH_POSTGRES_URL") {
+            let name = format!("tresor_bench_{}", std::process::id());
+            let mut connection = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.expect("create db");
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => panic!("TRESOR_BENCH_POSTGRES_URL needs a database path"),
+            };
+            run("PostgreSQL", &url, work.path(), seconds, connections).await;
+            sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+                .execute(&mut connection)
+                .await
+                .expect("drop db");
+        }
+    });
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u64, connections: usize) {
+    let dir = work.join(label.to_lowercase());
+    std::fs::create_dir_all(&dir).expect("work dir");
+    // Policies: shipped, with the parking service allowing 1000 uses per grant.
+    let policy_dir = dir.join("policies");
+    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"), &policy_dir);
+    let service_file = policy_dir.join("services/resident_parking_permit.toml");
+    let text = std::fs::read_to_string(&service_file).expect("service file");
+    std::fs::write(&service_file, text.replace("max_uses = 2", &format!("max_uses = {USES_PER_GRANT}")))
+        .expect("write service");
+    let policies = Policies::load(&policy_dir).expect("policies");
+    // The dev PKI: server certificate, department CA and client certificates (pins dropped).
+    let departments = policies.departments.without_pins();
+    let pki = dev_pki::generate(&dir.join("pki"), &departments, &["127.0.0.1".to_owned()], Utc::now())
+        .expect("dev PKI");
+    let mut policies = policies;
+    policies.departments = departments;
+
+    let mut config = Config::load(None).expect("default config");
+    config.policy_dir = policy_dir;
+    config.departments = Some(pki.department_config());
+    let config = Arc::new(config);
+    let store = tresor::store::open(database_url).await.expect("open store");
+    store.migrate().await.expect("migrate");
+    let rng = Arc::new(SystemRandom::new());
+    let policies = Arc::new(policies);
+    let department_auth = server::department_auth(&config, &policies).expect("department auth");
+    let (router, state) = server::build(Parts {
+        config: config.clone(),
+        store,
+        keys: Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("keys")),
+        policies,
+        clock: Arc::new(SystemClock),
+        rng,
+        issuers: Vec::new(),
+        dev_idp: None,
+        http_client: reqwest::Client::new(),
+        department_auth: department_auth.clone(),
+    });
+
+    // Enough grants for the whole run (each good for 1000 releases).
+    let grants = seed(&state, seconds as usize * 20_000 / USES_PER_GRANT as usize + connections).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let acceptor = tresor::http::tls::acceptor(&pki.tls_config(address), department_auth.as_deref()).expect("TLS");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tresor::http::tls::serve_tls(listener, acceptor, router, async {
+        let _ = stopped.await;
+    }));
+
+    let department = pki.departments.iter().find(|cert| cert.department == DEPARTMENT).expect("department cert");
+    let mut identity_pem = std::fs::read(&department.certificate_file).expect("cert");
+    identity_pem.extend(std::fs::read(&department.key_file).expect("key"));
+    let identity = reqwest::Identity::from_pem(&identity_pem).expect("identity");
+    let server_ca = reqwest::Certificate::from_pem(&std::fs::read(&pki.server_ca_file).expect("ca")).expect("ca");
+    let base = format!("https://{address}");
+
+    println!("\n== {label}: {connections} keep-alive TLS connections, {seconds} s each ==");
+    let bare = load(&base, &identity, &server_ca, connections, seconds, |_, _| "/api/v1/dept/whoami".to_owned()).await;
+    bare.print("bare authenticated endpoint (GET /api/v1/dept/whoami)");
+    let grants = Arc::new(grants);
+    let release = load(&base, &identity, &server_ca, connections, seconds, move |connection, sent| {
+        // Each connection walks through its own grants; a grant serves 1000 releases.
+        let per_connection = grants.len() / connections.max(1);
+        let index = connection * per_connection + (sent / USES_PER_GRANT as usize) % per_connection.max(1);
+        format!("/api/v1/dept/grants/{}/release", grants[index])
+    })
+    .await;
+    release.print("release (GET /api/v1/dept/grants/{id}/release)");
+    println!(
+        "release / bare throughput: {:.2}x; release p99 {:.2} ms vs bare p99 {:.2} ms; refused or failed: {}",
+        release.per_second() / bare.per_second(),
+        release.percentile(0.99),
+        bare.percentile(0.99),
+        release.errors
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    state.vault.audit().shutdown().await;
+}
+
+/// A citizen with a residence certificate and a vehicle registration, and
+/// `count` approved parking grants.
+async fn seed(state: &tresor::http::AppState, count: usize) -> Vec<String> {
+    let vault = &state.vault;
+    let citizen = vault.citizen_for_login("bench", "citizen").await.expect("citizen");
+    let fields = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    let residence = vault
+        .create_evidence(
+            &citizen,
+            LoginLevel::High,
+            "residence_certificate",
+            &fields(&[
+                ("family_name", "Mustermann"),
+                ("given_names", "Erika"),
+                ("street", "Lindenallee"),
+                ("house_number", "12a"),
+                ("postal_code", "12345"),
+                ("city", "Musterstadt"),
+                ("registered_since", "01.04.2019"),
+                ("residence_type", "main"),
+            ]),
+            None,
+        )
+        .await
+        .expect("residence");
+    let vehicle = vault
+        .create_evidence(
+            &citizen,
+            LoginLevel::High,
+            "vehicle_registration",
+            &fields(&[
+                ("license_plate", "M-ST 1234"),
+                ("vehicle_class", "M1"),
+                ("holder_family_name", "Mustermann"),
+                ("holder_street", "Lindenallee 12a"),
+                ("holder_postal_code", "12345"),
+                ("holder_city", "Musterstadt"),
+                ("first_registration", "15.05.2020"),
+            ]),
+            None,
+        )
+        .await
+        .expect("vehicle");
+    let approved: Vec<FieldRef> = [
+        "residence_certificate.street",
+        "residence_certificate.house_number",
+        "residence_certificate.postal_code",
+        "residence_certificate.city",
+        "vehicle_registration.license_plate",
+    ]
+    .iter()
+    .map(|field| FieldRef::parse(field).expect("field"))
+    .collect();
+    let mut grants = Vec::with_capacity(count);
+    for _ in 0..count {
+        let request = vault.create_access_request(DEPARTMENT, SERVICE, "AZ bench").await.expect("request");
+        let id: RequestId = request.id.parse().expect("request id");
+        let approval = Approval {
+            evidence: vec![residence.clone(), vehicle.clone()],
+            fields: approved.clone(),
+            duration_days: 30,
+            max_uses: USES_PER_GRANT,
+        };
+        let grant = vault.approve_access_request(&citizen, LoginLevel::High, &id, &approval).await.expect("grant");
+        grants.push(grant.id);
+    }
+    grants
+}
+
+struct LoadResult {
+    completed: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_ms: Vec<f64>,
+}
+
+impl LoadResult {
+    fn per_second(&self) -> f64 {
+        self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, quantile: f64) -> f64 {
+        if self.latencies_ms.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_ms.len() - 1) as f64 * quantile).round() as usize;
+        self.latencies_ms[index]
+    }
+
+    fn print(&self, what: &str) {
+        println!(
+            "{what}: {:.0} requests/s ({} in {:.1} s), latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}",
+            self.per_second(),
+            self.completed,
+            self.elapsed.as_secs_f64(),
+            self.percentile(0.50),
+            self.percentile(0.99),
+            self.latencies_ms.last().copied().unwrap_or(f64::NAN),
+            self.errors
+        );
+    }
+}
+
+/// `connections` tasks, each with its own client (one keep-alive TLS
+/// connection, HTTP/1.1), sending `path(connection, sent)` back to back for
+/// `seconds` after a one-second warm-up.
+async fn load<P>(
+    base: &str,
+    identity: &reqwest::Identity,
+    server_ca: &reqwest::Certificate,
+    connections: usize,
+    seconds: u64,
+    path: P,
+) -> LoadResult
+where
+    P: Fn(usize, usize) -> String + Send + Sync + 'static,
+{
+    let path = Arc::new(path);
+    let measuring = Arc::new(AtomicBool::new(false));
+    let running = Arc::new(AtomicBool::new(true));
+    let mut tasks = Vec::with_capacity(connections);
+    for connection in 0..connections {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .identity(identity.clone())
+            .add_root_certificate(server_ca.clone())
+            .http1_only()
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("client");
+        let base = base.to_owned();
+        let path = path.clone();
+        let measuring = measuring.clone();
+        let running = running.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let mut sent = 0usize;
+            while running.load(Ordering::Relaxed) {
+                let url = format!("{base}{}", path(connection, sent));
+                let start = Instant::now();
+                let ok = match client.get(&url).send().await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        ok && response.bytes().await.is_ok()
+                    }
+                    Err(_) => false,
+                };
+                sent += 1;
+                if measuring.load(Ordering::Relaxed) {
+                    if ok {
+                        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    running.store(false, Ordering::Relaxed);
+    let mut latencies_ms = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, task_errors) = task.await.expect("load task");
+        latencies_ms.extend(latencies);
+        errors += task_errors;
+    }
+    latencies_ms.sort_by(f64::total_cmp);
+    LoadResult { completed: latencies_ms.len(), errors, elapsed, latencies_ms }
+}
+
+fn copy_dir(source: &std::path::Path, target: &std::path::Path) {
+    std::fs::create_dir_all(target).expect("create dir");
+    for entry in std::fs::read_dir(source).expect("read dir") {
+        let entry = entry.expect("entry");
+        let to = target.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).expect("copy");
+        }
+    }
+}
