@@ -46,7 +46,10 @@ fn main() {
         if let Ok(admin) = std::env::var("TRESOR_BENCH_POSTGRES_URL") {
             let name = format!("tresor_bench_{}", std::process::id());
             let mut connection = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.expect("create db");
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut connection)
+                .await
+                .expect("create db");
             let url = match admin.rsplit_once('/') {
                 Some((base, _)) => format!("{base}/{name}"),
                 None => panic!("TRESOR_BENCH_POSTGRES_URL needs a database path"),
@@ -77,8 +80,8 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
     let policies = Policies::load(&policy_dir).expect("policies");
     // The dev PKI: server certificate, department CA and client certificates (pins dropped).
     let departments = policies.departments.without_pins();
-    let pki = dev_pki::generate(&dir.join("pki"), &departments, &["127.0.0.1".to_owned()], Utc::now())
-        .expect("dev PKI");
+    let pki =
+        dev_pki::generate(&dir.join("pki"), &departments, &["127.0.0.1".to_owned()], Utc::now()).expect("dev PKI");
     let mut policies = policies;
     policies.departments = departments;
 

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
-use crate::store::{AuditAppend, GrantClaim, Store, StoreError};
+use crate::store::{AppendedAudit, AuditAppend, GrantClaim, Store, StoreError};
 
 /// Why an append was not acknowledged. The entry may or may not be stored
 /// (a commit can fail after the database applied it); it is never released.
@@ -51,7 +51,7 @@ struct Counters {
 struct AppendRequest {
     event: AuditEvent,
     claim: Option<GrantClaim>,
-    reply: oneshot::Sender<Result<AuditEntry, AuditError>>,
+    reply: oneshot::Sender<Result<AppendedAudit, AuditError>>,
 }
 
 impl AuditLog {
@@ -72,7 +72,7 @@ impl AuditLog {
     /// committed. On `Err` the caller must fail closed (release nothing).
     /// Cancelling the future does not withdraw the event once it was queued.
     pub async fn append(&self, event: AuditEvent) -> Result<AuditEntry, AuditError> {
-        self.append_claiming(event, None).await
+        Ok(self.append_claiming(event, None).await?.entry)
     }
 
     /// `append`, claiming one use of a grant in the same transaction (see
@@ -82,7 +82,7 @@ impl AuditLog {
         &self,
         event: AuditEvent,
         claim: Option<GrantClaim>,
-    ) -> Result<AuditEntry, AuditError> {
+    ) -> Result<AppendedAudit, AuditError> {
         let (reply, response) = oneshot::channel();
         self.shared.requests.send(AppendRequest { event, claim, reply }).await.map_err(|_| AuditError::Closed)?;
         // A dropped reply means the writer ended without answering: not durable as far as we know.
@@ -182,7 +182,7 @@ async fn commit_batch(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<Appe
     }
 }
 
-fn fail_all(replies: Vec<oneshot::Sender<Result<AuditEntry, AuditError>>>, error: &Arc<StoreError>) {
+fn fail_all(replies: Vec<oneshot::Sender<Result<AppendedAudit, AuditError>>>, error: &Arc<StoreError>) {
     for reply in replies {
         let _ = reply.send(Err(AuditError::Store(error.clone())));
     }

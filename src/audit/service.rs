@@ -16,7 +16,7 @@ use super::merkle::{Hash, TreeBuilder, inclusion_proof};
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto::KeyProvider;
-use crate::store::{GrantClaim, Store, StoreError};
+use crate::store::{AppendedAudit, GrantClaim, Store, StoreError};
 
 /// Transactions of the group commit hold at most this many entries.
 const MAX_BATCH: usize = 1024;
@@ -78,7 +78,7 @@ impl Audit {
     /// Append durably. Every `checkpoint_every_entries` entries a checkpoint
     /// is signed in the background.
     pub async fn record(self: &Arc<Self>, event: AuditEvent) -> Result<AuditEntry, AuditError> {
-        self.record_claiming(event, None).await
+        Ok(self.record_claiming(event, None).await?.entry)
     }
 
     /// `record` that also claims one use of a grant in the same transaction;
@@ -87,8 +87,9 @@ impl Audit {
         self: &Arc<Self>,
         event: AuditEvent,
         claim: Option<GrantClaim>,
-    ) -> Result<AuditEntry, AuditError> {
-        let entry = self.log.append_claiming(event, claim).await?;
+    ) -> Result<AppendedAudit, AuditError> {
+        let appended = self.log.append_claiming(event, claim).await?;
+        let entry = &appended.entry;
         if (entry.sequence + 1).is_multiple_of(self.checkpoint_every_entries) {
             let audit = self.clone();
             tokio::spawn(async move {
@@ -97,7 +98,7 @@ impl Audit {
                 }
             });
         }
-        Ok(entry)
+        Ok(appended)
     }
 
     /// Sign a checkpoint over the whole log if it grew since the last one.

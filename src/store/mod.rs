@@ -186,16 +186,21 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>> {
         let appends: Vec<AuditAppend> =
             events.iter().map(|(time, event)| AuditAppend { time: *time, event: event.clone(), claim: None }).collect();
-        self.append_audit_claiming(&appends).await
+        Ok(self.append_audit_claiming(&appends).await?.into_iter().map(|appended| appended.entry).collect())
     }
     /// `append_audit` where some events also claim one use of a grant, in
-    /// the same transaction: for each claim, `uses` goes up by one if the
-    /// grant is not revoked and `uses < claim.max_uses`; the event's
-    /// `targets.grant_use` then holds the new count. A claim that fails turns
-    /// its event into a refusal (`grant_revoked` / `grant_exhausted`, see
+    /// the same transaction. Claims are settled in batch order: a claim
+    /// succeeds if the grant exists, is not revoked and `uses <
+    /// claim.max_uses`; `uses` goes up by one and the event's
+    /// `targets.grant_use` holds the new count. A claim that fails turns its
+    /// event into a refusal (`grant_revoked` / `grant_exhausted`, see
     /// [`refuse_claimed_event`]) before it is numbered and hashed, so a use is
-    /// counted exactly when a success entry for it is durable.
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AuditEntry>>;
+    /// counted exactly when a success entry for it is durable. For a claim
+    /// that succeeded, the sealed evidence it names (those of the claim's
+    /// citizen that still exist) is read in the same transaction and
+    /// returned with the entry: what is released is what existed when the
+    /// release was recorded.
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>>;
     /// Number of entries (the Merkle tree size); the next sequence number.
     async fn audit_size(&self) -> Result<u64>;
     /// Leaf hashes of the entries with `from <= sequence < to`, in order.
@@ -247,6 +252,8 @@ pub trait Store: Send + Sync {
     /// Delete requests still pending that expired before `before`. Returns how many.
     async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> Result<u64>;
     async fn grant(&self, id: &str) -> Result<Option<GrantRecord>>;
+    /// A grant with its citizen's wrapped DEK, in one read (the release path).
+    async fn grant_for_release(&self, id: &str) -> Result<Option<ReleaseGrant>>;
     /// The citizen's grants, newest first.
     async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> Result<Vec<GrantRecord>>;
     /// Revoke one of the citizen's grants at `at`. False if it is not theirs
@@ -588,6 +595,123 @@ pub struct GrantClaim {
     pub grant_id: String,
     /// The limit to enforce (the smaller of the grant's and the policy's).
     pub max_uses: u32,
+    /// Whose evidence, and which, to read if the claim succeeds.
+    pub citizen_id: CitizenId,
+    pub evidence: Vec<EvidenceId>,
+}
+
+/// A stored entry and, for a successful claim, the sealed evidence it names
+/// (in the claim's order; evidence deleted meanwhile is missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedAudit {
+    pub entry: AuditEntry,
+    pub evidence: Vec<EvidenceRecord>,
+}
+
+/// A grant and its citizen's wrapped DEK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseGrant {
+    pub grant: GrantRecord,
+    pub wrapped_dek: Vec<u8>,
+    pub kek_version: u32,
+}
+
+/// The claims of one batch, settled in order against the grants' state read
+/// in the append transaction (`current`: id -> (uses, revoked)). Returns the
+/// events to store (refusals where a claim failed), the new use counts per
+/// grant, and which appends claimed successfully.
+fn settle_claims(
+    appends: &[AuditAppend],
+    mut current: std::collections::HashMap<String, (i64, bool)>,
+) -> Result<SettledClaims> {
+    let mut events = Vec::with_capacity(appends.len());
+    let mut claimed = Vec::with_capacity(appends.len());
+    let mut changed: Vec<String> = Vec::new();
+    for append in appends {
+        let mut event = append.event.clone();
+        let mut success = false;
+        if let Some(claim) = &append.claim {
+            match current.get_mut(&claim.grant_id) {
+                Some((uses, false)) if *uses < i64::from(claim.max_uses) => {
+                    *uses += 1;
+                    event.targets.grant_use = Some(stored_count("grants.uses", *uses)?);
+                    if !changed.contains(&claim.grant_id) {
+                        changed.push(claim.grant_id.clone());
+                    }
+                    success = true;
+                }
+                Some((_, false)) => refuse_claimed_event(&mut event, ClaimFailure::Exhausted),
+                _ => refuse_claimed_event(&mut event, ClaimFailure::Revoked),
+            }
+        }
+        events.push((append.time, event));
+        claimed.push(success);
+    }
+    let updates = changed
+        .into_iter()
+        .map(|id| {
+            let uses = current.get(&id).map(|(uses, _)| *uses).unwrap_or_default();
+            (id, uses)
+        })
+        .collect();
+    Ok(SettledClaims { events, updates, claimed })
+}
+
+struct SettledClaims {
+    events: Vec<(DateTime<Utc>, AuditEvent)>,
+    /// (grant id, new use count)
+    updates: Vec<(String, i64)>,
+    claimed: Vec<bool>,
+}
+
+/// The distinct grant ids claimed in a batch.
+fn claimed_grant_ids(appends: &[AuditAppend]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for claim in appends.iter().filter_map(|append| append.claim.as_ref()) {
+        if !ids.contains(&claim.grant_id) {
+            ids.push(claim.grant_id.clone());
+        }
+    }
+    ids
+}
+
+/// The distinct evidence ids named by the successful claims.
+fn claimed_evidence_ids(appends: &[AuditAppend], claimed: &[bool]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for (append, _) in appends.iter().zip(claimed).filter(|(_, claimed)| **claimed) {
+        for id in append.claim.iter().flat_map(|claim| &claim.evidence) {
+            if !ids.iter().any(|known| known == id.as_str()) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// Pair entries with the evidence their successful claims read.
+fn appended_with_evidence(
+    appends: &[AuditAppend],
+    claimed: &[bool],
+    entries: Vec<AuditEntry>,
+    records: &[EvidenceRecord],
+) -> Vec<AppendedAudit> {
+    entries
+        .into_iter()
+        .zip(appends.iter().zip(claimed))
+        .map(|(entry, (append, claimed))| {
+            let evidence = match (&append.claim, claimed) {
+                (Some(claim), true) => claim
+                    .evidence
+                    .iter()
+                    .filter_map(|id| {
+                        records.iter().find(|record| &record.id == id && record.citizen_id == claim.citizen_id).cloned()
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            AppendedAudit { entry, evidence }
+        })
+        .collect()
 }
 
 /// An event for `append_audit_claiming`.
@@ -621,15 +745,6 @@ pub fn refuse_claimed_event(event: &mut AuditEvent, failure: ClaimFailure) {
     event.targets.fields.clear();
     event.targets.evidence.clear();
     event.targets.grant_use = None;
-}
-
-/// The failure for a grant row read after a claim updated nothing:
-/// (revoked?, uses) or None when the grant is gone.
-fn claim_failure(row: Option<(bool, i64)>, max_uses: u32) -> ClaimFailure {
-    match row {
-        Some((false, uses)) if uses >= i64::from(max_uses) => ClaimFailure::Exhausted,
-        _ => ClaimFailure::Revoked,
-    }
 }
 
 fn json_list<T: serde::Serialize>(items: &[T]) -> String {

@@ -2,6 +2,7 @@
 //! database. Schema in `migrations/postgres`; keep it equivalent to the SQLite
 //! one (same version numbers, same constraint names).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,8 +11,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{
-    AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState, claim_failure, json_list, parse_json_list,
-    refuse_claimed_event, stored_count,
+    AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, appended_with_evidence,
+    claimed_evidence_ids, claimed_grant_ids, json_list, parse_json_list, settle_claims, stored_count,
 };
 use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
@@ -22,7 +23,6 @@ use super::{
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, driver_error,
     parse_stored_id, time_from_micros, time_to_micros,
 };
-use crate::audit::{AuditEntry, AuditEvent};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 pub struct PostgresStore {
@@ -479,7 +479,7 @@ impl Store for PostgresStore {
 
     // --- audit log ----------------------------------------------------------
 
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AuditEntry>> {
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
@@ -489,18 +489,13 @@ impl Store for PostgresStore {
         // appenders of all processes sharing this database; after waiting,
         // READ COMMITTED re-evaluates it on the newest committed head. One
         // round trip instead of a locking read plus an update at the end.
+        // Grant rows are locked (FOR UPDATE) only while holding the head, so
+        // appenders never wait for each other's grant locks in opposite orders.
         let last_sequence = reserve_audit_sequences(&mut tx, appends.len()).await?;
-        // Grant rows are locked only while holding the head, so appenders
-        // never wait for each other's grant locks in opposite orders.
-        let mut events = Vec::with_capacity(appends.len());
-        for append in appends {
-            let mut event = append.event.clone();
-            if let Some(claim) = &append.claim {
-                claim_grant_use(&mut tx, claim, &mut event).await?;
-            }
-            events.push((append.time, event));
-        }
-        let (entries, rows) = number_audit_events(last_sequence, &events)?;
+        let settled = settle_claims(appends, current_grant_uses(&mut tx, &claimed_grant_ids(appends)).await?)?;
+        store_grant_uses(&mut tx, &settled.updates).await?;
+        let records = evidence_records(&mut tx, &claimed_evidence_ids(appends, &settled.claimed)).await?;
+        let (entries, rows) = number_audit_events(last_sequence, &settled.events)?;
         // One statement for the whole batch, whatever its size: columns as arrays.
         let mut sequences = Vec::with_capacity(rows.len());
         let mut times = Vec::with_capacity(rows.len());
@@ -547,7 +542,7 @@ impl Store for PostgresStore {
         .await
         .map_err(postgres_error)?;
         tx.commit().await.map_err(postgres_error)?;
-        Ok(entries)
+        Ok(appended_with_evidence(appends, &settled.claimed, entries, &records))
     }
 
     async fn audit_size(&self) -> Result<u64> {
@@ -747,6 +742,26 @@ impl Store for PostgresStore {
             .await
             .map_err(postgres_error)?
             .rows_affected())
+    }
+
+    async fn grant_for_release(&self, id: &str) -> Result<Option<ReleaseGrant>> {
+        let row = sqlx::query(
+            "SELECT g.id, g.request_id, g.citizen_id, g.department, g.service, g.approved_fields, g.evidence_ids, \
+             g.created_at, g.not_before, g.expires_at, g.max_uses, g.uses, g.revoked_at, \
+             c.wrapped_dek, c.kek_version FROM grants g JOIN citizens c ON c.id = g.citizen_id WHERE g.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        row.map(|row| {
+            Ok(ReleaseGrant {
+                grant: grant_from_row(&row)?,
+                wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
+                kek_version: stored_count("citizens.kek_version", row.try_get("kek_version").map_err(driver_error)?)?,
+            })
+        })
+        .transpose()
     }
 
     async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
@@ -1046,30 +1061,74 @@ fn grant_from_row(row: &PgRow) -> Result<GrantRecord> {
     })
 }
 
-/// Claim one use of a grant inside the append transaction (see
-/// `Store::append_audit_claiming`).
-async fn claim_grant_use(connection: &mut PgConnection, claim: &GrantClaim, event: &mut AuditEvent) -> Result<()> {
-    let claimed: Option<i64> = sqlx::query_scalar(
-        "UPDATE grants SET uses = uses + 1 WHERE id = $1 AND revoked_at IS NULL AND uses < $2 RETURNING uses",
+/// (uses, revoked) of the named grants, locked until the append commits.
+async fn current_grant_uses(connection: &mut PgConnection, ids: &[String]) -> Result<HashMap<String, (i64, bool)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, i64, bool)> =
+        sqlx::query_as("SELECT id, uses, revoked_at IS NOT NULL FROM grants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(ids)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(postgres_error)?;
+    Ok(rows.into_iter().map(|(id, uses, revoked)| (id, (uses, revoked))).collect())
+}
+
+/// Write the settled use counts in one statement.
+async fn store_grant_uses(connection: &mut PgConnection, updates: &[(String, i64)]) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let (ids, uses): (Vec<&str>, Vec<i64>) = updates.iter().map(|(id, uses)| (id.as_str(), *uses)).unzip();
+    sqlx::query(
+        "UPDATE grants AS g SET uses = v.uses FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS v(id, uses) WHERE g.id = v.id",
     )
-    .bind(&claim.grant_id)
-    .bind(i64::from(claim.max_uses))
-    .fetch_optional(&mut *connection)
+    .bind(ids)
+    .bind(uses)
+    .execute(&mut *connection)
     .await
     .map_err(postgres_error)?;
-    match claimed {
-        Some(uses) => event.targets.grant_use = Some(stored_count("grants.uses", uses)?),
-        None => {
-            let row: Option<(bool, i64)> =
-                sqlx::query_as("SELECT revoked_at IS NOT NULL, uses FROM grants WHERE id = $1")
-                    .bind(&claim.grant_id)
-                    .fetch_optional(&mut *connection)
-                    .await
-                    .map_err(postgres_error)?;
-            refuse_claimed_event(event, claim_failure(row, claim.max_uses));
-        }
-    }
     Ok(())
+}
+
+/// Evidence records (with fields and file) by id, in one query.
+async fn evidence_records(connection: &mut PgConnection, ids: &[String]) -> Result<Vec<EvidenceRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
+                f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name, \
+                ef.name AS field_name, ef.ciphertext AS field_ciphertext \
+         FROM evidence e LEFT JOIN files f ON f.id = e.file_id \
+         LEFT JOIN evidence_fields ef ON ef.evidence_id = e.id WHERE e.id = ANY($1) \
+         ORDER BY e.id, ef.position, ef.name",
+    )
+    .bind(ids)
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(postgres_error)?;
+    let mut records = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let id: String = rows[start].try_get("id").map_err(driver_error)?;
+        let mut end = start;
+        let mut fields = Vec::new();
+        while end < rows.len() && rows[end].try_get::<String, _>("id").map_err(driver_error)? == id {
+            let name: Option<String> = rows[end].try_get("field_name").map_err(driver_error)?;
+            if let Some(name) = name {
+                fields.push(SealedField {
+                    name,
+                    ciphertext: rows[end].try_get("field_ciphertext").map_err(driver_error)?,
+                });
+            }
+            end += 1;
+        }
+        records.push(evidence_from_row(&rows[start], fields)?);
+        start = end;
+    }
+    Ok(records)
 }
 
 fn staff_session_from_row(row: &PgRow) -> Result<StaffSessionRecord> {

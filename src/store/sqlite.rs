@@ -2,6 +2,7 @@
 //! embedded default. Schema in `migrations/sqlite`; keep it equivalent to the
 //! PostgreSQL one (same version numbers, same constraint names).
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
 use super::{
-    AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState, claim_failure, json_list, parse_json_list,
-    refuse_claimed_event, stored_count,
+    AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, appended_with_evidence,
+    claimed_evidence_ids, claimed_grant_ids, json_list, parse_json_list, settle_claims, stored_count,
 };
 use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
@@ -26,7 +27,6 @@ use super::{
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, driver_error,
     parse_stored_id, time_from_micros, time_to_micros,
 };
-use crate::audit::{AuditEntry, AuditEvent};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 /// Rows per multi-row chunk-index INSERT: 4 bind parameters each stays far
@@ -592,23 +592,19 @@ impl Store for SqliteStore {
 
     // --- audit log ----------------------------------------------------------
 
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AuditEntry>> {
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
         // BEGIN IMMEDIATE takes the write lock first: appenders (also in
-        // other processes) queue here, so the head moved below is the latest.
+        // other processes) queue here, so the head moved below is the latest
+        // and the grants read below cannot change before the commit.
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
-        let mut events = Vec::with_capacity(appends.len());
-        for append in appends {
-            let mut event = append.event.clone();
-            if let Some(claim) = &append.claim {
-                claim_grant_use(&mut tx, claim, &mut event).await?;
-            }
-            events.push((append.time, event));
-        }
-        let last_sequence = reserve_audit_sequences(&mut tx, events.len()).await?;
-        let (entries, rows) = number_audit_events(last_sequence, &events)?;
+        let settled = settle_claims(appends, current_grant_uses(&mut tx, &claimed_grant_ids(appends)).await?)?;
+        store_grant_uses(&mut tx, &settled.updates).await?;
+        let records = evidence_records(&mut tx, &claimed_evidence_ids(appends, &settled.claimed)).await?;
+        let last_sequence = reserve_audit_sequences(&mut tx, settled.events.len()).await?;
+        let (entries, rows) = number_audit_events(last_sequence, &settled.events)?;
         for batch in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
@@ -632,7 +628,7 @@ impl Store for SqliteStore {
         }
         // synchronous = FULL: the commit returns after the WAL is fsynced.
         tx.commit().await.map_err(sqlite_error)?;
-        Ok(entries)
+        Ok(appended_with_evidence(appends, &settled.claimed, entries, &records))
     }
 
     async fn audit_size(&self) -> Result<u64> {
@@ -837,6 +833,26 @@ impl Store for SqliteStore {
             .await
             .map_err(sqlite_error)?
             .rows_affected())
+    }
+
+    async fn grant_for_release(&self, id: &str) -> Result<Option<ReleaseGrant>> {
+        let row = sqlx::query(
+            "SELECT g.id, g.request_id, g.citizen_id, g.department, g.service, g.approved_fields, g.evidence_ids, \
+             g.created_at, g.not_before, g.expires_at, g.max_uses, g.uses, g.revoked_at, \
+             c.wrapped_dek, c.kek_version FROM grants g JOIN citizens c ON c.id = g.citizen_id WHERE g.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        row.map(|row| {
+            Ok(ReleaseGrant {
+                grant: grant_from_row(&row)?,
+                wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
+                kek_version: stored_count("citizens.kek_version", row.try_get("kek_version").map_err(driver_error)?)?,
+            })
+        })
+        .transpose()
     }
 
     async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
@@ -1089,6 +1105,8 @@ fn sqlite_error(error: sqlx::Error) -> StoreError {
 /// Rows per multi-row audit INSERT: 11 bind parameters each stays far below
 /// SQLite's 32766-parameter limit.
 const AUDIT_ROWS_PER_STATEMENT: usize = 1000;
+/// Ids bound in one `IN (...)` list (SQLite allows 32766 parameters).
+const SQLITE_IDS_PER_STATEMENT: usize = 3000;
 
 fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
     Ok(StoredAuditEntry {
@@ -1106,30 +1124,79 @@ fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
     })
 }
 
-/// Claim one use of a grant inside the append transaction (see
-/// `Store::append_audit_claiming`).
-async fn claim_grant_use(connection: &mut SqliteConnection, claim: &GrantClaim, event: &mut AuditEvent) -> Result<()> {
-    let claimed: Option<i64> = sqlx::query_scalar(
-        "UPDATE grants SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL AND uses < ? RETURNING uses",
-    )
-    .bind(&claim.grant_id)
-    .bind(i64::from(claim.max_uses))
-    .fetch_optional(&mut *connection)
-    .await
-    .map_err(sqlite_error)?;
-    match claimed {
-        Some(uses) => event.targets.grant_use = Some(stored_count("grants.uses", uses)?),
-        None => {
-            let row: Option<(bool, i64)> =
-                sqlx::query_as("SELECT revoked_at IS NOT NULL, uses FROM grants WHERE id = ?")
-                    .bind(&claim.grant_id)
-                    .fetch_optional(&mut *connection)
-                    .await
-                    .map_err(sqlite_error)?;
-            refuse_claimed_event(event, claim_failure(row, claim.max_uses));
+/// (uses, revoked) of the named grants, read inside the append transaction.
+async fn current_grant_uses(connection: &mut SqliteConnection, ids: &[String]) -> Result<HashMap<String, (i64, bool)>> {
+    let mut current = HashMap::new();
+    for chunk in ids.chunks(SQLITE_IDS_PER_STATEMENT) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT id, uses, revoked_at IS NOT NULL FROM grants WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
         }
+        query.push(")");
+        let rows: Vec<(String, i64, bool)> =
+            query.build_query_as().fetch_all(&mut *connection).await.map_err(sqlite_error)?;
+        current.extend(rows.into_iter().map(|(id, uses, revoked)| (id, (uses, revoked))));
+    }
+    Ok(current)
+}
+
+/// Write the settled use counts (one statement per chunk of grants).
+async fn store_grant_uses(connection: &mut SqliteConnection, updates: &[(String, i64)]) -> Result<()> {
+    for chunk in updates.chunks(SQLITE_IDS_PER_STATEMENT / 3) {
+        let mut query = QueryBuilder::<Sqlite>::new("UPDATE grants SET uses = CASE id");
+        for (id, uses) in chunk {
+            query.push(" WHEN ").push_bind(id.as_str()).push(" THEN ").push_bind(*uses);
+        }
+        query.push(" END WHERE id IN (");
+        let mut list = query.separated(", ");
+        for (id, _) in chunk {
+            list.push_bind(id.as_str());
+        }
+        query.push(")");
+        query.build().execute(&mut *connection).await.map_err(sqlite_error)?;
     }
     Ok(())
+}
+
+/// Evidence records (with fields and file) by id, in one query per chunk.
+async fn evidence_records(connection: &mut SqliteConnection, ids: &[String]) -> Result<Vec<EvidenceRecord>> {
+    let mut records = Vec::new();
+    for chunk in ids.chunks(SQLITE_IDS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
+                    f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name, \
+                    ef.name AS field_name, ef.ciphertext AS field_ciphertext \
+             FROM evidence e LEFT JOIN files f ON f.id = e.file_id \
+             LEFT JOIN evidence_fields ef ON ef.evidence_id = e.id WHERE e.id IN (",
+        );
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        query.push(") ORDER BY e.id, ef.position, ef.name");
+        let rows = query.build().fetch_all(&mut *connection).await.map_err(sqlite_error)?;
+        let mut start = 0;
+        while start < rows.len() {
+            let id: String = rows[start].try_get("id").map_err(driver_error)?;
+            let mut end = start;
+            let mut fields = Vec::new();
+            while end < rows.len() && rows[end].try_get::<String, _>("id").map_err(driver_error)? == id {
+                let name: Option<String> = rows[end].try_get("field_name").map_err(driver_error)?;
+                if let Some(name) = name {
+                    fields.push(SealedField {
+                        name,
+                        ciphertext: rows[end].try_get("field_ciphertext").map_err(driver_error)?,
+                    });
+                }
+                end += 1;
+            }
+            records.push(evidence_from_row(&rows[start], fields)?);
+            start = end;
+        }
+    }
+    Ok(records)
 }
 
 /// Move the audit head forward by `count` inside the append transaction and

@@ -19,7 +19,8 @@ use crate::crypto::FileOpener;
 use crate::ids::{CitizenId, EvidenceId, GrantId, RequestId};
 use crate::policy::{Department, FieldRef, GrantState, LoginLevel, Refusal, Service, decide};
 use crate::store::{
-    AccessRequestRecord, ActorKind, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, RequestState, StoreError,
+    AccessRequestRecord, ActorKind, AppendedAudit, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, ReleaseGrant,
+    RequestState, StoreError,
 };
 
 /// Unanswered requests expire after this long.
@@ -458,7 +459,8 @@ impl Vault {
     /// release and claim the use in one durable append, then decrypt.
     #[tracing::instrument(skip_all)]
     pub async fn release(&self, department: &str, id: &GrantId) -> Result<Release> {
-        let Some(grant) = self.store.grant(id.as_str()).await? else {
+        let Some(ReleaseGrant { grant, wrapped_dek, kek_version }) = self.store.grant_for_release(id.as_str()).await?
+        else {
             let targets =
                 Targets { grant: Some(id.to_string()), department: Some(department.to_owned()), ..Targets::default() };
             self.record_department_refusal(department, Action::Release, targets, "not_found").await;
@@ -494,9 +496,15 @@ impl Vault {
             outcome: Outcome::Success,
             reason: None,
         };
-        let claim = GrantClaim { grant_id: grant.id.clone(), max_uses: limit };
-        // Durable (and the use counted) before anything is decrypted.
-        let entry = self.audit.record_claiming(event, Some(claim)).await?;
+        let claim = GrantClaim {
+            grant_id: grant.id.clone(),
+            max_uses: limit,
+            citizen_id: grant.citizen_id.clone(),
+            evidence: grant.evidence_ids.clone(),
+        };
+        // Durable (and the use counted) before anything is decrypted; the
+        // sealed evidence comes from the same transaction.
+        let AppendedAudit { entry, evidence: records } = self.audit.record_claiming(event, Some(claim)).await?;
         let uses = match (entry.event.outcome, entry.event.targets.grant_use) {
             (Outcome::Success, Some(uses)) => uses,
             _ => {
@@ -507,7 +515,7 @@ impl Vault {
                 return Err(VaultError::Refused(refusal));
             }
         };
-        let dek = self.data_key(&grant.citizen_id).await?;
+        let dek = self.keys.unwrap_dek(&grant.citizen_id, kek_version, &wrapped_dek)?;
         let mut evidence = Vec::new();
         for type_id in service.evidence_types() {
             let type_fields: Vec<FieldRef> =
@@ -515,13 +523,9 @@ impl Vault {
             if type_fields.is_empty() {
                 continue;
             }
-            for evidence_id in &grant.evidence_ids {
-                // Evidence the citizen deleted since approving is simply gone.
-                let Some(record) = self.store.evidence(&grant.citizen_id, evidence_id).await? else { continue };
-                if record.type_id != type_id {
-                    continue;
-                }
-                let (values, file) = open_fields(&dek, &grant.citizen_id, &record, &type_fields, service.file)?;
+            // Evidence the citizen deleted since approving is simply gone.
+            for record in records.iter().filter(|record| record.type_id == type_id) {
+                let (values, file) = open_fields(&dek, &grant.citizen_id, record, &type_fields, service.file)?;
                 evidence.push(ReleasedEvidence {
                     type_id: record.type_id.clone(),
                     evidence_id: record.id.clone(),

@@ -807,18 +807,34 @@ fn release_event(grant: &GrantRecord) -> AuditEvent {
 
 async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
+    let mallory = stored_citizen(&store, 2).await;
+    let document = evidence(&alice.id, T0, None);
+    store.insert_evidence(&document).await.expect("evidence");
+    let someone_elses = evidence(&mallory.id, T0, None);
+    store.insert_evidence(&someone_elses).await.expect("evidence");
     let grant = stored_grant(&store, 1, &alice.id, 5).await;
-    let claim = |max_uses| Some(GrantClaim { grant_id: grant.id.clone(), max_uses });
+    // The claim names alice's document, mallory's and one that does not exist.
+    let claim = |max_uses| {
+        Some(GrantClaim {
+            grant_id: grant.id.clone(),
+            max_uses,
+            citizen_id: alice.id.clone(),
+            evidence: vec![document.id.clone(), someone_elses.id.clone(), evidence_id()],
+        })
+    };
     let append = |claim| AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim };
     // One batch: three claims against an effective limit of 2 (the policy's), plus a plain entry.
     let plain = AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim: None };
-    let entries = store
+    let appended = store
         .append_audit_claiming(&[append(claim(2)), plain, append(claim(2)), append(claim(2))])
         .await
         .expect("append");
-    let summary: Vec<(Outcome, Option<u32>, Option<String>, usize)> = entries
+    let summary: Vec<(Outcome, Option<u32>, Option<String>, usize)> = appended
         .iter()
-        .map(|e| (e.event.outcome, e.event.targets.grant_use, e.event.reason.clone(), e.event.targets.fields.len()))
+        .map(|a| {
+            let event = &a.entry.event;
+            (event.outcome, event.targets.grant_use, event.reason.clone(), event.targets.fields.len())
+        })
         .collect();
     assert_eq!(
         summary,
@@ -829,25 +845,30 @@ async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
             (Outcome::Refused, None, Some("grant_exhausted".to_owned()), 0),
         ]
     );
+    // A successful claim brings exactly the claiming citizen's existing evidence, sealed as stored.
+    assert_eq!(appended[0].evidence, vec![document.clone()]);
+    assert_eq!(appended[2].evidence, vec![document.clone()]);
+    assert!(appended[1].evidence.is_empty() && appended[3].evidence.is_empty());
     assert_eq!(store.grant(&grant.id).await.expect("get").expect("exists").uses, 2);
     // The stored bodies are the returned entries (a refusal is stored as a refusal).
-    assert_eq!(
-        store.audit_leaf_hashes(0, 4).await.expect("leaves"),
-        entries.iter().map(|e| e.leaf_hash()).collect::<Vec<_>>()
-    );
-    // Revoked, and a grant that does not exist: refusals, nothing counted.
+    let hashes: Vec<[u8; 32]> = appended.iter().map(|a| a.entry.leaf_hash()).collect();
+    assert_eq!(store.audit_leaf_hashes(0, 4).await.expect("leaves"), hashes);
+    // Revoked, and a grant that does not exist: refusals, nothing counted, nothing read.
     store.revoke_grant(&alice.id, &grant.id, at(T0 + 200)).await.expect("revoke");
-    let missing = AuditAppend {
-        time: at(T0 + 300),
-        event: release_event(&grant),
-        claim: Some(GrantClaim { grant_id: format!("{:032x}", 0xdead), max_uses: 5 }),
-    };
-    let entries = store.append_audit_claiming(&[append(claim(5)), missing]).await.expect("append");
-    for entry in &entries {
-        assert_eq!((entry.event.outcome, entry.event.reason.as_deref()), (Outcome::Refused, Some("grant_revoked")));
+    let mut missing = claim(5).expect("claim");
+    missing.grant_id = format!("{:032x}", 0xdead);
+    let appended = store.append_audit_claiming(&[append(claim(5)), append(Some(missing))]).await.expect("append");
+    for appended in &appended {
+        let event = &appended.entry.event;
+        assert_eq!((event.outcome, event.reason.as_deref()), (Outcome::Refused, Some("grant_revoked")));
+        assert!(appended.evidence.is_empty());
     }
     assert_eq!(store.grant(&grant.id).await.expect("get").expect("exists").uses, 2);
     assert_eq!(store.audit_size().await.expect("size"), 6);
+    // The release read joins the citizen's wrapped key.
+    let release = store.grant_for_release(&grant.id).await.expect("read").expect("exists");
+    assert_eq!((release.wrapped_dek, release.kek_version), (alice.wrapped_dek.clone(), alice.kek_version));
+    assert_eq!(store.grant_for_release(&format!("{:032x}", 0xdead)).await.expect("read"), None);
 }
 
 async fn erasing_a_citizen_removes_their_grants(store: Arc<dyn Store>) {

@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tresor::audit::AuditEntry;
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{
-    AccessRequestRecord, AuditAppend, AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary, GrantRecord,
-    PendingLogin, SessionRecord, StaffSessionRecord, Store, StoreError, StoredAuditEntry,
+    AccessRequestRecord, AppendedAudit, AuditAppend, AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary,
+    GrantRecord, PendingLogin, ReleaseGrant, SessionRecord, StaffSessionRecord, Store, StoreError, StoredAuditEntry,
 };
 
 /// Wraps a real store; `append_audit` fails (after a delay, so that other
@@ -36,7 +35,7 @@ impl FailingAuditStore {
 
 #[async_trait::async_trait]
 impl Store for FailingAuditStore {
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> tresor::store::Result<Vec<AuditEntry>> {
+    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> tresor::store::Result<Vec<AppendedAudit>> {
         if self.failing.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             self.failed_batches.lock().unwrap().push(appends.len());
@@ -61,6 +60,9 @@ impl Store for FailingAuditStore {
     }
     async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
         self.inner.delete_expired_access_requests(before).await
+    }
+    async fn grant_for_release(&self, id: &str) -> tresor::store::Result<Option<ReleaseGrant>> {
+        self.inner.grant_for_release(id).await
     }
     async fn grant(&self, id: &str) -> tresor::store::Result<Option<GrantRecord>> {
         self.inner.grant(id).await
