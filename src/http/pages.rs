@@ -881,6 +881,8 @@ pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<Grants
                 }
             }
         }
+        // Every release shows up in the access log.
+        p { a href="/access-log" { (t(lang, Msg::NavAccessLog)) } }
     };
     layout(ctx, t(lang, Msg::GrantsTitle), body)
 }
