@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -135,13 +135,10 @@ pub async fn answer_request(State(app): State<AppState>, page: Page, Path(id): P
     }
 }
 
-#[derive(Deserialize)]
-pub struct GrantsQuery {
-    notice: Option<String>,
-}
-
-/// `GET /grants`: the citizen's grants with a revoke button each while active.
-pub async fn grants_page(State(app): State<AppState>, page: Page, Query(query): Query<GrantsQuery>) -> Response {
+/// `GET /grants[?notice=approved|denied|revoked]`: the citizen's grants
+/// with a revoke button each while active, and the confirmation of what
+/// was just done (anything else in the query is ignored, never an error).
+pub async fn grants_page(State(app): State<AppState>, page: Page, RawQuery(query): RawQuery) -> Response {
     let Some(session) = page.session.as_ref() else {
         return page.error(&app, ApiError::not_logged_in());
     };
@@ -153,7 +150,10 @@ pub async fn grants_page(State(app): State<AppState>, page: Page, Query(query): 
     let now = app.vault.clock().now();
     let policies = app.vault.policies();
     let items: Vec<pages::GrantItem> = grants.iter().map(|grant| grant_item(policies, lang, grant, now)).collect();
-    let notice = match query.notice.as_deref() {
+    let notice = query.as_deref().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "notice").map(|(_, value)| value)
+    });
+    let notice = match notice.as_deref() {
         Some("approved") => Some(GrantsNotice::Approved),
         Some("denied") => Some(GrantsNotice::Denied),
         Some("revoked") => Some(GrantsNotice::Revoked),
@@ -833,4 +833,103 @@ fn localized(lang: Lang, mut error: ApiError) -> ApiError {
         error.message = text.to_owned();
     }
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INCOME_ID: &str = "0123456789abcdef0123456789abcdef";
+    const RENT_ID: &str = "fedcba9876543210fedcba9876543210";
+
+    fn form(pairs: &[(&str, &str)]) -> ConsentForm {
+        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        ConsentForm::parse(body.as_bytes())
+    }
+
+    fn field(text: &str) -> FieldRef {
+        FieldRef::parse(text).expect("a field reference")
+    }
+
+    #[test]
+    fn approval_keeps_checked_fields_of_chosen_documents_only() {
+        let form = form(&[
+            ("csrf", "token"),
+            ("decision", "approve"),
+            ("doc.income_statement", INCOME_ID),
+            ("doc.rent_certificate", "none"),
+            ("doc.residence_certificate", RENT_ID),
+            ("field", "income_statement.net_monthly_income"),
+            ("field", "income_statement.period_to"),
+            ("field", "income_statement.net_monthly_income"),
+            ("field", "rent_certificate.monthly_rent"),
+            ("duration_days", "30"),
+            ("max_uses", "2"),
+        ]);
+        assert_eq!(form.csrf.as_deref(), Some("token"));
+        let approval = form.approval().expect("valid");
+        assert_eq!(
+            approval.fields,
+            [field("income_statement.net_monthly_income"), field("income_statement.period_to")],
+            "no repeats; nothing of the type shared with \"none\""
+        );
+        // The residence certificate has no checked field: not named at all.
+        assert_eq!(approval.evidence, [INCOME_ID.parse::<EvidenceId>().expect("id")]);
+        assert_eq!((approval.duration_days, approval.max_uses), (30, 2));
+    }
+
+    #[test]
+    fn approval_problems_have_their_codes() {
+        let base = [("doc.income_statement", INCOME_ID), ("field", "income_statement.period_to")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs: Vec<(&str, &str)> = base.to_vec();
+            pairs.extend_from_slice(extra);
+            form(&pairs).approval().map(|_| ()).map_err(ApprovalProblem::code)
+        };
+        assert_eq!(with(&[("duration_days", "30"), ("max_uses", "1")]), Ok(()));
+        assert_eq!(with(&[("max_uses", "1")]), Err("duration_out_of_range"));
+        assert_eq!(with(&[("duration_days", "-3"), ("max_uses", "1")]), Err("duration_out_of_range"));
+        assert_eq!(with(&[("duration_days", "30"), ("max_uses", "many")]), Err("uses_out_of_range"));
+        assert_eq!(
+            with(&[("field", "not a field"), ("duration_days", "30"), ("max_uses", "1")]),
+            Err("field_not_in_policy")
+        );
+        let bad_id = form(&[
+            ("doc.income_statement", "../../etc"),
+            ("field", "income_statement.period_to"),
+            ("duration_days", "30"),
+            ("max_uses", "1"),
+        ]);
+        assert_eq!(bad_id.approval().map(|_| ()).map_err(ApprovalProblem::code), Err("evidence_not_found"));
+        // Nothing chosen: an empty approval, which the vault refuses.
+        let nothing = form(&[("doc.income_statement", "none"), ("duration_days", "30"), ("max_uses", "1")]);
+        let approval = nothing.approval().expect("structurally fine");
+        assert!(approval.fields.is_empty() && approval.evidence.is_empty());
+    }
+
+    #[test]
+    fn selection_from_a_form_keeps_the_choices() {
+        let selection = Selection::from_form(&form(&[
+            ("doc.income_statement", "none"),
+            ("doc.rent_certificate", RENT_ID),
+            ("field", "rent_certificate.monthly_rent"),
+            ("duration_days", "7"),
+        ]));
+        assert_eq!(selection.documents.get("income_statement"), Some(&None));
+        assert_eq!(selection.documents.get("rent_certificate"), Some(&Some(RENT_ID.to_owned())));
+        assert_eq!(selection.fields, Some(vec!["rent_certificate.monthly_rent".to_owned()]));
+        assert_eq!((selection.duration_days, selection.max_uses), (Some(7), None));
+    }
+
+    #[test]
+    fn login_links_stay_local_and_encode_the_return_path() {
+        assert_eq!(
+            login_href(Some("eid"), LoginLevel::High, "/requests/abc"),
+            "/login?issuer=eid&level=high&return_to=%2Frequests%2Fabc"
+        );
+        assert_eq!(
+            login_href(None, LoginLevel::Substantial, "/x?y=1"),
+            "/login?level=substantial&return_to=%2Fx%3Fy%3D1"
+        );
+    }
 }
