@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Offset, Utc, Weekday};
 
-use crate::policy::Lang;
+use crate::policy::{Lang, LoginLevel};
 
 /// Picks the page language.
 ///
@@ -219,6 +219,60 @@ messages! {
     DpoVerifyOk,
     DpoVerifyFailed,
     DpoVerifyWhat,
+    // Consent (a department's access request) and grants
+    NavGrants,
+    GoToMyGrants,
+    ConsentWhoHeading,
+    ConsentDepartment,
+    ConsentService,
+    ConsentPurpose,
+    ConsentLegalBasis,
+    ConsentReference,
+    ConsentAnswerUntil,
+    ConsentYouDecide,
+    ConsentChooseHeading,
+    ConsentChooseIntro,
+    ConsentFilesShared,
+    ConsentWhichDocument,
+    ConsentDoNotShare,
+    ConsentWhichDetails,
+    ConsentNotGiven,
+    ConsentNoDocument,
+    ConsentNoDocumentNothingShared,
+    ConsentComeBack,
+    ConsentLimitsLegend,
+    ConsentDurationLabel,
+    ConsentUsesLabel,
+    ConsentRevokeLater,
+    ConsentApprove,
+    ConsentDeny,
+    StepUpTitle,
+    StepUpHowHigh,
+    StepUpHowOther,
+    StepUpNoDataYet,
+    StepUpButton,
+    RequestExpiredTitle,
+    RequestExpiredText,
+    RequestAnsweredTitle,
+    RequestAnsweredText,
+    RequestNotFoundTitle,
+    RequestNotFoundText,
+    GrantsTitle,
+    GrantsIntro,
+    GrantsEmpty,
+    GrantsFields,
+    GrantsGivenOn,
+    GrantsValidUntil,
+    GrantsUses,
+    GrantsStatus,
+    GrantStatusActive,
+    GrantStatusExpired,
+    GrantStatusRevoked,
+    GrantStatusUsedUp,
+    GrantsRevokeNow,
+    GrantsNoticeApproved,
+    GrantsNoticeDenied,
+    GrantsNoticeRevoked,
 }
 
 /// The text of `msg` in `lang`.
@@ -446,6 +500,109 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
         ),
         Msg::DpoVerifyFailed => ("Die Prüfung hat Fehler gefunden", "The check found problems"),
         Msg::DpoVerifyWhat => ("Was geprüft wurde", "What was checked"),
+        Msg::NavGrants => ("Meine Freigaben", "My approvals"),
+        Msg::GoToMyGrants => ("Zu meinen Freigaben", "Go to my approvals"),
+        Msg::ConsentWhoHeading => ("Wer fragt und warum?", "Who is asking and why?"),
+        Msg::ConsentDepartment => ("Amt", "Office"),
+        Msg::ConsentService => ("Ihr Anliegen", "Service"),
+        Msg::ConsentPurpose => ("Wozu das Amt die Daten braucht", "Why the office needs the data"),
+        Msg::ConsentLegalBasis => ("Rechtsgrundlage", "Legal basis"),
+        Msg::ConsentReference => ("Aktenzeichen des Amts", "The office's case reference"),
+        Msg::ConsentAnswerUntil => ("Sie können antworten bis", "You can answer until"),
+        Msg::ConsentYouDecide => (
+            "Sie entscheiden. Das Amt bekommt nur, was Sie hier auswählen.",
+            "You decide. The office only gets what you choose here.",
+        ),
+        Msg::ConsentChooseHeading => ("Welche Daten möchten Sie teilen?", "Which data do you want to share?"),
+        Msg::ConsentChooseIntro => (
+            "Wählen Sie für jede Art von Nachweis ein Dokument. Sie können einzelne Angaben abwählen.",
+            "Choose one document for each type of evidence. You can leave out single details.",
+        ),
+        Msg::ConsentFilesShared => (
+            "Das Amt bekommt auch die Datei des Dokuments, zum Beispiel das PDF.",
+            "The office also gets the file of the document, for example the PDF.",
+        ),
+        Msg::ConsentWhichDocument => ("Welches Dokument?", "Which document?"),
+        Msg::ConsentDoNotShare => ("Dieses Dokument nicht teilen", "Do not share this document"),
+        Msg::ConsentWhichDetails => ("Welche Angaben?", "Which details?"),
+        Msg::ConsentNotGiven => ("(nicht angegeben)", "(not given)"),
+        Msg::ConsentNoDocument => {
+            ("Sie haben noch kein Dokument dieser Art gespeichert.", "You have not stored a document of this type yet.")
+        }
+        Msg::ConsentNoDocumentNothingShared => {
+            ("Deshalb bekommt das Amt dazu nichts.", "So the office gets nothing of this type.")
+        }
+        Msg::ConsentComeBack => (
+            "Danach öffnen Sie diese Seite wieder mit dem Link vom Amt.",
+            "Then open this page again with the link from the office.",
+        ),
+        Msg::ConsentLimitsLegend => ("Wie lange und wie oft?", "How long and how often?"),
+        Msg::ConsentDurationLabel => {
+            ("Wie lange darf das Amt die Daten abrufen?", "For how long may the office get the data?")
+        }
+        Msg::ConsentUsesLabel => ("Wie oft darf das Amt die Daten abrufen?", "How often may the office get the data?"),
+        Msg::ConsentRevokeLater => (
+            "Sie können die Freigabe jederzeit zurücknehmen. Das geht unter „Meine Freigaben“.",
+            "You can take back your approval at any time. Go to “My approvals”.",
+        ),
+        Msg::ConsentApprove => ("Freigeben", "Approve"),
+        Msg::ConsentDeny => ("Ablehnen", "Deny"),
+        Msg::StepUpTitle => ("Sicherere Anmeldung nötig", "A more secure login is needed"),
+        Msg::StepUpHowHigh => (
+            "Das geht mit Ihrem Online-Ausweis. Zum Beispiel mit dem Personalausweis und Ihrer PIN.",
+            "You can do this with your online ID. For example with your ID card and your PIN.",
+        ),
+        Msg::StepUpHowOther => {
+            ("Das geht zum Beispiel mit Ihrem Online-Ausweis.", "You can do this with your online ID, for example.")
+        }
+        Msg::StepUpNoDataYet => {
+            ("Ihre Daten zeigen wir erst nach der neuen Anmeldung.", "We show your data only after the new login.")
+        }
+        Msg::StepUpButton => ("Neu anmelden", "Log in again"),
+        Msg::RequestExpiredTitle => ("Diese Anfrage ist abgelaufen", "This request has expired"),
+        Msg::RequestExpiredText => (
+            "Sie können nicht mehr antworten. Das Amt hat keine Daten bekommen. \
+             Das Amt kann Ihnen eine neue Anfrage schicken.",
+            "You cannot answer any more. The office got no data. \
+             The office can send you a new request.",
+        ),
+        Msg::RequestAnsweredTitle => ("Diese Anfrage ist schon beantwortet", "This request has already been answered"),
+        Msg::RequestAnsweredText => {
+            ("Man kann jede Anfrage nur einmal beantworten.", "Each request can only be answered once.")
+        }
+        Msg::RequestNotFoundTitle => ("Diese Anfrage gibt es nicht", "This request does not exist"),
+        Msg::RequestNotFoundText => (
+            "Bitte prüfen Sie den Link. Oder bitten Sie das Amt um einen neuen Link.",
+            "Please check the link. Or ask the office for a new link.",
+        ),
+        Msg::GrantsTitle => ("Meine Freigaben", "My approvals"),
+        Msg::GrantsIntro => (
+            "Hier sehen Sie, welche Ämter Ihre Daten abrufen dürfen. Sie können jede Freigabe sofort zurücknehmen.",
+            "Here you see which offices may get your data. You can take back every approval at once.",
+        ),
+        Msg::GrantsEmpty => ("Sie haben noch keine Daten freigegeben.", "You have not shared any data yet."),
+        Msg::GrantsFields => ("Geteilte Angaben", "Details shared"),
+        Msg::GrantsGivenOn => ("Freigegeben am", "Given on"),
+        Msg::GrantsValidUntil => ("Gültig bis", "Valid until"),
+        Msg::GrantsUses => ("Abrufe", "Uses"),
+        Msg::GrantsStatus => ("Stand", "Status"),
+        Msg::GrantStatusActive => ("aktiv", "active"),
+        Msg::GrantStatusExpired => ("abgelaufen", "expired"),
+        Msg::GrantStatusRevoked => ("zurückgenommen", "revoked"),
+        Msg::GrantStatusUsedUp => ("aufgebraucht", "used up"),
+        Msg::GrantsRevokeNow => ("Jetzt zurücknehmen", "Revoke now"),
+        Msg::GrantsNoticeApproved => (
+            "Sie haben die Daten freigegeben. Das Amt kann sie jetzt abrufen.",
+            "You shared the data. The office can get it now.",
+        ),
+        Msg::GrantsNoticeDenied => (
+            "Sie haben die Anfrage abgelehnt. Das Amt bekommt keine Daten.",
+            "You denied the request. The office gets no data.",
+        ),
+        Msg::GrantsNoticeRevoked => (
+            "Sie haben die Freigabe zurückgenommen. Das Amt kann die Daten ab jetzt nicht mehr abrufen.",
+            "You took back your approval. From now on the office cannot get the data.",
+        ),
     };
     match lang {
         Lang::De => de,
@@ -593,6 +750,169 @@ pub fn verify_finding(lang: Lang, finding: &VerifyFinding) -> String {
     }
 }
 
+/// The consent page's heading: "Wohngeldstelle bittet um Ihre Daten".
+pub fn consent_heading(lang: Lang, department: &str) -> String {
+    match lang {
+        Lang::De => format!("{department} bittet um Ihre Daten"),
+        Lang::En => format!("{department} asks for your data"),
+    }
+}
+
+/// A login level in words, as the citizen knows it.
+pub fn login_level_name(lang: Lang, level: LoginLevel) -> &'static str {
+    match (lang, level) {
+        (Lang::De, LoginLevel::Low) => "niedrig",
+        (Lang::De, LoginLevel::Substantial) => "substanziell",
+        (Lang::De, LoginLevel::High) => "hoch",
+        (Lang::En, LoginLevel::Low) => "low",
+        (Lang::En, LoginLevel::Substantial) => "substantial",
+        (Lang::En, LoginLevel::High) => "high",
+    }
+}
+
+/// Step-up page: who asks for what.
+pub fn step_up_who(lang: Lang, department: &str, service: &str) -> String {
+    match lang {
+        Lang::De => format!("{department} fragt nach Daten für: {service}."),
+        Lang::En => format!("{department} asks for data for: {service}."),
+    }
+}
+
+/// Step-up page: the level this needs and the level of the current login.
+pub fn step_up_levels(lang: Lang, required: LoginLevel, current: LoginLevel) -> String {
+    let (required, current) = (login_level_name(lang, required), login_level_name(lang, current));
+    match lang {
+        Lang::De => format!(
+            "Dafür brauchen Sie eine Anmeldung mit dem Sicherheitsniveau „{required}“. \
+             Jetzt sind Sie mit „{current}“ angemeldet."
+        ),
+        Lang::En => format!(
+            "For this you must log in with security level “{required}”. You are logged in with “{current}” now."
+        ),
+    }
+}
+
+/// "30 Tage" / "30 days".
+pub fn days(lang: Lang, days: u32) -> String {
+    match (lang, days) {
+        (Lang::De, 1) => "1 Tag".to_owned(),
+        (Lang::De, n) => format!("{n} Tage"),
+        (Lang::En, 1) => "1 day".to_owned(),
+        (Lang::En, n) => format!("{n} days"),
+    }
+}
+
+/// "3 Mal" / "3 times".
+pub fn times(lang: Lang, count: u32) -> String {
+    match (lang, count) {
+        (Lang::De, n) => format!("{n} Mal"),
+        (Lang::En, 1) => "once".to_owned(),
+        (Lang::En, 2) => "twice".to_owned(),
+        (Lang::En, n) => format!("{n} times"),
+    }
+}
+
+/// Hint under the duration choice: the longest duration and its end date.
+pub fn duration_hint(lang: Lang, max_days: u32, latest_end: DateTime<Utc>) -> String {
+    let date = format_date(lang, latest_end);
+    match lang {
+        Lang::De => format!("Höchstens {}. Das ist bis {date}.", days(lang, max_days)),
+        Lang::En => format!("At most {}. That is until {date}.", days(lang, max_days)),
+    }
+}
+
+/// Hint under the uses choice.
+pub fn uses_hint(lang: Lang, max_uses: u32) -> String {
+    match lang {
+        Lang::De => format!("Höchstens {}.", times(lang, max_uses)),
+        Lang::En => format!("At most {}.", times(lang, max_uses)),
+    }
+}
+
+/// The label of one document to choose: "Dokument vom 23.11.2026".
+pub fn document_from(lang: Lang, stored: DateTime<Utc>) -> String {
+    let date = format_date(lang, stored);
+    match lang {
+        Lang::De => format!("Dokument vom {date}"),
+        Lang::En => format!("Document from {date}"),
+    }
+}
+
+/// Under a document: its file goes to the office too.
+pub fn file_shared(lang: Lang, name: &str, kind: &str, size: u64) -> String {
+    let size = format_bytes(lang, size);
+    match lang {
+        Lang::De => format!("Die Datei „{name}“ ({kind}, {size}) bekommt das Amt auch."),
+        Lang::En => format!("The office also gets the file “{name}” ({kind}, {size})."),
+    }
+}
+
+/// "1 von 3" / "1 of 3".
+pub fn uses_of(lang: Lang, uses: u32, max_uses: u32) -> String {
+    match lang {
+        Lang::De => format!("{uses} von {max_uses}"),
+        Lang::En => format!("{uses} of {max_uses}"),
+    }
+}
+
+/// Plain words for the problems of an approval form, by their stable code;
+/// `None` for other codes.
+pub fn approval_problem(lang: Lang, code: &str) -> Option<&'static str> {
+    let (de, en) = match code {
+        "no_fields_approved" => (
+            "Bitte wählen Sie mindestens eine Angabe. Oder lehnen Sie die Anfrage ab.",
+            "Please choose at least one detail. Or deny the request.",
+        ),
+        "field_not_in_policy" => {
+            ("Eine gewählte Angabe gehört nicht zu diesem Anliegen.", "A chosen detail is not part of this service.")
+        }
+        "evidence_not_found" => ("Ein gewähltes Dokument gibt es nicht mehr.", "A chosen document no longer exists."),
+        "evidence_type_not_requested" => {
+            ("Ein gewähltes Dokument braucht das Amt nicht.", "The office does not need a chosen document.")
+        }
+        "one_document_per_type" => {
+            ("Bitte wählen Sie nur ein Dokument je Art.", "Please choose only one document of each type.")
+        }
+        "field_without_document" => {
+            ("Bitte wählen Sie für jede Angabe ein Dokument.", "Please choose a document for each detail.")
+        }
+        "duration_out_of_range" => {
+            ("Bitte wählen Sie eine Dauer aus der Liste.", "Please choose a duration from the list.")
+        }
+        "uses_out_of_range" => ("Bitte wählen Sie eine Anzahl aus der Liste.", "Please choose a number from the list."),
+        "invalid_decision" => ("Bitte wählen Sie „Freigeben“ oder „Ablehnen“.", "Please choose “Approve” or “Deny”."),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::De => de,
+        Lang::En => en,
+    })
+}
+
+/// Plain words for the errors a citizen can meet on the consent and grants
+/// pages that the shared error page has no German text for.
+pub fn consent_error_message(lang: Lang, code: &str) -> Option<&'static str> {
+    if let Some(text) = approval_problem(lang, code) {
+        return Some(text);
+    }
+    let (de, en) = match code {
+        "audit_unavailable" => (
+            "Wir konnten das nicht im Protokoll vermerken. Deshalb ist nichts passiert. \
+             Bitte versuchen Sie es später noch einmal.",
+            "We could not record this in the log. So nothing happened. Please try again later.",
+        ),
+        "unknown_service" => (
+            "Dieses Anliegen gibt es nicht mehr. Bitte fragen Sie das Amt.",
+            "This service no longer exists. Please ask the office.",
+        ),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::De => de,
+        Lang::En => en,
+    })
+}
+
 /// A date as people in Germany read it: de "23.11.2026", en "23 November 2026".
 ///
 /// The calendar day is taken in German civil time (CET/CEST), not UTC, so an
@@ -602,6 +922,16 @@ pub fn format_date(lang: Lang, at: DateTime<Utc>) -> String {
     match lang {
         Lang::De => local.format("%d.%m.%Y").to_string(),
         Lang::En => local.format("%-d %B %Y").to_string(),
+    }
+}
+
+/// A date and time of day in German civil time: de "23.11.2026, 14:30 Uhr",
+/// en "23 November 2026, 14:30 (German time)".
+pub fn format_date_time(lang: Lang, at: DateTime<Utc>) -> String {
+    let local = to_german_time(at);
+    match lang {
+        Lang::De => local.format("%d.%m.%Y, %H:%M Uhr").to_string(),
+        Lang::En => local.format("%-d %B %Y, %H:%M (German time)").to_string(),
     }
 }
 

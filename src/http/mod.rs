@@ -19,6 +19,7 @@ use crate::vault::Vault;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod consent;
 pub mod dept;
 pub mod dept_auth;
 pub mod dept_whoami;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/mine", get(audit::my_access_log))
         .route("/api/v1/audit/consistency", get(audit::consistency))
         .route("/access-log", get(audit::access_log_page))
+        .merge(consent::routes())
         .route("/staff/login", get(dpo::staff_login))
         .route("/staff/callback", get(dpo::staff_callback))
         .route("/staff/logout", post(dpo::staff_logout))

@@ -144,7 +144,10 @@ pub fn start_page(ctx: &PageContext, issuers: &[IssuerChoice]) -> Markup {
         p { (t(lang, Msg::StartIntroEncrypted)) }
         @if ctx.logged_in {
             p { (t(lang, Msg::LoggedInStatus)) }
-            p { a.button href="/evidence" { (t(lang, Msg::GoToMyEvidence)) } }
+            ul.button-list {
+                li { a.button href="/evidence" { (t(lang, Msg::GoToMyEvidence)) } }
+                li { a href="/grants" { (t(lang, Msg::GoToMyGrants)) } }
+            }
         } @else {
             p { (t(lang, Msg::StartIntroLogin)) }
             h2 { (t(lang, Msg::LoginHeading)) }
@@ -500,6 +503,411 @@ pub fn logged_out_page(ctx: &PageContext) -> Markup {
         p { a.button href="/" { (t(lang, Msg::LoginAgain)) } }
     };
     layout(ctx, t(lang, Msg::LoggedOutTitle), body)
+}
+
+// --- consent to a department's request, and grants ---------------------------
+
+/// Everything the consent page shows; texts already translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentView {
+    pub request_id: String,
+    pub department_name: String,
+    pub service_name: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub reference: String,
+    /// Until when the request can be answered.
+    pub answer_until: DateTime<Utc>,
+    /// Whether the service also releases the documents' files.
+    pub releases_files: bool,
+    pub documents: Vec<ConsentDocument>,
+    pub max_duration_days: u32,
+    /// Today plus the longest duration: the latest possible end.
+    pub latest_end: DateTime<Utc>,
+    pub duration_options: Vec<u32>,
+    pub selected_duration: u32,
+    pub uses_options: Vec<u32>,
+    pub max_uses: u32,
+    pub selected_uses: u32,
+    /// A problem with the last submission, already in words.
+    pub error: Option<ConsentError>,
+}
+
+/// A refused approval form: the message and where to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentError {
+    pub message: String,
+    /// `#id` of the control to fix, if there is one.
+    pub target: Option<String>,
+}
+
+/// One evidence type the service reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentDocument {
+    pub type_id: String,
+    pub type_name: String,
+    /// The fields of this type the service reads, as checkboxes.
+    pub fields: Vec<ConsentField>,
+    /// The citizen's documents of this type, newest first.
+    pub candidates: Vec<ConsentCandidate>,
+    /// "Do not share this document" is chosen.
+    pub none_selected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentField {
+    /// `type.field`, the checkbox value.
+    pub reference: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentCandidate {
+    pub evidence_id: String,
+    pub created_at: DateTime<Utc>,
+    /// `(label, value)` for each field of the type the service reads; None
+    /// when the document does not have it.
+    pub values: Vec<(String, Option<String>)>,
+    /// The file that would go to the office too.
+    pub file: Option<FileInfo>,
+    pub selected: bool,
+}
+
+/// Why the citizen must log in again before seeing a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepUpView {
+    pub department_name: String,
+    pub service_name: String,
+    pub required: crate::policy::LoginLevel,
+    pub current: crate::policy::LoginLevel,
+    /// `/login?level=...&return_to=/requests/...`
+    pub login_href: String,
+}
+
+/// Why a request cannot be answered (any more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestClosed {
+    Expired,
+    Answered,
+    NotFound,
+}
+
+impl RequestClosed {
+    pub fn status(self) -> u16 {
+        match self {
+            RequestClosed::Expired => 410,
+            RequestClosed::Answered => 409,
+            RequestClosed::NotFound => 404,
+        }
+    }
+}
+
+/// One grant on the grants page; texts already translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantItem {
+    pub id: String,
+    pub department_name: String,
+    pub service_name: String,
+    /// `(evidence type name, field labels)`.
+    pub fields: Vec<(String, Vec<String>)>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub uses: u32,
+    pub max_uses: u32,
+    pub status: GrantStatusView,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantStatusView {
+    Active,
+    Expired,
+    Revoked,
+    UsedUp,
+}
+
+/// Which confirmation the grants page shows after a redirect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantsNotice {
+    Approved,
+    Denied,
+    Revoked,
+}
+
+/// `/requests/{id}` with the id percent-encoded as a path segment.
+pub fn request_href(id: &str) -> String {
+    format!("/requests/{}", path_segment(id))
+}
+
+/// The consent page: who asks, why, on which legal basis; then one fieldset
+/// per evidence type with the citizen's documents (and the very values that
+/// would be released) as radio buttons and the fields as checkboxes; then
+/// how long and how often; then approve or deny.
+pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
+    let lang = ctx.lang;
+    let heading = i18n::consent_heading(lang, &view.department_name);
+    let title = match &view.error {
+        None => heading.clone(),
+        Some(_) => format!("{}: {heading}", t(lang, Msg::ErrorTitlePrefix)),
+    };
+    let body = html! {
+        @if let Some(error) = &view.error {
+            (error_summary(lang, &[ErrorSummaryEntry {
+                target: error.target.clone(),
+                label: t(lang, Msg::ConsentChooseHeading),
+                message: &error.message,
+            }]))
+        }
+        h1 { (heading) }
+        h2 { (t(lang, Msg::ConsentWhoHeading)) }
+        dl.details {
+            div { dt { (t(lang, Msg::ConsentDepartment)) } dd { (view.department_name) } }
+            div { dt { (t(lang, Msg::ConsentService)) } dd { (view.service_name) } }
+            div { dt { (t(lang, Msg::ConsentPurpose)) } dd { (view.purpose) } }
+            div { dt { (t(lang, Msg::ConsentLegalBasis)) } dd { (view.legal_basis) } }
+            div { dt { (t(lang, Msg::ConsentReference)) } dd { (view.reference) } }
+            div { dt { (t(lang, Msg::ConsentAnswerUntil)) } dd { (date_time_element(lang, view.answer_until)) } }
+        }
+        p { strong { (t(lang, Msg::ConsentYouDecide)) } }
+        form method="post" action=(request_href(&view.request_id)) {
+            (csrf_input(ctx))
+            h2 #consent-documents { (t(lang, Msg::ConsentChooseHeading)) }
+            p { (t(lang, Msg::ConsentChooseIntro)) }
+            @if view.releases_files {
+                p { (t(lang, Msg::ConsentFilesShared)) }
+            }
+            @for (type_index, document) in view.documents.iter().enumerate() {
+                (consent_document(lang, type_index, document))
+            }
+            fieldset.consent-limits {
+                legend { (t(lang, Msg::ConsentLimitsLegend)) }
+                div.field {
+                    label for="duration" { (t(lang, Msg::ConsentDurationLabel)) }
+                    p.hint #duration-hint { (i18n::duration_hint(lang, view.max_duration_days, view.latest_end)) }
+                    select #duration name="duration_days" aria-describedby="duration-hint" {
+                        @for days in &view.duration_options {
+                            option value=(days) selected[*days == view.selected_duration] { (i18n::days(lang, *days)) }
+                        }
+                    }
+                }
+                div.field {
+                    label for="max-uses" { (t(lang, Msg::ConsentUsesLabel)) }
+                    p.hint #max-uses-hint { (i18n::uses_hint(lang, view.max_uses)) }
+                    select #max-uses name="max_uses" aria-describedby="max-uses-hint" {
+                        @for uses in &view.uses_options {
+                            option value=(uses) selected[*uses == view.selected_uses] { (i18n::times(lang, *uses)) }
+                        }
+                    }
+                }
+            }
+            p { (t(lang, Msg::ConsentRevokeLater)) }
+            div.form-actions {
+                button type="submit" name="decision" value="approve" { (t(lang, Msg::ConsentApprove)) }
+                button.button-secondary type="submit" name="decision" value="deny" { (t(lang, Msg::ConsentDeny)) }
+            }
+        }
+    };
+    layout(ctx, &title, body)
+}
+
+/// One evidence type on the consent page. Ids are index-based: type ids and
+/// evidence ids are safe, but indexes keep the ids short and predictable.
+fn consent_document(lang: Lang, type_index: usize, document: &ConsentDocument) -> Markup {
+    let radio_name = format!("doc.{}", document.type_id);
+    html! {
+        fieldset.consent-document {
+            legend { (document.type_name) }
+            @if document.candidates.is_empty() {
+                p { (t(lang, Msg::ConsentNoDocument)) " " (t(lang, Msg::ConsentNoDocumentNothingShared)) }
+                p {
+                    a href=(format!("/evidence/new?type={}", query_value(&document.type_id))) {
+                        (t(lang, Msg::AddEvidence)) ": " (document.type_name)
+                    }
+                }
+                p.hint { (t(lang, Msg::ConsentComeBack)) }
+            } @else {
+                fieldset.consent-choice {
+                    legend { (t(lang, Msg::ConsentWhichDocument)) }
+                    @for (candidate_index, candidate) in document.candidates.iter().enumerate() {
+                        @let input_id = format!("doc-{type_index}-{candidate_index}");
+                        @let values_id = format!("{input_id}-values");
+                        div.choice {
+                            input type="radio" id=(input_id) name=(radio_name) value=(candidate.evidence_id)
+                                checked[candidate.selected] aria-describedby=(values_id);
+                            label for=(input_id) { (i18n::document_from(lang, candidate.created_at)) }
+                            div.consent-values id=(values_id) {
+                                dl.details {
+                                    @for (label, value) in &candidate.values {
+                                        div {
+                                            dt { (label) }
+                                            dd {
+                                                @match value {
+                                                    Some(value) => { (value) }
+                                                    None => { (t(lang, Msg::ConsentNotGiven)) }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                                @if let Some(file) = &candidate.file {
+                                    p { (i18n::file_shared(lang, &file.name, media_type_label(&file.media_type), file.size)) }
+                                }
+                            }
+                        }
+                    }
+                    @let none_id = format!("doc-{type_index}-none");
+                    div.choice {
+                        input type="radio" id=(none_id) name=(radio_name) value="none" checked[document.none_selected];
+                        label for=(none_id) { (t(lang, Msg::ConsentDoNotShare)) }
+                    }
+                }
+                fieldset.consent-choice {
+                    legend { (t(lang, Msg::ConsentWhichDetails)) }
+                    @for (field_index, field) in document.fields.iter().enumerate() {
+                        @let input_id = format!("field-{type_index}-{field_index}");
+                        div.choice {
+                            input type="checkbox" id=(input_id) name="field" value=(field.reference)
+                                checked[field.checked];
+                            label for=(input_id) { (field.label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The service needs a higher login level than the session has: say so in
+/// plain words and offer the login that reaches it. Shows no values.
+pub fn step_up_page(ctx: &PageContext, view: &StepUpView) -> Markup {
+    let lang = ctx.lang;
+    let how = if view.required == crate::policy::LoginLevel::High { Msg::StepUpHowHigh } else { Msg::StepUpHowOther };
+    let body = html! {
+        h1 { (t(lang, Msg::StepUpTitle)) }
+        p { (i18n::step_up_who(lang, &view.department_name, &view.service_name)) }
+        p { (i18n::step_up_levels(lang, view.required, view.current)) }
+        p { (t(lang, how)) }
+        p { (t(lang, Msg::StepUpNoDataYet)) }
+        p { a.button href=(view.login_href) { (t(lang, Msg::StepUpButton)) } }
+    };
+    layout(ctx, t(lang, Msg::StepUpTitle), body)
+}
+
+/// A request that is expired, already answered or unknown.
+pub fn request_closed_page(ctx: &PageContext, closed: RequestClosed) -> Markup {
+    let lang = ctx.lang;
+    let (title, text) = match closed {
+        RequestClosed::Expired => (Msg::RequestExpiredTitle, Msg::RequestExpiredText),
+        RequestClosed::Answered => (Msg::RequestAnsweredTitle, Msg::RequestAnsweredText),
+        RequestClosed::NotFound => (Msg::RequestNotFoundTitle, Msg::RequestNotFoundText),
+    };
+    let body = html! {
+        h1 { (t(lang, title)) }
+        p { (t(lang, text)) }
+        p.error-code { (t(lang, Msg::ErrorCodeLabel)) " " (closed.status()) }
+        ul.link-list {
+            @if ctx.logged_in {
+                li { a href="/grants" { (t(lang, Msg::GoToMyGrants)) } }
+            }
+            li { a href="/" { (t(lang, Msg::BackToStart)) } }
+        }
+    };
+    layout(ctx, t(lang, title), body)
+}
+
+/// The citizen's grants, newest first, each with a "revoke now" button
+/// while it is active.
+pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<GrantsNotice>) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::GrantsTitle)) }
+        @if let Some(notice) = notice {
+            div.notice role="status" {
+                p {
+                    (t(lang, match notice {
+                        GrantsNotice::Approved => Msg::GrantsNoticeApproved,
+                        GrantsNotice::Denied => Msg::GrantsNoticeDenied,
+                        GrantsNotice::Revoked => Msg::GrantsNoticeRevoked,
+                    }))
+                }
+            }
+        }
+        p { (t(lang, Msg::GrantsIntro)) }
+        @if items.is_empty() {
+            p.empty-state { (t(lang, Msg::GrantsEmpty)) }
+        } @else {
+            ul.grant-list {
+                @for (index, item) in items.iter().enumerate() {
+                    @let heading_id = format!("grant-{index}");
+                    li.grant {
+                        h2 id=(heading_id) { (item.department_name) ": " (item.service_name) }
+                        dl.details {
+                            div {
+                                dt { (t(lang, Msg::GrantsFields)) }
+                                dd {
+                                    ul.plain-list {
+                                        @for (type_name, labels) in &item.fields {
+                                            li { (type_name) ": " (labels.join(", ")) }
+                                        }
+                                    }
+                                }
+                            }
+                            div { dt { (t(lang, Msg::GrantsGivenOn)) } dd { (date_element(lang, item.created_at)) } }
+                            div { dt { (t(lang, Msg::GrantsValidUntil)) } dd { (date_element(lang, item.expires_at)) } }
+                            div { dt { (t(lang, Msg::GrantsUses)) } dd { (i18n::uses_of(lang, item.uses, item.max_uses)) } }
+                            div {
+                                dt { (t(lang, Msg::GrantsStatus)) }
+                                dd {
+                                    strong {
+                                        (t(lang, match item.status {
+                                            GrantStatusView::Active => Msg::GrantStatusActive,
+                                            GrantStatusView::Expired => Msg::GrantStatusExpired,
+                                            GrantStatusView::Revoked => Msg::GrantStatusRevoked,
+                                            GrantStatusView::UsedUp => Msg::GrantStatusUsedUp,
+                                        }))
+                                    }
+                                }
+                            }
+                        }
+                        @if item.status == GrantStatusView::Active {
+                            form method="post" action=(format!("/grants/{}/revoke", path_segment(&item.id))) {
+                                (csrf_input(ctx))
+                                button.button-warning type="submit" aria-describedby=(heading_id) {
+                                    (t(lang, Msg::GrantsRevokeNow))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Every release shows up in the access log.
+        p { a href="/access-log" { (t(lang, Msg::NavAccessLog)) } }
+    };
+    layout(ctx, t(lang, Msg::GrantsTitle), body)
+}
+
+fn date_time_element(lang: Lang, at: DateTime<Utc>) -> Markup {
+    html! {
+        time datetime=(at.to_rfc3339_opts(SecondsFormat::Secs, true)) { (i18n::format_date_time(lang, at)) }
+    }
+}
+
+/// A string as one URL path segment (unreserved characters kept).
+fn path_segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+fn query_value(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 // --- data-protection officers -------------------------------------------------
@@ -949,6 +1357,7 @@ fn main_navigation(ctx: &PageContext) -> Markup {
     let links = [
         ("/evidence", Msg::NavMyEvidence),
         ("/evidence/new", Msg::NavAddEvidence),
+        ("/grants", Msg::NavGrants),
         ("/access-log", Msg::NavAccessLog),
         ("/account/erase", Msg::NavEraseAccount),
     ];
@@ -1135,15 +1544,7 @@ fn login_href(issuer_name: &str) -> String {
 
 /// `/evidence/{id}{suffix}` with the id percent-encoded as a path segment.
 fn evidence_href(id: &str, suffix: &str) -> String {
-    let mut encoded = String::with_capacity(id.len());
-    for byte in id.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    format!("/evidence/{encoded}{suffix}")
+    format!("/evidence/{}{suffix}", path_segment(id))
 }
 
 /// The current page with `lang=xx` set (replacing any earlier `lang`).
@@ -1252,6 +1653,119 @@ mod tests {
         }
     }
 
+    fn consent_view() -> ConsentView {
+        ConsentView {
+            request_id: "0123456789abcdef0123456789abcdef".to_owned(),
+            department_name: "Wohngeldstelle".to_owned(),
+            service_name: "Wohngeld".to_owned(),
+            purpose: "Prüfung Ihres Antrags".to_owned(),
+            legal_basis: "§ 23 WoGG".to_owned(),
+            reference: "WG-2026-0815".to_owned(),
+            answer_until: date(),
+            releases_files: true,
+            documents: vec![
+                ConsentDocument {
+                    type_id: "income_statement".to_owned(),
+                    type_name: "Einkommensnachweis".to_owned(),
+                    fields: vec![
+                        ConsentField {
+                            reference: "income_statement.net_monthly_income".to_owned(),
+                            label: "Nettoeinkommen".to_owned(),
+                            checked: true,
+                        },
+                        ConsentField {
+                            reference: "income_statement.household_members".to_owned(),
+                            label: "Personen im Haushalt".to_owned(),
+                            checked: false,
+                        },
+                    ],
+                    candidates: vec![
+                        ConsentCandidate {
+                            evidence_id: "aaaa0000aaaa0000aaaa0000aaaa0000".to_owned(),
+                            created_at: date(),
+                            values: vec![
+                                ("Nettoeinkommen".to_owned(), Some("2100.50".to_owned())),
+                                ("Personen im Haushalt".to_owned(), None),
+                            ],
+                            file: Some(FileInfo {
+                                name: "lohn.pdf".to_owned(),
+                                media_type: "application/pdf".to_owned(),
+                                size: 70_000,
+                            }),
+                            selected: true,
+                        },
+                        ConsentCandidate {
+                            evidence_id: "bbbb0000bbbb0000bbbb0000bbbb0000".to_owned(),
+                            created_at: date() - chrono::Duration::days(40),
+                            values: vec![("Nettoeinkommen".to_owned(), Some("1900.00".to_owned()))],
+                            file: None,
+                            selected: false,
+                        },
+                    ],
+                    none_selected: false,
+                },
+                ConsentDocument {
+                    type_id: "rent_certificate".to_owned(),
+                    type_name: "Mietbescheinigung".to_owned(),
+                    fields: vec![ConsentField {
+                        reference: "rent_certificate.monthly_rent".to_owned(),
+                        label: "Miete".to_owned(),
+                        checked: true,
+                    }],
+                    candidates: Vec::new(),
+                    none_selected: true,
+                },
+            ],
+            max_duration_days: 90,
+            latest_end: date() + chrono::Duration::days(90),
+            duration_options: vec![7, 30, 60, 90],
+            selected_duration: 90,
+            uses_options: vec![1, 2, 3],
+            max_uses: 3,
+            selected_uses: 3,
+            error: None,
+        }
+    }
+
+    fn consent_view_with_error() -> ConsentView {
+        let mut view = consent_view();
+        view.error = Some(ConsentError {
+            message: "Bitte wählen Sie eine Dauer.".to_owned(),
+            target: Some("#duration".to_owned()),
+        });
+        view
+    }
+
+    fn step_up_view() -> StepUpView {
+        StepUpView {
+            department_name: "Straßenverkehrsbehörde".to_owned(),
+            service_name: "Parkausweis".to_owned(),
+            required: crate::policy::LoginLevel::High,
+            current: crate::policy::LoginLevel::Substantial,
+            login_href: "/login?level=high&return_to=%2Frequests%2Fabc".to_owned(),
+        }
+    }
+
+    fn grant_items() -> Vec<GrantItem> {
+        let active = GrantItem {
+            id: "cccc0000cccc0000cccc0000cccc0000".to_owned(),
+            department_name: "Wohngeldstelle".to_owned(),
+            service_name: "Wohngeld".to_owned(),
+            fields: vec![("Einkommensnachweis".to_owned(), vec!["Nettoeinkommen".to_owned(), "Zeitraum".to_owned()])],
+            created_at: date(),
+            expires_at: date() + chrono::Duration::days(90),
+            uses: 1,
+            max_uses: 3,
+            status: GrantStatusView::Active,
+        };
+        let revoked = GrantItem {
+            id: "dddd0000dddd0000dddd0000dddd0000".to_owned(),
+            status: GrantStatusView::Revoked,
+            ..active.clone()
+        };
+        vec![active, revoked]
+    }
+
     /// Every page in a typical state, rendered with `ctx`.
     fn all_pages(ctx: &PageContext) -> Vec<(&'static str, String)> {
         let issuers = [IssuerChoice { name: "bund".to_owned(), label: "BundID".to_owned() }];
@@ -1277,6 +1791,14 @@ mod tests {
             ("erase", erase_account_page(ctx).into_string()),
             ("error", error_page(ctx, 404, "Nicht gefunden", "Diese Seite gibt es nicht.").into_string()),
             ("logged-out", logged_out_page(ctx).into_string()),
+            ("consent", consent_page(ctx, &consent_view()).into_string()),
+            ("consent-error", consent_page(ctx, &consent_view_with_error()).into_string()),
+            ("step-up", step_up_page(ctx, &step_up_view()).into_string()),
+            ("request-expired", request_closed_page(ctx, RequestClosed::Expired).into_string()),
+            ("request-answered", request_closed_page(ctx, RequestClosed::Answered).into_string()),
+            ("request-not-found", request_closed_page(ctx, RequestClosed::NotFound).into_string()),
+            ("grants", grants_page(ctx, &grant_items(), Some(GrantsNotice::Approved)).into_string()),
+            ("grants-empty", grants_page(ctx, &[], None).into_string()),
         ]
     }
 
@@ -1672,6 +2194,111 @@ mod tests {
 
         let html = start_page(&context(Lang::De, false, false), &[]).into_string();
         assert!(html.contains(t(Lang::De, Msg::LoginUnavailable)));
+    }
+
+    #[test]
+    fn consent_page_shows_who_why_the_values_and_a_choice_per_document() {
+        let html = consent_page(&context(Lang::De, false, true), &consent_view()).into_string();
+        for text in
+            ["Wohngeldstelle bittet um Ihre Daten", "Wohngeld", "Prüfung Ihres Antrags", "§ 23 WoGG", "WG-2026-0815"]
+        {
+            assert!(html.contains(text), "{text} missing");
+        }
+        // The very values, per document, and the file that goes along.
+        assert!(html.contains("<dd>2100.50</dd>") && html.contains("<dd>1900.00</dd>"));
+        assert!(html.contains("(nicht angegeben)"));
+        assert!(html.contains("Die Datei „lohn.pdf“ (PDF, 70 kB) bekommt das Amt auch."));
+        let form = forms(&html).into_iter().find(|form| form.contains("action=\"/requests/")).expect("consent form");
+        assert_eq!(attribute(start_tags(form, "form")[0], "method"), Some("post"));
+        let inputs = start_tags(form, "input");
+        let radios: Vec<&&str> = inputs.iter().filter(|tag| attribute(tag, "type") == Some("radio")).collect();
+        assert_eq!(radios.len(), 3, "two documents and \"do not share\"");
+        assert!(radios.iter().all(|tag| attribute(tag, "name") == Some("doc.income_statement")));
+        assert!(has_flag(radios[0], "checked") && !has_flag(radios[1], "checked") && !has_flag(radios[2], "checked"));
+        assert_eq!(attribute(radios[2], "value"), Some("none"));
+        assert_eq!(attribute(radios[0], "aria-describedby"), Some("doc-0-0-values"));
+        assert!(html.contains("id=\"doc-0-0-values\""));
+        let boxes: Vec<&&str> = inputs.iter().filter(|tag| attribute(tag, "type") == Some("checkbox")).collect();
+        assert_eq!(boxes.len(), 2, "no checkbox for a type without a document");
+        assert_eq!(attribute(boxes[0], "name"), Some("field"));
+        assert_eq!(attribute(boxes[0], "value"), Some("income_statement.net_monthly_income"));
+        assert!(has_flag(boxes[0], "checked") && !has_flag(boxes[1], "checked"));
+        // A type without a document: said plainly, with a link to add one.
+        assert!(html.contains("Sie haben noch kein Dokument dieser Art gespeichert."));
+        assert!(html.contains("href=\"/evidence/new?type=rent_certificate\""));
+        // Limits: the maximum is preselected.
+        assert!(html.contains("<option value=\"90\" selected>90 Tage</option>"));
+        assert!(html.contains("<option value=\"3\" selected>3 Mal</option>"));
+        assert!(html.contains("<button type=\"submit\" name=\"decision\" value=\"approve\">Freigeben</button>"));
+        assert!(html.contains("name=\"decision\" value=\"deny\">Ablehnen</button>"));
+        assert!(!html.contains("error-summary"));
+    }
+
+    #[test]
+    fn consent_page_with_an_error_puts_a_linked_summary_first() {
+        let html = consent_page(&context(Lang::En, false, true), &consent_view_with_error()).into_string();
+        assert!(title(&html).starts_with("Error: "));
+        let summary = html.find("class=\"error-summary\" role=\"alert\"").expect("summary");
+        assert!(summary < html.find("<h1").expect("h1"));
+        assert!(
+            html.contains("<a href=\"#duration\">Which data do you want to share?: Bitte wählen Sie eine Dauer.</a>")
+        );
+    }
+
+    #[test]
+    fn step_up_page_links_to_the_higher_login_and_shows_no_values() {
+        let html = step_up_page(&context(Lang::De, false, true), &step_up_view()).into_string();
+        assert!(html.contains("href=\"/login?level=high&amp;return_to=%2Frequests%2Fabc\""));
+        assert!(html.contains("Sicherheitsniveau „hoch“"));
+        assert!(html.contains("mit „substanziell“ angemeldet"));
+        assert!(html.contains("Online-Ausweis"));
+        assert!(forms(&html).iter().all(|form| !form.contains("/requests/")));
+    }
+
+    #[test]
+    fn grants_page_offers_revoke_only_for_active_grants() {
+        let html =
+            grants_page(&context(Lang::En, false, true), &grant_items(), Some(GrantsNotice::Revoked)).into_string();
+        assert!(html.contains("You took back your approval."));
+        assert!(html.contains("Wohngeldstelle: Wohngeld"));
+        assert!(html.contains("Einkommensnachweis: Nettoeinkommen, Zeitraum"));
+        assert!(html.contains("1 of 3"));
+        assert!(html.contains("<strong>active</strong>") && html.contains("<strong>revoked</strong>"));
+        let revoke_forms: Vec<&str> = forms(&html).into_iter().filter(|form| form.contains("/revoke")).collect();
+        assert_eq!(revoke_forms.len(), 1);
+        assert!(revoke_forms[0].contains("action=\"/grants/cccc0000cccc0000cccc0000cccc0000/revoke\""));
+        assert!(revoke_forms[0].contains("aria-describedby=\"grant-0\">Revoke now</button>"));
+        let empty = grants_page(&context(Lang::De, false, true), &[], None).into_string();
+        assert!(empty.contains("Sie haben noch keine Daten freigegeben.") && !empty.contains("role=\"status\""));
+    }
+
+    #[test]
+    fn request_closed_pages_say_why_in_words() {
+        let ctx = context(Lang::De, false, false);
+        let expired = request_closed_page(&ctx, RequestClosed::Expired).into_string();
+        assert!(expired.contains("Diese Anfrage ist abgelaufen") && expired.contains("410"));
+        let answered = request_closed_page(&ctx, RequestClosed::Answered).into_string();
+        assert!(answered.contains("schon beantwortet") && answered.contains("409"));
+        let unknown = request_closed_page(&ctx, RequestClosed::NotFound).into_string();
+        assert!(unknown.contains("Diese Anfrage gibt es nicht") && unknown.contains("404"));
+    }
+
+    #[test]
+    fn consent_and_grants_escape_stored_values() {
+        let ctx = context(Lang::De, false, true);
+        let mut view = consent_view_with_error();
+        view.department_name = EVIL.to_owned();
+        view.reference = EVIL.to_owned();
+        view.documents[0].candidates[0].values[0].1 = Some(EVIL.to_owned());
+        view.documents[0].candidates[0].file.as_mut().expect("file").name = EVIL.to_owned();
+        view.error.as_mut().expect("error").message = EVIL.to_owned();
+        let mut items = grant_items();
+        items[0].service_name = EVIL.to_owned();
+        items[0].fields[0].1[0] = EVIL.to_owned();
+        for html in [consent_page(&ctx, &view), grants_page(&ctx, &items, None)].map(maud::Markup::into_string) {
+            assert!(!html.contains("<script"), "unescaped script in {html}");
+            assert!(html.contains("&lt;script&gt;"));
+        }
     }
 
     #[test]

@@ -3,7 +3,12 @@
 // it), with an axe-core audit (WCAG 2.0/2.1 A and AA) and a keyboard check on
 // every page visited.
 //
-//   node tests/browser/journey.mjs http://127.0.0.1:PORT
+//   JOURNEY_CONSENT_URL=... JOURNEY_STEP_UP_URL=... node tests/browser/journey.mjs http://127.0.0.1:PORT
+//
+// The two URLs are approve links of access requests a department opened
+// before (tests/it/browser.rs does that with its client certificate): one
+// for housing benefit (login level substantial), one for the disabled
+// parking permit (login level high, for the step-up page).
 //
 // Needs /usr/bin/chromium (Debian package `chromium`; never downloads a
 // browser) and `npm ci --prefix tests/browser`. Screenshots go to a fresh
@@ -38,8 +43,10 @@ const SMALL_PDF = Buffer.from(
 );
 
 const base = process.argv[2];
-if (!base || !/^https?:\/\//.test(base)) {
-  console.error('usage: node tests/browser/journey.mjs http://127.0.0.1:PORT');
+const consentUrl = process.env.JOURNEY_CONSENT_URL;
+const stepUpUrl = process.env.JOURNEY_STEP_UP_URL;
+if (!base || !/^https?:\/\//.test(base) || !consentUrl || !stepUpUrl) {
+  console.error('usage: JOURNEY_CONSENT_URL=URL JOURNEY_STEP_UP_URL=URL node tests/browser/journey.mjs http://127.0.0.1:PORT');
   process.exit(2);
 }
 
@@ -327,6 +334,60 @@ async function journey(page, audit) {
   });
   await visit('detail-de', page, audit);
 
+  await step('the office\'s link opens the consent page with the very values that would be shared', async () => {
+    const response = await page.goto(consentUrl);
+    assert.equal(response.status(), 200);
+    assert.equal(await text(page.locator('h1')), 'Wohngeldstelle bittet um Ihre Daten');
+    const main = await text(page.locator('main'));
+    for (const expected of ['Wohngeld (Mietzuschuss)', 'Rechtsgrundlage', 'Aktenzeichen des Amts', 'AZ 4711/2026',
+      'Bruttoeinkommen im Monat', '3250.00', 'Nettoeinkommen im Monat', '2100.50', 'einkommen-2026.pdf']) {
+      assert.ok(main.includes(expected), `"${expected}" missing from the consent page: ${main}`);
+    }
+    assert.ok(!main.includes('Stadtwerke Musterstadt GmbH'), 'the employer is not read by this service');
+    const income = page.getByRole('group', { name: 'Einkommensnachweis' });
+    assert.ok(await income.getByRole('radio', { name: /^Dokument vom / }).isChecked(), 'the document is preselected');
+    assert.equal(await income.getByRole('radio', { name: 'Dieses Dokument nicht teilen' }).isChecked(), false);
+    assert.ok(await income.getByRole('checkbox', { name: 'Nettoeinkommen im Monat' }).isChecked());
+    const rent = page.getByRole('group', { name: 'Mietbescheinigung' });
+    assert.ok((await text(rent)).includes('Sie haben noch kein Dokument dieser Art gespeichert.'));
+    assert.equal(await rent.getByRole('link', { name: 'Nachweis hinzufügen: Mietbescheinigung' }).getAttribute('href'),
+      '/evidence/new?type=rent_certificate');
+    assert.equal(await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').inputValue(), '3', 'most uses preselected');
+  });
+  await visit('consent', page, audit);
+
+  await step('leave out one detail, choose 30 days and approve: "Meine Freigaben" confirms it', async () => {
+    await page.getByRole('checkbox', { name: 'Personen im Haushalt (mit Ihnen)' }).uncheck();
+    await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').selectOption('30');
+    await page.getByRole('button', { name: 'Freigeben' }).click();
+    await page.waitForURL((url) => url.pathname === '/grants');
+    assert.equal(await text(page.locator('h1')), 'Meine Freigaben');
+    assert.match(await text(page.getByRole('status')), /^Sie haben die Daten freigegeben\./);
+    const grant = page.locator('main li.grant');
+    assert.equal(await grant.count(), 1);
+    assert.equal(await text(grant.locator('h2')), 'Wohngeldstelle: Wohngeld (Mietzuschuss)');
+    const details = await text(grant.locator('dl'));
+    assert.ok(details.includes('Nettoeinkommen im Monat') && details.includes('0 von 3') && details.includes('aktiv'), details);
+    assert.ok(!details.includes('Personen im Haushalt'), `a detail left out is listed: ${details}`);
+    const current = page.getByRole('navigation', { name: 'Hauptmenü' }).locator('[aria-current="page"]');
+    assert.equal(await text(current), 'Meine Freigaben');
+  });
+  await visit('grants', page, audit);
+
+  await step('"Jetzt zurücknehmen": the approval is revoked at once', async () => {
+    await page.getByRole('button', { name: 'Jetzt zurücknehmen' }).click();
+    await page.waitForURL((url) => url.pathname === '/grants' && url.searchParams.get('notice') === 'revoked');
+    assert.match(await text(page.getByRole('status')), /^Sie haben die Freigabe zurückgenommen\./);
+    assert.ok((await text(page.locator('main li.grant dl'))).includes('zurückgenommen'));
+    assert.equal(await page.getByRole('button', { name: 'Jetzt zurücknehmen' }).count(), 0);
+  });
+  await visit('grants-revoked', page, audit);
+
+  await step('back to the evidence', async () => {
+    await page.goto(`${base}${detailPath}`);
+    assert.equal(await text(page.locator('h1')), 'Einkommensnachweis');
+  });
+
   await step('switch to English: same page, English text, language remembered', async () => {
     await page.getByRole('navigation', { name: 'Sprache' }).getByRole('link', { name: 'English' }).click();
     await page.waitForURL((url) => url.pathname === detailPath && url.searchParams.get('lang') === 'en');
@@ -378,6 +439,24 @@ async function journey(page, audit) {
     assert.equal(await text(page.locator('h1')), 'Please log in');
   });
   await visit('error-401', page, audit);
+
+  await step('health data: a login below level "high" gets the step-up page, not the values', async () => {
+    const requestPath = new URL(stepUpUrl).pathname;
+    const login = `${base}/login?login_hint=ben&level=substantial&return_to=${encodeURIComponent(requestPath)}`;
+    const response = await page.goto(login);
+    await page.waitForURL((url) => url.pathname === requestPath);
+    assert.equal(response.status(), 403);
+    assert.equal(await text(page.locator('h1')), 'A more secure login is needed');
+    const main = await text(page.locator('main'));
+    assert.ok(main.includes('security level “high”') && main.includes('“substantial”'), main);
+    const again = page.getByRole('main').getByRole('link', { name: 'Log in again' });
+    const href = new URL(await again.getAttribute('href'), base);
+    assert.equal(href.pathname, '/login');
+    assert.equal(href.searchParams.get('level'), 'high');
+    assert.equal(href.searchParams.get('return_to'), requestPath);
+    assert.equal(await page.locator('main form').count(), 0, 'no consent form below the level');
+  });
+  await visit('step-up', page, audit);
 }
 
 await main().catch((error) => {

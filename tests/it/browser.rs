@@ -1,7 +1,8 @@
 //! The citizen journey in a real browser: headless Chromium with JavaScript
 //! off drives `tests/browser/journey.mjs` against the whole app and the real
 //! test OpenID provider, with axe-core (WCAG 2.1 A/AA) and keyboard checks on
-//! every page. Needs the Debian package `chromium` and
+//! every page, including the consent page of an access request, the grants
+//! page and the step-up page. Needs the Debian package `chromium` and
 //! `npm ci --prefix tests/browser` (CI installs both; this test never does).
 
 use std::path::{Path, PathBuf};
@@ -32,11 +33,17 @@ async fn citizen_journey_without_javascript_passes_axe_and_keyboard_checks() {
     }
 
     let app = TestApp::start(Backend::Sqlite).await;
+    // The approve links a department sends: housing benefit (consent page,
+    // grants page) and the disabled parking permit (step-up page).
+    let consent_url = open_request(&app, "wohngeldstelle", "housing_benefit").await;
+    let step_up_url = open_request(&app, "strassenverkehrsbehoerde", "disabled_parking_permit").await;
     let started = Instant::now();
     let journey = Command::new("node")
         .arg(manifest_dir.join("tests/browser/journey.mjs"))
         .arg(&app.base)
         .env("CHROMIUM", &chromium)
+        .env("JOURNEY_CONSENT_URL", &consent_url)
+        .env("JOURNEY_STEP_UP_URL", &step_up_url)
         .current_dir(manifest_dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -56,6 +63,19 @@ async fn citizen_journey_without_javascript_passes_axe_and_keyboard_checks() {
     assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "unexpected journey output:\n{stdout}");
     println!("{stdout}browser journey took {:.1?}", started.elapsed());
     app.stop().await;
+}
+
+/// A department opens an access request; returns its approve URL.
+async fn open_request(app: &TestApp, department: &str, service: &str) -> String {
+    let response = app
+        .as_department(department, reqwest::Method::POST, "/api/v1/dept/requests")
+        .json(&serde_json::json!({ "service": service, "reference": "AZ 4711/2026" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "request for {service}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["approve_url"].as_str().unwrap().to_owned()
 }
 
 /// `/usr/bin/chromium` (Debian), unless `CHROMIUM` names another binary.
