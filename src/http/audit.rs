@@ -226,6 +226,10 @@ fn action_message(action: Action) -> Msg {
         Action::EvidenceDelete => Msg::ActionDelete,
         Action::AccountErase => Msg::ActionErase,
         Action::Release => Msg::ActionRelease,
+        Action::AccessRequestCreate => Msg::ActionRequestCreate,
+        Action::AccessRequestApprove => Msg::ActionRequestApprove,
+        Action::AccessRequestDeny => Msg::ActionRequestDeny,
+        Action::GrantRevoke => Msg::ActionGrantRevoke,
         _ => Msg::ActionOther,
     }
 }

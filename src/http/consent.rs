@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::csrf_header;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, json_body};
 use super::i18n;
 use super::pages::{self, GrantStatusView, GrantsNotice, RequestClosed};
 use super::session::CitizenSession;
@@ -477,25 +477,6 @@ fn grant_body(policies: &Policies, grant: GrantRecord, now: DateTime<Utc>) -> Gr
         revoked_at: grant.revoked_at,
         status,
     }
-}
-
-/// A JSON body: `application/json`, well-formed, no unknown members.
-fn json_body<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the request body as JSON (Content-Type: application/json).",
-        ));
-    }
-    serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request("invalid_json", format!("The request body is not valid for this call: {error}."))
-    })
 }
 
 /// A malformed request id is simply not found.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::{file_response, parse_evidence_id};
 use super::dept_auth::DepartmentCaller;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, json_body};
 use crate::crypto::jws::{Jwk, sign_detached};
 use crate::ids::{GrantId, RequestId};
 
@@ -46,25 +46,6 @@ pub struct RequestStatusBody {
     expires_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     grant_id: Option<String>,
-}
-
-/// A JSON body: `application/json`, well-formed, no unknown members.
-fn json_body<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the request body as JSON (Content-Type: application/json).",
-        ));
-    }
-    serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request("invalid_json", format!("The request body is not valid for this call: {error}."))
-    })
 }
 
 /// `POST /api/v1/dept/requests {service, reference}` -> 201.

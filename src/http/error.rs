@@ -184,6 +184,25 @@ impl From<VaultError> for ApiError {
     }
 }
 
+/// A JSON body: `application/json`, well-formed, no unknown members.
+pub fn json_body<T: for<'de> serde::Deserialize<'de>>(headers: &axum::http::HeaderMap, body: &[u8]) -> ApiResult<T> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the request body as JSON (Content-Type: application/json).",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request("invalid_json", format!("The request body is not valid for this call: {error}."))
+    })
+}
+
 /// Plain English for a release refusal (the code carries the meaning).
 pub fn refusal_message(refusal: Refusal) -> &'static str {
     match refusal {

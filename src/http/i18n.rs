@@ -98,6 +98,10 @@ messages! {
     ActionDelete,
     ActionErase,
     ActionRelease,
+    ActionRequestCreate,
+    ActionRequestApprove,
+    ActionRequestDeny,
+    ActionGrantRevoke,
     ActionOther,
     LoggedInStatus,
     LoginLevelPrefix,
@@ -323,6 +327,10 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
         Msg::ActionDelete => ("Nachweis gelöscht", "Evidence deleted"),
         Msg::ActionErase => ("Konto gelöscht", "Account deleted"),
         Msg::ActionRelease => ("Daten an ein Amt gegeben", "Data given to an office"),
+        Msg::ActionRequestCreate => ("Anfrage eines Amts gestellt", "An office asked for data"),
+        Msg::ActionRequestApprove => ("Freigabe erteilt", "Approval given"),
+        Msg::ActionRequestDeny => ("Anfrage abgelehnt", "Request denied"),
+        Msg::ActionGrantRevoke => ("Freigabe widerrufen", "Approval revoked"),
         Msg::ActionOther => ("Sonstiger Zugriff", "Other access"),
         Msg::LoggedInStatus => ("Sie sind angemeldet.", "You are logged in."),
         Msg::LoginLevelPrefix => ("Sicherheitsniveau:", "Security level:"),
@@ -763,10 +771,10 @@ pub fn login_level_name(lang: Lang, level: LoginLevel) -> &'static str {
     match (lang, level) {
         (Lang::De, LoginLevel::Low) => "niedrig",
         (Lang::De, LoginLevel::Substantial) => "substanziell",
-        (Lang::De, LoginLevel::High) => "hoch",
+        (Lang::De, LoginLevel::High) => "hoch (Online-Ausweis)",
         (Lang::En, LoginLevel::Low) => "low",
         (Lang::En, LoginLevel::Substantial) => "substantial",
-        (Lang::En, LoginLevel::High) => "high",
+        (Lang::En, LoginLevel::High) => "high (online ID card)",
     }
 }
 

@@ -19,7 +19,7 @@ use super::i18n;
 use super::pages::{self, PageContext};
 use super::session::{self, CitizenSession};
 use super::upload::read_upload;
-use crate::policy::{EvidenceType, FieldError, FieldKind, Lang, LoginLevel};
+use crate::policy::{EvidenceType, FieldError, FieldKind, Lang};
 use crate::vault::VaultError;
 
 /// Language and session of one page request.
@@ -28,18 +28,6 @@ pub struct Page {
     pub session: Option<CitizenSession>,
     /// Set when `?lang=` switched the language: remember it in a cookie.
     remember_lang: Option<Lang>,
-}
-
-fn level_label(lang: Lang, level: LoginLevel) -> String {
-    let text = match (lang, level) {
-        (Lang::De, LoginLevel::Low) => "niedrig",
-        (Lang::De, LoginLevel::Substantial) => "substanziell",
-        (Lang::De, LoginLevel::High) => "hoch (Online-Ausweis)",
-        (Lang::En, LoginLevel::Low) => "low",
-        (Lang::En, LoginLevel::Substantial) => "substantial",
-        (Lang::En, LoginLevel::High) => "high (online ID card)",
-    };
-    text.to_owned()
 }
 
 impl Page {
@@ -61,7 +49,7 @@ impl Page {
                 lang,
                 dev_mode: app.dev_mode,
                 logged_in: session.is_some(),
-                login_level_label: session.as_ref().map(|s| level_label(lang, s.level())),
+                login_level_label: session.as_ref().map(|s| super::i18n::login_level_name(lang, s.level()).to_owned()),
                 csrf_token: session.as_ref().map(|s| s.csrf_token().to_owned()),
                 current_path: path.to_owned(),
             },
@@ -141,6 +129,9 @@ fn german_message(code: &str) -> Option<&'static str> {
         "login_cancelled" => "Die Anmeldung wurde abgebrochen oder abgelehnt.",
         "idp_discovery_failed" => {
             "Der Anmelde-Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal."
+        }
+        "audit_unavailable" => {
+            "Das konnte nicht im Protokoll vermerkt werden, darum wurde nichts getan. Bitte versuchen Sie es später noch einmal."
         }
         "internal_error" => {
             "Bei uns ist etwas schiefgegangen. Es wurde nichts geändert. Bitte versuchen Sie es später noch einmal."

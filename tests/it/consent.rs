@@ -333,6 +333,11 @@ async fn end_to_end_housing_benefit(backend: Backend) {
     assert_eq!(evidence, chosen);
     let page = anna.browser.get(app.url("/grants")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("1 von 3") && page.contains("Wohngeld (Mietzuschuss)"), "{page}");
+    // The access log page names the approval and the release in words, and the office by name.
+    let log_page = anna.browser.get(app.url("/access-log")).send().await.unwrap().text().await.unwrap();
+    for words in ["Freigabe erteilt", "Daten an ein Amt gegeben", "Wohngeldstelle"] {
+        assert!(log_page.contains(words), "{words} missing from the access log");
+    }
     app.stop().await;
 }
 
@@ -449,7 +454,7 @@ async fn step_up_for_a_service_that_needs_level_high(backend: Backend) {
         assert_eq!(page.status(), StatusCode::FORBIDDEN, "{persona}");
         let html = page.text().await.unwrap();
         assert!(html.contains("Sicherere Anmeldung nötig"), "{html}");
-        assert!(html.contains("Sicherheitsniveau „hoch“") && html.contains(level_word), "{html}");
+        assert!(html.contains("Sicherheitsniveau „hoch (Online-Ausweis)“") && html.contains(level_word), "{html}");
         assert!(html.contains(&format!(
             "href=\"/login?issuer={ISSUER_NAME}&amp;level=high&amp;return_to=%2Frequests%2F{request_id}\""
         )));
