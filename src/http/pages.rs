@@ -2249,7 +2249,7 @@ mod tests {
     fn step_up_page_links_to_the_higher_login_and_shows_no_values() {
         let html = step_up_page(&context(Lang::De, false, true), &step_up_view()).into_string();
         assert!(html.contains("href=\"/login?level=high&amp;return_to=%2Frequests%2Fabc\""));
-        assert!(html.contains("Sicherheitsniveau „hoch“"));
+        assert!(html.contains("Sicherheitsniveau „hoch (Online-Ausweis)“"));
         assert!(html.contains("mit „substanziell“ angemeldet"));
         assert!(html.contains("Online-Ausweis"));
         assert!(forms(&html).iter().all(|form| !form.contains("/requests/")));
