@@ -129,6 +129,7 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
     let bare = load(&base, &identity, &server_ca, connections, seconds, |_, _| "/api/v1/dept/whoami".to_owned()).await;
     bare.print("bare authenticated endpoint (GET /api/v1/dept/whoami)");
     let grants = Arc::new(grants);
+    let (batches_before, entries_before) = state.vault.audit().commit_counts();
     let release = load(&base, &identity, &server_ca, connections, seconds, move |connection, sent| {
         // Each connection walks through its own grants; a grant serves 1000 releases.
         let per_connection = grants.len() / connections.max(1);
@@ -137,6 +138,12 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
     })
     .await;
     release.print("release (GET /api/v1/dept/grants/{id}/release)");
+    let (batches, entries) = state.vault.audit().commit_counts();
+    let (batches, entries) = (batches - batches_before, entries - entries_before);
+    println!(
+        "audit group commit during the release run: {entries} entries in {batches} transactions ({:.1} per commit)",
+        entries as f64 / batches.max(1) as f64
+    );
     println!(
         "release / bare throughput: {:.2}x; release p99 {:.2} ms vs bare p99 {:.2} ms; refused or failed: {}",
         release.per_second() / bare.per_second(),

@@ -66,6 +66,12 @@ impl Audit {
         })
     }
 
+    /// (transactions, entries) committed by this process's group commit so
+    /// far; their ratio is the mean batch size.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        (self.log.batches_committed(), self.log.entries_committed())
+    }
+
     pub fn origin(&self) -> &str {
         &self.origin
     }

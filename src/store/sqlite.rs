@@ -60,6 +60,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
+            // Batched statements (audit rows, grant claims) have one text per
+            // batch size; keep them all prepared instead of re-preparing.
+            .statement_cache_capacity(4096)
             // Erased citizens' wrapped keys and sealed data are overwritten
             // with zeros instead of lingering in free pages.
             .pragma("secure_delete", "ON");
