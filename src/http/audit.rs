@@ -207,10 +207,7 @@ fn actor_label(policies: &Policies, lang: Lang, actor: &Actor, me: &str) -> Stri
     match actor {
         Actor::Citizen(id) if id == me => t(lang, Msg::ActorYou).to_owned(),
         Actor::Citizen(_) => t(lang, Msg::ActionOther).to_owned(),
-        Actor::Department(department) => policies
-            .departments
-            .get(department)
-            .map_or_else(|| department.clone(), |known| known.name.get(lang).to_owned()),
+        Actor::Department(department) => policies.department_name(department, lang),
         Actor::Staff(_) => t(lang, Msg::ActorStaff).to_owned(),
         Actor::System => t(lang, Msg::ActorSystem).to_owned(),
     }

@@ -718,14 +718,8 @@ fn grant_item(policies: &Policies, lang: Lang, grant: &GrantRecord, now: DateTim
     }
     pages::GrantItem {
         id: grant.id.clone(),
-        department_name: policies
-            .departments
-            .get(&grant.department)
-            .map_or_else(|| grant.department.clone(), |d| d.name.get(lang).to_owned()),
-        service_name: policies
-            .services
-            .get(&grant.service)
-            .map_or_else(|| grant.service.clone(), |s| s.name.get(lang).to_owned()),
+        department_name: policies.department_name(&grant.department, lang),
+        service_name: policies.service_name(&grant.service, lang),
         fields,
         created_at: grant.created_at,
         expires_at: grant.expires_at,
@@ -789,14 +783,8 @@ async fn vault_error_page(
             let lang = page.lang();
             let policies = app.vault.policies();
             let view = pages::StepUpView {
-                department_name: policies
-                    .departments
-                    .get(&request.department)
-                    .map_or_else(|| request.department.clone(), |d| d.name.get(lang).to_owned()),
-                service_name: policies
-                    .services
-                    .get(&request.service)
-                    .map_or_else(|| request.service.clone(), |s| s.name.get(lang).to_owned()),
+                department_name: policies.department_name(&request.department, lang),
+                service_name: policies.service_name(&request.service, lang),
                 required,
                 current: session.level(),
                 login_href: login_href(Some(&session.record.issuer), required, &pages::request_href(&request.id)),

@@ -38,6 +38,16 @@ pub struct Policies {
 }
 
 impl Policies {
+    /// A department's name in `lang`; its id if the policy no longer has it.
+    pub fn department_name(&self, id: &str, lang: Lang) -> String {
+        self.departments.get(id).map_or_else(|| id.to_owned(), |department| department.name.get(lang).to_owned())
+    }
+
+    /// A service's name in `lang`; its id if the policy no longer has it.
+    pub fn service_name(&self, id: &str, lang: Lang) -> String {
+        self.services.get(id).map_or_else(|| id.to_owned(), |service| service.name.get(lang).to_owned())
+    }
+
     /// Reads and checks `dir/evidence-types.toml`, `dir/departments.toml`
     /// and `dir/services/*.toml` (in file name order). The evidence types
     /// are required; a missing department file or services folder means

@@ -747,6 +747,141 @@ pub fn refuse_claimed_event(event: &mut AuditEvent, failure: ClaimFailure) {
     event.targets.grant_use = None;
 }
 
+/// An `access_requests` row of either backend.
+pub(crate) fn access_request_from_row<R: sqlx::Row>(row: &R) -> Result<AccessRequestRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let citizen_id: Option<String> = row.try_get("citizen_id").map_err(driver_error)?;
+    let answered_at: Option<i64> = row.try_get("answered_at").map_err(driver_error)?;
+    Ok(AccessRequestRecord {
+        id: row.try_get("id").map_err(driver_error)?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+        reference: row.try_get("reference").map_err(driver_error)?,
+        created_at: time_from_micros("access_requests.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        expires_at: time_from_micros("access_requests.expires_at", row.try_get("expires_at").map_err(driver_error)?)?,
+        state: RequestState::parse(&row.try_get::<String, _>("status").map_err(driver_error)?)?,
+        citizen_id: citizen_id.map(|id| parse_stored_id("access_requests.citizen_id", &id)).transpose()?,
+        answered_at: answered_at.map(|at| time_from_micros("access_requests.answered_at", at)).transpose()?,
+        grant_id: row.try_get("grant_id").map_err(driver_error)?,
+    })
+}
+
+/// A `grants` row of either backend.
+pub(crate) fn grant_from_row<R: sqlx::Row>(row: &R) -> Result<GrantRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(driver_error)?;
+    let evidence_ids =
+        parse_json_list("grants.evidence_ids", &row.try_get::<String, _>("evidence_ids").map_err(driver_error)?)?;
+    Ok(GrantRecord {
+        id: row.try_get("id").map_err(driver_error)?,
+        request_id: row.try_get("request_id").map_err(driver_error)?,
+        citizen_id: parse_stored_id(
+            "grants.citizen_id",
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
+        )?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+        approved_fields: parse_json_list(
+            "grants.approved_fields",
+            &row.try_get::<String, _>("approved_fields").map_err(driver_error)?,
+        )?,
+        evidence_ids: evidence_ids
+            .iter()
+            .map(|id| parse_stored_id("grants.evidence_ids", id))
+            .collect::<Result<_>>()?,
+        created_at: time_from_micros("grants.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        not_before: time_from_micros("grants.not_before", row.try_get("not_before").map_err(driver_error)?)?,
+        expires_at: time_from_micros("grants.expires_at", row.try_get("expires_at").map_err(driver_error)?)?,
+        max_uses: stored_count("grants.max_uses", row.try_get("max_uses").map_err(driver_error)?)?,
+        uses: stored_count("grants.uses", row.try_get("uses").map_err(driver_error)?)?,
+        revoked_at: revoked_at.map(|at| time_from_micros("grants.revoked_at", at)).transpose()?,
+    })
+}
+
+/// An evidence row (joined with its file) of either backend.
+pub(crate) fn evidence_from_row<R: sqlx::Row>(row: &R, fields: Vec<SealedField>) -> Result<EvidenceRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let file_id: Option<String> = row.try_get("file_id").map_err(driver_error)?;
+    let file = match file_id {
+        None => None,
+        Some(file_id) => {
+            let status: Option<String> = row.try_get("status").map_err(driver_error)?;
+            if status.as_deref() != Some("complete") {
+                return Err(StoreError::Corrupt("evidence refers to a file that is not complete".to_owned()));
+            }
+            let media_type: Option<String> = row.try_get("media_type").map_err(driver_error)?;
+            let sealed_name: Option<Vec<u8>> = row.try_get("sealed_name").map_err(driver_error)?;
+            Some(FileRecord {
+                id: parse_stored_id("evidence.file_id", &file_id)?,
+                media_type: media_type.ok_or_else(|| StoreError::Corrupt("files.media_type missing".to_owned()))?,
+                plaintext_size: row.try_get("plaintext_size").map_err(driver_error)?,
+                chunk_count: row.try_get("chunk_count").map_err(driver_error)?,
+                sealed_name: sealed_name.ok_or_else(|| StoreError::Corrupt("files.sealed_name missing".to_owned()))?,
+            })
+        }
+    };
+    Ok(EvidenceRecord {
+        id: parse_stored_id("evidence.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
+        citizen_id: parse_stored_id(
+            "evidence.citizen_id",
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
+        )?,
+        type_id: row.try_get("type_id").map_err(driver_error)?,
+        type_version: row.try_get("type_version").map_err(driver_error)?,
+        created_at: time_from_micros("evidence.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        fields,
+        file,
+    })
+}
+
+/// Evidence rows joined with their fields (`field_name`, `field_ciphertext`;
+/// NULL for evidence without fields), ordered by evidence id, grouped into
+/// records by `from_row` (the backend's evidence row decoder).
+pub(crate) fn group_evidence_rows<R: sqlx::Row>(
+    rows: &[R],
+    from_row: impl Fn(&R, Vec<SealedField>) -> Result<EvidenceRecord>,
+) -> Result<Vec<EvidenceRecord>>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut records = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let id: String = rows[start].try_get("id").map_err(driver_error)?;
+        let mut end = start;
+        let mut fields = Vec::new();
+        while end < rows.len() && rows[end].try_get::<String, _>("id").map_err(driver_error)? == id {
+            let name: Option<String> = rows[end].try_get("field_name").map_err(driver_error)?;
+            if let Some(name) = name {
+                fields.push(SealedField {
+                    name,
+                    ciphertext: rows[end].try_get("field_ciphertext").map_err(driver_error)?,
+                });
+            }
+            end += 1;
+        }
+        records.push(from_row(&rows[start], fields)?);
+        start = end;
+    }
+    Ok(records)
+}
+
 fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }

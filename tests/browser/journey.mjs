@@ -448,7 +448,7 @@ async function journey(page, audit) {
     assert.equal(response.status(), 403);
     assert.equal(await text(page.locator('h1')), 'A more secure login is needed');
     const main = await text(page.locator('main'));
-    assert.ok(main.includes('security level “high”') && main.includes('“substantial”'), main);
+    assert.ok(main.includes('security level “high (online ID card)”') && main.includes('“substantial”'), main);
     const again = page.getByRole('main').getByRole('link', { name: 'Log in again' });
     const href = new URL(await again.getAttribute('href'), base);
     assert.equal(href.pathname, '/login');

@@ -25,6 +25,17 @@ use crate::support::pki::CertKind;
 // --- helpers -------------------------------------------------------------------
 
 const PARKING: &str = "resident_parking_permit";
+/// A residence certificate as the citizen typed it.
+const RESIDENCE: &[(&str, &str)] = &[
+    ("family_name", "Mustermann"),
+    ("given_names", "Erika"),
+    ("street", "Lindenallee"),
+    ("house_number", "12a"),
+    ("postal_code", "12345"),
+    ("city", "Musterstadt"),
+    ("registered_since", "01.04.2019"),
+    ("residence_type", "main"),
+];
 const TRAFFIC: &str = "strassenverkehrsbehoerde";
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -36,22 +47,7 @@ async fn citizen_with_documents(app: &TestApp, subject: &str) -> (CitizenId, Evi
     let vault = &app.state.vault;
     let citizen = vault.citizen_for_login("eid", subject).await.unwrap();
     let residence = vault
-        .create_evidence(
-            &citizen,
-            LoginLevel::High,
-            "residence_certificate",
-            &map(&[
-                ("family_name", "Mustermann"),
-                ("given_names", "Erika"),
-                ("street", "Lindenallee"),
-                ("house_number", "12a"),
-                ("postal_code", "12345"),
-                ("city", "Musterstadt"),
-                ("registered_since", "01.04.2019"),
-                ("residence_type", "main"),
-            ]),
-            None,
-        )
+        .create_evidence(&citizen, LoginLevel::High, "residence_certificate", &map(RESIDENCE), None)
         .await
         .unwrap();
     let vehicle = vault
@@ -528,22 +524,7 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
     upload.write(vault, &pdf).await.unwrap();
     let file = upload.finish(vault).await.unwrap();
     let residence = vault
-        .create_evidence(
-            &citizen,
-            LoginLevel::High,
-            "residence_certificate",
-            &map(&[
-                ("family_name", "Mustermann"),
-                ("given_names", "Erika"),
-                ("street", "Lindenallee"),
-                ("house_number", "12a"),
-                ("postal_code", "12345"),
-                ("city", "Musterstadt"),
-                ("registered_since", "01.04.2019"),
-                ("residence_type", "main"),
-            ]),
-            Some(file),
-        )
+        .create_evidence(&citizen, LoginLevel::High, "residence_certificate", &map(RESIDENCE), Some(file))
         .await
         .unwrap();
     let request = request_id(&app, "wohngeldstelle", "housing_benefit").await;
