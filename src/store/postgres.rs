@@ -934,8 +934,6 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord> {
     })
 }
 
-/// Build evidence from the `evidence LEFT JOIN files` row of `evidence()`.
-
 /// Map constraint violations to `Conflict` with the constraint's name (all
 /// constraints are named in the migrations), everything else as in `driver_error`.
 fn postgres_error(error: sqlx::Error) -> StoreError {

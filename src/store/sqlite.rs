@@ -1028,8 +1028,6 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
     })
 }
 
-/// Build evidence from the `evidence LEFT JOIN files` row of `evidence()`.
-
 /// SQLite reports a unique violation as "UNIQUE constraint failed:
 /// table.column, ..." without the constraint's name; this maps the column
 /// lists of our schema to the names PostgreSQL reports, so both backends
