@@ -445,6 +445,47 @@ async fn refusals_are_403_with_stable_codes_and_audited(backend: Backend) {
     app.stop().await;
 }
 
+/// A grant for a service the policy no longer offers (withdrawn after the
+/// citizen approved): nothing is released, 403 `wrong_service`.
+async fn a_withdrawn_service_releases_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (citizen, residence, _) = citizen_with_documents(&app, "erika").await;
+    let now = app.clock.now();
+    let request = tresor::store::AccessRequestRecord {
+        id: "0123456789abcdef0123456789abcdef".to_owned(),
+        department: TRAFFIC.to_owned(),
+        service: "retired_service".to_owned(),
+        reference: "AZ alt".to_owned(),
+        created_at: now,
+        expires_at: now + Duration::hours(24),
+        state: tresor::store::RequestState::Pending,
+        citizen_id: None,
+        answered_at: None,
+        grant_id: None,
+    };
+    app.store.insert_access_request(&request).await.unwrap();
+    let grant = GrantRecord {
+        id: "fedcba9876543210fedcba9876543210".to_owned(),
+        request_id: request.id.clone(),
+        citizen_id: citizen.clone(),
+        department: TRAFFIC.to_owned(),
+        service: "retired_service".to_owned(),
+        approved_fields: vec!["residence_certificate.street".to_owned()],
+        evidence_ids: vec![residence],
+        created_at: now,
+        not_before: now,
+        expires_at: now + Duration::days(30),
+        max_uses: 2,
+        uses: 0,
+        revoked_at: None,
+    };
+    assert!(app.store.answer_access_request(&request.id, &citizen, now, Some(&grant)).await.unwrap());
+    expect_error(release(&app, TRAFFIC, &grant.id).await, StatusCode::FORBIDDEN, "wrong_service").await;
+    assert_eq!(app.store.grant(&grant.id).await.unwrap().unwrap().uses, 0);
+    assert_eq!(release_entries(&app, &grant.id, Outcome::Refused).await.len(), 1);
+    app.stop().await;
+}
+
 async fn nothing_is_released_when_the_audit_log_fails(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (_, grant) = parking_grant(&app, "erika", 2).await;
@@ -568,6 +609,7 @@ on_both_backends!(
     a_remembered_certificate_still_expires,
     release_gives_exactly_the_approved_policy_fields,
     refusals_are_403_with_stable_codes_and_audited,
+    a_withdrawn_service_releases_nothing,
     nothing_is_released_when_the_audit_log_fails,
     parallel_releases_respect_the_use_limit,
     released_files_are_streamed_only_where_the_policy_says,
