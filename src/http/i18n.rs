@@ -540,10 +540,9 @@ pub fn t(lang: Lang, msg: Msg) -> &'static str {
         Msg::ConsentNoDocumentNothingShared => {
             ("Deshalb bekommt das Amt dazu nichts.", "So the office gets nothing of this type.")
         }
-        Msg::ConsentComeBack => (
-            "Danach öffnen Sie diese Seite wieder mit dem Link vom Amt.",
-            "Then open this page again with the link from the office.",
-        ),
+        Msg::ConsentComeBack => {
+            ("Nach dem Hochladen kommen Sie auf diese Seite zurück.", "After the upload you come back to this page.")
+        }
         Msg::ConsentLimitsLegend => ("Wie lange und wie oft?", "How long and how often?"),
         Msg::ConsentDurationLabel => {
             ("Wie lange darf das Amt die Daten abrufen?", "For how long may the office get the data?")

@@ -86,6 +86,8 @@ pub struct UploadForm {
     pub max_upload_bytes: u64,
     pub fields: Vec<FormField>,
     pub file_error: Option<String>,
+    /// Where to go after the upload (a consent page that asked for it).
+    pub return_to: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -297,6 +299,9 @@ pub fn upload_form_page(ctx: &PageContext, form: &UploadForm) -> Markup {
         form method="post" action="/evidence" enctype="multipart/form-data" {
             (csrf_input(ctx))
             input type="hidden" name="type" value=(form.type_id);
+            @if let Some(return_to) = &form.return_to {
+                input type="hidden" name="return_to" value=(return_to);
+            }
             @for field in &form.fields {
                 (form_field(lang, field))
             }
@@ -677,7 +682,7 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
                 p { (t(lang, Msg::ConsentFilesShared)) }
             }
             @for (type_index, document) in view.documents.iter().enumerate() {
-                (consent_document(lang, type_index, document))
+                (consent_document(lang, &view.request_id, type_index, document))
             }
             fieldset.consent-limits {
                 legend { (t(lang, Msg::ConsentLimitsLegend)) }
@@ -712,7 +717,7 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
 
 /// One evidence type on the consent page. Ids are index-based: type ids and
 /// evidence ids are safe, but indexes keep the ids short and predictable.
-fn consent_document(lang: Lang, type_index: usize, document: &ConsentDocument) -> Markup {
+fn consent_document(lang: Lang, request_id: &str, type_index: usize, document: &ConsentDocument) -> Markup {
     let radio_name = format!("doc.{}", document.type_id);
     html! {
         fieldset.consent-document {
@@ -720,7 +725,11 @@ fn consent_document(lang: Lang, type_index: usize, document: &ConsentDocument) -
             @if document.candidates.is_empty() {
                 p { (t(lang, Msg::ConsentNoDocument)) " " (t(lang, Msg::ConsentNoDocumentNothingShared)) }
                 p {
-                    a href=(format!("/evidence/new?type={}", query_value(&document.type_id))) {
+                    a href=(format!(
+                        "/evidence/new?type={}&return_to={}",
+                        query_value(&document.type_id),
+                        query_value(&request_href(request_id))
+                    )) {
                         (t(lang, Msg::AddEvidence)) ": " (document.type_name)
                     }
                 }
@@ -1628,6 +1637,7 @@ mod tests {
                 ),
             ],
             file_error: None,
+            return_to: None,
         }
     }
 
@@ -2225,7 +2235,9 @@ mod tests {
         assert!(has_flag(boxes[0], "checked") && !has_flag(boxes[1], "checked"));
         // A type without a document: said plainly, with a link to add one.
         assert!(html.contains("Sie haben noch kein Dokument dieser Art gespeichert."));
-        assert!(html.contains("href=\"/evidence/new?type=rent_certificate\""));
+        assert!(html.contains(
+            "href=\"/evidence/new?type=rent_certificate&amp;return_to=%2Frequests%2F0123456789abcdef0123456789abcdef\""
+        ));
         // Limits: the maximum is preselected.
         assert!(html.contains("<option value=\"90\" selected>90 Tage</option>"));
         assert!(html.contains("<option value=\"3\" selected>3 Mal</option>"));

@@ -19,6 +19,8 @@ const MAX_PARTS: usize = 100;
 
 pub struct ParsedUpload {
     pub type_id: Option<String>,
+    /// A consent page to return to after the upload (`/requests/{id}` only).
+    pub return_to: Option<String>,
     pub fields: BTreeMap<String, String>,
     pub file: Option<FinishedFile>,
 }
@@ -57,7 +59,7 @@ pub async fn read_upload(
     header_csrf: Option<&str>,
 ) -> Result<ParsedUpload, ApiError> {
     let mut csrf_ok = citizen.check_csrf(header_csrf).is_ok();
-    let mut parsed = ParsedUpload { type_id: None, fields: BTreeMap::new(), file: None };
+    let mut parsed = ParsedUpload { type_id: None, fields: BTreeMap::new(), file: None, return_to: None };
     let mut parts = 0;
     let result = async {
         while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -73,6 +75,7 @@ pub async fn read_upload(
                     csrf_ok = true;
                 }
                 "type" => parsed.type_id = Some(read_text(field, "type").await?),
+                "return_to" => parsed.return_to = consent_return(&read_text(field, "return_to").await?),
                 "file" => {
                     if !csrf_ok {
                         return Err(ApiError::csrf());
@@ -161,4 +164,11 @@ async fn stream_into(
         upload.write(&app.vault, &chunk).await?;
     }
     Ok(())
+}
+
+/// `/requests/{id}` with a well-formed request id, else None: the only place
+/// an upload form may send the citizen back to.
+pub fn consent_return(candidate: &str) -> Option<String> {
+    let id = candidate.strip_prefix("/requests/")?;
+    id.parse::<crate::ids::RequestId>().ok().map(|id| format!("/requests/{id}"))
 }

@@ -247,6 +247,8 @@ pub async fn list_evidence(State(app): State<AppState>, page: Page) -> Response 
 pub struct NewQuery {
     #[serde(rename = "type")]
     type_id: Option<String>,
+    /// A consent page that asked for this document (`/requests/{id}`).
+    return_to: Option<String>,
 }
 
 fn upload_form(
@@ -287,6 +289,7 @@ fn upload_form(
         max_upload_bytes: app.config.upload_limit_bytes,
         fields,
         file_error,
+        return_to: None,
     }
 }
 
@@ -303,7 +306,8 @@ pub async fn new_evidence(State(app): State<AppState>, page: Page, Query(q): Que
                     if session.level() < evidence_type.min_login_level {
                         return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
                     }
-                    let form = upload_form(&app, lang, evidence_type, &BTreeMap::new(), &[], None);
+                    let mut form = upload_form(&app, lang, evidence_type, &BTreeMap::new(), &[], None);
+                    form.return_to = q.return_to.as_deref().and_then(super::upload::consent_return);
                     Ok(page.respond(&app, StatusCode::OK, pages::upload_form_page(&page.ctx, &form)))
                 }
                 None => {
@@ -342,9 +346,13 @@ pub async fn upload_evidence(State(app): State<AppState>, page: Page, multipart:
                 .create_evidence(session.citizen(), session.level(), &type_id, &upload.fields, upload.file)
                 .await
             {
-                Ok(id) => Ok(Redirect::to(&format!("/evidence/{id}")).into_response()),
+                Ok(id) => {
+                    let next = upload.return_to.clone().unwrap_or_else(|| format!("/evidence/{id}"));
+                    Ok(Redirect::to(&next).into_response())
+                }
                 Err(VaultError::InvalidFields(errors)) => {
-                    let form = upload_form(&app, page.lang(), evidence_type, &upload.fields, &errors, None);
+                    let mut form = upload_form(&app, page.lang(), evidence_type, &upload.fields, &errors, None);
+                    form.return_to = upload.return_to.clone();
                     Ok(page.respond(&app, StatusCode::UNPROCESSABLE_ENTITY, pages::upload_form_page(&page.ctx, &form)))
                 }
                 Err(error) => Err(error.into()),

@@ -351,7 +351,7 @@ async function journey(page, audit) {
     const rent = page.getByRole('group', { name: 'Mietbescheinigung' });
     assert.ok((await text(rent)).includes('Sie haben noch kein Dokument dieser Art gespeichert.'));
     assert.equal(await rent.getByRole('link', { name: 'Nachweis hinzufügen: Mietbescheinigung' }).getAttribute('href'),
-      '/evidence/new?type=rent_certificate');
+      `/evidence/new?type=rent_certificate&return_to=${encodeURIComponent(new URL(page.url()).pathname)}`);
     assert.equal(await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').inputValue(), '3', 'most uses preselected');
   });
   await visit('consent', page, audit);

@@ -389,7 +389,11 @@ async fn consent_page_needs_login_and_shows_only_own_values(backend: Backend) {
     assert_eq!(anna_login.status(), StatusCode::OK);
     let html = anna_login.text().await.unwrap();
     assert!(html.contains("Sie haben noch kein Dokument dieser Art gespeichert."), "anna has no documents yet");
-    assert!(html.contains("href=\"/evidence/new?type=income_statement\""));
+    assert!(
+        html.contains(&format!(
+            "href=\"/evidence/new?type=income_statement&amp;return_to=%2Frequests%2F{request_id}\""
+        ))
+    );
     for bens in ["4711.11", "3333.33", "Bens Baumschule"] {
         assert!(!html.contains(bens), "ben's {bens} on anna's consent page");
     }
@@ -852,8 +856,53 @@ async fn revoke_stops_releases_and_only_the_owner_can_revoke(backend: Backend) {
     app.stop().await;
 }
 
+/// A missing document is added from the consent page and the upload leads
+/// back to the request; a foreign `return_to` is ignored.
+async fn missing_document_upload_returns_to_the_request(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (id, approve_url) = open_request(&app, "kita_amt", "daycare_fee_reduction").await;
+    let anna = log_in(&app, "anna", "high").await;
+    let page = anna.browser.get(&approve_url).send().await.unwrap().text().await.unwrap();
+    let link = format!("/evidence/new?type=income_statement&amp;return_to=%2Frequests%2F{id}");
+    assert!(page.contains(&link), "{page}");
+    let form = anna
+        .browser
+        .get(app.url(&format!("/evidence/new?type=income_statement&return_to=%2Frequests%2F{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains(&format!("name=\"return_to\" value=\"/requests/{id}\"")), "{form}");
+    let upload = |return_to: &str| {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf", anna.csrf.clone())
+            .text("type", "income_statement")
+            .text("return_to", return_to.to_owned());
+        for (name, value) in INCOME {
+            form = form.text(format!("field.{name}"), (*value).to_owned());
+        }
+        form = form.text("field.number_of_children", "2");
+        anna.no_redirects().post(app.url("/evidence")).multipart(form).send()
+    };
+    let response = upload(&format!("/requests/{id}")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], format!("/requests/{id}").as_str());
+    for foreign in ["https://evil.example/", "//evil.example", "/evidence/../admin", "/requests/not-an-id"] {
+        let response = upload(foreign).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{foreign}");
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with("/evidence/"), "{foreign} led to {location}");
+    }
+    let page = anna.browser.get(&approve_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("2100.50") || page.contains("2.100,50"), "the new document is offered: {page}");
+    app.stop().await;
+}
+
 on_both_backends!(
     end_to_end_housing_benefit,
+    missing_document_upload_returns_to_the_request,
     consent_page_needs_login_and_shows_only_own_values,
     step_up_for_a_service_that_needs_level_high,
     csrf_is_required_and_nothing_is_stored,
