@@ -103,6 +103,7 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
         rng,
         issuers: Vec::new(),
         dev_idp: None,
+        dev_staff_idp: None,
         http_client: reqwest::Client::new(),
         department_auth: department_auth.clone(),
     });

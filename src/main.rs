@@ -164,6 +164,47 @@ fn key_passphrase() -> anyhow::Result<Passphrase> {
 /// The TLS listener of `serve --dev` unless `--tls-listen` says otherwise.
 const DEV_TLS_LISTEN: &str = "127.0.0.1:8443";
 
+/// The dev staff provider's name and client (dev mode only).
+const DEV_STAFF_ISSUER: &str = "dev-staff";
+const DEV_STAFF_CLIENT: &str = "tresor-dev-staff";
+/// The dev persona who is a data-protection officer in dev mode.
+const DEV_DPO_PERSONA: &str = "anna";
+
+/// Copy the policy folder into `target` and make the dev DPO persona a DPO
+/// of the dev staff provider there.
+fn dev_policy_copy(source: &std::path::Path, target: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    copy_dir(source, target).with_context(|| format!("copying {} for dev mode", source.display()))?;
+    let subject = tresor::identity::dev_idp::subject_of(DEV_DPO_PERSONA).context("the dev DPO persona")?;
+    let staff = target.join("staff.toml");
+    // An empty inline list (`dpo = []`) and a `[[dpo]]` table cannot both stand.
+    let mut text: String = std::fs::read_to_string(&staff)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.replace(' ', "") != "dpo=[]")
+        .map(|line| format!("{line}\n"))
+        .collect();
+    text.push_str(&format!(
+        "\n# Added by `tresor serve --dev` (this copy only): persona {DEV_DPO_PERSONA} at the dev staff provider.\n\
+         [[dpo]]\nissuer = \"{DEV_STAFF_ISSUER}\"\nsubject = \"{subject}\"\n"
+    ));
+    std::fs::write(&staff, text).with_context(|| format!("writing {}", staff.display()))?;
+    Ok(target.to_owned())
+}
+
+fn copy_dir(source: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(target)?;
+    for entry in std::fs::read_dir(source)? {
+        let entry = entry?;
+        let to = target.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &to)?;
+        } else {
+            std::fs::copy(entry.path(), to)?;
+        }
+    }
+    Ok(())
+}
+
 async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let rng: Arc<dyn SecureRandom + Send + Sync> = Arc::new(SystemRandom::new());
     let mut dev_data_dir = None;
@@ -206,6 +247,27 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         config.departments = Some(pki.department_config());
         dev_pki = Some(pki);
     }
+    // Dev mode: a staff login through a second built-in provider, with the
+    // persona anna as the data-protection officer (in a copy of the policies
+    // inside the throwaway directory; the real staff.toml is not touched).
+    let mut dev_staff_secret = None;
+    if let Some(dir) = &dev_data_dir
+        && config.staff_issuer.is_none()
+    {
+        let secret = tresor::http::session::random_token(rng.as_ref()).map_err(|e| anyhow::anyhow!(e.message))?;
+        config.policy_dir = dev_policy_copy(&config.policy_dir, &dir.join("policies"))?;
+        config.staff_issuer = Some(tresor::config::IssuerConfig {
+            name: DEV_STAFF_ISSUER.to_owned(),
+            label: None,
+            issuer_url: format!("{}/dev-idp-staff", config.public_base_url()),
+            client_id: DEV_STAFF_CLIENT.to_owned(),
+            client_secret: Some(tresor::config::SecretString::new(secret.clone())),
+            client_secret_env: None,
+            min_level: "low".to_owned(),
+            scopes: Vec::new(),
+        });
+        dev_staff_secret = Some(secret);
+    }
     let config = Arc::new(config);
     let store = tresor::store::open(&config.database_url()).await.context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
@@ -217,6 +279,7 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
     let base = config.public_base_url();
     let mut issuers = Vec::new();
     let mut dev_idp = None;
+    let mut dev_staff_idp = None;
     if dev {
         let secret = tresor::http::session::random_token(rng.as_ref()).map_err(|e| anyhow::anyhow!(e.message))?;
         let issuer_url = format!("{base}/dev-idp");
@@ -228,6 +291,15 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
             rng.as_ref(),
         )?;
         dev_idp = Some(Arc::new(idp));
+        if let Some(staff_secret) = dev_staff_secret {
+            dev_staff_idp = Some(Arc::new(DevIdp::new(
+                format!("{base}/dev-idp-staff"),
+                DEV_STAFF_CLIENT.into(),
+                staff_secret,
+                format!("{base}/staff/callback"),
+                rng.as_ref(),
+            )?));
+        }
         issuers.push((
             server::issuer_settings(
                 &config,
@@ -297,6 +369,7 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         rng,
         issuers,
         dev_idp,
+        dev_staff_idp,
         http_client,
         department_auth,
     });
@@ -332,6 +405,11 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         eprintln!(
             "tresor dev mode: open {base}/ — test personas anna (high), ben (substantial), clara (low); data and keys are thrown away on exit."
         );
+        if config.staff_issuer.as_ref().is_some_and(|issuer| issuer.name == DEV_STAFF_ISSUER) {
+            eprintln!(
+                "tresor dev mode: data-protection officer pages at {base}/staff/login (persona {DEV_DPO_PERSONA} is the DPO)."
+            );
+        }
     }
     if let Some(pki) = &dev_pki {
         print_dev_tls_banner(pki, state.vault.policies(), config.tls.as_ref().map(|tls| tls.listen));

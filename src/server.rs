@@ -43,6 +43,9 @@ pub struct Parts {
     pub issuers: Vec<(IssuerSettings, String)>,
     /// The built-in test provider, nested at `/dev-idp` (dev mode only).
     pub dev_idp: Option<Arc<DevIdp>>,
+    /// A second instance for the staff login, nested at `/dev-idp-staff`
+    /// (dev mode only).
+    pub dev_staff_idp: Option<Arc<DevIdp>>,
     pub http_client: reqwest::Client,
     /// Department client-certificate authentication (see `department_auth`).
     pub department_auth: Option<Arc<DepartmentAuth>>,
@@ -153,6 +156,9 @@ pub fn build(parts: Parts) -> (Router, AppState) {
     let mut router = http::router(state.clone()).layer(axum::Extension(StaffLoginHandle(staff)));
     if let Some(dev_idp) = parts.dev_idp {
         router = router.nest("/dev-idp", dev_idp.router());
+    }
+    if let Some(dev_staff_idp) = parts.dev_staff_idp {
+        router = router.nest("/dev-idp-staff", dev_staff_idp.router());
     }
     (router, state)
 }

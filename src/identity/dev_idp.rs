@@ -320,6 +320,11 @@ impl SigningKey {
 
 /// The same subject for a persona across logins and restarts, so a dev
 /// citizen keeps their data.
+/// The `sub` the dev provider issues for a persona (stable across runs).
+pub fn subject_of(persona_id: &str) -> Option<String> {
+    persona_by_id(persona_id).map(stable_subject)
+}
+
 fn stable_subject(persona: &Persona) -> String {
     let hash = digest(&SHA256, format!("tresor-dev-idp\0{}", persona.id).as_bytes());
     format!("dev-{}", URL_SAFE_NO_PAD.encode(&hash.as_ref()[..16]))

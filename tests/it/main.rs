@@ -15,6 +15,7 @@ mod browser;
 mod consent;
 mod dept_api;
 mod dept_tls;
+mod dev_mode;
 mod dpo;
 mod evidence;
 mod login;

@@ -189,6 +189,7 @@ impl TestApp {
             rng,
             issuers: vec![(settings, "Online-Ausweis".to_owned())],
             dev_idp: None,
+            dev_staff_idp: None,
             http_client,
             department_auth,
         });
