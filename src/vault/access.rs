@@ -271,8 +271,9 @@ impl Vault {
             return Err(VaultError::LevelTooLow { required: service.min_login_level });
         }
         let summaries = self.store.list_evidence(citizen).await?;
+        let types = service.evidence_types();
         let mut records = Vec::new();
-        for summary in summaries.iter().filter(|summary| service.evidence_types().contains(&summary.type_id.as_str())) {
+        for summary in summaries.iter().filter(|summary| types.contains(&summary.type_id.as_str())) {
             if let Some(record) = self.store.evidence(citizen, &summary.id).await? {
                 records.push(record);
             }
@@ -295,7 +296,7 @@ impl Vault {
         self.audit.record(event).await?;
         let dek = if records.is_empty() { None } else { Some(self.data_key(citizen).await?) };
         let mut documents = Vec::new();
-        for type_id in service.evidence_types() {
+        for type_id in types {
             let fields: Vec<FieldRef> =
                 service.fields.iter().filter(|field| field.evidence_type() == type_id).cloned().collect();
             let mut candidates = Vec::new();
@@ -345,9 +346,9 @@ impl Vault {
         }
         check_approval(service, approval, &chosen)?;
         let now = self.clock.now();
-        let mut fields: Vec<FieldRef> =
+        // In policy order; the policy lists each field once.
+        let fields: Vec<FieldRef> =
             service.fields.iter().filter(|field| approval.fields.contains(field)).cloned().collect();
-        fields.dedup();
         let grant = GrantRecord {
             id: GrantId::generate(self.rng.as_ref()).to_string(),
             request_id: request.id.clone(),
