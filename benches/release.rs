@@ -146,8 +146,10 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
         entries as f64 / batches.max(1) as f64
     );
     println!(
-        "release / bare throughput: {:.2}x; release p99 {:.2} ms vs bare p99 {:.2} ms; refused or failed: {}",
+        "release / bare throughput: {:.2}x; CPU per request {:.1}x; release p99 {:.2} ms vs bare p99 {:.2} ms; \
+         refused or failed: {}",
         release.per_second() / bare.per_second(),
+        release.cpu_per_request_us() / bare.cpu_per_request_us(),
         release.percentile(0.99),
         bare.percentile(0.99),
         release.errors
@@ -233,6 +235,19 @@ struct LoadResult {
     errors: usize,
     elapsed: Duration,
     latencies_ms: Vec<f64>,
+    /// CPU time (user + system) of this process during the measured window.
+    cpu: Duration,
+}
+
+/// CPU time (user + system) this process has used so far, from /proc.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after ')'; 100 ticks per second on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 impl LoadResult {
@@ -248,16 +263,23 @@ impl LoadResult {
         self.latencies_ms[index]
     }
 
+    /// CPU microseconds (server and client, both cores) per completed request.
+    fn cpu_per_request_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.completed.max(1) as f64
+    }
+
     fn print(&self, what: &str) {
         println!(
-            "{what}: {:.0} requests/s ({} in {:.1} s), latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}",
+            "{what}: {:.0} requests/s ({} in {:.1} s), latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}, \
+             CPU {:.0} µs per request",
             self.per_second(),
             self.completed,
             self.elapsed.as_secs_f64(),
             self.percentile(0.50),
             self.percentile(0.99),
             self.latencies_ms.last().copied().unwrap_or(f64::NAN),
-            self.errors
+            self.errors,
+            self.cpu_per_request_us()
         );
     }
 }
@@ -322,9 +344,11 @@ where
     tokio::time::sleep(Duration::from_secs(1)).await;
     measuring.store(true, Ordering::Relaxed);
     let start = Instant::now();
+    let cpu_start = process_cpu();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = start.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_start);
     running.store(false, Ordering::Relaxed);
     let mut latencies_ms = Vec::new();
     let mut errors = 0;
@@ -334,7 +358,7 @@ where
         errors += task_errors;
     }
     latencies_ms.sort_by(f64::total_cmp);
-    LoadResult { completed: latencies_ms.len(), errors, elapsed, latencies_ms }
+    LoadResult { completed: latencies_ms.len(), errors, elapsed, latencies_ms, cpu }
 }
 
 fn copy_dir(source: &std::path::Path, target: &std::path::Path) {
