@@ -90,9 +90,14 @@ impl TestPki {
         };
         params.not_before = not_before;
         params.not_after = not_after;
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
-        let (_, parsed) = X509Certificate::from_der(cert.der()).expect("parse leaf");
+        self.sign(params, serial)
+    }
+
+    /// Sign `params` with a fresh key under this CA.
+    fn sign(&self, params: CertificateParams, serial: u64) -> ClientCert {
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        let (_, parsed) = X509Certificate::from_der(cert.der()).expect("parse certificate");
         ClientCert {
             pem: cert.pem(),
             der: cert.der().to_vec(),
@@ -114,16 +119,7 @@ impl TestPki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.not_before = date_time_ymd(2021, 1, 1);
         params.not_after = date_time_ymd(2044, 1, 1);
-        let key = KeyPair::generate().expect("server key");
-        let cert = params.signed_by(&key, &self.issuer).expect("server cert");
-        let (_, parsed) = X509Certificate::from_der(cert.der()).expect("parse server cert");
-        ClientCert {
-            pem: cert.pem(),
-            der: cert.der().to_vec(),
-            key_pem: key.serialize_pem(),
-            spki_sha256_hex: hex::encode(digest(&SHA256, parsed.public_key().raw)),
-            serial,
-        }
+        self.sign(params, serial)
     }
 
     /// A CRL (PEM) of this CA revoking `revoked`.
