@@ -13,14 +13,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{FileReader, FileView, Result, Vault, VaultError, open_text};
+use super::{FileReader, FileView, Result, Vault, VaultError, open_file_view, open_text};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::crypto::FileOpener;
 use crate::ids::{CitizenId, EvidenceId, GrantId, RequestId};
 use crate::policy::{Department, FieldRef, GrantState, LoginLevel, Refusal, Service, decide};
 use crate::store::{
     AccessRequestRecord, ActorKind, AppendedAudit, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, ReleaseGrant,
-    RequestState, StoreError,
+    RequestState,
 };
 
 /// Unanswered requests expire after this long.
@@ -250,6 +250,17 @@ impl Vault {
         Ok((request, status))
     }
 
+    /// A request that can still be answered: `RequestExpired` or
+    /// `RequestAnswered` otherwise.
+    async fn pending_request(&self, id: &RequestId) -> Result<AccessRequestRecord> {
+        let (request, status) = self.access_request(id).await?;
+        match status {
+            RequestStatus::Pending => Ok(request),
+            RequestStatus::Expired => Err(VaultError::RequestExpired),
+            RequestStatus::Approved | RequestStatus::Denied => Err(VaultError::RequestAnswered),
+        }
+    }
+
     /// Everything the consent page shows, including the values that would
     /// be released (recorded as the citizen viewing their own evidence).
     /// Needs a session at the service's login level.
@@ -259,12 +270,7 @@ impl Vault {
         level: LoginLevel,
         id: &RequestId,
     ) -> Result<ConsentPreview> {
-        let (request, status) = self.access_request(id).await?;
-        match status {
-            RequestStatus::Pending => {}
-            RequestStatus::Expired => return Err(VaultError::RequestExpired),
-            RequestStatus::Approved | RequestStatus::Denied => return Err(VaultError::RequestAnswered),
-        }
+        let request = self.pending_request(id).await?;
         let service = self.service(&request.service)?.clone();
         let department = self.department(&request.department)?.clone();
         if level < service.min_login_level {
@@ -279,21 +285,16 @@ impl Vault {
             }
         }
         // The citizen looks at their own values: recorded before decryption.
-        let event = AuditEvent {
-            actor: Actor::Citizen(citizen.to_string()),
-            action: Action::EvidenceView,
-            targets: Targets {
-                subject: Some(citizen.to_string()),
-                evidence: records.iter().map(|record| record.id.to_string()).collect(),
-                fields: service.fields.iter().map(ToString::to_string).collect(),
-                department: Some(request.department.clone()),
-                service: Some(request.service.clone()),
-                ..Targets::default()
-            },
-            outcome: Outcome::Success,
-            reason: Some("consent_preview".to_owned()),
+        let targets = Targets {
+            subject: Some(citizen.to_string()),
+            evidence: records.iter().map(|record| record.id.to_string()).collect(),
+            fields: service.fields.iter().map(ToString::to_string).collect(),
+            department: Some(request.department.clone()),
+            service: Some(request.service.clone()),
+            ..Targets::default()
         };
-        self.audit.record(event).await?;
+        self.record_as_citizen(citizen, Action::EvidenceView, targets, Outcome::Success, Some("consent_preview"))
+            .await?;
         let dek = if records.is_empty() { None } else { Some(self.data_key(citizen).await?) };
         let mut documents = Vec::new();
         for type_id in types {
@@ -325,12 +326,7 @@ impl Vault {
         id: &RequestId,
         approval: &Approval,
     ) -> Result<GrantRecord> {
-        let (request, status) = self.access_request(id).await?;
-        match status {
-            RequestStatus::Pending => {}
-            RequestStatus::Expired => return Err(VaultError::RequestExpired),
-            RequestStatus::Approved | RequestStatus::Denied => return Err(VaultError::RequestAnswered),
-        }
+        let request = self.pending_request(id).await?;
         let service = self.service(&request.service)?;
         if level < service.min_login_level {
             return Err(VaultError::LevelTooLow { required: service.min_login_level });
@@ -373,12 +369,11 @@ impl Vault {
             service: Some(grant.service.clone()),
             grant_use: None,
         };
-        self.record_request_answer(citizen, Action::AccessRequestApprove, targets.clone(), Outcome::Success, None)
-            .await?;
+        self.record_as_citizen(citizen, Action::AccessRequestApprove, targets.clone(), Outcome::Success, None).await?;
         if !self.store.answer_access_request(&request.id, citizen, now, Some(&grant)).await? {
             // Answered elsewhere (or expired) between the check and now.
             let _ = self
-                .record_request_answer(
+                .record_as_citizen(
                     citizen,
                     Action::AccessRequestApprove,
                     targets,
@@ -393,41 +388,17 @@ impl Vault {
 
     /// The citizen denies the request.
     pub async fn deny_access_request(&self, citizen: &CitizenId, id: &RequestId) -> Result<()> {
-        let (request, status) = self.access_request(id).await?;
-        match status {
-            RequestStatus::Pending => {}
-            RequestStatus::Expired => return Err(VaultError::RequestExpired),
-            RequestStatus::Approved | RequestStatus::Denied => return Err(VaultError::RequestAnswered),
-        }
+        let request = self.pending_request(id).await?;
         let targets = Targets {
             subject: Some(citizen.to_string()),
             department: Some(request.department.clone()),
             service: Some(request.service.clone()),
             ..Targets::default()
         };
-        self.record_request_answer(citizen, Action::AccessRequestDeny, targets, Outcome::Success, None).await?;
+        self.record_as_citizen(citizen, Action::AccessRequestDeny, targets, Outcome::Success, None).await?;
         if !self.store.answer_access_request(&request.id, citizen, self.clock.now(), None).await? {
             return Err(VaultError::RequestAnswered);
         }
-        Ok(())
-    }
-
-    async fn record_request_answer(
-        &self,
-        citizen: &CitizenId,
-        action: Action,
-        targets: Targets,
-        outcome: Outcome,
-        reason: Option<&str>,
-    ) -> Result<()> {
-        let event = AuditEvent {
-            actor: Actor::Citizen(citizen.to_string()),
-            action,
-            targets,
-            outcome,
-            reason: reason.map(str::to_owned),
-        };
-        self.audit.record(event).await?;
         Ok(())
     }
 
@@ -451,7 +422,7 @@ impl Vault {
             service: Some(grant.service.clone()),
             ..Targets::default()
         };
-        self.record_request_answer(citizen, Action::GrantRevoke, targets, Outcome::Success, None).await?;
+        self.record_as_citizen(citizen, Action::GrantRevoke, targets, Outcome::Success, None).await?;
         self.store.revoke_grant(citizen, id.as_str(), self.clock.now()).await?;
         Ok(())
     }
@@ -591,7 +562,7 @@ impl Vault {
         self.record_department(department, Action::EvidenceDownload, targets, Outcome::Success, Some("release_file"))
             .await?;
         let dek = self.data_key(&grant.citizen_id).await?;
-        let view = file_view(&dek, &grant.citizen_id, &record, file)?;
+        let view = open_file_view(&dek.field_key(&record.id), &grant.citizen_id, &record.id, file)?;
         let reader = FileReader {
             store: self.store.clone(),
             opener: FileOpener::new(dek.file_key(&view.id), &grant.citizen_id, &view.id),
@@ -695,24 +666,8 @@ fn open_fields(
         }
     }
     let file = match (&record.file, with_file) {
-        (Some(file), true) => Some(file_view(dek, citizen, record, file.clone())?),
+        (Some(file), true) => Some(open_file_view(&key, citizen, &record.id, file.clone())?),
         _ => None,
     };
     Ok((values, file))
-}
-
-fn file_view(
-    dek: &crate::crypto::DataKey,
-    citizen: &CitizenId,
-    record: &EvidenceRecord,
-    file: crate::store::FileRecord,
-) -> Result<FileView> {
-    let key = dek.field_key(&record.id);
-    Ok(FileView {
-        name: open_text(&key, citizen, &record.id, super::FILE_NAME_CONTEXT, &file.sealed_name)?,
-        id: file.id,
-        media_type: file.media_type,
-        size: u64::try_from(file.plaintext_size).map_err(|_| StoreError::Corrupt("negative file size".into()))?,
-        chunk_count: u64::try_from(file.chunk_count).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
-    })
 }

@@ -169,15 +169,28 @@ impl Vault {
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<()> {
+        let targets = Targets {
+            subject: Some(citizen.to_string()),
+            evidence: evidence.map(|id| vec![id.to_string()]).unwrap_or_default(),
+            fields,
+            ..Targets::default()
+        };
+        self.record_as_citizen(citizen, action, targets, outcome, reason).await
+    }
+
+    /// Record, durably, an event whose actor is the citizen.
+    async fn record_as_citizen(
+        &self,
+        citizen: &CitizenId,
+        action: Action,
+        targets: Targets,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<()> {
         let event = AuditEvent {
             actor: Actor::Citizen(citizen.to_string()),
             action,
-            targets: Targets {
-                subject: Some(citizen.to_string()),
-                evidence: evidence.map(|id| vec![id.to_string()]).unwrap_or_default(),
-                fields,
-                ..Targets::default()
-            },
+            targets,
             outcome,
             reason: reason.map(str::to_owned),
         };
@@ -419,18 +432,7 @@ impl Vault {
                     .push((sealed.name.clone(), open_text(&field_key, citizen, id, &sealed.name, &sealed.ciphertext)?));
             }
         }
-        let file = match record.file {
-            Some(file) => Some(FileView {
-                name: open_text(&field_key, citizen, id, FILE_NAME_CONTEXT, &file.sealed_name)?,
-                id: file.id,
-                media_type: file.media_type,
-                size: u64::try_from(file.plaintext_size)
-                    .map_err(|_| StoreError::Corrupt("negative file size".into()))?,
-                chunk_count: u64::try_from(file.chunk_count)
-                    .map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
-            }),
-            None => None,
-        };
+        let file = record.file.map(|file| open_file_view(&field_key, citizen, id, file)).transpose()?;
         Ok((EvidenceView { id: record.id, type_id: record.type_id, created_at: record.created_at, fields, file }, dek))
     }
 
@@ -484,6 +486,23 @@ fn open_text(key: &FieldKey, citizen: &CitizenId, evidence: &EvidenceId, field: 
 }
 
 /// Keep a display name only: no path, no control characters, bounded length.
+/// A stored file's metadata with its name opened (`field_key` is the
+/// evidence's).
+fn open_file_view(
+    field_key: &FieldKey,
+    citizen: &CitizenId,
+    evidence: &EvidenceId,
+    file: FileRecord,
+) -> Result<FileView> {
+    Ok(FileView {
+        name: open_text(field_key, citizen, evidence, FILE_NAME_CONTEXT, &file.sealed_name)?,
+        id: file.id,
+        media_type: file.media_type,
+        size: u64::try_from(file.plaintext_size).map_err(|_| StoreError::Corrupt("negative file size".into()))?,
+        chunk_count: u64::try_from(file.chunk_count).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?,
+    })
+}
+
 fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
