@@ -18,34 +18,12 @@ use tresor::audit::checkpoint::{open_signed, parse_verifier_key};
 use tresor::audit::merkle::{Hash, verify_inclusion};
 use tresor::clock::Clock;
 
-use crate::support::app::{Backend, ISSUER_NAME, TestApp};
+use crate::support::app::{Backend, Citizen, ISSUER_NAME, TestApp};
 
 // --- helpers -------------------------------------------------------------------
 
-/// A logged-in citizen: a browser with the session cookie and its CSRF token.
-struct Citizen {
-    browser: reqwest::Client,
-    csrf: String,
-    jar: std::sync::Arc<reqwest::cookie::Jar>,
-}
-
-impl Citizen {
-    /// The same cookies, but redirects are not followed (to see 303s).
-    fn no_redirects(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_provider(self.jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-    }
-}
-
 async fn log_in(app: &TestApp, persona: &str, level: &str) -> Citizen {
-    let (browser, jar) = TestApp::browser_with_jar();
-    let response = app.login(&browser, persona, Some(level)).await;
-    assert_eq!(response.status(), StatusCode::OK, "login of {persona} at {level}");
-    let csrf = app.csrf(&browser).await;
-    Citizen { browser, csrf, jar }
+    app.log_in_citizen(persona, level).await
 }
 
 /// What the housing benefit office needs, as stored after validation.

@@ -18,36 +18,12 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use tresor::ids::{CitizenId, FileId};
 
-use crate::support::app::{Backend, TestApp, TestAppOptions};
+use crate::support::app::{Backend, Citizen, TestApp, TestAppOptions};
 
 // --- helpers -------------------------------------------------------------------
 
-/// A logged-in citizen: a browser with the session cookie and its CSRF token.
-struct Citizen {
-    browser: reqwest::Client,
-    csrf: String,
-    jar: std::sync::Arc<reqwest::cookie::Jar>,
-}
-
-/// Log `persona` in at `level` through the real provider.
 async fn log_in(app: &TestApp, persona: &str, level: &str) -> Citizen {
-    let (browser, jar) = TestApp::browser_with_jar();
-    let response = app.login(&browser, persona, Some(level)).await;
-    assert_eq!(response.status(), StatusCode::OK, "login of {persona} at {level}");
-    assert_eq!(response.url().path(), "/evidence", "login of {persona} lands on the list");
-    let csrf = app.csrf(&browser).await;
-    Citizen { browser, csrf, jar }
-}
-
-impl Citizen {
-    /// The same cookies, but redirects are not followed (to see 303s).
-    fn no_redirects(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_provider(self.jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
-    }
+    app.log_in_citizen(persona, level).await
 }
 
 /// Valid fields of an `income_statement`, as a citizen would type them.

@@ -459,3 +459,34 @@ impl Drop for TlsEndpoint {
         }
     }
 }
+
+/// A logged-in citizen: a browser with the session cookie and its CSRF token.
+pub struct Citizen {
+    pub browser: reqwest::Client,
+    pub csrf: String,
+    pub jar: Arc<reqwest::cookie::Jar>,
+}
+
+impl Citizen {
+    /// The same cookies, but redirects are not followed (to see 303s).
+    pub fn no_redirects(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_provider(self.jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+}
+
+impl TestApp {
+    /// Log `persona` in at `level` through the real provider; the login must
+    /// succeed and land on the evidence list.
+    pub async fn log_in_citizen(&self, persona: &str, level: &str) -> Citizen {
+        let (browser, jar) = TestApp::browser_with_jar();
+        let response = self.login(&browser, persona, Some(level)).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "login of {persona} at {level}");
+        assert_eq!(response.url().path(), "/evidence", "login of {persona} lands on the list");
+        let csrf = self.csrf(&browser).await;
+        Citizen { browser, csrf, jar }
+    }
+}
