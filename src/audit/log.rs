@@ -46,6 +46,8 @@ struct Shared {
 struct Counters {
     batches_committed: AtomicU64,
     entries_committed: AtomicU64,
+    /// Wall time spent in committed `append_audit_claiming` calls.
+    commit_micros: AtomicU64,
 }
 
 struct AppendRequest {
@@ -64,7 +66,11 @@ impl AuditLog {
         let (requests, receiver) = mpsc::channel(max_batch.saturating_mul(2));
         let (stop_sender, stop_receiver) = oneshot::channel();
         let counters = Arc::new(Counters::default());
-        let writer = tokio::spawn(write_batches(store, clock, max_batch, receiver, stop_receiver, counters.clone()));
+        let writer = if store.runs_without_io_driver() {
+            writer_thread(write_batches(store, clock, max_batch, receiver, stop_receiver, counters.clone()))
+        } else {
+            tokio::spawn(write_batches(store, clock, max_batch, receiver, stop_receiver, counters.clone()))
+        };
         AuditLog { shared: Arc::new(Shared { requests, counters, stop: Mutex::new(Some((stop_sender, writer))) }) }
     }
 
@@ -108,6 +114,35 @@ impl AuditLog {
     pub fn entries_committed(&self) -> u64 {
         self.shared.counters.entries_committed.load(Ordering::Relaxed)
     }
+
+    /// Wall time the committed transactions took so far (for benchmarks).
+    pub fn commit_time(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.shared.counters.commit_micros.load(Ordering::Relaxed))
+    }
+}
+
+/// Run the writer on its own OS thread (with a one-thread runtime), so that
+/// each of its database round trips resumes at once instead of queueing
+/// behind every request task on the shared runtime: the group commit is the
+/// one serial step of every audited action. Only for stores whose
+/// connections need no tokio IO driver (`Store::runs_without_io_driver`).
+/// The returned handle finishes when the writer has.
+fn writer_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+    let (done_sender, done) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new().name("tresor-audit-writer".into()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(writer),
+            // Without a runtime the receiver is dropped: appends fail with `Closed`.
+            Err(error) => tracing::error!(%error, "could not start the audit writer's runtime"),
+        }
+        let _ = done_sender.send(());
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start the audit writer thread; appends fail with Closed");
+    }
+    tokio::spawn(async move {
+        let _ = done.await;
+    })
 }
 
 /// The writer: take what is queued (up to `max_batch`), commit it in one
@@ -156,8 +191,11 @@ async fn commit_batch(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<Appe
         .drain(..)
         .map(|request| (AuditAppend { time, event: request.event, claim: request.claim }, request.reply))
         .unzip();
+    let started = std::time::Instant::now();
     match store.append_audit_claiming(&appends).await {
         Ok(entries) if entries.len() == replies.len() => {
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            counters.commit_micros.fetch_add(micros, Ordering::Relaxed);
             counters.batches_committed.fetch_add(1, Ordering::Relaxed);
             counters.entries_committed.fetch_add(entries.len() as u64, Ordering::Relaxed);
             for (entry, reply) in entries.into_iter().zip(replies) {

@@ -72,6 +72,11 @@ impl Audit {
         (self.log.batches_committed(), self.log.entries_committed())
     }
 
+    /// Wall time the committed audit transactions took so far (for benchmarks).
+    pub fn commit_time(&self) -> std::time::Duration {
+        self.log.commit_time()
+    }
+
     pub fn origin(&self) -> &str {
         &self.origin
     }

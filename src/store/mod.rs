@@ -122,6 +122,13 @@ pub trait Store: Send + Sync {
     /// Apply pending migrations.
     async fn migrate(&self) -> Result<()>;
 
+    /// True when the store's connections do their IO on threads of their own
+    /// (SQLite's worker threads), not through the tokio runtime that opened
+    /// them; the audit writer then runs on a dedicated thread and runtime.
+    fn runs_without_io_driver(&self) -> bool {
+        false
+    }
+
     // --- citizens -----------------------------------------------------------
     /// Insert a new citizen. Conflict if the subject hash exists already.
     async fn insert_citizen(&self, citizen: &CitizenRecord) -> Result<()>;
@@ -605,7 +612,9 @@ pub struct GrantClaim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendedAudit {
     pub entry: AuditEntry,
-    pub evidence: Vec<EvidenceRecord>,
+    /// For a successful claim: the claimed evidence that still exists at the
+    /// commit and belongs to the claim's citizen (in the claim's order).
+    pub evidence: Vec<EvidenceId>,
 }
 
 /// A grant and its citizen's wrapped DEK.
@@ -675,10 +684,10 @@ fn claimed_grant_ids(appends: &[AuditAppend]) -> Vec<String> {
     ids
 }
 
-/// The distinct evidence ids named by the successful claims.
-fn claimed_evidence_ids(appends: &[AuditAppend], claimed: &[bool]) -> Vec<String> {
+/// The distinct evidence ids named by the claims of a batch.
+fn claimed_evidence_ids(appends: &[AuditAppend]) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    for (append, _) in appends.iter().zip(claimed).filter(|(_, claimed)| **claimed) {
+    for append in appends {
         for id in append.claim.iter().flat_map(|claim| &claim.evidence) {
             if !ids.iter().any(|known| known == id.as_str()) {
                 ids.push(id.to_string());
@@ -688,12 +697,13 @@ fn claimed_evidence_ids(appends: &[AuditAppend], claimed: &[bool]) -> Vec<String
     ids
 }
 
-/// Pair entries with the evidence their successful claims read.
+/// Pair entries with the evidence of their successful claims that exists
+/// (`existing`: (evidence id, owner) as read in the append transaction).
 fn appended_with_evidence(
     appends: &[AuditAppend],
     claimed: &[bool],
     entries: Vec<AuditEntry>,
-    records: &[EvidenceRecord],
+    existing: &[(String, String)],
 ) -> Vec<AppendedAudit> {
     entries
         .into_iter()
@@ -703,9 +713,12 @@ fn appended_with_evidence(
                 (Some(claim), true) => claim
                     .evidence
                     .iter()
-                    .filter_map(|id| {
-                        records.iter().find(|record| &record.id == id && record.citizen_id == claim.citizen_id).cloned()
+                    .filter(|id| {
+                        existing
+                            .iter()
+                            .any(|(existing, owner)| existing == id.as_str() && owner == claim.citizen_id.as_str())
                     })
+                    .cloned()
                     .collect(),
                 _ => Vec::new(),
             };
@@ -846,40 +859,6 @@ where
         fields,
         file,
     })
-}
-
-/// Evidence rows joined with their fields (`field_name`, `field_ciphertext`;
-/// NULL for evidence without fields), ordered by evidence id, grouped into
-/// records by `from_row` (the backend's evidence row decoder).
-pub(crate) fn group_evidence_rows<R: sqlx::Row>(
-    rows: &[R],
-    from_row: impl Fn(&R, Vec<SealedField>) -> Result<EvidenceRecord>,
-) -> Result<Vec<EvidenceRecord>>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let mut records = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let id: String = rows[start].try_get("id").map_err(driver_error)?;
-        let mut end = start;
-        let mut fields = Vec::new();
-        while end < rows.len() && rows[end].try_get::<String, _>("id").map_err(driver_error)? == id {
-            let name: Option<String> = rows[end].try_get("field_name").map_err(driver_error)?;
-            if let Some(name) = name {
-                fields.push(SealedField {
-                    name,
-                    ciphertext: rows[end].try_get("field_ciphertext").map_err(driver_error)?,
-                });
-            }
-            end += 1;
-        }
-        records.push(from_row(&rows[start], fields)?);
-        start = end;
-    }
-    Ok(records)
 }
 
 fn json_list<T: serde::Serialize>(items: &[T]) -> String {

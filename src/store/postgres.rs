@@ -12,8 +12,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
-    appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row,
-    group_evidence_rows, json_list, settle_claims, stored_count,
+    appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row, json_list,
+    settle_claims, stored_count,
 };
 use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
@@ -495,7 +495,7 @@ impl Store for PostgresStore {
         let last_sequence = reserve_audit_sequences(&mut tx, appends.len()).await?;
         let settled = settle_claims(appends, current_grant_uses(&mut tx, &claimed_grant_ids(appends)).await?)?;
         store_grant_uses(&mut tx, &settled.updates).await?;
-        let records = evidence_records(&mut tx, &claimed_evidence_ids(appends, &settled.claimed)).await?;
+        let existing = existing_evidence(&mut tx, &claimed_evidence_ids(appends)).await?;
         let (entries, rows) = number_audit_events(last_sequence, &settled.events)?;
         // One statement for the whole batch, whatever its size: columns as arrays.
         let mut sequences = Vec::with_capacity(rows.len());
@@ -543,7 +543,7 @@ impl Store for PostgresStore {
         .await
         .map_err(postgres_error)?;
         tx.commit().await.map_err(postgres_error)?;
-        Ok(appended_with_evidence(appends, &settled.claimed, entries, &records))
+        Ok(appended_with_evidence(appends, &settled.claimed, entries, &existing))
     }
 
     async fn audit_size(&self) -> Result<u64> {
@@ -1011,24 +1011,16 @@ async fn store_grant_uses(connection: &mut PgConnection, updates: &[(String, i64
     Ok(())
 }
 
-/// Evidence records (with fields and file) by id, in one query.
-async fn evidence_records(connection: &mut PgConnection, ids: &[String]) -> Result<Vec<EvidenceRecord>> {
+/// Which of the claimed evidence ids exist, with their owners.
+async fn existing_evidence(connection: &mut PgConnection, ids: &[String]) -> Result<Vec<(String, String)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
-        "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
-                f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name, \
-                ef.name AS field_name, ef.ciphertext AS field_ciphertext \
-         FROM evidence e LEFT JOIN files f ON f.id = e.file_id \
-         LEFT JOIN evidence_fields ef ON ef.evidence_id = e.id WHERE e.id = ANY($1) \
-         ORDER BY e.id, ef.position, ef.name",
-    )
-    .bind(ids)
-    .fetch_all(&mut *connection)
-    .await
-    .map_err(postgres_error)?;
-    group_evidence_rows(&rows, evidence_from_row)
+    sqlx::query_as("SELECT id, citizen_id FROM evidence WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(postgres_error)
 }
 
 fn staff_session_from_row(row: &PgRow) -> Result<StaffSessionRecord> {

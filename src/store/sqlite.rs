@@ -16,8 +16,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use super::blobs::BlobDir;
 use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
-    appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row,
-    group_evidence_rows, json_list, settle_claims, stored_count,
+    appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row, json_list,
+    settle_claims, stored_count,
 };
 use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
@@ -103,6 +103,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn runs_without_io_driver(&self) -> bool {
+        // sqlx-sqlite talks to each connection's own worker thread over channels.
+        true
+    }
+
     async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
@@ -600,21 +605,84 @@ impl Store for SqliteStore {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
-        // BEGIN IMMEDIATE takes the write lock first: appenders (also in
-        // other processes) queue here, so the head moved below is the latest
-        // and the grants read below cannot change before the commit.
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
-        let settled = settle_claims(appends, current_grant_uses(&mut tx, &claimed_grant_ids(appends)).await?)?;
-        store_grant_uses(&mut tx, &settled.updates).await?;
-        let records = evidence_records(&mut tx, &claimed_evidence_ids(appends, &settled.claimed)).await?;
-        let last_sequence = reserve_audit_sequences(&mut tx, settled.events.len()).await?;
-        let (entries, rows) = number_audit_events(last_sequence, &settled.events)?;
+        // Two round trips to the connection's worker thread instead of one
+        // per statement: the group commit is the one serial step of every
+        // release, so each hop there costs throughput.
+        let mut transaction =
+            HandIssuedTransaction { connection: self.pool.acquire().await.map_err(sqlite_error)?, committed: false };
+        // Round trip 1: BEGIN IMMEDIATE takes the write lock first (appenders,
+        // also in other processes, queue here), so the sequence reserved and
+        // the grants and evidence read below cannot change before the commit.
+        let count =
+            i64::try_from(appends.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+        let grant_ids = claimed_grant_ids(appends);
+        // Which claimed evidence still exists (a refused claim's is not used).
+        let evidence_ids = claimed_evidence_ids(appends);
+        let mut reads = QueryBuilder::<Sqlite>::new(
+            "BEGIN IMMEDIATE; \
+             UPDATE audit_head SET last_sequence = last_sequence + ",
+        );
+        reads.push_bind(count).push(" WHERE id = 1 RETURNING 'head' AS kind, last_sequence");
+        for chunk in grant_ids.chunks(SQLITE_IDS_PER_STATEMENT) {
+            reads.push(
+                "; SELECT 'grant' AS kind, id, uses, revoked_at IS NOT NULL AS revoked FROM grants WHERE id IN (",
+            );
+            let mut list = reads.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            reads.push(")");
+        }
+        for chunk in evidence_ids.chunks(SQLITE_IDS_PER_STATEMENT) {
+            reads.push("; SELECT 'evidence' AS kind, id, citizen_id FROM evidence WHERE id IN (");
+            let mut list = reads.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            reads.push(")");
+        }
+        let rows = reads.build().fetch_all(&mut *transaction.connection).await.map_err(sqlite_error)?;
+        let mut new_last = None;
+        let mut current = HashMap::new();
+        let mut existing = Vec::new();
+        for row in rows {
+            match row.try_get::<&str, _>("kind").map_err(driver_error)? {
+                "head" => new_last = Some(row.try_get::<i64, _>("last_sequence").map_err(driver_error)?),
+                "grant" => {
+                    let id: String = row.try_get("id").map_err(driver_error)?;
+                    let uses: i64 = row.try_get("uses").map_err(driver_error)?;
+                    current.insert(id, (uses, row.try_get::<bool, _>("revoked").map_err(driver_error)?));
+                }
+                _ => existing.push((
+                    row.try_get::<String, _>("id").map_err(driver_error)?,
+                    row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
+                )),
+            }
+        }
+        let new_last = new_last.ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
+        let settled = settle_claims(appends, current)?;
+        let (entries, rows) = number_audit_events(new_last - count, &settled.events)?;
+
+        // Round trip 2: the use counts, the entries and the COMMIT.
+        let mut writes = QueryBuilder::<Sqlite>::new("");
+        for chunk in settled.updates.chunks(SQLITE_IDS_PER_STATEMENT / 3) {
+            writes.push("UPDATE grants SET uses = CASE id");
+            for (id, uses) in chunk {
+                writes.push(" WHEN ").push_bind(id.as_str()).push(" THEN ").push_bind(*uses);
+            }
+            writes.push(" END WHERE id IN (");
+            let mut list = writes.separated(", ");
+            for (id, _) in chunk {
+                list.push_bind(id.as_str());
+            }
+            writes.push("); ");
+        }
         for batch in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
+            writes.push(
                 "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
                  outcome, department, service) ",
             );
-            insert.push_values(batch, |mut values, row| {
+            writes.push_values(batch, |mut values, row| {
                 values
                     .push_bind(row.sequence)
                     .push_bind(row.time)
@@ -628,11 +696,13 @@ impl Store for SqliteStore {
                     .push_bind(row.department.as_deref())
                     .push_bind(row.service.as_deref());
             });
-            insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
+            writes.push("; ");
         }
-        // synchronous = FULL: the commit returns after the WAL is fsynced.
-        tx.commit().await.map_err(sqlite_error)?;
-        Ok(appended_with_evidence(appends, &settled.claimed, entries, &records))
+        // synchronous = FULL: the COMMIT returns after the WAL is fsynced.
+        writes.push("COMMIT");
+        writes.build().execute(&mut *transaction.connection).await.map_err(sqlite_error)?;
+        transaction.committed();
+        Ok(appended_with_evidence(appends, &settled.claimed, entries, &existing))
     }
 
     async fn audit_size(&self) -> Result<u64> {
@@ -1093,76 +1163,28 @@ fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
     })
 }
 
-/// (uses, revoked) of the named grants, read inside the append transaction.
-async fn current_grant_uses(connection: &mut SqliteConnection, ids: &[String]) -> Result<HashMap<String, (i64, bool)>> {
-    let mut current = HashMap::new();
-    for chunk in ids.chunks(SQLITE_IDS_PER_STATEMENT) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT id, uses, revoked_at IS NOT NULL FROM grants WHERE id IN (");
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(id.as_str());
-        }
-        query.push(")");
-        let rows: Vec<(String, i64, bool)> =
-            query.build_query_as().fetch_all(&mut *connection).await.map_err(sqlite_error)?;
-        current.extend(rows.into_iter().map(|(id, uses, revoked)| (id, (uses, revoked))));
-    }
-    Ok(current)
+/// A write transaction begun and committed by statements inside larger
+/// multi-statement calls (see `append_audit_claiming`), so sqlx does not
+/// know about it. Unless `committed` is called, the connection is closed
+/// instead of going back to the pool: closing makes SQLite roll back whatever
+/// was not committed, also when the future is dropped halfway.
+struct HandIssuedTransaction {
+    connection: sqlx::pool::PoolConnection<Sqlite>,
+    committed: bool,
 }
 
-/// Write the settled use counts (one statement per chunk of grants).
-async fn store_grant_uses(connection: &mut SqliteConnection, updates: &[(String, i64)]) -> Result<()> {
-    for chunk in updates.chunks(SQLITE_IDS_PER_STATEMENT / 3) {
-        let mut query = QueryBuilder::<Sqlite>::new("UPDATE grants SET uses = CASE id");
-        for (id, uses) in chunk {
-            query.push(" WHEN ").push_bind(id.as_str()).push(" THEN ").push_bind(*uses);
-        }
-        query.push(" END WHERE id IN (");
-        let mut list = query.separated(", ");
-        for (id, _) in chunk {
-            list.push_bind(id.as_str());
-        }
-        query.push(")");
-        query.build().execute(&mut *connection).await.map_err(sqlite_error)?;
+impl HandIssuedTransaction {
+    fn committed(&mut self) {
+        self.committed = true;
     }
-    Ok(())
 }
 
-/// Evidence records (with fields and file) by id, in one query per chunk.
-async fn evidence_records(connection: &mut SqliteConnection, ids: &[String]) -> Result<Vec<EvidenceRecord>> {
-    let mut records = Vec::new();
-    for chunk in ids.chunks(SQLITE_IDS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT e.id, e.citizen_id, e.type_id, e.type_version, e.created_at, e.file_id, \
-                    f.status, f.media_type, f.plaintext_size, f.chunk_count, f.sealed_name, \
-                    ef.name AS field_name, ef.ciphertext AS field_ciphertext \
-             FROM evidence e LEFT JOIN files f ON f.id = e.file_id \
-             LEFT JOIN evidence_fields ef ON ef.evidence_id = e.id WHERE e.id IN (",
-        );
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(id.as_str());
+impl Drop for HandIssuedTransaction {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.connection.close_on_drop();
         }
-        query.push(") ORDER BY e.id, ef.position, ef.name");
-        let rows = query.build().fetch_all(&mut *connection).await.map_err(sqlite_error)?;
-        records.extend(group_evidence_rows(&rows, evidence_from_row)?);
     }
-    Ok(records)
-}
-
-/// Move the audit head forward by `count` inside the append transaction and
-/// return the last sequence number before it (-1 for an empty log).
-async fn reserve_audit_sequences(connection: &mut SqliteConnection, count: usize) -> Result<i64> {
-    let count = i64::try_from(count).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
-    let new_last: i64 = sqlx::query_scalar(
-        "UPDATE audit_head SET last_sequence = last_sequence + ? WHERE id = 1 RETURNING last_sequence",
-    )
-    .bind(count)
-    .fetch_one(&mut *connection)
-    .await
-    .map_err(sqlite_error)?;
-    Ok(new_last - count)
 }
 
 fn staff_session_from_row(row: &SqliteRow) -> Result<StaffSessionRecord> {

@@ -12,6 +12,7 @@
 //!   the approved fields, under a pairwise pseudonym, never the citizen id.
 
 use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
 
 use super::{FileReader, FileView, Result, Vault, VaultError, open_file_view, open_text};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
@@ -424,6 +425,7 @@ impl Vault {
         };
         self.record_as_citizen(citizen, Action::GrantRevoke, targets, Outcome::Success, None).await?;
         self.store.revoke_grant(citizen, id.as_str(), self.clock.now()).await?;
+        self.release_grants.forget(id.as_str());
         Ok(())
     }
 
@@ -431,13 +433,13 @@ impl Vault {
     /// release and claim the use in one durable append, then decrypt.
     #[tracing::instrument(skip_all)]
     pub async fn release(&self, department: &str, id: &GrantId) -> Result<Release> {
-        let Some(ReleaseGrant { grant, wrapped_dek, kek_version }) = self.store.grant_for_release(id.as_str()).await?
-        else {
+        let Some(release_grant) = self.release_grant(id).await? else {
             let targets =
                 Targets { grant: Some(id.to_string()), department: Some(department.to_owned()), ..Targets::default() };
             self.record_department_refusal(department, Action::Release, targets, "not_found").await;
             return Err(VaultError::NotFound);
         };
+        let ReleaseGrant { grant, wrapped_dek, kek_version } = &*release_grant;
         let mut targets = Targets {
             subject: Some(grant.citizen_id.to_string()),
             grant: Some(grant.id.clone()),
@@ -447,7 +449,7 @@ impl Vault {
         };
         let now = self.clock.now();
         let decision = match self.policies.services.get(&grant.service) {
-            Some(service) => decide(service, &grant_state(&grant), department, now).map(|fields| (service, fields)),
+            Some(service) => decide(service, &grant_state(grant), department, now).map(|fields| (service, fields)),
             // The policy no longer offers the service: nothing is released.
             None => Err(Refusal::WrongService),
         };
@@ -476,7 +478,7 @@ impl Vault {
         };
         // Durable (and the use counted) before anything is decrypted; the
         // sealed evidence comes from the same transaction.
-        let AppendedAudit { entry, evidence: records } = self.audit.record_claiming(event, Some(claim)).await?;
+        let AppendedAudit { entry, evidence: stored } = self.audit.record_claiming(event, Some(claim)).await?;
         let uses = match (entry.event.outcome, entry.event.targets.grant_use) {
             (Outcome::Success, Some(uses)) => uses,
             _ => {
@@ -487,7 +489,12 @@ impl Vault {
                 return Err(VaultError::Refused(refusal));
             }
         };
-        let dek = self.keys.unwrap_dek(&grant.citizen_id, kek_version, &wrapped_dek)?;
+        let mut records = Vec::with_capacity(stored.len());
+        for id in &stored {
+            // Evidence the citizen deleted since approving is simply gone.
+            records.extend(self.released_evidence(&grant.citizen_id, id).await?);
+        }
+        let dek = self.keys.unwrap_dek(&grant.citizen_id, *kek_version, wrapped_dek)?;
         let mut evidence = Vec::new();
         for type_id in service.evidence_types() {
             let type_fields: Vec<FieldRef> =
@@ -495,7 +502,6 @@ impl Vault {
             if type_fields.is_empty() {
                 continue;
             }
-            // Evidence the citizen deleted since approving is simply gone.
             for record in records.iter().filter(|record| record.type_id == type_id) {
                 let (values, file) = open_fields(&dek, &grant.citizen_id, record, &type_fields, service.file)?;
                 evidence.push(ReleasedEvidence {
@@ -507,7 +513,7 @@ impl Vault {
             }
         }
         let subject = self.keys.pepper().pairwise_pseudonym(&grant.citizen_id, department);
-        let mut grant = grant;
+        let mut grant = grant.clone();
         grant.uses = uses;
         Ok(Release {
             uses_left: limit.saturating_sub(uses),
@@ -517,6 +523,32 @@ impl Vault {
             issued_at: entry.time,
             audit_index: entry.sequence,
         })
+    }
+
+    /// The grant and wrapped DEK for a release: remembered for a short
+    /// while (see `grant_cache`; `uses` and `revoked_at` there may be stale
+    /// and are settled by the claim in the audit transaction).
+    async fn release_grant(&self, id: &GrantId) -> Result<Option<Arc<ReleaseGrant>>> {
+        if let Some(grant) = self.release_grants.get(id.as_str()) {
+            return Ok(Some(grant));
+        }
+        let Some(grant) = self.store.grant_for_release(id.as_str()).await? else { return Ok(None) };
+        let grant = Arc::new(grant);
+        self.release_grants.insert(grant.grant.id.clone(), grant.clone());
+        Ok(Some(grant))
+    }
+
+    /// Sealed evidence that the audit transaction found stored for
+    /// `citizen`: remembered (immutable once written), or read; None if it
+    /// was deleted since that transaction.
+    async fn released_evidence(&self, citizen: &CitizenId, id: &EvidenceId) -> Result<Option<Arc<EvidenceRecord>>> {
+        if let Some(record) = self.sealed_evidence.get(id.as_str()).filter(|record| &record.citizen_id == citizen) {
+            return Ok(Some(record));
+        }
+        let Some(record) = self.store.evidence(citizen, id).await? else { return Ok(None) };
+        let record = Arc::new(record);
+        self.sealed_evidence.insert(id.to_string(), record.clone());
+        Ok(Some(record))
     }
 
     /// The file of a released document, within `RELEASE_FILE_WINDOW_MINUTES`

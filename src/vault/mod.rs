@@ -31,6 +31,7 @@ const CHUNKS_PER_BATCH: usize = 64;
 const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 
 mod access;
+mod cache;
 
 pub use access::{
     Approval, ApprovalProblem, Candidate, ConsentPreview, DocumentChoice, MAX_REFERENCE_CHARS,
@@ -88,6 +89,9 @@ pub struct Vault {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn SecureRandom + Send + Sync>,
     audit: Arc<Audit>,
+    /// Release-time reads (see `cache` for why this is safe).
+    release_grants: Arc<cache::TtlCache<crate::store::ReleaseGrant>>,
+    sealed_evidence: Arc<cache::TtlCache<EvidenceRecord>>,
 }
 
 /// Decrypted evidence for its owner.
@@ -151,7 +155,16 @@ impl Vault {
         rng: Arc<dyn SecureRandom + Send + Sync>,
         audit: Arc<Audit>,
     ) -> Self {
-        Self { store, keys, policies, clock, rng, audit }
+        Self {
+            store,
+            keys,
+            policies,
+            clock,
+            rng,
+            audit,
+            release_grants: Arc::default(),
+            sealed_evidence: Arc::default(),
+        }
     }
 
     pub fn audit(&self) -> &Arc<Audit> {
@@ -461,14 +474,19 @@ impl Vault {
             return Err(VaultError::NotFound);
         }
         self.record_citizen(citizen, Action::EvidenceDelete, Some(id), Vec::new(), Outcome::Success, None).await?;
-        if self.store.delete_evidence(citizen, id).await? { Ok(()) } else { Err(VaultError::NotFound) }
+        let deleted = self.store.delete_evidence(citizen, id).await?;
+        self.sealed_evidence.forget(id.as_str());
+        if deleted { Ok(()) } else { Err(VaultError::NotFound) }
     }
 
     /// Erase the account: deleting the wrapped DEK crypto-shreds every copy
     /// of the citizen's data, backups included.
     pub async fn erase_account(&self, citizen: &CitizenId) -> Result<()> {
         self.record_citizen(citizen, Action::AccountErase, None, Vec::new(), Outcome::Success, None).await?;
-        if self.store.delete_citizen(citizen).await? { Ok(()) } else { Err(VaultError::NoAccount) }
+        let deleted = self.store.delete_citizen(citizen).await?;
+        self.release_grants.forget_where(|grant| &grant.grant.citizen_id == citizen);
+        self.sealed_evidence.forget_where(|evidence| &evidence.citizen_id == citizen);
+        if deleted { Ok(()) } else { Err(VaultError::NoAccount) }
     }
 
     pub fn rng(&self) -> &(dyn SecureRandom + Send + Sync) {

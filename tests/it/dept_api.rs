@@ -445,6 +445,49 @@ async fn refusals_are_403_with_stable_codes_and_audited(backend: Backend) {
     app.stop().await;
 }
 
+/// Releases remember the grant and the sealed evidence they read. Changes
+/// made past this process (as another vault node would make them, straight in
+/// the shared store) must still win: evidence deleted there is not released,
+/// a grant revoked there is refused and audited as such.
+async fn remembered_reads_never_outlive_the_store(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (citizen, residence, vehicle) = citizen_with_documents(&app, "erika").await;
+    let request = request_id(&app, TRAFFIC, PARKING).await;
+    let grant = approve(
+        &app,
+        &citizen,
+        &request,
+        vec![residence, vehicle.clone()],
+        &["residence_certificate.city", "vehicle_registration.license_plate"],
+        2,
+    )
+    .await;
+    let types = |body: &Value| -> Vec<String> {
+        body["evidence"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
+    };
+    let response = release(&app, TRAFFIC, &grant.id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(types(&response.json().await.unwrap()), ["residence_certificate", "vehicle_registration"]);
+
+    // Deleted elsewhere: the next release leaves it out.
+    assert!(app.store.delete_evidence(&citizen, &vehicle).await.unwrap());
+    let response = release(&app, TRAFFIC, &grant.id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(types(&body), ["residence_certificate"]);
+    assert!(!body.to_string().contains("M-ST 1234"));
+
+    // Revoked elsewhere (revocation is checked before the use limit): refused, audited with the code and no fields.
+    assert!(app.store.revoke_grant(&citizen, &grant.id, app.clock.now()).await.unwrap());
+    expect_error(release(&app, TRAFFIC, &grant.id).await, StatusCode::FORBIDDEN, "grant_revoked").await;
+    let refused = release_entries(&app, &grant.id, Outcome::Refused).await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].event.reason.as_deref(), Some("grant_revoked"));
+    assert!(refused[0].event.targets.fields.is_empty() && refused[0].event.targets.evidence.is_empty());
+    assert_eq!(release_entries(&app, &grant.id, Outcome::Success).await.len(), 2);
+    app.stop().await;
+}
+
 /// A grant for a service the policy no longer offers (withdrawn after the
 /// citizen approved): nothing is released, 403 `wrong_service`.
 async fn a_withdrawn_service_releases_nothing(backend: Backend) {
@@ -609,6 +652,7 @@ on_both_backends!(
     a_remembered_certificate_still_expires,
     release_gives_exactly_the_approved_policy_fields,
     refusals_are_403_with_stable_codes_and_audited,
+    remembered_reads_never_outlive_the_store,
     a_withdrawn_service_releases_nothing,
     nothing_is_released_when_the_audit_log_fails,
     parallel_releases_respect_the_use_limit,

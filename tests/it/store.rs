@@ -845,9 +845,9 @@ async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
             (Outcome::Refused, None, Some("grant_exhausted".to_owned()), 0),
         ]
     );
-    // A successful claim brings exactly the claiming citizen's existing evidence, sealed as stored.
-    assert_eq!(appended[0].evidence, vec![document.clone()]);
-    assert_eq!(appended[2].evidence, vec![document.clone()]);
+    // A successful claim names exactly the claiming citizen's evidence that exists at the commit.
+    assert_eq!(appended[0].evidence, vec![document.id.clone()]);
+    assert_eq!(appended[2].evidence, vec![document.id.clone()]);
     assert!(appended[1].evidence.is_empty() && appended[3].evidence.is_empty());
     assert_eq!(store.grant(&grant.id).await.expect("get").expect("exists").uses, 2);
     // The stored bodies are the returned entries (a refusal is stored as a refusal).
