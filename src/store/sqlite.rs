@@ -653,10 +653,11 @@ impl Store for SqliteStore {
                     let uses: i64 = row.try_get("uses").map_err(driver_error)?;
                     current.insert(id, (uses, row.try_get::<bool, _>("revoked").map_err(driver_error)?));
                 }
-                _ => existing.push((
+                "evidence" => existing.push((
                     row.try_get::<String, _>("id").map_err(driver_error)?,
                     row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
                 )),
+                other => return Err(StoreError::Corrupt(format!("unexpected row kind {other} in the audit append"))),
             }
         }
         let new_last = new_last.ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
