@@ -41,6 +41,10 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection kept for the audit group commit: its statement cache
+    /// and page cache stay hot for the one serial step of every release.
+    /// (The same pool as `pool` for an in-memory database.)
+    audit_pool: SqlitePool,
     /// Sealed file chunks, one file per upload, beside the database.
     blobs: BlobDir,
 }
@@ -85,8 +89,20 @@ impl SqliteStore {
             name.push(".blobs");
             std::path::PathBuf::from(name)
         };
-        let pool = pool_options.connect_with(options).await.map_err(driver_error)?;
-        Ok(Self { pool, blobs: BlobDir::open(blob_dir)? })
+        let pool = pool_options.connect_with(options.clone()).await.map_err(driver_error)?;
+        let audit_pool = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+                .map_err(driver_error)?
+        };
+        Ok(Self { pool, audit_pool, blobs: BlobDir::open(blob_dir)? })
     }
 }
 
@@ -608,8 +624,10 @@ impl Store for SqliteStore {
         // Two round trips to the connection's worker thread instead of one
         // per statement: the group commit is the one serial step of every
         // release, so each hop there costs throughput.
-        let mut transaction =
-            HandIssuedTransaction { connection: self.pool.acquire().await.map_err(sqlite_error)?, committed: false };
+        let mut transaction = HandIssuedTransaction {
+            connection: self.audit_pool.acquire().await.map_err(sqlite_error)?,
+            committed: false,
+        };
         // Round trip 1: BEGIN IMMEDIATE takes the write lock first (appenders,
         // also in other processes, queue here), so the sequence reserved and
         // the grants and evidence read below cannot change before the commit.
