@@ -477,7 +477,7 @@ impl Vault {
             evidence: grant.evidence_ids.clone(),
         };
         // Durable (and the use counted) before anything is decrypted; the
-        // sealed evidence comes from the same transaction.
+        // same transaction says which of the evidence still exists.
         let AppendedAudit { entry, evidence: stored } = self.audit.record_claiming(event, Some(claim)).await?;
         let uses = match (entry.event.outcome, entry.event.targets.grant_use) {
             (Outcome::Success, Some(uses)) => uses,
@@ -526,29 +526,18 @@ impl Vault {
     }
 
     /// The grant and wrapped DEK for a release: remembered for a short
-    /// while (see `grant_cache`; `uses` and `revoked_at` there may be stale
-    /// and are settled by the claim in the audit transaction).
+    /// while (see `cache`; `uses` and `revoked_at` there may be stale and
+    /// are settled by the claim in the audit transaction).
     async fn release_grant(&self, id: &GrantId) -> Result<Option<Arc<ReleaseGrant>>> {
-        if let Some(grant) = self.release_grants.get(id.as_str()) {
-            return Ok(Some(grant));
-        }
-        let Some(grant) = self.store.grant_for_release(id.as_str()).await? else { return Ok(None) };
-        let grant = Arc::new(grant);
-        self.release_grants.insert(grant.grant.id.clone(), grant.clone());
-        Ok(Some(grant))
+        Ok(self.release_grants.get_or_read(id.as_str(), self.store.grant_for_release(id.as_str())).await?)
     }
 
     /// Sealed evidence that the audit transaction found stored for
     /// `citizen`: remembered (immutable once written), or read; None if it
     /// was deleted since that transaction.
     async fn released_evidence(&self, citizen: &CitizenId, id: &EvidenceId) -> Result<Option<Arc<EvidenceRecord>>> {
-        if let Some(record) = self.sealed_evidence.get(id.as_str()).filter(|record| &record.citizen_id == citizen) {
-            return Ok(Some(record));
-        }
-        let Some(record) = self.store.evidence(citizen, id).await? else { return Ok(None) };
-        let record = Arc::new(record);
-        self.sealed_evidence.insert(id.to_string(), record.clone());
-        Ok(Some(record))
+        let record = self.sealed_evidence.get_or_read(id.as_str(), self.store.evidence(citizen, id)).await?;
+        Ok(record.filter(|record| &record.citizen_id == citizen))
     }
 
     /// The file of a released document, within `RELEASE_FILE_WINDOW_MINUTES`

@@ -61,6 +61,21 @@ impl<V> TtlCache<V> {
         entries.insert(key, (Instant::now(), value));
     }
 
+    /// The remembered value, or `read()`'s (remembered if there is one).
+    pub(crate) async fn get_or_read<E>(
+        &self,
+        key: &str,
+        read: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<Arc<V>>, E> {
+        if let Some(value) = self.get(key) {
+            return Ok(Some(value));
+        }
+        let Some(value) = read.await? else { return Ok(None) };
+        let value = Arc::new(value);
+        self.insert(key.to_owned(), value.clone());
+        Ok(Some(value))
+    }
+
     pub(crate) fn forget(&self, key: &str) {
         self.entries().remove(key);
     }
@@ -93,6 +108,20 @@ mod tests {
         cache.forget_where(|(owner, _)| *owner == "anna");
         assert!(cache.get("g2").is_none());
         assert_eq!(cache.get("g3").map(|value| value.1), Some(3));
+    }
+
+    #[tokio::test]
+    async fn reads_once_and_remembers_what_was_found() {
+        let cache: TtlCache<u32> = TtlCache::default();
+        let found = cache.get_or_read("a", async { Ok::<_, ()>(Some(7)) }).await;
+        assert_eq!(found.map(|value| value.map(|value| *value)), Ok(Some(7)));
+        // Remembered: the second read is not consulted.
+        let again = cache.get_or_read("a", async { Ok::<_, ()>(Some(8)) }).await;
+        assert_eq!(again.map(|value| value.map(|value| *value)), Ok(Some(7)));
+        // Nothing found or an error: nothing remembered.
+        assert_eq!(cache.get_or_read("b", async { Ok::<_, ()>(None) }).await, Ok(None));
+        assert_eq!(cache.get_or_read("c", async { Err::<Option<u32>, _>("down") }).await, Err("down"));
+        assert!(cache.get("b").is_none() && cache.get("c").is_none());
     }
 
     #[test]
