@@ -9,13 +9,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
-use crate::store::{AppendedAudit, AuditAppend, GrantClaim, Store, StoreError};
+use crate::store::{AppendedAudit, AuditAppend, BlockingAudit, GrantClaim, Store, StoreError};
 
 /// Why an append was not acknowledged. The entry may or may not be stored
 /// (a commit can fail after the database applied it); it is never released.
@@ -36,10 +37,10 @@ pub struct AuditLog {
 }
 
 struct Shared {
-    requests: mpsc::Sender<AppendRequest>,
+    requests: mpsc::Sender<Message>,
     counters: Arc<Counters>,
     /// Taken by the first `shutdown`.
-    stop: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -48,6 +49,15 @@ struct Counters {
     entries_committed: AtomicU64,
     /// Wall time spent in committed `append_audit_claiming` calls.
     commit_micros: AtomicU64,
+}
+
+// A channel slot is as large as the largest variant either way; boxing the
+// append would cost an allocation per audited action.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    Append(AppendRequest),
+    /// From `shutdown`: accept nothing more, commit what is queued, end.
+    Stop,
 }
 
 struct AppendRequest {
@@ -64,14 +74,12 @@ impl AuditLog {
         // Room for a full batch being committed plus the next one forming;
         // beyond that, appenders wait (backpressure instead of unbounded memory).
         let (requests, receiver) = mpsc::channel(max_batch.saturating_mul(2));
-        let (stop_sender, stop_receiver) = oneshot::channel();
         let counters = Arc::new(Counters::default());
-        let writer = if store.runs_without_io_driver() {
-            writer_thread(write_batches(store, clock, max_batch, receiver, stop_receiver, counters.clone()))
-        } else {
-            tokio::spawn(write_batches(store, clock, max_batch, receiver, stop_receiver, counters.clone()))
+        let writer = match store.blocking_audit() {
+            Some(audit) => writer_thread(audit, clock, max_batch, receiver, counters.clone()),
+            None => tokio::spawn(write_batches(store, clock, max_batch, receiver, counters.clone())),
         };
-        AuditLog { shared: Arc::new(Shared { requests, counters, stop: Mutex::new(Some((stop_sender, writer))) }) }
+        AuditLog { shared: Arc::new(Shared { requests, counters, writer: Mutex::new(Some(writer)) }) }
     }
 
     /// Durable append: returns the stored entry once its transaction has
@@ -90,7 +98,8 @@ impl AuditLog {
         claim: Option<GrantClaim>,
     ) -> Result<AppendedAudit, AuditError> {
         let (reply, response) = oneshot::channel();
-        self.shared.requests.send(AppendRequest { event, claim, reply }).await.map_err(|_| AuditError::Closed)?;
+        let request = Message::Append(AppendRequest { event, claim, reply });
+        self.shared.requests.send(request).await.map_err(|_| AuditError::Closed)?;
         // A dropped reply means the writer ended without answering: not durable as far as we know.
         response.await.unwrap_or(Err(AuditError::Closed))
     }
@@ -98,9 +107,10 @@ impl AuditLog {
     /// Stop accepting appends, commit everything already queued, and wait for
     /// the writer to finish. Appends on any clone fail with `Closed` afterwards.
     pub async fn shutdown(self) {
-        let stop = self.shared.stop.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        if let Some((stop_sender, writer)) = stop {
-            let _ = stop_sender.send(());
+        let writer = self.shared.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(writer) = writer {
+            // Queued behind every append sent before it; fails only if the writer already ended.
+            let _ = self.shared.requests.send(Message::Stop).await;
             let _ = writer.await;
         }
     }
@@ -121,19 +131,29 @@ impl AuditLog {
     }
 }
 
-/// Run the writer on its own OS thread (with a one-thread runtime), so that
-/// each of its database round trips resumes at once instead of queueing
-/// behind every request task on the shared runtime: the group commit is the
-/// one serial step of every audited action. Only for stores whose
-/// connections need no tokio IO driver (`Store::runs_without_io_driver`).
-/// The returned handle finishes when the writer has.
-fn writer_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+/// Run the writer on its own OS thread with the store's blocking append
+/// (`Store::blocking_audit`): each commit starts as soon as the previous one
+/// ended, instead of queueing behind every request task on the shared
+/// runtime, and no round trip to another thread is made inside it. The group
+/// commit is the one serial step of every audited action. The returned
+/// handle finishes when the writer has.
+fn writer_thread(
+    audit: Arc<dyn BlockingAudit>,
+    clock: Arc<dyn Clock>,
+    max_batch: usize,
+    mut receiver: mpsc::Receiver<Message>,
+    counters: Arc<Counters>,
+) -> JoinHandle<()> {
     let (done_sender, done) = oneshot::channel::<()>();
     let spawned = std::thread::Builder::new().name("tresor-audit-writer".into()).spawn(move || {
-        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime.block_on(writer),
-            // Without a runtime the receiver is dropped: appends fail with `Closed`.
-            Err(error) => tracing::error!(%error, "could not start the audit writer's runtime"),
+        let mut batch = Vec::with_capacity(max_batch);
+        while let Some(first) = receiver.blocking_recv() {
+            collect_batch(first, &mut receiver, &mut batch, max_batch);
+            if let Some((appends, replies)) = take_batch(clock.as_ref(), &mut batch) {
+                let started = Instant::now();
+                let result = audit.append_audit_claiming(&appends);
+                answer_batch(result, replies, started, &counters);
+            }
         }
         let _ = done_sender.send(());
     });
@@ -145,54 +165,78 @@ fn writer_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinHandl
     })
 }
 
-/// The writer: take what is queued (up to `max_batch`), commit it in one
-/// `append_audit`, answer every caller, repeat. Requests that arrive during
-/// the commit wait in the channel and form the next batch.
+/// The writer as a task, for stores with async connections: take what is
+/// queued (up to `max_batch`), commit it in one `append_audit_claiming`,
+/// answer every caller, repeat. Requests that arrive during the commit wait
+/// in the channel and form the next batch.
 async fn write_batches(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     max_batch: usize,
-    mut receiver: mpsc::Receiver<AppendRequest>,
-    mut stop: oneshot::Receiver<()>,
+    mut receiver: mpsc::Receiver<Message>,
     counters: Arc<Counters>,
 ) {
-    let mut stopping = false;
     let mut batch = Vec::with_capacity(max_batch);
-    loop {
-        let first = tokio::select! {
-            request = receiver.recv() => request,
-            _ = &mut stop, if !stopping => {
-                // No new sends; recv() still yields what is queued, then None.
-                receiver.close();
-                stopping = true;
-                continue;
-            }
-        };
-        let Some(first) = first else { break };
-        batch.push(first);
+    while let Some(first) = receiver.recv().await {
         // The callers acknowledged by the previous commit are waking up right
         // now; one yield lets them queue their next append into this batch.
         tokio::task::yield_now().await;
-        while batch.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
+        collect_batch(first, &mut receiver, &mut batch, max_batch);
+        if let Some((appends, replies)) = take_batch(clock.as_ref(), &mut batch) {
+            let started = Instant::now();
+            let result = store.append_audit_claiming(&appends).await;
+            answer_batch(result, replies, started, &counters);
         }
-        commit_batch(store.as_ref(), clock.as_ref(), &mut batch, &counters).await;
     }
 }
 
-async fn commit_batch(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<AppendRequest>, counters: &Counters) {
+/// `first` and whatever else is queued, up to `max_batch` appends. A `Stop`
+/// closes the channel: nothing new is accepted, what is queued still comes.
+fn collect_batch(
+    first: Message,
+    receiver: &mut mpsc::Receiver<Message>,
+    batch: &mut Vec<AppendRequest>,
+    max_batch: usize,
+) {
+    let mut next = Some(first);
+    while let Some(message) = next {
+        match message {
+            Message::Append(request) => batch.push(request),
+            Message::Stop => receiver.close(),
+        }
+        if batch.len() >= max_batch {
+            break;
+        }
+        next = receiver.try_recv().ok();
+    }
+}
+
+type Replies = Vec<oneshot::Sender<Result<AppendedAudit, AuditError>>>;
+
+/// The batch's appends (one time for all of them) and where to answer; None
+/// for an empty batch.
+fn take_batch(clock: &dyn Clock, batch: &mut Vec<AppendRequest>) -> Option<(Vec<AuditAppend>, Replies)> {
+    if batch.is_empty() {
+        return None;
+    }
     // One time per batch: entries in sequence order have non-decreasing times
     // (for a monotonic clock within this process).
     let time = clock.now();
-    let (appends, replies): (Vec<_>, Vec<_>) = batch
-        .drain(..)
-        .map(|request| (AuditAppend { time, event: request.event, claim: request.claim }, request.reply))
-        .unzip();
-    let started = std::time::Instant::now();
-    match store.append_audit_claiming(&appends).await {
+    Some(
+        batch
+            .drain(..)
+            .map(|request| (AuditAppend { time, event: request.event, claim: request.claim }, request.reply))
+            .unzip(),
+    )
+}
+
+fn answer_batch(
+    result: Result<Vec<AppendedAudit>, StoreError>,
+    replies: Replies,
+    started: Instant,
+    counters: &Counters,
+) {
+    match result {
         Ok(entries) if entries.len() == replies.len() => {
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             counters.commit_micros.fetch_add(micros, Ordering::Relaxed);
@@ -220,7 +264,7 @@ async fn commit_batch(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<Appe
     }
 }
 
-fn fail_all(replies: Vec<oneshot::Sender<Result<AppendedAudit, AuditError>>>, error: &Arc<StoreError>) {
+fn fail_all(replies: Replies, error: &Arc<StoreError>) {
     for reply in replies {
         let _ = reply.send(Err(AuditError::Store(error.clone())));
     }

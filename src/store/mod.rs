@@ -25,6 +25,12 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite audit connection (see `sqlite::audit`).
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    /// A blocking database call ended without an answer (its thread panicked).
+    #[error("database worker failed: {0}")]
+    Worker(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is malformed: {0}")]
@@ -122,11 +128,11 @@ pub trait Store: Send + Sync {
     /// Apply pending migrations.
     async fn migrate(&self) -> Result<()>;
 
-    /// True when the store's connections do their IO on threads of their own
-    /// (SQLite's worker threads), not through the tokio runtime that opened
-    /// them; the audit writer then runs on a dedicated thread and runtime.
-    fn runs_without_io_driver(&self) -> bool {
-        false
+    /// For a store whose audit append is blocking work (SQLite): that
+    /// append, for the audit writer to call on a thread of its own. None:
+    /// the writer awaits `append_audit_claiming` on the runtime.
+    fn blocking_audit(&self) -> Option<Arc<dyn BlockingAudit>> {
+        None
     }
 
     // --- citizens -----------------------------------------------------------
@@ -203,10 +209,10 @@ pub trait Store: Send + Sync {
     /// event into a refusal (`grant_revoked` / `grant_exhausted`, see
     /// [`refuse_claimed_event`]) before it is numbered and hashed, so a use is
     /// counted exactly when a success entry for it is durable. For a claim
-    /// that succeeded, the sealed evidence it names (those of the claim's
-    /// citizen that still exist) is read in the same transaction and
-    /// returned with the entry: what is released is what existed when the
-    /// release was recorded.
+    /// that succeeded, which of the evidence it names still exists and
+    /// belongs to the claim's citizen is read in the same transaction and
+    /// returned with the entry (ids): what is released is what existed when
+    /// the release was recorded.
     async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>>;
     /// Number of entries (the Merkle tree size); the next sequence number.
     async fn audit_size(&self) -> Result<u64>;
@@ -725,6 +731,11 @@ fn appended_with_evidence(
             AppendedAudit { entry, evidence }
         })
         .collect()
+}
+
+/// `Store::append_audit_claiming` as a blocking call (see `Store::blocking_audit`).
+pub trait BlockingAudit: Send + Sync {
+    fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>>;
 }
 
 /// An event for `append_audit_claiming`.

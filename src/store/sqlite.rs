@@ -2,8 +2,8 @@
 //! embedded default. Schema in `migrations/sqlite`; keep it equivalent to the
 //! PostgreSQL one (same version numbers, same constraint names).
 
-use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,13 +15,12 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
 use super::{
-    AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
-    appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row, json_list,
-    settle_claims, stored_count,
+    AccessRequestRecord, AppendedAudit, AuditAppend, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
+    access_request_from_row, evidence_from_row, grant_from_row, json_list, stored_count,
 };
 use super::{
-    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
-    number_audit_events, sequence_bound, stored_size,
+    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves, sequence_bound,
+    stored_size,
 };
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
@@ -39,70 +38,66 @@ const CHUNK_ROWS_PER_STATEMENT: usize = 1024;
 /// (the busy timeout does not apply to a lock upgrade in WAL mode).
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+mod audit;
+
+pub use audit::SqliteAudit;
+
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One connection kept for the audit group commit: its statement cache
-    /// and page cache stay hot for the one serial step of every release.
-    /// (The same pool as `pool` for an in-memory database.)
-    audit_pool: SqlitePool,
+    /// The audit group commit's own blocking connection (see `audit`).
+    audit: Arc<SqliteAudit>,
     /// Sealed file chunks, one file per upload, beside the database.
     blobs: BlobDir,
+    /// For `sqlite::memory:`: the throwaway directory holding the database
+    /// and its blobs, removed when the store is dropped.
+    _throwaway: Option<tempfile::TempDir>,
 }
 
 impl SqliteStore {
     /// Connect to `sqlite://path` (the file is created if missing) or
-    /// `sqlite::memory:` (one private in-memory database, for tests).
+    /// `sqlite::memory:` (a private throwaway database for tests: a fresh
+    /// file in a temporary directory, removed when the store is dropped; a
+    /// file because the audit connection and the pool must share it).
     ///
     /// Durability: WAL with `synchronous = FULL`. NORMAL would be consistent
     /// after a crash but may lose the last commits on power loss; a vault
     /// that has told a citizen "stored" must not forget it, and the extra
     /// fsync per commit is cheap next to the Argon2 and upload work.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let (url, throwaway) = if in_memory {
+            let directory = tempfile::Builder::new()
+                .prefix("tresor-memory-")
+                .tempdir()
+                .map_err(|error| StoreError::Corrupt(format!("temporary database directory: {error}")))?;
+            (format!("sqlite://{}", directory.path().join("tresor.sqlite").display()), Some(directory))
+        } else {
+            (url.to_owned(), None)
+        };
+        let options = SqliteConnectOptions::from_str(&url)
             .map_err(driver_error)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
-            // Batched statements (audit rows, grant claims) have one text per
-            // batch size; keep them all prepared instead of re-preparing.
+            // Batched statements have one text per batch size; keep them
+            // all prepared instead of re-preparing.
             .statement_cache_capacity(4096)
             // Erased citizens' wrapped keys and sealed data are overwritten
             // with zeros instead of lingering in free pages.
             .pragma("secure_delete", "ON");
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool_options = if in_memory {
-            // An in-memory database lives as long as its connection: keep
-            // exactly one, forever.
-            SqlitePoolOptions::new().min_connections(1).max_connections(1).idle_timeout(None).max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(8)
-        };
-        let blob_dir = if in_memory {
-            let mut random = [0u8; 8];
-            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
-                .map_err(|_| StoreError::Corrupt("random source failed".into()))?;
-            std::env::temp_dir().join(format!("tresor-memory-blobs-{}", hex::encode(random)))
-        } else {
-            let mut name = options.get_filename().as_os_str().to_owned();
-            name.push(".blobs");
-            std::path::PathBuf::from(name)
-        };
-        let pool = pool_options.connect_with(options.clone()).await.map_err(driver_error)?;
-        let audit_pool = if in_memory {
-            pool.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .min_connections(1)
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await
-                .map_err(driver_error)?
-        };
-        Ok(Self { pool, audit_pool, blobs: BlobDir::open(blob_dir)? })
+        let mut blob_dir = options.get_filename().as_os_str().to_owned();
+        blob_dir.push(".blobs");
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(driver_error)?;
+        let audit = SqliteAudit::open(options.get_filename())?;
+        Ok(Self {
+            pool,
+            audit: Arc::new(audit),
+            blobs: BlobDir::open(std::path::PathBuf::from(blob_dir))?,
+            _throwaway: throwaway,
+        })
     }
 }
 
@@ -119,9 +114,8 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn runs_without_io_driver(&self) -> bool {
-        // sqlx-sqlite talks to each connection's own worker thread over channels.
-        true
+    fn blocking_audit(&self) -> Option<Arc<dyn BlockingAudit>> {
+        Some(self.audit.clone())
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -618,110 +612,13 @@ impl Store for SqliteStore {
     // --- audit log ----------------------------------------------------------
 
     async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
-        if appends.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Two round trips to the connection's worker thread instead of one
-        // per statement: the group commit is the one serial step of every
-        // release, so each hop there costs throughput.
-        let mut transaction = HandIssuedTransaction {
-            connection: self.audit_pool.acquire().await.map_err(sqlite_error)?,
-            committed: false,
-        };
-        // Round trip 1: BEGIN IMMEDIATE takes the write lock first (appenders,
-        // also in other processes, queue here), so the sequence reserved and
-        // the grants and evidence read below cannot change before the commit.
-        let count =
-            i64::try_from(appends.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
-        let grant_ids = claimed_grant_ids(appends);
-        // Which claimed evidence still exists (a refused claim's is not used).
-        let evidence_ids = claimed_evidence_ids(appends);
-        let mut reads = QueryBuilder::<Sqlite>::new(
-            "BEGIN IMMEDIATE; \
-             UPDATE audit_head SET last_sequence = last_sequence + ",
-        );
-        reads.push_bind(count).push(" WHERE id = 1 RETURNING 'head' AS kind, last_sequence");
-        for chunk in grant_ids.chunks(SQLITE_IDS_PER_STATEMENT) {
-            reads.push(
-                "; SELECT 'grant' AS kind, id, uses, revoked_at IS NOT NULL AS revoked FROM grants WHERE id IN (",
-            );
-            let mut list = reads.separated(", ");
-            for id in chunk {
-                list.push_bind(id.as_str());
-            }
-            reads.push(")");
-        }
-        for chunk in evidence_ids.chunks(SQLITE_IDS_PER_STATEMENT) {
-            reads.push("; SELECT 'evidence' AS kind, id, citizen_id FROM evidence WHERE id IN (");
-            let mut list = reads.separated(", ");
-            for id in chunk {
-                list.push_bind(id.as_str());
-            }
-            reads.push(")");
-        }
-        let rows = reads.build().fetch_all(&mut *transaction.connection).await.map_err(sqlite_error)?;
-        let mut new_last = None;
-        let mut current = HashMap::new();
-        let mut existing = Vec::new();
-        for row in rows {
-            match row.try_get::<&str, _>("kind").map_err(driver_error)? {
-                "head" => new_last = Some(row.try_get::<i64, _>("last_sequence").map_err(driver_error)?),
-                "grant" => {
-                    let id: String = row.try_get("id").map_err(driver_error)?;
-                    let uses: i64 = row.try_get("uses").map_err(driver_error)?;
-                    current.insert(id, (uses, row.try_get::<bool, _>("revoked").map_err(driver_error)?));
-                }
-                "evidence" => existing.push((
-                    row.try_get::<String, _>("id").map_err(driver_error)?,
-                    row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
-                )),
-                other => return Err(StoreError::Corrupt(format!("unexpected row kind {other} in the audit append"))),
-            }
-        }
-        let new_last = new_last.ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
-        let settled = settle_claims(appends, current)?;
-        let (entries, rows) = number_audit_events(new_last - count, &settled.events)?;
-
-        // Round trip 2: the use counts, the entries and the COMMIT.
-        let mut writes = QueryBuilder::<Sqlite>::new("");
-        for chunk in settled.updates.chunks(SQLITE_IDS_PER_STATEMENT / 3) {
-            writes.push("UPDATE grants SET uses = CASE id");
-            for (id, uses) in chunk {
-                writes.push(" WHEN ").push_bind(id.as_str()).push(" THEN ").push_bind(*uses);
-            }
-            writes.push(" END WHERE id IN (");
-            let mut list = writes.separated(", ");
-            for (id, _) in chunk {
-                list.push_bind(id.as_str());
-            }
-            writes.push("); ");
-        }
-        for batch in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
-            writes.push(
-                "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
-                 outcome, department, service) ",
-            );
-            writes.push_values(batch, |mut values, row| {
-                values
-                    .push_bind(row.sequence)
-                    .push_bind(row.time)
-                    .push_bind(row.body.as_slice())
-                    .push_bind(row.leaf_hash.as_slice())
-                    .push_bind(row.subject.as_deref())
-                    .push_bind(row.actor_kind)
-                    .push_bind(row.actor_id.as_deref())
-                    .push_bind(row.action)
-                    .push_bind(row.outcome)
-                    .push_bind(row.department.as_deref())
-                    .push_bind(row.service.as_deref());
-            });
-            writes.push("; ");
-        }
-        // synchronous = FULL: the COMMIT returns after the WAL is fsynced.
-        writes.push("COMMIT");
-        writes.build().execute(&mut *transaction.connection).await.map_err(sqlite_error)?;
-        transaction.committed();
-        Ok(appended_with_evidence(appends, &settled.claimed, entries, &existing))
+        // Blocking work: off the runtime's worker threads. (The audit writer
+        // calls `blocking_audit` on a thread of its own instead.)
+        let audit = self.audit.clone();
+        let appends = appends.to_vec();
+        tokio::task::spawn_blocking(move || audit.append_audit_claiming(&appends))
+            .await
+            .map_err(|error| StoreError::Worker(error.to_string()))?
     }
 
     async fn audit_size(&self) -> Result<u64> {
@@ -1143,28 +1040,40 @@ fn unique_constraint_name(message: &str) -> Option<&'static str> {
 fn sqlite_error(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(database_error) = &error {
         let message = database_error.message();
-        if database_error.is_unique_violation() {
-            let name = unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned);
-            return StoreError::Conflict(name);
-        }
-        if database_error.is_foreign_key_violation() {
-            return StoreError::Conflict("foreign_key".to_owned());
-        }
-        if database_error.is_check_violation() {
-            let name = message.strip_prefix("CHECK constraint failed: ").unwrap_or(message);
-            return StoreError::Conflict(name.to_owned());
+        let constraint = if database_error.is_unique_violation() {
+            Some(Constraint::Unique)
+        } else if database_error.is_foreign_key_violation() {
+            Some(Constraint::ForeignKey)
+        } else if database_error.is_check_violation() {
+            Some(Constraint::Check)
+        } else {
+            None
+        };
+        if let Some(constraint) = constraint {
+            return constraint_conflict(constraint, message);
         }
     }
     driver_error(error)
 }
 
-// --- audit log helpers ----------------------------------------------------------
+/// The kinds of constraint failure that are a `Conflict`.
+enum Constraint {
+    Unique,
+    ForeignKey,
+    Check,
+}
 
-/// Rows per multi-row audit INSERT: 11 bind parameters each stays far below
-/// SQLite's 32766-parameter limit.
-const AUDIT_ROWS_PER_STATEMENT: usize = 1000;
-/// Ids bound in one `IN (...)` list (SQLite allows 32766 parameters).
-const SQLITE_IDS_PER_STATEMENT: usize = 3000;
+/// A constraint failure named the PostgreSQL way where it is known (the
+/// tests and callers match on names like `citizens_pkey`), from SQLite's message.
+fn constraint_conflict(constraint: Constraint, message: &str) -> StoreError {
+    StoreError::Conflict(match constraint {
+        Constraint::Unique => unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned),
+        Constraint::ForeignKey => "foreign_key".to_owned(),
+        Constraint::Check => message.strip_prefix("CHECK constraint failed: ").unwrap_or(message).to_owned(),
+    })
+}
+
+// --- audit log helpers ----------------------------------------------------------
 
 fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
     Ok(StoredAuditEntry {
@@ -1180,30 +1089,6 @@ fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
         department: row.try_get("department").map_err(driver_error)?,
         service: row.try_get("service").map_err(driver_error)?,
     })
-}
-
-/// A write transaction begun and committed by statements inside larger
-/// multi-statement calls (see `append_audit_claiming`), so sqlx does not
-/// know about it. Unless `committed` is called, the connection is closed
-/// instead of going back to the pool: closing makes SQLite roll back whatever
-/// was not committed, also when the future is dropped halfway.
-struct HandIssuedTransaction {
-    connection: sqlx::pool::PoolConnection<Sqlite>,
-    committed: bool,
-}
-
-impl HandIssuedTransaction {
-    fn committed(&mut self) {
-        self.committed = true;
-    }
-}
-
-impl Drop for HandIssuedTransaction {
-    fn drop(&mut self) {
-        if !self.committed {
-            self.connection.close_on_drop();
-        }
-    }
 }
 
 fn staff_session_from_row(row: &SqliteRow) -> Result<StaffSessionRecord> {

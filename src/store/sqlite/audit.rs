@@ -1,0 +1,174 @@
+//! The audit group commit on SQLite, on a plain blocking connection of its
+//! own (rusqlite) that the audit writer's thread drives directly.
+//!
+//! Why not sqlx here: sqlx-sqlite runs each connection on a worker thread of
+//! its own and hands every statement, row and result across channels to the
+//! async caller. For the group commit, the one serial step of every release,
+//! those hops (thread wake-ups, allocations per row, two round trips per
+//! batch) cost more than SQLite's own work; measured in
+//! `cargo bench --bench release` (README, "Department releases").
+//! Everything else stays on sqlx; both open the same database file, and
+//! SQLite's locking (BEGIN IMMEDIATE, busy timeout) orders them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::super::{
+    AppendedAudit, AuditAppend, BlockingAudit, Result, StoreError, appended_with_evidence, claimed_evidence_ids,
+    claimed_grant_ids, number_audit_events, settle_claims,
+};
+use super::{Constraint, constraint_conflict};
+
+/// Statements kept prepared on the audit connection (all of them fit).
+const STATEMENT_CACHE: usize = 16;
+
+/// The audit connection, one caller at a time.
+pub struct SqliteAudit {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteAudit {
+    /// Open the database file (already created and migrated by the pool)
+    /// with the same settings as the pool's connections.
+    pub(super) fn open(path: &Path) -> Result<Self> {
+        let connection = Connection::open(path).map_err(sqlite_error)?;
+        connection.busy_timeout(Duration::from_secs(5)).map_err(sqlite_error)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let journal_mode: String =
+            connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(sqlite_error)?;
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!("SQLite refused WAL mode (journal_mode is {journal_mode})")));
+        }
+        // synchronous = FULL: COMMIT returns after the WAL is fsynced.
+        connection
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")
+            .map_err(sqlite_error)?;
+        Ok(Self { connection: Mutex::new(connection) })
+    }
+}
+
+impl BlockingAudit for SqliteAudit {
+    fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
+        if appends.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A panic while the lock was held dropped its transaction (rolled back).
+        let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        append(&mut connection, appends)
+    }
+}
+
+/// One transaction: reserve the sequence numbers, settle the claims against
+/// the grants as stored, store the use counts and the entries, commit. Any
+/// error drops the transaction, which rolls it back.
+fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
+    let count = i64::try_from(appends.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+    // BEGIN IMMEDIATE takes the write lock first (appenders, also in other
+    // processes, queue here), so the sequence reserved and the grants and
+    // evidence read below cannot change before the commit.
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_error)?;
+    let new_last: i64 = transaction
+        .prepare_cached("UPDATE audit_head SET last_sequence = last_sequence + ?1 WHERE id = 1 RETURNING last_sequence")
+        .and_then(|mut statement| statement.query_row([count], |row| row.get(0)).optional())
+        .map_err(sqlite_error)?
+        .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
+
+    let mut current = HashMap::new();
+    {
+        let mut statement = transaction
+            .prepare_cached("SELECT uses, revoked_at IS NOT NULL FROM grants WHERE id = ?1")
+            .map_err(sqlite_error)?;
+        for id in claimed_grant_ids(appends) {
+            let state = statement
+                .query_row([&id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, bool>(1)?)))
+                .optional()
+                .map_err(sqlite_error)?;
+            if let Some(state) = state {
+                current.insert(id, state);
+            }
+        }
+    }
+    // Which claimed evidence still exists, and whose (a refused claim's is not used).
+    let mut existing = Vec::new();
+    {
+        let mut statement =
+            transaction.prepare_cached("SELECT citizen_id FROM evidence WHERE id = ?1").map_err(sqlite_error)?;
+        for id in claimed_evidence_ids(appends) {
+            let owner: Option<String> =
+                statement.query_row([&id], |row| row.get(0)).optional().map_err(sqlite_error)?;
+            if let Some(owner) = owner {
+                existing.push((id, owner));
+            }
+        }
+    }
+    let settled = settle_claims(appends, current)?;
+    let (entries, rows) = number_audit_events(new_last - count, &settled.events)?;
+    {
+        let mut statement =
+            transaction.prepare_cached("UPDATE grants SET uses = ?2 WHERE id = ?1").map_err(sqlite_error)?;
+        for (id, uses) in &settled.updates {
+            statement.execute(params![id, uses]).map_err(sqlite_error)?;
+        }
+    }
+    {
+        let mut statement = transaction
+            .prepare_cached(
+                "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
+                 outcome, department, service) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .map_err(sqlite_error)?;
+        for row in &rows {
+            statement
+                .execute(params![
+                    row.sequence,
+                    row.time,
+                    row.body,
+                    row.leaf_hash,
+                    row.subject,
+                    row.actor_kind,
+                    row.actor_id,
+                    row.action,
+                    row.outcome,
+                    row.department,
+                    row.service,
+                ])
+                .map_err(sqlite_error)?;
+        }
+    }
+    transaction.commit().map_err(sqlite_error)?;
+    Ok(appended_with_evidence(appends, &settled.claimed, entries, &existing))
+}
+
+/// Constraint failures are conflicts (as on the pool's connections), column
+/// values of the wrong type are malformed data, the rest database errors.
+fn sqlite_error(error: rusqlite::Error) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, Some(message))
+            if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            let constraint = match failure.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    Constraint::Unique
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Constraint::ForeignKey,
+                rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => Constraint::Check,
+                _ => return StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, Some(message))),
+            };
+            constraint_conflict(constraint, &message)
+        }
+        rusqlite::Error::FromSqlConversionFailure(index, _, source) => {
+            StoreError::Corrupt(format!("column {index}: {source}"))
+        }
+        rusqlite::Error::InvalidColumnType(index, name, kind) => {
+            StoreError::Corrupt(format!("column {index} ({name}): unexpected {kind}"))
+        }
+        rusqlite::Error::IntegralValueOutOfRange(index, value) => {
+            StoreError::Corrupt(format!("column {index}: {value} out of range"))
+        }
+        other => StoreError::Sqlite(other),
+    }
+}
