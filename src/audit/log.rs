@@ -146,6 +146,7 @@ fn writer_thread(
 ) -> JoinHandle<()> {
     let (done_sender, done) = oneshot::channel::<()>();
     let spawned = std::thread::Builder::new().name("tresor-audit-writer".into()).spawn(move || {
+        let _ = raise_priority();
         let mut batch = Vec::with_capacity(max_batch);
         while let Some(first) = receiver.blocking_recv() {
             collect_batch(first, &mut receiver, &mut batch, max_batch);
@@ -163,6 +164,41 @@ fn writer_thread(
     tokio::spawn(async move {
         let _ = done.await;
     })
+}
+
+/// Nice value the writer thread asks for: the commit is the serial step of
+/// every audited action, so when it becomes runnable (a request queued, an
+/// fsync done) it should not wait for a request task's time slice. It
+/// sleeps in fsync or on the channel most of the time and cannot starve the
+/// request tasks: they are what feeds it. On 2 cores this raised releases/s
+/// by up to 12 % (README, "Department releases").
+const WRITER_NICE: i32 = -10;
+
+/// Raise this thread's scheduling priority to `WRITER_NICE` where allowed
+/// (root, CAP_SYS_NICE, or an RLIMIT_NICE such as systemd's `LimitNICE=-10`);
+/// otherwise keep the normal priority and say so. True if raised.
+fn raise_priority() -> bool {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+    // The crate maps 0..=99 onto nice 19..=-20 for normal threads on Linux
+    // (higher is more urgent): 72 is nice -10.
+    const CROSS_PLATFORM_72: u8 = 72;
+    let result = ThreadPriorityValue::try_from(CROSS_PLATFORM_72).map_err(|error| error.to_owned()).and_then(|value| {
+        set_current_thread_priority(ThreadPriority::Crossplatform(value)).map_err(|error| format!("{error:?}"))
+    });
+    match result {
+        Ok(()) => {
+            tracing::debug!(nice = WRITER_NICE, "audit writer thread runs at raised priority");
+            true
+        }
+        Err(error) => {
+            tracing::info!(
+                %error,
+                "audit writer thread keeps the normal priority (raising it needs CAP_SYS_NICE or an RLIMIT_NICE, \
+                 e.g. systemd LimitNICE=-10)"
+            );
+            false
+        }
+    }
 }
 
 /// The writer as a task, for stores with async connections: take what is
@@ -267,5 +303,32 @@ fn answer_batch(
 fn fail_all(replies: Replies, error: &Arc<StoreError>) {
     for reply in replies {
         let _ = reply.send(Err(AuditError::Store(error.clone())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The nice value of the calling thread, from /proc/thread-self/stat.
+    #[cfg(target_os = "linux")]
+    fn current_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        // Fields after the command name (which may hold spaces) start after ')';
+        // nice is field 19 (1-based), i.e. index 16 after ')'.
+        let fields: Vec<&str> = stat.rsplit_once(')').expect("command name").1.split_whitespace().collect();
+        fields[16].parse().expect("nice")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn writer_priority_is_raised_to_the_documented_nice_or_left_alone() {
+        let (before, raised, after) =
+            std::thread::spawn(|| (current_nice(), raise_priority(), current_nice())).join().expect("thread");
+        if raised {
+            assert_eq!(after, WRITER_NICE);
+        } else {
+            assert_eq!(after, before, "a refused raise leaves the priority alone");
+        }
     }
 }
