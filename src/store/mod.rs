@@ -830,6 +830,117 @@ where
     })
 }
 
+/// A `citizens` row of either backend.
+pub(crate) fn citizen_from_row<R: sqlx::Row>(row: &R) -> Result<CitizenRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
+    Ok(CitizenRecord {
+        id: parse_stored_id("citizens.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
+        subject_hash: row.try_get("subject_hash").map_err(driver_error)?,
+        wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
+        kek_version: u32::try_from(kek_version)
+            .map_err(|_| StoreError::Corrupt("citizens.kek_version out of range".to_owned()))?,
+        created_at: time_from_micros("citizens.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+    })
+}
+
+/// A `pending_logins` row of either backend.
+pub(crate) fn pending_login_from_row<R: sqlx::Row>(row: &R) -> Result<PendingLogin>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(PendingLogin {
+        state_hash: row.try_get("state_hash").map_err(driver_error)?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        nonce: row.try_get("nonce").map_err(driver_error)?,
+        pkce_verifier: row.try_get("pkce_verifier").map_err(driver_error)?,
+        requested_level: row.try_get("requested_level").map_err(driver_error)?,
+        return_to: row.try_get("return_to").map_err(driver_error)?,
+        created_at: time_from_micros("pending_logins.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+    })
+}
+
+/// A `sessions` row of either backend.
+pub(crate) fn session_from_row<R: sqlx::Row>(row: &R) -> Result<SessionRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SessionRecord {
+        id_hash: row.try_get("id_hash").map_err(driver_error)?,
+        citizen_id: parse_stored_id(
+            "sessions.citizen_id",
+            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
+        )?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        login_level: row.try_get("login_level").map_err(driver_error)?,
+        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
+        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
+        created_at: time_from_micros("sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        last_seen_at: time_from_micros("sessions.last_seen_at", row.try_get("last_seen_at").map_err(driver_error)?)?,
+    })
+}
+
+/// An `audit_entries` row of either backend.
+pub(crate) fn stored_audit_entry_from_row<R: sqlx::Row>(row: &R) -> Result<StoredAuditEntry>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StoredAuditEntry {
+        sequence: row.try_get("sequence").map_err(driver_error)?,
+        time: time_from_micros("audit_entries.time", row.try_get("time").map_err(driver_error)?)?,
+        body: row.try_get("body").map_err(driver_error)?,
+        leaf_hash: row.try_get("leaf_hash").map_err(driver_error)?,
+        subject: row.try_get("subject").map_err(driver_error)?,
+        actor_kind: row.try_get("actor_kind").map_err(driver_error)?,
+        actor_id: row.try_get("actor_id").map_err(driver_error)?,
+        action: row.try_get("action").map_err(driver_error)?,
+        outcome: row.try_get("outcome").map_err(driver_error)?,
+        department: row.try_get("department").map_err(driver_error)?,
+        service: row.try_get("service").map_err(driver_error)?,
+    })
+}
+
+/// A `staff_sessions` row of either backend.
+pub(crate) fn staff_session_from_row<R: sqlx::Row>(row: &R) -> Result<StaffSessionRecord>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StaffSessionRecord {
+        id_hash: row.try_get("id_hash").map_err(driver_error)?,
+        staff_id: row.try_get("staff_id").map_err(driver_error)?,
+        issuer: row.try_get("issuer").map_err(driver_error)?,
+        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
+        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
+        created_at: time_from_micros("staff_sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+        last_seen_at: time_from_micros(
+            "staff_sessions.last_seen_at",
+            row.try_get("last_seen_at").map_err(driver_error)?,
+        )?,
+    })
+}
+
 /// An evidence row (joined with its file) of either backend.
 pub(crate) fn evidence_from_row<R: sqlx::Row>(row: &R, fields: Vec<SealedField>) -> Result<EvidenceRecord>
 where

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
@@ -26,6 +24,9 @@ use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, driver_error,
     parse_stored_id, time_from_micros, time_to_micros,
+};
+use super::{
+    citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
 };
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
@@ -974,46 +975,6 @@ async fn complete_file(connection: &mut SqliteConnection, citizen_id: &CitizenId
     Ok(())
 }
 
-fn citizen_from_row(row: &SqliteRow) -> Result<CitizenRecord> {
-    let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
-    Ok(CitizenRecord {
-        id: parse_stored_id("citizens.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
-        subject_hash: row.try_get("subject_hash").map_err(driver_error)?,
-        wrapped_dek: row.try_get("wrapped_dek").map_err(driver_error)?,
-        kek_version: u32::try_from(kek_version)
-            .map_err(|_| StoreError::Corrupt("citizens.kek_version out of range".to_owned()))?,
-        created_at: time_from_micros("citizens.created_at", row.try_get("created_at").map_err(driver_error)?)?,
-    })
-}
-
-fn pending_login_from_row(row: &SqliteRow) -> Result<PendingLogin> {
-    Ok(PendingLogin {
-        state_hash: row.try_get("state_hash").map_err(driver_error)?,
-        issuer: row.try_get("issuer").map_err(driver_error)?,
-        nonce: row.try_get("nonce").map_err(driver_error)?,
-        pkce_verifier: row.try_get("pkce_verifier").map_err(driver_error)?,
-        requested_level: row.try_get("requested_level").map_err(driver_error)?,
-        return_to: row.try_get("return_to").map_err(driver_error)?,
-        created_at: time_from_micros("pending_logins.created_at", row.try_get("created_at").map_err(driver_error)?)?,
-    })
-}
-
-fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
-    Ok(SessionRecord {
-        id_hash: row.try_get("id_hash").map_err(driver_error)?,
-        citizen_id: parse_stored_id(
-            "sessions.citizen_id",
-            &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,
-        )?,
-        issuer: row.try_get("issuer").map_err(driver_error)?,
-        login_level: row.try_get("login_level").map_err(driver_error)?,
-        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
-        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
-        created_at: time_from_micros("sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
-        last_seen_at: time_from_micros("sessions.last_seen_at", row.try_get("last_seen_at").map_err(driver_error)?)?,
-    })
-}
-
 /// SQLite reports a unique violation as "UNIQUE constraint failed:
 /// table.column, ..." without the constraint's name; this maps the column
 /// lists of our schema to the names PostgreSQL reports, so both backends
@@ -1070,38 +1031,5 @@ fn constraint_conflict(constraint: Constraint, message: &str) -> StoreError {
         Constraint::Unique => unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned),
         Constraint::ForeignKey => "foreign_key".to_owned(),
         Constraint::Check => message.strip_prefix("CHECK constraint failed: ").unwrap_or(message).to_owned(),
-    })
-}
-
-// --- audit log helpers ----------------------------------------------------------
-
-fn stored_audit_entry_from_row(row: &SqliteRow) -> Result<StoredAuditEntry> {
-    Ok(StoredAuditEntry {
-        sequence: row.try_get("sequence").map_err(driver_error)?,
-        time: time_from_micros("audit_entries.time", row.try_get("time").map_err(driver_error)?)?,
-        body: row.try_get("body").map_err(driver_error)?,
-        leaf_hash: row.try_get("leaf_hash").map_err(driver_error)?,
-        subject: row.try_get("subject").map_err(driver_error)?,
-        actor_kind: row.try_get("actor_kind").map_err(driver_error)?,
-        actor_id: row.try_get("actor_id").map_err(driver_error)?,
-        action: row.try_get("action").map_err(driver_error)?,
-        outcome: row.try_get("outcome").map_err(driver_error)?,
-        department: row.try_get("department").map_err(driver_error)?,
-        service: row.try_get("service").map_err(driver_error)?,
-    })
-}
-
-fn staff_session_from_row(row: &SqliteRow) -> Result<StaffSessionRecord> {
-    Ok(StaffSessionRecord {
-        id_hash: row.try_get("id_hash").map_err(driver_error)?,
-        staff_id: row.try_get("staff_id").map_err(driver_error)?,
-        issuer: row.try_get("issuer").map_err(driver_error)?,
-        idp_session_id: row.try_get("idp_session_id").map_err(driver_error)?,
-        csrf_token: row.try_get("csrf_token").map_err(driver_error)?,
-        created_at: time_from_micros("staff_sessions.created_at", row.try_get("created_at").map_err(driver_error)?)?,
-        last_seen_at: time_from_micros(
-            "staff_sessions.last_seen_at",
-            row.try_get("last_seen_at").map_err(driver_error)?,
-        )?,
     })
 }
