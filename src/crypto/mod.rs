@@ -11,12 +11,15 @@
 //! drop, has no `Serialize`, and either has no `Debug` or prints
 //! `[redacted]`. Turning a secret into bytes is one named `pub(crate)` call
 //! with a comment at its only use. Known limit: ring's expanded key schedules
-//! (`LessSafeKey`, `hmac::Key`, `Ed25519KeyPair`) are not zeroized on drop,
-//! ring offers no hook for it; we never copy raw key bytes into them except
-//! through ring's own HKDF or seed constructors.
+//! (`LessSafeKey`, `hmac::Key`) are not zeroized on drop, ring offers no hook
+//! for it; we never copy raw key bytes into them except through ring's own
+//! HKDF or key constructors. The Ed25519 signing key lives in AWS-LC
+//! (aws-lc-rs), whose `OPENSSL_free` clears every allocation it frees.
 //!
 //! Bulk AEAD (fields, file chunks) is ring's AES-256-GCM; the long-lived KEK
-//! uses the `aes-gcm` crate with its round keys zeroized on drop.
+//! uses the `aes-gcm` crate with its round keys zeroized on drop; Ed25519
+//! signatures are made by aws-lc-rs (twice ring's speed, same bytes) and
+//! verified by ring.
 
 pub mod jws;
 mod keys;
