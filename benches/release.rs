@@ -112,8 +112,10 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
         department_auth: department_auth.clone(),
     });
 
-    // Enough grants for the whole run (each good for 1000 releases).
-    let grants = seed(&state, seconds as usize * 20_000 / USES_PER_GRANT as usize + connections).await;
+    // Enough grants for the whole run at up to 60,000 releases/s, warm-up
+    // included (each good for 1000 releases): a used-up grant would turn the
+    // rest of the run into cheap refusals.
+    let grants = seed(&state, (seconds as usize + 2) * 60_000 / USES_PER_GRANT as usize + connections).await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
