@@ -130,6 +130,146 @@ pub struct Config {
     /// departments present client certificates. None: plain HTTP only.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// `Strict-Transport-Security: max-age=...` on every response served over
+    /// HTTPS (the TLS listener, or every response when `public_url` is
+    /// https, i.e. behind a TLS proxy). 0 turns it off; `serve --dev` does.
+    pub hsts_max_age_seconds: u64,
+    /// Bounds that hold under attack and outage: timeouts, connection caps,
+    /// upload memory, store patience, rate limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Reverse proxies in front of tresor whose client-address header is
+    /// believed (for rate limits by address).
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+}
+
+/// `[limits]`: every key has a default (see `Limits::default`), so a partial
+/// section is fine. Per listener where it says connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open connections per listener; more wait in the kernel's backlog.
+    /// Lowered at start to what the file-descriptor limit allows.
+    pub max_connections: usize,
+    /// Open connections per client address and listener (trusted proxies
+    /// excepted); more are closed at once.
+    pub max_connections_per_address: usize,
+    /// A request's header must arrive within this time (slowloris).
+    pub header_read_timeout_seconds: u64,
+    /// A connection with no request in flight is closed after this time.
+    pub idle_timeout_seconds: u64,
+    /// A whole request (uploads excepted) must be answered within this time.
+    pub request_timeout_seconds: u64,
+    /// A request body that sends nothing for this long is dropped (a stalled
+    /// upload frees its memory).
+    pub body_idle_timeout_seconds: u64,
+    /// A whole upload must arrive within this time.
+    pub upload_timeout_seconds: u64,
+    /// Memory for uploads in flight, all uploads together.
+    pub upload_memory_bytes: u64,
+    /// Uploads in flight per citizen.
+    pub uploads_per_citizen: usize,
+    /// How long an upload waits for room in `upload_memory_bytes` before it
+    /// is answered 503 with `Retry-After`.
+    pub upload_wait_milliseconds: u64,
+    /// How long a request waits for the database (a pool connection, a
+    /// locked SQLite file) before it is answered 503 `store_unavailable`.
+    pub store_timeout_seconds: u64,
+    /// Login starts (`/login`, `/staff/login`) per client address and minute.
+    pub login_starts_per_minute: u32,
+    /// Live sessions per citizen; a new login ends the oldest beyond this.
+    pub sessions_per_citizen: u32,
+    /// Department API calls per client certificate and second (burst: the
+    /// same number).
+    pub department_calls_per_second: u32,
+    /// Refused department calls per client certificate and minute; past it,
+    /// that certificate gets 429 until the window allows again.
+    pub department_refusals_per_minute: u32,
+    /// Unauthenticated public API calls (checkpoint, consistency, keys) per
+    /// client address and minute.
+    pub public_calls_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            request_timeout_seconds: 60,
+            body_idle_timeout_seconds: 20,
+            upload_timeout_seconds: 900,
+            upload_memory_bytes: 256 * 1024 * 1024,
+            uploads_per_citizen: 2,
+            upload_wait_milliseconds: 2000,
+            store_timeout_seconds: 3,
+            login_starts_per_minute: 30,
+            sessions_per_citizen: 10,
+            department_calls_per_second: 50,
+            department_refusals_per_minute: 30,
+            public_calls_per_minute: 120,
+        }
+    }
+}
+
+impl Limits {
+    fn check(&self) -> Result<(), ConfigError> {
+        let counts: [(&str, u64); 13] = [
+            ("max_connections", self.max_connections as u64),
+            ("max_connections_per_address", self.max_connections_per_address as u64),
+            ("header_read_timeout_seconds", self.header_read_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("request_timeout_seconds", self.request_timeout_seconds),
+            ("body_idle_timeout_seconds", self.body_idle_timeout_seconds),
+            ("upload_timeout_seconds", self.upload_timeout_seconds),
+            ("upload_memory_bytes", self.upload_memory_bytes),
+            ("uploads_per_citizen", self.uploads_per_citizen as u64),
+            ("store_timeout_seconds", self.store_timeout_seconds),
+            ("login_starts_per_minute", u64::from(self.login_starts_per_minute)),
+            ("sessions_per_citizen", u64::from(self.sessions_per_citizen)),
+            ("department_calls_per_second", u64::from(self.department_calls_per_second)),
+        ];
+        let more: [(&str, u64); 2] = [
+            ("department_refusals_per_minute", u64::from(self.department_refusals_per_minute)),
+            ("public_calls_per_minute", u64::from(self.public_calls_per_minute)),
+        ];
+        for (key, value) in counts.into_iter().chain(more) {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key: format!("limits.{key}"),
+                    problem: "must be greater than 0".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[proxy]`: reverse proxies (nginx) in front of tresor. The client address
+/// for rate limits is taken from `client_address_header` only when the
+/// connection comes from one of `trusted` (the right-most address in the
+/// header that is not itself a trusted proxy); otherwise it is the peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Proxy addresses (single IPs or CIDR ranges). Empty: no proxy.
+    #[serde(default)]
+    pub trusted: Vec<String>,
+    /// nginx: `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+    #[serde(default = "default_client_address_header")]
+    pub client_address_header: String,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self { trusted: Vec::new(), client_address_header: default_client_address_header() }
+    }
+}
+
+fn default_client_address_header() -> String {
+    "x-forwarded-for".to_owned()
 }
 
 /// The TLS listener: address, server certificate chain and key. Client
@@ -179,6 +319,7 @@ struct Defaults {
     audit_checkpoint_entries: u64,
     audit_checkpoint_seconds: u64,
     audit_retention_days: i64,
+    hsts_max_age_seconds: u64,
 }
 
 impl Config {
@@ -194,6 +335,7 @@ impl Config {
             audit_checkpoint_entries: 1000,
             audit_checkpoint_seconds: 60,
             audit_retention_days: 730,
+            hsts_max_age_seconds: 365 * 24 * 60 * 60,
         }));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -239,6 +381,18 @@ impl Config {
             && !crate::audit::checkpoint::is_valid_key_name(origin)
         {
             return Err(value_error("audit_origin", "must be non-empty, without spaces or '+'"));
+        }
+        self.limits.check()?;
+        for (index, proxy) in self.proxy.trusted.iter().enumerate() {
+            if parse_ip_net(proxy).is_none() {
+                return Err(value_error(
+                    &format!("proxy.trusted[{index}]"),
+                    "expected an IP address or a CIDR range such as 10.0.0.0/24",
+                ));
+            }
+        }
+        if axum::http::HeaderName::from_bytes(self.proxy.client_address_header.as_bytes()).is_err() {
+            return Err(value_error("proxy.client_address_header", "not a valid HTTP header name"));
         }
         if let Some(departments) = &self.departments {
             for (index, proxy) in departments.trusted_proxies.iter().enumerate() {
@@ -431,6 +585,28 @@ mod tests {
                 "tls.certificate_file",
             ),
             ("[tls]\nlisten = \"127.0.0.1:8443\"\ncertificate_file = \"a\"", "private_key_file"),
+        ] {
+            let error = load_from(text).expect_err(text).to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn limits_have_defaults_and_are_checked() {
+        let config = load_from("").expect("valid");
+        assert_eq!(config.limits.header_read_timeout_seconds, 10);
+        assert_eq!(config.hsts_max_age_seconds, 365 * 24 * 60 * 60);
+        assert!(config.proxy.trusted.is_empty());
+        let config = load_from("[limits]\nmax_connections = 10\n").expect("partial section");
+        assert_eq!(config.limits.max_connections, 10);
+        assert_eq!(config.limits.idle_timeout_seconds, Limits::default().idle_timeout_seconds);
+        for (text, key) in [
+            ("[limits]\nmax_connections = 0", "limits.max_connections"),
+            ("[limits]\nstore_timeout_seconds = 0", "limits.store_timeout_seconds"),
+            ("[limits]\npublic_calls_per_minute = 0", "limits.public_calls_per_minute"),
+            ("[limits]\nno_such_limit = 1", "no_such_limit"),
+            ("[proxy]\ntrusted = [\"10.0.0.0/33\"]", "proxy.trusted[0]"),
+            ("[proxy]\nclient_address_header = \"bad header\"", "proxy.client_address_header"),
         ] {
             let error = load_from(text).expect_err(text).to_string();
             assert!(error.contains(key), "{text}: {error}");

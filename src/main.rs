@@ -220,6 +220,8 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         config.database_url =
             Some(tresor::config::SecretString::new(format!("sqlite://{}", dir.join("tresor.sqlite").display())));
         dev_data_dir = Some(dir);
+        // HSTS on a loopback dev certificate would pin the browser to it.
+        config.hsts_max_age_seconds = 0;
     }
     let policies = Arc::new(Policies::load(&config.policy_dir)?);
     // Dev mode: TLS with a throwaway PKI; the policy's SPKI pins cannot fit

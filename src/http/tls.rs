@@ -46,6 +46,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the shutdown signal, connections still busy this long are dropped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Request extension on every request that came over the TLS listener
+/// (for `Strict-Transport-Security`).
+#[derive(Clone, Copy, Debug)]
+pub struct ServedOverTls;
+
 /// Why the TLS listener could not be set up (start-up error; names the key).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -215,6 +220,7 @@ where
                 // hyper hands over requests with no extensions: these two
                 // come from the connection only.
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(ServedOverTls);
                 if let Some(certificates) = &certificates {
                     request.extensions_mut().insert(certificates.clone());
                 }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use ring::rand::SystemRandom;
 use sqlx::{AssertSqlSafe, Connection};
 use tresor::clock::ManualClock;
-use tresor::config::{Config, DepartmentAuthConfig, IssuerConfig, SecretString};
+use tresor::config::{Config, DepartmentAuthConfig, IssuerConfig, Limits, SecretString};
 use tresor::crypto::FileKeyProvider;
 use tresor::http::AppState;
 use tresor::policy::{LoginLevel, Policies};
@@ -55,6 +55,10 @@ pub struct TestAppOptions {
     pub pki: Option<Arc<TestPki>>,
     /// CRLs (PEM) for `[departments] crl_files`.
     pub crl_pems: Vec<String>,
+    /// `[limits]`. The default raises the rate limits far above what any
+    /// test sends (tests that check a limit set it low themselves); the
+    /// timeouts and memory bounds are the shipped defaults.
+    pub limits: Limits,
 }
 
 impl TestAppOptions {
@@ -68,6 +72,14 @@ impl TestAppOptions {
             trusted_proxies: vec!["127.0.0.1".to_owned()],
             pki: None,
             crl_pems: Vec::new(),
+            limits: Limits {
+                login_starts_per_minute: 100_000,
+                sessions_per_citizen: 1_000,
+                department_calls_per_second: 100_000,
+                department_refusals_per_minute: 100_000,
+                public_calls_per_minute: 100_000,
+                ..Limits::default()
+            },
         }
     }
 }
@@ -131,6 +143,7 @@ impl TestApp {
         let mut config = Config::load(None).expect("default configuration");
         config.public_url = Some(base.clone());
         config.upload_limit_bytes = options.upload_limit_bytes;
+        config.limits = options.limits.clone();
         // The policies (shipped or the test's own) with the test certificates' pins.
         let pins: Vec<(&str, &str)> =
             department_certs.iter().map(|(id, cert)| (id.as_str(), cert.spki_sha256_hex.as_str())).collect();
