@@ -121,9 +121,11 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
     let address = listener.local_addr().expect("address");
     let acceptor = tresor::http::tls::acceptor(&pki.tls_config(address), department_auth.as_deref()).expect("TLS");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tresor::http::tls::serve_tls(listener, acceptor, router, async {
-        let _ = stopped.await;
-    }));
+    let connection_limits = tresor::http::listener::ConnectionLimits::from_config(&state.config);
+    let server =
+        tokio::spawn(tresor::http::listener::serve(listener, Some(acceptor), router, connection_limits, async {
+            let _ = stopped.await;
+        }));
 
     let department = pki.departments.iter().find(|cert| cert.department == DEPARTMENT).expect("department cert");
     let client = Arc::new(ClientTls::new(

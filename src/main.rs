@@ -416,19 +416,32 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
     if let Some(pki) = &dev_pki {
         print_dev_tls_banner(pki, state.vault.policies(), config.tls.as_ref().map(|tls| tls.listen));
     }
+    // Connections are file descriptors: raise the soft limit where allowed
+    // and keep both listeners' caps within it.
+    let mut connection_limits = tresor::http::listener::ConnectionLimits::from_config(&config);
+    if let Some(descriptors) = tresor::http::listener::raise_descriptor_limit() {
+        let listeners = if tls.is_some() { 2 } else { 1 };
+        if let Some(lowered) = connection_limits.fit_descriptors(descriptors, listeners) {
+            tracing::warn!(
+                configured = config.limits.max_connections,
+                lowered,
+                descriptors,
+                "limits.max_connections lowered to fit the open-file limit (raise LimitNOFILE to allow more)"
+            );
+        }
+    }
     // One signal stops both listeners.
     let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown_signal()));
     tracing::info!(listen = %config.listen, "tresor is serving");
-    let plain = axum::serve(listener, router.clone().into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone());
+    let plain =
+        tresor::http::listener::serve(listener, None, router.clone(), connection_limits.clone(), shutdown.clone());
     let tls = async {
         if let Some((listener, acceptor, address)) = tls {
             tracing::info!(listen = %address, "tresor is serving (TLS)");
-            tresor::http::tls::serve_tls(listener, acceptor, router, shutdown.clone()).await;
+            tresor::http::listener::serve(listener, Some(acceptor), router, connection_limits, shutdown.clone()).await;
         }
     };
-    let (plain, ()) = tokio::join!(plain.into_future(), tls);
-    plain?;
+    tokio::join!(plain, tls);
     sweeper.abort();
     checkpointer.abort();
     // Commit what is queued and sign a last checkpoint.

@@ -26,6 +26,7 @@ pub mod dept_whoami;
 pub mod dpo;
 pub mod error;
 pub mod i18n;
+pub mod listener;
 pub mod pages;
 pub mod session;
 pub mod tls;

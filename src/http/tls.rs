@@ -6,45 +6,27 @@
 //! is presented must chain to the `[departments]` CA bundle, be valid now,
 //! carry clientAuth and not be revoked, or the handshake fails (rustls'
 //! webpki verifier, built by `identity::department` from the same CA and
-//! CRLs). Per connection, the presented chain becomes a
-//! [`TlsPeerCertificates`] request extension and the TCP peer a
-//! `ConnectInfo<SocketAddr>`; the `DepartmentCaller` extractor re-verifies
-//! the chain and maps it to a department on every request, so the API, not
-//! the handshake, decides who a department is.
+//! CRLs). The accept loop (`http::listener`, shared with the plain
+//! listener) puts the presented chain into every request of the connection
+//! as a [`TlsPeerCertificates`](super::dept_auth::TlsPeerCertificates) extension; the `DepartmentCaller` extractor
+//! re-verifies the chain and maps it to a department on every request, so
+//! the API, not the handshake, decides who a department is.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
-use super::dept_auth::{DepartmentAuth, TlsPeerCertificates};
+use super::dept_auth::DepartmentAuth;
 use crate::config::TlsConfig;
 use crate::identity::department::CertError;
-
-/// A client that connects but does not finish the handshake in this time is
-/// dropped (slowloris).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// After the shutdown signal, connections still busy this long are dropped.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Request extension on every request that came over the TLS listener
 /// (for `Strict-Transport-Security`).
@@ -166,77 +148,6 @@ impl ClientCertVerifier for OptionalClientAuth {
 
     fn requires_raw_public_keys(&self) -> bool {
         self.0.requires_raw_public_keys()
-    }
-}
-
-/// Serve `router` on `listener` over TLS until `shutdown` completes, then
-/// stop accepting and let open connections finish their requests (closing
-/// idle keep-alive connections) for up to 30 s.
-///
-/// A failed or timed-out handshake is logged at debug level and closes only
-/// that connection; keep-alive and h2 work as with the plain listener.
-pub async fn serve_tls<F>(listener: TcpListener, acceptor: TlsAcceptor, router: Router, shutdown: F)
-where
-    F: Future<Output = ()> + Send,
-{
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off, go on.
-                    tracing::warn!(%error, "TLS listener: accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, %peer, "TLS listener: cannot set TCP_NODELAY");
-        }
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    tracing::debug!(%error, %peer, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let certificates =
-                stream.get_ref().1.peer_certificates().map(|chain| {
-                    TlsPeerCertificates(Arc::new(chain.iter().map(|der| der.as_ref().to_vec()).collect()))
-                });
-            let service = router.map_request(move |mut request: axum::http::Request<Incoming>| {
-                // hyper hands over requests with no extensions: these two
-                // come from the connection only.
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request.extensions_mut().insert(ServedOverTls);
-                if let Some(certificates) = &certificates {
-                    request.extensions_mut().insert(certificates.clone());
-                }
-                request
-            });
-            let connection = auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-                .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, %peer, "TLS connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("TLS listener: connections still open after the drain timeout were dropped");
     }
 }
 

@@ -202,7 +202,9 @@ async fn tls_listener_stops_accepting_on_shutdown_and_closes_idle_keep_alive_con
         assert_eq!(department_of(client.get(tls.url(WHOAMI)).send().await.expect("request")).await, "kita_amt");
     }
     // ... and do not hold up the shutdown.
-    tokio::time::timeout(Duration::from_secs(10), tls.shutdown()).await.expect("serve_tls returns after the signal");
+    tokio::time::timeout(Duration::from_secs(10), tls.shutdown())
+        .await
+        .expect("the TLS listener returns after the signal");
     assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "the listener is closed");
     app.stop().await;
 }

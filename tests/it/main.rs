@@ -12,6 +12,7 @@ mod audit_flow;
 mod audit_store;
 mod audit_verify;
 mod browser;
+mod connections;
 mod consent;
 mod dept_api;
 mod dept_tls;

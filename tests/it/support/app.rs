@@ -207,11 +207,15 @@ impl TestApp {
             department_auth,
         });
         let app_router = router.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .await
-                .expect("serve");
-        });
+        // The same accept loop and connection limits as `tresor serve`.
+        let connection_limits = tresor::http::listener::ConnectionLimits::from_config(&config);
+        let server = tokio::spawn(tresor::http::listener::serve(
+            listener,
+            None,
+            router,
+            connection_limits,
+            std::future::pending(),
+        ));
         TestApp {
             base,
             state,
@@ -306,8 +310,9 @@ impl TestApp {
         let address = listener.local_addr().expect("local address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = self.router.clone();
+        let connection_limits = tresor::http::listener::ConnectionLimits::from_config(&self.state.config);
         let task = tokio::spawn(async move {
-            tresor::http::tls::serve_tls(listener, acceptor, router, async {
+            tresor::http::listener::serve(listener, Some(acceptor), router, connection_limits, async {
                 let _ = stopped.await;
             })
             .await;
@@ -454,13 +459,13 @@ impl TlsEndpoint {
         builder
     }
 
-    /// Send the shutdown signal and wait until `serve_tls` has returned.
+    /// Send the shutdown signal and wait until the TLS listener has returned.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("serve_tls ends cleanly");
+            task.await.expect("the TLS listener ends cleanly");
         }
     }
 }
