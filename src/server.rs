@@ -192,6 +192,7 @@ pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
 
 /// One round of the sweeper (see `spawn_sweeper`).
 pub async fn sweep_once(state: &AppState) {
+    state.rate_limits.forget_idle();
     let now = state.vault.clock().now();
     let store = state.vault.store();
     if let Err(error) = store.delete_pending_logins_before(now - Duration::minutes(PENDING_LOGIN_MAX_AGE_MINUTES)).await

@@ -55,8 +55,18 @@ fn pending_key(state: &str, binding: &str) -> Vec<u8> {
     session::hash_token(&format!("{state}\u{0}{binding}"))
 }
 
-pub async fn login(State(app): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
-    match start_login(&app, query).await {
+pub async fn login(
+    State(app): State<AppState>,
+    client: super::rate_limit::ClientAddress,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    // Each start writes a pending-login row: limited per client address.
+    let started = async {
+        app.rate_limits.login_start(client.0)?;
+        start_login(&app, query).await
+    };
+    match started.await {
         Ok(response) => response,
         Err(error) => web::negotiated_error(&app, &headers, error).await,
     }

@@ -116,13 +116,15 @@ impl DepartmentAuth {
 
     /// Who is calling: the TLS chain if the connection presented one, else
     /// the forwarded header if (and only if) the peer is a trusted proxy.
+    /// Returns the department and the chain's SHA-256 (the key its rate
+    /// limits count under).
     pub fn authenticate(
         &self,
         tls_chain: Option<&[Vec<u8>]>,
         peer: Option<SocketAddr>,
         headers: &HeaderMap,
         now: DateTime<Utc>,
-    ) -> Result<DepartmentIdentity, ApiError> {
+    ) -> Result<(DepartmentIdentity, [u8; 32]), ApiError> {
         let forwarded = headers.get(&self.header);
         let chain = match (tls_chain, forwarded) {
             (Some(chain), _) => chain.to_vec(),
@@ -140,12 +142,18 @@ impl DepartmentAuth {
             }
             (None, None) => return Err(certificate_required()),
         };
-        self.verify_cached(&chain, now)
+        let key = chain_digest(&chain);
+        self.verify_cached(&chain, key, now).map(|identity| (identity, key))
     }
 
-    /// `CertificateVerifier::verify`, remembering successes for a short time.
-    fn verify_cached(&self, chain: &[Vec<u8>], now: DateTime<Utc>) -> Result<DepartmentIdentity, ApiError> {
-        let key = chain_digest(chain);
+    /// `CertificateVerifier::verify`, remembering successes for a short time
+    /// under `key` (the chain's digest).
+    fn verify_cached(
+        &self,
+        chain: &[Vec<u8>],
+        key: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<DepartmentIdentity, ApiError> {
         {
             let verified = self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some((identity, at)) = verified.get(&key)
@@ -230,6 +238,14 @@ impl FromRequestParts<AppState> for DepartmentCaller {
         let tls = parts.extensions.get::<TlsPeerCertificates>().map(|certs| certs.0.clone());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
         let now = state.vault.clock().now();
-        auth.authenticate(tls.as_deref().map(Vec::as_slice), peer, &parts.headers, now).map(DepartmentCaller)
+        let (identity, certificate) =
+            auth.authenticate(tls.as_deref().map(Vec::as_slice), peer, &parts.headers, now)?;
+        // Per certificate: its call rate, and its refusal budget (counted by
+        // `rate_limit::department_refusals` once the handler has answered).
+        state.rate_limits.department_call(&certificate)?;
+        if let Some(slot) = parts.extensions.get::<super::rate_limit::CallerSlot>() {
+            slot.set(certificate);
+        }
+        Ok(DepartmentCaller(identity))
     }
 }

@@ -197,11 +197,16 @@ fn pending_key(state: &str, binding: &str) -> Vec<u8> {
 /// `GET /staff/login`: to the staff identity provider.
 pub async fn staff_login(
     State(app): State<AppState>,
+    client: super::rate_limit::ClientAddress,
     staff: StaffSetup,
     headers: HeaderMap,
     Query(query): Query<StaffLoginQuery>,
 ) -> Response {
-    match start_staff_login(&app, &staff, query).await {
+    let started = async {
+        app.rate_limits.login_start(client.0)?;
+        start_staff_login(&app, &staff, query).await
+    };
+    match started.await {
         Ok(response) => response,
         Err(error) => error_page(&app, &headers, None, error, false),
     }

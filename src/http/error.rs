@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub fields: Vec<FieldError>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -45,7 +47,21 @@ struct FieldBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), fields: Vec::new() }
+        Self { status, code, message: message.into(), fields: Vec::new(), retry_after: None }
+    }
+
+    /// Tell the client when to try again (`Retry-After`, whole seconds, at
+    /// least 1).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// The `Retry-After` header on a response rendered from this error.
+    pub fn set_retry_after(&self, response: &mut Response) {
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
     }
 
     pub fn not_logged_in() -> Self {
@@ -92,7 +108,9 @@ impl IntoResponse for ApiError {
                     .collect(),
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        self.set_retry_after(&mut response);
+        response
     }
 }
 

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::config::Config;
@@ -28,6 +28,7 @@ pub mod error;
 pub mod i18n;
 pub mod listener;
 pub mod pages;
+pub mod rate_limit;
 pub mod session;
 pub mod tls;
 pub mod upload;
@@ -48,6 +49,8 @@ pub struct AppInner {
     pub dev_mode: bool,
     /// Department client-certificate authentication; None when not configured.
     pub department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
+    /// Login starts, public API, department calls and refusals.
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 impl Deref for AppState {
@@ -66,7 +69,8 @@ impl AppState {
         department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
     ) -> Self {
         let cookies = session::CookieSettings::for_public_url(&config.public_base_url());
-        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth }))
+        let rate_limits = rate_limit::RateLimits::from_config(&config);
+        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth, rate_limits }))
     }
 }
 
@@ -74,12 +78,32 @@ impl AppState {
 /// `main` nests under `/dev-idp` in dev mode).
 pub fn router(state: AppState) -> Router {
     let upload_limit = usize::try_from(state.config.upload_limit_bytes + MULTIPART_OVERHEAD).unwrap_or(usize::MAX);
+    // Uploads keep their own time bounds (body idle and whole-upload
+    // timeouts, in `upload`); everything else gets the request timeout.
     let uploads = Router::new()
         .route("/api/v1/evidence", post(api::upload_evidence).get(api::list_evidence))
         .route("/evidence", post(web::upload_evidence).get(web::list_evidence))
         .layer(DefaultBodyLimit::max(upload_limit));
+    // Unauthenticated public API: rate-limited per client address.
+    let public = Router::new()
+        .route("/api/v1/evidence-types", get(api::evidence_types))
+        .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/api/v1/audit/consistency", get(audit::consistency))
+        .route("/api/v1/keys", get(dept::keys))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::public_calls));
+    // Department API: rate-limited per certificate (in `DepartmentCaller`),
+    // refusals counted per certificate here.
+    let department = Router::new()
+        .route("/api/v1/dept/requests", post(dept::create_request))
+        .route("/api/v1/dept/requests/{id}", get(dept::request_status))
+        .route("/api/v1/dept/grants/{id}/release", get(dept::release))
+        .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
+        .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::department_refusals));
+    let request_timeout = std::time::Duration::from_secs(state.config.limits.request_timeout_seconds);
     Router::new()
-        .merge(uploads)
+        .merge(public)
+        .merge(department)
         .route("/", get(web::start))
         .route("/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
@@ -94,13 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/style.css", get(web::stylesheet))
         .route("/api/v1/session", get(api::session_info))
         .route("/api/v1/logout", post(auth::logout_api))
-        .route("/api/v1/evidence-types", get(api::evidence_types))
         .route("/api/v1/evidence/{id}", get(api::show_evidence).delete(api::delete_evidence))
         .route("/api/v1/evidence/{id}/file", get(api::download_file))
         .route("/api/v1/account", axum::routing::delete(api::erase_account))
-        .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/api/v1/audit/mine", get(audit::my_access_log))
-        .route("/api/v1/audit/consistency", get(audit::consistency))
         .route("/access-log", get(audit::access_log_page))
         .merge(consent::routes())
         .route("/staff/login", get(dpo::staff_login))
@@ -112,15 +133,33 @@ pub fn router(state: AppState) -> Router {
         .route("/dpo/export.csv", get(dpo::export_csv))
         .route("/dpo/export.jsonl", get(dpo::export_jsonl))
         .route("/api/v1/dpo/entries", get(dpo::entries_json))
-        .route("/api/v1/dept/requests", post(dept::create_request))
-        .route("/api/v1/dept/requests/{id}", get(dept::request_status))
-        .route("/api/v1/dept/grants/{id}/release", get(dept::release))
-        .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
-        .route("/api/v1/keys", get(dept::keys))
-        .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
+        .route_layer(middleware::from_fn(move |request: Request, next: Next| {
+            whole_request_timeout(request_timeout, request, next)
+        }))
+        .merge(uploads)
         .fallback(web::not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// A request (uploads excepted) that is not answered within the timeout is
+/// answered 503 `request_timeout`; its handler is dropped (a transaction in
+/// it rolls back; an audit entry already appended stays, so nothing happens
+/// unrecorded).
+async fn whole_request_timeout(limit: std::time::Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "This took too long and was stopped. Please try again in a moment.",
+            )
+            .with_retry_after(5)
+            .into_response()
+        }
+    }
 }
 
 /// Headers every response carries: no caching of personal data, no framing,

@@ -170,6 +170,16 @@ pub async fn start_session(
         last_seen_at: now,
     };
     state.vault.store().insert_session(&record).await?;
+    // A citizen has at most `sessions_per_citizen` live sessions: a new
+    // login ends the oldest beyond that (rather than refusing the login).
+    let ended = state
+        .vault
+        .store()
+        .keep_newest_sessions(&record.citizen_id, &record.id_hash, state.config.limits.sessions_per_citizen)
+        .await?;
+    if ended > 0 {
+        tracing::info!(ended, "ended a citizen's oldest sessions beyond the per-citizen limit");
+    }
     Ok(state.cookies.set(state.cookies.session_name, &token, None))
 }
 

@@ -85,6 +85,8 @@ impl Page {
             (Lang::En, 413) => "File too large",
             (Lang::De, 415) => "Dateityp nicht erlaubt",
             (Lang::En, 415) => "File type not allowed",
+            (Lang::De, 429) => "Zu viele Versuche",
+            (Lang::En, 429) => "Too many attempts",
             (Lang::De, s) if s >= 500 => "Technischer Fehler",
             (Lang::En, s) if s >= 500 => "Technical error",
             (Lang::De, _) => "Das hat nicht geklappt",
@@ -95,7 +97,9 @@ impl Page {
             Lang::En => error.message.clone(),
         };
         let markup = pages::error_page(&self.ctx, error.status.as_u16(), title, &message);
-        self.respond(app, error.status, markup)
+        let mut response = self.respond(app, error.status, markup);
+        error.set_retry_after(&mut response);
+        response
     }
 
     fn require_session(&self) -> Result<&CitizenSession, ApiError> {
@@ -108,6 +112,9 @@ impl Page {
 fn german_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "not_logged_in" => "Bitte melden Sie sich zuerst an.",
+        "rate_limited" => {
+            "Das waren zu viele Versuche in kurzer Zeit. Bitte warten Sie einen Moment und versuchen Sie es dann noch einmal."
+        }
         "csrf_token_invalid" => {
             "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal."
         }

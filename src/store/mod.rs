@@ -160,6 +160,9 @@ pub trait Store: Send + Sync {
     async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64>;
     /// Back-channel logout without `sid`: end every session of the citizen at that issuer.
     async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> Result<u64>;
+    /// End all sessions of a citizen (at any issuer) but `newest` and the
+    /// `keep - 1` most recent others. Returns how many were ended.
+    async fn keep_newest_sessions(&self, citizen_id: &CitizenId, newest: &[u8], keep: u32) -> Result<u64>;
     /// Remember a logout token's `jti` until `expires_at`. Returns false if it
     /// was seen before (a replay).
     async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool>;

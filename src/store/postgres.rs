@@ -236,6 +236,21 @@ impl Store for PostgresStore {
         Ok(result.rows_affected())
     }
 
+    async fn keep_newest_sessions(&self, citizen_id: &CitizenId, newest: &[u8], keep: u32) -> Result<u64> {
+        let result = sqlx::query(
+            "DELETE FROM sessions WHERE citizen_id = $1 AND id_hash <> $2 AND id_hash NOT IN \
+             (SELECT id_hash FROM sessions WHERE citizen_id = $1 AND id_hash <> $2 \
+              ORDER BY created_at DESC, last_seen_at DESC, id_hash LIMIT $3)",
+        )
+        .bind(citizen_id.as_str())
+        .bind(newest)
+        .bind(i64::from(keep.saturating_sub(1)))
+        .execute(&self.pool)
+        .await
+        .map_err(postgres_error)?;
+        Ok(result.rows_affected())
+    }
+
     async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES ($1, $2, $3) \

@@ -312,6 +312,23 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
+    async fn keep_newest_sessions(&self, citizen_id: &CitizenId, newest: &[u8], keep: u32) -> Result<u64> {
+        let result = sqlx::query(
+            "DELETE FROM sessions WHERE citizen_id = ? AND id_hash <> ? AND id_hash NOT IN \
+             (SELECT id_hash FROM sessions WHERE citizen_id = ? AND id_hash <> ? \
+              ORDER BY created_at DESC, last_seen_at DESC, id_hash LIMIT ?)",
+        )
+        .bind(citizen_id.as_str())
+        .bind(newest)
+        .bind(citizen_id.as_str())
+        .bind(newest)
+        .bind(i64::from(keep.saturating_sub(1)))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(result.rows_affected())
+    }
+
     async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES (?, ?, ?) \

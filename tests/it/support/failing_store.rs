@@ -115,6 +115,14 @@ impl Store for FailingAuditStore {
     async fn delete_sessions_of_citizen(&self, issuer: &str, citizen_id: &CitizenId) -> tresor::store::Result<u64> {
         self.inner.delete_sessions_of_citizen(issuer, citizen_id).await
     }
+    async fn keep_newest_sessions(
+        &self,
+        citizen_id: &CitizenId,
+        newest: &[u8],
+        keep: u32,
+    ) -> tresor::store::Result<u64> {
+        self.inner.keep_newest_sessions(citizen_id, newest, keep).await
+    }
     async fn remember_logout_token(
         &self,
         issuer: &str,
