@@ -27,6 +27,7 @@ pub mod dpo;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod rejection;
 pub mod session;
 pub mod tls;
 pub mod upload;
@@ -117,7 +118,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
         .route("/api/v1/keys", get(dept::keys))
         .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
-        .fallback(web::not_found)
+        .fallback(rejection::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), rejection::error_contract))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }

@@ -17,6 +17,7 @@ mod dept_api;
 mod dept_tls;
 mod dev_mode;
 mod dpo;
+mod errors;
 mod evidence;
 mod login;
 mod oidc_provider_smoke;
