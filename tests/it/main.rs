@@ -21,5 +21,6 @@ mod errors;
 mod evidence;
 mod login;
 mod oidc_provider_smoke;
+mod security_headers;
 mod smoke_app;
 mod store;
