@@ -160,6 +160,8 @@ pub fn build(parts: Parts) -> (Router, AppState) {
     if let Some(dev_staff_idp) = parts.dev_staff_idp {
         router = router.nest("/dev-idp-staff", dev_staff_idp.router());
     }
+    // Last, so that the headers cover the dev identity providers too.
+    let router = http::with_security_headers(router, &state.config);
     (router, state)
 }
 

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +29,7 @@ pub mod i18n;
 pub mod listener;
 pub mod pages;
 pub mod rate_limit;
+pub mod rejection;
 pub mod session;
 pub mod tls;
 pub mod upload;
@@ -75,7 +76,9 @@ impl AppState {
 }
 
 /// The whole application router (without the dev identity provider, which
-/// `main` nests under `/dev-idp` in dev mode).
+/// `server::build` nests under `/dev-idp` in dev mode, and without the
+/// security headers, which `server::build` puts over both with
+/// [`with_security_headers`]).
 pub fn router(state: AppState) -> Router {
     let upload_limit = usize::try_from(state.config.upload_limit_bytes + MULTIPART_OVERHEAD).unwrap_or(usize::MAX);
     // Uploads keep their own time bounds (body idle and whole-upload
@@ -137,8 +140,8 @@ pub fn router(state: AppState) -> Router {
             whole_request_timeout(request_timeout, request, next)
         }))
         .merge(uploads)
-        .fallback(web::not_found)
-        .layer(middleware::from_fn(security_headers))
+        .fallback(rejection::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), rejection::error_contract))
         .with_state(state)
 }
 
@@ -162,11 +165,49 @@ async fn whole_request_timeout(limit: std::time::Duration, request: Request, nex
     }
 }
 
+/// `router` with the security headers on every response (see
+/// `security_headers`); `server::build` applies it last, so that it covers
+/// every route, the fallback and the nested dev identity providers.
+pub fn with_security_headers(router: Router, config: &Config) -> Router {
+    router.layer(middleware::from_fn_with_state(Arc::new(SecurityHeaders::new(config)), security_headers))
+}
+
+/// The configuration's part of the security headers, worked out once.
+struct SecurityHeaders {
+    /// `max-age=N`; None when `hsts_max_age_seconds` is 0.
+    hsts: Option<HeaderValue>,
+    /// `public_url` is https: tresor is behind a TLS proxy, so every
+    /// response reaches the browser over HTTPS.
+    always_https: bool,
+}
+
+impl SecurityHeaders {
+    fn new(config: &Config) -> Self {
+        let hsts = (config.hsts_max_age_seconds > 0)
+            .then(|| HeaderValue::from_str(&format!("max-age={}", config.hsts_max_age_seconds)).ok())
+            .flatten();
+        let always_https = config
+            .public_url
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .is_some_and(|url| url.scheme() == "https");
+        Self { hsts, always_https }
+    }
+}
+
 /// Headers every response carries: no caching of personal data, no framing,
-/// no sniffing, no referrer leaks, and a CSP that allows no script at all.
-async fn security_headers(request: Request, next: Next) -> Response {
+/// no sniffing, no referrer leaks, and a CSP that allows no script at all;
+/// and `Strict-Transport-Security` on every response served over HTTPS (by
+/// tresor's TLS listener, or by the TLS proxy an https `public_url` names),
+/// never on plain HTTP otherwise (browsers ignore it there, and a dev setup
+/// on http://localhost must not pin HTTPS).
+async fn security_headers(State(settings): State<Arc<SecurityHeaders>>, request: Request, next: Next) -> Response {
+    let over_https = settings.always_https || request.extensions().get::<tls::ServedOverTls>().is_some();
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if over_https && let Some(hsts) = &settings.hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

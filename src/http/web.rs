@@ -109,7 +109,7 @@ impl Page {
 
 /// German text for the stable error codes a citizen can meet on a page (the
 /// API's messages are English). Unknown codes fall back to the English text.
-fn german_message(code: &str) -> Option<&'static str> {
+pub(super) fn german_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "not_logged_in" => "Bitte melden Sie sich zuerst an.",
         "rate_limited" => {

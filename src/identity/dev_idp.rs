@@ -77,6 +77,9 @@ pub enum DevIdpError {
 
 pub struct DevIdp {
     issuer: String,
+    /// Path of the provider's stylesheet (the issuer's path + `/style.css`):
+    /// the pages link it, as tresor's CSP allows no inline style.
+    stylesheet_path: String,
     client_id: String,
     client_secret: String,
     redirect_uri: String,
@@ -121,13 +124,15 @@ impl DevIdp {
         rng: &dyn SecureRandom,
     ) -> Result<Self, DevIdpError> {
         let issuer = issuer.trim_end_matches('/').to_owned();
-        Url::parse(&issuer).map_err(|_| DevIdpError::Configuration("issuer is not a URL".into()))?;
+        let issuer_url = Url::parse(&issuer).map_err(|_| DevIdpError::Configuration("issuer is not a URL".into()))?;
+        let stylesheet_path = format!("{}/style.css", issuer_url.path().trim_end_matches('/'));
         Url::parse(&redirect_uri).map_err(|_| DevIdpError::Configuration("redirect_uri is not a URL".into()))?;
         if client_id.is_empty() || client_secret.is_empty() {
             return Err(DevIdpError::Configuration("client_id and client_secret must not be empty".into()));
         }
         Ok(Self {
             issuer,
+            stylesheet_path,
             client_id,
             client_secret,
             redirect_uri,
@@ -155,6 +160,7 @@ impl DevIdp {
             .route("/authorize/choose", post(authorize_choose))
             .route("/token", post(token))
             .route("/logout", get(logout))
+            .route("/style.css", get(stylesheet))
             .with_state(self)
     }
 
@@ -221,14 +227,15 @@ impl DevIdp {
     /// error page while the redirect URI is untrusted, a redirect after.
     fn validate_authorize(&self, params: &AuthorizeParams) -> Result<ValidAuthorize, Box<Response>> {
         if params.client_id.as_deref() != Some(self.client_id.as_str()) {
-            return Err(Box::new(error_page(StatusCode::BAD_REQUEST, "unknown client_id")));
+            return Err(Box::new(error_page(self, StatusCode::BAD_REQUEST, "unknown client_id")));
         }
         if params.redirect_uri.as_deref() != Some(self.redirect_uri.as_str()) {
-            return Err(Box::new(error_page(StatusCode::BAD_REQUEST, "redirect_uri not registered")));
+            return Err(Box::new(error_page(self, StatusCode::BAD_REQUEST, "redirect_uri not registered")));
         }
         let state = params.state.clone().filter(|state| !state.is_empty());
         let fail = |code: &str, description: &str| {
             Box::new(redirect_with(
+                self,
                 &self.redirect_uri,
                 &[("error", code), ("error_description", description), ("state", state.as_deref().unwrap_or(""))],
             ))
@@ -257,10 +264,12 @@ impl DevIdp {
 
     fn complete_authorize(&self, persona: &'static Persona, request: &ValidAuthorize) -> Response {
         match self.issue_code(persona, request) {
-            Ok(code) => {
-                redirect_with(&request.redirect_uri, &[("code", code.as_str()), ("state", request.state.as_str())])
-            }
-            Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "could not issue a code"),
+            Ok(code) => redirect_with(
+                self,
+                &request.redirect_uri,
+                &[("code", code.as_str()), ("state", request.state.as_str())],
+            ),
+            Err(_) => error_page(self, StatusCode::INTERNAL_SERVER_ERROR, "could not issue a code"),
         }
     }
 
@@ -489,11 +498,12 @@ async fn logout(State(idp): State<Arc<DevIdp>>, Query(params): Query<LogoutParam
             if state.is_empty() {
                 Redirect::to(target.as_str()).into_response()
             } else {
-                redirect_with(target.as_str(), &[("state", state.as_str())])
+                redirect_with(&idp, target.as_str(), &[("state", state.as_str())])
             }
         }
         None => no_store(
             page(
+                &idp,
                 "Abgemeldet — Logged out",
                 html! {
                     h1 { "Abgemeldet" }
@@ -506,9 +516,9 @@ async fn logout(State(idp): State<Arc<DevIdp>>, Query(params): Query<LogoutParam
 }
 
 /// 302 to `base` with extra query pairs, keeping any query it already has.
-fn redirect_with(base: &str, pairs: &[(&str, &str)]) -> Response {
+fn redirect_with(idp: &DevIdp, base: &str, pairs: &[(&str, &str)]) -> Response {
     let Ok(mut url) = Url::parse(base) else {
-        return error_page(StatusCode::BAD_REQUEST, "invalid redirect URI");
+        return error_page(idp, StatusCode::BAD_REQUEST, "invalid redirect URI");
     };
     {
         let mut query = url.query_pairs_mut();
@@ -544,8 +554,9 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+fn error_page(idp: &DevIdp, status: StatusCode, message: &str) -> Response {
     let body = page(
+        idp,
         "Fehler — Error",
         html! {
             h1 { "Anmeldung nicht möglich" }
@@ -556,7 +567,25 @@ fn error_page(status: StatusCode, message: &str) -> Response {
     no_store((status, body).into_response())
 }
 
-fn page(title: &str, content: Markup) -> Markup {
+/// The pages' look, served at `{issuer}/style.css`: a stylesheet of its
+/// own, because the CSP on every response (`style-src 'self'`) refuses
+/// inline `<style>`.
+const STYLESHEET: &str = concat!(
+    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}\n",
+    ".test-note{border:3px solid #b00020;background:#fff4f4;padding:1rem;font-size:1.25rem}\n",
+    "fieldset{border:1px solid #555;padding:1rem}\n",
+    ".persona{margin:.75rem 0}\n",
+    "input[type=radio]{width:1.25rem;height:1.25rem;vertical-align:top}\n",
+    "button{font-size:1.1rem;padding:.5rem 1.5rem;margin-top:1rem}\n",
+    ":focus{outline:3px solid #0050b3;outline-offset:2px}\n",
+);
+
+async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET)
+        .into_response()
+}
+
+fn page(idp: &DevIdp, title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="de" {
@@ -564,15 +593,7 @@ fn page(title: &str, content: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                style {
-                    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
-                    ".test-note{border:3px solid #b00020;background:#fff4f4;padding:1rem;font-size:1.25rem}"
-                    "fieldset{border:1px solid #555;padding:1rem}"
-                    ".persona{margin:.75rem 0}"
-                    "input[type=radio]{width:1.25rem;height:1.25rem;vertical-align:top}"
-                    "button{font-size:1.1rem;padding:.5rem 1.5rem;margin-top:1rem}"
-                    ":focus{outline:3px solid #0050b3;outline-offset:2px}"
-                }
+                link rel="stylesheet" href=(idp.stylesheet_path);
             }
             body {
                 main {
@@ -609,6 +630,7 @@ fn persona_page(idp: &DevIdp, params: &AuthorizeParams, error: Option<&str>) -> 
         ("acr_values", &params.acr_values),
     ];
     page(
+        idp,
         "Testperson wählen — Choose a test person",
         html! {
             h1 { "Testperson wählen" }

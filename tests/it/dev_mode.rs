@@ -123,3 +123,88 @@ async fn serve_dev_works_for_citizens_dpos_and_departments() {
     assert!(started.elapsed() < Duration::from_secs(10), "stopping took {:?}", started.elapsed());
     assert!(!dir.exists(), "dev data and keys are thrown away on exit");
 }
+
+/// The value of every `<input type="hidden">` of a maud-rendered form.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let unescape = |value: &str| {
+        value
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    };
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.strip_prefix("name=\"")?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_owned(), unescape(value)))
+        })
+        .collect()
+}
+
+/// Security headers on a response of the dev provider.
+fn assert_security_headers(response: &reqwest::Response) {
+    let headers = response.headers();
+    let url = response.url().as_str();
+    let csp = headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(csp.contains("default-src 'none'") && csp.contains("style-src 'self'"), "CSP on {url}: {csp:?}");
+    assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{url}");
+    assert_eq!(headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{url}");
+    assert_eq!(headers.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{url}");
+    // `serve --dev` runs on plain http://127.0.0.1 (and hsts_max_age_seconds = 0).
+    assert!(!headers.contains_key("strict-transport-security"), "{url}");
+}
+
+#[tokio::test]
+async fn dev_identity_provider_pages_carry_the_security_headers_and_work_under_the_csp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path()).await;
+    for (login, provider, lands_on) in [("/login", "/dev-idp", "/evidence"), ("/staff/login", "/dev-idp-staff", "/dpo")]
+    {
+        let browser =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        // Without a login_hint tresor sends the browser to the persona page.
+        let start = browser.get(server.url(login)).send().await.unwrap();
+        assert_eq!(start.status(), StatusCode::SEE_OTHER, "{login}");
+        let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+        assert!(authorize.starts_with(&server.url(&format!("{provider}/authorize?"))), "{authorize}");
+        let page = browser.get(&authorize).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_security_headers(&page);
+        let html = page.text().await.unwrap();
+        // Nothing the CSP would block: no inline style, no script.
+        for blocked in ["<style", " style=", "<script", "javascript:"] {
+            assert!(!html.contains(blocked), "{provider}: {blocked:?} in the page");
+        }
+        let stylesheet = format!("{provider}/style.css");
+        assert!(html.contains(&format!("<link rel=\"stylesheet\" href=\"{stylesheet}\">")), "{html}");
+        let css = browser.get(server.url(&stylesheet)).send().await.unwrap();
+        assert_eq!(css.status(), StatusCode::OK);
+        assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+        assert_security_headers(&css);
+        assert!(css.text().await.unwrap().contains(".test-note"));
+        // The provider's other answers too.
+        let discovery = browser.get(server.url(&format!("{provider}/.well-known/openid-configuration"))).send().await;
+        assert_security_headers(&discovery.unwrap());
+        let refused = browser.get(server.url(&format!("{provider}/authorize?client_id=nobody"))).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_security_headers(&refused);
+
+        // The form still works: choose a persona, come back logged in.
+        let action = server.url(&format!("{provider}/authorize/choose"));
+        assert!(html.contains(&format!("action=\"{action}\"")), "{html}");
+        let mut form = hidden_inputs(&html);
+        assert!(form.iter().any(|(name, _)| name == "state"), "{html}");
+        form.push(("persona".to_owned(), "anna".to_owned()));
+        let chosen = browser.post(&action).form(&form).send().await.unwrap();
+        assert_eq!(chosen.status(), StatusCode::FOUND, "{provider}");
+        assert_security_headers(&chosen);
+        let callback = chosen.headers()["location"].to_str().unwrap().to_owned();
+        let back = browser.get(&callback).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER, "{callback}");
+        assert_eq!(back.headers()["location"].to_str().unwrap(), lands_on, "{provider}");
+    }
+    server.stop().await;
+}

@@ -59,6 +59,9 @@ pub struct TestAppOptions {
     /// test sends (tests that check a limit set it low themselves); the
     /// timeouts and memory bounds are the shipped defaults.
     pub limits: Limits,
+    /// Last changes to the configuration before the app is built (e.g. an
+    /// https `public_url`, `hsts_max_age_seconds`).
+    pub adjust_config: Option<fn(&mut Config)>,
 }
 
 impl TestAppOptions {
@@ -80,6 +83,7 @@ impl TestAppOptions {
                 public_calls_per_minute: 100_000,
                 ..Limits::default()
             },
+            adjust_config: None,
         }
     }
 }
@@ -176,6 +180,9 @@ impl TestApp {
                 min_level: "low".to_owned(),
                 scopes: Vec::new(),
             });
+        }
+        if let Some(adjust) = options.adjust_config {
+            adjust(&mut config);
         }
         let config = Arc::new(config);
         let rng = Arc::new(SystemRandom::new());
