@@ -24,6 +24,18 @@ use crate::store::{CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, S
 /// from the client.
 pub const ALLOWED_MEDIA_TYPES: [&str; 3] = ["application/pdf", "image/png", "image/jpeg"];
 
+/// The file name extension (without the dot) of a stored media type: what a
+/// download is named by, never the extension of the name it was uploaded
+/// under. `bin` for anything else (nothing else is ever stored).
+pub fn file_extension(media_type: &str) -> &'static str {
+    match media_type {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "bin",
+    }
+}
+
 /// Sealed chunks are written to the store in batches of this many.
 const CHUNKS_PER_BATCH: usize = 64;
 

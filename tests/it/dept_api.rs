@@ -663,6 +663,7 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
     assert_eq!(response.status(), StatusCode::OK);
     let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(!disposition.contains("meldebescheinigung"), "the citizen's file name stays private: {disposition}");
+    assert_eq!(disposition, "attachment; filename=\"document.pdf\"", "named from the stored type");
     assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
     // Another department, a made-up release index, or too late: refused.
     let response = app.as_department(TRAFFIC, Method::GET, href).send().await.unwrap();

@@ -224,6 +224,7 @@ on_both_backends!(
     malformed_uploads_store_nothing,
     file_names_are_kept_as_display_names_only,
     invisible_characters_are_refused_in_file_names_and_values,
+    downloads_are_named_from_the_stored_type,
     type_without_files_refuses_a_file,
     other_citizens_evidence_is_not_found,
     every_api_route_needs_a_session,
@@ -510,7 +511,7 @@ async fn file_names_are_kept_as_display_names_only(backend: Backend) {
     let cases = [
         ("../../etc/passwd.pdf", "passwd.pdf", "passwd.pdf"),
         ("C:\\Users\\anna\\Lohn Dezember.pdf", "Lohn Dezember.pdf", "Lohn_Dezember.pdf"),
-        ("/", "file", "file"),
+        ("/", "file", "file.pdf"),
     ];
     for (sent, shown, header_name) in cases {
         let id = upload_income_statement(&app, &anna, Some(attachment(sent, pdf(100)))).await;
@@ -583,6 +584,37 @@ async fn invisible_characters_are_refused_in_file_names_and_values(backend: Back
     let evidence = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
     assert_eq!(evidence["fields"]["employer"], "Bäckerei Müller & Söhne – Straße 1 (€) 🥨");
     assert_eq!(evidence["file"]["name"], "Lohnabrechnung März 🥨.pdf");
+    app.stop().await;
+}
+
+/// The saved name's extension comes from the type sniffed from the bytes,
+/// never from the name the upload had; the uploaded base name is kept.
+async fn downloads_are_named_from_the_stored_type(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let cases: Vec<(&'static str, Vec<u8>, &str, &str)> = vec![
+        ("x.html", pdf(1000), "application/pdf", "x.pdf"),
+        ("report.PDF", pdf(1000), "application/pdf", "report.pdf"),
+        ("Lohnabrechnung", pdf(1000), "application/pdf", "Lohnabrechnung.pdf"),
+        ("scan.jpg", png(1000), "image/png", "scan.png"),
+        ("Foto vom 3.5.2026", jpeg(1000), "image/jpeg", "Foto_vom_3.5.2026.jpg"),
+        ("Ausweis.svg", jpeg(1000), "image/jpeg", "Ausweis.jpg"),
+        (".html", pdf(1000), "application/pdf", "file.pdf"),
+        ("x.html.", pdf(1000), "application/pdf", "x.pdf"),
+    ];
+    for (sent, bytes, media_type, saved_as) in cases {
+        let id = upload_income_statement(&app, &anna, Some(attachment(sent, bytes))).await;
+        let evidence = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+        assert_eq!(evidence["file"]["name"], sent, "the display name stays as uploaded");
+        assert_eq!(evidence["file"]["media_type"], media_type, "{sent}");
+        let expected = format!("attachment; filename=\"{saved_as}\"");
+        for path in [format!("/api/v1/evidence/{id}/file"), format!("/evidence/{id}/file")] {
+            let response = get(&anna, &app, &path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(response.headers()[CONTENT_TYPE], media_type, "{sent} via {path}");
+            assert_eq!(response.headers()[CONTENT_DISPOSITION], expected.as_str(), "{sent} via {path}");
+        }
+    }
     app.stop().await;
 }
 
