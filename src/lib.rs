@@ -13,6 +13,7 @@ pub mod ids;
 pub mod policy;
 pub mod server;
 pub mod store;
+pub mod text;
 pub mod vault;
 
 /// jemalloc instead of glibc's malloc for the whole process (server, tests,

@@ -202,15 +202,37 @@ pub fn file_response(view: FileView, reader: FileReader) -> Response {
         headers.insert(header::CONTENT_TYPE, value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(view.size));
-    let ascii_name: String = view
-        .name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-        .collect();
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii_name}\"")) {
+    let file_name = download_file_name(&view.name, &view.media_type);
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+/// The name a download is saved under: the uploaded name's base with the
+/// extension of the stored media type (sniffed from the bytes) in place of
+/// the one it had, so `x.html` stored as PDF is saved as `x.pdf`. Only ASCII
+/// letters, digits, `-`, `_` and `.` are kept (anything else becomes `_`),
+/// so the name needs no quoting; leading dots are dropped (no hidden files).
+pub fn download_file_name(uploaded_name: &str, media_type: &str) -> String {
+    let name = uploaded_name.trim_end_matches(['.', ' ']);
+    // An extension is what looks like one (`.html`, `.PDF`, `.jpeg`), not
+    // the end of `Rechnung 12.2024`.
+    let base = match name.rsplit_once('.') {
+        Some((base, extension))
+            if (1..=5).contains(&extension.len())
+                && extension.bytes().all(|byte| byte.is_ascii_alphanumeric())
+                && extension.bytes().any(|byte| byte.is_ascii_alphabetic()) =>
+        {
+            base
+        }
+        _ => name,
+    };
+    let ascii: String =
+        base.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
+    let ascii = ascii.trim_start_matches('.').trim_end_matches('.');
+    let base = if ascii.is_empty() { "file" } else { ascii };
+    format!("{base}.{}", crate::vault::file_extension(media_type))
 }
 
 pub async fn delete_evidence(
@@ -235,4 +257,31 @@ pub async fn erase_account(
     let mut response = StatusCode::NO_CONTENT.into_response();
     session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::download_file_name;
+
+    #[test]
+    fn downloads_take_the_extension_of_the_stored_type() {
+        for (uploaded, media_type, saved_as) in [
+            ("x.html", "application/pdf", "x.pdf"),
+            ("report.PDF", "application/pdf", "report.pdf"),
+            ("Lohnabrechnung", "application/pdf", "Lohnabrechnung.pdf"),
+            ("Lohnabrechnung Dezember.pdf", "application/pdf", "Lohnabrechnung_Dezember.pdf"),
+            ("scan.jpg", "image/png", "scan.png"),
+            ("photo.jpeg", "image/jpeg", "photo.jpg"),
+            ("archive.tar.gz", "application/pdf", "archive.tar.pdf"),
+            ("Rechnung 12.2024", "application/pdf", "Rechnung_12.2024.pdf"),
+            ("Lohn März.pdf", "application/pdf", "Lohn_M_rz.pdf"),
+            (".html", "application/pdf", "file.pdf"),
+            ("..pdf", "application/pdf", "file.pdf"),
+            ("x.html.", "application/pdf", "x.pdf"),
+            ("file", "image/png", "file.png"),
+            ("x.html", "text/html", "x.bin"),
+        ] {
+            assert_eq!(download_file_name(uploaded, media_type), saved_as, "{uploaded} as {media_type}");
+        }
+    }
 }

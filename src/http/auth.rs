@@ -33,14 +33,15 @@ pub struct LoginQuery {
 /// `return_to` must be a local path, never another site (open redirect).
 /// Control characters are refused too: browsers drop tabs and newlines from
 /// URLs, so `/\t/evil.example` would become `//evil.example`, and they are not
-/// valid in a `Location` header anyway.
+/// valid in a `Location` header anyway; so are invisible formatting
+/// characters (`crate::text`), which a path has no use for.
 fn local_path(candidate: Option<&str>) -> String {
     match candidate {
         Some(path)
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.contains('\\')
-                && !path.chars().any(char::is_control)
+                && !crate::text::has_refused_char(path)
                 && path.len() < 512 =>
         {
             path.to_owned()
@@ -93,9 +94,12 @@ async fn start_login(app: &AppState, query: LoginQuery) -> ApiResult<Response> {
     };
     let requested = asked.max(relying_party.min_level());
     if let Some(hint) = &query.login_hint
-        && (hint.len() > 256 || hint.chars().any(char::is_control))
+        && (hint.len() > 256 || crate::text::has_refused_char(hint))
     {
-        return Err(ApiError::bad_request("invalid_login_hint", "The login hint is not valid."));
+        return Err(ApiError::bad_request(
+            "invalid_login_hint",
+            "The login hint must be at most 256 bytes, without control characters or invisible formatting characters.",
+        ));
     }
     let start = relying_party.begin_login(app.vault.rng(), requested, query.login_hint.as_deref())?;
     let binding = session::random_token(app.vault.rng())?;

@@ -193,14 +193,9 @@ pub async fn released_file(
     let index: u64 = index.parse().map_err(|_| ApiError::not_found())?;
     let evidence = parse_evidence_id(&evidence)?;
     let (mut view, reader) = app.vault.open_released_file(caller.department(), &id, index, &evidence).await?;
-    // The citizen's own file name stays with the citizen.
-    let extension = match view.media_type.as_str() {
-        "application/pdf" => "pdf",
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        _ => "bin",
-    };
-    view.name = format!("document.{extension}");
+    // The citizen's own file name stays with the citizen: `document.pdf`
+    // (`file_response` adds the stored type's extension).
+    view.name = "document".to_owned();
     Ok(file_response(view, reader))
 }
 

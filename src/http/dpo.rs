@@ -180,7 +180,7 @@ fn dpo_return_path(candidate: Option<&str>) -> String {
         Some(path)
             if (path == "/dpo" || path.starts_with("/dpo/") || path.starts_with("/dpo?"))
                 && !path.contains('\\')
-                && !path.chars().any(char::is_control)
+                && !crate::text::has_refused_char(path)
                 && path.len() < 512 =>
         {
             path.to_owned()
@@ -216,9 +216,12 @@ async fn start_staff_login(app: &AppState, staff: &StaffSetup, query: StaffLogin
     let staff = staff.require()?;
     let relying_party = staff.relying_party().await?;
     if let Some(hint) = &query.login_hint
-        && (hint.len() > 256 || hint.chars().any(char::is_control))
+        && (hint.len() > 256 || crate::text::has_refused_char(hint))
     {
-        return Err(ApiError::bad_request("invalid_login_hint", "The login hint is not valid."));
+        return Err(ApiError::bad_request(
+            "invalid_login_hint",
+            "The login hint must be at most 256 bytes, without control characters or invisible formatting characters.",
+        ));
     }
     let level = relying_party.min_level();
     let start = relying_party.begin_login(app.vault.rng(), level, query.login_hint.as_deref())?;
@@ -391,8 +394,11 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
         }
         seen.push(parameter);
         let value = value.trim();
-        if value.len() > MAX_FILTER_VALUE || value.chars().any(char::is_control) {
-            return Err(FilterError { parameter, message: "too long or contains control characters" });
+        if value.len() > MAX_FILTER_VALUE || crate::text::has_refused_char(value) {
+            return Err(FilterError {
+                parameter,
+                message: "too long, or contains control characters or invisible formatting characters",
+            });
         }
         if value.is_empty() {
             continue;
@@ -1021,7 +1027,8 @@ fn lang_param(raw: &str) -> Option<String> {
 fn raw_values(raw: &str) -> pages::DpoFilterValues {
     let mut values = pages::DpoFilterValues::default();
     for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-        let value: String = value.chars().filter(|c| !c.is_control()).take(MAX_FILTER_VALUE).collect();
+        let value: String =
+            value.chars().filter(|c| !crate::text::is_refused_char(*c)).take(MAX_FILTER_VALUE).collect();
         match key.as_ref() {
             "from" => values.from = value,
             "to" => values.to = value,

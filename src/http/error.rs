@@ -149,6 +149,12 @@ impl From<VaultError> for ApiError {
                 "unsupported_file_type",
                 "Only PDF, PNG and JPEG files can be uploaded.",
             ),
+            VaultError::InvalidFileName => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_file_name",
+                "The file name contains control characters or invisible formatting characters (such as \
+                 text-direction marks or zero-width spaces). Please rename the file and choose it again.",
+            ),
             VaultError::TooLarge { limit } => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "file_too_large",
@@ -181,7 +187,8 @@ impl From<VaultError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_reference",
                 format!(
-                    "The reference must be 1 to {} characters without control characters.",
+                    "The reference must be 1 to {} characters, without line breaks, control characters or \
+                     invisible formatting characters (such as text-direction marks or zero-width spaces).",
                     crate::vault::MAX_REFERENCE_CHARS
                 ),
             ),

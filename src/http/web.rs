@@ -126,6 +126,10 @@ pub(super) fn german_message(code: &str) -> Option<&'static str> {
             "Sie können nur PDF-, PNG- und JPEG-Dateien hochladen. Bitte wählen Sie die Datei neu aus."
         }
         "file_too_large" => "Die Datei ist zu groß. Bitte wählen Sie eine kleinere Datei.",
+        "invalid_file_name" => {
+            "Der Dateiname enthält Steuerzeichen oder unsichtbare Formatierungszeichen (etwa Schreibrichtungszeichen \
+             oder Leerzeichen ohne Breite). Bitte benennen Sie die Datei um und wählen Sie sie neu aus."
+        }
         "login_level_too_low" => {
             "Dafür brauchen Sie eine sicherere Anmeldung. Bitte melden Sie sich mit Ihrem Online-Ausweis an."
         }

@@ -196,11 +196,15 @@ impl FieldDef {
                 format!("Bitte geben Sie höchstens {MAX_VALUE_CHARS} Zeichen ein."),
             ));
         }
-        if raw.chars().any(value::is_forbidden_char) {
+        if crate::text::has_refused_char(raw) {
             return Err(error(
                 "invalid_characters",
-                "This field contains line breaks, tabs or other invisible control characters. Please remove them.".to_owned(),
-                "Dieses Feld enthält Zeilenumbrüche, Tabulatoren oder andere unsichtbare Steuerzeichen. Bitte entfernen Sie diese.".to_owned(),
+                "This field contains line breaks, tabs, control characters or invisible formatting characters \
+                 (such as text-direction marks or zero-width spaces). Please remove them."
+                    .to_owned(),
+                "Dieses Feld enthält Zeilenumbrüche, Tabulatoren, Steuerzeichen oder unsichtbare Formatierungszeichen \
+                 (etwa Schreibrichtungszeichen oder Leerzeichen ohne Breite). Bitte entfernen Sie diese."
+                    .to_owned(),
             ));
         }
         match &self.kind {
@@ -435,6 +439,17 @@ mod tests {
         }
         // Also in kinds that would reject them anyway, with the clearer code.
         assert_eq!(single_error("residence", "ma\nin").code, "invalid_characters");
+    }
+
+    /// The shared rule (`crate::text`): zero-width, soft-hyphen, byte-order,
+    /// word-joiner and tag characters were let through before.
+    #[test]
+    fn invisible_format_characters_are_rejected() {
+        for value in ["An\u{200B}na", "An\u{00AD}na", "\u{FEFF}Anna", "An\u{2060}na", "Anna\u{E0041}", "An\u{200D}na"] {
+            let error = single_error("name", value);
+            assert_eq!(error.code, "invalid_characters", "{value:?}");
+            assert!(error.message_en.contains("invisible formatting characters"), "{}", error.message_en);
+        }
     }
 
     #[test]

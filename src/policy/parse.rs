@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::evidence::{EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldKind, MAX_VALUE_CHARS, Sensitivity};
-use super::{Localized, LoginLevel, PolicyError, value};
+use super::{Localized, LoginLevel, PolicyError};
 
 /// Longest identifier (type id, field name) in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -296,13 +296,14 @@ impl Checker<'_> {
         if value.is_empty()
             || value.trim() != value
             || value.chars().count() > MAX_NAME_CHARS
-            || value.chars().any(value::is_forbidden_char)
+            || crate::text::has_refused_char(value)
         {
             return Err(self.error(
                 raw.value.span(),
                 format!(
                     "enum field `{field}` has value {value:?}; values must be 1 to \
-                     {MAX_NAME_CHARS} characters without surrounding spaces or control characters"
+                     {MAX_NAME_CHARS} characters without surrounding spaces, control characters or invisible \
+                     formatting characters"
                 ),
             ));
         }

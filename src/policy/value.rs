@@ -1,6 +1,6 @@
-//! Parsing and normalising single submitted values (dates, money, integers)
-//! and the character rules for text. Strict on purpose: a value either has
-//! one obvious reading or it is rejected.
+//! Parsing and normalising single submitted values (dates, money, integers).
+//! Strict on purpose: a value either has one obvious reading or it is
+//! rejected. The character rule for text is `crate::text`.
 
 use chrono::NaiveDate;
 
@@ -90,18 +90,6 @@ pub(crate) fn parse_integer(text: &str) -> Result<i64, IntegerProblem> {
         return Err(IntegerProblem::NotAnInteger);
     }
     text.parse::<i64>().map_err(|_| IntegerProblem::TooLarge)
-}
-
-/// Characters never accepted in a submitted value: all control characters
-/// (including tab and newline; every field is a single line), line and
-/// paragraph separators, and the bidirectional overrides and isolates that
-/// can make a value display differently from what it contains.
-pub(crate) fn is_forbidden_char(character: char) -> bool {
-    character.is_control()
-        || matches!(
-            character,
-            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-        )
 }
 
 /// Plain ASCII digits only (no sign, no `+`, no spaces), at most 18.
@@ -244,15 +232,5 @@ mod tests {
             assert_eq!(parse_integer(input), Err(IntegerProblem::NotAnInteger), "{input:?}");
         }
         assert_eq!(parse_integer("99999999999999999999"), Err(IntegerProblem::TooLarge));
-    }
-
-    #[test]
-    fn forbidden_characters() {
-        for character in ['\0', '\t', '\n', '\r', '\u{7f}', '\u{85}', '\u{202E}', '\u{2066}', '\u{2028}'] {
-            assert!(is_forbidden_char(character), "{character:?}");
-        }
-        for character in ['a', 'ß', 'Ä', ' ', '-', '\'', 'é', 'ł'] {
-            assert!(!is_forbidden_char(character), "{character:?}");
-        }
     }
 }

@@ -209,7 +209,7 @@ impl Vault {
         let reference = reference.trim();
         if reference.is_empty()
             || reference.chars().count() > MAX_REFERENCE_CHARS
-            || reference.chars().any(char::is_control)
+            || crate::text::has_refused_char(reference)
         {
             return Err(VaultError::InvalidReference);
         }

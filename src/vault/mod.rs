@@ -24,6 +24,18 @@ use crate::store::{CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, S
 /// from the client.
 pub const ALLOWED_MEDIA_TYPES: [&str; 3] = ["application/pdf", "image/png", "image/jpeg"];
 
+/// The file name extension (without the dot) of a stored media type: what a
+/// download is named by, never the extension of the name it was uploaded
+/// under. `bin` for anything else (nothing else is ever stored).
+pub fn file_extension(media_type: &str) -> &'static str {
+    match media_type {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "bin",
+    }
+}
+
 /// Sealed chunks are written to the store in batches of this many.
 const CHUNKS_PER_BATCH: usize = 64;
 
@@ -68,8 +80,11 @@ pub enum VaultError {
     RequestExpired,
     #[error("the access request has been answered already")]
     RequestAnswered,
-    #[error("the case reference is empty, too long or has control characters")]
+    #[error("the case reference is empty, too long or has control or invisible formatting characters")]
     InvalidReference,
+    /// The uploaded file's name has control or invisible formatting characters.
+    #[error("the file name has control or invisible formatting characters")]
+    InvalidFileName,
     #[error("the approval is not valid: {}", .0.code())]
     InvalidApproval(ApprovalProblem),
     /// The audit entry could not be made durable, so nothing was done or released.
@@ -290,8 +305,12 @@ impl Vault {
         Ok(evidence_type)
     }
 
-    /// Start a file upload for `citizen`. `limit` is the maximum plaintext size.
+    /// Start a file upload for `citizen`. `limit` is the maximum plaintext
+    /// size. `name` is the name the client sent (see `display_file_name`);
+    /// one with control or invisible formatting characters is refused before
+    /// anything is stored.
     pub async fn begin_file(&self, citizen: &CitizenId, name: &str, limit: u64) -> Result<FileUpload> {
+        let name = display_file_name(name)?;
         let dek = self.data_key(citizen).await?;
         let file_id = FileId::generate(self.rng.as_ref());
         self.store.begin_file(&file_id, citizen, self.clock.now()).await?;
@@ -299,7 +318,7 @@ impl Vault {
             sealer: FileSealer::new(dek.file_key(&file_id), citizen, &file_id),
             file_id,
             citizen: citizen.clone(),
-            name: sanitize_file_name(name),
+            name,
             buffer: Vec::with_capacity(2 * CHUNK_SIZE),
             batch: Vec::with_capacity(CHUNKS_PER_BATCH),
             next_index: 0,
@@ -503,7 +522,6 @@ fn open_text(key: &FieldKey, citizen: &CitizenId, evidence: &EvidenceId, field: 
     String::from_utf8(plaintext).map_err(|_| VaultError::Store(StoreError::Corrupt("field is not UTF-8".into())))
 }
 
-/// Keep a display name only: no path, no control characters, bounded length.
 /// A stored file's metadata with its name opened (`field_key` is the
 /// evidence's).
 fn open_file_view(
@@ -521,10 +539,19 @@ fn open_file_view(
     })
 }
 
-fn sanitize_file_name(name: &str) -> String {
+/// The name a file is sealed and shown under: the last path segment of what
+/// the client sent (old browsers sent whole paths), at most 200 characters,
+/// `file` if nothing is left. A name with characters `crate::text` refuses is
+/// refused, not cleaned: a right-to-left override turns `Lohn<RLO>fdp.html`
+/// into what reads as `Lohnlmth.pdf`, and a silently cleaned name would no
+/// longer be the one the citizen sees in their file manager.
+fn display_file_name(name: &str) -> Result<String> {
+    if crate::text::has_refused_char(name) {
+        return Err(VaultError::InvalidFileName);
+    }
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
-    if cleaned.trim().is_empty() { "file".to_owned() } else { cleaned }
+    let shortened: String = base.chars().take(200).collect();
+    Ok(if shortened.trim().is_empty() { "file".to_owned() } else { shortened })
 }
 
 impl FileUpload {

@@ -248,6 +248,47 @@ async fn bad_requests_get_clear_errors(backend: Backend) {
     app.stop().await;
 }
 
+/// Text-direction controls and other invisible format characters would make
+/// the reference on the citizen's consent page read differently from what
+/// the department sent (`AZ 12<RLO>3-NIVAR` shows as `AZ 12RAVIN-3`).
+async fn references_with_invisible_characters_are_refused(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let post = |reference: &str| {
+        app.as_department(TRAFFIC, Method::POST, "/api/v1/dept/requests")
+            .json(&json!({"service": PARKING, "reference": reference}))
+            .send()
+    };
+    for reference in [
+        "AZ 12\u{202E}3-NIVAR\u{202C}",
+        "AZ 12\u{2067}3-NIVAR\u{2069}",
+        "AZ 12\u{200F}3",
+        "AZ\u{200B}123",
+        "AZ 12\u{2060}3",
+        "\u{FEFF}AZ 123",
+        "AZ 12\u{00AD}3",
+        "AZ 12\u{061C}3",
+        "AZ 12\u{E0041}3",
+        "AZ 12\u{FFF9}3\u{FFFB}",
+    ] {
+        let response = post(reference).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{reference:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_reference", "{reference:?}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("invisible formatting characters"), "the message says what is wrong: {message}");
+        assert!(body.get("approve_url").is_none() && body.get("id").is_none(), "no consent page to open: {body}");
+    }
+    assert_eq!(app.count_rows("access_requests").await, 0, "nothing stored");
+    // Ordinary German references pass unchanged.
+    let reference = "AZ 32/2026 – Müller-Lüdenscheidt, Straße 5 (Gebühr 12,50 €)";
+    let response = post(reference).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let status: Value = app.as_department(TRAFFIC, Method::GET, &location).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["reference"], reference);
+    app.stop().await;
+}
+
 async fn department_calls_need_a_valid_certificate(backend: Backend) {
     let app = TestApp::start(backend).await;
     let url = app.url("/api/v1/dept/requests");
@@ -622,6 +663,7 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
     assert_eq!(response.status(), StatusCode::OK);
     let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(!disposition.contains("meldebescheinigung"), "the citizen's file name stays private: {disposition}");
+    assert_eq!(disposition, "attachment; filename=\"document.pdf\"", "named from the stored type");
     assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
     // Another department, a made-up release index, or too late: refused.
     let response = app.as_department(TRAFFIC, Method::GET, href).send().await.unwrap();
@@ -648,6 +690,7 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
 on_both_backends!(
     requests_are_opened_and_polled,
     bad_requests_get_clear_errors,
+    references_with_invisible_characters_are_refused,
     department_calls_need_a_valid_certificate,
     a_remembered_certificate_still_expires,
     release_gives_exactly_the_approved_policy_fields,

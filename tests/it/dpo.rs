@@ -191,6 +191,12 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     assert_eq!(bad_page.status(), 400);
     let html = bad_page.text().await.unwrap();
     assert!(html.contains("unknown action") && html.contains("aria-invalid=\"true\""), "{html}");
+    // A text-direction override is refused with its reason and not shown back.
+    let bad_page = dpo.get(app.url("/dpo?department=amt%E2%80%AEtla&lang=en")).send().await.unwrap();
+    assert_eq!(bad_page.status(), 400);
+    let html = bad_page.text().await.unwrap();
+    assert!(html.contains("invisible formatting characters"), "{html}");
+    assert!(!html.contains('\u{202E}'), "{html}");
 
     // CSV: header, same rows as the JSON, formula cells neutralised.
     let csv = dpo.get(app.url("/dpo/export.csv?action=release")).send().await.unwrap();

@@ -49,6 +49,13 @@ fn income_fields_with(name: &str, value: Option<&'static str>) -> Vec<(String, S
     fields
 }
 
+/// `INCOME_FIELDS` with `name` set to `value`.
+fn income_fields_with_owned(name: &str, value: &str) -> Vec<(String, String)> {
+    let mut fields = income_fields_with(name, None);
+    fields.push((name.to_owned(), value.to_owned()));
+    fields
+}
+
 fn income_fields() -> Vec<(String, String)> {
     income_fields_with("", None)
 }
@@ -216,6 +223,8 @@ on_both_backends!(
     unknown_or_missing_type_is_refused,
     malformed_uploads_store_nothing,
     file_names_are_kept_as_display_names_only,
+    invisible_characters_are_refused_in_file_names_and_values,
+    downloads_are_named_from_the_stored_type,
     type_without_files_refuses_a_file,
     other_citizens_evidence_is_not_found,
     every_api_route_needs_a_session,
@@ -502,7 +511,7 @@ async fn file_names_are_kept_as_display_names_only(backend: Backend) {
     let cases = [
         ("../../etc/passwd.pdf", "passwd.pdf", "passwd.pdf"),
         ("C:\\Users\\anna\\Lohn Dezember.pdf", "Lohn Dezember.pdf", "Lohn_Dezember.pdf"),
-        ("/", "file", "file"),
+        ("/", "file", "file.pdf"),
     ];
     for (sent, shown, header_name) in cases {
         let id = upload_income_statement(&app, &anna, Some(attachment(sent, pdf(100)))).await;
@@ -511,6 +520,100 @@ async fn file_names_are_kept_as_display_names_only(backend: Backend) {
         let response = get(&anna, &app, &format!("/api/v1/evidence/{id}/file")).await;
         let expected = format!("attachment; filename=\"{header_name}\"");
         assert_eq!(response.headers()[CONTENT_DISPOSITION], expected.as_str(), "{sent}");
+    }
+    app.stop().await;
+}
+
+/// A right-to-left override makes `Lohn<RLO>fdp.html` read `Lohnlmth.pdf`:
+/// such a name (sealed and shown back later) is refused, not cleaned, and so
+/// are field values with invisible format characters. Nothing is stored.
+async fn invisible_characters_are_refused_in_file_names_and_values(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    for name in [
+        "Lohn\u{202E}fdp.html",
+        "Lohn\u{2066}Dezember\u{2069}.pdf",
+        "\u{200B}.pdf",
+        "Lohn\u{FEFF}.pdf",
+        "Lohn\u{00AD}abrechnung.pdf",
+        "Lohn\u{E0041}.pdf",
+        "Lohn\tDezember.pdf",
+    ] {
+        let form = upload_form("income_statement", &income_fields(), Some(attachment(name, pdf(100_000))));
+        let body =
+            expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_file_name").await;
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(message.contains("invisible formatting characters"), "{name:?}: {message}");
+        assert_nothing_stored(&app, name).await;
+    }
+    // The page form: the error page says it in German.
+    let form = Form::new()
+        .text("csrf", anna.csrf.clone())
+        .text("type", "income_statement")
+        .text("field.employer", "Zebrafink")
+        .part(
+            "file",
+            Part::bytes(pdf(100_000)).file_name("Lohn\u{202E}fdp.html").mime_str("application/pdf").expect("mime"),
+        );
+    let response = anna.no_redirects().post(app.url("/evidence")).multipart(form).send().await.expect("post");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("Dateiname") && html.contains("unsichtbare"), "{html}");
+    assert!(!html.contains('\u{202E}'), "{html}");
+    assert_nothing_stored(&app, "page upload").await;
+
+    for value in [
+        "Zebrafink\u{200B} GmbH",
+        "Zebrafink \u{202E}HbmG",
+        "Zebra\u{00AD}fink",
+        "\u{FEFF}Zebrafink",
+        "Zebra\u{2060}fink",
+    ] {
+        let form = upload_form("income_statement", &income_fields_with_owned("employer", value), None);
+        let body =
+            expect_error(upload(&app, &anna, form).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields").await;
+        let named = &body["error"]["fields"];
+        assert_eq!(named[0]["field"], "employer", "{value:?}: {body}");
+        assert_eq!(named[0]["code"], "invalid_characters", "{value:?}: {body}");
+        assert_nothing_stored(&app, value).await;
+    }
+    // German text with umlauts, ß, € and an emoji is fine, in a name and in a value.
+    let fields = income_fields_with_owned("employer", "Bäckerei Müller & Söhne – Straße 1 (€) 🥨");
+    let form = upload_form("income_statement", &fields, Some(attachment("Lohnabrechnung März 🥨.pdf", pdf(1000))));
+    let id = upload_ok(&app, &anna, form).await;
+    let evidence = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+    assert_eq!(evidence["fields"]["employer"], "Bäckerei Müller & Söhne – Straße 1 (€) 🥨");
+    assert_eq!(evidence["file"]["name"], "Lohnabrechnung März 🥨.pdf");
+    app.stop().await;
+}
+
+/// The saved name's extension comes from the type sniffed from the bytes,
+/// never from the name the upload had; the uploaded base name is kept.
+async fn downloads_are_named_from_the_stored_type(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = log_in(&app, "anna", "high").await;
+    let cases: Vec<(&'static str, Vec<u8>, &str, &str)> = vec![
+        ("x.html", pdf(1000), "application/pdf", "x.pdf"),
+        ("report.PDF", pdf(1000), "application/pdf", "report.pdf"),
+        ("Lohnabrechnung", pdf(1000), "application/pdf", "Lohnabrechnung.pdf"),
+        ("scan.jpg", png(1000), "image/png", "scan.png"),
+        ("Foto vom 3.5.2026", jpeg(1000), "image/jpeg", "Foto_vom_3.5.2026.jpg"),
+        ("Ausweis.svg", jpeg(1000), "image/jpeg", "Ausweis.jpg"),
+        (".html", pdf(1000), "application/pdf", "file.pdf"),
+        ("x.html.", pdf(1000), "application/pdf", "x.pdf"),
+    ];
+    for (sent, bytes, media_type, saved_as) in cases {
+        let id = upload_income_statement(&app, &anna, Some(attachment(sent, bytes))).await;
+        let evidence = get_json(&anna, &app, &format!("/api/v1/evidence/{id}")).await;
+        assert_eq!(evidence["file"]["name"], sent, "the display name stays as uploaded");
+        assert_eq!(evidence["file"]["media_type"], media_type, "{sent}");
+        let expected = format!("attachment; filename=\"{saved_as}\"");
+        for path in [format!("/api/v1/evidence/{id}/file"), format!("/evidence/{id}/file")] {
+            let response = get(&anna, &app, &path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(response.headers()[CONTENT_TYPE], media_type, "{sent} via {path}");
+            assert_eq!(response.headers()[CONTENT_DISPOSITION], expected.as_str(), "{sent} via {path}");
+        }
     }
     app.stop().await;
 }

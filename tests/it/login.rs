@@ -143,6 +143,20 @@ async fn an_unknown_level_parameter_is_refused_before_the_provider() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_login_hint_with_invisible_format_characters_is_refused_before_the_provider() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let browser = TestApp::no_redirect_browser();
+
+    for hint in ["anna%E2%80%AE", "an%E2%80%8Bna", "anna%EF%BB%BF", "anna%0A"] {
+        let response =
+            browser.get(app.url(&format!("/login?{}", login_query(hint, "")))).send().await.expect("HTTP request");
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_login_hint").await;
+    }
+    assert_eq!(app.count_rows("pending_logins").await, 0);
+    app.stop().await;
+}
+
 // --- 3. nonce -------------------------------------------------------------------
 
 #[tokio::test]
@@ -541,6 +555,9 @@ async fn return_to_another_site_ends_at_my_evidence() {
         "%2F%0A%2Fevil.example%2F",
         "%2F%0D%2Fevil.example%2F",
         "evil.example",
+        // A text-direction override or a zero-width space in the path: refused like control characters.
+        "%2Fevidence%2Fnew%E2%80%AE",
+        "%2Fevidence%E2%80%8B%2Fnew",
     ];
     for return_to in hostile {
         let browser = TestApp::no_redirect_browser();
