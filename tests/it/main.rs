@@ -20,5 +20,6 @@ mod dpo;
 mod evidence;
 mod login;
 mod oidc_provider_smoke;
+mod outage;
 mod smoke_app;
 mod store;
