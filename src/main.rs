@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config, dev, tls_listen).await
         }
         Command::Migrate => {
-            let store = tresor::store::open(&config.database_url()).await?;
+            let store = open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
             println!("Migrations applied.");
             Ok(())
@@ -150,6 +150,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit { command } => audit(&config, command).await,
     }
+}
+
+/// The configured database, waiting at most `limits.store_timeout_seconds`
+/// for it on every call.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn tresor::store::Store>> {
+    let options =
+        tresor::store::StoreOptions { timeout: std::time::Duration::from_secs(config.limits.store_timeout_seconds) };
+    tresor::store::open_with(&config.database_url(), options).await.context("opening the database")
 }
 
 fn key_passphrase() -> anyhow::Result<Passphrase> {
@@ -271,7 +279,7 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         dev_staff_secret = Some(secret);
     }
     let config = Arc::new(config);
-    let store = tresor::store::open(&config.database_url()).await.context("opening the database")?;
+    let store = open_store(&config).await?;
     store.migrate().await.context("applying migrations")?;
     let keys: Arc<dyn KeyProvider> = if dev {
         Arc::new(FileKeyProvider::ephemeral(rng.as_ref())?)
@@ -555,7 +563,7 @@ enum ExportFormatArgument {
 
 async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
     // Read-only: no migration, the database is inspected as it is.
-    let store = tresor::store::open(&config.database_url()).await.context("opening the database")?;
+    let store = open_store(config).await?;
     match command {
         AuditCommand::Verify { checkpoint, public_key } => {
             let key_path = public_key.unwrap_or_else(|| config.key_dir().join("signing-key.pub"));

@@ -1102,6 +1102,8 @@ fn error_page(app: &AppState, headers: &HeaderMap, lang: Option<&str>, error: Ap
         (Lang::En, 403) => "Not allowed",
         (Lang::De, 404) => "Nicht gefunden",
         (Lang::En, 404) => "Not found",
+        (Lang::De, 503) => "Vorübergehend nicht verfügbar",
+        (Lang::En, 503) => "Temporarily unavailable",
         (Lang::De, s) if s >= 500 => "Technischer Fehler",
         (Lang::En, s) if s >= 500 => "Technical error",
         (Lang::De, _) => "Das hat nicht geklappt",
@@ -1112,7 +1114,9 @@ fn error_page(app: &AppState, headers: &HeaderMap, lang: Option<&str>, error: Ap
         Lang::En => error.message.clone(),
     };
     let markup = pages::dpo_error_page(&ctx, error.status.as_u16(), title, &message, logged_in);
-    (error.status, markup).into_response()
+    let mut response = (error.status, markup).into_response();
+    error.add_headers(response.headers_mut());
+    response
 }
 
 /// JSON for scripts, a page for browsers (exports are opened from a page).
@@ -1134,6 +1138,9 @@ fn german_message(code: &str) -> Option<&'static str> {
         "invalid_state" => "Dieser Anmelde-Link ist abgelaufen oder schon benutzt. Bitte melden Sie sich neu an.",
         "login_cancelled" => "Die Anmeldung wurde abgebrochen oder abgelehnt.",
         "audit_unavailable" => "Die Abfrage konnte nicht protokolliert werden. Deshalb wird nichts angezeigt.",
+        "store_unavailable" => {
+            "Der Tresor erreicht seine Datenbank gerade nicht. Es wurde nichts geändert. Bitte versuchen Sie es in einem Moment noch einmal."
+        }
         "internal_error" => "Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es später noch einmal.",
         _ => return None,
     })

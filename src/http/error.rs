@@ -19,9 +19,14 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub fields: Vec<FieldError>,
-    /// Seconds for a `Retry-After` header (429, 503).
-    pub retry_after: Option<u64>,
+    /// Seconds for a `Retry-After` header (on the JSON answer and on the
+    /// error page alike); see [`ApiError::with_retry_after`].
+    pub retry_after: Option<u32>,
 }
+
+/// `Retry-After` on 503 `store_unavailable` and `audit_unavailable`: longer
+/// than the store's patience, short enough for a person to wait.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u32 = 5;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -50,18 +55,31 @@ impl ApiError {
         Self { status, code, message: message.into(), fields: Vec::new(), retry_after: None }
     }
 
-    /// Tell the client when to try again (`Retry-After`, whole seconds, at
-    /// least 1).
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds.max(1));
+    /// Tell the client when to try again (`Retry-After: seconds`), for
+    /// refusals that pass (503 while the database is away, 429 rate limits).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
-    /// The `Retry-After` header on a response rendered from this error.
-    pub fn set_retry_after(&self, response: &mut Response) {
+    /// Put this error's headers (`Retry-After`) on a response that shows it,
+    /// JSON or page.
+    pub fn add_headers(&self, headers: &mut axum::http::HeaderMap) {
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+            headers.insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
+    }
+
+    /// The database cannot be reached or did not answer in time (see
+    /// `StoreError::is_unavailable`): 503 with `Retry-After`.
+    pub fn store_unavailable(detail: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "database unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "The vault cannot reach its database right now. Nothing was changed. Please try again in a moment.",
+        )
+        .with_retry_after(UNAVAILABLE_RETRY_AFTER_SECONDS)
     }
 
     pub fn not_logged_in() -> Self {
@@ -109,14 +127,14 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
-        self.set_retry_after(&mut response);
+        self.add_headers(response.headers_mut());
         response
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::internal(&error)
+        if error.is_unavailable() { Self::store_unavailable(&error) } else { Self::internal(&error) }
     }
 }
 
@@ -202,8 +220,9 @@ impl From<VaultError> for ApiError {
                     "audit_unavailable",
                     "This could not be recorded in the audit log, so nothing was done. Please try again later.",
                 )
+                .with_retry_after(UNAVAILABLE_RETRY_AFTER_SECONDS)
             }
-            VaultError::Store(error) => Self::internal(&error),
+            VaultError::Store(error) => error.into(),
             VaultError::Crypto(error) => Self::internal(&error),
         }
     }

@@ -61,6 +61,7 @@ impl From<Limited> for ApiError {
         };
         // Round up: a client that waits the whole seconds always gets in.
         let seconds = limited.retry_after.as_secs() + u64::from(limited.retry_after.subsec_nanos() > 0);
+        let seconds = u32::try_from(seconds.max(1)).unwrap_or(u32::MAX);
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, limited.code, message).with_retry_after(seconds)
     }
 }

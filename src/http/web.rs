@@ -37,14 +37,30 @@ impl Page {
         query_lang: Option<&str>,
         path: &str,
     ) -> Result<Self, ApiError> {
+        let session = session::load_session(app, headers).await?;
+        Ok(Self::with_session(app, headers, query_lang, path, session))
+    }
+
+    /// The page without looking up the session: for showing an error when
+    /// the session itself cannot be read (the database is away).
+    pub fn without_session(app: &AppState, headers: &HeaderMap, query_lang: Option<&str>, path: &str) -> Self {
+        Self::with_session(app, headers, query_lang, path, None)
+    }
+
+    fn with_session(
+        app: &AppState,
+        headers: &HeaderMap,
+        query_lang: Option<&str>,
+        path: &str,
+        session: Option<CitizenSession>,
+    ) -> Self {
         let lang = i18n::negotiate(
             query_lang,
             session::cookie_value(headers, "lang"),
             headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
         );
-        let session = session::load_session(app, headers).await?;
         let remember_lang = query_lang.filter(|l| matches!(*l, "de" | "en")).map(|_| lang);
-        Ok(Self {
+        Self {
             ctx: PageContext {
                 lang,
                 dev_mode: app.dev_mode,
@@ -55,7 +71,7 @@ impl Page {
             },
             session,
             remember_lang,
-        })
+        }
     }
 
     pub fn lang(&self) -> Lang {
@@ -87,6 +103,8 @@ impl Page {
             (Lang::En, 415) => "File type not allowed",
             (Lang::De, 429) => "Zu viele Versuche",
             (Lang::En, 429) => "Too many attempts",
+            (Lang::De, 503) => "Vorübergehend nicht verfügbar",
+            (Lang::En, 503) => "Temporarily unavailable",
             (Lang::De, s) if s >= 500 => "Technischer Fehler",
             (Lang::En, s) if s >= 500 => "Technical error",
             (Lang::De, _) => "Das hat nicht geklappt",
@@ -98,7 +116,7 @@ impl Page {
         };
         let markup = pages::error_page(&self.ctx, error.status.as_u16(), title, &message);
         let mut response = self.respond(app, error.status, markup);
-        error.set_retry_after(&mut response);
+        error.add_headers(response.headers_mut());
         response
     }
 
@@ -141,6 +159,9 @@ pub(super) fn german_message(code: &str) -> Option<&'static str> {
         "idp_discovery_failed" => {
             "Der Anmelde-Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal."
         }
+        "store_unavailable" => {
+            "Der Tresor erreicht seine Datenbank gerade nicht. Es wurde nichts geändert. Bitte versuchen Sie es in einem Moment noch einmal."
+        }
         "audit_unavailable" => {
             "Das konnte nicht im Protokoll vermerkt werden, darum wurde nichts getan. Bitte versuchen Sie es später noch einmal."
         }
@@ -164,16 +185,21 @@ pub async fn negotiated_error(app: &AppState, headers: &HeaderMap, error: ApiErr
     if !wants_html {
         return error.into_response();
     }
+    // The database is away: do not wait for it a second time for the session.
+    if error.status == StatusCode::SERVICE_UNAVAILABLE {
+        return Page::without_session(app, headers, None, "/").error(app, error);
+    }
     match Page::load(app, headers, None, "/").await {
         Ok(page) => page.error(app, error),
-        Err(_) => error.into_response(),
+        Err(_) => Page::without_session(app, headers, None, "/").error(app, error),
     }
 }
 
 /// Every page handler starts with its `Page`: the language (`?lang=`, the
 /// `lang` cookie, Accept-Language), the session if any, and the request's
 /// own path and query (for the language switch). A failure to load the
-/// session answers as JSON (it is a server error either way).
+/// session (the database is away) answers with the error page, as if
+/// logged out but never as "not logged in".
 impl FromRequestParts<AppState> for Page {
     type Rejection = Response;
 
@@ -185,7 +211,9 @@ impl FromRequestParts<AppState> for Page {
         });
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let path = if path.len() <= 512 { path } else { parts.uri.path() };
-        Page::load(app, &parts.headers, query_lang.as_deref(), path).await.map_err(IntoResponse::into_response)
+        Page::load(app, &parts.headers, query_lang.as_deref(), path)
+            .await
+            .map_err(|error| Page::without_session(app, &parts.headers, query_lang.as_deref(), path).error(app, error))
     }
 }
 

@@ -6,6 +6,7 @@
 //! material. It stores sealed bytes, wrapped keys and keyed hashes only.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -37,6 +38,59 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
+}
+
+impl StoreError {
+    /// The database could not be reached or did not answer in time (an
+    /// outage, a restart, a lock held too long): nothing was changed and the
+    /// same call may succeed in a moment. The HTTP layer answers these with
+    /// 503 `store_unavailable`; every other store error is a 500.
+    ///
+    /// Pool timeouts and a closed pool; I/O and TLS errors (refused, reset,
+    /// closed connections); PostgreSQL class 08 (connection exception),
+    /// 57P01/57P02/57P03 (admin shutdown, crash shutdown, cannot connect
+    /// now), 53300 (too many connections), 55P03 and 57014 (our
+    /// `lock_timeout` and `statement_timeout` ran out), 25006 (a read-only
+    /// server: a standby during a failover); SQLite BUSY and LOCKED (another
+    /// connection holds the lock past the busy timeout), from sqlx and rusqlite.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(error) => sqlx_error_is_unavailable(error),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => {
+                matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// PostgreSQL SQLSTATEs that mean "not now" rather than "not so" (see
+/// [`StoreError::is_unavailable`]); class 08 is matched by its prefix.
+const POSTGRES_UNAVAILABLE_CODES: [&str; 7] = ["57P01", "57P02", "57P03", "53300", "55P03", "57014", "25006"];
+
+/// SQLite's primary result codes SQLITE_BUSY and SQLITE_LOCKED (sqlx reports
+/// the extended code; its low byte is the primary one).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+
+fn sqlx_error_is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(database_error) => {
+            if let Some(postgres) = database_error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                let code = postgres.code();
+                code.starts_with("08") || POSTGRES_UNAVAILABLE_CODES.contains(&code)
+            } else if database_error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                database_error
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
 }
 
 /// A citizen account: the keyed hash of the eID subject and the wrapped DEK.
@@ -294,14 +348,43 @@ pub const CONFLICT_FILE_NOT_PENDING: &str = "file_not_pending";
 pub const CONFLICT_FILE_CHUNKS_INCOMPLETE: &str = "file_chunks_incomplete";
 
 /// Open the store named by a database URL (`sqlite://path`, `sqlite::memory:`
-/// or `postgres://...`). Connects only; call `migrate()` before use.
+/// or `postgres://...`) with the default [`StoreOptions`]. Connects only; call
+/// `migrate()` before use.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>> {
+    open_with(database_url, StoreOptions::default()).await
+}
+
+/// [`open`] with the store's patience from configuration
+/// (`limits.store_timeout_seconds`).
+pub async fn open_with(database_url: &str, options: StoreOptions) -> Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?))
+        Ok(Arc::new(sqlite::SqliteStore::connect_with(database_url, options).await?))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(database_url).await?))
+        Ok(Arc::new(postgres::PostgresStore::connect_with(database_url, options).await?))
     } else {
         Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// How the store behaves when the database does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long one call waits for the database: for a pool connection
+    /// (PostgreSQL: including connecting, which sqlx retries while the server
+    /// refuses), for a lock (SQLite's busy timeout on the pool and the audit
+    /// connection, PostgreSQL's `lock_timeout`). Past it the call fails with
+    /// an error for which [`StoreError::is_unavailable`] holds.
+    pub timeout: Duration,
+}
+
+impl StoreOptions {
+    /// `limits.store_timeout_seconds`' default.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { timeout: Self::DEFAULT_TIMEOUT }
     }
 }
 
@@ -1017,4 +1100,63 @@ pub struct StaffSessionRecord {
     pub csrf_token: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::Connection;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    use super::*;
+
+    /// Real SQLite errors from sqlx: a write lock held by another connection
+    /// (BUSY, extended code) is an outage; a constraint failure is not.
+    #[tokio::test]
+    async fn sqlite_busy_from_sqlx_is_unavailable_and_a_constraint_is_not() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", directory.path().join("t.db").display()))
+            .expect("url")
+            .create_if_missing(true)
+            .busy_timeout(Duration::ZERO);
+        let mut holder = SqliteConnection::connect_with(&options).await.expect("first connection");
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)").execute(&mut holder).await.expect("create");
+        sqlx::query("INSERT INTO t VALUES (1)").execute(&mut holder).await.expect("insert");
+        let duplicate = sqlx::query("INSERT INTO t VALUES (1)").execute(&mut holder).await.expect_err("duplicate");
+        assert!(!StoreError::Database(duplicate).is_unavailable(), "a constraint failure is no outage");
+
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.expect("take the write lock");
+        let mut waiter = SqliteConnection::connect_with(&options).await.expect("second connection");
+        let busy = sqlx::query("BEGIN IMMEDIATE").execute(&mut waiter).await.expect_err("the lock is held");
+        assert!(StoreError::Database(busy).is_unavailable(), "SQLITE_BUSY is an outage");
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable_and_data_problems_are_not() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let sqlite = |code| StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None));
+        for unavailable in [
+            StoreError::Database(sqlx::Error::PoolTimedOut),
+            StoreError::Database(sqlx::Error::PoolClosed),
+            StoreError::Database(sqlx::Error::Io(refused)),
+            StoreError::Database(sqlx::Error::Io(reset)),
+            sqlite(rusqlite::ffi::SQLITE_BUSY),
+            sqlite(rusqlite::ffi::SQLITE_LOCKED),
+        ] {
+            assert!(unavailable.is_unavailable(), "{unavailable:?}");
+        }
+        for failure in [
+            StoreError::Database(sqlx::Error::RowNotFound),
+            StoreError::Conflict("citizens_pkey".to_owned()),
+            StoreError::Corrupt("audit_head row is missing".to_owned()),
+            StoreError::Worker("panicked".to_owned()),
+            StoreError::UnsupportedUrl,
+            sqlite(rusqlite::ffi::SQLITE_CONSTRAINT),
+            sqlite(rusqlite::ffi::SQLITE_CORRUPT),
+        ] {
+            assert!(!failure.is_unavailable(), "{failure:?}");
+        }
+    }
 }

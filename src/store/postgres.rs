@@ -3,11 +3,12 @@
 //! one (same version numbers, same constraint names).
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{
@@ -21,8 +22,8 @@ use super::{
 };
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
-    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, driver_error,
-    parse_stored_id, time_from_micros, time_to_micros,
+    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
+    driver_error, parse_stored_id, time_from_micros, time_to_micros,
 };
 use super::{
     citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
@@ -33,24 +34,63 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
+/// A backstop on every statement (PostgreSQL's `statement_timeout`): a query
+/// the server works on for longer ends with an error, freeing its pool
+/// connection, instead of holding it for as long as it runs. Far above any
+/// request's own query; migrations and pruning run without it.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl PostgresStore {
+    /// Connect to `postgres://...` with the default [`StoreOptions`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
     /// Connect to `postgres://...`. Durability is the server's business
     /// (`synchronous_commit`, replication); the store relies on its defaults.
-    pub async fn connect(url: &str) -> Result<Self> {
+    ///
+    /// Patience: a pool connection (connecting included; sqlx retries a
+    /// refused connection until then) and a lock held by another transaction
+    /// (`lock_timeout`) are each waited for at most `options.timeout`, a
+    /// statement at most [`STATEMENT_TIMEOUT`]; a `statement_timeout` or
+    /// `lock_timeout` in the URL's `options` parameter is kept.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self> {
+        let mut connect = PgConnectOptions::from_str(url).map_err(driver_error)?;
+        let configured = connect.get_options().unwrap_or_default().to_owned();
+        for (setting, value) in [("statement_timeout", STATEMENT_TIMEOUT), ("lock_timeout", options.timeout)] {
+            if !configured.contains(setting) {
+                connect = connect.options([(setting, value.as_millis())]);
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .acquire_timeout(options.timeout)
+            .connect_with(connect)
             .await
-            .map_err(driver_error)?;
+            .map_err(postgres_error)?;
         Ok(Self { pool })
+    }
+
+    /// A pool connection with no statement or lock timeout, for work that may
+    /// rightly take long (migrations that rewrite tables or wait for another
+    /// node's migration, the first pruning of a large log). It is closed
+    /// when dropped, so the setting never goes back into the pool.
+    async fn unhurried_connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>> {
+        let mut connection = self.pool.acquire().await.map_err(postgres_error)?;
+        connection.close_on_drop();
+        sqlx::query("SET statement_timeout = 0").execute(&mut *connection).await.map_err(postgres_error)?;
+        sqlx::query("SET lock_timeout = 0").execute(&mut *connection).await.map_err(postgres_error)?;
+        Ok(connection)
     }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        let mut connection = self.unhurried_connection().await?;
+        // `run_direct` is `run` on a connection: `run(&mut *connection)` trips
+        // the "Acquire is not general enough" error inside async_trait.
+        sqlx::migrate!("migrations/postgres").run_direct(None, &mut *connection, false).await?;
         Ok(())
     }
 
@@ -621,9 +661,11 @@ impl Store for PostgresStore {
     }
 
     async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        // The first pruning of a large log may rightly take long.
+        let mut connection = self.unhurried_connection().await?;
         let result = sqlx::query("UPDATE audit_entries SET body = NULL WHERE time < $1 AND body IS NOT NULL")
             .bind(time_to_micros(before))
-            .execute(&self.pool)
+            .execute(&mut *connection)
             .await
             .map_err(postgres_error)?;
         Ok(result.rows_affected())

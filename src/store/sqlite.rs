@@ -4,7 +4,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,8 +21,8 @@ use super::{
 };
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
-    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, driver_error,
-    parse_stored_id, time_from_micros, time_to_micros,
+    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
+    driver_error, parse_stored_id, time_from_micros, time_to_micros,
 };
 use super::{
     citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
@@ -64,7 +63,18 @@ impl SqliteStore {
     /// after a crash but may lose the last commits on power loss; a vault
     /// that has told a citizen "stored" must not forget it, and the extra
     /// fsync per commit is cheap next to the Argon2 and upload work.
+    ///
+    /// With the default [`StoreOptions`]; see [`SqliteStore::connect_with`].
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// [`SqliteStore::connect`] with the store's patience: a write waits at
+    /// most `options.timeout` for another connection's lock (the busy
+    /// timeout, on the pool and the audit connection alike; another process
+    /// may hold it) and a call at most as long for a pool connection; then it
+    /// fails with SQLITE_BUSY or a pool timeout ([`StoreError::is_unavailable`]).
+    pub async fn connect_with(url: &str, store_options: StoreOptions) -> Result<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let (url, throwaway) = if in_memory {
             let directory = tempfile::Builder::new()
@@ -81,7 +91,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(store_options.timeout)
             // Batched statements have one text per batch size; keep them
             // all prepared instead of re-preparing.
             .statement_cache_capacity(4096)
@@ -90,9 +100,13 @@ impl SqliteStore {
             .pragma("secure_delete", "ON");
         let mut blob_dir = options.get_filename().as_os_str().to_owned();
         blob_dir.push(".blobs");
-        let pool =
-            SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await.map_err(driver_error)?;
-        let audit = SqliteAudit::open(options.get_filename())?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(store_options.timeout)
+            .connect_with(options.clone())
+            .await
+            .map_err(sqlite_error)?;
+        let audit = SqliteAudit::open(options.get_filename(), store_options.timeout)?;
         Ok(Self {
             pool,
             audit: Arc::new(audit),

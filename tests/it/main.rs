@@ -22,6 +22,7 @@ mod errors;
 mod evidence;
 mod login;
 mod oidc_provider_smoke;
+mod outage;
 mod security_headers;
 mod smoke_app;
 mod store;

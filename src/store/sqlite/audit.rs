@@ -33,10 +33,11 @@ pub struct SqliteAudit {
 
 impl SqliteAudit {
     /// Open the database file (already created and migrated by the pool)
-    /// with the same settings as the pool's connections.
-    pub(super) fn open(path: &Path) -> Result<Self> {
+    /// with the same settings as the pool's connections; `busy_timeout` is
+    /// the store's patience for another connection's write lock.
+    pub(super) fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
         let connection = Connection::open(path).map_err(sqlite_error)?;
-        connection.busy_timeout(Duration::from_secs(5)).map_err(sqlite_error)?;
+        connection.busy_timeout(busy_timeout).map_err(sqlite_error)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let journal_mode: String =
             connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(sqlite_error)?;

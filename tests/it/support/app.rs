@@ -14,12 +14,13 @@ use tresor::crypto::FileKeyProvider;
 use tresor::http::AppState;
 use tresor::policy::{LoginLevel, Policies};
 use tresor::server::{self, Parts};
-use tresor::store::Store;
+use tresor::store::{Store, StoreOptions};
 
 use super::failing_store::FailingAuditStore;
 use super::oidc_provider::{TestClient, TestOidcProvider};
 use super::pki::{CertKind, ClientCert, DEPARTMENT_CNS, TestPki, policy_copy_with_pins};
-use super::postgres::{TestPostgres, postgres_store, sqlite_path, sqlite_store};
+use super::postgres::{TestPostgres, postgres_store_at, sqlite_path, sqlite_store_with};
+use super::tcp_gate::TcpGate;
 
 pub const CLIENT_ID: &str = "tresor";
 pub const CLIENT_SECRET: &str = "tresor-test-secret-0123456789abcdef";
@@ -62,6 +63,9 @@ pub struct TestAppOptions {
     /// Last changes to the configuration before the app is built (e.g. an
     /// https `public_url`, `hsts_max_age_seconds`).
     pub adjust_config: Option<fn(&mut Config)>,
+    /// PostgreSQL: the app reaches its database through a `TcpGate`
+    /// (`TestApp::postgres_gate`) that the test can stop and start.
+    pub postgres_gate: bool,
 }
 
 impl TestAppOptions {
@@ -84,6 +88,7 @@ impl TestAppOptions {
                 ..Limits::default()
             },
             adjust_config: None,
+            postgres_gate: false,
         }
     }
 }
@@ -102,6 +107,9 @@ pub struct TestApp {
     /// department (`(department id, certificate)`).
     pub pki: Arc<TestPki>,
     pub department_certs: Vec<(String, ClientCert)>,
+    /// With `TestAppOptions::postgres_gate`: the gate between the app and
+    /// PostgreSQL (stop it for an outage).
+    pub postgres_gate: Option<TcpGate>,
     /// The app's router (for `start_tls`).
     router: axum::Router,
     server: tokio::task::JoinHandle<()>,
@@ -125,14 +133,22 @@ impl TestApp {
         staff_client.post_logout_redirect_uris = vec![format!("{base}/logged-out")];
         let provider = TestOidcProvider::start(vec![client, staff_client]).await;
 
-        let (store, sqlite_dir, postgres) = match options.backend {
+        // The store's patience as `tresor serve` sets it from `[limits]`.
+        let store_options =
+            StoreOptions { timeout: std::time::Duration::from_secs(options.limits.store_timeout_seconds) };
+        let (store, sqlite_dir, postgres, postgres_gate) = match options.backend {
             Backend::Sqlite => {
-                let (dir, store) = sqlite_store().await;
-                (store, Some(dir), None)
+                let (dir, store) = sqlite_store_with(store_options).await;
+                (store, Some(dir), None, None)
             }
             Backend::Postgres => {
-                let (database, store) = postgres_store().await;
-                (store, None, Some(database))
+                let database = TestPostgres::create().await;
+                let gate = match options.postgres_gate {
+                    true => Some(TcpGate::open(database.server_address()).await),
+                    false => None,
+                };
+                let url = gate.as_ref().map_or_else(|| database.url.clone(), |gate| database.url_via(gate.address));
+                (postgres_store_at(&url, store_options).await, None, Some(database), gate)
             }
         };
         let audit_fault = FailingAuditStore::new(store.clone());
@@ -232,6 +248,7 @@ impl TestApp {
             audit_fault,
             pki,
             department_certs,
+            postgres_gate,
             router: app_router,
             server,
             _config_dir: config_dir,
@@ -354,6 +371,12 @@ impl TestApp {
             .map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", database.display())))
             .filter(|path| path.exists())
             .collect()
+    }
+
+    /// The URL of the app's PostgreSQL database (straight to the server,
+    /// never through a gate); None on SQLite.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|database| database.url.as_str())
     }
 
     /// `SELECT count(*) FROM {table}` on the app's database, over a

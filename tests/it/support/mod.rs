@@ -5,6 +5,7 @@ pub mod failing_store;
 pub mod oidc_provider;
 pub mod pki;
 pub mod postgres;
+pub mod tcp_gate;
 
 /// Runs each `async fn(Backend)` scenario once per backend, as the tests
 /// `<module>::sqlite::<name>` and `<module>::postgres::<name>`.

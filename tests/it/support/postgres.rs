@@ -3,13 +3,14 @@
 //! SQLite file in a temporary directory. PostgreSQL is mandatory: when the
 //! server is unreachable the test fails, it never skips.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use tresor::store::Store;
 use tresor::store::postgres::PostgresStore;
 use tresor::store::sqlite::SqliteStore;
+use tresor::store::{Store, StoreOptions};
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -99,20 +100,50 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+impl TestPostgres {
+    /// The PostgreSQL server's address (host and port of the URL).
+    pub fn server_address(&self) -> SocketAddr {
+        let url = url::Url::parse(&self.url).expect("database URL");
+        let host = url.host_str().expect("database host");
+        let port = url.port().unwrap_or(5432);
+        (host, port).to_socket_addrs().expect("resolve the database host").next().expect("a database address")
+    }
+
+    /// This database's URL, but connecting to `address` (a `TcpGate`).
+    pub fn url_via(&self, address: SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).expect("database URL");
+        url.set_ip_host(address.ip()).expect("an IP host");
+        url.set_port(Some(address.port())).expect("a port");
+        url.to_string()
+    }
+}
+
 /// A migrated PostgreSQL store in a fresh database.
 pub async fn postgres_store() -> (TestPostgres, Arc<dyn Store>) {
     let database = TestPostgres::create().await;
-    let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
+    let store = postgres_store_at(&database.url, StoreOptions::default()).await;
+    (database, store)
+}
+
+/// A migrated PostgreSQL store connecting to `url` (a test database's, maybe
+/// through a `TcpGate`) with `options`.
+pub async fn postgres_store_at(url: &str, options: StoreOptions) -> Arc<dyn Store> {
+    let store = PostgresStore::connect_with(url, options).await.expect("connect to the test database");
     store.migrate().await.expect("migrate the test database");
-    (database, Arc::new(store))
+    Arc::new(store)
 }
 
 /// A migrated SQLite store in a fresh file; keep the directory alive as long
 /// as the store.
 pub async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+    sqlite_store_with(StoreOptions::default()).await
+}
+
+/// [`sqlite_store`] with `options`.
+pub async fn sqlite_store_with(options: StoreOptions) -> (tempfile::TempDir, Arc<dyn Store>) {
     let directory = tempfile::tempdir().expect("create a temporary directory");
     let url = format!("sqlite://{}", sqlite_path(&directory).display());
-    let store = SqliteStore::connect(&url).await.expect("open the SQLite store");
+    let store = SqliteStore::connect_with(&url, options).await.expect("open the SQLite store");
     store.migrate().await.expect("migrate the SQLite store");
     (directory, Arc::new(store))
 }
