@@ -23,6 +23,7 @@ mod evidence;
 mod login;
 mod oidc_provider_smoke;
 mod outage;
+mod rate_limits;
 mod security_headers;
 mod smoke_app;
 mod store;
