@@ -103,8 +103,9 @@ async fn approve(
     app.state.vault.approve_access_request(citizen, LoginLevel::Substantial, request, &approval).await.unwrap()
 }
 
-/// A parking grant for all policy fields with `max_uses`.
-async fn parking_grant(app: &TestApp, subject: &str, max_uses: u32) -> (CitizenId, GrantRecord) {
+/// A parking grant for all policy fields with `max_uses` (also used by
+/// `outage`).
+pub(crate) async fn parking_grant(app: &TestApp, subject: &str, max_uses: u32) -> (CitizenId, GrantRecord) {
     let (citizen, residence, vehicle) = citizen_with_documents(app, subject).await;
     let request = request_id(app, TRAFFIC, PARKING).await;
     let grant = approve(

@@ -8,17 +8,14 @@
 //! the database is back the same calls succeed without a restart and the
 //! audit log verifies.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::Connection;
-use tresor::ids::{CitizenId, GrantId};
-use tresor::policy::{FieldRef, LoginLevel};
-use tresor::vault::Approval;
+use tresor::ids::GrantId;
 
 use crate::support::app::{Backend, Citizen, TestApp, TestAppOptions};
 
@@ -29,7 +26,6 @@ const STORE_TIMEOUT_SECONDS: u64 = 1;
 const ANSWER_BOUND: Duration = Duration::from_secs(4);
 
 const TRAFFIC: &str = "strassenverkehrsbehoerde";
-const PARKING: &str = "resident_parking_permit";
 
 #[tokio::test]
 async fn postgres_down_answers_503_fast_and_the_same_calls_work_when_it_is_back() {
@@ -287,63 +283,7 @@ async fn grant_uses(app: &TestApp, grant: &GrantId) -> u32 {
 /// A citizen (`subject`) with a residence certificate and a vehicle
 /// registration, who approved the traffic office's parking request.
 async fn parking_grant(app: &TestApp, subject: &str) -> GrantId {
-    let vault = &app.state.vault;
-    let citizen: CitizenId = vault.citizen_for_login("eid", subject).await.unwrap();
-    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    };
-    let residence = vault
-        .create_evidence(
-            &citizen,
-            LoginLevel::High,
-            "residence_certificate",
-            &map(&[
-                ("family_name", "Mustermann"),
-                ("given_names", "Erika"),
-                ("street", "Lindenallee"),
-                ("house_number", "12a"),
-                ("postal_code", "12345"),
-                ("city", "Musterstadt"),
-                ("registered_since", "01.04.2019"),
-                ("residence_type", "main"),
-            ]),
-            None,
-        )
-        .await
-        .unwrap();
-    let vehicle = vault
-        .create_evidence(
-            &citizen,
-            LoginLevel::High,
-            "vehicle_registration",
-            &map(&[
-                ("license_plate", "M-ST 1234"),
-                ("vehicle_class", "M1"),
-                ("holder_family_name", "Mustermann"),
-                ("holder_street", "Lindenallee 12a"),
-                ("holder_postal_code", "12345"),
-                ("holder_city", "Musterstadt"),
-                ("first_registration", "15.05.2020"),
-            ]),
-            None,
-        )
-        .await
-        .unwrap();
-    let response = app
-        .as_department(TRAFFIC, Method::POST, "/api/v1/dept/requests")
-        .json(&json!({"service": PARKING, "reference": "AZ 32-2026-0815"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    let request = body["id"].as_str().unwrap().parse().unwrap();
-    let fields = ["residence_certificate.street", "residence_certificate.city", "vehicle_registration.license_plate"]
-        .iter()
-        .map(|field| FieldRef::parse(field).unwrap())
-        .collect();
-    let approval = Approval { evidence: vec![residence, vehicle], fields, duration_days: 30, max_uses: 2 };
-    let grant = vault.approve_access_request(&citizen, LoginLevel::Substantial, &request, &approval).await.unwrap();
+    let (_, grant) = crate::dept_api::parking_grant(app, subject, 2).await;
     grant.id.parse().unwrap()
 }
 
