@@ -82,7 +82,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let upload_limit = usize::try_from(state.config.upload_limit_bytes + MULTIPART_OVERHEAD).unwrap_or(usize::MAX);
     // Uploads keep their own time bounds (body idle and whole-upload
-    // timeouts, in `upload`); everything else gets the request timeout.
+    // timeouts, in `upload`); everything else but the DPO's long-running
+    // pages gets the request timeout.
     let uploads = Router::new()
         .route("/api/v1/evidence", post(api::upload_evidence).get(api::list_evidence))
         .route("/evidence", post(web::upload_evidence).get(web::list_evidence))
@@ -103,6 +104,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
         .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::department_refusals));
+    // A DPO's verification of the whole log and exports of long ranges may
+    // take longer than a request may; only staff reach them, and they run
+    // while their client waits for them.
+    let staff_long_running = Router::new()
+        .route("/dpo/verify", get(dpo::verify_page))
+        .route("/dpo/export.csv", get(dpo::export_csv))
+        .route("/dpo/export.jsonl", get(dpo::export_jsonl));
     let request_timeout = std::time::Duration::from_secs(state.config.limits.request_timeout_seconds);
     Router::new()
         .merge(public)
@@ -132,14 +140,12 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/logout", post(dpo::staff_logout))
         .route("/dpo", get(dpo::query_page))
         .route("/dpo/stats", get(dpo::stats_page))
-        .route("/dpo/verify", get(dpo::verify_page))
-        .route("/dpo/export.csv", get(dpo::export_csv))
-        .route("/dpo/export.jsonl", get(dpo::export_jsonl))
         .route("/api/v1/dpo/entries", get(dpo::entries_json))
         .route_layer(middleware::from_fn(move |request: Request, next: Next| {
             whole_request_timeout(request_timeout, request, next)
         }))
         .merge(uploads)
+        .merge(staff_long_running)
         .fallback(rejection::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), rejection::error_contract))
         .with_state(state)

@@ -252,3 +252,37 @@ async fn idle_sockets_at_a_low_descriptor_limit_do_not_lock_others_out() {
         assert!(closed_within(stream, left).await.is_some(), "every idle socket is closed within 20 s");
     }
 }
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_answered_503_request_timeout() {
+    let mut options = TestAppOptions::new(Backend::Sqlite);
+    options.limits.request_timeout_seconds = 1;
+    options.limits.store_timeout_seconds = 10;
+    let app = TestApp::start_with(options).await;
+    let (_, grant) = crate::dept_api::parking_grant(&app, "erika", 2).await;
+    let release_path = format!("/api/v1/dept/grants/{}/release", grant.id);
+    // Another process holds the write lock longer than a request may take
+    // (but shorter than the store would wait).
+    let database = app.sqlite_files().first().cloned().expect("the SQLite database file");
+    let holder = tokio::task::spawn_blocking(move || {
+        let connection = rusqlite::Connection::open(database).expect("open the database from outside");
+        connection.execute_batch("BEGIN EXCLUSIVE").expect("take the write lock");
+        connection
+    })
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let response =
+        app.as_department("strassenverkehrsbehoerde", reqwest::Method::GET, &release_path).send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < Duration::from_secs(5), "answered at the request timeout, not the store's: {took:?}");
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "request_timeout");
+    tokio::task::spawn_blocking(move || holder.execute_batch("ROLLBACK").expect("release the lock")).await.unwrap();
+    // Served again once the lock is gone.
+    let response =
+        app.as_department("strassenverkehrsbehoerde", reqwest::Method::GET, &release_path).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+}
