@@ -47,6 +47,8 @@ pub struct AppInner {
     pub dev_mode: bool,
     /// Department client-certificate authentication; None when not configured.
     pub department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
+    /// Uploads in flight: the memory budget and the per-citizen cap.
+    pub uploads: upload::UploadGate,
 }
 
 impl Deref for AppState {
@@ -65,7 +67,8 @@ impl AppState {
         department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
     ) -> Self {
         let cookies = session::CookieSettings::for_public_url(&config.public_base_url());
-        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth }))
+        let uploads = upload::UploadGate::new(&config.limits, upload::UPLOAD_MEMORY_BYTES);
+        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth, uploads }))
     }
 }
 

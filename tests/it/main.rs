@@ -22,3 +22,4 @@ mod login;
 mod oidc_provider_smoke;
 mod smoke_app;
 mod store;
+mod upload_limits;
