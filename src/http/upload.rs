@@ -26,11 +26,13 @@ const MAX_TEXT_PART_BYTES: usize = 16 * 1024;
 const MAX_TEXT_BYTES: usize = 256 * 1024;
 const MAX_PARTS: usize = 100;
 
-/// What the transport holds for one upload: hyper's HTTP/1 read buffer (at
-/// most 408 KiB) and multer's copy of what it read but has not handed on
-/// (one read, as it stops at the first read that is not ready); over HTTP/2
-/// the stream's flow-control window (1 MiB) bounds what is buffered.
-const TRANSPORT_BUFFER_BYTES: usize = 1024 * 1024;
+/// What the transport and the request hold for one upload besides the
+/// vault's buffers: hyper's HTTP/1 read buffer (up to 408 KiB), multer's
+/// buffer of what it read but has not handed on, the connection and the
+/// task; over HTTP/2 the stream's flow-control window (1 MiB) bounds what is
+/// buffered. Measured: 1.4 to 1.8 MiB per paused upload (`cargo bench
+/// --bench upload` in stalled mode, at batch sizes 4 to 64).
+const TRANSPORT_BUFFER_BYTES: usize = 2 * 1024 * 1024;
 
 /// The most memory one upload holds at its peak, which is what it takes
 /// from the `upload_memory_bytes` budget: transport buffers, the text parts,
