@@ -12,6 +12,9 @@
 //! server's resident memory before and while they pause, and how many were
 //! held open or refused (503 `uploads_busy` once the memory budget is full).
 //! One citizen sends them all (`uploads_per_citizen` is raised for this).
+//!
+//! `TRESOR_BENCH_BIN=/path/to/tresor` runs another build of the server (for
+//! a before/after comparison with the same client).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -73,7 +76,8 @@ async fn run() {
     // One citizen sends every upload of the stalled mode.
     let config = work.join("bench.toml");
     std::fs::write(&config, "[limits]\nuploads_per_citizen = 100000\n").expect("bench configuration");
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_tresor"))
+    let binary = std::env::var_os("TRESOR_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_tresor").into());
+    let mut server = tokio::process::Command::new(binary)
         .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("TRESOR_CONFIG", &config)
@@ -198,8 +202,12 @@ async fn stalled_uploads(pid: u32, browser: &reqwest::Client, base: &str, csrf: 
     let (rss_during, peak) = memory_kib(pid);
     let mut refused = 0;
     let mut other = Vec::new();
-    for response in &mut responses {
-        if response.is_finished() {
+    // Each handle is awaited once: finished ones leave the list.
+    let mut open = Vec::with_capacity(count);
+    for response in responses {
+        if !response.is_finished() {
+            open.push(response);
+        } else {
             match response.await {
                 Ok(Ok(response)) if response.status() == 503 => refused += 1,
                 Ok(Ok(response)) => other.push(response.status().to_string()),
@@ -227,8 +235,30 @@ async fn stalled_uploads(pid: u32, browser: &reqwest::Client, base: &str, csrf: 
         peak as f64 / 1024.0,
         started.elapsed().as_secs_f64()
     );
+    // Keep pausing past body_idle_timeout_seconds (20 s): the server should
+    // answer 408 and free what the paused uploads held.
+    let idle_deadline = started + Duration::from_secs(35);
+    while Instant::now() < idle_deadline && open.iter().any(|response| !response.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (finished, still_open): (Vec<_>, Vec<_>) = open.into_iter().partition(|response| response.is_finished());
+    let mut timed_out = 0;
+    for response in finished {
+        if let Ok(Ok(response)) = response.await
+            && response.status() == 408
+        {
+            timed_out += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "  after {:.0} s: {timed_out} x 408, {} still open; server RSS {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        still_open.len(),
+        memory_kib(pid).0 as f64 / 1024.0
+    );
     drop(bodies);
-    for response in responses {
+    for response in still_open {
         response.abort();
     }
 }
