@@ -32,7 +32,8 @@ const INCOME_FIELDS: &[(&str, &str)] = &[
 on_both_backends!(
     a_full_memory_budget_answers_503_until_room_is_free,
     each_citizen_has_a_cap_on_concurrent_uploads,
-    stalled_and_slow_bodies_time_out_and_free_everything,
+    a_stalled_body_times_out_and_frees_everything,
+    a_slow_body_ends_at_the_whole_upload_limit,
     a_client_that_goes_away_frees_its_room_and_its_file,
     text_parts_have_a_bound_altogether,
 );
@@ -265,12 +266,13 @@ async fn each_citizen_has_a_cap_on_concurrent_uploads(backend: Backend) {
 
 // --- (c) stalled and slow bodies -------------------------------------------------
 
-async fn stalled_and_slow_bodies_time_out_and_free_everything(backend: Backend) {
-    let limits = Limits { body_idle_timeout_seconds: 1, upload_timeout_seconds: 3, ..room_for_one_upload() };
-    let app = start(backend, limits).await;
+/// 300 KiB of the file, then silence (the client keeps the connection open):
+/// the server answers 408 after `body_idle_timeout_seconds` while the body
+/// is still open, with the pending file removed and the budget free.
+async fn a_stalled_body_times_out_and_frees_everything(backend: Backend) {
+    let app = start(backend, Limits { body_idle_timeout_seconds: 1, ..room_for_one_upload() }).await;
     let anna = app.log_in_citizen("anna", "substantial").await;
 
-    // 300 KiB of the file, then silence (the client keeps the connection open).
     let held = start_held(&app, &anna);
     wait_for_pending_files(&app, 1).await;
     let (body, response) = (held.body, held.response);
@@ -291,11 +293,16 @@ async fn stalled_and_slow_bodies_time_out_and_free_everything(backend: Backend) 
         assert_eq!(app.count_rows(table).await, 0, "rows left in {table}");
     }
     expect_created(upload(&app, &anna).await, "the upload after the stalled one").await;
+    app.stop().await;
+}
 
-    // A body that trickles (never silent for a second) still ends at the
-    // whole upload's limit of 3 s.
+/// A body that trickles (never silent for long) still ends at the whole
+/// upload's limit, with the same cleanup.
+async fn a_slow_body_ends_at_the_whole_upload_limit(backend: Backend) {
+    let limits = Limits { body_idle_timeout_seconds: 10, upload_timeout_seconds: 2, ..room_for_one_upload() };
+    let app = start(backend, limits).await;
+    let anna = app.log_in_citizen("anna", "substantial").await;
     let trickle = start_held(&app, &anna);
-    wait_for_pending_files(&app, 2).await;
     let sender = trickle.body.clone().expect("body open");
     let feeder = tokio::spawn(async move {
         loop {
@@ -315,7 +322,9 @@ async fn stalled_and_slow_bodies_time_out_and_free_everything(backend: Backend) 
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{error}");
     assert_eq!(error["error"]["code"], "upload_timed_out", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("took too long")), "{error}");
-    assert_eq!(app.count_rows("files").await, 1, "only the completed upload's file");
+    for table in ["files", "file_chunks", "evidence"] {
+        assert_eq!(app.count_rows(table).await, 0, "rows left in {table}");
+    }
     expect_created(upload(&app, &anna).await, "the upload after the slow one").await;
     app.stop().await;
 }
