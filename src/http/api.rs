@@ -129,7 +129,12 @@ pub async fn upload_evidence(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> ApiResult<Response> {
-    let upload = read_upload(&app, &citizen, multipart, csrf_header(&headers)).await?;
+    // Admitted before a byte of the body is read; released when this returns.
+    let permit = match app.uploads.admit(citizen.citizen()).await {
+        Ok(permit) => permit,
+        Err(refused) => return Ok(refused.into_response()),
+    };
+    let upload = read_upload(&app, &citizen, &permit, multipart, csrf_header(&headers)).await?;
     let Some(type_id) = upload.type_id else {
         if let Some(file) = upload.file {
             app.vault.abort_file(file.file_id()).await;

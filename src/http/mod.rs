@@ -52,6 +52,8 @@ pub struct AppInner {
     pub department_auth: Option<Arc<dept_auth::DepartmentAuth>>,
     /// Login starts, public API, department calls and refusals.
     pub rate_limits: rate_limit::RateLimits,
+    /// Uploads in flight: the memory budget and the per-citizen cap.
+    pub uploads: upload::UploadGate,
 }
 
 impl Deref for AppState {
@@ -71,7 +73,8 @@ impl AppState {
     ) -> Self {
         let cookies = session::CookieSettings::for_public_url(&config.public_base_url());
         let rate_limits = rate_limit::RateLimits::from_config(&config);
-        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth, rate_limits }))
+        let uploads = upload::UploadGate::new(&config.limits, upload::UPLOAD_MEMORY_BYTES);
+        Self(Arc::new(AppInner { vault, issuers, config, cookies, dev_mode, department_auth, rate_limits, uploads }))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Reading an evidence upload (multipart/form-data) for both the page form
 //! and the JSON API: parts `csrf`, `type`, `field.<name>` and `file`. The file
-//! is streamed into the vault while it arrives, so memory stays flat.
+//! is streamed into the vault while it arrives, so memory stays flat. Only
+//! an admitted upload (see `gate`) is read, and only as long as its body
+//! keeps coming.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +13,32 @@ use axum::http::StatusCode;
 use super::AppState;
 use super::error::ApiError;
 use super::session::CitizenSession;
-use crate::vault::{FileUpload, FinishedFile, VaultError};
+use crate::ids::FileId;
+use crate::vault::{FILE_UPLOAD_PEAK_BYTES, FileUpload, FinishedFile, Vault, VaultError};
+
+mod gate;
+
+pub use gate::{RETRY_AFTER_SECONDS, UploadGate, UploadPermit, UploadRefused, with_retry_after};
 
 /// Text parts are small: field values are at most 10,000 characters.
 const MAX_TEXT_PART_BYTES: usize = 16 * 1024;
+/// All text parts together (far above any evidence type's fields).
+const MAX_TEXT_BYTES: usize = 256 * 1024;
 const MAX_PARTS: usize = 100;
+
+/// What the transport and the request hold for one upload besides the
+/// vault's buffers: hyper's HTTP/1 read buffer (up to 408 KiB), multer's
+/// buffer of what it read but has not handed on, the connection and the
+/// task; over HTTP/2 the stream's flow-control window (1 MiB) bounds what is
+/// buffered. Measured: 1.4 to 1.8 MiB per paused upload (`cargo bench
+/// --bench upload` in stalled mode, at batch sizes 4 to 64).
+const TRANSPORT_BUFFER_BYTES: usize = 2 * 1024 * 1024;
+
+/// The most memory one upload holds at its peak, which is what it takes
+/// from the `upload_memory_bytes` budget: transport buffers, the text parts,
+/// and the vault's chunk being filled plus a batch of sealed chunks and the
+/// store's copy of it.
+pub const UPLOAD_MEMORY_BYTES: u64 = (TRANSPORT_BUFFER_BYTES + MAX_TEXT_BYTES + FILE_UPLOAD_PEAK_BYTES) as u64;
 
 pub struct ParsedUpload {
     pub type_id: Option<String>,
@@ -33,14 +56,28 @@ fn multipart_error(error: MultipartError) -> ApiError {
     }
 }
 
-async fn read_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError> {
+/// Read a text part; `text_bytes` counts the bytes of all text parts so far.
+async fn read_text(
+    permit: &UploadPermit,
+    mut field: Field<'_>,
+    name: &str,
+    text_bytes: &mut usize,
+) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error)? {
         if bytes.len() + chunk.len() > MAX_TEXT_PART_BYTES {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "value_too_long",
                 format!("The value of `{name}` is too long."),
+            ));
+        }
+        *text_bytes += chunk.len();
+        if *text_bytes > MAX_TEXT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "fields_too_large",
+                "The text of the upload is too long altogether.",
             ));
         }
         bytes.extend_from_slice(&chunk);
@@ -49,20 +86,25 @@ async fn read_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError>
         .map_err(|_| ApiError::bad_request("invalid_encoding", format!("`{name}` is not UTF-8 text.")))
 }
 
-/// Read the whole upload. The CSRF token (header or a `csrf` part before the
+/// Read the whole upload (admitted by `permit`, so within the memory budget
+/// and its time limits). The CSRF token (header or a `csrf` part before the
 /// file) is checked before any byte is stored. On error, nothing written
-/// stays behind.
+/// stays behind; a pending file is removed also when the request is dropped
+/// half-way (the client went away).
 pub async fn read_upload(
     app: &AppState,
     citizen: &CitizenSession,
+    permit: &UploadPermit,
     mut multipart: Multipart,
     header_csrf: Option<&str>,
 ) -> Result<ParsedUpload, ApiError> {
     let mut csrf_ok = citizen.check_csrf(header_csrf).is_ok();
     let mut parsed = ParsedUpload { type_id: None, fields: BTreeMap::new(), file: None, return_to: None };
     let mut parts = 0;
+    let mut text_bytes = 0;
+    let mut pending = AbortOnDrop { vault: app.vault.clone(), file_id: None };
     let result = async {
-        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        while let Some(field) = permit.read(multipart.next_field()).await?.map_err(multipart_error)? {
             parts += 1;
             if parts > MAX_PARTS {
                 return Err(ApiError::bad_request("too_many_parts", "The upload has too many parts."));
@@ -70,12 +112,15 @@ pub async fn read_upload(
             let name = field.name().unwrap_or_default().to_owned();
             match name.as_str() {
                 "csrf" => {
-                    let token = read_text(field, "csrf").await?;
+                    let token = read_text(permit, field, "csrf", &mut text_bytes).await?;
                     citizen.check_csrf(Some(&token))?;
                     csrf_ok = true;
                 }
-                "type" => parsed.type_id = Some(read_text(field, "type").await?),
-                "return_to" => parsed.return_to = consent_return(&read_text(field, "return_to").await?),
+                "type" => parsed.type_id = Some(read_text(permit, field, "type", &mut text_bytes).await?),
+                "return_to" => {
+                    let value = read_text(permit, field, "return_to", &mut text_bytes).await?;
+                    parsed.return_to = consent_return(&value);
+                }
                 "file" => {
                     if !csrf_ok {
                         return Err(ApiError::csrf());
@@ -83,12 +128,12 @@ pub async fn read_upload(
                     if parsed.file.is_some() {
                         return Err(ApiError::bad_request("too_many_files", "Only one file per evidence."));
                     }
-                    parsed.file = read_file(app, citizen, field).await?;
+                    parsed.file = read_file(app, citizen, permit, field, &mut pending).await?;
                 }
                 other => match other.strip_prefix("field.") {
                     Some(field_name) if !field_name.is_empty() => {
                         let field_name = field_name.to_owned();
-                        let value = read_text(field, &field_name).await?;
+                        let value = read_text(permit, field, &field_name, &mut text_bytes).await?;
                         parsed.fields.insert(field_name, value);
                     }
                     _ => {
@@ -103,13 +148,36 @@ pub async fn read_upload(
         if csrf_ok { Ok(()) } else { Err(ApiError::csrf()) }
     }
     .await;
-    match result {
+    let outcome = match result {
         Ok(()) => Ok(parsed),
         Err(error) => {
             if let Some(file) = parsed.file.take() {
                 app.vault.abort_file(file.file_id()).await;
             }
             Err(error)
+        }
+    };
+    // Handed on (the caller attaches or aborts it) or removed above.
+    pending.file_id = None;
+    outcome
+}
+
+/// Removes a pending file if the request is dropped while it is being read
+/// (the client went away, the connection was closed): the removal runs as a
+/// task of its own, since a dropped future cannot await. Disarmed once the
+/// upload is read or its file removed.
+struct AbortOnDrop {
+    vault: Vault,
+    file_id: Option<FileId>,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(file_id) = self.file_id.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let vault = self.vault.clone();
+            runtime.spawn(async move { vault.abort_file(&file_id).await });
         }
     }
 }
@@ -119,13 +187,15 @@ pub async fn read_upload(
 async fn read_file(
     app: &AppState,
     citizen: &CitizenSession,
+    permit: &UploadPermit,
     mut field: Field<'_>,
+    pending: &mut AbortOnDrop,
 ) -> Result<Option<FinishedFile>, ApiError> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
     // Browsers send an empty part (no name, no bytes) when no file was
     // chosen; some transports deliver empty chunks first.
     let mut first = None;
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error)? {
         if !chunk.is_empty() {
             first = Some(chunk);
             break;
@@ -135,7 +205,8 @@ async fn read_file(
         return if file_name.is_empty() { Ok(None) } else { Err(ApiError::from(VaultError::UnsupportedFileType)) };
     };
     let mut upload = app.vault.begin_file(citizen.citizen(), &file_name, app.config.upload_limit_bytes).await?;
-    match stream_into(app, &mut upload, first, &mut field).await {
+    pending.file_id = Some(upload.file_id().clone());
+    match stream_into(app, permit, &mut upload, first, &mut field).await {
         Ok(()) => {
             let file_id = upload.file_id().clone();
             match upload.finish(&app.vault).await {
@@ -155,12 +226,13 @@ async fn read_file(
 
 async fn stream_into(
     app: &AppState,
+    permit: &UploadPermit,
     upload: &mut FileUpload,
     first: bytes::Bytes,
     field: &mut Field<'_>,
 ) -> Result<(), ApiError> {
     upload.write(&app.vault, &first).await?;
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error)? {
         upload.write(&app.vault, &chunk).await?;
     }
     Ok(())

@@ -148,6 +148,16 @@ pub(super) fn german_message(code: &str) -> Option<&'static str> {
             "Der Dateiname enthält Steuerzeichen oder unsichtbare Formatierungszeichen (etwa Schreibrichtungszeichen \
              oder Leerzeichen ohne Breite). Bitte benennen Sie die Datei um und wählen Sie sie neu aus."
         }
+        "fields_too_large" => "Die Angaben sind zusammen zu lang.",
+        "uploads_busy" => {
+            "Gerade laufen zu viele Uploads. Es wurde nichts gespeichert. Bitte versuchen Sie es gleich noch einmal."
+        }
+        "too_many_uploads" => {
+            "Sie haben schon andere Uploads laufen. Bitte warten Sie, bis sie fertig sind, und versuchen Sie es dann noch einmal."
+        }
+        "upload_timed_out" => {
+            "Der Upload hat zu lange gedauert oder ist ins Stocken geraten und wurde abgebrochen. Es wurde nichts gespeichert. Bitte versuchen Sie es noch einmal."
+        }
         "login_level_too_low" => {
             "Dafür brauchen Sie eine sicherere Anmeldung. Bitte melden Sie sich mit Ihrem Online-Ausweis an."
         }
@@ -372,7 +382,12 @@ pub async fn upload_evidence(State(app): State<AppState>, page: Page, multipart:
         page,
         async {
             let session = page.require_session()?;
-            let upload = read_upload(&app, session, multipart, None).await?;
+            // Admitted before a byte of the body is read; released when this returns.
+            let permit = match app.uploads.admit(session.citizen()).await {
+                Ok(permit) => permit,
+                Err(refused) => return Ok(super::upload::with_retry_after(page.error(&app, refused.error()))),
+            };
+            let upload = read_upload(&app, session, &permit, multipart, None).await?;
             let type_id = upload.type_id.clone().unwrap_or_default();
             let Some(evidence_type) = app.vault.policies().evidence_types.get(&type_id) else {
                 if let Some(file) = upload.file {

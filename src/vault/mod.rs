@@ -15,7 +15,9 @@ use crate::audit::log::AuditError;
 use crate::audit::service::Audit;
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::clock::Clock;
-use crate::crypto::{CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider};
+use crate::crypto::{
+    CHUNK_SIZE, CryptoError, DataKey, FieldContext, FieldKey, FileOpener, FileSealer, KeyProvider, SEALED_CHUNK_SIZE,
+};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 use crate::policy::{EvidenceType, FieldError, LoginLevel, Policies, Refusal};
 use crate::store::{CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError};
@@ -36,8 +38,17 @@ pub fn file_extension(media_type: &str) -> &'static str {
     }
 }
 
-/// Sealed chunks are written to the store in batches of this many.
-const CHUNKS_PER_BATCH: usize = 64;
+/// Sealed chunks are written to the store in batches of this many (2 MiB).
+/// Measured with `cargo bench --bench upload` (1 GiB, eight interleaved
+/// rounds): 32 was the fastest (255 MiB/s mean against 199 for 64, 177 for 16
+/// and 98 for 8) and holds half the memory of 64.
+const CHUNKS_PER_BATCH: usize = 32;
+
+/// The most memory one [`FileUpload`] holds at once: the chunk being filled,
+/// a full batch of sealed chunks, and the store's copy of that batch while it
+/// is written (SQLite joins the batch into one blob write, PostgreSQL encodes
+/// it into one statement). The HTTP layer budgets uploads with this.
+pub const FILE_UPLOAD_PEAK_BYTES: usize = SEALED_CHUNK_SIZE * (1 + 2 * CHUNKS_PER_BATCH);
 
 /// Name of the sealing context for a file's original name.
 const FILE_NAME_CONTEXT: &str = "tresor:file_name";
@@ -319,7 +330,7 @@ impl Vault {
             file_id,
             citizen: citizen.clone(),
             name,
-            buffer: Vec::with_capacity(2 * CHUNK_SIZE),
+            buffer: Vec::with_capacity(SEALED_CHUNK_SIZE),
             batch: Vec::with_capacity(CHUNKS_PER_BATCH),
             next_index: 0,
             size: 0,
@@ -561,23 +572,30 @@ impl FileUpload {
 
     /// Add bytes. Detects the media type from the first bytes and refuses
     /// anything but PDF, PNG and JPEG; refuses more than the limit.
-    pub async fn write(&mut self, vault: &Vault, bytes: &[u8]) -> Result<()> {
+    ///
+    /// Bytes are copied once, into the chunk being filled; a full chunk is
+    /// sealed in place only when more bytes follow (the last chunk is sealed
+    /// by `finish`), so each sealed chunk is one allocation of exactly
+    /// [`SEALED_CHUNK_SIZE`] and the upload never holds more than
+    /// [`FILE_UPLOAD_PEAK_BYTES`], however large the pieces it is given.
+    pub async fn write(&mut self, vault: &Vault, mut bytes: &[u8]) -> Result<()> {
         self.size += bytes.len() as u64;
         if self.size > self.limit {
             return Err(VaultError::TooLarge { limit: self.limit });
         }
-        self.buffer.extend_from_slice(bytes);
-        if self.media_type.is_none() && self.buffer.len() >= 16 {
-            self.media_type = Some(sniff(&self.buffer)?);
-        }
-        // Keep at least one byte back: the last chunk is sealed by `finish`.
-        while self.buffer.len() > CHUNK_SIZE {
-            // Split off the tail and seal the first chunk in place: one copy
-            // of the remainder, no allocation for the ciphertext.
-            let rest = self.buffer.split_off(CHUNK_SIZE);
-            let mut chunk = std::mem::replace(&mut self.buffer, rest);
-            self.sealer.seal_next_in_place(&mut chunk, false)?;
-            self.push(vault, chunk).await?;
+        while !bytes.is_empty() {
+            if self.buffer.len() == CHUNK_SIZE {
+                let mut chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(SEALED_CHUNK_SIZE));
+                self.sealer.seal_next_in_place(&mut chunk, false)?;
+                self.push(vault, chunk).await?;
+            }
+            let take = (CHUNK_SIZE - self.buffer.len()).min(bytes.len());
+            self.buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            // The first chunk holds the first bytes: sniff once it has enough.
+            if self.media_type.is_none() && self.buffer.len() >= 16 {
+                self.media_type = Some(sniff(&self.buffer)?);
+            }
         }
         Ok(())
     }

@@ -27,3 +27,4 @@ mod rate_limits;
 mod security_headers;
 mod smoke_app;
 mod store;
+mod upload_limits;
