@@ -291,6 +291,7 @@ impl Connection {
         let mut ticker = tokio::time::interval(check_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut closing: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        let mut quiet = Quiet::new();
         loop {
             tokio::select! {
                 result = connection.as_mut() => {
@@ -306,7 +307,7 @@ impl Connection {
                     }
                 }
                 _ = under_pressure.changed(), if closing.is_none() => {
-                    if activity.idle_for() >= RECLAIM_AFTER {
+                    if quiet.observe(&activity) >= RECLAIM_AFTER {
                         tracing::debug!(%peer, "quiet connection closed to make room");
                         connection.as_mut().graceful_shutdown();
                         closing = Some(Box::pin(tokio::time::sleep(CLOSE_GRACE)));
@@ -316,10 +317,11 @@ impl Connection {
                     // Before its first request a connection gets the header
                     // timeout from its start (hyper's own header timer only
                     // runs once the protocol is known, i.e. after some bytes).
+                    let idle_for = quiet.observe(&activity);
                     let idle = if activity.served() {
-                        activity.idle_for() >= limits.idle_timeout
+                        idle_for >= limits.idle_timeout
                     } else {
-                        activity.started.elapsed() >= limits.header_read_timeout
+                        quiet.started.elapsed() >= limits.header_read_timeout
                     };
                     if idle {
                         tracing::debug!(%peer, "idle connection closed");
@@ -336,12 +338,11 @@ impl Connection {
     }
 }
 
-/// When a connection last moved a byte, and how many of its requests are
-/// being handled: idle means neither for a while.
+/// What a connection does, counted without a clock (the byte path only
+/// bumps a counter): events (reads and writes that moved bytes, requests
+/// that ended) and requests in flight.
 struct Activity {
-    started: Instant,
-    /// Milliseconds after `started`.
-    last: AtomicU64,
+    events: AtomicU64,
     in_flight: AtomicUsize,
     /// Whether any request has begun on this connection.
     served: std::sync::atomic::AtomicBool,
@@ -350,16 +351,14 @@ struct Activity {
 impl Activity {
     fn new() -> Self {
         Self {
-            started: Instant::now(),
-            last: AtomicU64::new(0),
+            events: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             served: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     fn touch(&self) {
-        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(elapsed, Ordering::Relaxed);
+        self.events.fetch_add(1, Ordering::Relaxed);
     }
 
     fn served(&self) -> bool {
@@ -371,15 +370,32 @@ impl Activity {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(self.clone())
     }
+}
 
-    /// Time since the last byte (or since the start), zero while a request
-    /// is being handled.
-    fn idle_for(&self) -> Duration {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
-            return Duration::ZERO;
+/// The watchdog's view of a connection's [`Activity`]: since when it has
+/// seen nothing happen (to the resolution of its checks).
+struct Quiet {
+    started: Instant,
+    seen_events: u64,
+    since: Instant,
+}
+
+impl Quiet {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self { started: now, seen_events: 0, since: now }
+    }
+
+    /// How long the connection has been idle: no event since the last look
+    /// and nothing in flight.
+    fn observe(&mut self, activity: &Activity) -> Duration {
+        let now = Instant::now();
+        let events = activity.events.load(Ordering::Relaxed);
+        if events != self.seen_events || activity.in_flight.load(Ordering::Relaxed) > 0 {
+            self.seen_events = events;
+            self.since = now;
         }
-        let since = Duration::from_millis(self.last.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(since)
+        now.saturating_duration_since(self.since)
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,9 @@ pub struct RateLimits {
     department_refusals: DefaultKeyedRateLimiter<CertificateKey>,
     /// Certificates over their refusal budget, until when.
     refusals_blocked: Mutex<HashMap<CertificateKey, Instant>>,
+    /// Whether `refusals_blocked` may hold anything: the common case (no
+    /// certificate blocked) takes no lock.
+    any_blocked: AtomicBool,
     proxies: Vec<IpNet>,
     client_address_header: HeaderName,
 }
@@ -86,6 +90,7 @@ impl RateLimits {
             department_calls: RateLimiter::keyed(Quota::per_second(per_second)),
             department_refusals: RateLimiter::keyed(quota_per_minute(limits.department_refusals_per_minute)),
             refusals_blocked: Mutex::new(HashMap::new()),
+            any_blocked: AtomicBool::new(false),
             proxies: config.proxy.trusted.iter().filter_map(|text| parse_ip_net(text)).collect(),
             // Checked at load (`Config::check`); the default is valid.
             client_address_header: HeaderName::from_bytes(config.proxy.client_address_header.as_bytes())
@@ -140,7 +145,7 @@ impl RateLimits {
     /// A department call: refused while the certificate is over its refusal
     /// budget, and beyond its call rate.
     pub fn department_call(&self, certificate: &CertificateKey) -> Result<(), Limited> {
-        {
+        if self.any_blocked.load(Ordering::Acquire) {
             let mut blocked = self.refusals_blocked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some(until) = blocked.get(certificate).copied() {
                 let now = Instant::now();
@@ -160,6 +165,7 @@ impl RateLimits {
             tracing::warn!(retry_after = ?limited.retry_after, "a department certificate is over its refusal budget");
             let mut blocked = self.refusals_blocked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             blocked.insert(*certificate, Instant::now() + limited.retry_after);
+            self.any_blocked.store(true, Ordering::Release);
         }
     }
 
@@ -175,7 +181,9 @@ impl RateLimits {
         self.department_refusals.retain_recent();
         self.department_refusals.shrink_to_fit();
         let now = Instant::now();
-        self.refusals_blocked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|_, until| *until > now);
+        let mut blocked = self.refusals_blocked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        blocked.retain(|_, until| *until > now);
+        self.any_blocked.store(!blocked.is_empty(), Ordering::Release);
     }
 }
 
