@@ -241,7 +241,7 @@ impl FromRequestParts<AppState> for DepartmentCaller {
         let (identity, certificate) =
             auth.authenticate(tls.as_deref().map(Vec::as_slice), peer, &parts.headers, now)?;
         // Per certificate: its call rate, and its refusal budget (counted by
-        // `rate_limit::department_refusals` once the handler has answered).
+        // `http::edge` once the handler has answered).
         state.rate_limits.department_call(&certificate)?;
         if let Some(slot) = parts.extensions.get::<super::rate_limit::CallerSlot>() {
             slot.set(certificate);

@@ -234,7 +234,7 @@ pub async fn public_calls(
 }
 
 /// Where `DepartmentCaller` leaves the authenticated certificate for
-/// [`department_refusals`] to see after the handler ran.
+/// `http::edge` to see after the handler ran.
 #[derive(Clone, Default)]
 pub struct CallerSlot(Arc<OnceLock<CertificateKey>>);
 
@@ -244,22 +244,19 @@ impl CallerSlot {
     }
 }
 
-/// Middleware for the department API: a call by an authenticated
-/// certificate that ends in a refusal (4xx other than 401 and 429) counts
-/// against that certificate's refusal budget.
-pub async fn department_refusals(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
-    let slot = CallerSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let response = next.run(request).await;
-    let status = response.status();
-    if status.is_client_error()
-        && status != StatusCode::UNAUTHORIZED
-        && status != StatusCode::TOO_MANY_REQUESTS
-        && let Some(certificate) = slot.0.get()
-    {
-        app.rate_limits.department_refused(certificate);
+impl RateLimits {
+    /// After a department call: one that ended in a refusal (4xx other than
+    /// 401 and 429) by an authenticated certificate counts against that
+    /// certificate's refusal budget.
+    pub fn after_department_call(&self, slot: &CallerSlot, status: StatusCode) {
+        if status.is_client_error()
+            && status != StatusCode::UNAUTHORIZED
+            && status != StatusCode::TOO_MANY_REQUESTS
+            && let Some(certificate) = slot.0.get()
+        {
+            self.department_refused(certificate);
+        }
     }
-    response
 }
 
 #[cfg(test)]

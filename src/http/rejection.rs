@@ -10,7 +10,6 @@
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -51,10 +50,14 @@ pub async fn not_found(State(app): State<AppState>, request: Request) -> Respons
     }
 }
 
-/// Middleware over the whole router: see the module documentation.
-pub async fn error_contract(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let audience = Audience::of(&request);
-    let response = next.run(request).await;
+/// The request's side of the contract: who the answer will be for. Taken
+/// before the request is handed on (see `http::edge`).
+pub fn audience(request: &Request) -> Audience {
+    Audience::of(request)
+}
+
+/// The response's side of the contract (see the module documentation).
+pub async fn enforce(app: &AppState, audience: Audience, response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -78,7 +81,7 @@ pub async fn error_contract(State(app): State<AppState>, request: Request, next:
                 Lang::De => web::german_message(&error.code).map(str::to_owned).unwrap_or(error.message),
                 Lang::En => error.message,
             };
-            let markup = visitor.error_page(&app, status, &message).await;
+            let markup = visitor.error_page(app, status, &message).await;
             with_body(parts, "text/html; charset=utf-8", Body::from(markup.into_string()))
         }
         (Audience::Browser(_), BodyKind::Json) => response,
@@ -89,20 +92,20 @@ pub async fn error_contract(State(app): State<AppState>, request: Request, next:
                 Lang::De => refusal.message_de,
                 Lang::En => refusal.message_en,
             };
-            let markup = visitor.error_page(&app, status, message).await;
+            let markup = visitor.error_page(app, status, message).await;
             with_body(parts, "text/html; charset=utf-8", Body::from(markup.into_string()))
         }
     }
 }
 
 /// Who the answer is for, taken from the request before it is handed on.
-enum Audience {
+pub enum Audience {
     Machine,
     /// What a page needs to speak the visitor's language.
     Browser(Visitor),
 }
 
-struct Visitor {
+pub struct Visitor {
     uri: Uri,
     /// Only `Cookie` and `Accept-Language` (cheap clones of shared bytes).
     headers: HeaderMap,
