@@ -1095,20 +1095,7 @@ fn respond(app: &AppState, ctx: &PageContext, status: StatusCode, markup: Markup
 /// An error as a staff page, in the page's language.
 fn error_page(app: &AppState, headers: &HeaderMap, lang: Option<&str>, error: ApiError, logged_in: bool) -> Response {
     let ctx = page_context(app, headers, lang, "/dpo", None);
-    let title = match (ctx.lang, error.status.as_u16()) {
-        (Lang::De, 401) => "Bitte melden Sie sich an",
-        (Lang::En, 401) => "Please log in",
-        (Lang::De, 403) => "Nicht erlaubt",
-        (Lang::En, 403) => "Not allowed",
-        (Lang::De, 404) => "Nicht gefunden",
-        (Lang::En, 404) => "Not found",
-        (Lang::De, 503) => "Vorübergehend nicht verfügbar",
-        (Lang::En, 503) => "Temporarily unavailable",
-        (Lang::De, s) if s >= 500 => "Technischer Fehler",
-        (Lang::En, s) if s >= 500 => "Technical error",
-        (Lang::De, _) => "Das hat nicht geklappt",
-        (Lang::En, _) => "That did not work",
-    };
+    let title = super::web::error_title(ctx.lang, error.status.as_u16());
     let message = match ctx.lang {
         Lang::De => german_message(error.code).map(str::to_owned).unwrap_or_else(|| error.message.clone()),
         Lang::En => error.message.clone(),

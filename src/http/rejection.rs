@@ -391,24 +391,9 @@ impl Refusal {
     }
 }
 
-/// The heading of an error page, by status.
+/// The heading of an error page, by status (the one list in `web`).
 fn title(lang: Lang, status: StatusCode) -> &'static str {
-    match (lang, status.as_u16()) {
-        (Lang::De, 401) => "Bitte melden Sie sich an",
-        (Lang::En, 401) => "Please log in",
-        (Lang::De, 403) => "Nicht erlaubt",
-        (Lang::En, 403) => "Not allowed",
-        (Lang::De, 404) => "Nicht gefunden",
-        (Lang::En, 404) => "Not found",
-        (Lang::De, 413) => "Zu groß",
-        (Lang::En, 413) => "Too large",
-        (Lang::De, 429) => "Zu viele Anfragen",
-        (Lang::En, 429) => "Too many requests",
-        (Lang::De, s) if s >= 500 => "Technischer Fehler",
-        (Lang::En, s) if s >= 500 => "Technical error",
-        (Lang::De, _) => "Das hat nicht geklappt",
-        (Lang::En, _) => "That did not work",
-    }
+    web::error_title(lang, status.as_u16())
 }
 
 #[cfg(test)]

@@ -90,26 +90,7 @@ impl Page {
 
     /// A page-rendered error (same codes as the API, in the page's language).
     pub fn error(&self, app: &AppState, error: ApiError) -> Response {
-        let title = match (self.lang(), error.status.as_u16()) {
-            (Lang::De, 401) => "Bitte melden Sie sich an",
-            (Lang::En, 401) => "Please log in",
-            (Lang::De, 404) => "Nicht gefunden",
-            (Lang::En, 404) => "Not found",
-            (Lang::De, 403) => "Nicht erlaubt",
-            (Lang::En, 403) => "Not allowed",
-            (Lang::De, 413) => "Datei zu groß",
-            (Lang::En, 413) => "File too large",
-            (Lang::De, 415) => "Dateityp nicht erlaubt",
-            (Lang::En, 415) => "File type not allowed",
-            (Lang::De, 429) => "Zu viele Versuche",
-            (Lang::En, 429) => "Too many attempts",
-            (Lang::De, 503) => "Vorübergehend nicht verfügbar",
-            (Lang::En, 503) => "Temporarily unavailable",
-            (Lang::De, s) if s >= 500 => "Technischer Fehler",
-            (Lang::En, s) if s >= 500 => "Technical error",
-            (Lang::De, _) => "Das hat nicht geklappt",
-            (Lang::En, _) => "That did not work",
-        };
+        let title = error_title(self.lang(), error.status.as_u16());
         let message = match self.lang() {
             Lang::De => german_message(error.code).map(str::to_owned).unwrap_or_else(|| error.message.clone()),
             Lang::En => error.message.clone(),
@@ -127,6 +108,30 @@ impl Page {
 
 /// German text for the stable error codes a citizen can meet on a page (the
 /// API's messages are English). Unknown codes fall back to the English text.
+/// The heading of an error page, by status: one list for citizen pages,
+/// staff pages and the refusals no handler writes (`rejection`).
+pub(super) fn error_title(lang: Lang, status: u16) -> &'static str {
+    match (lang, status) {
+        (Lang::De, 401) => "Bitte melden Sie sich an",
+        (Lang::En, 401) => "Please log in",
+        (Lang::De, 403) => "Nicht erlaubt",
+        (Lang::En, 403) => "Not allowed",
+        (Lang::De, 404) => "Nicht gefunden",
+        (Lang::En, 404) => "Not found",
+        (Lang::De, 413) => "Zu groß",
+        (Lang::En, 413) => "Too large",
+        // Uploads say "the file is too large" in the message below the title.
+        (Lang::De, 429) => "Zu viele Anfragen",
+        (Lang::En, 429) => "Too many requests",
+        (Lang::De, 503) => "Vorübergehend nicht verfügbar",
+        (Lang::En, 503) => "Temporarily unavailable",
+        (Lang::De, s) if s >= 500 => "Technischer Fehler",
+        (Lang::En, s) if s >= 500 => "Technical error",
+        (Lang::De, _) => "Das hat nicht geklappt",
+        (Lang::En, _) => "That did not work",
+    }
+}
+
 pub(super) fn german_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "not_logged_in" => "Bitte melden Sie sich zuerst an.",
