@@ -263,14 +263,7 @@ async fn a_request_that_takes_too_long_is_answered_503_request_timeout() {
     let release_path = format!("/api/v1/dept/grants/{}/release", grant.id);
     // Another process holds the write lock longer than a request may take
     // (but shorter than the store would wait).
-    let database = app.sqlite_files().first().cloned().expect("the SQLite database file");
-    let holder = tokio::task::spawn_blocking(move || {
-        let connection = rusqlite::Connection::open(database).expect("open the database from outside");
-        connection.execute_batch("BEGIN EXCLUSIVE").expect("take the write lock");
-        connection
-    })
-    .await
-    .unwrap();
+    let lock = app.hold_sqlite_write_lock().await;
     let started = Instant::now();
     let response =
         app.as_department("strassenverkehrsbehoerde", reqwest::Method::GET, &release_path).send().await.unwrap();
@@ -280,7 +273,7 @@ async fn a_request_that_takes_too_long_is_answered_503_request_timeout() {
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "request_timeout");
-    tokio::task::spawn_blocking(move || holder.execute_batch("ROLLBACK").expect("release the lock")).await.unwrap();
+    lock.release().await;
     // Served again once the lock is gone.
     let response =
         app.as_department("strassenverkehrsbehoerde", reqwest::Method::GET, &release_path).send().await.unwrap();

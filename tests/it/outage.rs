@@ -114,14 +114,7 @@ async fn sqlite_writes_wait_for_a_held_lock_only_as_long_as_configured() {
     let rows_before = app.data_row_counts().await;
     let audit_before = app.count_rows("audit_entries").await;
 
-    let database = app.sqlite_files().first().cloned().expect("the SQLite database file");
-    let holder = tokio::task::spawn_blocking(move || {
-        let connection = rusqlite::Connection::open(database).expect("open the database from outside");
-        connection.execute_batch("BEGIN EXCLUSIVE").expect("take the write lock");
-        connection
-    })
-    .await
-    .unwrap();
+    let lock = app.hold_sqlite_write_lock().await;
 
     // The audit append cannot write (the audit connection's busy timeout).
     let started = Instant::now();
@@ -140,7 +133,7 @@ async fn sqlite_writes_wait_for_a_held_lock_only_as_long_as_configured() {
     // Reading does not need the write lock (WAL).
     assert_eq!(page(&anna, &app, "/evidence").await.status(), StatusCode::OK, "pages still show");
 
-    tokio::task::spawn_blocking(move || holder.execute_batch("ROLLBACK").expect("release the lock")).await.unwrap();
+    lock.release().await;
     assert_eq!(app.data_row_counts().await, rows_before, "nothing was written while the lock was held");
     assert_eq!(app.count_rows("audit_entries").await, audit_before);
     assert_eq!(grant_uses(&app, &grant).await, 1, "the failed release claimed no use");
@@ -239,15 +232,8 @@ fn pdf() -> Vec<u8> {
 /// POST /api/v1/evidence: an income statement, with a PDF if `file`.
 async fn upload(app: &TestApp, citizen: &Citizen, file: bool) -> reqwest::Response {
     let mut form = Form::new().text("type", "income_statement");
-    for (name, value) in [
-        ("employer", "Zebrafink Maschinenbau GmbH"),
-        ("gross_monthly_income", "1.234,50"),
-        ("net_monthly_income", "987,6"),
-        ("period_from", "01.12.2026"),
-        ("period_to", "31.12.2026"),
-        ("household_members", "3"),
-    ] {
-        form = form.text(format!("field.{name}"), value);
+    for (name, value) in crate::upload_limits::INCOME_FIELDS {
+        form = form.text(format!("field.{name}"), *value);
     }
     if file {
         form = form.part("file", Part::bytes(pdf()).file_name("lohn.pdf"));

@@ -20,7 +20,8 @@ use crate::support::app::{Backend, Citizen, TestApp, TestAppOptions};
 
 const BOUNDARY: &str = "tresor-upload-limits-5c1e";
 
-const INCOME_FIELDS: &[(&str, &str)] = &[
+/// A valid income statement's fields (also used by `outage`).
+pub(crate) const INCOME_FIELDS: &[(&str, &str)] = &[
     ("employer", "Zebrafink Maschinenbau GmbH"),
     ("gross_monthly_income", "1.234,50"),
     ("net_monthly_income", "987,6"),

@@ -373,6 +373,20 @@ impl TestApp {
             .collect()
     }
 
+    /// Another process's view of an outage: a connection of its own that
+    /// holds the SQLite write lock (`BEGIN EXCLUSIVE`) until `release`.
+    pub async fn hold_sqlite_write_lock(&self) -> SqliteWriteLock {
+        let database = self.sqlite_files().first().cloned().expect("the SQLite database file");
+        let connection = tokio::task::spawn_blocking(move || {
+            let connection = rusqlite::Connection::open(database).expect("open the database from outside");
+            connection.execute_batch("BEGIN EXCLUSIVE").expect("take the write lock");
+            connection
+        })
+        .await
+        .expect("lock holder");
+        SqliteWriteLock(connection)
+    }
+
     /// The URL of the app's PostgreSQL database (straight to the server,
     /// never through a gate); None on SQLite.
     pub fn postgres_url(&self) -> Option<&str> {
@@ -536,5 +550,16 @@ impl TestApp {
         assert_eq!(response.url().path(), "/evidence", "login of {persona} lands on the list");
         let csrf = self.csrf(&browser).await;
         Citizen { browser, csrf, jar }
+    }
+}
+
+/// See [`TestApp::hold_sqlite_write_lock`].
+pub struct SqliteWriteLock(rusqlite::Connection);
+
+impl SqliteWriteLock {
+    pub async fn release(self) {
+        tokio::task::spawn_blocking(move || self.0.execute_batch("ROLLBACK").expect("release the lock"))
+            .await
+            .expect("lock holder");
     }
 }
