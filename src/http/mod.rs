@@ -97,24 +97,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/consistency", get(audit::consistency))
         .route("/api/v1/keys", get(dept::keys))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::public_calls));
-    // Department API: rate-limited per certificate (in `DepartmentCaller`),
-    // refusals counted per certificate by `edge`.
-    let department = Router::new()
+    Router::new()
+        .merge(public)
+        // Department API: rate-limited per certificate (in
+        // `DepartmentCaller`), refusals counted per certificate by `edge`.
         .route("/api/v1/dept/requests", post(dept::create_request))
         .route("/api/v1/dept/requests/{id}", get(dept::request_status))
         .route("/api/v1/dept/grants/{id}/release", get(dept::release))
         .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
-        .route("/api/v1/dept/whoami", get(dept_whoami::whoami));
-    // A DPO's verification of the whole log and exports of long ranges may
-    // take longer than a request may; only staff reach them, and they run
-    // while their client waits for them (see `has_own_time_bounds`).
-    let staff_long_running = Router::new()
-        .route("/dpo/verify", get(dpo::verify_page))
-        .route("/dpo/export.csv", get(dpo::export_csv))
-        .route("/dpo/export.jsonl", get(dpo::export_jsonl));
-    Router::new()
-        .merge(public)
-        .merge(department)
+        .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
         .route("/", get(web::start))
         .route("/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
@@ -140,9 +131,12 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/logout", post(dpo::staff_logout))
         .route("/dpo", get(dpo::query_page))
         .route("/dpo/stats", get(dpo::stats_page))
+        // Long by nature (see `has_own_time_bounds`).
+        .route("/dpo/verify", get(dpo::verify_page))
+        .route("/dpo/export.csv", get(dpo::export_csv))
+        .route("/dpo/export.jsonl", get(dpo::export_jsonl))
         .route("/api/v1/dpo/entries", get(dpo::entries_json))
         .merge(uploads)
-        .merge(staff_long_running)
         .fallback(rejection::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
@@ -150,7 +144,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Paths that keep their own time bounds instead of the request timeout:
 /// uploads (body idle and whole-upload timeouts) and the DPO's verification
-/// and exports.
+/// and exports (a verification of the whole log and exports of long ranges
+/// may take longer than a request may; only staff reach them, and their
+/// client waits for them).
 fn has_own_time_bounds(method: &axum::http::Method, path: &str) -> bool {
     (method == axum::http::Method::POST && matches!(path, "/api/v1/evidence" | "/evidence"))
         || matches!(path, "/dpo/verify" | "/dpo/export.csv" | "/dpo/export.jsonl")
