@@ -160,8 +160,9 @@ pub fn build(parts: Parts) -> (Router, AppState) {
     if let Some(dev_staff_idp) = parts.dev_staff_idp {
         router = router.nest("/dev-idp-staff", dev_staff_idp.router());
     }
-    // Last, so that the headers cover the dev identity providers too.
-    let router = http::with_security_headers(router, &state.config);
+    // Last, so that the limits, the error contract and the security headers
+    // cover the dev identity providers too.
+    let router = http::edge::with_edge(router, &state);
     (router, state)
 }
 

@@ -1,6 +1,6 @@
 //! Department authentication at the HTTP edge: the `DepartmentCaller`
 //! extractor takes the client certificate chain either from tresor's own TLS
-//! listener (a `TlsPeerCertificates` request extension, set per connection)
+//! listener (`listener::Served::certificates`, set per connection)
 //! or, only when the TCP peer is an allow-listed reverse proxy, from the
 //! configured forwarded-certificate header; then `identity::department`
 //! verifies it and maps it to a department.
@@ -235,11 +235,14 @@ impl FromRequestParts<AppState> for DepartmentCaller {
         let Some(auth) = state.department_auth.as_deref() else {
             return Err(certificate_required());
         };
-        let tls = parts.extensions.get::<TlsPeerCertificates>().map(|certs| certs.0.clone());
+        let tls = parts
+            .extensions
+            .get::<super::listener::Served>()
+            .and_then(|served| served.certificates.as_ref())
+            .map(|certs| certs.0.as_slice());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
         let now = state.vault.clock().now();
-        let (identity, certificate) =
-            auth.authenticate(tls.as_deref().map(Vec::as_slice), peer, &parts.headers, now)?;
+        let (identity, certificate) = auth.authenticate(tls, peer, &parts.headers, now)?;
         // Per certificate: its call rate, and its refusal budget (counted by
         // `http::edge` once the handler has answered).
         state.rate_limits.department_call(&certificate)?;

@@ -18,18 +18,25 @@
 //! - on shutdown: stop accepting, shut every connection down gracefully, wait
 //!   up to `DRAIN_TIMEOUT` for them.
 //!
-//! Per connection, requests carry the peer as `ConnectInfo<SocketAddr>` and,
-//! over TLS, [`ServedOverTls`] and the presented chain as
-//! [`TlsPeerCertificates`].
+//! Per connection, requests carry the peer as `ConnectInfo<SocketAddr>` and
+//! how they came (over TLS, with which client certificates) as [`Served`].
+//!
+//! No timer of the runtime is set per request: the header-read timeout is a
+//! deadline the watchdog looks at (see [`HeadTimer`]), and the watchdog
+//! wakes every connection with a request in flight once per look, so that
+//! the whole-request timeout (`http::edge`) can be a deadline checked when
+//! the request is polled (see [`Served::watched`]). Timers of the runtime
+//! cost a lock and a wheel insert and removal each, measured at ~2 % of a
+//! bare call.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -41,12 +48,11 @@ use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::dept_auth::TlsPeerCertificates;
-use super::tls::ServedOverTls;
 use crate::config::{Config, parse_ip_net};
 
 /// After the shutdown signal, connections still open this long are dropped.
@@ -145,15 +151,15 @@ pub async fn serve<F>(
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let addresses = Arc::new(AddressCounts::default());
-    let (stop, stopped) = watch::channel(false);
-    let (pressure, under_pressure) = watch::channel(0u64);
+    let watched = Arc::new(Watched::new(limits.clone()));
+    let watchdog = tokio::spawn(watchdog(watched.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // A free slot first: at the cap, new connections wait in the backlog
         // while quiet connections are asked to make room.
         let slot = tokio::select! {
             () = &mut shutdown => break,
-            slot = free_slot(&slots, &pressure) => slot,
+            slot = free_slot(&slots, &watched) => slot,
         };
         let (tcp, peer) = tokio::select! {
             () = &mut shutdown => break,
@@ -175,29 +181,29 @@ pub async fn serve<F>(
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, %peer, "cannot set TCP_NODELAY");
         }
+        // Watched from the start: the watchdog drops a connection that sends
+        // no request head (or no TLS handshake) within the header timeout.
         let connection = Connection {
             peer,
             router: router.clone(),
             limits: limits.clone(),
-            stopped: stopped.clone(),
-            under_pressure: under_pressure.clone(),
+            watch: watched.register(peer),
             _slot: slot,
             _address_slot: address_slot,
         };
         let tls = tls.clone();
-        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
             match tls {
                 None => connection.serve(tcp, None).await,
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => {
+                    let stream = match connection.until_dropped(acceptor.accept(tcp)).await {
+                        Some(Ok(stream)) => stream,
+                        Some(Err(error)) => {
                             tracing::debug!(%error, peer = %connection.peer, "TLS handshake failed");
                             return;
                         }
-                        Err(_) => {
-                            tracing::debug!(peer = %connection.peer, "TLS handshake timed out");
+                        None => {
+                            tracing::debug!(peer = %connection.peer, "TLS handshake not done in time");
                             return;
                         }
                     };
@@ -210,22 +216,23 @@ pub async fn serve<F>(
         });
     }
     drop(listener);
-    let _ = stop.send(true);
+    watched.stop();
     // Every connection holds a slot until it is closed.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all)).await.is_err() {
         tracing::warn!("connections still open after the drain timeout were dropped");
     }
+    watchdog.abort();
 }
 
-/// A connection slot; while there is none, tell the connections every
-/// `RECLAIM_AFTER` that room is needed.
-async fn free_slot(slots: &Arc<Semaphore>, pressure: &watch::Sender<u64>) -> tokio::sync::OwnedSemaphorePermit {
+/// A connection slot; while there is none, ask the watchdog every
+/// `RECLAIM_AFTER` to make room.
+async fn free_slot(slots: &Arc<Semaphore>, watched: &Watched) -> tokio::sync::OwnedSemaphorePermit {
     loop {
         if let Ok(slot) = slots.clone().try_acquire_owned() {
             return slot;
         }
-        pressure.send_modify(|generation| *generation = generation.wrapping_add(1));
+        watched.pressure.notify_one();
         tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
                 Ok(slot) => return slot,
@@ -237,43 +244,306 @@ async fn free_slot(slots: &Arc<Semaphore>, pressure: &watch::Sender<u64>) -> tok
     }
 }
 
+/// The one watchdog of a listener: every `check_every` it looks at each
+/// connection's activity counters and orders the idle ones closed (and those
+/// that did not close within `CLOSE_GRACE` dropped); when the accept loop
+/// needs room, it orders the quiet ones closed at once. Connections only
+/// read their order (an atomic) when they are polled anyway, so the request
+/// path pays no timer, channel or lock for these bounds.
+async fn watchdog(watched: Arc<Watched>) {
+    let limits = &watched.limits;
+    let check_every = (limits.idle_timeout.min(limits.header_read_timeout) / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut ticker = tokio::time::interval(check_every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let make_room = tokio::select! {
+            _ = ticker.tick() => false,
+            () = watched.pressure.notified() => true,
+        };
+        watched.sweep(make_room);
+    }
+}
+
+/// What the watchdog tells a connection (`Control::order`).
+const SERVE: u8 = 0;
+/// Shut down gracefully: finish the request in flight, then close (HTTP/2
+/// sends GOAWAY).
+const CLOSE: u8 = 1;
+/// Drop the connection now.
+const DROP: u8 = 2;
+
+/// A connection's side of the watchdog: its activity, the deadline of the
+/// request head being read, and the watchdog's order.
+struct Control {
+    activity: Activity,
+    /// When the connection was accepted; deadlines count from here.
+    epoch: Instant,
+    /// The header-read deadline, in nanoseconds after `epoch` (0: none).
+    head_deadline: AtomicU64,
+    order: AtomicU8,
+    /// The connection's task, for the watchdog to wake.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Control {
+    fn new() -> Self {
+        Self {
+            activity: Activity::new(),
+            epoch: Instant::now(),
+            head_deadline: AtomicU64::new(0),
+            order: AtomicU8::new(SERVE),
+            waker: Mutex::new(None),
+        }
+    }
+
+    fn order(&self, order: u8) {
+        self.order.store(order, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = self.waker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Remember the task polling the connection (a lock only when it
+    /// changed: `seen` is the poller's copy of the last one registered).
+    fn register(&self, seen: &mut Option<Waker>, current: &Waker) {
+        if !seen.as_ref().is_some_and(|waker| waker.will_wake(current)) {
+            *self.waker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(current.clone());
+            *seen = Some(current.clone());
+        }
+    }
+
+    /// `deadline` as stored in `head_deadline` (never 0).
+    fn offset(&self, deadline: Instant) -> u64 {
+        let nanos = deadline.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Whether a request head is being read past its deadline.
+    fn head_overdue(&self, now: Instant) -> bool {
+        let deadline = self.head_deadline.load(Ordering::Acquire);
+        deadline != 0 && self.offset(now) >= deadline
+    }
+}
+
+/// hyper's timer for the HTTP/1 header-read timeout, without a timer of the
+/// runtime: the sleep is a deadline in the connection's [`Control`], which
+/// the watchdog checks on each look and wakes the connection once it has
+/// passed (so the timeout fires up to one look late). The deadline is
+/// cleared when a request begins (its head has been read).
+struct HeadTimer(Arc<Control>);
+
+impl hyper::rt::Timer for HeadTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(Instant::now() + duration)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.0.head_deadline.store(self.0.offset(deadline), Ordering::Release);
+        Box::pin(HeadDeadline(deadline))
+    }
+}
+
+/// One armed header-read deadline (see [`HeadTimer`]).
+struct HeadDeadline(Instant);
+
+impl Future for HeadDeadline {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        // The connection's task is woken by the watchdog (`Control::waker`).
+        if Instant::now() >= self.0 { Poll::Ready(()) } else { Poll::Pending }
+    }
+}
+
+impl hyper::rt::Sleep for HeadDeadline {}
+
+/// How a request reached tresor (a request extension set by the listener).
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// Over tresor's TLS listener (for `Strict-Transport-Security`).
+    pub over_tls: bool,
+    /// The client certificate chain presented in the TLS handshake.
+    pub certificates: Option<TlsPeerCertificates>,
+    /// The listener's watchdog wakes this request's task at least once per
+    /// look while it is in flight (HTTP/1: the request runs in the
+    /// connection's task), so a deadline checked whenever the request is
+    /// polled is kept without a timer of its own.
+    pub watched: bool,
+}
+
+/// The connections of one listener, as the watchdog sees them.
+struct Watched {
+    limits: Arc<ConnectionLimits>,
+    /// Notified by the accept loop when it is at the cap and needs room.
+    pressure: Notify,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
+    next: u64,
+    /// Shutting down: every connection is told to close, new ones at once.
+    stopping: bool,
+    connections: HashMap<u64, Entry>,
+}
+
+struct Entry {
+    peer: SocketAddr,
+    control: Arc<Control>,
+    quiet: Quiet,
+    /// When the connection was told to close.
+    closing_since: Option<Instant>,
+}
+
+impl Watched {
+    fn new(limits: Arc<ConnectionLimits>) -> Self {
+        Self { limits, pressure: Notify::new(), registry: Mutex::new(Registry::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn register(self: &Arc<Self>, peer: SocketAddr) -> Watch {
+        let control = Arc::new(Control::new());
+        let mut registry = self.lock();
+        let id = registry.next;
+        registry.next += 1;
+        let mut entry = Entry { peer, control: control.clone(), quiet: Quiet::new(), closing_since: None };
+        if registry.stopping {
+            entry.closing_since = Some(Instant::now());
+            control.order(CLOSE);
+        }
+        registry.connections.insert(id, entry);
+        Watch { watched: self.clone(), id, control }
+    }
+
+    /// Shutting down: tell every connection to close.
+    fn stop(&self) {
+        let mut registry = self.lock();
+        registry.stopping = true;
+        let now = Instant::now();
+        for entry in registry.connections.values_mut() {
+            if entry.closing_since.is_none() {
+                entry.closing_since = Some(now);
+                entry.control.order(CLOSE);
+            }
+        }
+    }
+
+    /// One look at every connection (see [`watchdog`]).
+    fn sweep(&self, make_room: bool) {
+        let limits = &self.limits;
+        let now = Instant::now();
+        let mut registry = self.lock();
+        for entry in registry.connections.values_mut() {
+            let activity = &entry.control.activity;
+            if entry.control.head_overdue(now) || activity.in_flight.load(Ordering::Relaxed) > 0 {
+                // hyper's header timer, or a request's deadline, may have
+                // passed: the connection looks when polled.
+                entry.control.wake();
+            }
+            if let Some(since) = entry.closing_since {
+                if now.saturating_duration_since(since) >= CLOSE_GRACE
+                    && entry.control.order.load(Ordering::Relaxed) != DROP
+                {
+                    tracing::debug!(peer = %entry.peer, "connection did not close in time; dropped");
+                    entry.control.order(DROP);
+                }
+                continue;
+            }
+            let idle_for = entry.quiet.observe(activity, now);
+            // Before its first request a connection gets the header timeout
+            // from its start (hyper's own header timer only runs once the
+            // protocol is known, i.e. after some bytes; the TLS handshake
+            // comes before that).
+            let idle = if activity.served() {
+                idle_for >= limits.idle_timeout
+            } else {
+                now.saturating_duration_since(entry.quiet.started) >= limits.header_read_timeout
+            };
+            let reclaim = make_room && idle_for >= RECLAIM_AFTER;
+            if idle || reclaim {
+                if reclaim {
+                    tracing::debug!(peer = %entry.peer, "quiet connection closed to make room");
+                } else {
+                    tracing::debug!(peer = %entry.peer, "idle connection closed");
+                }
+                entry.closing_since = Some(now);
+                entry.control.order(CLOSE);
+            }
+        }
+    }
+}
+
+/// A connection's registration with the watchdog; removed on drop.
+struct Watch {
+    watched: Arc<Watched>,
+    id: u64,
+    control: Arc<Control>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.watched.lock().connections.remove(&self.id);
+    }
+}
+
 /// One accepted connection and what it holds until it closes.
 struct Connection {
     peer: SocketAddr,
     router: Router,
     limits: Arc<ConnectionLimits>,
-    stopped: watch::Receiver<bool>,
-    /// Changes whenever the listener is at its cap and needs room.
-    under_pressure: watch::Receiver<u64>,
+    watch: Watch,
     _slot: tokio::sync::OwnedSemaphorePermit,
     _address_slot: Option<AddressSlot>,
 }
 
 impl Connection {
+    /// `work` until it completes, or None once the watchdog orders this
+    /// connection closed or dropped (before any request, there is nothing
+    /// to close gracefully).
+    async fn until_dropped<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        let control = &self.watch.control;
+        let mut work = std::pin::pin!(work);
+        let mut seen = None;
+        std::future::poll_fn(|cx| {
+            control.register(&mut seen, cx.waker());
+            if control.order.load(Ordering::Acquire) != SERVE {
+                return Poll::Ready(None);
+            }
+            work.as_mut().poll(cx).map(Some)
+        })
+        .await
+    }
+
     /// `tls`: None for the plain listener; Some(chain or None) over TLS.
     async fn serve<S>(self, stream: S, tls: Option<Option<TlsPeerCertificates>>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        // The slots are held (bound, not dropped) until the connection ends.
-        let Connection { peer, router, limits, mut stopped, mut under_pressure, _slot, _address_slot } = self;
-        let activity = Arc::new(Activity::new());
-        let request_activity = activity.clone();
+        // The slots and the registration are held until the connection ends.
+        let Connection { peer, router, limits, watch, _slot, _address_slot } = self;
+        let control = watch.control.clone();
+        let request_control = control.clone();
         let service = router
             .map_request(move |mut request: axum::http::Request<Incoming>| {
                 // hyper hands over requests with no extensions: these come
-                // from the connection only.
-                request.extensions_mut().insert(ConnectInfo(peer));
-                if let Some(certificates) = &tls {
-                    request.extensions_mut().insert(ServedOverTls);
-                    if let Some(certificates) = certificates {
-                        request.extensions_mut().insert(certificates.clone());
-                    }
-                }
+                // from the connection only. HTTP/2 requests run in tasks of
+                // their own, which the watchdog does not wake.
+                let watched = request.version() < axum::http::Version::HTTP_2;
+                let extensions = request.extensions_mut();
+                extensions.insert(ConnectInfo(peer));
+                let certificates = tls.as_ref().and_then(Clone::clone);
+                extensions.insert(Served { over_tls: tls.is_some(), certificates, watched });
                 request
             })
             .map_future(move |response| {
-                let in_flight = request_activity.begin();
+                let in_flight = InFlight::begin(&request_control);
                 async move {
                     let response = response.await;
                     drop(in_flight);
@@ -281,60 +551,31 @@ impl Connection {
                 }
             });
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+        builder.http1().timer(HeadTimer(control.clone())).header_read_timeout(limits.header_read_timeout);
         builder.http2().timer(TokioTimer::new());
-        let io = TokioIo::new(Tracked { inner: stream, activity: activity.clone() });
+        let io = TokioIo::new(Tracked { inner: stream, control: control.clone() });
         let connection = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
         let mut connection = std::pin::pin!(connection);
-        let check_every = (limits.idle_timeout.min(limits.header_read_timeout) / 4)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let mut ticker = tokio::time::interval(check_every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut closing: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        let mut quiet = Quiet::new();
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, %peer, "connection ended with an error");
-                    }
-                    return;
-                }
-                changed = stopped.changed(), if closing.is_none() => {
-                    if changed.is_err() || *stopped.borrow() {
-                        connection.as_mut().graceful_shutdown();
-                        closing = Some(Box::pin(tokio::time::sleep(CLOSE_GRACE)));
-                    }
-                }
-                _ = under_pressure.changed(), if closing.is_none() => {
-                    if quiet.observe(&activity) >= RECLAIM_AFTER {
-                        tracing::debug!(%peer, "quiet connection closed to make room");
-                        connection.as_mut().graceful_shutdown();
-                        closing = Some(Box::pin(tokio::time::sleep(CLOSE_GRACE)));
-                    }
-                }
-                _ = ticker.tick(), if closing.is_none() => {
-                    // Before its first request a connection gets the header
-                    // timeout from its start (hyper's own header timer only
-                    // runs once the protocol is known, i.e. after some bytes).
-                    let idle_for = quiet.observe(&activity);
-                    let idle = if activity.served() {
-                        idle_for >= limits.idle_timeout
-                    } else {
-                        quiet.started.elapsed() >= limits.header_read_timeout
-                    };
-                    if idle {
-                        tracing::debug!(%peer, "idle connection closed");
-                        connection.as_mut().graceful_shutdown();
-                        closing = Some(Box::pin(tokio::time::sleep(CLOSE_GRACE)));
-                    }
-                }
-                () = async { if let Some(grace) = closing.as_mut() { grace.await } else { std::future::pending().await } } => {
-                    tracing::debug!(%peer, "connection did not close in time; dropped");
-                    return;
+        let mut obeyed = SERVE;
+        let mut seen = None;
+        let ended = std::future::poll_fn(|cx| {
+            control.register(&mut seen, cx.waker());
+            let order = control.order.load(Ordering::Acquire);
+            if order != obeyed {
+                obeyed = order;
+                match order {
+                    DROP => return Poll::Ready(None),
+                    CLOSE => connection.as_mut().graceful_shutdown(),
+                    _ => {}
                 }
             }
+            connection.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        if let Some(Err(error)) = ended {
+            tracing::debug!(%error, %peer, "connection ended with an error");
         }
+        drop(watch);
     }
 }
 
@@ -364,12 +605,6 @@ impl Activity {
     fn served(&self) -> bool {
         self.served.load(Ordering::Relaxed)
     }
-
-    fn begin(self: &Arc<Self>) -> InFlight {
-        self.served.store(true, Ordering::Relaxed);
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
-    }
 }
 
 /// The watchdog's view of a connection's [`Activity`]: since when it has
@@ -386,10 +621,9 @@ impl Quiet {
         Self { started: now, seen_events: 0, since: now }
     }
 
-    /// How long the connection has been idle: no event since the last look
-    /// and nothing in flight.
-    fn observe(&mut self, activity: &Activity) -> Duration {
-        let now = Instant::now();
+    /// How long the connection has been idle at `now`: no event since the
+    /// last look and nothing in flight.
+    fn observe(&mut self, activity: &Activity, now: Instant) -> Duration {
         let events = activity.events.load(Ordering::Relaxed);
         if events != self.seen_events || activity.in_flight.load(Ordering::Relaxed) > 0 {
             self.seen_events = events;
@@ -401,19 +635,31 @@ impl Quiet {
 
 /// A request being handled; dropped when its response is ready or the
 /// request is abandoned.
-struct InFlight(Arc<Activity>);
+struct InFlight(Arc<Control>);
+
+impl InFlight {
+    fn begin(control: &Arc<Control>) -> Self {
+        // The request head has been read.
+        control.head_deadline.store(0, Ordering::Release);
+        let activity = &control.activity;
+        activity.served.store(true, Ordering::Relaxed);
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(control.clone())
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let activity = &self.0.activity;
+        activity.touch();
+        activity.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// The connection's byte stream, noting every byte read or written.
 struct Tracked<S> {
     inner: S,
-    activity: Arc<Activity>,
+    control: Arc<Control>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
@@ -422,7 +668,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.activity.touch();
+            this.control.activity.touch();
         }
         result
     }
@@ -433,7 +679,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, data);
         if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
-            this.activity.touch();
+            this.control.activity.touch();
         }
         result
     }
@@ -446,7 +692,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, buffers);
         if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
-            this.activity.touch();
+            this.control.activity.touch();
         }
         result
     }

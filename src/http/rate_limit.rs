@@ -34,11 +34,47 @@ use crate::config::{Config, parse_ip_net};
 /// A department certificate chain, by its SHA-256 (see `dept_auth`).
 pub type CertificateKey = [u8; 32];
 
+/// The limiters keyed by certificate: their keys are SHA-256 digests of
+/// chains that passed verification (not chosen by an anonymous caller), so a
+/// cheap mix of their bytes spreads them as well as SipHash would.
+type CertificateLimiter = governor::DefaultKeyedRateLimiter<
+    CertificateKey,
+    governor::middleware::NoOpMiddleware<<DefaultClock as Clock>::Instant>,
+    DigestHash,
+>;
+
+/// Hashes keys that are digests already (see [`CertificateLimiter`]).
+#[derive(Clone, Copy, Default)]
+pub struct DigestHash;
+
+impl std::hash::BuildHasher for DigestHash {
+    type Hasher = DigestHasher;
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
+pub struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+}
+
 pub struct RateLimits {
     login_starts: DefaultKeyedRateLimiter<IpAddr>,
     public_calls: DefaultKeyedRateLimiter<IpAddr>,
-    department_calls: DefaultKeyedRateLimiter<CertificateKey>,
-    department_refusals: DefaultKeyedRateLimiter<CertificateKey>,
+    department_calls: CertificateLimiter,
+    department_refusals: CertificateLimiter,
     /// Certificates over their refusal budget, until when.
     refusals_blocked: Mutex<HashMap<CertificateKey, Instant>>,
     /// Whether `refusals_blocked` may hold anything: the common case (no
@@ -87,8 +123,11 @@ impl RateLimits {
         Self {
             login_starts: RateLimiter::keyed(quota_per_minute(limits.login_starts_per_minute)),
             public_calls: RateLimiter::keyed(quota_per_minute(limits.public_calls_per_minute)),
-            department_calls: RateLimiter::keyed(Quota::per_second(per_second)),
-            department_refusals: RateLimiter::keyed(quota_per_minute(limits.department_refusals_per_minute)),
+            department_calls: RateLimiter::dashmap_with_hasher(Quota::per_second(per_second), DigestHash),
+            department_refusals: RateLimiter::dashmap_with_hasher(
+                quota_per_minute(limits.department_refusals_per_minute),
+                DigestHash,
+            ),
             refusals_blocked: Mutex::new(HashMap::new()),
             any_blocked: AtomicBool::new(false),
             proxies: config.proxy.trusted.iter().filter_map(|text| parse_ip_net(text)).collect(),
@@ -187,8 +226,8 @@ impl RateLimits {
     }
 }
 
-fn check<K: Hash + Eq + Clone>(
-    limiter: &DefaultKeyedRateLimiter<K>,
+fn check<K: Hash + Eq + Clone, S: std::hash::BuildHasher + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K, governor::middleware::NoOpMiddleware<<DefaultClock as Clock>::Instant>, S>,
     key: &K,
     code: &'static str,
 ) -> Result<(), Limited> {

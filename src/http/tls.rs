@@ -8,7 +8,7 @@
 //! webpki verifier, built by `identity::department` from the same CA and
 //! CRLs). The accept loop (`http::listener`, shared with the plain
 //! listener) puts the presented chain into every request of the connection
-//! as a [`TlsPeerCertificates`](super::dept_auth::TlsPeerCertificates) extension; the `DepartmentCaller` extractor
+//! (`listener::Served::certificates`); the `DepartmentCaller` extractor
 //! re-verifies the chain and maps it to a department on every request, so
 //! the API, not the handshake, decides who a department is.
 
@@ -27,11 +27,6 @@ use tokio_rustls::TlsAcceptor;
 use super::dept_auth::DepartmentAuth;
 use crate::config::TlsConfig;
 use crate::identity::department::CertError;
-
-/// Request extension on every request that came over the TLS listener
-/// (for `Strict-Transport-Security`).
-#[derive(Clone, Copy, Debug)]
-pub struct ServedOverTls;
 
 /// Why the TLS listener could not be set up (start-up error; names the key).
 #[derive(Debug, thiserror::Error)]

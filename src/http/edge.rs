@@ -1,0 +1,256 @@
+//! The edge: the one layer every request passes, outermost (over every
+//! route, the fallback and the nested dev identity providers; see
+//! `server::build`). It is a hand-written tower layer rather than an axum
+//! `from_fn` middleware: that costs a service clone and two boxes per
+//! request, and four separate layers cost several per cent of a bare call.
+//!
+//! For each request, in order:
+//! - department calls get a [`CallerSlot`] where `DepartmentCaller` leaves
+//!   the certificate, so a refusal counts against its budget afterwards;
+//! - the whole-request timeout (503 `request_timeout`), except where
+//!   [`has_own_time_bounds`];
+//! - the error contract (`rejection`);
+//! - the security headers ([`SecurityHeaders::apply`]).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use super::AppState;
+use super::error::ApiError;
+use super::listener::Served;
+use super::rate_limit::CallerSlot;
+use super::rejection::{self, Audience};
+use crate::config::Config;
+
+/// `router` under the edge layer; `server::build` applies it last.
+pub fn with_edge(router: Router, state: &AppState) -> Router {
+    router.layer(EdgeLayer(state.clone()))
+}
+
+/// Paths that keep their own time bounds instead of the request timeout:
+/// uploads (body idle and whole-upload timeouts) and the DPO's verification
+/// and exports (a verification of the whole log and exports of long ranges
+/// may take longer than a request may; only staff reach them, and their
+/// client waits for them).
+fn has_own_time_bounds(method: &Method, path: &str) -> bool {
+    (method == Method::POST && matches!(path, "/api/v1/evidence" | "/evidence"))
+        || matches!(path, "/dpo/verify" | "/dpo/export.csv" | "/dpo/export.jsonl")
+}
+
+#[derive(Clone)]
+struct EdgeLayer(AppState);
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner, app: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    app: AppState,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> EdgeFuture<S::Future> {
+        let served = request.extensions().get::<Served>();
+        let over_https = self.app.security_headers.always_https || served.is_some_and(|served| served.over_tls);
+        let watched = served.is_some_and(|served| served.watched);
+        let path = request.uri().path();
+        let deadline = if has_own_time_bounds(request.method(), path) {
+            Deadline::None
+        } else {
+            let limit = Duration::from_secs(self.app.config.limits.request_timeout_seconds);
+            if watched {
+                // The listener's watchdog wakes the request while it is in
+                // flight: a deadline checked when polled needs no timer.
+                Deadline::Polled(Instant::now() + limit)
+            } else {
+                Deadline::Timer(Box::pin(tokio::time::sleep(limit)))
+            }
+        };
+        let caller = path.starts_with("/api/v1/dept/").then(|| {
+            let slot = CallerSlot::default();
+            request.extensions_mut().insert(slot.clone());
+            slot
+        });
+        let audience = Some(rejection::audience(&request));
+        EdgeFuture {
+            inner: Some(self.inner.call(request)),
+            deadline,
+            app: self.app.clone(),
+            caller,
+            audience,
+            over_https,
+            enforcing: None,
+        }
+    }
+}
+
+enum Deadline {
+    None,
+    /// Checked whenever the request is polled.
+    Polled(Instant),
+    Timer(Pin<Box<tokio::time::Sleep>>),
+}
+
+impl Deadline {
+    fn passed(&mut self, cx: &mut Context<'_>) -> bool {
+        match self {
+            Deadline::None => false,
+            Deadline::Polled(at) => Instant::now() >= *at,
+            Deadline::Timer(sleep) => sleep.as_mut().poll(cx).is_ready(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        deadline: Deadline,
+        app: AppState,
+        caller: Option<CallerSlot>,
+        audience: Option<Audience>,
+        over_https: bool,
+        // A refusal in the error contract's shape (the rare case, boxed).
+        enforcing: Option<Pin<Box<dyn Future<Output = Response> + Send>>>,
+    }
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(enforcing) = this.enforcing.as_mut() {
+            let response = ready!(enforcing.as_mut().poll(cx));
+            return Poll::Ready(Ok(this.app.security_headers.apply(*this.over_https, response)));
+        }
+        let response = match this.inner.as_mut().as_pin_mut().map(|inner| inner.poll(cx)) {
+            Some(Poll::Ready(Ok(response))) => response,
+            Some(Poll::Pending) if !this.deadline.passed(cx) => return Poll::Pending,
+            // Timed out (or polled again after the end, which a server does
+            // not do): the handler is dropped now, so a transaction in it
+            // rolls back; an audit entry already appended stays, so nothing
+            // happens unrecorded.
+            Some(Poll::Pending) | None => {
+                this.inner.set(None);
+                timed_out()
+            }
+        };
+        this.inner.set(None);
+        let status = response.status();
+        if let Some(slot) = this.caller.take() {
+            this.app.rate_limits.after_department_call(&slot, status);
+        }
+        if !(status.is_client_error() || status.is_server_error()) {
+            return Poll::Ready(Ok(this.app.security_headers.apply(*this.over_https, response)));
+        }
+        let (app, audience) = (this.app.clone(), this.audience.take());
+        let mut enforcing: Pin<Box<dyn Future<Output = Response> + Send>> = Box::pin(async move {
+            match audience {
+                Some(audience) => rejection::enforce(&app, audience, response).await,
+                None => response,
+            }
+        });
+        match enforcing.as_mut().poll(cx) {
+            Poll::Ready(response) => Poll::Ready(Ok(this.app.security_headers.apply(*this.over_https, response))),
+            Poll::Pending => {
+                *this.enforcing = Some(enforcing);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The answer to a request that took longer than the request timeout.
+fn timed_out() -> Response {
+    tracing::warn!("request timed out");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "request_timeout",
+        "This took too long and was stopped. Please try again in a moment.",
+    )
+    .with_retry_after(5)
+    .into_response()
+}
+
+/// The configuration's part of the security headers, worked out once.
+pub struct SecurityHeaders {
+    /// `max-age=N`; None when `hsts_max_age_seconds` is 0.
+    hsts: Option<HeaderValue>,
+    /// `public_url` is https: tresor is behind a TLS proxy, so every
+    /// response reaches the browser over HTTPS.
+    always_https: bool,
+}
+
+impl SecurityHeaders {
+    pub fn new(config: &Config) -> Self {
+        // A static value where it is the default: cloning a shared one per
+        // response makes the cores contend for its reference count.
+        let hsts = match config.hsts_max_age_seconds {
+            0 => None,
+            31_536_000 => Some(HeaderValue::from_static("max-age=31536000")),
+            seconds => HeaderValue::from_str(&format!("max-age={seconds}")).ok(),
+        };
+        let always_https = config
+            .public_url
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .is_some_and(|url| url.scheme() == "https");
+        Self { hsts, always_https }
+    }
+
+    /// Headers every response carries: no caching of personal data, no
+    /// framing, no sniffing, no referrer leaks, and a CSP that allows no
+    /// script at all; and `Strict-Transport-Security` on every response
+    /// served over HTTPS (by tresor's TLS listener, or by the TLS proxy an
+    /// https `public_url` names), never on plain HTTP otherwise (browsers
+    /// ignore it there, and a dev setup on http://localhost must not pin
+    /// HTTPS).
+    fn apply(&self, over_https: bool, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        if over_https && let Some(hsts) = &self.hsts {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
+    }
+}
