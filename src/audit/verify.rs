@@ -37,6 +37,8 @@ pub struct VerifyReport {
     pub root: Hash,
     /// Size of the largest stored checkpoint, if any.
     pub latest_checkpoint_size: Option<u64>,
+    /// Its signed root (equal to the tree recomputed up to its size).
+    pub latest_checkpoint_root: Option<Hash>,
 }
 
 /// Why the log did not verify. Every variant names the first bad index or
@@ -221,6 +223,7 @@ struct TreeCheck {
     pruned_bodies: u64,
     checkpoints_verified: u64,
     latest_checkpoint_size: Option<u64>,
+    latest_checkpoint_root: Option<Hash>,
 }
 
 impl TreeCheck {
@@ -234,6 +237,7 @@ impl TreeCheck {
             pruned_bodies: 0,
             checkpoints_verified: 0,
             latest_checkpoint_size: None,
+            latest_checkpoint_root: None,
         }
     }
 
@@ -265,6 +269,7 @@ impl TreeCheck {
             }
             self.checkpoints_verified += 1;
             self.latest_checkpoint_size = Some(size);
+            self.latest_checkpoint_root = Some(checkpoint.root);
             self.next_checkpoint += 1;
         }
         if let Some(saved) = &self.saved
@@ -298,6 +303,7 @@ impl TreeCheck {
             checkpoints_verified: self.checkpoints_verified,
             root: self.builder.root(),
             latest_checkpoint_size: self.latest_checkpoint_size,
+            latest_checkpoint_root: self.latest_checkpoint_root,
         })
     }
 

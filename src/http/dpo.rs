@@ -34,8 +34,8 @@ use super::error::{ApiError, ApiResult};
 use super::i18n::{self, VerifyFinding};
 use super::pages::{self, PageContext};
 use super::session::{self, STAFF_LOGIN_BINDING_COOKIE, StaffSession};
-use crate::audit::checkpoint::{open_signed, parse_verifier_key};
-use crate::audit::merkle::{Hash, TreeBuilder, leaf_hash};
+use crate::audit::checkpoint::parse_verifier_key;
+use crate::audit::verify::{self, VerifyError};
 use crate::audit::verify::{CSV_HEADER, csv_cell};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::identity::oidc::PendingAuth;
@@ -59,8 +59,6 @@ const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 /// Rows read from the store per step of an export or of the statistics.
 const SCAN_PAGE: u32 = 1000;
-/// Leaf hashes read per step of the verification.
-const VERIFY_LEAVES_PAGE: u64 = 10_000;
 /// Longest accepted filter value (ids are far shorter).
 const MAX_FILTER_VALUE: usize = 200;
 
@@ -905,115 +903,39 @@ pub async fn verify_page(
     })
 }
 
-/// (what was verified, what failed). Store errors that mean corrupt data
-/// are findings; other store errors are errors.
+/// (what was verified, what failed), by the same verification as
+/// `tresor audit verify` (`audit::verify::verify_log`: bodies against leaf
+/// hashes and positions, indexed columns against bodies, the tree against
+/// every signed checkpoint). It names the first problem it meets. Store
+/// errors that mean corrupt data are findings; other store errors are errors.
 async fn verify_log(app: &AppState) -> ApiResult<(Vec<VerifyFinding>, Vec<VerifyFinding>)> {
-    let store = app.vault.store();
-    let mut checked = Vec::new();
-    let mut problems = Vec::new();
-    let size = store.audit_size().await?;
-
-    // Every entry text must hash to its stored leaf and carry its own number.
-    let (mut bodies, mut pruned) = (0u64, 0u64);
-    let mut after = None;
-    loop {
-        let rows = match store.audit_entries(&AuditFilter::default(), SCAN_PAGE, after).await {
-            Ok(rows) => rows,
-            Err(crate::store::StoreError::Corrupt(detail)) => {
-                tracing::warn!(%detail, "audit verification: stored entries unreadable");
-                problems.push(VerifyFinding::StoreUnreadable);
-                break;
-            }
-            Err(error) => return Err(error.into()),
-        };
-        for row in &rows {
-            match &row.body {
-                None => pruned += 1,
-                Some(body) => {
-                    bodies += 1;
-                    if leaf_hash(body).as_slice() != row.leaf_hash.as_slice() {
-                        problems.push(VerifyFinding::BodyDoesNotMatch { sequence: row.sequence });
-                    } else if !matches!(row.entry(), Some(Ok(entry)) if i64::try_from(entry.sequence).ok() == Some(row.sequence))
-                    {
-                        problems.push(VerifyFinding::BodyUnreadable { sequence: row.sequence });
-                    }
-                }
-            }
-        }
-        if rows.len() < SCAN_PAGE as usize {
-            break;
-        }
-        after = rows.last().map(|row| sequence_u64(row.sequence));
-    }
-
-    // The tree over all leaves; remember the root at every checkpoint size.
-    let checkpoints = store.checkpoints().await?;
-    let (key_name, public_key) =
+    let (_, public_key) =
         parse_verifier_key(&app.vault.audit().verifier_key()).map_err(|error| ApiError::internal(&error))?;
-    let mut opened = Vec::new();
-    for (size_claimed, note) in &checkpoints {
-        match open_signed(note, &key_name, &public_key) {
-            Ok(checkpoint) if checkpoint.size == *size_claimed => opened.push(checkpoint),
-            _ => problems.push(VerifyFinding::SignatureInvalid { size: *size_claimed }),
+    let report = verify::verify_log(app.vault.store().as_ref(), &public_key, None, &mut |_, _| {}).await;
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            return VerifyFinding::problem(&error).map(|problem| (Vec::new(), vec![problem])).ok_or_else(
+                || match error {
+                    VerifyError::Store(error) => ApiError::from(error),
+                    other => ApiError::internal(&other),
+                },
+            );
         }
-    }
-    let mut roots_at: BTreeMap<u64, Hash> = BTreeMap::new();
-    let mut tree = TreeBuilder::new();
-    let wanted: std::collections::BTreeSet<u64> = opened.iter().map(|checkpoint| checkpoint.size).collect();
-    if wanted.contains(&0) {
-        roots_at.insert(0, tree.root());
-    }
-    let mut leaves_ok = true;
-    while tree.size() < size {
-        let to = tree.size().saturating_add(VERIFY_LEAVES_PAGE).min(size);
-        let leaves = match store.audit_leaf_hashes(tree.size(), to).await {
-            Ok(leaves) => leaves,
-            Err(crate::store::StoreError::Corrupt(detail)) => {
-                tracing::warn!(%detail, "audit verification: leaves unreadable");
-                problems.push(VerifyFinding::StoreUnreadable);
-                leaves_ok = false;
-                break;
-            }
-            Err(error) => return Err(error.into()),
-        };
-        if leaves.is_empty() {
-            problems.push(VerifyFinding::StoreUnreadable);
-            leaves_ok = false;
-            break;
+    };
+    let mut checked = vec![VerifyFinding::TreeRecomputed {
+        entries: report.entries,
+        bodies: report.entries - report.pruned_bodies,
+        pruned: report.pruned_bodies,
+    }];
+    match (report.latest_checkpoint_size, report.latest_checkpoint_root) {
+        (Some(size), Some(root)) => {
+            checked.push(VerifyFinding::CheckpointsMatched { count: report.checkpoints_verified });
+            checked.push(VerifyFinding::LatestCheckpoint { size, root: BASE64.encode(root) });
         }
-        for leaf in leaves {
-            tree.push(leaf);
-            if wanted.contains(&tree.size()) {
-                roots_at.insert(tree.size(), tree.root());
-            }
-        }
+        _ => checked.push(VerifyFinding::NoCheckpointYet),
     }
-    if leaves_ok {
-        checked.push(VerifyFinding::TreeRecomputed { entries: size, bodies, pruned });
-    }
-    let mut matched = 0;
-    for checkpoint in &opened {
-        match roots_at.get(&checkpoint.size) {
-            Some(root) if root == &checkpoint.root => matched += 1,
-            Some(_) => problems.push(VerifyFinding::RootMismatch { size: checkpoint.size }),
-            None if checkpoint.size > size => {
-                problems.push(VerifyFinding::CheckpointBeyondLog { size: checkpoint.size, entries: size })
-            }
-            // Leaves unreadable: already reported.
-            None => {}
-        }
-    }
-    if checkpoints.is_empty() {
-        checked.push(VerifyFinding::NoCheckpointYet);
-    } else {
-        checked.push(VerifyFinding::CheckpointsMatched { count: matched });
-        if let Some(latest) = opened.iter().max_by_key(|checkpoint| checkpoint.size)
-            && roots_at.get(&latest.size) == Some(&latest.root)
-        {
-            checked.push(VerifyFinding::LatestCheckpoint { size: latest.size, root: BASE64.encode(latest.root) });
-        }
-    }
-    Ok((checked, problems))
+    Ok((checked, Vec::new()))
 }
 
 // --- page plumbing -------------------------------------------------------------------------

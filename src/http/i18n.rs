@@ -657,7 +657,9 @@ pub fn stats_chart_summary(lang: Lang, bars: usize, total: u64, largest: u64) ->
     }
 }
 
-/// What the verification of the audit log found, one sentence each.
+/// What the verification of the audit log found, one sentence each. The
+/// problems are those of `audit::verify::VerifyError` that a log can have
+/// (see [`VerifyFinding::problem`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyFinding {
     /// The tree over `entries` leaves was recomputed; `bodies` entry texts
@@ -669,7 +671,7 @@ pub enum VerifyFinding {
     },
     /// `count` signed checkpoints matched the recomputed tree.
     CheckpointsMatched {
-        count: usize,
+        count: u64,
     },
     /// The latest checkpoint: its size, root (base64) and a valid signature.
     LatestCheckpoint {
@@ -678,23 +680,54 @@ pub enum VerifyFinding {
     },
     NoCheckpointYet,
     // Problems:
-    BodyDoesNotMatch {
-        sequence: i64,
+    SequenceGap {
+        expected: u64,
     },
-    BodyUnreadable {
-        sequence: i64,
+    TailMissing {
+        log_size: u64,
+        head_size: u64,
+    },
+    BodyMismatch {
+        index: u64,
+    },
+    ColumnMismatch {
+        index: u64,
+        column: &'static str,
     },
     SignatureInvalid {
+        size: u64,
+    },
+    RootMismatch {
         size: u64,
     },
     CheckpointBeyondLog {
         size: u64,
         entries: u64,
     },
-    RootMismatch {
-        size: u64,
-    },
     StoreUnreadable,
+}
+
+impl VerifyFinding {
+    /// The finding for a verification error about the log itself; None for
+    /// errors that are not about the log (I/O, cancellation, an outage).
+    pub fn problem(error: &crate::audit::verify::VerifyError) -> Option<Self> {
+        use crate::audit::verify::VerifyError as E;
+        Some(match error {
+            E::SequenceGap { expected, .. } => Self::SequenceGap { expected: *expected },
+            E::TailMissing { log_size, head_size } => Self::TailMissing { log_size: *log_size, head_size: *head_size },
+            E::BodyMismatch { index } => Self::BodyMismatch { index: *index },
+            E::ColumnMismatch { index, column } => Self::ColumnMismatch { index: *index, column },
+            E::CheckpointSignature { size, .. } => Self::SignatureInvalid { size: *size },
+            E::CheckpointRootMismatch { size } => Self::RootMismatch { size: *size },
+            E::CheckpointBeyondLog { size, log_size } => Self::CheckpointBeyondLog { size: *size, entries: *log_size },
+            E::Store(crate::store::StoreError::Corrupt(_)) => Self::StoreUnreadable,
+            E::SavedCheckpointSignature { .. }
+            | E::SavedCheckpointInconsistent { .. }
+            | E::Write(_)
+            | E::Cancelled
+            | E::Store(_) => return None,
+        })
+    }
 }
 
 pub fn verify_finding(lang: Lang, finding: &VerifyFinding) -> String {
@@ -702,11 +735,11 @@ pub fn verify_finding(lang: Lang, finding: &VerifyFinding) -> String {
     match (lang, finding) {
         (Lang::De, F::TreeRecomputed { entries, bodies, pruned }) => format!(
             "Der Hash-Baum wurde aus allen {entries} Einträgen neu berechnet. \
-             {bodies} Eintrags-Texte passen zu ihrem Hash. {pruned} Texte sind nach Ablauf der Aufbewahrung gelöscht."
+             {bodies} Eintrags-Texte passen zu ihrem Hash und zu den Suchspalten. {pruned} Texte sind nach Ablauf der Aufbewahrung gelöscht."
         ),
         (Lang::En, F::TreeRecomputed { entries, bodies, pruned }) => format!(
             "The hash tree was recomputed from all {entries} entries. \
-             {bodies} entry texts match their hash. {pruned} texts were deleted after the retention period."
+             {bodies} entry texts match their hash and the search columns. {pruned} texts were deleted after the retention period."
         ),
         (Lang::De, F::CheckpointsMatched { count }) => {
             format!("{count} signierte Prüfpunkte passen zum neu berechneten Baum.")
@@ -722,18 +755,32 @@ pub fn verify_finding(lang: Lang, finding: &VerifyFinding) -> String {
         }
         (Lang::De, F::NoCheckpointYet) => "Es gibt noch keinen signierten Prüfpunkt.".to_owned(),
         (Lang::En, F::NoCheckpointYet) => "There is no signed checkpoint yet.".to_owned(),
-        (Lang::De, F::BodyDoesNotMatch { sequence }) => {
-            format!("Eintrag {sequence}: Der Text passt nicht zu seinem Hash. Er wurde verändert.")
+        (Lang::De, F::SequenceGap { expected }) => {
+            format!("Eintrag {expected} fehlt. Einträge wurden gelöscht oder umnummeriert.")
         }
-        (Lang::En, F::BodyDoesNotMatch { sequence }) => {
-            format!("Entry {sequence}: the text does not match its hash. It was changed.")
+        (Lang::En, F::SequenceGap { expected }) => {
+            format!("Entry {expected} is missing. Entries were deleted or renumbered.")
         }
-        (Lang::De, F::BodyUnreadable { sequence }) => {
-            format!("Eintrag {sequence}: Der Text ist nicht lesbar oder trägt eine andere Nummer.")
+        (Lang::De, F::TailMissing { log_size, head_size }) => format!(
+            "Das Protokoll zählt {head_size} Einträge, gespeichert sind nur {log_size}. Die letzten Einträge fehlen."
+        ),
+        (Lang::En, F::TailMissing { log_size, head_size }) => {
+            format!("The log counts {head_size} entries, but only {log_size} are stored. The last entries are missing.")
         }
-        (Lang::En, F::BodyUnreadable { sequence }) => {
-            format!("Entry {sequence}: the text cannot be read or carries another number.")
+        (Lang::De, F::BodyMismatch { index }) => {
+            format!("Eintrag {index}: Der Text passt nicht zu seinem Hash oder seiner Nummer. Er wurde verändert.")
         }
+        (Lang::En, F::BodyMismatch { index }) => {
+            format!("Entry {index}: the text does not match its hash or its number. It was changed.")
+        }
+        (Lang::De, F::ColumnMismatch { index, column }) => format!(
+            "Eintrag {index}: Die Suchspalte „{column}“ passt nicht zum signierten Text. \
+             Der Eintrag wurde in Abfragen versteckt oder verschoben."
+        ),
+        (Lang::En, F::ColumnMismatch { index, column }) => format!(
+            "Entry {index}: the search column “{column}” does not match the signed text. \
+             The entry was hidden from or moved between queries."
+        ),
         (Lang::De, F::SignatureInvalid { size }) => {
             format!("Prüfpunkt über {size} Einträge: Die Signatur ist nicht gültig.")
         }

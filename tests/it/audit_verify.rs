@@ -285,6 +285,7 @@ async fn an_untouched_log_verifies(backend: Backend) {
             checkpoints_verified: 3,
             root: expected_root(&backend, LOG_SIZE).await,
             latest_checkpoint_size: Some(LOG_SIZE),
+            latest_checkpoint_root: Some(expected_root(&backend, LOG_SIZE).await),
         }
     );
     // Entries after the latest checkpoint are verified too.

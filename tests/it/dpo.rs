@@ -322,6 +322,52 @@ async fn verify_reports_an_untouched_log_and_a_forged_checkpoint(backend: Backen
     app.stop().await;
 }
 
+/// One verifier: an insider who rewrites an entry's `subject` column hides
+/// it from the citizen's view; the DPO page and `tresor audit verify` run
+/// the same check and both name the entry.
+async fn verify_page_and_cli_find_a_rewritten_subject_column(backend: Backend) {
+    let (app, _policies) = start(backend).await;
+    let (_anna, anna_id) = anna_acts(&app).await;
+    departments_access(&app, &anna_id).await;
+    app.state.vault.audit().checkpoint().await.unwrap().expect("a checkpoint");
+    let dpo = TestApp::browser();
+    app.staff_login(&dpo, DPO).await;
+    let before = dpo.get(app.url("/dpo/verify?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(before.contains("The log is unchanged."), "{before}");
+
+    let hidden: i64 = {
+        let all = app.store.audit_entries(&Default::default(), 1000, None).await.unwrap();
+        all.iter().find(|row| row.subject.is_some()).expect("an entry about a citizen").sequence
+    };
+    // An insider with DDL rights drops the append-only trigger first.
+    let drop_trigger = if app.postgres_url().is_some() {
+        "DROP TRIGGER audit_entries_append_only ON audit_entries"
+    } else {
+        "DROP TRIGGER audit_entries_append_only_update"
+    };
+    app.execute_as_insider(drop_trigger).await;
+    let changed = app
+        .execute_as_insider(&format!("UPDATE audit_entries SET subject = 'someone-else' WHERE sequence = {hidden}"))
+        .await;
+    assert_eq!(changed, 1);
+
+    let page = dpo.get(app.url("/dpo/verify?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("The check found problems"), "{page}");
+    assert!(
+        page.contains(&format!("Entry {hidden}: the search column “subject” does not match the signed text.")),
+        "{page}"
+    );
+    assert!(!page.contains("The log is unchanged."), "{page}");
+    let (_, public_key) =
+        tresor::audit::checkpoint::parse_verifier_key(&app.state.vault.audit().verifier_key()).unwrap();
+    let cli = tresor::audit::verify::verify_log(app.store.as_ref(), &public_key, None, &mut |_, _| {}).await;
+    assert!(
+        matches!(cli, Err(tresor::audit::verify::VerifyError::ColumnMismatch { index, column: "subject" }) if index == hidden as u64),
+        "{cli:?}"
+    );
+    app.stop().await;
+}
+
 async fn citizen_and_staff_sessions_do_not_mix(backend: Backend) {
     let (app, _policies) = start(backend).await;
     let dpo_routes =
@@ -441,6 +487,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     dpo_queries_filters_and_exports,
     verify_reports_an_untouched_log_and_a_forged_checkpoint,
+    verify_page_and_cli_find_a_rewritten_subject_column,
     citizen_and_staff_sessions_do_not_mix,
     dpo_queries_fail_closed_when_the_log_is_down,
 );

@@ -422,6 +422,35 @@ impl TestApp {
         }
     }
 
+    /// Run one statement on the app's database over a connection of its
+    /// own, as an insider with database access would (tampering tests).
+    /// Returns the rows it changed.
+    pub async fn execute_as_insider(&self, statement: &str) -> u64 {
+        let statement = statement.to_owned();
+        match (&self._sqlite_dir, &self.postgres) {
+            (Some(dir), _) => {
+                let url = format!("sqlite://{}", sqlite_path(dir).display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file");
+                let done = sqlx::query(AssertSqlSafe(statement.clone()))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                connection.close().await.ok();
+                done.rows_affected()
+            }
+            (None, Some(database)) => {
+                let mut connection = sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL");
+                let done = sqlx::query(AssertSqlSafe(statement.clone()))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                connection.close().await.ok();
+                done.rows_affected()
+            }
+            (None, None) => unreachable!("a TestApp always has a database"),
+        }
+    }
+
     /// Row counts of the tables that hold citizen data, by table name.
     pub async fn data_row_counts(&self) -> Vec<(&'static str, i64)> {
         let mut counts = Vec::new();
