@@ -1,6 +1,7 @@
 //! The audit log for its audiences: the latest signed checkpoint (public)
-//! and, for a logged-in citizen, every entry about them with an inclusion
-//! proof against that checkpoint.
+//! and, for a logged-in citizen, every entry about them, newest first a page
+//! at a time, each as the exact stored bytes (so that anyone can recompute
+//! its leaf hash) with an inclusion proof against that checkpoint.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -21,8 +22,10 @@ use crate::audit::{Action, Actor, Outcome};
 use crate::policy::{Lang, Policies};
 use crate::store::{AuditFilter, StoredAuditEntry};
 
-/// How many entries the citizen view returns (newest last).
-const CITIZEN_VIEW_LIMIT: u32 = 1000;
+/// Entries per page of the citizen's log unless `limit` says otherwise.
+const CITIZEN_PAGE_DEFAULT: u32 = 100;
+/// The largest `limit` a citizen may ask for.
+const CITIZEN_PAGE_MAX: u32 = 1000;
 
 #[derive(Serialize)]
 pub struct CheckpointBody {
@@ -46,7 +49,10 @@ pub async fn checkpoint(State(app): State<AppState>) -> ApiResult<Json<Checkpoin
 #[derive(Serialize)]
 pub struct MyAccessEntry {
     sequence: i64,
-    /// The exact entry as stored (its SHA-256 with a 0x00 prefix is the leaf).
+    /// The exact bytes stored and hashed (UTF-8 JSON): SHA-256(0x00 ‖ body)
+    /// is `leaf_hash`. Null once retention pruned it.
+    body: Option<String>,
+    /// The same entry parsed, for reading; its key order is not the hashed one.
     entry: serde_json::Value,
     leaf_hash: String,
     /// Sibling hashes (hex, RFC 9162 order) from the leaf to the checkpoint
@@ -59,7 +65,48 @@ pub struct MyAccessLog {
     checkpoint: Option<String>,
     checkpoint_size: u64,
     verifier_key: String,
+    /// Newest first.
     entries: Vec<MyAccessEntry>,
+    /// Pass as `before` for the next page of older entries; null on the last
+    /// page.
+    next_before: Option<u64>,
+}
+
+/// `?before=N&limit=L` on the citizen's log (page and JSON).
+#[derive(serde::Deserialize)]
+pub struct LogPageQuery {
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+/// A page of the citizen's log: entries older than `before` (all when
+/// None), at most `limit`, newest first.
+struct LogPage {
+    before: Option<u64>,
+    limit: u32,
+}
+
+impl LogPageQuery {
+    fn parse(&self) -> ApiResult<LogPage> {
+        let before = match self.before.as_deref() {
+            None | Some("") => None,
+            Some(value) => Some(value.parse::<u64>().map_err(|_| {
+                ApiError::bad_request("invalid_cursor", "`before` must be the number of an entry (a whole number).")
+            })?),
+        };
+        let limit = match self.limit.as_deref() {
+            None | Some("") => CITIZEN_PAGE_DEFAULT,
+            Some(value) => {
+                value.parse::<u32>().ok().filter(|limit| (1..=CITIZEN_PAGE_MAX).contains(limit)).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_limit",
+                        format!("`limit` must be a whole number from 1 to {CITIZEN_PAGE_MAX}."),
+                    )
+                })?
+            }
+        };
+        Ok(LogPage { before, limit })
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -109,33 +156,48 @@ pub async fn consistency(
     Ok(Json(ConsistencyBody { old_size, new_size, proof: proof.iter().map(hex::encode).collect() }))
 }
 
-/// The entries about one citizen with their inclusion proofs against the
-/// latest checkpoint.
+/// A page of the entries about one citizen, newest first, with their
+/// inclusion proofs against the latest checkpoint.
 struct CitizenLog {
     checkpoint: Option<SignedCheckpoint>,
     entries: Vec<(StoredAuditEntry, Option<Vec<Hash>>)>,
+    /// The `before` of the next page of older entries, if there is one.
+    next_before: Option<u64>,
 }
 
-async fn load_citizen_log(app: &AppState, citizen: &CitizenSession) -> ApiResult<CitizenLog> {
+async fn load_citizen_log(app: &AppState, citizen: &CitizenSession, page: &LogPage) -> ApiResult<CitizenLog> {
     let audit = app.vault.audit();
     let filter = AuditFilter { subject: Some(citizen.citizen().to_string()), ..AuditFilter::default() };
-    let stored = app.vault.store().audit_entries(&filter, CITIZEN_VIEW_LIMIT, None).await?;
+    // One more than shown: whether an older page exists.
+    let mut stored = app.vault.store().audit_entries_newest_first(&filter, page.limit + 1, page.before).await?;
+    let more = stored.len() > page.limit as usize;
+    stored.truncate(page.limit as usize);
+    let next_before = more.then(|| stored.last().and_then(|last| u64::try_from(last.sequence).ok())).flatten();
     let checkpoint = audit.latest_checkpoint().await?;
     let size = checkpoint.as_ref().map_or(0, |c| c.size);
     let sequences: Vec<u64> = stored.iter().map(|e| u64::try_from(e.sequence).unwrap_or(u64::MAX)).collect();
     let proofs = if size > 0 { audit.inclusion_proofs(size, &sequences).await? } else { vec![None; sequences.len()] };
-    Ok(CitizenLog { checkpoint, entries: stored.into_iter().zip(proofs).collect() })
+    Ok(CitizenLog { checkpoint, entries: stored.into_iter().zip(proofs).collect(), next_before })
 }
 
-/// Every entry about the logged-in citizen, with inclusion proofs.
-pub async fn my_access_log(State(app): State<AppState>, citizen: CitizenSession) -> ApiResult<Json<MyAccessLog>> {
+/// `GET /api/v1/audit/mine[?before=N][&limit=L]`: the entries about the
+/// logged-in citizen, newest first, with inclusion proofs.
+pub async fn my_access_log(
+    State(app): State<AppState>,
+    citizen: CitizenSession,
+    Query(query): Query<LogPageQuery>,
+) -> ApiResult<Json<MyAccessLog>> {
+    let page = query.parse()?;
     let audit = app.vault.audit();
-    let CitizenLog { checkpoint: latest, entries } = load_citizen_log(&app, &citizen).await?;
+    let CitizenLog { checkpoint: latest, entries, next_before } = load_citizen_log(&app, &citizen, &page).await?;
     let size = latest.as_ref().map_or(0, |c| c.size);
     let entries = entries
         .into_iter()
         .map(|(entry, proof)| MyAccessEntry {
             sequence: entry.sequence,
+            // Bodies are UTF-8 JSON by construction; a body that is not
+            // (a damaged row) is served as null rather than altered.
+            body: entry.body.as_deref().and_then(|body| std::str::from_utf8(body).ok()).map(str::to_owned),
             entry: entry
                 .body
                 .as_deref()
@@ -150,16 +212,18 @@ pub async fn my_access_log(State(app): State<AppState>, citizen: CitizenSession)
         checkpoint: latest.map(|c| c.note),
         verifier_key: audit.verifier_key(),
         entries,
+        next_before,
     }))
 }
 
 /// The citizen's access log as a page: every entry in plain words, each
 /// proof checked against the signed checkpoint (the JSON lets anyone check
 /// the same independently).
-pub async fn access_log_page(State(app): State<AppState>, page: Page) -> Response {
+pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(query): Query<LogPageQuery>) -> Response {
     let result = async {
         let citizen = page.session.as_ref().ok_or_else(ApiError::not_logged_in)?;
-        let log = load_citizen_log(&app, citizen).await?;
+        let log_page = query.parse()?;
+        let log = load_citizen_log(&app, citizen, &log_page).await?;
         let lang = page.lang();
         let me = citizen.citizen().to_string();
         let public_key = app.vault.keys().signing_key().public_key();
@@ -196,7 +260,12 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page) -> Respons
             })
             .collect();
         let size = opened.map_or(0, |c| c.size);
-        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::access_log_page(&page.ctx, &items, size)))
+        let older = log.next_before.map(|before| match log_page.limit {
+            CITIZEN_PAGE_DEFAULT => format!("/access-log?before={before}"),
+            limit => format!("/access-log?before={before}&limit={limit}"),
+        });
+        let markup = pages::access_log_page(&page.ctx, &items, size, older.as_deref());
+        Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, markup))
     }
     .await;
     result.unwrap_or_else(|error| page.error(&app, error))

@@ -452,7 +452,14 @@ pub struct AccessLogItem {
     pub proof_ok: Option<bool>,
 }
 
-pub fn access_log_page(ctx: &PageContext, items: &[AccessLogItem], checkpoint_size: u64) -> Markup {
+/// The citizen's access log, newest first; `older`: the link to the next
+/// page of older entries, if there are any.
+pub fn access_log_page(
+    ctx: &PageContext,
+    items: &[AccessLogItem],
+    checkpoint_size: u64,
+    older: Option<&str>,
+) -> Markup {
     let lang = ctx.lang;
     let body = html! {
         h1 { (t(lang, Msg::AccessLogTitle)) }
@@ -493,6 +500,9 @@ pub fn access_log_page(ctx: &PageContext, items: &[AccessLogItem], checkpoint_si
                         }
                     }
                 }
+            }
+            @if let Some(older) = older {
+                p { a href=(older) { (t(lang, Msg::AccessLogOlder)) } }
             }
         }
         p { (t(lang, Msg::AccessLogHowToCheck)) " " a href="/api/v1/audit/mine" { (t(lang, Msg::AccessLogJsonLink)) } }

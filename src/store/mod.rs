@@ -286,6 +286,16 @@ pub trait Store: Send + Sync {
         limit: u32,
         after_sequence: Option<u64>,
     ) -> Result<Vec<StoredAuditEntry>>;
+    /// Entries matching `filter`, newest first, at most `limit`, older than
+    /// `before_sequence` when given (keyset pagination: pass the last
+    /// sequence of the previous page). Reads from the right place of the
+    /// filter's index, whatever the log's size.
+    async fn audit_entries_newest_first(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before_sequence: Option<u64>,
+    ) -> Result<Vec<StoredAuditEntry>>;
     /// Retention: drop the bodies of entries older than `before`. Leaf hashes,
     /// the indexed columns and the size stay, so the tree and old checkpoints
     /// still verify. Returns how many bodies were dropped.
@@ -416,6 +426,15 @@ fn driver_error(error: sqlx::Error) -> StoreError {
 }
 
 // --- audit log --------------------------------------------------------------
+
+/// Which audit entries a backend reads, in which order (keyset pagination).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EntryOrder {
+    Oldest,
+    After(u64),
+    Newest,
+    Before(u64),
+}
 
 /// One audit entry as stored: the hashed body plus the columns the citizen
 /// and DPO views filter on (copied out of the body when it was appended).

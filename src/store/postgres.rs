@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
+use super::EntryOrder;
 use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
     appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row, json_list,
@@ -41,6 +42,45 @@ pub struct PostgresStore {
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl PostgresStore {
+    /// The audit entries matching `filter` in the given order (see
+    /// `Store::audit_entries` and `Store::audit_entries_newest_first`).
+    async fn audit_entries_in_order(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        order: EntryOrder,
+    ) -> Result<Vec<StoredAuditEntry>> {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
+             service FROM audit_entries WHERE TRUE",
+        );
+        match order {
+            EntryOrder::After(after) => {
+                query.push(" AND sequence > ").push_bind(sequence_bound(after));
+            }
+            EntryOrder::Before(before) => {
+                query.push(" AND sequence < ").push_bind(sequence_bound(before));
+            }
+            EntryOrder::Oldest | EntryOrder::Newest => {}
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND time >= ").push_bind(time_to_micros(from));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND time < ").push_bind(time_to_micros(until));
+        }
+        for (column, value) in audit_text_conditions(filter) {
+            query.push(format_args!(" AND {column} = ")).push_bind(value);
+        }
+        let direction = match order {
+            EntryOrder::After(_) | EntryOrder::Oldest => " ORDER BY sequence LIMIT ",
+            EntryOrder::Before(_) | EntryOrder::Newest => " ORDER BY sequence DESC LIMIT ",
+        };
+        query.push(direction).push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(postgres_error)?;
+        rows.iter().map(stored_audit_entry_from_row).collect()
+    }
+
     /// Connect to `postgres://...` with the default [`StoreOptions`].
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, StoreOptions::default()).await
@@ -639,25 +679,16 @@ impl Store for PostgresStore {
         limit: u32,
         after_sequence: Option<u64>,
     ) -> Result<Vec<StoredAuditEntry>> {
-        let mut query = QueryBuilder::<Postgres>::new(
-            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
-             service FROM audit_entries WHERE TRUE",
-        );
-        if let Some(after) = after_sequence {
-            query.push(" AND sequence > ").push_bind(sequence_bound(after));
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND time >= ").push_bind(time_to_micros(from));
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND time < ").push_bind(time_to_micros(until));
-        }
-        for (column, value) in audit_text_conditions(filter) {
-            query.push(format_args!(" AND {column} = ")).push_bind(value);
-        }
-        query.push(" ORDER BY sequence LIMIT ").push_bind(i64::from(limit));
-        let rows = query.build().fetch_all(&self.pool).await.map_err(postgres_error)?;
-        rows.iter().map(stored_audit_entry_from_row).collect()
+        self.audit_entries_in_order(filter, limit, after_sequence.map_or(EntryOrder::Oldest, EntryOrder::After)).await
+    }
+
+    async fn audit_entries_newest_first(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before_sequence: Option<u64>,
+    ) -> Result<Vec<StoredAuditEntry>> {
+        self.audit_entries_in_order(filter, limit, before_sequence.map_or(EntryOrder::Newest, EntryOrder::Before)).await
     }
 
     async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> Result<u64> {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use super::EntryOrder;
 use super::blobs::BlobDir;
 use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
@@ -54,6 +55,45 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The audit entries matching `filter` in the given order (see
+    /// `Store::audit_entries` and `Store::audit_entries_newest_first`).
+    async fn audit_entries_in_order(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        order: EntryOrder,
+    ) -> Result<Vec<StoredAuditEntry>> {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
+             service FROM audit_entries WHERE 1 = 1",
+        );
+        match order {
+            EntryOrder::After(after) => {
+                query.push(" AND sequence > ").push_bind(sequence_bound(after));
+            }
+            EntryOrder::Before(before) => {
+                query.push(" AND sequence < ").push_bind(sequence_bound(before));
+            }
+            EntryOrder::Oldest | EntryOrder::Newest => {}
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND time >= ").push_bind(time_to_micros(from));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND time < ").push_bind(time_to_micros(until));
+        }
+        for (column, value) in audit_text_conditions(filter) {
+            query.push(format_args!(" AND {column} = ")).push_bind(value);
+        }
+        let direction = match order {
+            EntryOrder::After(_) | EntryOrder::Oldest => " ORDER BY sequence LIMIT ",
+            EntryOrder::Before(_) | EntryOrder::Newest => " ORDER BY sequence DESC LIMIT ",
+        };
+        query.push(direction).push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(sqlite_error)?;
+        rows.iter().map(stored_audit_entry_from_row).collect()
+    }
+
     /// Connect to `sqlite://path` (the file is created if missing) or
     /// `sqlite::memory:` (a private throwaway database for tests: a fresh
     /// file in a temporary directory, removed when the store is dropped; a
@@ -687,25 +727,16 @@ impl Store for SqliteStore {
         limit: u32,
         after_sequence: Option<u64>,
     ) -> Result<Vec<StoredAuditEntry>> {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
-             service FROM audit_entries WHERE 1 = 1",
-        );
-        if let Some(after) = after_sequence {
-            query.push(" AND sequence > ").push_bind(sequence_bound(after));
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND time >= ").push_bind(time_to_micros(from));
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND time < ").push_bind(time_to_micros(until));
-        }
-        for (column, value) in audit_text_conditions(filter) {
-            query.push(format_args!(" AND {column} = ")).push_bind(value);
-        }
-        query.push(" ORDER BY sequence LIMIT ").push_bind(i64::from(limit));
-        let rows = query.build().fetch_all(&self.pool).await.map_err(sqlite_error)?;
-        rows.iter().map(stored_audit_entry_from_row).collect()
+        self.audit_entries_in_order(filter, limit, after_sequence.map_or(EntryOrder::Oldest, EntryOrder::After)).await
+    }
+
+    async fn audit_entries_newest_first(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before_sequence: Option<u64>,
+    ) -> Result<Vec<StoredAuditEntry>> {
+        self.audit_entries_in_order(filter, limit, before_sequence.map_or(EntryOrder::Newest, EntryOrder::Before)).await
     }
 
     async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> Result<u64> {

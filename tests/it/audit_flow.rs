@@ -91,7 +91,9 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
     assert_eq!(ben.get(app.url(&format!("/api/v1/evidence/{id}"))).send().await.unwrap().status(), 404);
 
     app.state.vault.audit().checkpoint().await.unwrap().expect("a new checkpoint");
-    let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    let served = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().text().await.unwrap();
+    readme_check_passes_and_catches_a_changed_entry(&served);
+    let log: Value = serde_json::from_str(&served).unwrap();
     let (name, public_key) = parse_verifier_key(log["verifier_key"].as_str().unwrap()).unwrap();
     let checkpoint = open_signed(log["checkpoint"].as_str().unwrap(), &name, &public_key).unwrap();
     assert_eq!(checkpoint.size, log["checkpoint_size"].as_u64().unwrap());
@@ -101,16 +103,23 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
     for expected in ["login", "evidence_upload", "evidence_view", "evidence_download"] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
+    // Newest first.
+    let sequences: Vec<u64> = entries.iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {sequences:?}");
     for entry in entries {
         let me = entry["entry"]["targets"]["subject"].as_str().unwrap();
         assert_eq!(entry["entry"]["actor"]["kind"], "citizen");
-        let body = serde_json::to_vec(&entry["entry"]).unwrap();
-        // The body as served is the body that was hashed.
+        // Serve what you hash: SHA-256(0x00 ‖ the served bytes) is the leaf,
+        // computed here without any of tresor's code.
+        let body = entry["body"].as_str().expect("the exact stored bytes");
+        let mut hashed = vec![0u8];
+        hashed.extend_from_slice(body.as_bytes());
         let leaf = hash_from_hex(entry["leaf_hash"].as_str().unwrap());
-        let stored: tresor::audit::AuditEntry = serde_json::from_value(entry["entry"].clone()).unwrap();
-        assert_eq!(stored.leaf_hash(), leaf);
-        assert_eq!(leaf_hash(&stored.canonical_body()), leaf);
-        assert!(!body.is_empty() && !me.is_empty());
+        assert_eq!(ring::digest::digest(&ring::digest::SHA256, &hashed).as_ref(), leaf.as_slice());
+        assert_eq!(leaf_hash(body.as_bytes()), leaf);
+        // The parsed copy is the same entry.
+        assert_eq!(serde_json::from_str::<Value>(body).unwrap(), entry["entry"]);
+        assert!(!me.is_empty());
         let proof: Vec<Hash> =
             entry["inclusion_proof"].as_array().unwrap().iter().map(|h| hash_from_hex(h.as_str().unwrap())).collect();
         let sequence = entry["sequence"].as_u64().unwrap();
@@ -133,6 +142,35 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
     assert!(!page.contains("Fehler! Bitte melden Sie das."), "no proof failed");
     let english = anna.get(app.url("/access-log?lang=en")).send().await.unwrap().text().await.unwrap();
     assert!(english.contains("Evidence viewed"), "{english}");
+    // A page at a time: `before` walks every entry exactly once, newest first.
+    let mut walked = Vec::new();
+    let mut next = app.url("/api/v1/audit/mine?limit=2");
+    loop {
+        let page: Value = anna.get(&next).send().await.unwrap().json().await.unwrap();
+        let shown = page["entries"].as_array().unwrap();
+        assert!(shown.len() <= 2);
+        walked.extend(shown.iter().map(|e| e["sequence"].as_u64().unwrap()));
+        match page["next_before"].as_u64() {
+            Some(before) => next = app.url(&format!("/api/v1/audit/mine?limit=2&before={before}")),
+            None => break,
+        }
+    }
+    assert_eq!(walked, sequences, "the pages together are the whole log, newest first");
+    let first_page = anna.get(app.url("/access-log?limit=2&lang=de")).send().await.unwrap().text().await.unwrap();
+    assert!(first_page.contains(&format!("/access-log?before={}&amp;limit=2", sequences[1])), "{first_page}");
+    assert!(first_page.contains("Ältere Einträge"), "{first_page}");
+    assert!(first_page.contains("die neuesten zuerst"), "{first_page}");
+    // Bad paging values: 400 with a stable code.
+    for (query, code) in [
+        ("before=abc", "invalid_cursor"),
+        ("before=-1", "invalid_cursor"),
+        ("limit=0", "invalid_limit"),
+        ("limit=1001", "invalid_limit"),
+    ] {
+        let refused = anna.get(app.url(&format!("/api/v1/audit/mine?{query}"))).send().await.unwrap();
+        assert_eq!(refused.status(), 400, "{query}");
+        assert_eq!(error_code(refused).await, code, "{query}");
+    }
     // Without a session: 401.
     let anonymous = TestApp::browser();
     assert_eq!(anonymous.get(app.url("/api/v1/audit/mine")).send().await.unwrap().status(), 401);
@@ -175,11 +213,15 @@ async fn retention_keeps_the_tree_verifiable(backend: Backend) {
     let old_count = before["entries"].as_array().unwrap().len();
     let entries = after["entries"].as_array().unwrap();
     assert!(entries.len() > old_count, "old entries are still listed, plus the new upload");
+    // Newest first: the new entries, then the old ones.
+    let new_count = entries.len() - old_count;
     for (index, entry) in entries.iter().enumerate() {
-        if index < old_count {
+        if index >= new_count {
             assert!(entry["entry"].is_null(), "the body of an old entry is pruned: {entry}");
+            assert!(entry["body"].is_null(), "the body of an old entry is pruned: {entry}");
         } else {
             assert!(!entry["entry"].is_null(), "a new entry keeps its body");
+            assert!(entry["body"].is_string(), "a new entry keeps its body");
         }
         let leaf = hash_from_hex(entry["leaf_hash"].as_str().unwrap());
         let proof: Vec<Hash> =
@@ -236,3 +278,50 @@ on_both_backends!(
     retention_keeps_the_tree_verifiable,
     consistency_proofs_link_checkpoints
 );
+
+/// The README's independent check (Python 3 and OpenSSL, nothing of
+/// tresor's), run exactly as written on the served log; then on a copy
+/// with one entry's text changed, which it must refuse.
+fn readme_check_passes_and_catches_a_changed_entry(served: &str) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("### Checking an audit proof yourself").nth(1).expect("the README section");
+    let section = section.split("\n## ").next().unwrap();
+    let blocks: Vec<&str> = section.split("```sh\n").skip(1).map(|rest| rest.split("```").next().unwrap()).collect();
+    assert_eq!(blocks.len(), 2, "the check is two shell blocks");
+    let run = |dir: &std::path::Path, block: &str| {
+        std::process::Command::new("bash")
+            .arg("-euo")
+            .arg("pipefail")
+            .arg("-c")
+            .arg(block)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mine.json"), served).unwrap();
+    let hashes = run(dir.path(), blocks[0]);
+    let said = String::from_utf8_lossy(&hashes.stdout);
+    assert!(hashes.status.success(), "{said} {}", String::from_utf8_lossy(&hashes.stderr));
+    assert!(said.contains("entries match their leaf hashes"), "{said}");
+    let signature = run(dir.path(), blocks[1]);
+    let said = String::from_utf8_lossy(&signature.stdout);
+    assert!(signature.status.success(), "{said} {}", String::from_utf8_lossy(&signature.stderr));
+    assert!(said.contains("Signature Verified Successfully"), "{said}");
+
+    // One character of one entry changed: refused, naming the entry.
+    let mut log: Value = serde_json::from_str(served).unwrap();
+    let first = &mut log["entries"][0];
+    let changed = first["body"].as_str().unwrap().replacen("\"outcome\":\"success\"", "\"outcome\":\"refused\"", 1);
+    assert_ne!(changed, first["body"].as_str().unwrap());
+    first["body"] = Value::String(changed);
+    let sequence = first["sequence"].as_u64().unwrap();
+    let tampered = tempfile::tempdir().unwrap();
+    std::fs::write(tampered.path().join("mine.json"), log.to_string()).unwrap();
+    let refused = run(tampered.path(), blocks[0]);
+    assert!(!refused.status.success(), "a changed entry must not pass");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(&format!("AssertionError: {sequence}")));
+    // A note signed by another key does not verify.
+    std::fs::write(dir.path().join("note.txt"), b"other.example/log\n1\nAAAA\n").unwrap();
+    assert!(!run(dir.path(), blocks[1]).status.success(), "another text must not verify");
+}

@@ -177,6 +177,14 @@ impl Store for FailingAuditStore {
     ) -> tresor::store::Result<Vec<StoredAuditEntry>> {
         self.inner.audit_entries(filter, limit, after_sequence).await
     }
+    async fn audit_entries_newest_first(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before_sequence: Option<u64>,
+    ) -> tresor::store::Result<Vec<StoredAuditEntry>> {
+        self.inner.audit_entries_newest_first(filter, limit, before_sequence).await
+    }
     async fn prune_audit_bodies(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
         self.inner.prune_audit_bodies(before).await
     }
