@@ -628,9 +628,11 @@ pub struct EntryBody {
     department: Option<String>,
     service: Option<String>,
     reason: Option<String>,
-    /// Hex; SHA-256(0x00 || canonical body).
+    /// Hex; SHA-256(0x00 || body).
     leaf_hash: String,
-    /// The entry as stored (its canonical body); null once pruned.
+    /// The exact bytes stored and hashed (UTF-8 JSON); null once pruned.
+    body: Option<String>,
+    /// The same entry parsed, for reading; null once pruned.
     entry: Option<serde_json::Value>,
 }
 
@@ -648,6 +650,7 @@ impl EntryBody {
             service: row.service.clone(),
             reason: reason_of(row),
             leaf_hash: hex::encode(&row.leaf_hash),
+            body: row.body.as_deref().and_then(|body| std::str::from_utf8(body).ok()).map(str::to_owned),
             entry: row.body.as_deref().and_then(|body| serde_json::from_slice(body).ok()),
         }
     }

@@ -135,6 +135,15 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
 
     // Filters narrow the results.
     let all = entries(&dpo, &app, "limit=1000").await;
+    // Every entry comes with the exact bytes that were hashed.
+    for entry in entry_list(&all) {
+        let body = entry["body"].as_str().expect("the stored bytes");
+        let mut hashed = vec![0u8];
+        hashed.extend_from_slice(body.as_bytes());
+        let digest = ring::digest::digest(&ring::digest::SHA256, &hashed);
+        assert_eq!(hex::encode(digest.as_ref()), entry["leaf_hash"].as_str().unwrap());
+        assert_eq!(serde_json::from_str::<Value>(body).unwrap(), entry["entry"]);
+    }
     let views = entries(&dpo, &app, &format!("citizen={anna_id}&action=evidence_view")).await;
     assert!(!entry_list(&views).is_empty());
     assert!(entry_list(&views).len() < entry_list(&all).len());
