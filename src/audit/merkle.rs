@@ -69,18 +69,35 @@ impl TreeBuilder {
         Self::default()
     }
 
+    /// The builder of a tree of `size` leaves, from the roots of its
+    /// maximal perfect subtrees (largest first, as [`perfect_blocks`]`(0,
+    /// size)` lists them); None if their number does not fit `size`.
+    pub fn from_frontier(size: u64, perfect_subtrees: Vec<Hash>) -> Option<Self> {
+        (perfect_subtrees.len() == size.count_ones() as usize).then_some(Self { perfect_subtrees, size })
+    }
+
     pub fn push(&mut self, leaf: Hash) {
+        self.push_noting(leaf, &mut |_, _| {});
+    }
+
+    /// Push a leaf and tell `completed` every interior node it completes, as
+    /// ((level, index), hash) (see [`perfect_blocks`]).
+    pub fn push_noting(&mut self, leaf: Hash, completed: &mut dyn FnMut((u8, u64), Hash)) {
         // Like incrementing a binary counter: every trailing one bit of the
         // size is a perfect subtree of that height that the new leaf's
         // subtree now completes.
+        let position = self.size;
         let mut merged = leaf;
         let mut carry = self.size;
+        let mut level = 0u8;
         while carry & 1 == 1 {
             // Invariant: one stored subtree per set bit of `size`, so a set
             // bit here always has its subtree on the stack.
             let Some(left) = self.perfect_subtrees.pop() else { break };
             merged = node_hash(&left, &merged);
             carry >>= 1;
+            level += 1;
+            completed((level, position >> level), merged);
         }
         self.perfect_subtrees.push(merged);
         self.size += 1;
@@ -100,6 +117,106 @@ impl TreeBuilder {
     }
 }
 
+/// The range `[start, end)` of leaves as perfect subtrees (level, index),
+/// left to right, each as large as its position allows: node (level,
+/// index) covers the leaves `[index * 2^level, (index + 1) * 2^level)`. For
+/// `[0, n)` these are the roots a [`TreeBuilder`] of size n keeps.
+pub fn perfect_blocks(start: u64, end: u64) -> Vec<(u8, u64)> {
+    let mut blocks = Vec::new();
+    let mut at = start;
+    while at < end {
+        // The largest power of two that `at` is a multiple of and that fits.
+        let mut level = if at == 0 { 63 } else { at.trailing_zeros().min(63) };
+        while level > 0 && (1u64 << level) > end - at {
+            level -= 1;
+        }
+        // Levels are below 64.
+        blocks.push((level as u8, at >> level));
+        at += 1u64 << level;
+    }
+    blocks
+}
+
+/// The Merkle tree hash of a range from the hashes of its
+/// [`perfect_blocks`], in their order. Correct for the ranges that proofs
+/// are made of (each starts at a multiple of the largest power of two not
+/// above its length, so its blocks shrink from left to right); the empty
+/// root for none.
+pub fn hash_of_blocks(blocks: &[Hash]) -> Hash {
+    let mut from_right = blocks.iter().rev();
+    let Some(&last) = from_right.next() else { return empty_root() };
+    from_right.fold(last, |right, left| node_hash(left, &right))
+}
+
+/// The leaf ranges `[start, end)` whose tree hashes make up the inclusion
+/// proof (RFC 9162 2.1.3.1) of the leaf at `index` in the tree of `size`
+/// leaves, in proof order (from the leaf's sibling up).
+pub fn inclusion_ranges(index: u64, size: u64) -> Result<Vec<(u64, u64)>, ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange);
+    }
+    // PATH(m, D[lo:hi]) recurses into the half holding m and appends the
+    // other half's root; walk top-down and reverse at the end.
+    let mut ranges = Vec::new();
+    let (mut low, mut high) = (0u64, size);
+    while high - low > 1 {
+        let split = low + largest_power_of_two_below(high - low);
+        if index < split {
+            ranges.push((split, high));
+            high = split;
+        } else {
+            ranges.push((low, split));
+            low = split;
+        }
+    }
+    ranges.reverse();
+    Ok(ranges)
+}
+
+/// The leaf ranges whose tree hashes make up the consistency proof (RFC
+/// 9162 2.1.4.1) from the tree of `old_size` leaves to the tree of
+/// `new_size` leaves, in proof order. Empty when `old_size` is 0 or equal.
+pub fn consistency_ranges(old_size: u64, new_size: u64) -> Result<Vec<(u64, u64)>, ProofError> {
+    if old_size > new_size {
+        return Err(ProofError::InvalidSize);
+    }
+    if old_size == 0 || old_size == new_size {
+        return Ok(Vec::new());
+    }
+    // SUBPROOF(m, D[lo:hi], b), unrolled; collected top-down, reversed.
+    let mut ranges = Vec::new();
+    let (mut low, mut high) = (0u64, new_size);
+    let mut remaining_old = old_size;
+    let mut old_tree_is_whole_subtree = true;
+    loop {
+        if remaining_old == high - low {
+            // The old tree's root is known to the verifier only when this
+            // subtree is the whole old tree; otherwise it must be sent.
+            if !old_tree_is_whole_subtree {
+                ranges.push((low, high));
+            }
+            break;
+        }
+        let split_size = largest_power_of_two_below(high - low);
+        if remaining_old <= split_size {
+            ranges.push((low + split_size, high));
+            high = low + split_size;
+        } else {
+            ranges.push((low, low + split_size));
+            low += split_size;
+            remaining_old -= split_size;
+            old_tree_is_whole_subtree = false;
+        }
+    }
+    ranges.reverse();
+    Ok(ranges)
+}
+
+/// The largest power of two strictly below `n` (n >= 2).
+fn largest_power_of_two_below(n: u64) -> u64 {
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
 /// Merkle tree hash (RFC 9162 2.1.1) over the given leaf hashes.
 pub fn root(leaves: &[Hash]) -> Hash {
     let mut builder = TreeBuilder::new();
@@ -113,26 +230,8 @@ pub fn root(leaves: &[Hash]) -> Hash {
 /// in the tree made of all of `leaves`. Hashes are ordered from the leaf's
 /// sibling up to the root's child.
 pub fn inclusion_proof(leaves: &[Hash], index: u64) -> Result<Vec<Hash>, ProofError> {
-    let index = usize::try_from(index).map_err(|_| ProofError::IndexOutOfRange)?;
-    if index >= leaves.len() {
-        return Err(ProofError::IndexOutOfRange);
-    }
-    // PATH(m, D[lo:hi]) recurses into the half holding m and appends the
-    // other half's root; walk top-down and reverse at the end.
-    let mut path = Vec::new();
-    let (mut low, mut high) = (0usize, leaves.len());
-    while high - low > 1 {
-        let split = low + largest_power_of_two_below(high - low);
-        if index < split {
-            path.push(root(&leaves[split..high]));
-            high = split;
-        } else {
-            path.push(root(&leaves[low..split]));
-            low = split;
-        }
-    }
-    path.reverse();
-    Ok(path)
+    let ranges = inclusion_ranges(index, leaves.len() as u64)?;
+    Ok(ranges.iter().map(|&(start, end)| root(&leaves[start as usize..end as usize])).collect())
 }
 
 /// Verify an inclusion proof (RFC 9162 2.1.3.2) of `leaf` at `index` in the
@@ -175,41 +274,8 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
 /// `old_size` leaves and the tree of all of `leaves`. Empty when
 /// `old_size` is 0 or equals the new size.
 pub fn consistency_proof(leaves: &[Hash], old_size: u64) -> Result<Vec<Hash>, ProofError> {
-    let old_size = usize::try_from(old_size).map_err(|_| ProofError::InvalidSize)?;
-    if old_size > leaves.len() {
-        return Err(ProofError::InvalidSize);
-    }
-    if old_size == 0 || old_size == leaves.len() {
-        return Ok(Vec::new());
-    }
-    // SUBPROOF(m, D[lo:hi], b), unrolled; hashes are collected top-down and
-    // reversed at the end.
-    let mut proof = Vec::new();
-    let (mut low, mut high) = (0usize, leaves.len());
-    let mut remaining_old = old_size;
-    let mut old_tree_is_whole_subtree = true;
-    loop {
-        if remaining_old == high - low {
-            // The old tree's root is known to the verifier only when this
-            // subtree is the whole old tree; otherwise it must be sent.
-            if !old_tree_is_whole_subtree {
-                proof.push(root(&leaves[low..high]));
-            }
-            break;
-        }
-        let split_size = largest_power_of_two_below(high - low);
-        if remaining_old <= split_size {
-            proof.push(root(&leaves[low + split_size..high]));
-            high = low + split_size;
-        } else {
-            proof.push(root(&leaves[low..low + split_size]));
-            low += split_size;
-            remaining_old -= split_size;
-            old_tree_is_whole_subtree = false;
-        }
-    }
-    proof.reverse();
-    Ok(proof)
+    let ranges = consistency_ranges(old_size, leaves.len() as u64)?;
+    Ok(ranges.iter().map(|&(start, end)| root(&leaves[start as usize..end as usize])).collect())
 }
 
 /// Verify a consistency proof (RFC 9162 2.1.4.2) that the tree of
@@ -280,11 +346,6 @@ pub fn verify_consistency(
     Ok(())
 }
 
-/// The largest power of two strictly below `n`; `n` must be at least 2.
-fn largest_power_of_two_below(n: usize) -> usize {
-    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
-}
-
 fn hashes_equal(a: &Hash, b: &Hash) -> bool {
     a.ct_eq(b).into()
 }
@@ -292,6 +353,59 @@ fn hashes_equal(a: &Hash, b: &Hash) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every interior node of the tree over `leaves`, as `push_noting` reports them.
+    fn all_nodes(leaves: &[Hash]) -> std::collections::HashMap<(u8, u64), Hash> {
+        let mut nodes = std::collections::HashMap::new();
+        let mut builder = TreeBuilder::new();
+        for (index, leaf) in leaves.iter().enumerate() {
+            nodes.insert((0, index as u64), *leaf);
+            builder.push_noting(*leaf, &mut |node, hash| {
+                nodes.insert(node, hash);
+            });
+        }
+        nodes
+    }
+
+    fn from_nodes(nodes: &std::collections::HashMap<(u8, u64), Hash>, ranges: &[(u64, u64)]) -> Vec<Hash> {
+        ranges
+            .iter()
+            .map(|&(start, end)| {
+                let blocks: Vec<Hash> = perfect_blocks(start, end).iter().map(|node| nodes[node]).collect();
+                hash_of_blocks(&blocks)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn proofs_from_stored_nodes_equal_proofs_from_leaves() {
+        let leaves: Vec<Hash> = (0..70u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let nodes = all_nodes(&leaves);
+        for size in 1..=leaves.len() as u64 {
+            let tree = &leaves[..size as usize];
+            let blocks: Vec<Hash> = perfect_blocks(0, size).iter().map(|node| nodes[node]).collect();
+            assert_eq!(hash_of_blocks(&blocks), root(tree), "root at {size}");
+            let rebuilt = TreeBuilder::from_frontier(size, blocks).expect("frontier fits");
+            assert_eq!(rebuilt.root(), root(tree));
+            for index in 0..size {
+                let ranges = inclusion_ranges(index, size).unwrap();
+                assert_eq!(from_nodes(&nodes, &ranges), inclusion_proof(tree, index).unwrap(), "{index} in {size}");
+            }
+            for old in 0..=size {
+                let ranges = consistency_ranges(old, size).unwrap();
+                assert_eq!(from_nodes(&nodes, &ranges), consistency_proof(tree, old).unwrap(), "{old} to {size}");
+            }
+        }
+        assert!(TreeBuilder::from_frontier(5, vec![[0; 32]]).is_none(), "5 leaves are two perfect subtrees");
+    }
+
+    #[test]
+    fn perfect_blocks_cover_the_range_aligned() {
+        assert_eq!(perfect_blocks(0, 13), vec![(3, 0), (2, 2), (0, 12)]);
+        assert_eq!(perfect_blocks(8, 13), vec![(2, 2), (0, 12)]);
+        assert_eq!(perfect_blocks(6, 9), vec![(1, 3), (0, 8)]);
+        assert!(perfect_blocks(5, 5).is_empty());
+    }
 
     // Published RFC 6962 test data, copied from transparency-dev/merkle,
     // proof/verify_test.go (`leaves`, `roots`, `inclusionProofs`,
@@ -604,7 +718,7 @@ mod tests {
             0 => empty_root(),
             1 => leaves[0],
             n => {
-                let split = largest_power_of_two_below(n);
+                let split = largest_power_of_two_below(n as u64) as usize;
                 node_hash(&recursive_root(&leaves[..split]), &recursive_root(&leaves[split..]))
             }
         }

@@ -1,6 +1,12 @@
 //! The audit log as the application uses it: durable appends through group
 //! commit (`log`), signed checkpoints every N entries or T seconds (and at
-//! shutdown), and inclusion proofs for citizens.
+//! shutdown), and inclusion and consistency proofs.
+//!
+//! The tree's interior nodes are stored (`Store::audit_nodes`): before a
+//! checkpoint is signed, the nodes its new leaves complete are written, so
+//! a proof reads O(log n) nodes and never the leaves, and start-up reads
+//! only the O(log n) roots of the tree's perfect subtrees. A log from before
+//! the nodes existed gets them once, at its first checkpoint (logged).
 //!
 //! Architecture invariant: callers record *before* the effect or the
 //! release; if `record` fails, the caller fails closed.
@@ -12,14 +18,19 @@ use tokio::sync::Mutex;
 
 use super::checkpoint::{Checkpoint, verifier_key};
 use super::log::{AuditError, AuditLog};
-use super::merkle::{Hash, TreeBuilder, inclusion_proof};
+use super::merkle::{
+    Hash, ProofError, TreeBuilder, consistency_ranges, hash_of_blocks, inclusion_ranges, perfect_blocks,
+};
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto::KeyProvider;
-use crate::store::{AppendedAudit, GrantClaim, Store, StoreError};
+use crate::store::{AppendedAudit, GrantClaim, Store, StoreError, TreeNode};
 
 /// Transactions of the group commit hold at most this many entries.
 const MAX_BATCH: usize = 1024;
+/// Leaves read (and their nodes written) per step when the stored tree
+/// catches up with the log.
+const TREE_STEP: u64 = 65_536;
 
 pub struct Audit {
     log: AuditLog,
@@ -28,8 +39,9 @@ pub struct Audit {
     clock: Arc<dyn Clock>,
     origin: String,
     checkpoint_every_entries: u64,
-    /// The tree over all leaves seen so far (grown from the store).
-    tree: Mutex<TreeBuilder>,
+    /// The frontier of the stored tree (None until first needed); the lock
+    /// also makes one checkpoint at a time per process.
+    tree: Mutex<Option<TreeBuilder>>,
     last_checkpoint_size: AtomicU64,
     /// The newest checkpoint this process signed or read (for release bodies,
     /// which name one without a database round trip).
@@ -60,7 +72,7 @@ impl Audit {
             clock,
             origin,
             checkpoint_every_entries: checkpoint_every_entries.max(1),
-            tree: Mutex::new(TreeBuilder::new()),
+            tree: Mutex::new(None),
             last_checkpoint_size: AtomicU64::new(0),
             newest_known: std::sync::RwLock::new(None),
         })
@@ -117,11 +129,6 @@ impl Audit {
     pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
         let mut tree = self.tree.lock().await;
         let size = self.store.audit_size().await?;
-        if size > tree.size() {
-            for leaf in self.store.audit_leaf_hashes(tree.size(), size).await? {
-                tree.push(leaf);
-            }
-        }
         let last = self.last_checkpoint_size.load(Ordering::SeqCst);
         if size == 0 || size <= last {
             return Ok(None);
@@ -133,7 +140,7 @@ impl Audit {
             self.remember(SignedCheckpoint { size: stored, note });
             return Ok(None);
         }
-        let root = tree.root();
+        let root = self.grow_tree(&mut tree, size).await?.root();
         let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&self.origin, self.keys.signing_key());
         match self.store.insert_checkpoint(size, &root, &note, self.clock.now()).await {
             // Another vault process signed the same size first: same root.
@@ -144,6 +151,97 @@ impl Audit {
         let signed = SignedCheckpoint { size, note };
         self.remember(signed.clone());
         Ok(Some(signed))
+    }
+
+    /// The stored tree grown to exactly `size` leaves (its nodes written):
+    /// from the frontier kept in memory when it still matches the store,
+    /// else from the store's frontier (O(log n) nodes). Never past `size`.
+    async fn grow_tree<'a>(&self, tree: &'a mut Option<TreeBuilder>, size: u64) -> Result<&'a TreeBuilder, StoreError> {
+        loop {
+            let stored_size = self.store.audit_tree_size().await?;
+            if stored_size > size {
+                // Another process grew it further; the caller wants `size`.
+                let blocks = perfect_blocks(0, size);
+                let hashes = self.store.audit_nodes(&blocks).await?;
+                let builder = TreeBuilder::from_frontier(size, hashes)
+                    .ok_or_else(|| StoreError::Corrupt("audit tree frontier".to_owned()))?;
+                return Ok(tree.insert(builder));
+            }
+            let builder = match tree.take() {
+                Some(builder) if builder.size() == stored_size => builder,
+                _ => {
+                    let hashes = self.store.audit_nodes(&perfect_blocks(0, stored_size)).await?;
+                    TreeBuilder::from_frontier(stored_size, hashes)
+                        .ok_or_else(|| StoreError::Corrupt("audit tree frontier".to_owned()))?
+                }
+            };
+            if size - stored_size > TREE_STEP {
+                tracing::info!(
+                    from = stored_size,
+                    to = size,
+                    "writing the audit tree's nodes (once, for an older log)"
+                );
+            }
+            match self.write_nodes(builder, size).await {
+                Ok(builder) => return Ok(tree.insert(builder)),
+                // Another process wrote the same nodes first: start over from its size.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Push the leaves from the builder's size to `size`, writing the nodes
+    /// they complete a step at a time.
+    async fn write_nodes(&self, mut builder: TreeBuilder, size: u64) -> Result<TreeBuilder, StoreError> {
+        while builder.size() < size {
+            let from = builder.size();
+            let to = from.saturating_add(TREE_STEP).min(size);
+            let mut nodes: Vec<(TreeNode, Hash)> = Vec::new();
+            for leaf in self.store.audit_leaf_hashes(from, to).await? {
+                builder.push_noting(leaf, &mut |node, hash| nodes.push((node, hash)));
+            }
+            if builder.size() != to {
+                return Err(StoreError::Corrupt(format!("audit leaves [{from}, {to}) incomplete")));
+            }
+            self.store.extend_audit_tree(from, to, &nodes).await?;
+            if size - from > TREE_STEP {
+                tracing::info!(done = to, of = size, "audit tree nodes written");
+            }
+        }
+        Ok(builder)
+    }
+
+    /// The tree hashes of `ranges` of leaves (as proofs are made of), from
+    /// the stored nodes, with one read for all of them. The stored tree must
+    /// cover them (it covers every signed checkpoint).
+    async fn range_hashes(&self, ranges: &[(u64, u64)]) -> Result<Vec<Hash>, StoreError> {
+        let blocks: Vec<Vec<TreeNode>> = ranges.iter().map(|&(start, end)| perfect_blocks(start, end)).collect();
+        let mut wanted: Vec<TreeNode> = blocks.iter().flatten().copied().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let hashes = self.store.audit_nodes(&wanted).await?;
+        let found: std::collections::HashMap<TreeNode, Hash> = wanted.into_iter().zip(hashes).collect();
+        Ok(blocks
+            .iter()
+            .map(|blocks| {
+                let hashes: Vec<Hash> = blocks.iter().filter_map(|node| found.get(node).copied()).collect();
+                hash_of_blocks(&hashes)
+            })
+            .collect())
+    }
+
+    /// Make sure the stored tree covers `size` leaves (it does for every
+    /// checkpoint signed by this version; an older checkpoint may lie
+    /// beyond it once).
+    async fn cover(&self, size: u64) -> Result<(), StoreError> {
+        if self.store.audit_tree_size().await? < size {
+            let mut tree = self.tree.lock().await;
+            if self.store.audit_tree_size().await? < size {
+                self.grow_tree(&mut tree, size).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The newest signed checkpoint in the store.
@@ -174,10 +272,31 @@ impl Audit {
     }
 
     /// Inclusion proofs for `sequences` in the tree of `size` leaves
-    /// (sequences at or beyond `size` get None: not yet checkpointed).
+    /// (sequences at or beyond `size` get None: not yet checkpointed). Reads
+    /// O(log n) stored nodes per proof, in one query for all of them.
     pub async fn inclusion_proofs(&self, size: u64, sequences: &[u64]) -> Result<Vec<Option<Vec<Hash>>>, StoreError> {
-        let leaves = self.store.audit_leaf_hashes(0, size).await?;
-        Ok(sequences.iter().map(|&sequence| inclusion_proof(&leaves, sequence).ok()).collect())
+        self.cover(size).await?;
+        let plans: Vec<Option<Vec<(u64, u64)>>> =
+            sequences.iter().map(|&sequence| inclusion_ranges(sequence, size).ok()).collect();
+        let all: Vec<(u64, u64)> = plans.iter().flatten().flatten().copied().collect();
+        let mut hashes = self.range_hashes(&all).await?.into_iter();
+        Ok(plans.into_iter().map(|plan| plan.map(|ranges| hashes.by_ref().take(ranges.len()).collect())).collect())
+    }
+
+    /// The consistency proof from the tree of `old_size` leaves to the tree
+    /// of `new_size` leaves (`new_size` at most the stored tree's size or a
+    /// checkpoint's). O(log n) stored nodes.
+    pub async fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Result<Vec<Hash>, ProofError>, StoreError> {
+        let ranges = match consistency_ranges(old_size, new_size) {
+            Ok(ranges) => ranges,
+            Err(error) => return Ok(Err(error)),
+        };
+        self.cover(new_size).await?;
+        Ok(Ok(self.range_hashes(&ranges).await?))
     }
 
     /// Sign a final checkpoint and stop the writer (everything queued is committed first).

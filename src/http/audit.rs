@@ -16,7 +16,7 @@ use super::pages;
 use super::session::CitizenSession;
 use super::web::Page;
 use crate::audit::checkpoint::open_signed;
-use crate::audit::merkle::{Hash, consistency_proof, verify_inclusion};
+use crate::audit::merkle::{Hash, verify_inclusion};
 use crate::audit::service::SignedCheckpoint;
 use crate::audit::{Action, Actor, Outcome};
 use crate::policy::{Lang, Policies};
@@ -150,8 +150,11 @@ pub async fn consistency(
             format!("Sizes must satisfy old <= new <= {log_size} (the log's size)."),
         ));
     }
-    let leaves = app.vault.store().audit_leaf_hashes(0, new_size).await?;
-    let proof = consistency_proof(&leaves, old_size)
+    let proof = app
+        .vault
+        .audit()
+        .consistency_proof(old_size, new_size)
+        .await?
         .map_err(|_| ApiError::bad_request("invalid_tree_size", "No proof exists for these sizes."))?;
     Ok(Json(ConsistencyBody { old_size, new_size, proof: proof.iter().map(hex::encode).collect() }))
 }

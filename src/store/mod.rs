@@ -277,6 +277,15 @@ pub trait Store: Send + Sync {
     /// `to` beyond the size is cut at the size; a missing leaf below the size
     /// is `Corrupt`.
     async fn audit_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>>;
+    /// How many leaves the stored tree nodes (`audit_nodes`) cover.
+    async fn audit_tree_size(&self) -> Result<u64>;
+    /// The hashes of the perfect subtrees `(level, index)` (level 0: leaf
+    /// hashes), in the order asked; a missing one is `Corrupt`.
+    async fn audit_nodes(&self, nodes: &[TreeNode]) -> Result<Vec<[u8; 32]>>;
+    /// Store the nodes completed by the leaves `[from, to)` and move the
+    /// tree size from `from` to `to`, in one transaction. `Conflict` when the
+    /// stored size is not `from` (another process extended it first).
+    async fn extend_audit_tree(&self, from: u64, to: u64, nodes: &[(TreeNode, [u8; 32])]) -> Result<()>;
     /// Entries matching `filter`, ascending by sequence, at most `limit`,
     /// starting after `after_sequence` (keyset pagination: pass the last
     /// sequence of the previous page).
@@ -426,6 +435,37 @@ fn driver_error(error: sqlx::Error) -> StoreError {
 }
 
 // --- audit log --------------------------------------------------------------
+
+/// A perfect subtree of the audit log's Merkle tree: (level, index) is the
+/// subtree over the leaves `[index * 2^level, (index + 1) * 2^level)`.
+pub type TreeNode = (u8, u64);
+
+/// Tree nodes read or written per statement (well under SQLite's limit of
+/// bound values).
+const NODES_PER_QUERY: usize = 500;
+
+/// Conflict detail of `extend_audit_tree` when another process moved first.
+pub const CONFLICT_AUDIT_TREE: &str = "audit_tree_size";
+
+/// The nodes asked for, by level: (level, indexes in the order first asked).
+fn nodes_by_level(nodes: &[TreeNode]) -> std::collections::BTreeMap<u8, Vec<u64>> {
+    let mut levels: std::collections::BTreeMap<u8, Vec<u64>> = std::collections::BTreeMap::new();
+    for &(level, index) in nodes {
+        levels.entry(level).or_default().push(index);
+    }
+    levels
+}
+
+/// The hashes found, in the order of `nodes`; Corrupt if one is missing.
+fn nodes_in_order(nodes: &[TreeNode], found: &std::collections::HashMap<TreeNode, Vec<u8>>) -> Result<Vec<[u8; 32]>> {
+    nodes
+        .iter()
+        .map(|node| match found.get(node) {
+            Some(hash) => leaf_hash_array(hash),
+            None => Err(StoreError::Corrupt(format!("audit tree node {node:?} missing"))),
+        })
+        .collect()
+}
 
 /// Which audit entries a backend reads, in which order (keyset pagination).
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
-use super::EntryOrder;
 use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
     appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row, json_list,
@@ -21,6 +20,7 @@ use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
     number_audit_events, sequence_bound, stored_size,
 };
+use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, nodes_by_level, nodes_in_order};
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
@@ -671,6 +671,67 @@ impl Store for PostgresStore {
         .map_err(postgres_error)?;
         tx.commit().await.map_err(postgres_error)?;
         checked_leaves(from, to, size, rows)
+    }
+
+    async fn audit_tree_size(&self) -> Result<u64> {
+        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_tree WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        stored_size("audit_tree.size", size)
+    }
+
+    async fn audit_nodes(&self, nodes: &[TreeNode]) -> Result<Vec<[u8; 32]>> {
+        let mut found = HashMap::new();
+        // One snapshot for all of them.
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        for (level, indexes) in nodes_by_level(nodes) {
+            for chunk in indexes.chunks(NODES_PER_QUERY) {
+                let mut query = if level == 0 {
+                    QueryBuilder::<Postgres>::new("SELECT sequence, leaf_hash FROM audit_entries WHERE sequence IN (")
+                } else {
+                    let mut query = QueryBuilder::<Postgres>::new("SELECT idx, hash FROM audit_nodes WHERE level = ");
+                    query.push_bind(i16::from(level)).push(" AND idx IN (");
+                    query
+                };
+                let mut list = query.separated(", ");
+                for index in chunk {
+                    list.push_bind(sequence_bound(*index));
+                }
+                list.push_unseparated(")");
+                let rows: Vec<(i64, Vec<u8>)> =
+                    query.build_query_as().fetch_all(&mut *tx).await.map_err(postgres_error)?;
+                for (index, hash) in rows {
+                    if let Ok(index) = u64::try_from(index) {
+                        found.insert((level, index), hash);
+                    }
+                }
+            }
+        }
+        tx.commit().await.map_err(postgres_error)?;
+        nodes_in_order(nodes, &found)
+    }
+
+    async fn extend_audit_tree(&self, from: u64, to: u64, nodes: &[(TreeNode, [u8; 32])]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        let moved = sqlx::query("UPDATE audit_tree SET size = $1 WHERE id = 1 AND size = $2")
+            .bind(sequence_bound(to))
+            .bind(sequence_bound(from))
+            .execute(&mut *tx)
+            .await
+            .map_err(postgres_error)?;
+        if moved.rows_affected() != 1 {
+            return Err(StoreError::Conflict(CONFLICT_AUDIT_TREE.to_owned()));
+        }
+        for chunk in nodes.chunks(NODES_PER_QUERY) {
+            let mut insert = QueryBuilder::<Postgres>::new("INSERT INTO audit_nodes (level, idx, hash) ");
+            insert.push_values(chunk, |mut row, ((level, index), hash)| {
+                row.push_bind(i16::from(*level)).push_bind(sequence_bound(*index)).push_bind(hash.to_vec());
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            insert.build().execute(&mut *tx).await.map_err(postgres_error)?;
+        }
+        tx.commit().await.map_err(postgres_error)
     }
 
     async fn audit_entries(

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::HashMap;
 
-use super::EntryOrder;
 use super::blobs::BlobDir;
 use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
@@ -20,6 +20,7 @@ use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves, sequence_bound,
     stored_size,
 };
+use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, nodes_by_level, nodes_in_order};
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
@@ -719,6 +720,67 @@ impl Store for SqliteStore {
         .map_err(sqlite_error)?;
         tx.commit().await.map_err(sqlite_error)?;
         checked_leaves(from, to, size, rows)
+    }
+
+    async fn audit_tree_size(&self) -> Result<u64> {
+        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_tree WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        stored_size("audit_tree.size", size)
+    }
+
+    async fn audit_nodes(&self, nodes: &[TreeNode]) -> Result<Vec<[u8; 32]>> {
+        let mut found = HashMap::new();
+        // One snapshot for all of them.
+        let mut tx = self.pool.begin().await.map_err(sqlite_error)?;
+        for (level, indexes) in nodes_by_level(nodes) {
+            for chunk in indexes.chunks(NODES_PER_QUERY) {
+                let mut query = if level == 0 {
+                    QueryBuilder::<Sqlite>::new("SELECT sequence, leaf_hash FROM audit_entries WHERE sequence IN (")
+                } else {
+                    let mut query = QueryBuilder::<Sqlite>::new("SELECT idx, hash FROM audit_nodes WHERE level = ");
+                    query.push_bind(i64::from(level)).push(" AND idx IN (");
+                    query
+                };
+                let mut list = query.separated(", ");
+                for index in chunk {
+                    list.push_bind(sequence_bound(*index));
+                }
+                list.push_unseparated(")");
+                let rows: Vec<(i64, Vec<u8>)> =
+                    query.build_query_as().fetch_all(&mut *tx).await.map_err(sqlite_error)?;
+                for (index, hash) in rows {
+                    if let Ok(index) = u64::try_from(index) {
+                        found.insert((level, index), hash);
+                    }
+                }
+            }
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        nodes_in_order(nodes, &found)
+    }
+
+    async fn extend_audit_tree(&self, from: u64, to: u64, nodes: &[(TreeNode, [u8; 32])]) -> Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(sqlite_error)?;
+        let moved = sqlx::query("UPDATE audit_tree SET size = ? WHERE id = 1 AND size = ?")
+            .bind(sequence_bound(to))
+            .bind(sequence_bound(from))
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        if moved.rows_affected() != 1 {
+            return Err(StoreError::Conflict(CONFLICT_AUDIT_TREE.to_owned()));
+        }
+        for chunk in nodes.chunks(NODES_PER_QUERY) {
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO audit_nodes (level, idx, hash) ");
+            insert.push_values(chunk, |mut row, ((level, index), hash)| {
+                row.push_bind(i64::from(*level)).push_bind(sequence_bound(*index)).push_bind(hash.to_vec());
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            insert.build().execute(&mut *tx).await.map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)
     }
 
     async fn audit_entries(

@@ -61,6 +61,7 @@ audit_conformance!(
     checkpoints_round_trip,
     raw_updates_of_entries_are_refused,
     raw_deletes_are_refused,
+    the_stored_tree_gives_proofs_across_restarts,
 );
 
 // --- fixtures ---------------------------------------------------------------
@@ -641,4 +642,68 @@ async fn raw_deletes_are_refused(backend: Backend) {
     assert_eq!(store.audit_size().await.expect("size"), 2);
     assert_eq!(all_entries(store).await.len(), 2);
     assert_eq!(store.checkpoints().await.expect("checkpoints"), vec![(2, "note".to_owned())]);
+}
+
+// --- the stored tree ----------------------------------------------------------------
+
+/// The tree's nodes are written when a checkpoint is signed: an older log
+/// (entries, no nodes) gets them at its first checkpoint; after a restart,
+/// a new `Audit` continues from the stored frontier; every checkpoint root
+/// equals the root recomputed from all leaves; inclusion and consistency
+/// proofs from the stored nodes verify; the nodes cannot be rewritten.
+async fn the_stored_tree_gives_proofs_across_restarts(backend: Backend) {
+    use tresor::audit::merkle::{root, verify_consistency, verify_inclusion};
+    use tresor::audit::service::Audit;
+    use tresor::crypto::FileKeyProvider;
+    let keys: Arc<dyn tresor::crypto::KeyProvider> =
+        Arc::new(FileKeyProvider::ephemeral(&ring::rand::SystemRandom::new()).unwrap());
+    let origin = "tresor.test/tree".to_owned();
+    // An older log: 1,000 entries and no nodes.
+    let log = AuditLog::start(backend.store.clone(), clock(), 256);
+    for n in 0..1000 {
+        log.append(numbered("old", n)).await.unwrap();
+    }
+    log.shutdown().await;
+    assert_eq!(backend.store.audit_tree_size().await.unwrap(), 0);
+
+    let first = Audit::start(backend.store.clone(), keys.clone(), clock(), origin.clone(), 1_000_000);
+    let signed = first.checkpoint().await.unwrap().expect("a checkpoint over the old log");
+    assert_eq!(signed.size, 1000);
+    assert_eq!(backend.store.audit_tree_size().await.unwrap(), 1000, "its nodes were written first");
+    let public_key = keys.signing_key().public_key();
+    let old = tresor::audit::checkpoint::open_signed(&signed.note, &origin, &public_key).unwrap();
+    let leaves = backend.store.audit_leaf_hashes(0, 1000).await.unwrap();
+    assert_eq!(old.root, root(&leaves));
+    first.shutdown().await;
+
+    // A restart: a new Audit over the same store, 37 more entries.
+    let second = Audit::start(backend.store.clone(), keys.clone(), clock(), origin.clone(), 1_000_000);
+    for n in 0..37 {
+        second.record(numbered("new", n)).await.unwrap();
+    }
+    let signed = second.checkpoint().await.unwrap().expect("a checkpoint after the restart");
+    let new = tresor::audit::checkpoint::open_signed(&signed.note, &origin, &public_key).unwrap();
+    let leaves = backend.store.audit_leaf_hashes(0, new.size).await.unwrap();
+    assert_eq!(new.root, root(&leaves), "the root from the stored frontier is the root of all leaves");
+    let sequences: Vec<u64> = vec![0, 1, 511, 512, 999, 1000, new.size - 1, new.size];
+    let proofs = second.inclusion_proofs(new.size, &sequences).await.unwrap();
+    for (sequence, proof) in sequences.iter().zip(&proofs) {
+        match proof {
+            Some(proof) => verify_inclusion(&leaves[*sequence as usize], *sequence, new.size, proof, &new.root)
+                .unwrap_or_else(|error| panic!("proof for {sequence}: {error}")),
+            None => assert_eq!(*sequence, new.size, "only the entry beyond the checkpoint has no proof"),
+        }
+    }
+    for old_size in [1, 999, 1000] {
+        let old_root = root(&leaves[..old_size as usize]);
+        let proof = second.consistency_proof(old_size, new.size).await.unwrap().unwrap();
+        verify_consistency(old_size, new.size, &old_root, &new.root, &proof).unwrap();
+    }
+    assert!(second.consistency_proof(new.size + 1, new.size).await.unwrap().is_err());
+    second.shutdown().await;
+
+    // The nodes only grow.
+    backend.assert_refused("UPDATE audit_nodes SET idx = idx + 1000000").await;
+    backend.assert_refused("DELETE FROM audit_nodes").await;
+    backend.assert_refused("UPDATE audit_tree SET size = 0").await;
 }

@@ -169,6 +169,20 @@ impl Store for FailingAuditStore {
     async fn audit_leaf_hashes(&self, from: u64, to: u64) -> tresor::store::Result<Vec<[u8; 32]>> {
         self.inner.audit_leaf_hashes(from, to).await
     }
+    async fn audit_tree_size(&self) -> tresor::store::Result<u64> {
+        self.inner.audit_tree_size().await
+    }
+    async fn audit_nodes(&self, nodes: &[tresor::store::TreeNode]) -> tresor::store::Result<Vec<[u8; 32]>> {
+        self.inner.audit_nodes(nodes).await
+    }
+    async fn extend_audit_tree(
+        &self,
+        from: u64,
+        to: u64,
+        nodes: &[(tresor::store::TreeNode, [u8; 32])],
+    ) -> tresor::store::Result<()> {
+        self.inner.extend_audit_tree(from, to, nodes).await
+    }
     async fn audit_entries(
         &self,
         filter: &AuditFilter,
