@@ -388,12 +388,14 @@ mod tests {
             let rebuilt = TreeBuilder::from_frontier(size, blocks).expect("frontier fits");
             assert_eq!(rebuilt.root(), root(tree));
             for index in 0..size {
-                let ranges = inclusion_ranges(index, size).unwrap();
-                assert_eq!(from_nodes(&nodes, &ranges), inclusion_proof(tree, index).unwrap(), "{index} in {size}");
+                let ranges = inclusion_ranges(index, size).expect("index inside");
+                let expected = inclusion_proof(tree, index).expect("index inside");
+                assert_eq!(from_nodes(&nodes, &ranges), expected, "{index} in {size}");
             }
             for old in 0..=size {
-                let ranges = consistency_ranges(old, size).unwrap();
-                assert_eq!(from_nodes(&nodes, &ranges), consistency_proof(tree, old).unwrap(), "{old} to {size}");
+                let ranges = consistency_ranges(old, size).expect("old not larger");
+                let expected = consistency_proof(tree, old).expect("old not larger");
+                assert_eq!(from_nodes(&nodes, &ranges), expected, "{old} to {size}");
             }
         }
         assert!(TreeBuilder::from_frontier(5, vec![[0; 32]]).is_none(), "5 leaves are two perfect subtrees");
