@@ -31,6 +31,8 @@ const MAX_BATCH: usize = 1024;
 /// Leaves read (and their nodes written) per step when the stored tree
 /// catches up with the log.
 const TREE_STEP: u64 = 65_536;
+/// Checkpoints signed because a proof was asked for: at most one per this.
+pub const ON_DEMAND_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct Audit {
     log: AuditLog,
@@ -46,6 +48,18 @@ pub struct Audit {
     /// The newest checkpoint this process signed or read (for release bodies,
     /// which name one without a database round trip).
     newest_known: std::sync::RwLock<Option<SignedCheckpoint>>,
+    /// When the last checkpoint asked for by a proof was signed.
+    last_on_demand: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// A checkpoint that covers an entry, or when to ask again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Covering {
+    /// The newest checkpoint; it covers the entry.
+    Covered(SignedCheckpoint),
+    /// No checkpoint covers the entry yet (the newest is given, if any);
+    /// one will be signed on request after `retry_after`.
+    Pending { newest: Option<SignedCheckpoint>, retry_after: std::time::Duration },
 }
 
 /// A checkpoint as served: the signed note and its size.
@@ -75,6 +89,7 @@ impl Audit {
             tree: Mutex::new(None),
             last_checkpoint_size: AtomicU64::new(0),
             newest_known: std::sync::RwLock::new(None),
+            last_on_demand: std::sync::Mutex::new(None),
         })
     }
 
@@ -242,6 +257,38 @@ impl Audit {
             }
         }
         Ok(())
+    }
+
+    /// A checkpoint that covers the entry `sequence`, signed now if none does
+    /// and none was signed on demand in the last [`ON_DEMAND_INTERVAL`]
+    /// (so asking for proofs cannot make the vault sign more often than
+    /// that); otherwise when to ask again.
+    pub async fn checkpoint_covering(&self, sequence: u64) -> Result<Covering, StoreError> {
+        let newest = self.latest_checkpoint().await?;
+        if let Some(newest) = newest.as_ref().filter(|newest| newest.size > sequence) {
+            return Ok(Covering::Covered(newest.clone()));
+        }
+        let wait = {
+            let mut last = self.last_on_demand.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let now = std::time::Instant::now();
+            match *last {
+                Some(at) if now.duration_since(at) < ON_DEMAND_INTERVAL => {
+                    Some(ON_DEMAND_INTERVAL - now.duration_since(at))
+                }
+                _ => {
+                    *last = Some(now);
+                    None
+                }
+            }
+        };
+        if let Some(retry_after) = wait {
+            return Ok(Covering::Pending { newest, retry_after });
+        }
+        self.checkpoint().await?;
+        match self.latest_checkpoint().await? {
+            Some(latest) if latest.size > sequence => Ok(Covering::Covered(latest)),
+            latest => Ok(Covering::Pending { newest: latest, retry_after: ON_DEMAND_INTERVAL }),
+        }
     }
 
     /// The newest signed checkpoint in the store.

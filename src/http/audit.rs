@@ -17,7 +17,7 @@ use super::session::CitizenSession;
 use super::web::Page;
 use crate::audit::checkpoint::open_signed;
 use crate::audit::merkle::{Hash, verify_inclusion};
-use crate::audit::service::SignedCheckpoint;
+use crate::audit::service::{Covering, SignedCheckpoint};
 use crate::audit::{Action, Actor, Outcome};
 use crate::policy::{Lang, Policies};
 use crate::store::{AuditFilter, StoredAuditEntry};
@@ -70,6 +70,10 @@ pub struct MyAccessLog {
     /// Pass as `before` for the next page of older entries; null on the last
     /// page.
     next_before: Option<u64>,
+    /// Set when an entry on this page is newer than every checkpoint (its
+    /// `inclusion_proof` is null): ask again after this many seconds and a
+    /// checkpoint covering it will have been signed.
+    retry_after_seconds: Option<u64>,
 }
 
 /// `?before=N&limit=L` on the citizen's log (page and JSON).
@@ -166,6 +170,8 @@ struct CitizenLog {
     entries: Vec<(StoredAuditEntry, Option<Vec<Hash>>)>,
     /// The `before` of the next page of older entries, if there is one.
     next_before: Option<u64>,
+    /// When entries on the page have no proof yet: when to ask again.
+    retry_after: Option<std::time::Duration>,
 }
 
 async fn load_citizen_log(app: &AppState, citizen: &CitizenSession, page: &LogPage) -> ApiResult<CitizenLog> {
@@ -176,11 +182,19 @@ async fn load_citizen_log(app: &AppState, citizen: &CitizenSession, page: &LogPa
     let more = stored.len() > page.limit as usize;
     stored.truncate(page.limit as usize);
     let next_before = more.then(|| stored.last().and_then(|last| u64::try_from(last.sequence).ok())).flatten();
-    let checkpoint = audit.latest_checkpoint().await?;
-    let size = checkpoint.as_ref().map_or(0, |c| c.size);
     let sequences: Vec<u64> = stored.iter().map(|e| u64::try_from(e.sequence).unwrap_or(u64::MAX)).collect();
+    // A checkpoint that covers the newest entry shown, signed now if need be
+    // (at most one such per second).
+    let (checkpoint, retry_after) = match sequences.iter().max() {
+        None => (audit.latest_checkpoint().await?, None),
+        Some(&newest) => match audit.checkpoint_covering(newest).await? {
+            Covering::Covered(checkpoint) => (Some(checkpoint), None),
+            Covering::Pending { newest, retry_after } => (newest, Some(retry_after)),
+        },
+    };
+    let size = checkpoint.as_ref().map_or(0, |c| c.size);
     let proofs = if size > 0 { audit.inclusion_proofs(size, &sequences).await? } else { vec![None; sequences.len()] };
-    Ok(CitizenLog { checkpoint, entries: stored.into_iter().zip(proofs).collect(), next_before })
+    Ok(CitizenLog { checkpoint, entries: stored.into_iter().zip(proofs).collect(), next_before, retry_after })
 }
 
 /// `GET /api/v1/audit/mine[?before=N][&limit=L]`: the entries about the
@@ -192,7 +206,8 @@ pub async fn my_access_log(
 ) -> ApiResult<Json<MyAccessLog>> {
     let page = query.parse()?;
     let audit = app.vault.audit();
-    let CitizenLog { checkpoint: latest, entries, next_before } = load_citizen_log(&app, &citizen, &page).await?;
+    let CitizenLog { checkpoint: latest, entries, next_before, retry_after } =
+        load_citizen_log(&app, &citizen, &page).await?;
     let size = latest.as_ref().map_or(0, |c| c.size);
     let entries = entries
         .into_iter()
@@ -216,6 +231,8 @@ pub async fn my_access_log(
         verifier_key: audit.verifier_key(),
         entries,
         next_before,
+        // Whole seconds, rounded up.
+        retry_after_seconds: retry_after.map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
     }))
 }
 

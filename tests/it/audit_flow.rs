@@ -177,6 +177,41 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
     app.stop().await;
 }
 
+/// Without waiting for the periodic checkpoint: asking for the log signs a
+/// checkpoint that covers every entry shown, at most once a second; in
+/// between, entries without a proof come with `retry_after_seconds`.
+async fn proofs_are_signed_on_demand_at_most_once_a_second(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anna = TestApp::browser();
+    app.login(&anna, "anna", Some("high")).await;
+    let csrf = app.csrf(&anna).await;
+    let created: Value = upload_income(&app, &anna, &csrf).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let all_proven = |log: &Value| log["entries"].as_array().unwrap().iter().all(|e| e["inclusion_proof"].is_array());
+
+    let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    assert!(all_proven(&log), "signed on demand: {log}");
+    assert!(log["retry_after_seconds"].is_null());
+    // New activity within the second: no second checkpoint yet.
+    assert_eq!(anna.get(app.url(&format!("/api/v1/evidence/{id}"))).send().await.unwrap().status(), 200);
+    let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    let newest = &log["entries"][0];
+    assert!(newest["inclusion_proof"].is_null(), "{log}");
+    assert_eq!(log["retry_after_seconds"], 1, "{log}");
+    // After it: a checkpoint covering it, and a proof that verifies.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    assert!(all_proven(&log), "{log}");
+    let (name, public_key) = parse_verifier_key(log["verifier_key"].as_str().unwrap()).unwrap();
+    let checkpoint = open_signed(log["checkpoint"].as_str().unwrap(), &name, &public_key).unwrap();
+    let newest = &log["entries"][0];
+    let proof: Vec<Hash> =
+        newest["inclusion_proof"].as_array().unwrap().iter().map(|h| hash_from_hex(h.as_str().unwrap())).collect();
+    let leaf = hash_from_hex(newest["leaf_hash"].as_str().unwrap());
+    verify_inclusion(&leaf, newest["sequence"].as_u64().unwrap(), checkpoint.size, &proof, &checkpoint.root).unwrap();
+    app.stop().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -275,6 +310,7 @@ async fn consistency_proofs_link_checkpoints(backend: Backend) {
 on_both_backends!(
     fail_closed,
     citizen_sees_every_access_with_a_proof,
+    proofs_are_signed_on_demand_at_most_once_a_second,
     retention_keeps_the_tree_verifiable,
     consistency_proofs_link_checkpoints
 );
