@@ -31,6 +31,12 @@ const MAX_BATCH: usize = 1024;
 /// Leaves read (and their nodes written) per step when the stored tree
 /// catches up with the log.
 const TREE_STEP: u64 = 65_536;
+/// Stored tree nodes at this level and above are kept in memory once read
+/// or written: they never change, there is one per 256 leaves, and every
+/// proof needs some of them.
+const CACHED_FROM_LEVEL: u8 = 8;
+/// At most this many cached nodes (~64 MiB; a log of 250 million entries).
+const CACHED_NODES_MAX: usize = 1 << 20;
 /// Checkpoints signed because a proof was asked for: at most one per this.
 pub const ON_DEMAND_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -50,6 +56,8 @@ pub struct Audit {
     newest_known: std::sync::RwLock<Option<SignedCheckpoint>>,
     /// When the last checkpoint asked for by a proof was signed.
     last_on_demand: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Upper tree nodes (see `CACHED_FROM_LEVEL`).
+    upper_nodes: std::sync::RwLock<std::collections::HashMap<TreeNode, Hash>>,
 }
 
 /// A checkpoint that covers an entry, or when to ask again.
@@ -90,6 +98,7 @@ impl Audit {
             last_checkpoint_size: AtomicU64::new(0),
             newest_known: std::sync::RwLock::new(None),
             last_on_demand: std::sync::Mutex::new(None),
+            upper_nodes: std::sync::RwLock::new(std::collections::HashMap::new()),
         })
     }
 
@@ -220,6 +229,7 @@ impl Audit {
                 return Err(StoreError::Corrupt(format!("audit leaves [{from}, {to}) incomplete")));
             }
             self.store.extend_audit_tree(from, to, &nodes).await?;
+            self.cache_upper(nodes.iter().copied());
             if size - from > TREE_STEP {
                 tracing::info!(done = to, of = size, "audit tree nodes written");
             }
@@ -235,8 +245,21 @@ impl Audit {
         let mut wanted: Vec<TreeNode> = blocks.iter().flatten().copied().collect();
         wanted.sort_unstable();
         wanted.dedup();
+        let mut found: std::collections::HashMap<TreeNode, Hash> = std::collections::HashMap::new();
+        {
+            let cached = self.upper_nodes.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            wanted.retain(|node| match cached.get(node) {
+                Some(hash) => {
+                    found.insert(*node, *hash);
+                    false
+                }
+                None => true,
+            });
+        }
         let hashes = self.store.audit_nodes(&wanted).await?;
-        let found: std::collections::HashMap<TreeNode, Hash> = wanted.into_iter().zip(hashes).collect();
+        let read: Vec<(TreeNode, Hash)> = wanted.into_iter().zip(hashes).collect();
+        self.cache_upper(read.iter().copied());
+        found.extend(read);
         Ok(blocks
             .iter()
             .map(|blocks| {
@@ -244,6 +267,21 @@ impl Audit {
                 hash_of_blocks(&hashes)
             })
             .collect())
+    }
+
+    /// Remember the upper ones of these nodes (see `CACHED_FROM_LEVEL`).
+    fn cache_upper(&self, nodes: impl Iterator<Item = (TreeNode, Hash)>) {
+        let mut upper = nodes.filter(|((level, _), _)| *level >= CACHED_FROM_LEVEL).peekable();
+        if upper.peek().is_none() {
+            return;
+        }
+        let mut cached = self.upper_nodes.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (node, hash) in upper {
+            if cached.len() >= CACHED_NODES_MAX {
+                break;
+            }
+            cached.insert(node, hash);
+        }
     }
 
     /// Make sure the stored tree covers `size` leaves (it does for every
