@@ -763,6 +763,10 @@ pub struct GrantClaim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendedAudit {
     pub entry: AuditEntry,
+    /// For an append with a claim: why the claim failed (the entry is then
+    /// the refusal that was logged instead); None when it succeeded or
+    /// there was no claim.
+    pub claim_refused: Option<ClaimFailure>,
     /// For a successful claim: the claimed evidence that still exists at the
     /// commit and belongs to the claim's citizen (in the claim's order).
     pub evidence: Vec<EvidenceId>,
@@ -789,7 +793,7 @@ fn settle_claims(
     let mut changed: Vec<String> = Vec::new();
     for append in appends {
         let mut event = append.event.clone();
-        let mut success = false;
+        let mut outcome = Claimed::NoClaim;
         if let Some(claim) = &append.claim {
             match current.get_mut(&claim.grant_id) {
                 Some((uses, false)) if *uses < i64::from(claim.max_uses) => {
@@ -798,14 +802,17 @@ fn settle_claims(
                     if !changed.contains(&claim.grant_id) {
                         changed.push(claim.grant_id.clone());
                     }
-                    success = true;
+                    outcome = Claimed::Yes;
                 }
-                Some((_, false)) => refuse_claimed_event(&mut event, ClaimFailure::Exhausted),
-                _ => refuse_claimed_event(&mut event, ClaimFailure::Revoked),
+                Some((_, false)) => outcome = Claimed::Refused(ClaimFailure::Exhausted),
+                _ => outcome = Claimed::Refused(ClaimFailure::Revoked),
+            }
+            if let Claimed::Refused(failure) = outcome {
+                refuse_claimed_event(&mut event, failure);
             }
         }
         events.push((append.time, event));
-        claimed.push(success);
+        claimed.push(outcome);
     }
     let updates = changed
         .into_iter()
@@ -821,7 +828,15 @@ struct SettledClaims {
     events: Vec<(DateTime<Utc>, AuditEvent)>,
     /// (grant id, new use count)
     updates: Vec<(String, i64)>,
-    claimed: Vec<bool>,
+    claimed: Vec<Claimed>,
+}
+
+/// What became of one append's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claimed {
+    NoClaim,
+    Yes,
+    Refused(ClaimFailure),
 }
 
 /// The distinct grant ids claimed in a batch.
@@ -852,7 +867,7 @@ fn claimed_evidence_ids(appends: &[AuditAppend]) -> Vec<String> {
 /// (`existing`: (evidence id, owner) as read in the append transaction).
 fn appended_with_evidence(
     appends: &[AuditAppend],
-    claimed: &[bool],
+    claimed: &[Claimed],
     entries: Vec<AuditEntry>,
     existing: &[(String, String)],
 ) -> Vec<AppendedAudit> {
@@ -861,7 +876,7 @@ fn appended_with_evidence(
         .zip(appends.iter().zip(claimed))
         .map(|(entry, (append, claimed))| {
             let evidence = match (&append.claim, claimed) {
-                (Some(claim), true) => claim
+                (Some(claim), Claimed::Yes) => claim
                     .evidence
                     .iter()
                     .filter(|id| {
@@ -873,7 +888,11 @@ fn appended_with_evidence(
                     .collect(),
                 _ => Vec::new(),
             };
-            AppendedAudit { entry, evidence }
+            let claim_refused = match claimed {
+                Claimed::Refused(failure) => Some(*failure),
+                Claimed::NoClaim | Claimed::Yes => None,
+            };
+            AppendedAudit { entry, evidence, claim_refused }
         })
         .collect()
 }

@@ -23,6 +23,7 @@ use crate::store::{
     AccessRequestRecord, ActorKind, AppendedAudit, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, ReleaseGrant,
     RequestState,
 };
+use crate::store::{ClaimFailure, StoreError};
 
 /// Unanswered requests expire after this long.
 pub const REQUEST_LIFETIME_HOURS: i64 = 24;
@@ -478,15 +479,17 @@ impl Vault {
         };
         // Durable (and the use counted) before anything is decrypted; the
         // same transaction says which of the evidence still exists.
-        let AppendedAudit { entry, evidence: stored } = self.audit.record_claiming(event, Some(claim)).await?;
-        let uses = match (entry.event.outcome, entry.event.targets.grant_use) {
-            (Outcome::Success, Some(uses)) => uses,
-            _ => {
-                let refusal = match entry.event.reason.as_deref() {
-                    Some("grant_exhausted") => Refusal::Exhausted,
-                    _ => Refusal::Revoked,
-                };
-                return Err(VaultError::Refused(refusal));
+        let AppendedAudit { entry, evidence: stored, claim_refused } =
+            self.audit.record_claiming(event, Some(claim)).await?;
+        let uses = match (claim_refused, entry.event.targets.grant_use) {
+            (Some(ClaimFailure::Exhausted), _) => return Err(VaultError::Refused(Refusal::Exhausted)),
+            (Some(ClaimFailure::Revoked), _) => return Err(VaultError::Refused(Refusal::Revoked)),
+            (None, Some(uses)) => uses,
+            // A claim that succeeded always counts its use.
+            (None, None) => {
+                return Err(VaultError::Store(StoreError::Corrupt(
+                    "a claimed release without its use count".to_owned(),
+                )));
             }
         };
         let mut records = Vec::with_capacity(stored.len());
