@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod log;
 pub mod merkle;
 pub mod service;
+pub mod tiles;
 pub mod verify;
 
 /// Who did it.

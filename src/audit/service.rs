@@ -245,7 +245,23 @@ impl Audit {
         let mut wanted: Vec<TreeNode> = blocks.iter().flatten().copied().collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut found: std::collections::HashMap<TreeNode, Hash> = std::collections::HashMap::new();
+        let found = self.fetch_nodes(wanted).await?;
+        Ok(blocks
+            .iter()
+            .map(|blocks| {
+                let hashes: Vec<Hash> = blocks.iter().filter_map(|node| found.get(node).copied()).collect();
+                hash_of_blocks(&hashes)
+            })
+            .collect())
+    }
+
+    /// The hashes of `wanted` nodes: the upper ones from memory where known,
+    /// the rest in one store read.
+    async fn fetch_nodes(
+        &self,
+        mut wanted: Vec<TreeNode>,
+    ) -> Result<std::collections::HashMap<TreeNode, Hash>, StoreError> {
+        let mut found = std::collections::HashMap::new();
         {
             let cached = self.upper_nodes.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             wanted.retain(|node| match cached.get(node) {
@@ -260,13 +276,22 @@ impl Audit {
         let read: Vec<(TreeNode, Hash)> = wanted.into_iter().zip(hashes).collect();
         self.cache_upper(read.iter().copied());
         found.extend(read);
-        Ok(blocks
+        Ok(found)
+    }
+
+    /// The hashes of the nodes a C2SP tile of a tree of `size` leaves holds
+    /// (see `audit::tiles`), in order. The caller checked that the tree has
+    /// the tile.
+    pub async fn tile_hashes(&self, tile: &super::tiles::Tile, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.cover(size).await?;
+        let nodes = tile.nodes();
+        let found = self.fetch_nodes(nodes.clone()).await?;
+        nodes
             .iter()
-            .map(|blocks| {
-                let hashes: Vec<Hash> = blocks.iter().filter_map(|node| found.get(node).copied()).collect();
-                hash_of_blocks(&hashes)
+            .map(|node| {
+                found.get(node).copied().ok_or_else(|| StoreError::Corrupt(format!("tree node {node:?} missing")))
             })
-            .collect())
+            .collect()
     }
 
     /// Remember the upper ones of these nodes (see `CACHED_FROM_LEVEL`).

@@ -4,8 +4,8 @@
 //! its leaf hash) with an inclusion proof against that checkpoint.
 
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 
@@ -18,6 +18,7 @@ use super::web::Page;
 use crate::audit::checkpoint::open_signed;
 use crate::audit::merkle::{Hash, verify_inclusion};
 use crate::audit::service::{Covering, SignedCheckpoint};
+use crate::audit::tiles::Tile;
 use crate::audit::{Action, Actor, Outcome};
 use crate::policy::{Lang, Policies};
 use crate::store::{AuditFilter, StoredAuditEntry};
@@ -125,6 +126,38 @@ pub struct ConsistencyBody {
     new_size: u64,
     /// RFC 9162 §2.1.4 consistency proof (hex), from `old_size` to `new_size`.
     proof: Vec<String>,
+}
+
+/// `GET /api/v1/audit/log/checkpoint`: the latest checkpoint as the C2SP
+/// tlog-tiles `checkpoint` file (the signed note, `text/plain`).
+pub async fn tlog_checkpoint(State(app): State<AppState>) -> ApiResult<Response> {
+    let Some(latest) = app.vault.audit().latest_checkpoint().await? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_checkpoint", "No checkpoint has been signed yet."));
+    };
+    let mut response = Response::new(axum::body::Body::from(latest.note));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// `GET /api/v1/audit/log/tile/<L>/<N>[.p/<W>]`: a C2SP tlog-tiles hash
+/// tile of the tree of the latest checkpoint. Tiles never change, so they
+/// are served as immutable. Paths that are not canonical, tiles the tree
+/// does not have (yet) and entry bundles (which name citizens) are 404.
+pub async fn tlog_tile(State(app): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+    let tile = Tile::parse(&path).ok_or_else(ApiError::not_found)?;
+    let audit = app.vault.audit();
+    let size = audit.latest_checkpoint().await?.map_or(0, |checkpoint| checkpoint.size);
+    if !tile.exists_in(size) {
+        return Err(ApiError::not_found());
+    }
+    let hashes = audit.tile_hashes(&tile, size).await?;
+    let mut response = Response::new(axum::body::Body::from(hashes.concat()));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    Ok(response)
 }
 
 /// `GET /api/v1/audit/consistency?old=M[&new=N]`: proof that the tree of

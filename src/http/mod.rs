@@ -107,10 +107,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/evidence-types", get(api::evidence_types))
         .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/api/v1/audit/consistency", get(audit::consistency))
+        .route("/api/v1/audit/log/checkpoint", get(audit::tlog_checkpoint))
         .route("/api/v1/keys", get(dept::keys))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::public_calls));
     Router::new()
         .merge(public)
+        // Hash tiles: immutable, a bounded read each, meant to be cached and
+        // followed by tlog clients: not rate-limited per address.
+        .route("/api/v1/audit/log/tile/{*path}", get(audit::tlog_tile))
         // Department API: rate-limited per certificate (in
         // `DepartmentCaller`), refusals counted per certificate by `edge`.
         .route("/api/v1/dept/requests", post(dept::create_request))

@@ -212,6 +212,109 @@ async fn proofs_are_signed_on_demand_at_most_once_a_second(backend: Backend) {
     app.stop().await;
 }
 
+/// RFC 6962 MTH, written here from the RFC (recursive split at the largest
+/// power of two below n), not with tresor's code.
+fn independent_root(leaves: &[Hash]) -> Hash {
+    let sha = |parts: &[&[u8]]| {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in parts {
+            context.update(part);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(context.finish().as_ref());
+        out
+    };
+    match leaves.len() {
+        0 => sha(&[]),
+        1 => leaves[0],
+        n => {
+            let mut k = 1;
+            while k * 2 < n {
+                k *= 2;
+            }
+            sha(&[&[1u8], &independent_root(&leaves[..k]), &independent_root(&leaves[k..])])
+        }
+    }
+}
+
+/// The public tlog-tiles view: the checkpoint file and hash tiles at the
+/// C2SP paths; the level-0 tiles are the leaf hashes, the level-1 tile the
+/// roots of each 256 leaves, and the leaves rebuild the signed root.
+/// Non-canonical paths, tiles the tree does not have and entry bundles are
+/// 404.
+async fn tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root(backend: Backend) {
+    use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+    let app = TestApp::start(backend).await;
+    let public = TestApp::browser();
+    assert_eq!(public.get(app.url("/api/v1/audit/log/tile/0/000.p/1")).send().await.unwrap().status(), 404);
+    let audit = app.state.vault.audit();
+    let existing = app.store.audit_size().await.unwrap();
+    for n in existing..700 {
+        let event = AuditEvent {
+            actor: Actor::System,
+            action: Action::PolicyLoad,
+            targets: Targets { service: Some(format!("s{n}")), ..Targets::default() },
+            outcome: Outcome::Success,
+            reason: None,
+        };
+        audit.record(event).await.unwrap();
+    }
+    let signed = audit.checkpoint().await.unwrap().expect("a checkpoint");
+    assert_eq!(signed.size, 700);
+
+    let note = public.get(app.url("/api/v1/audit/log/checkpoint")).send().await.unwrap();
+    assert_eq!(note.status(), 200);
+    assert!(note.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let note = note.text().await.unwrap();
+    let (name, public_key) = parse_verifier_key(&audit.verifier_key()).unwrap();
+    let checkpoint = open_signed(&note, &name, &public_key).unwrap();
+    assert_eq!(checkpoint.size, 700);
+
+    let tile = |path: &str| {
+        let public = public.clone();
+        let url = app.url(&format!("/api/v1/audit/log/tile/{path}"));
+        async move {
+            let response = public.get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let cache = response.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+            (status, cache, response.bytes().await.unwrap().to_vec())
+        }
+    };
+    // 700 leaves: tiles 0/000 and 0/001 full, 0/002.p/188; level 1: 1/000.p/2.
+    let mut leaves: Vec<Hash> = Vec::new();
+    for path in ["0/000", "0/001", "0/002.p/188"] {
+        let (status, cache, bytes) = tile(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(cache.as_deref(), Some("public, max-age=31536000, immutable"));
+        leaves.extend(bytes.chunks(32).map(|chunk| <Hash>::try_from(chunk).unwrap()));
+    }
+    assert_eq!(leaves.len(), 700);
+    assert_eq!(leaves, app.store.audit_leaf_hashes(0, 700).await.unwrap(), "level 0 holds the leaf hashes");
+    assert_eq!(independent_root(&leaves), checkpoint.root, "the tiles rebuild the signed root");
+    let (status, _, level_one) = tile("1/000.p/2").await;
+    assert_eq!(status, 200);
+    assert_eq!(&level_one[..32], &independent_root(&leaves[..256]));
+    assert_eq!(&level_one[32..], &independent_root(&leaves[256..512]));
+    for missing in [
+        "0/002",
+        "0/002.p/187",
+        "0/002.p/189",
+        "0/003.p/1",
+        "1/000",
+        "2/000.p/1",
+        "0/2",
+        "0/x000/000",
+        "0/000.p/0",
+        "0/000.p/256",
+        "entries/000",
+        "entries/000.p/5",
+        "0/000.p/01",
+    ] {
+        assert_eq!(tile(missing).await.0, 404, "{missing}");
+    }
+    app.stop().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -308,6 +411,7 @@ async fn consistency_proofs_link_checkpoints(backend: Backend) {
 }
 
 on_both_backends!(
+    tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root,
     fail_closed,
     citizen_sees_every_access_with_a_proof,
     proofs_are_signed_on_demand_at_most_once_a_second,
