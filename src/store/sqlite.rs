@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use std::collections::HashMap;
 
 use super::blobs::BlobDir;
 use super::{
@@ -20,7 +19,7 @@ use super::{
     AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves, sequence_bound,
     stored_size,
 };
-use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, nodes_by_level, nodes_in_order};
+use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode};
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
@@ -42,12 +41,14 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 mod audit;
 
-pub use audit::SqliteAudit;
+pub use audit::{SqliteAudit, SqliteTreeReader};
 
 pub struct SqliteStore {
     pool: SqlitePool,
     /// The audit group commit's own blocking connection (see `audit`).
     audit: Arc<SqliteAudit>,
+    /// Tree node reads for proofs, on a blocking connection of their own.
+    tree: Arc<SqliteTreeReader>,
     /// Sealed file chunks, one file per upload, beside the database.
     blobs: BlobDir,
     /// For `sqlite::memory:`: the throwaway directory holding the database
@@ -148,9 +149,11 @@ impl SqliteStore {
             .await
             .map_err(sqlite_error)?;
         let audit = SqliteAudit::open(options.get_filename(), store_options.timeout)?;
+        let tree = SqliteTreeReader::open(options.get_filename(), store_options.timeout)?;
         Ok(Self {
             pool,
             audit: Arc::new(audit),
+            tree: Arc::new(tree),
             blobs: BlobDir::open(std::path::PathBuf::from(blob_dir))?,
             _throwaway: throwaway,
         })
@@ -731,34 +734,11 @@ impl Store for SqliteStore {
     }
 
     async fn audit_nodes(&self, nodes: &[TreeNode]) -> Result<Vec<[u8; 32]>> {
-        let mut found = HashMap::new();
-        // One snapshot for all of them.
-        let mut tx = self.pool.begin().await.map_err(sqlite_error)?;
-        for (level, indexes) in nodes_by_level(nodes) {
-            for chunk in indexes.chunks(NODES_PER_QUERY) {
-                let mut query = if level == 0 {
-                    QueryBuilder::<Sqlite>::new("SELECT sequence, leaf_hash FROM audit_entries WHERE sequence IN (")
-                } else {
-                    let mut query = QueryBuilder::<Sqlite>::new("SELECT idx, hash FROM audit_nodes WHERE level = ");
-                    query.push_bind(i64::from(level)).push(" AND idx IN (");
-                    query
-                };
-                let mut list = query.separated(", ");
-                for index in chunk {
-                    list.push_bind(sequence_bound(*index));
-                }
-                list.push_unseparated(")");
-                let rows: Vec<(i64, Vec<u8>)> =
-                    query.build_query_as().fetch_all(&mut *tx).await.map_err(sqlite_error)?;
-                for (index, hash) in rows {
-                    if let Ok(index) = u64::try_from(index) {
-                        found.insert((level, index), hash);
-                    }
-                }
-            }
-        }
-        tx.commit().await.map_err(sqlite_error)?;
-        nodes_in_order(nodes, &found)
+        let reader = self.tree.clone();
+        let nodes = nodes.to_vec();
+        tokio::task::spawn_blocking(move || reader.nodes(&nodes))
+            .await
+            .map_err(|error| StoreError::Corrupt(format!("tree read stopped: {error}")))?
     }
 
     async fn extend_audit_tree(&self, from: u64, to: u64, nodes: &[(TreeNode, [u8; 32])]) -> Result<()> {

@@ -18,8 +18,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::super::{
-    AppendedAudit, AuditAppend, BlockingAudit, Result, StoreError, appended_with_evidence, claimed_evidence_ids,
-    claimed_grant_ids, number_audit_events, settle_claims,
+    AppendedAudit, AuditAppend, BlockingAudit, Result, StoreError, TreeNode, appended_with_evidence,
+    claimed_evidence_ids, claimed_grant_ids, leaf_hash_array, number_audit_events, settle_claims,
 };
 use super::{Constraint, constraint_conflict};
 
@@ -49,6 +49,57 @@ impl SqliteAudit {
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")
             .map_err(sqlite_error)?;
         Ok(Self { connection: Mutex::new(connection) })
+    }
+}
+
+/// Reads of the stored tree's nodes for proofs, on a blocking connection of
+/// its own (see the module documentation): a page of a citizen's log reads
+/// thousands of nodes, and sqlx-sqlite's hand-over of each row cost more
+/// than SQLite's reads (README, "The audit log at any size").
+pub struct SqliteTreeReader {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteTreeReader {
+    pub(super) fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
+        let connection = Connection::open(path).map_err(sqlite_error)?;
+        connection.busy_timeout(busy_timeout).map_err(sqlite_error)?;
+        connection.set_prepared_statement_cache_capacity(4);
+        connection.execute_batch("PRAGMA query_only = ON;").map_err(sqlite_error)?;
+        Ok(Self { connection: Mutex::new(connection) })
+    }
+
+    /// The hashes of `nodes` (level 0: leaf hashes), in order, from one
+    /// read snapshot; a missing one is `Corrupt`.
+    pub(super) fn nodes(&self, nodes: &[TreeNode]) -> Result<Vec<[u8; 32]>> {
+        let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transaction = connection.transaction().map_err(sqlite_error)?;
+        let mut hashes = Vec::with_capacity(nodes.len());
+        {
+            let mut leaf = transaction
+                .prepare_cached("SELECT leaf_hash FROM audit_entries WHERE sequence = ?1")
+                .map_err(sqlite_error)?;
+            let mut node = transaction
+                .prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")
+                .map_err(sqlite_error)?;
+            for &(level, index) in nodes {
+                let position =
+                    i64::try_from(index).map_err(|_| StoreError::Corrupt(format!("tree node index {index}")))?;
+                let hash: Option<Vec<u8>> = if level == 0 {
+                    leaf.query_row(params![position], |row| row.get(0)).optional().map_err(sqlite_error)?
+                } else {
+                    node.query_row(params![i64::from(level), position], |row| row.get(0))
+                        .optional()
+                        .map_err(sqlite_error)?
+                };
+                match hash {
+                    Some(hash) => hashes.push(leaf_hash_array(&hash)?),
+                    None => return Err(StoreError::Corrupt(format!("audit tree node {:?} missing", (level, index)))),
+                }
+            }
+        }
+        transaction.commit().map_err(sqlite_error)?;
+        Ok(hashes)
     }
 }
 
