@@ -14,14 +14,17 @@
 //! Run: `cargo bench --bench audit_scale`; `TRESOR_BENCH_AUDIT_SIZES`
 //! (default `1000,100000,1000000`) picks the sizes.
 
+#[path = "support/events.rs"]
+mod events;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
+use tresor::audit::AuditEvent;
 use tresor::audit::service::Audit;
-use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::clock::SystemClock;
 use tresor::crypto::{FileKeyProvider, KeyProvider};
 use tresor::store::sqlite::SqliteStore;
@@ -45,26 +48,12 @@ fn main() {
     });
 }
 
-/// A release like the vault writes them; every `size / 1000`-th is about
-/// the active citizen.
+/// A release like the vault writes them; every `active_every`-th is about
+/// the active citizen, the others about one of 50,000.
 fn release(number: u64, active_every: u64) -> AuditEvent {
     let subject =
         if number.is_multiple_of(active_every) { ACTIVE.to_owned() } else { format!("{:032x}", number % 50_000) };
-    AuditEvent {
-        actor: Actor::Department("wohngeldstelle".to_owned()),
-        action: Action::Release,
-        targets: Targets {
-            subject: Some(subject),
-            evidence: vec![format!("{:032x}", number.wrapping_mul(7919))],
-            fields: vec!["einkommen".to_owned(), "miete".to_owned()],
-            grant: Some(format!("{:032x}", number / 3)),
-            department: None,
-            grant_use: None,
-            service: Some("wohngeld".to_owned()),
-        },
-        outcome: Outcome::Success,
-        reason: None,
-    }
+    events::release(number, subject)
 }
 
 fn percentile(samples: &mut [Duration], share: f64) -> f64 {

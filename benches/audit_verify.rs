@@ -5,16 +5,19 @@
 //! Run: `cargo bench --bench audit_verify` (`TRESOR_BENCH_AUDIT_ENTRIES`
 //! changes the size). Figures go into the README.
 
+#[path = "support/events.rs"]
+mod events;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
+use tresor::audit::AuditEvent;
 use tresor::audit::checkpoint::Checkpoint;
 use tresor::audit::merkle::TreeBuilder;
 use tresor::audit::verify::verify_log;
-use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::crypto::{FileKeyProvider, KeyProvider};
 use tresor::store::Store;
 use tresor::store::sqlite::SqliteStore;
@@ -28,23 +31,9 @@ fn main() {
     runtime.block_on(run());
 }
 
-/// A release like the vault writes them: ids and field names, no values.
+/// A release like the vault writes them, about one of 50,000 citizens.
 fn release(number: u64) -> AuditEvent {
-    AuditEvent {
-        actor: Actor::Department("wohngeldstelle".to_owned()),
-        action: Action::Release,
-        targets: Targets {
-            subject: Some(format!("{:032x}", number % 50_000)),
-            evidence: vec![format!("{:032x}", number.wrapping_mul(7919))],
-            fields: vec!["einkommen".to_owned(), "miete".to_owned()],
-            grant: Some(format!("{:032x}", number / 3)),
-            department: None,
-            grant_use: None,
-            service: Some("wohngeld".to_owned()),
-        },
-        outcome: Outcome::Success,
-        reason: None,
-    }
+    events::release(number, format!("{:032x}", number % 50_000))
 }
 
 /// User plus system CPU time of this process (all threads), from

@@ -37,13 +37,20 @@ fn hash_from_hex(text: &str) -> Hash {
     hex::decode(text).unwrap().try_into().unwrap()
 }
 
-async fn fail_closed(backend: Backend) {
-    let app = TestApp::start(backend).await;
+/// Anna logged in at level high with one income statement: (her browser,
+/// its CSRF token, the evidence id).
+async fn anna_with_evidence(app: &TestApp) -> (reqwest::Client, String, String) {
     let browser = TestApp::browser();
     app.login(&browser, "anna", Some("high")).await;
     let csrf = app.csrf(&browser).await;
-    let created: Value = upload_income(&app, &browser, &csrf).await.json().await.unwrap();
+    let created: Value = upload_income(app, &browser, &csrf).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
+    (browser, csrf, id)
+}
+
+async fn fail_closed(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (browser, csrf, id) = anna_with_evidence(&app).await;
 
     app.audit_fault.set_failing(true);
     // Viewing: no plaintext leaves when the access cannot be recorded.
@@ -182,11 +189,7 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
 /// between, entries without a proof come with `retry_after_seconds`.
 async fn proofs_are_signed_on_demand_at_most_once_a_second(backend: Backend) {
     let app = TestApp::start(backend).await;
-    let anna = TestApp::browser();
-    app.login(&anna, "anna", Some("high")).await;
-    let csrf = app.csrf(&anna).await;
-    let created: Value = upload_income(&app, &anna, &csrf).await.json().await.unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let (anna, _csrf, id) = anna_with_evidence(&app).await;
     let all_proven = |log: &Value| log["entries"].as_array().unwrap().iter().all(|e| e["inclusion_proof"].is_array());
 
     let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();

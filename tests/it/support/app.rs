@@ -357,6 +357,12 @@ impl TestApp {
     }
 }
 
+/// A connection of its own to a TestApp's database.
+enum OwnConnection {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
 /// Looking at the database behind the app directly (row counts, raw bytes).
 impl TestApp {
     /// The SQLite database file and its `-wal`/`-shm` companions that exist
@@ -398,27 +404,17 @@ impl TestApp {
     pub async fn count_rows(&self, table: &str) -> i64 {
         assert!(table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "not a table name: {table:?}");
         let statement = format!("SELECT count(*) FROM {table}");
-        match (&self._sqlite_dir, &self.postgres) {
-            (Some(dir), _) => {
-                let url = format!("sqlite://{}", sqlite_path(dir).display());
-                let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file");
-                let count: i64 = sqlx::query_scalar(AssertSqlSafe(statement))
-                    .fetch_one(&mut connection)
-                    .await
-                    .unwrap_or_else(|e| panic!("count {table}: {e}"));
+        match self.own_connection().await {
+            OwnConnection::Sqlite(mut connection) => {
+                let count = sqlx::query_scalar(AssertSqlSafe(statement)).fetch_one(&mut connection).await;
                 connection.close().await.ok();
-                count
+                count.unwrap_or_else(|e| panic!("count {table}: {e}"))
             }
-            (None, Some(database)) => {
-                let mut connection = sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL");
-                let count: i64 = sqlx::query_scalar(AssertSqlSafe(statement))
-                    .fetch_one(&mut connection)
-                    .await
-                    .unwrap_or_else(|e| panic!("count {table}: {e}"));
+            OwnConnection::Postgres(mut connection) => {
+                let count = sqlx::query_scalar(AssertSqlSafe(statement)).fetch_one(&mut connection).await;
                 connection.close().await.ok();
-                count
+                count.unwrap_or_else(|e| panic!("count {table}: {e}"))
             }
-            (None, None) => unreachable!("a TestApp always has a database"),
         }
     }
 
@@ -426,27 +422,32 @@ impl TestApp {
     /// own, as an insider with database access would (tampering tests).
     /// Returns the rows it changed.
     pub async fn execute_as_insider(&self, statement: &str) -> u64 {
-        let statement = statement.to_owned();
+        let query = AssertSqlSafe(statement.to_owned());
+        let done = match self.own_connection().await {
+            OwnConnection::Sqlite(mut connection) => {
+                let done = sqlx::query(query).execute(&mut connection).await.map(|done| done.rows_affected());
+                connection.close().await.ok();
+                done
+            }
+            OwnConnection::Postgres(mut connection) => {
+                let done = sqlx::query(query).execute(&mut connection).await.map(|done| done.rows_affected());
+                connection.close().await.ok();
+                done
+            }
+        };
+        done.unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
+    /// A connection of its own to the app's database.
+    async fn own_connection(&self) -> OwnConnection {
         match (&self._sqlite_dir, &self.postgres) {
             (Some(dir), _) => {
                 let url = format!("sqlite://{}", sqlite_path(dir).display());
-                let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file");
-                let done = sqlx::query(AssertSqlSafe(statement.clone()))
-                    .execute(&mut connection)
-                    .await
-                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
-                connection.close().await.ok();
-                done.rows_affected()
+                OwnConnection::Sqlite(sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file"))
             }
-            (None, Some(database)) => {
-                let mut connection = sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL");
-                let done = sqlx::query(AssertSqlSafe(statement.clone()))
-                    .execute(&mut connection)
-                    .await
-                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
-                connection.close().await.ok();
-                done.rows_affected()
-            }
+            (None, Some(database)) => OwnConnection::Postgres(
+                sqlx::PgConnection::connect(&database.url).await.expect("connect to PostgreSQL"),
+            ),
             (None, None) => unreachable!("a TestApp always has a database"),
         }
     }
