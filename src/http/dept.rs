@@ -3,6 +3,7 @@
 //! plus the public JWK set receipts verify against. Every call is
 //! authenticated by the department's client certificate (`DepartmentCaller`).
 
+use crate::audit::service::Covering;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -123,6 +124,9 @@ struct AuditRef {
     /// The latest signed checkpoint (it may not include this entry yet;
     /// `GET /api/v1/audit/checkpoint` gives newer ones).
     checkpoint: Option<CheckpointRef>,
+    /// Where the entry's inclusion proof is: a checkpoint covering it is
+    /// signed on request (at most one such per second for the vault).
+    proof: String,
 }
 
 #[derive(Serialize)]
@@ -169,6 +173,7 @@ pub async fn release(
         audit: AuditRef {
             index: release.audit_index,
             checkpoint: checkpoint.map(|checkpoint| CheckpointRef { size: checkpoint.size, note: checkpoint.note }),
+            proof: format!("/api/v1/dept/grants/{}/releases/{}/proof", release.grant.id, release.audit_index),
         },
     };
     let bytes = serde_json::to_vec(&body).map_err(|error| ApiError::internal(&error))?;
@@ -205,4 +210,53 @@ pub async fn keys(State(app): State<AppState>) -> Response {
     let mut response = Json(serde_json::json!({ "keys": [jwk] })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
+}
+
+/// The proof that a release is in the audit log.
+#[derive(Serialize)]
+pub struct ReleaseProofBody {
+    index: u64,
+    /// The exact bytes of the entry; SHA-256(0x00 ‖ body) is `leaf_hash`.
+    body: Option<String>,
+    leaf_hash: String,
+    /// A checkpoint covering the entry (C2SP signed note), or null while
+    /// none does yet.
+    checkpoint: Option<String>,
+    /// RFC 9162 inclusion proof (hex) to `checkpoint`; null while pending.
+    inclusion_proof: Option<Vec<String>>,
+    /// Set while pending: ask again after this many seconds.
+    retry_after_seconds: Option<u64>,
+}
+
+/// `GET /api/v1/dept/grants/{id}/releases/{index}/proof`: the inclusion
+/// proof of the caller's own release at `index` against a checkpoint that
+/// covers it (signed now if none does and none was signed on request in the
+/// last second). Any other entry is 404.
+pub async fn release_proof(
+    State(app): State<AppState>,
+    caller: DepartmentCaller,
+    Path((id, index)): Path<(String, String)>,
+) -> ApiResult<Json<ReleaseProofBody>> {
+    let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
+    let index: u64 = index.parse().map_err(|_| ApiError::not_found())?;
+    let row = app.vault.release_entry(caller.department(), &id, index).await?.ok_or_else(ApiError::not_found)?;
+    let audit = app.vault.audit();
+    let (checkpoint, inclusion_proof, retry_after_seconds) = match audit.checkpoint_covering(index).await? {
+        Covering::Covered(checkpoint) => {
+            let mut proofs = audit.inclusion_proofs(checkpoint.size, &[index]).await?;
+            let proof = proofs.pop().flatten().map(|proof| proof.iter().map(hex::encode).collect());
+            (Some(checkpoint.note), proof, None)
+        }
+        Covering::Pending { retry_after, .. } => {
+            (None, None, Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)))
+        }
+    };
+    Ok(Json(ReleaseProofBody {
+        index,
+        body: row.body.as_deref().and_then(|body| std::str::from_utf8(body).ok()).map(str::to_owned),
+        leaf_hash: hex::encode(&row.leaf_hash),
+        checkpoint,
+        inclusion_proof,
+        retry_after_seconds,
+    }))
 }

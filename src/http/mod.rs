@@ -120,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dept/requests", post(dept::create_request))
         .route("/api/v1/dept/requests/{id}", get(dept::request_status))
         .route("/api/v1/dept/grants/{id}/release", get(dept::release))
+        .route("/api/v1/dept/grants/{id}/releases/{index}/proof", get(dept::release_proof))
         .route("/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", get(dept::released_file))
         .route("/api/v1/dept/whoami", get(dept_whoami::whoami))
         .route("/", get(web::start))

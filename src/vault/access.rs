@@ -430,6 +430,28 @@ impl Vault {
         Ok(())
     }
 
+    /// The audit entry of a release of grant `id` by `department` at
+    /// `index`, for the department's proof of it; None (404) for any other
+    /// entry, so a department learns nothing about entries not its own.
+    pub async fn release_entry(
+        &self,
+        department: &str,
+        id: &GrantId,
+        index: u64,
+    ) -> Result<Option<crate::store::StoredAuditEntry>> {
+        let after = index.checked_sub(1);
+        let mut rows = self.store.audit_entries(&crate::store::AuditFilter::default(), 1, after).await?;
+        let Some(row) = rows.pop().filter(|row| u64::try_from(row.sequence).ok() == Some(index)) else {
+            return Ok(None);
+        };
+        let Some(Ok(entry)) = row.entry() else { return Ok(None) };
+        let own_release = entry.event.action == Action::Release
+            && entry.event.outcome == Outcome::Success
+            && entry.event.actor == crate::audit::Actor::Department(department.to_owned())
+            && entry.event.targets.grant.as_deref() == Some(id.as_str());
+        Ok(own_release.then_some(row))
+    }
+
     /// Release a grant's fields to `department`: decide (pure), record the
     /// release and claim the use in one durable append, then decrypt.
     #[tracing::instrument(skip_all)]

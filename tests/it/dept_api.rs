@@ -688,7 +688,56 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
     app.stop().await;
 }
 
+/// A department can prove its own release is in the log: the reference in
+/// the release body leads to an inclusion proof against a checkpoint signed
+/// on request, which verifies; another department, another entry or a bad
+/// index get 404.
+async fn a_release_comes_with_a_proof_of_its_audit_entry(backend: Backend) {
+    use tresor::audit::checkpoint::{open_signed, parse_verifier_key};
+    use tresor::audit::merkle::{leaf_hash, verify_inclusion};
+    let app = TestApp::start(backend).await;
+    let (_citizen, grant) = parking_grant(&app, "anna", 2).await;
+    let response = release(&app, TRAFFIC, grant.id.as_str()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let index = body["audit"]["index"].as_u64().unwrap();
+    let proof_path = body["audit"]["proof"].as_str().unwrap().to_owned();
+    assert_eq!(proof_path, format!("/api/v1/dept/grants/{}/releases/{index}/proof", grant.id));
+
+    let proof = app.as_department(TRAFFIC, Method::GET, &proof_path).send().await.unwrap();
+    assert_eq!(proof.status(), 200);
+    let proof: Value = proof.json().await.unwrap();
+    let entry = proof["body"].as_str().unwrap();
+    let leaf = leaf_hash(entry.as_bytes());
+    assert_eq!(hex::encode(leaf), proof["leaf_hash"].as_str().unwrap());
+    let (name, key) = parse_verifier_key(&app.state.vault.audit().verifier_key()).unwrap();
+    let checkpoint = open_signed(proof["checkpoint"].as_str().unwrap(), &name, &key).unwrap();
+    assert!(checkpoint.size > index, "the checkpoint covers the release");
+    let path: Vec<[u8; 32]> = proof["inclusion_proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hash| hex::decode(hash.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    verify_inclusion(&leaf, index, checkpoint.size, &path, &checkpoint.root).unwrap();
+
+    // Not another department's, not another entry, not a bad index.
+    let other = app.as_department("wohngeldstelle", Method::GET, &proof_path).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    for path in [
+        format!("/api/v1/dept/grants/{}/releases/0/proof", grant.id),
+        format!("/api/v1/dept/grants/{}/releases/{}/proof", grant.id, index + 1000),
+        format!("/api/v1/dept/grants/{}/releases/abc/proof", grant.id),
+        format!("/api/v1/dept/grants/{}/releases/-1/proof", grant.id),
+    ] {
+        let refused = app.as_department(TRAFFIC, Method::GET, &path).send().await.unwrap();
+        assert_eq!(refused.status(), 404, "{path}");
+    }
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_release_comes_with_a_proof_of_its_audit_entry,
     requests_are_opened_and_polled,
     bad_requests_get_clear_errors,
     references_with_invisible_characters_are_refused,
