@@ -355,7 +355,10 @@ pub async fn staff_logout(
 #[derive(Debug, Default)]
 struct DpoRequest {
     filter: AuditFilter,
+    /// Oldest first from here (`after`), when asked for; newest first
+    /// otherwise (older than `before`, if given).
     after: Option<u64>,
+    before: Option<u64>,
     limit: Option<u32>,
     lang: Option<String>,
     values: pages::DpoFilterValues,
@@ -375,8 +378,8 @@ impl From<FilterError> for ApiError {
     }
 }
 
-const FILTER_PARAMETERS: [&str; 10] =
-    ["from", "to", "action", "outcome", "department", "service", "citizen", "after", "limit", "lang"];
+const FILTER_PARAMETERS: [&str; 11] =
+    ["from", "to", "action", "outcome", "department", "service", "citizen", "after", "before", "limit", "lang"];
 
 /// Parse the query string strictly: unknown or repeated parameters and bad
 /// values are refused with the parameter's name; empty values mean "any".
@@ -458,6 +461,10 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
                 request.after =
                     Some(value.parse().map_err(|_| FilterError { parameter, message: "expected a sequence number" })?);
             }
+            "before" => {
+                request.before =
+                    Some(value.parse().map_err(|_| FilterError { parameter, message: "expected a sequence number" })?);
+            }
             "limit" => {
                 let limit: u32 = value.parse().map_err(|_| FilterError { parameter, message: "expected 1 to 1000" })?;
                 if !(1..=MAX_LIMIT).contains(&limit) {
@@ -473,6 +480,12 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
         && from >= until
     {
         return Err(FilterError { parameter: "to", message: "must be after from" });
+    }
+    if request.after.is_some() && request.before.is_some() {
+        return Err(FilterError {
+            parameter: "before",
+            message: "give either after (oldest first) or before (newest first)",
+        });
     }
     Ok(request)
 }
@@ -524,14 +537,19 @@ async fn record_query(app: &AppState, dpo: &Dpo, filter: &AuditFilter, reason: &
     Ok(())
 }
 
-/// Entries after `after`, at most `limit`, and whether there are more.
+/// A page of entries, at most `limit`, and whether there are more: oldest
+/// first after `after` when the request gives it, else newest first (older
+/// than `before`, if given), each from the right place of the filter's index.
 async fn fetch_page(
     store: &dyn Store,
     filter: &AuditFilter,
     limit: u32,
-    after: Option<u64>,
+    request: &DpoRequest,
 ) -> ApiResult<(Vec<StoredAuditEntry>, bool)> {
-    let mut rows = store.audit_entries(filter, limit + 1, after).await?;
+    let mut rows = match request.after {
+        Some(after) => store.audit_entries(filter, limit + 1, Some(after)).await?,
+        None => store.audit_entries_newest_first(filter, limit + 1, request.before).await?,
+    };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     Ok((rows, more))
@@ -580,11 +598,12 @@ pub async fn query_page(
     let result = async {
         record_query(&app, &dpo, &request.filter, "dpo_page").await?;
         let limit = request.limit.unwrap_or(PAGE_LIMIT);
-        let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, request.after).await?;
+        let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, &request).await?;
         let export_query = filter_query(&request.values);
+        let cursor = if request.after.is_some() { "after" } else { "before" };
         let next_href = more.then(|| rows.last()).flatten().map(|last| {
             let separator = if export_query.is_empty() { "" } else { "&" };
-            format!("/dpo?{export_query}{separator}after={}&lang={}", last.sequence, i18n::lang_code(ctx.lang))
+            format!("/dpo?{export_query}{separator}{cursor}={}&lang={}", last.sequence, i18n::lang_code(ctx.lang))
         });
         let rows = rows
             .iter()
@@ -658,9 +677,14 @@ impl EntryBody {
 
 #[derive(Serialize)]
 pub struct EntriesBody {
+    /// Newest first, or oldest first when `after` was given.
     entries: Vec<EntryBody>,
-    /// Pass as `after` for the next page; null on the last page.
+    /// Oldest first: pass as `after` for the next page; null on the last
+    /// page and when newest first.
     next_after: Option<i64>,
+    /// Newest first: pass as `before` for the next (older) page; null on the
+    /// last page and when oldest first.
+    next_before: Option<i64>,
 }
 
 /// `GET /api/v1/dpo/entries`: the same query as JSON, keyset-paged.
@@ -674,9 +698,10 @@ pub async fn entries_json(
     let request = parse_dpo_request(raw.as_deref())?;
     record_query(&app, &dpo, &request.filter, "dpo_entries").await?;
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
-    let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, request.after).await?;
-    let next_after = if more { rows.last().map(|row| row.sequence) } else { None };
-    Ok(Json(EntriesBody { entries: rows.iter().map(EntryBody::from_stored).collect(), next_after }))
+    let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, &request).await?;
+    let next = if more { rows.last().map(|row| row.sequence) } else { None };
+    let (next_after, next_before) = if request.after.is_some() { (next, None) } else { (None, next) };
+    Ok(Json(EntriesBody { entries: rows.iter().map(EntryBody::from_stored).collect(), next_after, next_before }))
 }
 
 // --- exports -------------------------------------------------------------------------

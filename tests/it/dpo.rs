@@ -165,18 +165,27 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     let today_only = entries(&dpo, &app, &format!("from={today}&to={today}&action=release")).await;
     assert_eq!(entry_list(&today_only).len(), 5);
 
-    // Keyset paging: no overlap, no gap.
+    // Keyset paging, newest first unless `after` is given: no overlap, no gap.
     let first = entries(&dpo, &app, "action=release&limit=2").await;
-    let after = first["next_after"].as_i64().expect("more pages");
-    let second = entries(&dpo, &app, &format!("action=release&limit=2&after={after}")).await;
-    let third = entries(&dpo, &app, &format!("action=release&limit=2&after={}", second["next_after"])).await;
-    assert!(third["next_after"].is_null());
+    assert!(first["next_after"].is_null());
+    let before = first["next_before"].as_i64().expect("more pages");
+    let second = entries(&dpo, &app, &format!("action=release&limit=2&before={before}")).await;
+    let third = entries(&dpo, &app, &format!("action=release&limit=2&before={}", second["next_before"])).await;
+    assert!(third["next_before"].is_null());
     let sequences: Vec<i64> = [&first, &second, &third]
         .iter()
         .flat_map(|page| entry_list(page).iter().map(|e| e["sequence"].as_i64().unwrap()))
         .collect();
     assert_eq!(sequences.len(), 5);
-    assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]));
+    assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {sequences:?}");
+    let oldest_first = entries(&dpo, &app, "action=release&limit=2&after=0").await;
+    assert!(oldest_first["next_before"].is_null());
+    let next_after = oldest_first["next_after"].as_i64().expect("more pages");
+    let ascending: Vec<i64> = entry_list(&oldest_first).iter().map(|e| e["sequence"].as_i64().unwrap()).collect();
+    assert_eq!(ascending, vec![sequences[4], sequences[3]], "oldest first from `after`");
+    assert_eq!(next_after, sequences[3]);
+    let page = dpo.get(app.url("/dpo?action=release&limit=2&lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("before={}", sequences[1])), "the page links to the older entries: {page}");
 
     // Bad filter values: 400 invalid_filter, never a panic.
     for bad in [
@@ -188,6 +197,8 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
         "citizen=anna",
         "department=%3Cscript%3E",
         "after=-3",
+        "before=-1",
+        "after=1&before=5",
         "colour=red",
         "action=login&action=logout",
         "from=2026-05-02&to=2026-05-01",
@@ -221,7 +232,9 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     assert_eq!(lines.len(), 1 + 5);
     assert!(lines.iter().any(|line| line.contains("\"'=SUM(1,2)\"")), "{csv}");
     assert!(!lines.iter().skip(1).any(|line| line.split(',').any(|cell| cell.starts_with('='))), "{csv}");
-    for (line, entry) in lines[1..].iter().zip(entry_list(&entries(&dpo, &app, "action=release").await)) {
+    // The export is oldest first; the JSON newest first.
+    let newest_first = entries(&dpo, &app, "action=release").await;
+    for (line, entry) in lines[1..].iter().zip(entry_list(&newest_first).iter().rev()) {
         assert!(line.starts_with(&format!("{},", entry["sequence"])), "{line}");
         assert!(line.ends_with(entry["leaf_hash"].as_str().unwrap()), "{line}");
     }
