@@ -111,12 +111,10 @@ struct DpoEntryFile {
 /// problems, the 1-based line (like `PolicyError`).
 #[derive(Debug, thiserror::Error)]
 pub enum StaffPolicyError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The reason is part of the message, and not also a `source`: error
+    // chains (`{:#}`) would print it twice.
+    #[error("{}: cannot read: {reason}", path.display())]
+    Io { path: PathBuf, reason: std::io::Error },
     #[error("{}:{line}: {message}", path.display())]
     Invalid { path: PathBuf, line: usize, message: String },
 }
@@ -129,7 +127,7 @@ impl StaffPolicy {
         match std::fs::read_to_string(&path) {
             Ok(source) => Self::from_toml(&source, &path),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(StaffPolicyError::Io { path, source }),
+            Err(source) => Err(StaffPolicyError::Io { path, reason: source }),
         }
     }
 

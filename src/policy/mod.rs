@@ -54,14 +54,15 @@ impl Policies {
     /// none (the shipped policy directory has both).
     pub fn load(dir: &Path) -> Result<Policies, PolicyError> {
         let path = dir.join(EVIDENCE_TYPES_FILE);
-        let source = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io { path: path.clone(), source })?;
+        let source =
+            std::fs::read_to_string(&path).map_err(|source| PolicyError::Io { path: path.clone(), reason: source })?;
         let evidence_types = EvidenceTypes::from_toml(&source, &path)?;
 
         let path = dir.join(DEPARTMENTS_FILE);
         let departments = match std::fs::read_to_string(&path) {
             Ok(source) => Departments::from_toml(&source, &path)?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Departments::default(),
-            Err(source) => return Err(PolicyError::Io { path, source }),
+            Err(source) => return Err(PolicyError::Io { path, reason: source }),
         };
 
         let services_dir = dir.join(SERVICES_DIR);
@@ -69,17 +70,18 @@ impl Policies {
         match std::fs::read_dir(&services_dir) {
             Ok(entries) => {
                 for entry in entries {
-                    let entry = entry.map_err(|source| PolicyError::Io { path: services_dir.clone(), source })?;
+                    let entry =
+                        entry.map_err(|source| PolicyError::Io { path: services_dir.clone(), reason: source })?;
                     let path = entry.path();
                     if path.extension().is_some_and(|extension| extension == "toml") {
                         let source = std::fs::read_to_string(&path)
-                            .map_err(|source| PolicyError::Io { path: path.clone(), source })?;
+                            .map_err(|source| PolicyError::Io { path: path.clone(), reason: source })?;
                         sources.push((path, source));
                     }
                 }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(PolicyError::Io { path: services_dir, source }),
+            Err(source) => return Err(PolicyError::Io { path: services_dir, reason: source }),
         }
         // Directory order is not stable across file systems; file names are.
         sources.sort_by(|left, right| left.0.cmp(&right.0));
@@ -94,12 +96,10 @@ impl Policies {
 /// `policies/evidence-types.toml:12: field `x` has unknown kind `foo``.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The reason is part of the message, and not also a `source`: error
+    // chains (`{:#}`) would print it twice.
+    #[error("{}: cannot read: {reason}", path.display())]
+    Io { path: PathBuf, reason: std::io::Error },
     #[error("{}:{line}: {message}", path.display())]
     Invalid {
         path: PathBuf,
@@ -307,6 +307,10 @@ mod tests {
         assert_eq!(error.line(), None);
         let text = error.to_string();
         assert!(text.starts_with("/nonexistent/tresor-policies/evidence-types.toml: cannot read:"), "{text}");
+        // The reason is in the message once, not again as a source (an
+        // error chain printed it twice).
+        assert!(std::error::Error::source(&error).is_none());
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
     }
 
     #[test]
