@@ -215,6 +215,28 @@ async fn proofs_are_signed_on_demand_at_most_once_a_second(backend: Backend) {
     app.stop().await;
 }
 
+/// Run `tests/go/tlogcheck` (Go's sumdb/note and sumdb/tlog from Debian's
+/// golang-golang-x-mod-dev; `bash .ci/run` installs them) on a served
+/// citizen's log; what it printed, on stdout or stderr.
+async fn go_tlogcheck(prefix: &str, verifier_key: &str, served: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.json");
+    std::fs::write(&file, served).unwrap();
+    let cache = concat!(env!("CARGO_MANIFEST_DIR"), "/target/go-cache");
+    // Async: the vault under test serves Go's tile requests on this runtime.
+    let output = tokio::process::Command::new("go")
+        .args(["run", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/go/tlogcheck/main.go"), prefix, verifier_key])
+        .arg(&file)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", cache)
+        .env("GOFLAGS", "")
+        .output()
+        .await
+        .expect("Go is needed for this test: apt-get install golang-go golang-golang-x-mod-dev (bash .ci/run does)");
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
 /// RFC 6962 MTH, written here from the RFC (recursive split at the largest
 /// power of two below n), not with tresor's code.
 fn independent_root(leaves: &[Hash]) -> Hash {
@@ -250,9 +272,10 @@ async fn tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root(backend: Backen
     let app = TestApp::start(backend).await;
     let public = TestApp::browser();
     assert_eq!(public.get(app.url("/api/v1/audit/log/tile/0/000.p/1")).send().await.unwrap().status(), 404);
+    let (anna, _csrf, evidence) = anna_with_evidence(&app).await;
     let audit = app.state.vault.audit();
     let existing = app.store.audit_size().await.unwrap();
-    for n in existing..700 {
+    for n in existing..690 {
         let event = AuditEvent {
             actor: Actor::System,
             action: Action::PolicyLoad,
@@ -261,6 +284,11 @@ async fn tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root(backend: Backen
             reason: None,
         };
         audit.record(event).await.unwrap();
+    }
+    // Anna looks again: her newest entries lie beyond the first 512 leaves.
+    while app.store.audit_size().await.unwrap() < 700 {
+        let view = anna.get(app.url(&format!("/api/v1/evidence/{evidence}"))).send().await.unwrap();
+        assert_eq!(view.status(), 200);
     }
     let signed = audit.checkpoint().await.unwrap().expect("a checkpoint");
     assert_eq!(signed.size, 700);
@@ -298,6 +326,19 @@ async fn tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root(backend: Backen
     assert_eq!(status, 200);
     assert_eq!(&level_one[..32], &independent_root(&leaves[..256]));
     assert_eq!(&level_one[32..], &independent_root(&leaves[256..512]));
+    // Go's reference code (sumdb/note, sumdb/tlog) reads the same tiles as
+    // a tlog-tiles client and checks anna's served log against them.
+    let served = anna.get(app.url("/api/v1/audit/mine?limit=1000")).send().await.unwrap().text().await.unwrap();
+    let mine: Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(mine["checkpoint_size"], 700);
+    let said = go_tlogcheck(&app.url("/api/v1/audit/log/"), &audit.verifier_key(), &served).await;
+    assert!(said.starts_with(&format!("OK {} entries, tree 700", mine["entries"].as_array().unwrap().len())), "{said}");
+    let mut changed: Value = mine.clone();
+    let first = &mut changed["entries"][0];
+    let body = first["body"].as_str().unwrap().replacen("\"outcome\":\"success\"", "\"outcome\":\"failed\"", 1);
+    first["body"] = Value::String(body);
+    let said = go_tlogcheck(&app.url("/api/v1/audit/log/"), &audit.verifier_key(), &changed.to_string()).await;
+    assert!(said.contains("is not its leaf hash"), "Go's check refuses a changed entry: {said}");
     for missing in [
         "0/002",
         "0/002.p/187",
