@@ -467,6 +467,45 @@ fn nodes_in_order(nodes: &[TreeNode], found: &std::collections::HashMap<TreeNode
         .collect()
 }
 
+/// The query for the audit entries matching `filter` in `order`, at most
+/// `limit` (see `Store::audit_entries` and `Store::audit_entries_newest_first`),
+/// for either backend (the builder writes each backend's placeholders).
+fn audit_entries_query<DB>(filter: &AuditFilter, limit: u32, order: EntryOrder) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::<DB>::new(
+        "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
+         service FROM audit_entries WHERE 1 = 1",
+    );
+    match order {
+        EntryOrder::After(after) => {
+            query.push(" AND sequence > ").push_bind(sequence_bound(after));
+        }
+        EntryOrder::Before(before) => {
+            query.push(" AND sequence < ").push_bind(sequence_bound(before));
+        }
+        EntryOrder::Oldest | EntryOrder::Newest => {}
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND time >= ").push_bind(time_to_micros(from));
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND time < ").push_bind(time_to_micros(until));
+    }
+    for (column, value) in audit_text_conditions(filter) {
+        query.push(format_args!(" AND {column} = ")).push_bind(value);
+    }
+    let direction = match order {
+        EntryOrder::After(_) | EntryOrder::Oldest => " ORDER BY sequence LIMIT ",
+        EntryOrder::Before(_) | EntryOrder::Newest => " ORDER BY sequence DESC LIMIT ",
+    };
+    query.push(direction).push_bind(i64::from(limit));
+    query
+}
+
 /// Which audit entries a backend reads, in which order (keyset pagination).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum EntryOrder {

@@ -17,10 +17,12 @@ use super::{
     settle_claims, stored_count,
 };
 use super::{
-    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves,
-    number_audit_events, sequence_bound, stored_size,
+    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, number_audit_events, sequence_bound,
+    stored_size,
 };
-use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, nodes_by_level, nodes_in_order};
+use super::{
+    CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query, nodes_by_level, nodes_in_order,
+};
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
@@ -50,33 +52,7 @@ impl PostgresStore {
         limit: u32,
         order: EntryOrder,
     ) -> Result<Vec<StoredAuditEntry>> {
-        let mut query = QueryBuilder::<Postgres>::new(
-            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
-             service FROM audit_entries WHERE TRUE",
-        );
-        match order {
-            EntryOrder::After(after) => {
-                query.push(" AND sequence > ").push_bind(sequence_bound(after));
-            }
-            EntryOrder::Before(before) => {
-                query.push(" AND sequence < ").push_bind(sequence_bound(before));
-            }
-            EntryOrder::Oldest | EntryOrder::Newest => {}
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND time >= ").push_bind(time_to_micros(from));
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND time < ").push_bind(time_to_micros(until));
-        }
-        for (column, value) in audit_text_conditions(filter) {
-            query.push(format_args!(" AND {column} = ")).push_bind(value);
-        }
-        let direction = match order {
-            EntryOrder::After(_) | EntryOrder::Oldest => " ORDER BY sequence LIMIT ",
-            EntryOrder::Before(_) | EntryOrder::Newest => " ORDER BY sequence DESC LIMIT ",
-        };
-        query.push(direction).push_bind(i64::from(limit));
+        let mut query = audit_entries_query::<Postgres>(filter, limit, order);
         let rows = query.build().fetch_all(&self.pool).await.map_err(postgres_error)?;
         rows.iter().map(stored_audit_entry_from_row).collect()
     }

@@ -15,11 +15,8 @@ use super::{
     AccessRequestRecord, AppendedAudit, AuditAppend, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
     access_request_from_row, evidence_from_row, grant_from_row, json_list, stored_count,
 };
-use super::{
-    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, audit_text_conditions, checked_leaves, sequence_bound,
-    stored_size,
-};
-use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode};
+use super::{AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
+use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query};
 use super::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
     FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
@@ -65,33 +62,7 @@ impl SqliteStore {
         limit: u32,
         order: EntryOrder,
     ) -> Result<Vec<StoredAuditEntry>> {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, outcome, department, \
-             service FROM audit_entries WHERE 1 = 1",
-        );
-        match order {
-            EntryOrder::After(after) => {
-                query.push(" AND sequence > ").push_bind(sequence_bound(after));
-            }
-            EntryOrder::Before(before) => {
-                query.push(" AND sequence < ").push_bind(sequence_bound(before));
-            }
-            EntryOrder::Oldest | EntryOrder::Newest => {}
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND time >= ").push_bind(time_to_micros(from));
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND time < ").push_bind(time_to_micros(until));
-        }
-        for (column, value) in audit_text_conditions(filter) {
-            query.push(format_args!(" AND {column} = ")).push_bind(value);
-        }
-        let direction = match order {
-            EntryOrder::After(_) | EntryOrder::Oldest => " ORDER BY sequence LIMIT ",
-            EntryOrder::Before(_) | EntryOrder::Newest => " ORDER BY sequence DESC LIMIT ",
-        };
-        query.push(direction).push_bind(i64::from(limit));
+        let mut query = audit_entries_query::<Sqlite>(filter, limit, order);
         let rows = query.build().fetch_all(&self.pool).await.map_err(sqlite_error)?;
         rows.iter().map(stored_audit_entry_from_row).collect()
     }
