@@ -103,14 +103,7 @@ async fn postgres_down_answers_503_fast_and_the_same_calls_work_when_it_is_back(
 
 #[tokio::test]
 async fn sqlite_writes_wait_for_a_held_lock_only_as_long_as_configured() {
-    let mut options = TestAppOptions::new(Backend::Sqlite);
-    options.limits.store_timeout_seconds = STORE_TIMEOUT_SECONDS;
-    let app = TestApp::start_with(options).await;
-
-    let anna = app.log_in_citizen("anna", "high").await;
-    upload_evidence(&app, &anna, false).await;
-    let grant = parking_grant(&app, "erika").await;
-    assert_eq!(release(&app, &grant).await.status(), StatusCode::OK);
+    let (app, anna, grant) = bounded_app_with_a_release(Backend::Sqlite).await;
     let rows_before = app.data_row_counts().await;
     let audit_before = app.count_rows("audit_entries").await;
 
@@ -149,13 +142,7 @@ async fn sqlite_writes_wait_for_a_held_lock_only_as_long_as_configured() {
 
 #[tokio::test]
 async fn postgres_locks_held_by_another_session_are_waited_for_only_as_long_as_configured() {
-    let mut options = TestAppOptions::new(Backend::Postgres);
-    options.limits.store_timeout_seconds = STORE_TIMEOUT_SECONDS;
-    let app = TestApp::start_with(options).await;
-    let anna = app.log_in_citizen("anna", "high").await;
-    upload_evidence(&app, &anna, false).await;
-    let grant = parking_grant(&app, "erika").await;
-    assert_eq!(release(&app, &grant).await.status(), StatusCode::OK);
+    let (app, anna, grant) = bounded_app_with_a_release(Backend::Postgres).await;
     let rows_before = app.data_row_counts().await;
 
     // An administrator's forgotten transaction: the audit head row and the
@@ -190,6 +177,19 @@ async fn postgres_locks_held_by_another_session_are_waited_for_only_as_long_as_c
 }
 
 // --- helpers -------------------------------------------------------------------
+
+/// An app whose store waits at most `STORE_TIMEOUT_SECONDS`, with anna
+/// logged in holding evidence and a parking grant already released once.
+async fn bounded_app_with_a_release(backend: Backend) -> (TestApp, Citizen, GrantId) {
+    let mut options = TestAppOptions::new(backend);
+    options.limits.store_timeout_seconds = STORE_TIMEOUT_SECONDS;
+    let app = TestApp::start_with(options).await;
+    let anna = app.log_in_citizen("anna", "high").await;
+    upload_evidence(&app, &anna, false).await;
+    let grant = parking_grant(&app, "erika").await;
+    assert_eq!(release(&app, &grant).await.status(), StatusCode::OK);
+    (app, anna, grant)
+}
 
 /// 503 with `code` in the JSON error shape, `Retry-After`, within the bound.
 async fn expect_unavailable_json(response: reqwest::Response, started: Instant, code: &str, what: &str) {
