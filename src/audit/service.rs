@@ -246,13 +246,7 @@ impl Audit {
         wanted.sort_unstable();
         wanted.dedup();
         let found = self.fetch_nodes(wanted).await?;
-        Ok(blocks
-            .iter()
-            .map(|blocks| {
-                let hashes: Vec<Hash> = blocks.iter().filter_map(|node| found.get(node).copied()).collect();
-                hash_of_blocks(&hashes)
-            })
-            .collect())
+        blocks.iter().map(|blocks| Ok(hash_of_blocks(&node_hashes(&found, blocks)?))).collect()
     }
 
     /// The hashes of `wanted` nodes: the upper ones from memory where known,
@@ -416,4 +410,13 @@ impl Audit {
             tracing::warn!(%error, "final audit checkpoint failed");
         }
     }
+}
+
+/// The hashes of `nodes` from what was fetched; a missing one is `Corrupt`
+/// (never skipped: a proof from fewer blocks would be a wrong proof).
+fn node_hashes(found: &std::collections::HashMap<TreeNode, Hash>, nodes: &[TreeNode]) -> Result<Vec<Hash>, StoreError> {
+    nodes
+        .iter()
+        .map(|node| found.get(node).copied().ok_or_else(|| StoreError::Corrupt(format!("tree node {node:?} missing"))))
+        .collect()
 }
