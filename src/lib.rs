@@ -15,6 +15,7 @@ pub mod server;
 pub mod store;
 pub mod text;
 pub mod vault;
+pub mod witness;
 
 /// jemalloc instead of glibc's malloc for the whole process (server, tests,
 /// benches alike): a release allocates and frees many small objects on

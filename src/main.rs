@@ -60,6 +60,41 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// An independent witness for tresor audit logs (C2SP tlog-witness), run
+    /// by someone other than the city.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Create the witness's signing key (a new file, mode 0600) and print its
+    /// verifier key, which the vault's `[[witnesses]] key` needs.
+    Keygen {
+        /// The witness's name, a schema-less URL such as witness.lfd.example/tresor.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Serve the C2SP tlog-witness protocol: POST /add-checkpoint and
+    /// GET /<sha256(origin) hex>/checkpoint.
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The witness's state (latest cosigned checkpoint per log), a SQLite file.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// A log to witness, by its verifier key <origin>+<id>+<key> (the
+        /// vault's /api/v1/audit/checkpoint `verifier_key`). Repeat for several logs.
+        #[arg(long = "log", value_name = "VERIFIER_KEY", required = true)]
+        logs: Vec<String>,
+        /// Address to listen on (port 0: any free port, printed at start).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +154,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             init_logging(config.log_json);
             serve(config, dev, tls_listen).await
+        }
+        Command::Witness { command: WitnessCommand::Keygen { name, key } } => {
+            let witness_key = tresor::witness::WitnessKey::write_new(&name, &key)?;
+            println!("Witness key written to {} (keep it secret; back it up).", key.display());
+            println!("{}", witness_key.cosigner().verifier_key());
+            Ok(())
+        }
+        Command::Witness { command: WitnessCommand::Serve { key, state, logs, listen } } => {
+            init_logging(config.log_json);
+            let witness_key = tresor::witness::WitnessKey::load(&key)?;
+            let witness = std::sync::Arc::new(tresor::witness::Witness::open(witness_key, &logs, &state)?);
+            tresor::witness::serve(witness, listen, shutdown_signal()).await
         }
         Command::Migrate => {
             let store = open_store(&config).await?;

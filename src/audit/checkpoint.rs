@@ -12,7 +12,7 @@ use crate::crypto::{SigningKey, verify_signature};
 /// Signature type byte of Ed25519 in C2SP signed-note.
 const ED25519_SIGNATURE_TYPE: u8 = 0x01;
 /// Every signature line starts with an em dash (U+2014) and a space.
-const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
 /// The spec asks verifiers to accept at least 16; the Go reference accepts
 /// up to 100. More than that is refused as malformed, to bound the work.
 const MAX_SIGNATURES: usize = 100;
@@ -87,10 +87,16 @@ pub fn open_signed(note: &str, key_name: &str, public_key: &[u8; 32]) -> Result<
 /// Key id per C2SP signed-note: the first four bytes of
 /// SHA-256(key name || "\n" || 0x01 || public key).
 pub fn key_id(key_name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    typed_key_id(key_name, ED25519_SIGNATURE_TYPE, public_key)
+}
+
+/// Key id of a key of signature type `key_type` (0x01 Ed25519 note
+/// signatures, 0x04 Ed25519 cosignatures).
+pub(crate) fn typed_key_id(key_name: &str, key_type: u8, public_key: &[u8; 32]) -> [u8; 4] {
     let mut context = ring::digest::Context::new(&ring::digest::SHA256);
     context.update(key_name.as_bytes());
     context.update(b"\n");
-    context.update(&[ED25519_SIGNATURE_TYPE]);
+    context.update(&[key_type]);
     context.update(public_key);
     let digest = context.finish();
     let mut id = [0u8; 4];
@@ -102,16 +108,28 @@ pub fn key_id(key_name: &str, public_key: &[u8; 32]) -> [u8; 4] {
 /// "<name>+<hex key id>+<base64(0x01 || public key)>", as accepted by
 /// golang.org/x/mod/sumdb/note and the transparency-dev tools.
 pub fn verifier_key(key_name: &str, public_key: &[u8; 32]) -> String {
+    typed_verifier_key(key_name, ED25519_SIGNATURE_TYPE, public_key)
+}
+
+pub(crate) fn typed_verifier_key(key_name: &str, key_type: u8, public_key: &[u8; 32]) -> String {
     let mut typed_key = Vec::with_capacity(33);
-    typed_key.push(ED25519_SIGNATURE_TYPE);
+    typed_key.push(key_type);
     typed_key.extend_from_slice(public_key);
-    format!("{key_name}+{}+{}", hex::encode(key_id(key_name, public_key)), BASE64.encode(typed_key))
+    format!("{key_name}+{}+{}", hex::encode(typed_key_id(key_name, key_type, public_key)), BASE64.encode(typed_key))
 }
 
 /// Parse a verifier key made by [`verifier_key`] (or by another note
 /// implementation) into key name and Ed25519 public key, checking that the
 /// key id in it matches.
 pub fn parse_verifier_key(verifier_key: &str) -> Result<(String, [u8; 32]), CheckpointError> {
+    parse_typed_verifier_key(verifier_key, ED25519_SIGNATURE_TYPE)
+}
+
+/// [`parse_verifier_key`] for keys of signature type `key_type`.
+pub(crate) fn parse_typed_verifier_key(
+    verifier_key: &str,
+    key_type: u8,
+) -> Result<(String, [u8; 32]), CheckpointError> {
     let mut parts = verifier_key.splitn(3, '+');
     let (Some(name), Some(id_hex), Some(key_base64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(CheckpointError::MalformedVerifierKey("expected <name>+<key id>+<key>"));
@@ -124,12 +142,18 @@ pub fn parse_verifier_key(verifier_key: &str) -> Result<(String, [u8; 32]), Chec
     }
     let typed_key =
         BASE64.decode(key_base64).map_err(|_| CheckpointError::MalformedVerifierKey("key is not base64"))?;
-    let Some((&ED25519_SIGNATURE_TYPE, key_bytes)) = typed_key.split_first() else {
-        return Err(CheckpointError::MalformedVerifierKey("not an Ed25519 key"));
+    let Some((key_bytes_type, key_bytes)) = typed_key.split_first() else {
+        return Err(CheckpointError::MalformedVerifierKey("empty key"));
     };
+    if *key_bytes_type != key_type {
+        return Err(CheckpointError::MalformedVerifierKey(match key_type {
+            ED25519_SIGNATURE_TYPE => "not an Ed25519 note key (type 0x01)",
+            _ => "not an Ed25519 cosignature key (type 0x04)",
+        }));
+    }
     let public_key: [u8; 32] =
         key_bytes.try_into().map_err(|_| CheckpointError::MalformedVerifierKey("Ed25519 key is not 32 bytes"))?;
-    if !id_hex.eq_ignore_ascii_case(&hex::encode(key_id(name, &public_key))) {
+    if !id_hex.eq_ignore_ascii_case(&hex::encode(typed_key_id(name, key_type, &public_key))) {
         return Err(CheckpointError::MalformedVerifierKey("key id does not match the key"));
     }
     Ok((name.to_owned(), public_key))
@@ -141,10 +165,10 @@ pub fn is_valid_key_name(key_name: &str) -> bool {
 }
 
 /// One "— <name> <base64>" line of a note.
-struct SignatureLine<'a> {
-    key_name: &'a str,
-    key_id: [u8; 4],
-    signature: Vec<u8>,
+pub(crate) struct SignatureLine<'a> {
+    pub(crate) key_name: &'a str,
+    pub(crate) key_id: [u8; 4],
+    pub(crate) signature: Vec<u8>,
 }
 
 /// Build a signed note over `text` (which ends in a newline). The signing
@@ -159,7 +183,7 @@ fn sign_note(text: &str, key_name: &str, public_key: &[u8; 32], sign: impl FnOnc
 
 /// Split a signed note and verify it against the trusted key; returns the
 /// note text (ending in its newline) only if it verified.
-fn verified_note_text<'a>(note: &'a str, key_name: &str, public_key: &[u8; 32]) -> Result<&'a str, CheckpointError> {
+pub(crate) fn verified_note_text<'a>(note: &'a str, key_name: &str, public_key: &[u8; 32]) -> Result<&'a str, CheckpointError> {
     let (text, signatures) = split_note(note)?;
     let expected_id = key_id(key_name, public_key);
     let mut verified = false;
@@ -179,7 +203,7 @@ fn verified_note_text<'a>(note: &'a str, key_name: &str, public_key: &[u8; 32]) 
 
 /// C2SP signed-note syntax: text ending in a newline, a blank line, then
 /// one or more signature lines, each ending in a newline.
-fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), CheckpointError> {
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), CheckpointError> {
     if note.chars().any(|c| c < ' ' && c != '\n') {
         return Err(CheckpointError::MalformedNote("contains control characters"));
     }
@@ -229,7 +253,7 @@ fn parse_signature_line(line: &str) -> Result<SignatureLine<'_>, CheckpointError
 
 /// C2SP tlog-checkpoint note text: origin, size, root hash, then optional
 /// non-empty extension lines.
-fn parse_body(text: &str) -> Result<Checkpoint, CheckpointError> {
+pub(crate) fn parse_body(text: &str) -> Result<Checkpoint, CheckpointError> {
     // `split_note` guarantees the trailing newline.
     let lines: Vec<&str> = text.strip_suffix('\n').unwrap_or(text).split('\n').collect();
     if lines.len() < 3 {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod log;
 pub mod merkle;
 pub mod service;

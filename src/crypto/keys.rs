@@ -130,7 +130,7 @@ impl SigningKey {
         }
     }
 
-    fn from_seed(seed: &[u8; 32]) -> Result<Self> {
+    pub fn from_seed(seed: &[u8; 32]) -> Result<Self> {
         // Every 32-byte string is a valid Ed25519 seed; "unchecked" only
         // refers to not comparing against a stored public key.
         Ed25519KeyPair::from_seed_unchecked(seed).map(Self).map_err(|_| CryptoError::Random)
