@@ -119,6 +119,17 @@ pub struct Config {
     /// Name of the audit log in checkpoints (default: the public host + `/audit`).
     #[serde(default)]
     pub audit_origin: Option<String>,
+    /// Independent witnesses (C2SP tlog-witness, e.g. `tresor witness serve`
+    /// run by the state data-protection authority) that every new checkpoint
+    /// is sent to with a consistency proof; they cosign it or refuse a log
+    /// that was rolled back or forked. `[[witnesses]] url = "...", key = "..."`.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessConfig>,
+    /// How many of `witnesses` must cosign a checkpoint before citizens'
+    /// proofs and release references use it. Default: 1 when witnesses are
+    /// configured, else 0 (proofs use the newest signed checkpoint).
+    #[serde(default)]
+    pub witness_quorum: Option<usize>,
     /// Audit entry bodies older than this are pruned (the tree hashes stay,
     /// so proofs and checkpoints still verify). Default: two years.
     pub audit_retention_days: i64,
@@ -303,6 +314,16 @@ pub struct DepartmentAuthConfig {
     pub certificate_header: String,
 }
 
+/// One witness the checkpointer asks for cosignatures.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct WitnessConfig {
+    /// The witness's submission prefix: tresor posts to `<url>/add-checkpoint`.
+    pub url: String,
+    /// Its cosigner verifier key, `<name>+<key id>+<base64(0x04 || key)>`
+    /// (printed by `tresor witness keygen`).
+    pub key: String,
+}
+
 /// The forwarded-certificate header when `[departments]` names none.
 pub fn default_certificate_header() -> String {
     "x-ssl-client-cert".to_owned()
@@ -382,6 +403,22 @@ impl Config {
         {
             return Err(value_error("audit_origin", "must be non-empty, without spaces or '+'"));
         }
+        let mut witness_names = std::collections::HashSet::new();
+        for (index, witness) in self.witnesses.iter().enumerate() {
+            let parsed = url::Url::parse(&witness.url)
+                .map_err(|error| value_error(&format!("witnesses[{index}].url"), &error.to_string()))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(value_error(&format!("witnesses[{index}].url"), "must start with http:// or https://"));
+            }
+            let key = crate::audit::cosignature::CosignerKey::parse(&witness.key)
+                .map_err(|error| value_error(&format!("witnesses[{index}].key"), &error.to_string()))?;
+            if !witness_names.insert(key.name) {
+                return Err(value_error(&format!("witnesses[{index}].key"), "two witnesses with the same name"));
+            }
+        }
+        if self.witness_quorum.is_some_and(|quorum| quorum > self.witnesses.len()) {
+            return Err(value_error("witness_quorum", "must not be more than the number of witnesses"));
+        }
         self.limits.check()?;
         for (index, proxy) in self.proxy.trusted.iter().enumerate() {
             if parse_ip_net(proxy).is_none() {
@@ -450,6 +487,11 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// How many witnesses must cosign a checkpoint (see `witness_quorum`).
+    pub fn witness_quorum(&self) -> usize {
+        self.witness_quorum.unwrap_or(usize::from(!self.witnesses.is_empty()))
     }
 
     /// The audit log's origin line (and signing key name) in checkpoints.

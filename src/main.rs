@@ -584,6 +584,15 @@ enum AuditCommand {
         /// verifier key (<name>+<id>+<key>). Default: <key_dir>/signing-key.pub.
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
+        /// A witness's verifier key (<name>+<id>+<key>, type 0x04): a stored
+        /// checkpoint must carry its valid cosignature. Repeat for several.
+        #[arg(long = "witness-key", value_name = "KEY")]
+        witness_keys: Vec<String>,
+        /// Ask this witness (its URL) for the newest checkpoint it cosigned
+        /// for this log; it must carry a cosignature by a --witness-key and
+        /// the log must still contain it (a rolled-back log does not).
+        #[arg(long, value_name = "URL", requires = "witness_keys", conflicts_with = "checkpoint")]
+        witness_url: Option<String>,
     },
     /// Export the entries of a time range as CSV or JSON lines.
     Export {
@@ -612,17 +621,40 @@ async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
     // Read-only: no migration, the database is inspected as it is.
     let store = open_store(config).await?;
     match command {
-        AuditCommand::Verify { checkpoint, public_key } => {
+        AuditCommand::Verify { checkpoint, public_key, witness_keys, witness_url } => {
             let key_path = public_key.unwrap_or_else(|| config.key_dir().join("signing-key.pub"));
             let public_key = read_audit_public_key(&key_path)?;
-            let saved = match &checkpoint {
-                Some(path) => Some(
+            let witnesses = witness_keys
+                .iter()
+                .map(|key| {
+                    tresor::audit::cosignature::CosignerKey::parse(key)
+                        .map_err(|error| anyhow::anyhow!("--witness-key {key:?}: {error}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let saved = match (&checkpoint, &witness_url) {
+                (Some(path), _) => Some(
                     std::fs::read_to_string(path)
                         .with_context(|| format!("reading the saved checkpoint {}", path.display()))?,
                 ),
-                None => None,
+                (None, Some(url)) => Some(witness_checkpoint(store.as_ref(), url, &witnesses).await?),
+                (None, None) => None,
             };
-            audit_verify(store.as_ref(), &public_key, saved.as_deref()).await
+            audit_verify(store.as_ref(), &public_key, saved.as_deref()).await?;
+            if witness_url.is_some() {
+                println!("OK: the log contains the newest checkpoint the witness cosigned");
+            }
+            for witness in &witnesses {
+                match tresor::audit::verify::newest_cosigned(store.as_ref(), witness).await? {
+                    Some((size, time)) => {
+                        println!("OK: witness {} cosigned the checkpoint at size {size} (time {time})", witness.name)
+                    }
+                    None => bail!(
+                        "audit log verification FAILED: no stored checkpoint is cosigned by witness {}",
+                        witness.name
+                    ),
+                }
+            }
+            Ok(())
         }
         AuditCommand::Export { from, to, format, out } => {
             if from >= to {
@@ -650,6 +682,45 @@ async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The newest checkpoint the witness at `url` cosigned for this log (the
+/// origin of the newest stored checkpoint), checked to carry a valid
+/// cosignature by one of `witnesses`.
+async fn witness_checkpoint(
+    store: &dyn tresor::store::Store,
+    url: &str,
+    witnesses: &[tresor::audit::cosignature::CosignerKey],
+) -> anyhow::Result<String> {
+    let Some((_, note)) = store.latest_checkpoint().await? else {
+        bail!("the log has no checkpoint yet: there is nothing a witness could have cosigned");
+    };
+    let origin = note.split('\n').next().unwrap_or_default();
+    let address = format!("{}/{}/checkpoint", url.trim_end_matches('/'), tresor::witness::origin_hash_hex(origin));
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?
+        .get(&address)
+        .send()
+        .await
+        .with_context(|| format!("asking the witness at {address}"))?;
+    match response.status().as_u16() {
+        200 => {}
+        404 => bail!("the witness at {url} has not cosigned any checkpoint of {origin}"),
+        status => bail!("the witness at {address} answered {status}"),
+    }
+    let witnessed = response.text().await.context("reading the witness's answer")?;
+    let cosigned = witnesses
+        .iter()
+        .find_map(|witness| tresor::audit::cosignature::verify_cosignature(&witnessed, witness).ok().map(|_| witness));
+    let Some(witness) = cosigned else {
+        bail!("the checkpoint from {url} carries no valid cosignature by a --witness-key");
+    };
+    eprintln!(
+        "the witness {} has cosigned this log up to the checkpoint it sent; checking the log contains it",
+        witness.name
+    );
+    Ok(witnessed)
 }
 
 async fn audit_verify(

@@ -143,12 +143,15 @@ pub fn build(parts: Parts) -> (Router, AppState) {
             None
         }
     };
-    let audit = Audit::start(
+    // `Config::load` checked every witness key; a failure here is a bug.
+    let witnesses = tresor_witnesses(&parts.config);
+    let audit = Audit::start_witnessed(
         parts.store.clone(),
         parts.keys.clone(),
         parts.clock.clone(),
         parts.config.audit_origin(),
         parts.config.audit_checkpoint_entries,
+        witnesses,
     );
     let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng, audit);
     let issuers = IssuerRegistry::new(parts.issuers, parts.http_client);
@@ -166,7 +169,20 @@ pub fn build(parts: Parts) -> (Router, AppState) {
     (router, state)
 }
 
-/// Sign an audit checkpoint every `audit_checkpoint_seconds` if the log grew.
+/// The configured witnesses; none (logged) if the configuration could not
+/// be turned into clients, which `Config::load` rules out.
+fn tresor_witnesses(config: &Config) -> crate::audit::witnessing::Witnesses {
+    match crate::audit::witnessing::Witnesses::new(&config.witnesses, config.witness_quorum()) {
+        Ok(witnesses) => witnesses,
+        Err(error) => {
+            tracing::error!(%error, "witnesses disabled");
+            crate::audit::witnessing::Witnesses::none()
+        }
+    }
+}
+
+/// Sign an audit checkpoint every `audit_checkpoint_seconds` if the log
+/// grew, and send it to the witnesses (retrying those that failed).
 pub fn spawn_checkpointer(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(StdDuration::from_secs(state.config.audit_checkpoint_seconds));

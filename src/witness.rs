@@ -28,7 +28,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use zeroize::Zeroizing;
 
-use crate::audit::checkpoint::{CheckpointError, key_id, parse_body, parse_verifier_key, verified_note_text};
+use crate::audit::checkpoint::{
+    CheckpointError, key_id, parse_body, parse_verifier_key, split_note, verified_note_text,
+};
 use crate::audit::cosignature::{AddCheckpoint, COSIGNATURE_TYPE, CosignerKey, cosign};
 use crate::audit::merkle::{Hash, empty_root, verify_consistency};
 use crate::crypto::SigningKey;
@@ -66,7 +68,8 @@ impl WitnessKey {
             std::fs::read_to_string(path)
                 .map_err(|error| anyhow::anyhow!("reading the witness key {}: {error}", path.display()))?,
         );
-        let malformed = || anyhow::anyhow!("{} is not a witness key file (PRIVATE+KEY+<name>+<id>+<key>)", path.display());
+        let malformed =
+            || anyhow::anyhow!("{} is not a witness key file (PRIVATE+KEY+<name>+<id>+<key>)", path.display());
         let rest = text.trim_end().strip_prefix(PRIVATE_KEY_PREFIX).ok_or_else(malformed)?;
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(key_base64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -209,6 +212,8 @@ impl Witness {
     pub fn add_checkpoint(&self, body: &[u8], now_unix: u64) -> Result<String, Refusal> {
         let body = std::str::from_utf8(body).map_err(|_| Refusal::BadRequest("the body is not UTF-8".to_owned()))?;
         let request = AddCheckpoint::parse(body).map_err(|error| Refusal::BadRequest(error.to_string()))?;
+        // Signed-note syntax first: a malformed note is 400 whatever its first line.
+        split_note(&request.checkpoint).map_err(|error| Refusal::BadRequest(error.to_string()))?;
         let origin = request.checkpoint.split('\n').next().unwrap_or_default();
         let trusted = self.logs.get(origin).ok_or(Refusal::UnknownOrigin)?;
         let (text, kept_lines) = verify_by_any(&request.checkpoint, trusted)?;
@@ -285,12 +290,12 @@ impl Witness {
             return Ok(None);
         };
         let db = self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        db.query_row("SELECT note FROM witnessed WHERE origin = ?1", [origin], |row| row.get(0))
-            .map(Some)
-            .or_else(|error| match error {
+        db.query_row("SELECT note FROM witnessed WHERE origin = ?1", [origin], |row| row.get(0)).map(Some).or_else(
+            |error| match error {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 error => Err(storage_failed(&error)),
-            })
+            },
+        )
     }
 }
 
@@ -351,9 +356,8 @@ async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Res
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or_default();
     // SQLite with synchronous=FULL waits for the disk: off the runtime.
-    let result = tokio::task::spawn_blocking(move || witness.add_checkpoint(&body, now))
-        .await
-        .unwrap_or(Err(Refusal::Storage));
+    let result =
+        tokio::task::spawn_blocking(move || witness.add_checkpoint(&body, now)).await.unwrap_or(Err(Refusal::Storage));
     match result {
         Ok(cosignature) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cosignature).into_response(),
         Err(refusal) => refusal.into_response(),
@@ -361,7 +365,8 @@ async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Res
 }
 
 async fn latest_checkpoint(State(witness): State<Arc<Witness>>, UrlPath(origin_hash): UrlPath<String>) -> Response {
-    let result = tokio::task::spawn_blocking(move || witness.latest(&origin_hash)).await.unwrap_or(Err(Refusal::Storage));
+    let result =
+        tokio::task::spawn_blocking(move || witness.latest(&origin_hash)).await.unwrap_or(Err(Refusal::Storage));
     match result {
         Ok(Some(note)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no checkpoint of this log was cosigned\n").into_response(),
@@ -446,10 +451,7 @@ mod tests {
         submit(&witness, 0, vec![], &signed(&log[..6]).0).expect("first");
         let (note, _) = signed(&log);
         assert_eq!(submit(&witness, 0, vec![], &note), Err(Refusal::Conflict(6)));
-        assert_eq!(
-            submit(&witness, 4, consistency_proof(&log, 4).expect("proof"), &note),
-            Err(Refusal::Conflict(6))
-        );
+        assert_eq!(submit(&witness, 4, consistency_proof(&log, 4).expect("proof"), &note), Err(Refusal::Conflict(6)));
         // A rollback: a smaller checkpoint than the stored one.
         assert_eq!(
             submit(&witness, 6, vec![], &signed(&log[..3]).0),

@@ -183,7 +183,11 @@ fn sign_note(text: &str, key_name: &str, public_key: &[u8; 32], sign: impl FnOnc
 
 /// Split a signed note and verify it against the trusted key; returns the
 /// note text (ending in its newline) only if it verified.
-pub(crate) fn verified_note_text<'a>(note: &'a str, key_name: &str, public_key: &[u8; 32]) -> Result<&'a str, CheckpointError> {
+pub(crate) fn verified_note_text<'a>(
+    note: &'a str,
+    key_name: &str,
+    public_key: &[u8; 32],
+) -> Result<&'a str, CheckpointError> {
     let (text, signatures) = split_note(note)?;
     let expected_id = key_id(key_name, public_key);
     let mut verified = false;

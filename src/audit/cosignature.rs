@@ -90,7 +90,8 @@ pub fn verify_cosignature(note: &str, cosigner: &CosignerKey) -> Result<u64, Cos
         };
         let (timestamp, signature) = rest.split_at(8);
         let timestamp = u64::from_be_bytes(timestamp.try_into().unwrap_or_default());
-        if timestamp > i64::MAX as u64 || !verify_signature(&cosigner.public_key, &cosigned_message(text, timestamp), signature)
+        if timestamp > i64::MAX as u64
+            || !verify_signature(&cosigner.public_key, &cosigned_message(text, timestamp), signature)
         {
             return Err(CosignatureError::Invalid(cosigner.name.clone()));
         }
@@ -192,8 +193,7 @@ impl AddCheckpoint {
 
 /// ASCII decimal without sign or leading zeros ("0" itself allowed).
 pub fn parse_decimal(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) || (text.len() > 1 && text.starts_with('0'))
-    {
+    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) || (text.len() > 1 && text.starts_with('0')) {
         return None;
     }
     text.parse().ok()

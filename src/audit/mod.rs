@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod service;
 pub mod tiles;
 pub mod verify;
+pub mod witnessing;
 
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

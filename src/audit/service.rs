@@ -17,10 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
 use super::checkpoint::{Checkpoint, verifier_key};
+use super::cosignature::{AddCheckpoint, verify_cosignature};
 use super::log::{AuditError, AuditLog};
 use super::merkle::{
     Hash, ProofError, TreeBuilder, consistency_ranges, hash_of_blocks, inclusion_ranges, perfect_blocks,
 };
+use super::witnessing::{Answer, Member, WitnessProblem, WitnessStatus, Witnesses};
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto::KeyProvider;
@@ -58,6 +60,15 @@ pub struct Audit {
     last_on_demand: std::sync::Mutex<Option<std::time::Instant>>,
     /// Upper tree nodes (see `CACHED_FROM_LEVEL`).
     upper_nodes: std::sync::RwLock<std::collections::HashMap<TreeNode, Hash>>,
+    /// The witnesses every new checkpoint goes to.
+    witnesses: Witnesses,
+    /// The newest checkpoint with a quorum of valid cosignatures, with them
+    /// (None until known); read from the store once, then kept current by
+    /// the witness rounds.
+    witnessed: std::sync::RwLock<Option<SignedCheckpoint>>,
+    /// Whether the witnesses' cosigned sizes and `witnessed` were read from
+    /// the store yet.
+    witnessing_loaded: std::sync::atomic::AtomicBool,
 }
 
 /// A checkpoint that covers an entry, or when to ask again.
@@ -87,6 +98,20 @@ impl Audit {
         origin: String,
         checkpoint_every_entries: u64,
     ) -> Arc<Self> {
+        Self::start_witnessed(store, keys, clock, origin, checkpoint_every_entries, Witnesses::none())
+    }
+
+    /// [`Audit::start`] with witnesses: every new checkpoint is sent to them,
+    /// and with a quorum above 0, proofs and release references use only
+    /// checkpoints that at least that many of them cosigned.
+    pub fn start_witnessed(
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeyProvider>,
+        clock: Arc<dyn Clock>,
+        origin: String,
+        checkpoint_every_entries: u64,
+        witnesses: Witnesses,
+    ) -> Arc<Self> {
         Arc::new(Self {
             log: AuditLog::start(store.clone(), clock.clone(), MAX_BATCH),
             store,
@@ -99,6 +124,9 @@ impl Audit {
             newest_known: std::sync::RwLock::new(None),
             last_on_demand: std::sync::Mutex::new(None),
             upper_nodes: std::sync::RwLock::new(std::collections::HashMap::new()),
+            witnesses,
+            witnessed: std::sync::RwLock::new(None),
+            witnessing_loaded: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -148,9 +176,17 @@ impl Audit {
         Ok(appended)
     }
 
-    /// Sign a checkpoint over the whole log if it grew since the last one.
-    /// Returns the new checkpoint, or None when there was nothing new.
+    /// Sign a checkpoint over the whole log if it grew since the last one,
+    /// then send the newest checkpoint to the witnesses that have not
+    /// cosigned it (see [`Audit::witness_round`]). Returns the new
+    /// checkpoint (without cosignatures), or None when there was nothing new.
     pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let signed = self.sign_checkpoint().await?;
+        self.witness_round().await?;
+        Ok(signed)
+    }
+
+    async fn sign_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
         let mut tree = self.tree.lock().await;
         let size = self.store.audit_size().await?;
         let last = self.last_checkpoint_size.load(Ordering::SeqCst);
@@ -161,7 +197,7 @@ impl Audit {
             && stored >= size
         {
             self.last_checkpoint_size.store(stored, Ordering::SeqCst);
-            self.remember(SignedCheckpoint { size: stored, note });
+            self.remember_signed(SignedCheckpoint { size: stored, note });
             return Ok(None);
         }
         let root = self.grow_tree(&mut tree, size).await?.root();
@@ -173,7 +209,7 @@ impl Audit {
         }
         self.last_checkpoint_size.store(size, Ordering::SeqCst);
         let signed = SignedCheckpoint { size, note };
-        self.remember(signed.clone());
+        self.remember_signed(signed.clone());
         Ok(Some(signed))
     }
 
@@ -321,7 +357,7 @@ impl Audit {
     /// (so asking for proofs cannot make the vault sign more often than
     /// that); otherwise when to ask again.
     pub async fn checkpoint_covering(&self, sequence: u64) -> Result<Covering, StoreError> {
-        let newest = self.latest_checkpoint().await?;
+        let newest = self.trusted_checkpoint().await?;
         if let Some(newest) = newest.as_ref().filter(|newest| newest.size > sequence) {
             return Ok(Covering::Covered(newest.clone()));
         }
@@ -342,29 +378,53 @@ impl Audit {
             return Ok(Covering::Pending { newest, retry_after });
         }
         self.checkpoint().await?;
-        match self.latest_checkpoint().await? {
+        match self.trusted_checkpoint().await? {
             Some(latest) if latest.size > sequence => Ok(Covering::Covered(latest)),
             latest => Ok(Covering::Pending { newest: latest, retry_after: ON_DEMAND_INTERVAL }),
         }
     }
 
-    /// The newest signed checkpoint in the store.
+    /// The newest signed checkpoint in the store, with the valid
+    /// cosignatures of the configured witnesses it has.
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        let latest = self.store.latest_checkpoint().await?.map(|(size, note)| SignedCheckpoint { size, note });
-        if let Some(latest) = &latest {
-            self.remember(latest.clone());
-        }
-        Ok(latest)
+        let Some((size, note)) = self.store.latest_checkpoint().await? else {
+            return Ok(None);
+        };
+        let (latest, _) = self.with_cosignatures(size, note).await?;
+        self.remember_signed(latest.clone());
+        Ok(Some(latest))
     }
 
-    /// The newest checkpoint known to this process without asking the store
-    /// (it may be a little older than the store's newest); reads the store
-    /// only the first time.
+    /// The newest checkpoint proofs are given against: the newest signed one
+    /// without witnesses (quorum 0), else the newest one with a quorum of
+    /// cosignatures (which it carries).
+    pub async fn trusted_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        if self.witnesses.quorum() == 0 {
+            return self.latest_checkpoint().await;
+        }
+        if !self.witnessing_loaded.load(Ordering::SeqCst) {
+            let _round = self.witnesses.round.lock().await;
+            self.load_witnessing().await?;
+        }
+        Ok(self.witnessed.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone())
+    }
+
+    /// The newest trusted checkpoint known to this process without asking
+    /// the store (it may be a little older than the store's newest); reads
+    /// the store only the first time.
     pub async fn recent_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
         let known = self.newest_known.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         match known {
             Some(known) => Ok(Some(known)),
-            None => self.latest_checkpoint().await,
+            None => self.trusted_checkpoint().await,
+        }
+    }
+
+    /// A checkpoint signed (or read) here becomes the newest known one when
+    /// no witnesses need to cosign it first.
+    fn remember_signed(&self, checkpoint: SignedCheckpoint) {
+        if self.witnesses.quorum() == 0 {
+            self.remember(checkpoint);
         }
     }
 
@@ -373,6 +433,171 @@ impl Audit {
         if known.as_ref().is_none_or(|known| known.size < checkpoint.size) {
             *known = Some(checkpoint);
         }
+    }
+
+    /// The witnesses: who they are, what they cosigned, what went wrong.
+    pub fn witness_status(&self) -> Vec<WitnessStatus> {
+        self.witnesses.status()
+    }
+
+    /// How many witnesses must cosign a checkpoint before proofs use it.
+    pub fn witness_quorum(&self) -> usize {
+        self.witnesses.quorum()
+    }
+
+    /// Send the newest signed checkpoint, with a consistency proof from what
+    /// each has cosigned, to every witness that has not cosigned it yet, and
+    /// keep the verified cosignatures. Refusals are recorded per witness
+    /// (rollbacks and forks logged as errors), never returned: the log keeps
+    /// working while a witness is down. Err only when the store fails.
+    pub async fn witness_round(&self) -> Result<(), StoreError> {
+        if self.witnesses.is_empty() {
+            return Ok(());
+        }
+        let _round = self.witnesses.round.lock().await;
+        self.load_witnessing().await?;
+        let Some((size, note)) = self.store.latest_checkpoint().await? else {
+            return Ok(());
+        };
+        let behind: Vec<&Member> =
+            self.witnesses.members().iter().filter(|member| member.cosigned_size() != Some(size)).collect();
+        if behind.is_empty() {
+            return Ok(());
+        }
+        let results =
+            futures_util::future::join_all(behind.into_iter().map(|member| self.witness_one(member, size, &note)))
+                .await;
+        results.into_iter().collect::<Result<(), StoreError>>()?;
+        self.refresh_witnessed().await
+    }
+
+    /// One witness, one checkpoint: `add-checkpoint` from the size we think
+    /// it has; on 409 once more from the size it says it has.
+    async fn witness_one(&self, member: &Member, size: u64, note: &str) -> Result<(), StoreError> {
+        let mut old = member.cosigned_size().unwrap_or(0);
+        for _attempt in 0..2 {
+            if old > size {
+                member.note_problem(WitnessProblem::Rollback { witness_size: old, log_size: size });
+                return Ok(());
+            }
+            let proof = match old {
+                0 => Vec::new(),
+                old => match self.consistency_proof(old, size).await? {
+                    Ok(proof) => proof,
+                    Err(error) => {
+                        return Err(StoreError::Corrupt(format!("consistency proof {old} -> {size}: {error}")));
+                    }
+                },
+            };
+            let request = AddCheckpoint { old_size: old, proof, checkpoint: note.to_owned() };
+            match self.witnesses.call(member, &request).await {
+                Answer::Cosigned(lines) => {
+                    let now = self.clock.now();
+                    self.store.insert_cosignature(size, &member.verifier_key, &lines, now).await?;
+                    member.note_cosigned(size, Some(now));
+                    tracing::debug!(witness = %member.key.name, size, "checkpoint cosigned");
+                    return Ok(());
+                }
+                Answer::Conflict(witness_size) => {
+                    member.note_witness_size(witness_size);
+                    old = witness_size;
+                }
+                Answer::Inconsistent => {
+                    member.note_problem(WitnessProblem::Fork { old_size: old, size });
+                    return Ok(());
+                }
+                Answer::Problem(problem) => {
+                    member.note_problem(problem);
+                    return Ok(());
+                }
+            }
+        }
+        // Two conflicts in a row: another node is submitting at the same time.
+        tracing::info!(witness = %member.key.name, size, "witness moved on meanwhile; next round retries");
+        Ok(())
+    }
+
+    /// Once per process: what each witness cosigned last, from the store.
+    /// The caller holds the round lock.
+    async fn load_witnessing(&self) -> Result<(), StoreError> {
+        if self.witnessing_loaded.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        for (size, witness, _) in self.store.recent_cosignatures(self.recent_cosignature_rows()).await? {
+            if let Some(member) = self.witnesses.members().iter().find(|member| member.verifier_key == witness) {
+                member.note_cosigned(size, None);
+            }
+        }
+        self.refresh_witnessed().await?;
+        self.witnessing_loaded.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Rows of recent cosignatures read to find the newest witnessed
+    /// checkpoint: enough for the last 64 checkpoints of every witness.
+    fn recent_cosignature_rows(&self) -> u32 {
+        u32::try_from(self.witnesses.members().len().saturating_mul(64)).unwrap_or(u32::MAX)
+    }
+
+    /// Find the newest checkpoint with a quorum of valid cosignatures among
+    /// the recent ones and make it the trusted one.
+    async fn refresh_witnessed(&self) -> Result<(), StoreError> {
+        let quorum = self.witnesses.quorum();
+        if quorum == 0 {
+            return Ok(());
+        }
+        let rows = self.store.recent_cosignatures(self.recent_cosignature_rows()).await?;
+        let mut sizes: Vec<u64> = rows.iter().map(|(size, _, _)| *size).collect();
+        sizes.dedup();
+        for size in sizes {
+            let configured = rows
+                .iter()
+                .filter(|(row_size, witness, _)| {
+                    *row_size == size && self.witnesses.members().iter().any(|member| &member.verifier_key == witness)
+                })
+                .count();
+            if configured < quorum {
+                continue;
+            }
+            let Some(note) = self.store.checkpoint_note(size).await? else {
+                continue;
+            };
+            let (checkpoint, valid) = self.with_cosignatures(size, note).await?;
+            if valid >= quorum {
+                let mut witnessed = self.witnessed.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if witnessed.as_ref().is_none_or(|known| known.size <= size) {
+                    *witnessed = Some(checkpoint.clone());
+                }
+                drop(witnessed);
+                self.remember(checkpoint);
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The checkpoint note with the configured witnesses' stored
+    /// cosignature lines appended (in configuration order), each verified
+    /// again; and how many verified.
+    async fn with_cosignatures(&self, size: u64, note: String) -> Result<(SignedCheckpoint, usize), StoreError> {
+        if self.witnesses.is_empty() {
+            return Ok((SignedCheckpoint { size, note }, 0));
+        }
+        let stored = self.store.cosignatures(size).await?;
+        let mut full = note.clone();
+        let mut valid = 0;
+        for member in self.witnesses.members() {
+            let Some((_, lines)) = stored.iter().find(|(witness, _)| *witness == member.verifier_key) else {
+                continue;
+            };
+            if verify_cosignature(&format!("{note}{lines}"), &member.key).is_ok() {
+                full.push_str(lines);
+                valid += 1;
+            } else {
+                tracing::error!(witness = %member.key.name, size, "a stored cosignature does not verify");
+            }
+        }
+        Ok((SignedCheckpoint { size, note: full }, valid))
     }
 
     /// Inclusion proofs for `sequences` in the tree of `size` leaves

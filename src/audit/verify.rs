@@ -91,6 +91,31 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
+/// Rows of stored cosignatures `newest_cosigned` looks through.
+const COSIGNATURE_ROWS: u32 = 1_000_000;
+
+/// The newest stored checkpoint with a valid cosignature by `witness`:
+/// its size and the cosignature's time. Run after [`verify_log`], which
+/// checked every stored checkpoint against the log.
+pub async fn newest_cosigned(
+    store: &dyn Store,
+    witness: &crate::audit::cosignature::CosignerKey,
+) -> Result<Option<(u64, DateTime<Utc>)>, VerifyError> {
+    let verifier_key = witness.verifier_key();
+    for (size, _, lines) in
+        store.recent_cosignatures(COSIGNATURE_ROWS).await?.into_iter().filter(|(_, key, _)| *key == verifier_key)
+    {
+        let Some(note) = store.checkpoint_note(size).await? else {
+            continue;
+        };
+        if let Ok(timestamp) = crate::audit::cosignature::verify_cosignature(&format!("{note}{lines}"), witness) {
+            let time = i64::try_from(timestamp).ok().and_then(|seconds| DateTime::from_timestamp(seconds, 0));
+            return Ok(Some((size, time.unwrap_or_default())));
+        }
+    }
+    Ok(None)
+}
+
 /// Output format of [`export`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {

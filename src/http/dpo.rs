@@ -37,6 +37,7 @@ use super::session::{self, STAFF_LOGIN_BINDING_COOKIE, StaffSession};
 use crate::audit::checkpoint::parse_verifier_key;
 use crate::audit::verify::{self, VerifyError};
 use crate::audit::verify::{CSV_HEADER, csv_cell};
+use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::identity::oidc::PendingAuth;
 use crate::identity::staff::StaffLogin;
@@ -916,7 +917,10 @@ pub async fn verify_page(
         let dpo = require_dpo(&app, &headers, &staff).await?;
         let ctx = page_context(&app, &headers, lang_hint.as_deref(), "/dpo/verify", Some(&dpo.session));
         record_query(&app, &dpo, &AuditFilter::default(), "dpo_verify").await?;
-        let (checked, problems) = verify_log(&app).await?;
+        let (mut checked, mut problems) = verify_log(&app).await?;
+        let (witnessed, witness_problems) = witness_findings(&app);
+        checked.extend(witnessed);
+        problems.extend(witness_problems);
         let view = pages::DpoVerifyView {
             ok: problems.is_empty(),
             checked: checked.iter().map(|finding| i18n::verify_finding(ctx.lang, finding)).collect(),
@@ -964,6 +968,53 @@ async fn verify_log(app: &AppState) -> ApiResult<(Vec<VerifyFinding>, Vec<Verify
         _ => checked.push(VerifyFinding::NoCheckpointYet),
     }
     Ok((checked, Vec::new()))
+}
+
+/// (what the witnesses confirmed, what they refused): rollbacks and forks
+/// are problems; a witness that cannot be reached is reported, not a problem.
+fn witness_findings(app: &AppState) -> (Vec<VerifyFinding>, Vec<VerifyFinding>) {
+    let statuses = app.vault.audit().witness_status();
+    if statuses.is_empty() {
+        return (vec![VerifyFinding::NoWitnesses], Vec::new());
+    }
+    let mut checked = Vec::new();
+    let mut problems = Vec::new();
+    for status in statuses {
+        let name = status.name.clone();
+        match (status.problem, status.cosigned_size) {
+            (Some(WitnessProblem::Rollback { witness_size, log_size }), _) => {
+                problems.push(VerifyFinding::WitnessRollback { name, witness_size, log_size });
+            }
+            (Some(WitnessProblem::Fork { old_size, size }), _) => {
+                problems.push(VerifyFinding::WitnessFork { name, old_size, size });
+            }
+            (Some(problem), _) => checked.push(VerifyFinding::WitnessTrouble { name, problem: problem.describe() }),
+            (None, Some(size)) => checked.push(VerifyFinding::WitnessCosigned { name, size }),
+            (None, None) => checked.push(VerifyFinding::WitnessNotYet { name }),
+        }
+    }
+    (checked, problems)
+}
+
+#[derive(Serialize)]
+pub struct WitnessesBody {
+    /// How many witnesses must cosign a checkpoint before proofs use it.
+    quorum: usize,
+    witnesses: Vec<WitnessStatus>,
+}
+
+/// `GET /api/v1/dpo/witnesses`: each witness, what it cosigned last and
+/// what went wrong (rollbacks and forks are `problem.kind` `rollback` and
+/// `fork`). Holds no personal data, so it is not an audited query.
+pub async fn witnesses_json(
+    State(app): State<AppState>,
+    staff: StaffSetup,
+    headers: HeaderMap,
+) -> ApiResult<Json<WitnessesBody>> {
+    // No personal data: not an audited query.
+    require_dpo(&app, &headers, &staff).await?;
+    let audit = app.vault.audit();
+    Ok(Json(WitnessesBody { quorum: audit.witness_quorum(), witnesses: audit.witness_status() }))
 }
 
 // --- page plumbing -------------------------------------------------------------------------

@@ -707,6 +707,30 @@ pub enum VerifyFinding {
         entries: u64,
     },
     StoreUnreadable,
+    // Witnesses (see `witness_findings` in http/dpo.rs):
+    NoWitnesses,
+    WitnessCosigned {
+        name: String,
+        size: u64,
+    },
+    WitnessNotYet {
+        name: String,
+    },
+    /// Not a sign of tampering: the witness is unreachable or misconfigured.
+    WitnessTrouble {
+        name: String,
+        problem: String,
+    },
+    WitnessRollback {
+        name: String,
+        witness_size: u64,
+        log_size: u64,
+    },
+    WitnessFork {
+        name: String,
+        old_size: u64,
+        size: u64,
+    },
 }
 
 impl VerifyFinding {
@@ -803,6 +827,44 @@ pub fn verify_finding(lang: Lang, finding: &VerifyFinding) -> String {
         }
         (Lang::De, F::StoreUnreadable) => "Die gespeicherten Einträge sind beschädigt oder lückenhaft.".to_owned(),
         (Lang::En, F::StoreUnreadable) => "The stored entries are damaged or have gaps.".to_owned(),
+        (Lang::De, F::NoWitnesses) => "Es sind keine unabhängigen Zeugen eingerichtet: Niemand außerhalb der Stadt \
+             bestätigt, dass das Protokoll nur wächst."
+            .to_owned(),
+        (Lang::En, F::NoWitnesses) => "No independent witnesses are configured: nobody outside the city confirms \
+             that the log only grows."
+            .to_owned(),
+        (Lang::De, F::WitnessCosigned { name, size }) => {
+            format!("Zeuge {name} hat den Prüfpunkt über {size} Einträge gegengezeichnet.")
+        }
+        (Lang::En, F::WitnessCosigned { name, size }) => {
+            format!("Witness {name} cosigned the checkpoint over {size} entries.")
+        }
+        (Lang::De, F::WitnessNotYet { name }) => {
+            format!("Zeuge {name} hat seit dem Start noch keinen Prüfpunkt gegengezeichnet.")
+        }
+        (Lang::En, F::WitnessNotYet { name }) => format!("Witness {name} has not cosigned a checkpoint since start."),
+        (Lang::De, F::WitnessTrouble { name, problem }) => {
+            format!("Zeuge {name} ist gerade nicht erreichbar oder lehnt ab ({problem}).")
+        }
+        (Lang::En, F::WitnessTrouble { name, problem }) => {
+            format!("Witness {name} cannot be reached or refuses right now ({problem}).")
+        }
+        (Lang::De, F::WitnessRollback { name, witness_size, log_size }) => format!(
+            "Zeuge {name} kennt schon {witness_size} Einträge, das Protokoll hat nur {log_size}. \
+             Es wurde zurückgesetzt oder gekürzt."
+        ),
+        (Lang::En, F::WitnessRollback { name, witness_size, log_size }) => format!(
+            "Witness {name} has already seen {witness_size} entries, but the log has only {log_size}. \
+             It was rolled back or cut short."
+        ),
+        (Lang::De, F::WitnessFork { name, old_size, size }) => format!(
+            "Zeuge {name} lehnt ab: Die {size} Einträge setzen die {old_size} nicht fort, die er bestätigt hat. \
+             Die Vergangenheit des Protokolls wurde verändert."
+        ),
+        (Lang::En, F::WitnessFork { name, old_size, size }) => format!(
+            "Witness {name} refuses: the {size} entries do not extend the {old_size} it confirmed. \
+             The log's history was changed."
+        ),
     }
 }
 

@@ -153,6 +153,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dpo/export.csv", get(dpo::export_csv))
         .route("/dpo/export.jsonl", get(dpo::export_jsonl))
         .route("/api/v1/dpo/entries", get(dpo::entries_json))
+        .route("/api/v1/dpo/witnesses", get(dpo::witnesses_json))
         .merge(uploads)
         .fallback(rejection::not_found)
         .with_state(state)

@@ -322,6 +322,17 @@ pub trait Store: Send + Sync {
     async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>>;
     /// All checkpoints, ascending by size.
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>>;
+    /// The signed note of the checkpoint of `size`, if one is stored.
+    async fn checkpoint_note(&self, size: u64) -> Result<Option<String>>;
+    /// Keep a witness's verified cosignature of the stored checkpoint of
+    /// `size` (`lines`: its note signature line(s)). A second one for the
+    /// same checkpoint and witness is ignored: the first stays.
+    async fn insert_cosignature(&self, size: u64, witness: &str, lines: &str, created_at: DateTime<Utc>) -> Result<()>;
+    /// Stored cosignatures of the newest checkpoints first, at most `limit`
+    /// rows: (size, witness, lines).
+    async fn recent_cosignatures(&self, limit: u32) -> Result<Vec<(u64, String, String)>>;
+    /// The cosignatures of the checkpoint of `size`: (witness, lines).
+    async fn cosignatures(&self, size: u64) -> Result<Vec<(String, String)>>;
 
     // --- access requests and grants -----------------------------------------
     async fn insert_access_request(&self, request: &AccessRequestRecord) -> Result<()>;
@@ -504,6 +515,54 @@ where
     };
     query.push(direction).push_bind(i64::from(limit));
     query
+}
+
+/// `Store::insert_cosignature` for either backend.
+fn insert_cosignature_query<DB>(
+    size: u64,
+    witness: &str,
+    lines: &str,
+    created_at: DateTime<Utc>,
+) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut query =
+        sqlx::QueryBuilder::<DB>::new("INSERT INTO audit_cosignatures (size, witness, lines, created_at) VALUES (");
+    let mut values = query.separated(", ");
+    values.push_bind(sequence_bound(size));
+    values.push_bind(witness.to_owned());
+    values.push_bind(lines.to_owned());
+    values.push_bind(time_to_micros(created_at));
+    query.push(") ON CONFLICT (size, witness) DO NOTHING");
+    query
+}
+
+/// `Store::recent_cosignatures` (with `Some(limit)`) or `Store::cosignatures`
+/// (with `Some(size)`) for either backend: rows (size, witness, lines).
+fn cosignatures_query<DB>(size: Option<u64>, limit: Option<u32>) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::<DB>::new("SELECT size, witness, lines FROM audit_cosignatures");
+    if let Some(size) = size {
+        query.push(" WHERE size = ").push_bind(sequence_bound(size));
+    }
+    query.push(" ORDER BY size DESC, witness");
+    if let Some(limit) = limit {
+        query.push(" LIMIT ").push_bind(i64::from(limit));
+    }
+    query
+}
+
+/// Rows of `cosignatures_query` with their sizes checked.
+fn cosignature_rows(rows: Vec<(i64, String, String)>) -> Result<Vec<(u64, String, String)>> {
+    rows.into_iter()
+        .map(|(size, witness, lines)| Ok((stored_size("audit_cosignatures.size", size)?, witness, lines)))
+        .collect()
 }
 
 /// Which audit entries a backend reads, in which order (keyset pagination).

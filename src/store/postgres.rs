@@ -31,6 +31,7 @@ use super::{
 use super::{
     citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
 };
+use super::{cosignature_rows, cosignatures_query, insert_cosignature_query};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 pub struct PostgresStore {
@@ -773,6 +774,35 @@ impl Store for PostgresStore {
             .await
             .map_err(postgres_error)?;
         rows.into_iter().map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).collect()
+    }
+
+    async fn checkpoint_note(&self, size: u64) -> Result<Option<String>> {
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        sqlx::query_scalar("SELECT signed_note FROM audit_checkpoints WHERE size = $1")
+            .bind(size)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(postgres_error)
+    }
+
+    async fn insert_cosignature(&self, size: u64, witness: &str, lines: &str, created_at: DateTime<Utc>) -> Result<()> {
+        insert_cosignature_query::<Postgres>(size, witness, lines, created_at)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(postgres_error)?;
+        Ok(())
+    }
+
+    async fn recent_cosignatures(&self, limit: u32) -> Result<Vec<(u64, String, String)>> {
+        let mut query = cosignatures_query::<Postgres>(None, Some(limit));
+        cosignature_rows(query.build_query_as().fetch_all(&self.pool).await.map_err(postgres_error)?)
+    }
+
+    async fn cosignatures(&self, size: u64) -> Result<Vec<(String, String)>> {
+        let mut query = cosignatures_query::<Postgres>(Some(size), None);
+        let rows = cosignature_rows(query.build_query_as().fetch_all(&self.pool).await.map_err(postgres_error)?)?;
+        Ok(rows.into_iter().map(|(_, witness, lines)| (witness, lines)).collect())
     }
 
     // --- access requests and grants -----------------------------------------

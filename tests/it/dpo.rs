@@ -14,7 +14,7 @@ use crate::support::app::{Backend, TestApp, TestAppOptions};
 use crate::support::oidc_provider::persona_sub;
 
 /// clara is the DPO; ben is staff but not a DPO.
-const DPO: &str = "clara";
+pub(crate) const DPO: &str = "clara";
 const NOT_A_DPO: &str = "ben";
 
 fn pdf(bytes: usize) -> Vec<u8> {
@@ -24,7 +24,7 @@ fn pdf(bytes: usize) -> Vec<u8> {
 }
 
 /// The shipped evidence types plus a staff.toml naming clara as DPO.
-fn policy_dir() -> tempfile::TempDir {
+pub(crate) fn policy_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/evidence-types.toml");
     std::fs::copy(shipped, dir.path().join("evidence-types.toml")).unwrap();

@@ -66,6 +66,13 @@ pub struct TestAppOptions {
     /// PostgreSQL: the app reaches its database through a `TcpGate`
     /// (`TestApp::postgres_gate`) that the test can stop and start.
     pub postgres_gate: bool,
+    /// The vault's keys; None: fresh ephemeral ones.
+    pub keys: Option<Arc<FileKeyProvider>>,
+    /// `audit_origin`; None: derived from the app's address.
+    pub audit_origin: Option<String>,
+    /// `[[witnesses]]` and `witness_quorum`.
+    pub witnesses: Vec<tresor::config::WitnessConfig>,
+    pub witness_quorum: Option<usize>,
 }
 
 impl TestAppOptions {
@@ -89,6 +96,10 @@ impl TestAppOptions {
             },
             adjust_config: None,
             postgres_gate: false,
+            keys: None,
+            audit_origin: None,
+            witnesses: Vec::new(),
+            witness_quorum: None,
         }
     }
 }
@@ -197,6 +208,9 @@ impl TestApp {
                 scopes: Vec::new(),
             });
         }
+        config.audit_origin = options.audit_origin.clone();
+        config.witnesses = options.witnesses.clone();
+        config.witness_quorum = options.witness_quorum;
         if let Some(adjust) = options.adjust_config {
             adjust(&mut config);
         }
@@ -219,7 +233,10 @@ impl TestApp {
         let (router, state) = server::build(Parts {
             config: config.clone(),
             store: audit_fault.clone(),
-            keys: Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("ephemeral keys")),
+            keys: match &options.keys {
+                Some(keys) => keys.clone(),
+                None => Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("ephemeral keys")),
+            },
             policies,
             clock: clock.clone(),
             rng,

@@ -214,6 +214,24 @@ impl Store for FailingAuditStore {
     async fn latest_checkpoint(&self) -> tresor::store::Result<Option<(u64, String)>> {
         self.inner.latest_checkpoint().await
     }
+    async fn checkpoint_note(&self, size: u64) -> tresor::store::Result<Option<String>> {
+        self.inner.checkpoint_note(size).await
+    }
+    async fn insert_cosignature(
+        &self,
+        size: u64,
+        witness: &str,
+        lines: &str,
+        created_at: chrono::DateTime<chrono::Utc>,
+    ) -> tresor::store::Result<()> {
+        self.inner.insert_cosignature(size, witness, lines, created_at).await
+    }
+    async fn recent_cosignatures(&self, limit: u32) -> tresor::store::Result<Vec<(u64, String, String)>> {
+        self.inner.recent_cosignatures(limit).await
+    }
+    async fn cosignatures(&self, size: u64) -> tresor::store::Result<Vec<(String, String)>> {
+        self.inner.cosignatures(size).await
+    }
     async fn checkpoints(&self) -> tresor::store::Result<Vec<(u64, String)>> {
         self.inner.checkpoints().await
     }
