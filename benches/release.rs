@@ -170,7 +170,7 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
         commit_time.as_secs_f64() * 1000.0 / batches.max(1) as f64,
         commit_time.as_secs_f64() * 100.0 / run_time.as_secs_f64(),
     );
-    if let Some(bare) = bare {
+    if let Some(bare) = &bare {
         println!(
             "release / bare throughput: {:.2}x; CPU per request {:.1}x; release p99 {:.2} ms vs bare p99 {:.2} ms; \
              refused or failed: {}",
@@ -180,6 +180,34 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
             bare.percentile(0.99),
             release.errors
         );
+    }
+    if only != "release" {
+        // Tile serving (C2SP tlog-tiles, public, immutable): level-0 and
+        // level-1 tiles spread over the whole tree of the log the releases
+        // just grew, after a checkpoint over all of it.
+        state.vault.audit().checkpoint().await.expect("checkpoint");
+        let size = state.vault.audit().latest_checkpoint().await.expect("checkpoint").map_or(0, |c| c.size);
+        let full_tiles = (size / tresor::audit::tiles::TILE_WIDTH).max(1);
+        let tiles = load(address, &client, connections, seconds, move |connection, sent| {
+            // Mostly level 0 (what an inclusion proof walk reads), every
+            // eighth request a level-1 tile; a different tile each time.
+            let step = (connection * 7919 + sent * 104_729) as u64;
+            let (level, index) = match sent % 8 {
+                0 if full_tiles >= 256 => (1, step % (full_tiles / 256)),
+                _ => (0, step % full_tiles),
+            };
+            let tile = tresor::audit::tiles::Tile { level, index, width: tresor::audit::tiles::TILE_WIDTH };
+            format!("/api/v1/audit/log/tile/{}", tile.path())
+        })
+        .await;
+        tiles.print(&format!("tile (GET /api/v1/audit/log/tile/..., tree of {size} entries)"));
+        if let Some(bare) = &bare {
+            println!(
+                "tile / bare throughput: {:.2}x; tile p99 {:.2} ms",
+                tiles.per_second() / bare.per_second(),
+                tiles.percentile(0.99)
+            );
+        }
     }
     let _ = stop.send(());
     let _ = server.await;

@@ -2,9 +2,10 @@
 -- row per checkpoint and witness (its verifier key), holding the signature
 -- line(s) the witness returned, already verified by `audit::witnessing`.
 -- A checkpoint with cosignatures from `witness_quorum` configured witnesses
--- is witnessed. Rows are only ever added.
+-- is witnessed. Rows are only ever added. (No foreign key to
+-- audit_checkpoints: that table refuses TRUNCATE by its own trigger.)
 CREATE TABLE audit_cosignatures (
-    size INTEGER NOT NULL REFERENCES audit_checkpoints (size),
+    size INTEGER NOT NULL,
     witness TEXT NOT NULL,
     lines TEXT NOT NULL,
     created_at INTEGER NOT NULL,

@@ -500,10 +500,17 @@ where
         }
         EntryOrder::Oldest | EntryOrder::Newest => {}
     }
+    // Times never decrease along the sequence (see `number_audit_events`), so
+    // a time range is the sequence range from the first entry at or after
+    // `from` to the first at or after `until`: two lookups in the time index,
+    // and the scan starts and stops at the right place. The time conditions
+    // stay, for entries stamped before that rule existed.
     if let Some(from) = filter.from {
+        query.push(" AND sequence >= (SELECT MIN(sequence) FROM audit_entries WHERE time = (SELECT MIN(time) FROM audit_entries WHERE time >= ").push_bind(time_to_micros(from)).push("))");
         query.push(" AND time >= ").push_bind(time_to_micros(from));
     }
     if let Some(until) = filter.until {
+        query.push(" AND sequence < COALESCE((SELECT MIN(sequence) FROM audit_entries WHERE time = (SELECT MIN(time) FROM audit_entries WHERE time >= ").push_bind(time_to_micros(until)).push(")), ").push_bind(i64::MAX).push(")");
         query.push(" AND time < ").push_bind(time_to_micros(until));
     }
     for (column, value) in audit_text_conditions(filter) {
@@ -678,22 +685,36 @@ struct AuditRow {
     service: Option<String>,
 }
 
+/// The latest time (microseconds) of a batch of appends: with the head's
+/// `last_time` it is the time floor of the batch (see `number_audit_events`).
+fn newest_append_time(appends: &[AuditAppend]) -> i64 {
+    appends.iter().map(|append| time_to_micros(append.time)).max().unwrap_or(i64::MIN)
+}
+
 /// Number the events from `last_sequence + 1` (last is -1 for an empty log)
 /// and build the entries and their rows. Runs inside the append transaction,
 /// after the head was read, because the body contains the sequence number.
+/// No entry's time is before `time_floor` (microseconds: the head's
+/// `last_time` before this batch) or before the entry ahead of it, so audit
+/// times never decrease along the sequence, whatever the clocks of the
+/// processes appending; the head's new `last_time` is the batch's newest
+/// time, which is this running maximum at the end.
 fn number_audit_events(
     last_sequence: i64,
+    time_floor: i64,
     events: &[(DateTime<Utc>, AuditEvent)],
 ) -> Result<(Vec<AuditEntry>, Vec<AuditRow>)> {
     let mut entries = Vec::with_capacity(events.len());
     let mut rows = Vec::with_capacity(events.len());
+    let mut time_floor = time_floor;
     for (offset, (time, event)) in events.iter().enumerate() {
         let sequence = i64::try_from(offset)
             .ok()
             .and_then(|offset| last_sequence.checked_add(1)?.checked_add(offset))
             .filter(|sequence| *sequence >= 0)
             .ok_or_else(|| StoreError::Corrupt("audit_head.last_sequence out of range".to_owned()))?;
-        let micros = time_to_micros(*time);
+        let micros = time_to_micros(*time).max(time_floor);
+        time_floor = micros;
         let entry = AuditEntry {
             // Non-negative, checked above.
             sequence: sequence.unsigned_abs(),

@@ -17,8 +17,8 @@ use super::{
     settle_claims, stored_count,
 };
 use super::{
-    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, number_audit_events, sequence_bound,
-    stored_size,
+    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, newest_append_time, number_audit_events,
+    sequence_bound, stored_size,
 };
 use super::{
     CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query, nodes_by_level, nodes_in_order,
@@ -567,11 +567,11 @@ impl Store for PostgresStore {
         // round trip instead of a locking read plus an update at the end.
         // Grant rows are locked (FOR UPDATE) only while holding the head, so
         // appenders never wait for each other's grant locks in opposite orders.
-        let last_sequence = reserve_audit_sequences(&mut tx, appends.len()).await?;
+        let (last_sequence, time_floor) = reserve_audit_sequences(&mut tx, appends).await?;
         let settled = settle_claims(appends, current_grant_uses(&mut tx, &claimed_grant_ids(appends)).await?)?;
         store_grant_uses(&mut tx, &settled.updates).await?;
         let existing = existing_evidence(&mut tx, &claimed_evidence_ids(appends)).await?;
-        let (entries, rows) = number_audit_events(last_sequence, &settled.events)?;
+        let (entries, rows) = number_audit_events(last_sequence, time_floor, &settled.events)?;
         // One statement for the whole batch, whatever its size: columns as arrays.
         let mut sequences = Vec::with_capacity(rows.len());
         let mut times = Vec::with_capacity(rows.len());
@@ -1068,18 +1068,26 @@ fn postgres_error(error: sqlx::Error) -> StoreError {
 
 // --- audit log helpers ----------------------------------------------------------
 
-/// Move the audit head forward by `count` inside the append transaction and
-/// return the last sequence number before it (-1 for an empty log).
-async fn reserve_audit_sequences(connection: &mut PgConnection, count: usize) -> Result<i64> {
-    let count = i64::try_from(count).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
-    let new_last: i64 = sqlx::query_scalar(
-        "UPDATE audit_head SET last_sequence = last_sequence + $1 WHERE id = 1 RETURNING last_sequence",
+/// Move the audit head forward by the batch inside the append transaction:
+/// the last sequence number before it (-1 for an empty log) and the time
+/// floor of its entries (see `number_audit_events`).
+async fn reserve_audit_sequences(connection: &mut PgConnection, appends: &[AuditAppend]) -> Result<(i64, i64)> {
+    let count = i64::try_from(appends.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+    // The CTE locks the head and reads its time before this batch (after
+    // waiting for another appender, the newest committed one): the time floor
+    // of the batch's entries.
+    let (new_last, time_floor): (i64, i64) = sqlx::query_as(
+        "WITH head AS (SELECT last_time FROM audit_head WHERE id = 1 FOR UPDATE) \
+         UPDATE audit_head SET last_sequence = last_sequence + $1, \
+         last_time = GREATEST(audit_head.last_time, $2) FROM head WHERE audit_head.id = 1 \
+         RETURNING audit_head.last_sequence, head.last_time",
     )
     .bind(count)
+    .bind(newest_append_time(appends))
     .fetch_one(&mut *connection)
     .await
     .map_err(postgres_error)?;
-    Ok(new_last - count)
+    Ok((new_last - count, time_floor))
 }
 
 /// (uses, revoked) of the named grants, locked until the append commits.

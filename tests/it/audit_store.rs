@@ -62,6 +62,7 @@ audit_conformance!(
     raw_updates_of_entries_are_refused,
     raw_deletes_are_refused,
     the_stored_tree_gives_proofs_across_restarts,
+    times_never_decrease_and_time_ranges_are_sequence_ranges,
 );
 
 // --- fixtures ---------------------------------------------------------------
@@ -254,6 +255,43 @@ async fn times_are_truncated_to_stored_precision(backend: Backend) {
     assert_eq!(stored[0].time, at(T0));
     assert_eq!(stored[0].entry().expect("body").expect("parses"), returned[0]);
     assert_eq!(stored[0].leaf_hash, returned[0].leaf_hash().to_vec());
+}
+
+/// A clock that goes back (another node's, or after a correction) never
+/// makes an entry older than the one before it; so a time range is exactly
+/// a range of sequences, and queries by time find every entry in it.
+async fn times_never_decrease_and_time_ranges_are_sequence_ranges(backend: Backend) {
+    let store = &backend.store;
+    append_at(store, T0 + 10 * SECOND, vec![numbered("t", 0)]).await; // 0
+    let behind = append_at(store, T0, vec![numbered("t", 1), numbered("t", 2)]).await; // 1, 2
+    assert_eq!(behind.iter().map(|entry| entry.time).collect::<Vec<_>>(), vec![at(T0 + 10 * SECOND); 2]);
+    let second = backend.second_store().await;
+    append_at(&second, T0 + 5 * SECOND, vec![numbered("t", 3)]).await; // 3, another process's clock
+    append_at(store, T0 + 20 * SECOND, vec![numbered("t", 4)]).await; // 4
+    append_at(store, T0 + 30 * SECOND, vec![numbered("t", 5)]).await; // 5
+    let stored = all_entries(store).await;
+    let times: Vec<DateTime<Utc>> = stored.iter().map(|entry| entry.time).collect();
+    assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "{times:?}");
+    for entry in &stored {
+        assert_eq!(entry.entry().expect("body").expect("parses").time, entry.time, "the hashed time is the stored one");
+    }
+    let in_range = async |from: i64, until: i64| -> (Vec<i64>, Vec<i64>) {
+        let filter = AuditFilter { from: Some(at(from)), until: Some(at(until)), ..AuditFilter::default() };
+        let oldest = store.audit_entries(&filter, 100, None).await.expect("query");
+        let newest = store.audit_entries_newest_first(&filter, 100, None).await.expect("query");
+        (oldest.iter().map(|e| e.sequence).collect(), newest.iter().map(|e| e.sequence).collect())
+    };
+    assert_eq!(in_range(T0 + 10 * SECOND, T0 + 11 * SECOND).await, (vec![0, 1, 2, 3], vec![3, 2, 1, 0]));
+    assert_eq!(in_range(T0, T0 + 20 * SECOND).await, (vec![0, 1, 2, 3], vec![3, 2, 1, 0]));
+    assert_eq!(in_range(T0 + 15 * SECOND, T0 + 40 * SECOND).await, (vec![4, 5], vec![5, 4]));
+    assert_eq!(in_range(T0 + 20 * SECOND, T0 + 30 * SECOND).await, (vec![4], vec![4]));
+    assert_eq!(in_range(T0 + 31 * SECOND, T0 + 40 * SECOND).await, (vec![], vec![]), "after the newest");
+    assert_eq!(in_range(T0 - 10 * SECOND, T0).await, (vec![], vec![]), "before the oldest");
+    // With a page boundary inside the range.
+    let filter =
+        AuditFilter { from: Some(at(T0 + 10 * SECOND)), until: Some(at(T0 + 25 * SECOND)), ..AuditFilter::default() };
+    let page = store.audit_entries_newest_first(&filter, 2, Some(3)).await.expect("page");
+    assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![2, 1]);
 }
 
 async fn empty_batch_changes_nothing(backend: Backend) {

@@ -5,19 +5,34 @@
 //! inclusion and consistency proofs tresor serves. No tresor::audit code
 //! takes part in any check; tresor only makes the entries and signs the
 //! checkpoints.
+//!
+//! Witness cosignatures (C2SP tlog-cosignature `cosignature/v1`, signature
+//! type 0x04) are only partly checkable this way: the published crates
+//! signed_note 0.2.0 and tlog_tiles 0.2.0 have no verifier for them (their
+//! only verifier, `StandardVerifier`, knows Ed25519 note signatures, type
+//! 0x01). What they can check is: the cosigned notes parse as signed notes,
+//! the log's signature on them verifies, the cosignature lines carry the key
+//! id `signed_note::key_id` derives for the witness's key, and the witness
+//! cosigns (and accepts the consistency proofs of) a log that Cloudflare's
+//! code signs and proves.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use signed_note::{Note, NoteError, StandardVerifier, Verifier, VerifierList};
+use signed_note::{
+    Note, NoteError, Signature, StandardSigner, StandardVerifier, Verifier, VerifierError, VerifierList, key_id,
+};
 use tlog_tiles::{
     Checkpoint, Hash, HashReader, Tile, TileHashReader, TileReader, check_record, check_tree, prove_record, prove_tree,
     record_hash, stored_hash_index, stored_hashes_for_record_hash, tree_hash,
 };
 
-use crate::support::app::{Backend, TestApp};
+use tresor::crypto::{FileKeyProvider, KeyProvider};
+
+use crate::support::app::{Backend, TestApp, TestAppOptions};
+use crate::witness::WitnessProcess;
 
 /// Height of tlog-tiles hash tiles (C2SP: 256 hashes a tile).
 const TILE_HEIGHT: u8 = 8;
@@ -254,6 +269,194 @@ async fn served_proofs_pass_tlog_tiles_checks(backend: Backend) {
     app.stop().await;
 }
 
+/// The vault's origin in the witnessed tests.
+const WITNESSED_ORIGIN: &str = "vault.independent-tlog.example/audit";
+/// Signature type byte of Ed25519 `cosignature/v1` keys (C2SP signed-note).
+const COSIGNATURE_V1: u8 = 0x04;
+
+/// A vault with a `tresor witness serve` witness (quorum 1): the checkpoint
+/// the vault serves and the one the witness serves on its monitoring path
+/// are the same signed note, which signed_note parses and verifies with the
+/// log's published key; the witness's line in it carries the witness's key
+/// id as `signed_note::key_id` computes it, and a timestamped Ed25519
+/// signature's length. signed_note 0.2.0 cannot verify that line itself: it
+/// refuses the witness's key as an unknown algorithm, and a changed
+/// timestamp or signature in the line goes unnoticed by it. A changed
+/// checkpoint text is refused (by the log's signature).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn witnessed_checkpoints_are_signed_notes_with_the_witness_key_id() {
+    let keys = Arc::new(FileKeyProvider::ephemeral(&ring::rand::SystemRandom::new()).unwrap());
+    let log_key = tresor::audit::checkpoint::verifier_key(WITNESSED_ORIGIN, &keys.signing_key().public_key());
+    let witness = WitnessProcess::start("witness.independent-tlog.example/w", std::slice::from_ref(&log_key)).await;
+    let app = TestApp::start_with(TestAppOptions {
+        keys: Some(keys),
+        audit_origin: Some(WITNESSED_ORIGIN.to_owned()),
+        witnesses: vec![witness.config()],
+        witness_quorum: Some(1),
+        ..TestAppOptions::new(Backend::Sqlite)
+    })
+    .await;
+    let anna = TestApp::browser();
+    assert_eq!(app.login(&anna, "anna", Some("high")).await.status(), 200);
+    let signed = app.state.vault.audit().checkpoint().await.unwrap().expect("a checkpoint");
+    assert_eq!(app.state.vault.audit().witness_status()[0].cosigned_size, Some(signed.size), "the witness cosigned");
+
+    // The witness's key, as keygen printed it: `<name>+<id>+base64(0x04 ‖ key)`.
+    let witness_key = witness.key.verifier_key();
+    let (witness_name, witness_id, typed_key) = split_verifier_key(&witness_key);
+    assert_eq!(witness_name, witness.key.name);
+    assert_eq!((typed_key.len(), typed_key[0]), (33, COSIGNATURE_V1), "an Ed25519 cosignature/v1 key");
+    assert_eq!(key_id(witness_name, &typed_key), witness_id, "SHA-256(name ‖ \\n ‖ 0x04 ‖ key)[:4]");
+    // signed_note 0.2.0 has no cosignature/v1 verifier. Its StandardVerifier
+    // checks the key id first (a wrong one is `Id`), then refuses type 0x04.
+    assert!(matches!(StandardVerifier::new(&witness_key), Err(VerifierError::Alg)));
+
+    let public = TestApp::browser();
+    let published = fetch_json(&public, &app.url("/api/v1/audit/checkpoint")).await;
+    assert_eq!(published["verifier_key"].as_str(), Some(log_key.as_str()));
+    let log_verifier = StandardVerifier::new(&log_key).unwrap();
+    let served = fetch_text(&public, &app.url("/api/v1/audit/log/checkpoint")).await;
+    let (status, monitored) = witness.latest(WITNESSED_ORIGIN).await;
+    assert_eq!(status, 200, "{monitored}");
+    assert_eq!(served, monitored, "the vault serves the note the witness keeps, cosignature and all");
+    for (what, note) in [("the vault's checkpoint", &served), ("the witness's checkpoint", &monitored)] {
+        let parsed = Note::from_bytes(note.as_bytes()).unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert_eq!(parsed.to_bytes(), note.as_bytes(), "{what} is in canonical signed-note form");
+        let (verified, unverified) = parsed.verify(&VerifierList::new(vec![Box::new(log_verifier.clone())])).unwrap();
+        assert_eq!(verified.len(), 1, "{what}: the log's signature");
+        assert_eq!((verified[0].name(), verified[0].id()), (log_verifier.name(), log_verifier.key_id()));
+        assert_eq!(unverified.len(), 1, "{what}: one line, the witness's");
+        let cosignature = &unverified[0];
+        assert_eq!((cosignature.name(), cosignature.id()), (witness_name, witness_id), "{what}");
+        assert_eq!(cosignature.signature().len(), 8 + 64, "{what}: timestamp and Ed25519 signature");
+        let checkpoint = Checkpoint::from_bytes(parsed.text()).expect("a C2SP checkpoint");
+        assert_eq!((checkpoint.origin(), checkpoint.size()), (WITNESSED_ORIGIN, signed.size), "{what}");
+    }
+
+    // The cosignature line with a changed timestamp byte, a changed signature
+    // byte: signed_note 0.2.0 has nothing to check them with, so the note
+    // still verifies (by the log's key) and the changed line is returned as
+    // unverified, as the genuine one is. A client of these crates must not
+    // take unverified lines for cosignatures.
+    let parsed = Note::from_bytes(served.as_bytes()).unwrap();
+    let genuine = parsed.verify(&VerifierList::new(vec![Box::new(log_verifier.clone())])).unwrap().1.remove(0);
+    for (what, byte) in [("timestamp", 7), ("signature", 8 + 20)] {
+        let mut blob = genuine.signature().to_vec();
+        blob[byte] ^= 0x01;
+        let changed = Signature::new(witness_name.to_owned(), witness_id, blob).unwrap();
+        let text = std::str::from_utf8(parsed.text()).unwrap();
+        let line = String::from_utf8(changed.to_bytes()).unwrap();
+        let forged = served.replacen(&String::from_utf8(genuine.to_bytes()).unwrap(), &line, 1);
+        assert_ne!(forged, served, "{what}");
+        assert!(forged.starts_with(text));
+        let (_, unverified) = Note::from_bytes(forged.as_bytes())
+            .unwrap()
+            .verify(&VerifierList::new(vec![Box::new(log_verifier.clone())]))
+            .unwrap();
+        assert_eq!(unverified, vec![changed], "{what}: not checked");
+    }
+    // The checkpoint text changed after cosigning: refused, by the log's key.
+    let grown = served.replacen(&format!("\n{}\n", signed.size), &format!("\n{}\n", signed.size + 1), 1);
+    assert_ne!(grown, served);
+    let refused = Note::from_bytes(grown.as_bytes()).unwrap().verify(&VerifierList::new(vec![Box::new(log_verifier)]));
+    assert!(
+        matches!(&refused, Err(NoteError::InvalidSignature { name, .. }) if name == WITNESSED_ORIGIN),
+        "{refused:?}"
+    );
+    app.stop().await;
+}
+
+/// The witness cosigns a log that only Cloudflare's code writes: checkpoints
+/// built by tlog_tiles and signed by signed_note's `StandardSigner`, grown
+/// with tlog_tiles' consistency proofs. Its answers are signature lines
+/// that signed_note parses, with the witness's key id, and its monitoring
+/// path serves the note with the log's signature and the cosignature. A
+/// changed proof hash and a note altered after signing are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_witness_cosigns_a_log_written_by_cloudflare_code() {
+    const ORIGIN: &str = "log.cloudflare-code.example/test";
+    let seed = [0x5au8; 32];
+    let public_key = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+    let public_key = ring::signature::KeyPair::public_key(&public_key).as_ref().to_vec();
+    let typed_public = [&[0x01], public_key.as_slice()].concat();
+    let id = key_id(ORIGIN, &typed_public);
+    // StandardSigner derives the public key from the seed and refuses a key
+    // id that does not match it.
+    let signer = StandardSigner::new(&format!(
+        "PRIVATE+KEY+{ORIGIN}+{id:08x}+{}",
+        BASE64.encode([&[0x01], seed.as_slice()].concat())
+    ))
+    .unwrap();
+    let log_key = format!("{ORIGIN}+{id:08x}+{}", BASE64.encode(&typed_public));
+    let log_verifier = StandardVerifier::new(&log_key).unwrap();
+    let witness = WitnessProcess::start("witness.cloudflare-code.example/w", std::slice::from_ref(&log_key)).await;
+    let witness_key = witness.key.verifier_key();
+    let (witness_name, witness_id, _) = split_verifier_key(&witness_key);
+
+    let leaves: Vec<Hash> = (0..9u8).map(|index| record_hash(&[b'e', index])).collect();
+    let tree = StoredHashes::from_leaves(&leaves);
+    let note = |size: u64| {
+        let checkpoint = Checkpoint::new(ORIGIN, size, tree_hash(size, &tree).unwrap(), "").unwrap();
+        let mut note = Note::new(&checkpoint.to_bytes(), &[]).unwrap();
+        note.add_sigs(&[&signer]).unwrap();
+        String::from_utf8(note.to_bytes()).unwrap()
+    };
+    let http = reqwest::Client::new();
+    let add_checkpoint = |old: u64, proof: &[Hash], note: &str| {
+        let mut body = format!("old {old}\n");
+        for hash in proof {
+            body.push_str(&BASE64.encode(hash.0));
+            body.push('\n');
+        }
+        body.push('\n');
+        body.push_str(note);
+        let request = http.post(format!("{}/add-checkpoint", witness.url)).body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    // The answer is signature lines; appended to the note, signed_note reads
+    // the witness's line beside the log's verified signature.
+    let cosigned = |note: &str, answer: &str| {
+        let lines: Vec<Signature> = answer
+            .strip_suffix('\n')
+            .expect("lines end in a newline")
+            .split('\n')
+            .map(|line| Signature::from_bytes(line.as_bytes()).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{answer}");
+        assert_eq!((lines[0].name(), lines[0].id(), lines[0].signature().len()), (witness_name, witness_id, 72));
+        let full = format!("{note}{answer}");
+        let (verified, unverified) = Note::from_bytes(full.as_bytes())
+            .unwrap()
+            .verify(&VerifierList::new(vec![Box::new(log_verifier.clone())]))
+            .unwrap();
+        assert_eq!((verified.len(), unverified), (1, lines));
+        full
+    };
+
+    let first = note(3);
+    let (status, answer) = add_checkpoint(0, &[], &first).await;
+    assert_eq!(status, 200, "{answer}");
+    cosigned(&first, &answer);
+    // Grown to 9 leaves with tlog_tiles' consistency proof.
+    let second = note(9);
+    let proof = prove_tree(9, 3, &tree).unwrap();
+    assert!(!proof.is_empty());
+    let mut wrong = proof.clone();
+    wrong[0].0[5] ^= 0x01;
+    assert_eq!(add_checkpoint(3, &wrong, &second).await.0, 422, "a changed proof hash");
+    let altered = second.replacen("\n9\n", "\n8\n", 1);
+    assert_eq!(add_checkpoint(3, &proof, &altered).await.0, 403, "a note altered after signing");
+    let (status, answer) = add_checkpoint(3, &proof, &second).await;
+    assert_eq!(status, 200, "{answer}");
+    let full = cosigned(&second, &answer);
+    let (status, monitored) = witness.latest(ORIGIN).await;
+    assert_eq!(status, 200, "{monitored}");
+    assert_eq!(monitored, full, "the note with the log's signature and the cosignature");
+}
+
 /// Anna, logged in at level high with one income statement, viewed until
 /// the log has at least `size` entries, and a checkpoint covering them.
 async fn anna_with_log_of(app: &TestApp, size: u64) -> reqwest::Client {
@@ -453,6 +656,16 @@ impl HashReader for UnauthenticatedTiles<'_> {
             })
             .collect()
     }
+}
+
+/// A verifier key `<name>+<hex id>+<base64 key>` split into its name, id
+/// and decoded (typed) key, without checking them.
+fn split_verifier_key(verifier_key: &str) -> (&str, u32, Vec<u8>) {
+    let mut parts = verifier_key.splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("not a verifier key: {verifier_key}");
+    };
+    (name, u32::from_str_radix(id, 16).unwrap(), BASE64.decode(key).unwrap())
 }
 
 async fn fetch_text(client: &reqwest::Client, url: &str) -> String {

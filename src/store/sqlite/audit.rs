@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::super::{
     AppendedAudit, AuditAppend, BlockingAudit, Result, StoreError, TreeNode, appended_with_evidence,
-    claimed_evidence_ids, claimed_grant_ids, leaf_hash_array, number_audit_events, settle_claims,
+    claimed_evidence_ids, claimed_grant_ids, leaf_hash_array, newest_append_time, number_audit_events, settle_claims,
 };
 use super::{Constraint, constraint_conflict};
 
@@ -128,9 +128,20 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
     // processes, queue here), so the sequence reserved and the grants and
     // evidence read below cannot change before the commit.
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_error)?;
+    // The head's time before this batch is its entries' time floor.
+    let time_floor: i64 = transaction
+        .prepare_cached("SELECT last_time FROM audit_head WHERE id = 1")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)).optional())
+        .map_err(sqlite_error)?
+        .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
     let new_last: i64 = transaction
-        .prepare_cached("UPDATE audit_head SET last_sequence = last_sequence + ?1 WHERE id = 1 RETURNING last_sequence")
-        .and_then(|mut statement| statement.query_row([count], |row| row.get(0)).optional())
+        .prepare_cached(
+            "UPDATE audit_head SET last_sequence = last_sequence + ?1, last_time = max(last_time, ?2) WHERE id = 1 \
+             RETURNING last_sequence",
+        )
+        .and_then(|mut statement| {
+            statement.query_row([count, newest_append_time(appends)], |row| row.get(0)).optional()
+        })
         .map_err(sqlite_error)?
         .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
 
@@ -163,7 +174,7 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
         }
     }
     let settled = settle_claims(appends, current)?;
-    let (entries, rows) = number_audit_events(new_last - count, &settled.events)?;
+    let (entries, rows) = number_audit_events(new_last - count, time_floor, &settled.events)?;
     {
         let mut statement =
             transaction.prepare_cached("UPDATE grants SET uses = ?2 WHERE id = ?1").map_err(sqlite_error)?;
