@@ -9,10 +9,16 @@
 //! - the citizen's log: their newest 1,000 entries and an inclusion proof
 //!   for each (what `GET /api/v1/audit/mine?limit=1000` reads and computes);
 //! - a consistency proof from a random older size to the log's size;
+//! - a DPO page of an old period: the newest 100 entries of the second tenth
+//!   of the log's time span, filtered by department too (the time filter is
+//!   a sequence range, so where the period lies must not matter);
 //! - baseline in the same run: reading one leaf hash (one indexed read).
 //!
 //! Run: `cargo bench --bench audit_scale`; `TRESOR_BENCH_AUDIT_SIZES`
-//! (default `1000,100000,1000000`) picks the sizes.
+//! (default `1000,100000,1000000`) picks the sizes. With
+//! `TRESOR_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres`
+//! each size is also run on a fresh PostgreSQL database (sizes in
+//! `TRESOR_BENCH_AUDIT_POSTGRES_SIZES`, default the same).
 
 #[path = "support/events.rs"]
 mod events;
@@ -23,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
+use sqlx::{AssertSqlSafe, Connection};
 use tresor::audit::AuditEvent;
 use tresor::audit::service::Audit;
 use tresor::clock::SystemClock;
@@ -40,10 +47,37 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let sizes = std::env::var("TRESOR_BENCH_AUDIT_SIZES").unwrap_or_else(|_| "1000,100000,1000000".to_owned());
-        println!("| entries | build | nodes written once | start-up checkpoint | citizen log, 1,000 with proofs p50 / p99 | of which the entries p50 | consistency proof p50 / p99 | one leaf read (baseline) p50 | log p50 / baseline |");
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!("| entries | build | nodes written once | start-up checkpoint | citizen log, 1,000 with proofs p50 / p99 | of which the entries p50 | consistency proof p50 / p99 | old-period DPO page (time + department, 100) p50 / p99 | one leaf read (baseline) p50 | log p50 / baseline |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for size in sizes.split(',').filter_map(|size| size.trim().parse::<u64>().ok()) {
-            run(size).await;
+            let work = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-audit-scale");
+            let _ = std::fs::remove_dir_all(&work);
+            std::fs::create_dir_all(&work).expect("bench directory");
+            let url = format!("sqlite://{}", work.join("tresor.sqlite").display());
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("open SQLite"));
+            run("SQLite", store, size).await;
+            let _ = std::fs::remove_dir_all(&work);
+        }
+        if let Ok(admin) = std::env::var("TRESOR_BENCH_POSTGRES_URL") {
+            let sizes = std::env::var("TRESOR_BENCH_AUDIT_POSTGRES_SIZES").unwrap_or(sizes);
+            for size in sizes.split(',').filter_map(|size| size.trim().parse::<u64>().ok()) {
+                let name = format!("tresor_bench_scale_{}_{size}", std::process::id());
+                let mut connection = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut connection)
+                    .await
+                    .expect("create db");
+                let url = match admin.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("TRESOR_BENCH_POSTGRES_URL needs a database path"),
+                };
+                let store = tresor::store::open(&url).await.expect("open PostgreSQL");
+                run("PostgreSQL", store, size).await;
+                sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+                    .execute(&mut connection)
+                    .await
+                    .expect("drop db");
+            }
         }
     });
 }
@@ -62,12 +96,7 @@ fn percentile(samples: &mut [Duration], share: f64) -> f64 {
     samples[index].as_secs_f64() * 1000.0
 }
 
-async fn run(size: u64) {
-    let work = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-audit-scale");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).expect("bench directory");
-    let url = format!("sqlite://{}", work.join("tresor.sqlite").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("open SQLite"));
+async fn run(backend: &str, store: Arc<dyn Store>, size: u64) {
     store.migrate().await.expect("migrate");
     let keys: Arc<dyn KeyProvider> = Arc::new(FileKeyProvider::ephemeral(&SystemRandom::new()).expect("keys"));
 
@@ -133,6 +162,21 @@ async fn run(size: u64) {
         consistency_times.push(started.elapsed());
     }
 
+    // A DPO page of an old period (entry n was stamped t0 + n ms).
+    let period = AuditFilter {
+        from: Some(t0 + chrono::Duration::milliseconds((size / 10) as i64)),
+        until: Some(t0 + chrono::Duration::milliseconds((size / 5) as i64)),
+        department: Some("wohngeldstelle".to_owned()),
+        ..AuditFilter::default()
+    };
+    let mut period_times = Vec::new();
+    for _ in 0..100 {
+        let started = Instant::now();
+        let page = store.audit_entries_newest_first(&period, 100, None).await.expect("entries");
+        assert!(!page.is_empty() || size < 10);
+        period_times.push(started.elapsed());
+    }
+
     // Baseline: one indexed read of a leaf hash.
     let mut baseline = Vec::new();
     for index in 0..200u64 {
@@ -145,7 +189,7 @@ async fn run(size: u64) {
     let log_p50 = percentile(&mut log_times, 0.5);
     let base_p50 = percentile(&mut baseline, 0.5);
     println!(
-        "| {size} | {:.1} s | {:.2} s | {:.1} ms | {log_p50:.1} / {:.1} ms | {:.1} ms | {:.2} / {:.2} ms | {base_p50:.3} ms | {:.0} |",
+        "| {backend} {size} | {:.1} s | {:.2} s | {:.1} ms | {log_p50:.1} / {:.1} ms | {:.1} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {base_p50:.3} ms | {:.0} |",
         build.as_secs_f64(),
         nodes_once.as_secs_f64(),
         startup.as_secs_f64() * 1000.0,
@@ -153,7 +197,8 @@ async fn run(size: u64) {
         percentile(&mut entries_times, 0.5),
         percentile(&mut consistency_times, 0.5),
         percentile(&mut consistency_times, 0.99),
+        percentile(&mut period_times, 0.5),
+        percentile(&mut period_times, 0.99),
         log_p50 / base_p50
     );
-    let _ = std::fs::remove_dir_all(&work);
 }

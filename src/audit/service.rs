@@ -39,6 +39,9 @@ const TREE_STEP: u64 = 65_536;
 const CACHED_FROM_LEVEL: u8 = 8;
 /// At most this many cached nodes (~64 MiB; a log of 250 million entries).
 const CACHED_NODES_MAX: usize = 1 << 20;
+/// Full tiles kept in memory once served (8 KiB each: 32 MiB). Tiles never
+/// change; beyond this, an arbitrary cached one makes room.
+const CACHED_TILES_MAX: usize = 4096;
 /// Checkpoints signed because a proof was asked for: at most one per this.
 pub const ON_DEMAND_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -69,6 +72,13 @@ pub struct Audit {
     /// Whether the witnesses' cosigned sizes and `witnessed` were read from
     /// the store yet.
     witnessing_loaded: std::sync::atomic::AtomicBool,
+    /// How many leaves the stored nodes cover, as far as this process knows
+    /// (it only grows; the store is asked only when a size beyond it is needed).
+    stored_tree_size: AtomicU64,
+    /// The size of the newest checkpoint this process signed or read.
+    newest_signed_size: AtomicU64,
+    /// Full tiles served (immutable), at most `CACHED_TILES_MAX`.
+    full_tiles: std::sync::RwLock<std::collections::HashMap<(u8, u64), bytes::Bytes>>,
 }
 
 /// A checkpoint that covers an entry, or when to ask again.
@@ -127,6 +137,9 @@ impl Audit {
             witnesses,
             witnessed: std::sync::RwLock::new(None),
             witnessing_loaded: std::sync::atomic::AtomicBool::new(false),
+            stored_tree_size: AtomicU64::new(0),
+            newest_signed_size: AtomicU64::new(0),
+            full_tiles: std::sync::RwLock::new(std::collections::HashMap::new()),
         })
     }
 
@@ -243,7 +256,10 @@ impl Audit {
                 );
             }
             match self.write_nodes(builder, size).await {
-                Ok(builder) => return Ok(tree.insert(builder)),
+                Ok(builder) => {
+                    self.stored_tree_size.fetch_max(builder.size(), Ordering::SeqCst);
+                    return Ok(tree.insert(builder));
+                }
                 // Another process wrote the same nodes first: start over from its size.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(error) => return Err(error),
@@ -309,19 +325,38 @@ impl Audit {
         Ok(found)
     }
 
-    /// The hashes of the nodes a C2SP tile of a tree of `size` leaves holds
-    /// (see `audit::tiles`), in order. The caller checked that the tree has
-    /// the tile.
-    pub async fn tile_hashes(&self, tile: &super::tiles::Tile, size: u64) -> Result<Vec<Hash>, StoreError> {
+    /// The bytes of a C2SP tile of a tree of `size` leaves (see
+    /// `audit::tiles`): its nodes' hashes in order. The caller checked that
+    /// the tree has the tile. Full tiles never change and are kept in memory
+    /// once read (up to `CACHED_TILES_MAX`).
+    pub async fn tile(&self, tile: &super::tiles::Tile, size: u64) -> Result<bytes::Bytes, StoreError> {
+        let full = tile.width == super::tiles::TILE_WIDTH;
+        if full
+            && let Some(cached) =
+                self.full_tiles.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&(tile.level, tile.index))
+        {
+            return Ok(cached.clone());
+        }
         self.cover(size).await?;
         let nodes = tile.nodes();
         let found = self.fetch_nodes(nodes.clone()).await?;
-        nodes
-            .iter()
-            .map(|node| {
-                found.get(node).copied().ok_or_else(|| StoreError::Corrupt(format!("tree node {node:?} missing")))
-            })
-            .collect()
+        let bytes = bytes::Bytes::from(node_hashes(&found, &nodes)?.concat());
+        if full {
+            let mut cached = self.full_tiles.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cached.len() >= CACHED_TILES_MAX
+                && let Some(evicted) = cached.keys().next().copied()
+            {
+                cached.remove(&evicted);
+            }
+            cached.insert((tile.level, tile.index), bytes.clone());
+        }
+        Ok(bytes)
+    }
+
+    /// The size of the newest checkpoint this process knows of without
+    /// asking the store (0 before it signed or read one).
+    pub fn newest_signed_size(&self) -> u64 {
+        self.newest_signed_size.load(Ordering::SeqCst)
     }
 
     /// Remember the upper ones of these nodes (see `CACHED_FROM_LEVEL`).
@@ -343,7 +378,12 @@ impl Audit {
     /// checkpoint signed by this version; an older checkpoint may lie
     /// beyond it once).
     async fn cover(&self, size: u64) -> Result<(), StoreError> {
-        if self.store.audit_tree_size().await? < size {
+        if self.stored_tree_size.load(Ordering::SeqCst) >= size {
+            return Ok(());
+        }
+        let stored = self.store.audit_tree_size().await?;
+        self.stored_tree_size.fetch_max(stored, Ordering::SeqCst);
+        if stored < size {
             let mut tree = self.tree.lock().await;
             if self.store.audit_tree_size().await? < size {
                 self.grow_tree(&mut tree, size).await?;
@@ -423,6 +463,7 @@ impl Audit {
     /// A checkpoint signed (or read) here becomes the newest known one when
     /// no witnesses need to cosign it first.
     fn remember_signed(&self, checkpoint: SignedCheckpoint) {
+        self.newest_signed_size.fetch_max(checkpoint.size, Ordering::SeqCst);
         if self.witnesses.quorum() == 0 {
             self.remember(checkpoint);
         }
