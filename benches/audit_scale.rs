@@ -22,6 +22,8 @@
 
 #[path = "support/events.rs"]
 mod events;
+#[path = "support/postgres.rs"]
+mod postgres;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
-use sqlx::{AssertSqlSafe, Connection};
 use tresor::audit::AuditEvent;
 use tresor::audit::service::Audit;
 use tresor::clock::SystemClock;
@@ -55,28 +56,17 @@ fn main() {
             std::fs::create_dir_all(&work).expect("bench directory");
             let url = format!("sqlite://{}", work.join("tresor.sqlite").display());
             let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("open SQLite"));
-            run("SQLite", store, size).await;
+            run("SQLite", store, None, size).await;
             let _ = std::fs::remove_dir_all(&work);
         }
         if let Ok(admin) = std::env::var("TRESOR_BENCH_POSTGRES_URL") {
             let sizes = std::env::var("TRESOR_BENCH_AUDIT_POSTGRES_SIZES").unwrap_or(sizes);
             for size in sizes.split(',').filter_map(|size| size.trim().parse::<u64>().ok()) {
                 let name = format!("tresor_bench_scale_{}_{size}", std::process::id());
-                let mut connection = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut connection)
-                    .await
-                    .expect("create db");
-                let url = match admin.rsplit_once('/') {
-                    Some((base, _)) => format!("{base}/{name}"),
-                    None => panic!("TRESOR_BENCH_POSTGRES_URL needs a database path"),
-                };
+                let (url, connection) = postgres::create_database(&admin, &name).await;
                 let store = tresor::store::open(&url).await.expect("open PostgreSQL");
-                run("PostgreSQL", store, size).await;
-                sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-                    .execute(&mut connection)
-                    .await
-                    .expect("drop db");
+                run("PostgreSQL", store, Some(&url), size).await;
+                postgres::drop_database(connection, &name).await;
             }
         }
     });
@@ -96,7 +86,10 @@ fn percentile(samples: &mut [Duration], share: f64) -> f64 {
     samples[index].as_secs_f64() * 1000.0
 }
 
-async fn run(backend: &str, store: Arc<dyn Store>, size: u64) {
+/// `postgres`: the database's URL, to ANALYZE it after the build (as
+/// autovacuum does within a minute of such a load; without statistics the
+/// planner reads a whole period for a DPO page).
+async fn run(backend: &str, store: Arc<dyn Store>, postgres: Option<&str>, size: u64) {
     store.migrate().await.expect("migrate");
     let keys: Arc<dyn KeyProvider> = Arc::new(FileKeyProvider::ephemeral(&SystemRandom::new()).expect("keys"));
 
@@ -116,6 +109,11 @@ async fn run(backend: &str, store: Arc<dyn Store>, size: u64) {
         }
     }
     let build = started.elapsed();
+    if let Some(url) = postgres {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query("ANALYZE").execute(&mut connection).await.expect("analyze");
+    }
 
     // The one-time node writing of a log from before the stored tree.
     let first = Audit::start(store.clone(), keys.clone(), Arc::new(SystemClock), ORIGIN.to_owned(), u64::MAX);

@@ -13,6 +13,9 @@
 //! `TRESOR_BENCH_SECONDS` (default 10) and `TRESOR_BENCH_CONNECTIONS`
 //! (default 64) change the run.
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +27,6 @@ use chrono::Utc;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use ring::rand::SystemRandom;
-use sqlx::{AssertSqlSafe, Connection};
 use tresor::clock::SystemClock;
 use tresor::config::Config;
 use tresor::crypto::FileKeyProvider;
@@ -49,20 +51,9 @@ fn main() {
         run("SQLite", &sqlite, work.path(), seconds, connections).await;
         if let Ok(admin) = std::env::var("TRESOR_BENCH_POSTGRES_URL") {
             let name = format!("tresor_bench_{}", std::process::id());
-            let mut connection = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut connection)
-                .await
-                .expect("create db");
-            let url = match admin.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => panic!("TRESOR_BENCH_POSTGRES_URL needs a database path"),
-            };
+            let (url, connection) = postgres::create_database(&admin, &name).await;
             run("PostgreSQL", &url, work.path(), seconds, connections).await;
-            sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-                .execute(&mut connection)
-                .await
-                .expect("drop db");
+            postgres::drop_database(connection, &name).await;
         }
     });
 }

@@ -6,3 +6,8 @@
 -- log's size. The smallest 64-bit integer stands for "no entry yet".
 ALTER TABLE audit_head ADD COLUMN last_time BIGINT NOT NULL DEFAULT -9223372036854775808;
 UPDATE audit_head SET last_time = COALESCE((SELECT MAX(time) FROM audit_entries), last_time) WHERE id = 1;
+
+-- The first entry of a period in (time, sequence) order is one index seek.
+-- (SQLite's audit_entries_time_idx holds the rowid, which is the sequence.)
+DROP INDEX audit_entries_time_idx;
+CREATE INDEX audit_entries_time_idx ON audit_entries (time, sequence);

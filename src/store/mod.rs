@@ -502,16 +502,29 @@ where
     }
     // Times never decrease along the sequence (see `number_audit_events`), so
     // a time range is the sequence range from the first entry at or after
-    // `from` to the first at or after `until`: two lookups in the time index,
+    // `from` to the first at or after `until` (in (time, sequence) order,
+    // which the time index gives: SQLite's holds the rowid, PostgreSQL's is
+    // on (time, sequence)): two index lookups,
     // and the scan starts and stops at the right place. The time conditions
-    // stay, for entries stamped before that rule existed.
+    // stay, for entries stamped before that rule existed, written as
+    // `time + 0` so that no planner prefers scanning the whole period in the
+    // time index and sorting it (PostgreSQL did: 13.6 ms for a page at 10^5
+    // entries against 0.56 ms at 10^3).
     if let Some(from) = filter.from {
-        query.push(" AND sequence >= (SELECT MIN(sequence) FROM audit_entries WHERE time = (SELECT MIN(time) FROM audit_entries WHERE time >= ").push_bind(time_to_micros(from)).push("))");
-        query.push(" AND time >= ").push_bind(time_to_micros(from));
+        query
+            .push(" AND sequence >= (SELECT sequence FROM audit_entries WHERE time >= ")
+            .push_bind(time_to_micros(from))
+            .push(" ORDER BY time, sequence LIMIT 1)");
+        query.push(" AND time + 0 >= ").push_bind(time_to_micros(from));
     }
     if let Some(until) = filter.until {
-        query.push(" AND sequence < COALESCE((SELECT MIN(sequence) FROM audit_entries WHERE time = (SELECT MIN(time) FROM audit_entries WHERE time >= ").push_bind(time_to_micros(until)).push(")), ").push_bind(i64::MAX).push(")");
-        query.push(" AND time < ").push_bind(time_to_micros(until));
+        query
+            .push(" AND sequence < COALESCE((SELECT sequence FROM audit_entries WHERE time >= ")
+            .push_bind(time_to_micros(until))
+            .push(" ORDER BY time, sequence LIMIT 1), ")
+            .push_bind(i64::MAX)
+            .push(")");
+        query.push(" AND time + 0 < ").push_bind(time_to_micros(until));
     }
     for (column, value) in audit_text_conditions(filter) {
         query.push(format_args!(" AND {column} = ")).push_bind(value);

@@ -662,26 +662,27 @@ impl Store for PostgresStore {
         let mut found = HashMap::new();
         // One snapshot for all of them.
         let mut tx = self.pool.begin().await.map_err(postgres_error)?;
+        // One query per level with the indexes as one array parameter
+        // (thousands of separate parameters cost more to bind and plan than
+        // the index lookups themselves).
         for (level, indexes) in nodes_by_level(nodes) {
-            for chunk in indexes.chunks(NODES_PER_QUERY) {
-                let mut query = if level == 0 {
-                    QueryBuilder::<Postgres>::new("SELECT sequence, leaf_hash FROM audit_entries WHERE sequence IN (")
-                } else {
-                    let mut query = QueryBuilder::<Postgres>::new("SELECT idx, hash FROM audit_nodes WHERE level = ");
-                    query.push_bind(i16::from(level)).push(" AND idx IN (");
-                    query
-                };
-                let mut list = query.separated(", ");
-                for index in chunk {
-                    list.push_bind(sequence_bound(*index));
-                }
-                list.push_unseparated(")");
-                let rows: Vec<(i64, Vec<u8>)> =
-                    query.build_query_as().fetch_all(&mut *tx).await.map_err(postgres_error)?;
-                for (index, hash) in rows {
-                    if let Ok(index) = u64::try_from(index) {
-                        found.insert((level, index), hash);
-                    }
+            let indexes: Vec<i64> = indexes.into_iter().map(sequence_bound).collect();
+            let rows: Vec<(i64, Vec<u8>)> = if level == 0 {
+                sqlx::query_as("SELECT sequence, leaf_hash FROM audit_entries WHERE sequence = ANY($1)")
+                    .bind(&indexes)
+                    .fetch_all(&mut *tx)
+                    .await
+            } else {
+                sqlx::query_as("SELECT idx, hash FROM audit_nodes WHERE level = $1 AND idx = ANY($2)")
+                    .bind(i16::from(level))
+                    .bind(&indexes)
+                    .fetch_all(&mut *tx)
+                    .await
+            }
+            .map_err(postgres_error)?;
+            for (index, hash) in rows {
+                if let Ok(index) = u64::try_from(index) {
+                    found.insert((level, index), hash);
                 }
             }
         }

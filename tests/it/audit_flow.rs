@@ -16,7 +16,7 @@ fn pdf(bytes: usize) -> Vec<u8> {
     file
 }
 
-async fn upload_income(app: &TestApp, browser: &reqwest::Client, csrf: &str) -> reqwest::Response {
+pub(crate) async fn upload_income(app: &TestApp, browser: &reqwest::Client, csrf: &str) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
         .text("type", "income_statement")
         .text("field.employer", "Audit GmbH")

@@ -491,18 +491,7 @@ async fn add_views(app: &TestApp, anna: &reqwest::Client, size: u64) {
 
 async fn upload_income(app: &TestApp, browser: &reqwest::Client) -> String {
     let csrf = app.csrf(browser).await;
-    let mut file = b"%PDF-1.4\n".to_vec();
-    file.resize(2_000, b'x');
-    let form = reqwest::multipart::Form::new()
-        .text("type", "income_statement")
-        .text("field.employer", "Audit GmbH")
-        .text("field.gross_monthly_income", "3000")
-        .text("field.net_monthly_income", "2000")
-        .text("field.period_from", "2026-01-01")
-        .text("field.period_to", "2026-12-31")
-        .part("file", reqwest::multipart::Part::bytes(file).file_name("lohn.pdf"));
-    let created = browser.post(app.url("/api/v1/evidence")).header("x-csrf-token", csrf).multipart(form).send().await;
-    let created = created.unwrap();
+    let created = crate::audit_flow::upload_income(app, browser, &csrf).await;
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     created["id"].as_str().unwrap().to_owned()
