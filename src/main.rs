@@ -165,7 +165,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(config.log_json);
             let witness_key = tresor::witness::WitnessKey::load(&key)?;
             let witness = std::sync::Arc::new(tresor::witness::Witness::open(witness_key, &logs, &state)?);
-            tresor::witness::serve(witness, listen, shutdown_signal()).await
+            let limits = tresor::http::listener::ConnectionLimits::from_config(&config);
+            tresor::witness::serve(witness, listen, limits, shutdown_signal()).await
         }
         Command::Migrate => {
             let store = open_store(&config).await?;

@@ -374,11 +374,14 @@ async fn latest_checkpoint(State(witness): State<Arc<Witness>>, UrlPath(origin_h
     }
 }
 
-/// Serve until `shutdown` resolves. Prints the address it listens on (with
-/// the port chosen when `listen` asks for port 0) and the verifier key.
+/// Serve until `shutdown` resolves, with the vault's accept loop and its
+/// connection limits (header-read and idle timeouts, connection caps).
+/// Prints the address it listens on (with the port chosen when `listen`
+/// asks for port 0) and the verifier key.
 pub async fn serve(
     witness: Arc<Witness>,
     listen: SocketAddr,
+    limits: crate::http::listener::ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -387,7 +390,7 @@ pub async fn serve(
     let address = listener.local_addr()?;
     println!("witness key: {}", witness.cosigner().verifier_key());
     println!("tresor witness listening on http://{address}");
-    axum::serve(listener, router(witness)).with_graceful_shutdown(shutdown).await?;
+    crate::http::listener::serve(listener, None, router(witness), limits, shutdown).await;
     Ok(())
 }
 
