@@ -102,7 +102,7 @@ async fn run(backend: &str, store: Arc<dyn Store>, postgres: Option<&str>, size:
         let events: Vec<_> = (appended..appended + count)
             .map(|number| (t0 + chrono::Duration::milliseconds(number as i64), release(number, active_every)))
             .collect();
-        store.append_audit(&events).await.expect("append");
+        tresor::audit::append::append_events(store.as_ref(), &events).await.expect("append");
         appended += count;
         if appended.is_multiple_of(1_000_000) {
             eprintln!("  {appended} of {size} entries");

@@ -1,7 +1,7 @@
 //! Group commit for audit appends: one writer (an OS thread calling the
 //! store's blocking append for SQLite, a task otherwise) collects the events
 //! that arrive while the previous transaction runs and commits them together
-//! in one `append_audit_claiming` call (one transaction, one fsync). A caller
+//! in one `Store::append_audit` call (one transaction, one fsync). A caller
 //! gets its entry only after that commit returned.
 //!
 //! Architecture invariant: nothing is acknowledged that is not durable. If a
@@ -15,9 +15,10 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::append::{self, AppendedAudit, AuditAppend};
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
-use crate::store::{AppendedAudit, AuditAppend, BlockingAudit, GrantClaim, Store, StoreError};
+use crate::store::{BlockingAudit, GrantClaim, Store, StoreError};
 
 /// Why an append was not acknowledged. The entry may or may not be stored
 /// (a commit can fail after the database applied it); it is never released.
@@ -48,7 +49,7 @@ struct Shared {
 struct Counters {
     batches_committed: AtomicU64,
     entries_committed: AtomicU64,
-    /// Wall time spent in committed `append_audit_claiming` calls.
+    /// Wall time spent in committed `append_audit` calls.
     commit_micros: AtomicU64,
 }
 
@@ -91,7 +92,7 @@ impl AuditLog {
     }
 
     /// `append`, claiming one use of a grant in the same transaction (see
-    /// `Store::append_audit_claiming`): if the claim fails, the stored and
+    /// `Store::append_audit`): if the claim fails, the stored and
     /// returned entry is the refusal, not `event`.
     pub async fn append_claiming(
         &self,
@@ -153,7 +154,7 @@ fn writer_thread(
             collect_batch(first, &mut receiver, &mut batch, max_batch);
             if let Some((appends, replies)) = take_batch(clock.as_ref(), &mut batch) {
                 let started = Instant::now();
-                let result = audit.append_audit_claiming(&appends);
+                let result = append::append_blocking(audit.as_ref(), &appends);
                 answer_batch(result, replies, started, &counters);
             }
         }
@@ -204,7 +205,7 @@ fn raise_priority() -> bool {
 }
 
 /// The writer as a task, for stores with async connections: take what is
-/// queued (up to `max_batch`), commit it in one `append_audit_claiming`,
+/// queued (up to `max_batch`), commit it in one `Store::append_audit`,
 /// answer every caller, repeat. Requests that arrive during the commit wait
 /// in the channel and form the next batch.
 async fn write_batches(
@@ -222,7 +223,7 @@ async fn write_batches(
         collect_batch(first, &mut receiver, &mut batch, max_batch);
         if let Some((appends, replies)) = take_batch(clock.as_ref(), &mut batch) {
             let started = Instant::now();
-            let result = store.append_audit_claiming(&appends).await;
+            let result = append::append(store.as_ref(), &appends).await;
             answer_batch(result, replies, started, &counters);
         }
     }

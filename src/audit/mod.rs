@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod append;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod log;
@@ -17,6 +18,8 @@ pub mod service;
 pub mod tiles;
 pub mod verify;
 pub mod witnessing;
+
+pub use append::{AppendedAudit, AuditAppend};
 
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

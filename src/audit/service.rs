@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
+use super::AppendedAudit;
 use super::checkpoint::{Checkpoint, verifier_key};
 use super::cosignature::{AddCheckpoint, verify_cosignature};
 use super::log::{AuditError, AuditLog};
@@ -26,7 +27,7 @@ use super::witnessing::{Answer, Member, WitnessProblem, WitnessStatus, Witnesses
 use super::{AuditEntry, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto::KeyProvider;
-use crate::store::{AppendedAudit, GrantClaim, Store, StoreError, TreeNode};
+use crate::store::{GrantClaim, Store, StoreError, TreeNode};
 
 /// Transactions of the group commit hold at most this many entries.
 const MAX_BATCH: usize = 1024;

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::audit::checkpoint::{Checkpoint, open_signed};
 use crate::audit::merkle::{Hash, TreeBuilder, leaf_hash};
 use crate::audit::{Action, Actor, Outcome};
-use crate::store::{ActorKind, AuditFilter, Store, StoreError, StoredAuditEntry, outcome_name};
+use crate::store::{AuditFilter, Store, StoreError, StoredAuditEntry};
 
 /// Rows per store read. Large enough that the per-query cost vanishes, small
 /// enough that a page of bodies stays a few MiB.
@@ -402,7 +402,7 @@ fn checked_body(index: u64, row: &StoredAuditEntry) -> Result<Option<BodyView<'_
 }
 
 /// The indexed columns must be the copies the store made from the body when it
-/// was appended (`store::number_audit_events`); DPO and citizen queries trust
+/// was appended (`audit::append`); DPO and citizen queries trust
 /// them.
 fn check_columns(index: u64, row: &StoredAuditEntry, entry: &BodyView<'_>) -> Result<(), VerifyError> {
     let mismatch = |column| Err(VerifyError::ColumnMismatch { index, column });
@@ -415,7 +415,7 @@ fn check_columns(index: u64, row: &StoredAuditEntry, entry: &BodyView<'_>) -> Re
     if row.time != entry.time {
         return mismatch("time");
     }
-    if row.actor_kind != ActorKind::of(&entry.actor).as_str() {
+    if row.actor_kind != entry.actor.kind().as_str() {
         return mismatch("actor_kind");
     }
     if row.actor_id.as_deref() != actor_id {
@@ -424,7 +424,7 @@ fn check_columns(index: u64, row: &StoredAuditEntry, entry: &BodyView<'_>) -> Re
     if row.action != entry.action.as_str() {
         return mismatch("action");
     }
-    if row.outcome != outcome_name(entry.outcome) {
+    if row.outcome != entry.outcome.as_str() {
         return mismatch("outcome");
     }
     if row.subject.as_deref() != entry.targets.subject.as_deref() {

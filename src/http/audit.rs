@@ -19,7 +19,7 @@ use crate::audit::checkpoint::open_signed;
 use crate::audit::merkle::{Hash, verify_inclusion};
 use crate::audit::service::{Covering, SignedCheckpoint};
 use crate::audit::tiles::Tile;
-use crate::audit::{Action, Actor, Outcome};
+use crate::audit::{Action, Actor, AuditEntry, Outcome};
 use crate::policy::{Lang, Policies};
 use crate::store::{AuditFilter, StoredAuditEntry};
 
@@ -290,7 +290,7 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
             .entries
             .iter()
             .filter_map(|(stored, proof)| {
-                let entry = stored.entry()?.ok()?;
+                let entry = AuditEntry::from_stored(stored)?.ok()?;
                 let proof_ok = match (proof, &opened) {
                     (Some(proof), Some(checkpoint)) => Some(
                         verify_inclusion(&entry.leaf_hash(), entry.sequence, checkpoint.size, proof, &checkpoint.root)

@@ -38,7 +38,7 @@ use crate::audit::checkpoint::parse_verifier_key;
 use crate::audit::verify::{self, VerifyError};
 use crate::audit::verify::{CSV_HEADER, csv_cell};
 use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
-use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+use crate::audit::{Action, Actor, AuditEntry, AuditEvent, Outcome, Targets};
 use crate::identity::oidc::PendingAuth;
 use crate::identity::staff::StaffLogin;
 use crate::ids::CitizenId;
@@ -425,7 +425,8 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
             }
             "action" => {
                 let action = ALL_ACTIONS.into_iter().find(|action| action.as_str() == value);
-                request.filter.action = Some(action.ok_or(FilterError { parameter, message: "unknown action" })?);
+                request.filter.action =
+                    Some(action.ok_or(FilterError { parameter, message: "unknown action" })?.as_str());
                 request.values.action = text;
             }
             "outcome" => {
@@ -435,7 +436,7 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
                     "failed" => Outcome::Failed,
                     _ => return Err(FilterError { parameter, message: "expected success, refused or failed" }),
                 };
-                request.filter.outcome = Some(outcome);
+                request.filter.outcome = Some(outcome.as_str());
                 request.values.outcome = text;
             }
             "department" | "service" => {
@@ -557,7 +558,7 @@ async fn fetch_page(
 }
 
 fn reason_of(row: &StoredAuditEntry) -> Option<String> {
-    row.entry().and_then(Result::ok).and_then(|entry| entry.event.reason)
+    AuditEntry::from_stored(row).and_then(Result::ok).and_then(|entry| entry.event.reason)
 }
 
 fn sequence_u64(sequence: i64) -> u64 {
@@ -862,7 +863,7 @@ pub async fn stats_page(
         let dpo = require_dpo(&app, &headers, &staff).await?;
         let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
         let request = parse_dpo_request(Some(&raw))?;
-        let filter = AuditFilter { action: Some(Action::Release), outcome: None, ..request.filter };
+        let filter = AuditFilter { action: Some(Action::Release.as_str()), outcome: None, ..request.filter };
         record_query(&app, &dpo, &filter, "dpo_stats").await?;
         let rows = department_stats(app.vault.store().as_ref(), &filter).await?;
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &rows)))
@@ -1144,8 +1145,8 @@ mod tests {
             "from=2026-05-01&to=2026-05-31&action=release&outcome=refused&department=wohngeld&citizen=0123456789abcdef0123456789abcdef&limit=5&after=7",
         ))
         .expect("valid");
-        assert_eq!(request.filter.action, Some(Action::Release));
-        assert_eq!(request.filter.outcome, Some(Outcome::Refused));
+        assert_eq!(request.filter.action, Some(Action::Release.as_str()));
+        assert_eq!(request.filter.outcome, Some(Outcome::Refused.as_str()));
         assert_eq!(request.filter.department.as_deref(), Some("wohngeld"));
         assert_eq!(request.filter.until.map(|t| t.to_rfc3339()), Some("2026-06-01T00:00:00+00:00".to_owned()));
         assert_eq!((request.limit, request.after), (Some(5), Some(7)));

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::{Action, Actor, AuditEntry, AuditEvent, Outcome};
 use crate::ids::{CitizenId, EvidenceId, FileId};
 
 mod blobs;
@@ -246,31 +245,20 @@ pub trait Store: Send + Sync {
     async fn delete_evidence(&self, citizen_id: &CitizenId, id: &EvidenceId) -> Result<bool>;
 
     // --- audit log ----------------------------------------------------------
-    /// Append events to the audit log in ONE transaction and return the
-    /// stored entries, in order. The store assigns the sequence numbers inside
-    /// the transaction (last + 1, consecutive, no gaps, also across processes
-    /// sharing the database), truncates each time to microseconds (the stored
-    /// precision), and stores `canonical_body()` and `leaf_hash()` of exactly
-    /// the entries it returns. Durable when it returns Ok; on Err nothing of
-    /// the batch is stored. An empty batch touches nothing.
-    async fn append_audit(&self, events: &[(DateTime<Utc>, AuditEvent)]) -> Result<Vec<AuditEntry>> {
-        let appends: Vec<AuditAppend> =
-            events.iter().map(|(time, event)| AuditAppend { time: *time, event: event.clone(), claim: None }).collect();
-        Ok(self.append_audit_claiming(&appends).await?.into_iter().map(|appended| appended.entry).collect())
-    }
-    /// `append_audit` where some events also claim one use of a grant, in
-    /// the same transaction. Claims are settled in batch order: a claim
-    /// succeeds if the grant exists, is not revoked and `uses <
-    /// claim.max_uses`; `uses` goes up by one and the event's
-    /// `targets.grant_use` holds the new count. A claim that fails turns its
-    /// event into a refusal (`grant_revoked` / `grant_exhausted`, see
-    /// [`refuse_claimed_event`]) before it is numbered and hashed, so a use is
-    /// counted exactly when a success entry for it is durable. For a claim
-    /// that succeeded, which of the evidence it names still exists and
-    /// belongs to the claim's citizen is read in the same transaction and
-    /// returned with the entry (ids): what is released is what existed when
-    /// the release was recorded.
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>>;
+    /// Append a batch of audit entries in ONE transaction. The store reserves
+    /// the sequence numbers inside the transaction (last + 1, consecutive, no
+    /// gaps, also across processes sharing the database) and settles the
+    /// batch's grant claims in batch order: a claim succeeds if the grant
+    /// exists, is not revoked and `uses < claim.max_uses`, and then `uses`
+    /// goes up by one. With both known it asks the batch for its rows
+    /// ([`AuditBatch::rows`]: `audit` decides the bytes, the leaf hashes and
+    /// the index columns) and stores exactly those. For a claim that
+    /// succeeded, which of the evidence it names still exists and belongs to
+    /// the claim's citizen is read in the same transaction and returned (ids):
+    /// what is released is what existed when the release was recorded.
+    /// Durable when it returns Ok; on Err nothing of the batch is stored. An
+    /// empty batch touches nothing.
+    async fn append_audit(&self, batch: &dyn AuditBatch) -> Result<Vec<AppendedRow>>;
     /// Number of entries (the Merkle tree size); the next sequence number.
     async fn audit_size(&self) -> Result<u64>;
     /// Leaf hashes of the entries with `from <= sequence < to`, in order.
@@ -618,14 +606,6 @@ pub struct StoredAuditEntry {
     pub service: Option<String>,
 }
 
-impl StoredAuditEntry {
-    /// The entry parsed back from its body; None once pruned.
-    pub fn entry(&self) -> Option<Result<AuditEntry>> {
-        let body = self.body.as_deref()?;
-        Some(serde_json::from_slice(body).map_err(|error| StoreError::Corrupt(format!("audit_entries.body: {error}"))))
-    }
-}
-
 /// Which audit entries `audit_entries` returns; every set field must match.
 /// Time is `[from, until)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -634,14 +614,17 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
     pub actor_kind: Option<ActorKind>,
     pub actor_id: Option<String>,
-    pub action: Option<Action>,
-    pub outcome: Option<Outcome>,
+    /// The stored action name (`audit::Action::as_str`).
+    pub action: Option<&'static str>,
+    /// The stored outcome name (`audit::Outcome::as_str`).
+    pub outcome: Option<&'static str>,
     pub subject: Option<String>,
     pub department: Option<String>,
     pub service: Option<String>,
 }
 
-/// The kind of an `Actor`, without its id; for filtering.
+/// The kind of an actor (`audit::Actor::kind`), without its id: the
+/// `actor_kind` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActorKind {
     Citizen,
@@ -651,15 +634,6 @@ pub enum ActorKind {
 }
 
 impl ActorKind {
-    pub fn of(actor: &Actor) -> Self {
-        match actor {
-            Actor::Citizen(_) => ActorKind::Citizen,
-            Actor::Department(_) => ActorKind::Department,
-            Actor::Staff(_) => ActorKind::Staff,
-            Actor::System => ActorKind::System,
-        }
-    }
-
     /// The stored name, as in the entry's JSON body.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -671,95 +645,120 @@ impl ActorKind {
     }
 }
 
-/// The stored name of an outcome, as in the entry's JSON body.
-pub fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Success => "success",
-        Outcome::Refused => "refused",
-        Outcome::Failed => "failed",
-    }
-}
-
 /// Conflict name when `insert_checkpoint` gets a size beyond the BIGINT range.
 const CONFLICT_CHECKPOINT_SIZE: &str = "audit_checkpoints_size_check";
 
-/// One row of `audit_entries`, built by both backends the same way.
-struct AuditRow {
-    sequence: i64,
-    time: i64,
-    body: Vec<u8>,
-    leaf_hash: Vec<u8>,
-    subject: Option<String>,
-    actor_kind: &'static str,
-    actor_id: Option<String>,
-    action: &'static str,
-    outcome: &'static str,
-    department: Option<String>,
-    service: Option<String>,
+/// One row of `audit_entries` as `audit` builds it ([`AuditBatch::rows`]):
+/// the hashed body and the columns the views filter on, copied out of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub sequence: i64,
+    /// Microseconds since the Unix epoch.
+    pub time: i64,
+    /// The exact bytes hashed into the leaf.
+    pub body: Vec<u8>,
+    /// RFC 6962 leaf hash of `body`.
+    pub leaf_hash: [u8; 32],
+    pub subject: Option<String>,
+    pub actor_kind: &'static str,
+    pub actor_id: Option<String>,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub department: Option<String>,
+    pub service: Option<String>,
 }
 
-/// The latest time (microseconds) of a batch of appends: with the head's
-/// `last_time` it is the time floor of the batch (see `number_audit_events`).
-fn newest_append_time(appends: &[AuditAppend]) -> i64 {
-    appends.iter().map(|append| time_to_micros(append.time)).max().unwrap_or(i64::MIN)
-}
-
-/// Number the events from `last_sequence + 1` (last is -1 for an empty log)
-/// and build the entries and their rows. Runs inside the append transaction,
-/// after the head was read, because the body contains the sequence number.
-/// No entry's time is before `time_floor` (microseconds: the head's
-/// `last_time` before this batch) or before the entry ahead of it, so audit
-/// times never decrease along the sequence, whatever the clocks of the
-/// processes appending; the head's new `last_time` is the batch's newest
-/// time, which is this running maximum at the end.
-fn number_audit_events(
-    last_sequence: i64,
-    time_floor: i64,
-    events: &[(DateTime<Utc>, AuditEvent)],
-) -> Result<(Vec<AuditEntry>, Vec<AuditRow>)> {
-    let mut entries = Vec::with_capacity(events.len());
-    let mut rows = Vec::with_capacity(events.len());
-    let mut time_floor = time_floor;
-    for (offset, (time, event)) in events.iter().enumerate() {
-        let sequence = i64::try_from(offset)
-            .ok()
-            .and_then(|offset| last_sequence.checked_add(1)?.checked_add(offset))
-            .filter(|sequence| *sequence >= 0)
-            .ok_or_else(|| StoreError::Corrupt("audit_head.last_sequence out of range".to_owned()))?;
-        let micros = time_to_micros(*time).max(time_floor);
-        time_floor = micros;
-        let entry = AuditEntry {
-            // Non-negative, checked above.
-            sequence: sequence.unsigned_abs(),
-            time: time_from_micros("audit time", micros)?,
-            event: event.clone(),
-        };
-        let body = entry.canonical_body();
-        let leaf_hash = crate::audit::merkle::leaf_hash(&body).to_vec();
-        let actor_id = match &event.actor {
-            Actor::Citizen(id) | Actor::Department(id) | Actor::Staff(id) => Some(id.clone()),
-            Actor::System => None,
-        };
-        let acting_department = match &event.actor {
-            Actor::Department(id) => Some(id.clone()),
-            _ => None,
-        };
-        rows.push(AuditRow {
-            sequence,
-            time: micros,
-            body,
-            leaf_hash,
-            subject: event.targets.subject.clone(),
-            actor_kind: ActorKind::of(&event.actor).as_str(),
-            actor_id,
-            action: event.action.as_str(),
-            outcome: outcome_name(event.outcome),
-            department: event.targets.department.clone().or(acting_department),
-            service: event.targets.service.clone(),
-        });
-        entries.push(entry);
+/// A batch of audit appends as the store sees it: when they happen, which
+/// grant use each claims, and (once the transaction knows the sequence
+/// numbers, the time floor and how the claims came out) the rows to store.
+/// `audit` implements it; numbering, bodies and hashes are decided there.
+pub trait AuditBatch: Sync {
+    /// How many entries the batch appends.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    Ok((entries, rows))
+    /// The newest time of the batch (microseconds): with the head's
+    /// `last_time` it gives the head's new `last_time`.
+    fn newest_time(&self) -> i64;
+    /// The grant use append `index` claims, if any.
+    fn claim(&self, index: usize) -> Option<&GrantClaim>;
+    /// The rows of the batch, in order: sequence numbers from
+    /// `first_sequence`, no time before `time_floor` (microseconds: the
+    /// head's `last_time` before this batch) or before the entry ahead of it,
+    /// and each claimed event as `claims` settled it. Called inside the
+    /// append transaction, at most once per attempt.
+    fn rows(&self, first_sequence: i64, time_floor: i64, claims: &[ClaimOutcome]) -> Result<Vec<AuditRow>>;
+}
+
+/// How one append's claim came out in the append transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The append claimed nothing.
+    NoClaim,
+    /// One use was claimed; `uses` is the grant's count including it.
+    Claimed {
+        uses: u32,
+    },
+    Refused(ClaimFailure),
+}
+
+/// A stored row with its settled claim and, for a successful claim, the
+/// claimed evidence that still exists at the commit and belongs to the
+/// claim's citizen (in the claim's order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedRow {
+    pub row: AuditRow,
+    pub claim: ClaimOutcome,
+    pub evidence: Vec<EvidenceId>,
+}
+
+/// The first sequence number of a batch of `count` entries whose last one
+/// is `new_last`, checked.
+fn first_sequence(new_last: i64, count: i64) -> Result<i64> {
+    new_last
+        .checked_sub(count)
+        .and_then(|last| last.checked_add(1))
+        .filter(|first| *first >= 0)
+        .ok_or_else(|| StoreError::Corrupt("audit_head.last_sequence out of range".to_owned()))
+}
+
+/// Check that the batch's rows are numbered as asked and pair them with
+/// the claims and the evidence that exists (`existing`: (evidence id,
+/// owner) as read in the append transaction).
+fn appended_rows(
+    batch: &dyn AuditBatch,
+    first: i64,
+    rows: Vec<AuditRow>,
+    claims: &[ClaimOutcome],
+    existing: &[(String, String)],
+) -> Result<Vec<AppendedRow>> {
+    if rows.len() != batch.len() || claims.len() != batch.len() {
+        return Err(StoreError::Corrupt(format!("audit batch of {} built {} rows", batch.len(), rows.len())));
+    }
+    rows.into_iter()
+        .zip(claims)
+        .enumerate()
+        .map(|(index, (row, claim))| {
+            if i64::try_from(index).ok().and_then(|index| first.checked_add(index)) != Some(row.sequence) {
+                return Err(StoreError::Corrupt(format!("audit row numbered {} out of order", row.sequence)));
+            }
+            let evidence = match (batch.claim(index), claim) {
+                (Some(claim), ClaimOutcome::Claimed { .. }) => claim
+                    .evidence
+                    .iter()
+                    .filter(|id| {
+                        existing
+                            .iter()
+                            .any(|(existing, owner)| existing == id.as_str() && owner == claim.citizen_id.as_str())
+                    })
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Ok(AppendedRow { row, claim: *claim, evidence })
+        })
+        .collect()
 }
 
 /// Query bounds: u64 positions beyond the BIGINT range mean "everything".
@@ -802,8 +801,8 @@ fn audit_text_conditions(filter: &AuditFilter) -> Vec<(&'static str, String)> {
     [
         ("actor_kind", filter.actor_kind.map(|kind| kind.as_str().to_owned())),
         ("actor_id", filter.actor_id.clone()),
-        ("action", filter.action.map(|action| action.as_str().to_owned())),
-        ("outcome", filter.outcome.map(|outcome| outcome_name(outcome).to_owned())),
+        ("action", filter.action.map(str::to_owned)),
+        ("outcome", filter.outcome.map(str::to_owned)),
         ("subject", filter.subject.clone()),
         ("department", filter.department.clone()),
         ("service", filter.service.clone()),
@@ -890,20 +889,6 @@ pub struct GrantClaim {
     pub evidence: Vec<EvidenceId>,
 }
 
-/// A stored entry and, for a successful claim, the sealed evidence it names
-/// (in the claim's order; evidence deleted meanwhile is missing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppendedAudit {
-    pub entry: AuditEntry,
-    /// For an append with a claim: why the claim failed (the entry is then
-    /// the refusal that was logged instead); None when it succeeded or
-    /// there was no claim.
-    pub claim_refused: Option<ClaimFailure>,
-    /// For a successful claim: the claimed evidence that still exists at the
-    /// commit and belongs to the claim's citizen (in the claim's order).
-    pub evidence: Vec<EvidenceId>,
-}
-
 /// A grant and its citizen's wrapped DEK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseGrant {
@@ -913,38 +898,30 @@ pub struct ReleaseGrant {
 }
 
 /// The claims of one batch, settled in order against the grants' state read
-/// in the append transaction (`current`: id -> (uses, revoked)). Returns the
-/// events to store (refusals where a claim failed), the new use counts per
-/// grant, and which appends claimed successfully.
+/// in the append transaction (`current`: id -> (uses, revoked)). Returns how
+/// each append's claim came out and the new use counts per grant.
 fn settle_claims(
-    appends: &[AuditAppend],
+    batch: &dyn AuditBatch,
     mut current: std::collections::HashMap<String, (i64, bool)>,
 ) -> Result<SettledClaims> {
-    let mut events = Vec::with_capacity(appends.len());
-    let mut claimed = Vec::with_capacity(appends.len());
+    let mut outcomes = Vec::with_capacity(batch.len());
     let mut changed: Vec<String> = Vec::new();
-    for append in appends {
-        let mut event = append.event.clone();
-        let mut outcome = Claimed::NoClaim;
-        if let Some(claim) = &append.claim {
-            match current.get_mut(&claim.grant_id) {
+    for index in 0..batch.len() {
+        let outcome = match batch.claim(index) {
+            None => ClaimOutcome::NoClaim,
+            Some(claim) => match current.get_mut(&claim.grant_id) {
                 Some((uses, false)) if *uses < i64::from(claim.max_uses) => {
                     *uses += 1;
-                    event.targets.grant_use = Some(stored_count("grants.uses", *uses)?);
                     if !changed.contains(&claim.grant_id) {
                         changed.push(claim.grant_id.clone());
                     }
-                    outcome = Claimed::Yes;
+                    ClaimOutcome::Claimed { uses: stored_count("grants.uses", *uses)? }
                 }
-                Some((_, false)) => outcome = Claimed::Refused(ClaimFailure::Exhausted),
-                _ => outcome = Claimed::Refused(ClaimFailure::Revoked),
-            }
-            if let Claimed::Refused(failure) = outcome {
-                refuse_claimed_event(&mut event, failure);
-            }
-        }
-        events.push((append.time, event));
-        claimed.push(outcome);
+                Some((_, false)) => ClaimOutcome::Refused(ClaimFailure::Exhausted),
+                _ => ClaimOutcome::Refused(ClaimFailure::Revoked),
+            },
+        };
+        outcomes.push(outcome);
     }
     let updates = changed
         .into_iter()
@@ -953,28 +930,24 @@ fn settle_claims(
             (id, uses)
         })
         .collect();
-    Ok(SettledClaims { events, updates, claimed })
+    Ok(SettledClaims { outcomes, updates })
 }
 
 struct SettledClaims {
-    events: Vec<(DateTime<Utc>, AuditEvent)>,
+    outcomes: Vec<ClaimOutcome>,
     /// (grant id, new use count)
     updates: Vec<(String, i64)>,
-    claimed: Vec<Claimed>,
 }
 
-/// What became of one append's claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Claimed {
-    NoClaim,
-    Yes,
-    Refused(ClaimFailure),
+/// The claims of a batch, in order.
+fn batch_claims(batch: &dyn AuditBatch) -> impl Iterator<Item = &GrantClaim> {
+    (0..batch.len()).filter_map(|index| batch.claim(index))
 }
 
 /// The distinct grant ids claimed in a batch.
-fn claimed_grant_ids(appends: &[AuditAppend]) -> Vec<String> {
+fn claimed_grant_ids(batch: &dyn AuditBatch) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    for claim in appends.iter().filter_map(|append| append.claim.as_ref()) {
+    for claim in batch_claims(batch) {
         if !ids.contains(&claim.grant_id) {
             ids.push(claim.grant_id.clone());
         }
@@ -983,63 +956,19 @@ fn claimed_grant_ids(appends: &[AuditAppend]) -> Vec<String> {
 }
 
 /// The distinct evidence ids named by the claims of a batch.
-fn claimed_evidence_ids(appends: &[AuditAppend]) -> Vec<String> {
+fn claimed_evidence_ids(batch: &dyn AuditBatch) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    for append in appends {
-        for id in append.claim.iter().flat_map(|claim| &claim.evidence) {
-            if !ids.iter().any(|known| known == id.as_str()) {
-                ids.push(id.to_string());
-            }
+    for id in batch_claims(batch).flat_map(|claim| &claim.evidence) {
+        if !ids.iter().any(|known| known == id.as_str()) {
+            ids.push(id.to_string());
         }
     }
     ids
 }
 
-/// Pair entries with the evidence of their successful claims that exists
-/// (`existing`: (evidence id, owner) as read in the append transaction).
-fn appended_with_evidence(
-    appends: &[AuditAppend],
-    claimed: &[Claimed],
-    entries: Vec<AuditEntry>,
-    existing: &[(String, String)],
-) -> Vec<AppendedAudit> {
-    entries
-        .into_iter()
-        .zip(appends.iter().zip(claimed))
-        .map(|(entry, (append, claimed))| {
-            let evidence = match (&append.claim, claimed) {
-                (Some(claim), Claimed::Yes) => claim
-                    .evidence
-                    .iter()
-                    .filter(|id| {
-                        existing
-                            .iter()
-                            .any(|(existing, owner)| existing == id.as_str() && owner == claim.citizen_id.as_str())
-                    })
-                    .cloned()
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let claim_refused = match claimed {
-                Claimed::Refused(failure) => Some(*failure),
-                Claimed::NoClaim | Claimed::Yes => None,
-            };
-            AppendedAudit { entry, evidence, claim_refused }
-        })
-        .collect()
-}
-
-/// `Store::append_audit_claiming` as a blocking call (see `Store::blocking_audit`).
+/// `Store::append_audit` as a blocking call (see `Store::blocking_audit`).
 pub trait BlockingAudit: Send + Sync {
-    fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>>;
-}
-
-/// An event for `append_audit_claiming`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditAppend {
-    pub time: DateTime<Utc>,
-    pub event: AuditEvent,
-    pub claim: Option<GrantClaim>,
+    fn append_audit(&self, batch: &dyn AuditBatch) -> Result<Vec<AppendedRow>>;
 }
 
 /// Why a claim failed, read in the claiming transaction.
@@ -1048,23 +977,6 @@ pub enum ClaimFailure {
     /// Revoked, or gone (the citizen erased their account).
     Revoked,
     Exhausted,
-}
-
-/// Turn a release event whose claim failed into the refusal that is logged
-/// instead: outcome refused, the reason code, and no fields or evidence
-/// (nothing was released).
-pub fn refuse_claimed_event(event: &mut AuditEvent, failure: ClaimFailure) {
-    event.outcome = Outcome::Refused;
-    event.reason = Some(
-        match failure {
-            ClaimFailure::Revoked => "grant_revoked",
-            ClaimFailure::Exhausted => "grant_exhausted",
-        }
-        .to_owned(),
-    );
-    event.targets.fields.clear();
-    event.targets.evidence.clear();
-    event.targets.grant_use = None;
 }
 
 /// An `access_requests` row of either backend.

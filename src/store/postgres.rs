@@ -12,14 +12,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{
-    AccessRequestRecord, AppendedAudit, AuditAppend, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
-    appended_with_evidence, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, grant_from_row, json_list,
-    settle_claims, stored_count,
+    AccessRequestRecord, AppendedRow, AuditBatch, GrantRecord, ReleaseGrant, RequestState, access_request_from_row,
+    appended_rows, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, first_sequence, grant_from_row,
+    json_list, settle_claims, stored_count,
 };
-use super::{
-    AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, newest_append_time, number_audit_events,
-    sequence_bound, stored_size,
-};
+use super::{AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
 use super::{
     CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query, nodes_by_level, nodes_in_order,
 };
@@ -555,8 +552,8 @@ impl Store for PostgresStore {
 
     // --- audit log ----------------------------------------------------------
 
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
-        if appends.is_empty() {
+    async fn append_audit(&self, batch: &dyn AuditBatch) -> Result<Vec<AppendedRow>> {
+        if batch.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await.map_err(postgres_error)?;
@@ -567,11 +564,11 @@ impl Store for PostgresStore {
         // round trip instead of a locking read plus an update at the end.
         // Grant rows are locked (FOR UPDATE) only while holding the head, so
         // appenders never wait for each other's grant locks in opposite orders.
-        let (last_sequence, time_floor) = reserve_audit_sequences(&mut tx, appends).await?;
-        let settled = settle_claims(appends, current_grant_uses(&mut tx, &claimed_grant_ids(appends)).await?)?;
+        let (first, time_floor) = reserve_audit_sequences(&mut tx, batch).await?;
+        let settled = settle_claims(batch, current_grant_uses(&mut tx, &claimed_grant_ids(batch)).await?)?;
         store_grant_uses(&mut tx, &settled.updates).await?;
-        let existing = existing_evidence(&mut tx, &claimed_evidence_ids(appends)).await?;
-        let (entries, rows) = number_audit_events(last_sequence, time_floor, &settled.events)?;
+        let existing = existing_evidence(&mut tx, &claimed_evidence_ids(batch)).await?;
+        let rows = batch.rows(first, time_floor, &settled.outcomes)?;
         // One statement for the whole batch, whatever its size: columns as arrays.
         let mut sequences = Vec::with_capacity(rows.len());
         let mut times = Vec::with_capacity(rows.len());
@@ -584,18 +581,18 @@ impl Store for PostgresStore {
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut departments = Vec::with_capacity(rows.len());
         let mut services = Vec::with_capacity(rows.len());
-        for row in rows {
+        for row in &rows {
             sequences.push(row.sequence);
             times.push(row.time);
-            bodies.push(row.body);
-            leaf_hashes.push(row.leaf_hash);
-            subjects.push(row.subject);
+            bodies.push(row.body.as_slice());
+            leaf_hashes.push(row.leaf_hash.as_slice());
+            subjects.push(row.subject.as_deref());
             actor_kinds.push(row.actor_kind);
-            actor_ids.push(row.actor_id);
+            actor_ids.push(row.actor_id.as_deref());
             actions.push(row.action);
             outcomes.push(row.outcome);
-            departments.push(row.department);
-            services.push(row.service);
+            departments.push(row.department.as_deref());
+            services.push(row.service.as_deref());
         }
         sqlx::query(
             "INSERT INTO audit_entries (sequence, time, body, leaf_hash, subject, actor_kind, actor_id, action, \
@@ -618,7 +615,7 @@ impl Store for PostgresStore {
         .await
         .map_err(postgres_error)?;
         tx.commit().await.map_err(postgres_error)?;
-        Ok(appended_with_evidence(appends, &settled.claimed, entries, &existing))
+        appended_rows(batch, first, rows, &settled.outcomes, &existing)
     }
 
     async fn audit_size(&self) -> Result<u64> {
@@ -1070,10 +1067,10 @@ fn postgres_error(error: sqlx::Error) -> StoreError {
 // --- audit log helpers ----------------------------------------------------------
 
 /// Move the audit head forward by the batch inside the append transaction:
-/// the last sequence number before it (-1 for an empty log) and the time
-/// floor of its entries (see `number_audit_events`).
-async fn reserve_audit_sequences(connection: &mut PgConnection, appends: &[AuditAppend]) -> Result<(i64, i64)> {
-    let count = i64::try_from(appends.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+/// the batch's first sequence number and the time floor of its entries (see
+/// `AuditBatch::rows`).
+async fn reserve_audit_sequences(connection: &mut PgConnection, batch: &dyn AuditBatch) -> Result<(i64, i64)> {
+    let count = i64::try_from(batch.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
     // The CTE locks the head and reads its time before this batch (after
     // waiting for another appender, the newest committed one): the time floor
     // of the batch's entries.
@@ -1084,11 +1081,11 @@ async fn reserve_audit_sequences(connection: &mut PgConnection, appends: &[Audit
          RETURNING audit_head.last_sequence, head.last_time",
     )
     .bind(count)
-    .bind(newest_append_time(appends))
+    .bind(batch.newest_time())
     .fetch_one(&mut *connection)
     .await
     .map_err(postgres_error)?;
-    Ok((new_last - count, time_floor))
+    Ok((first_sequence(new_last, count)?, time_floor))
 }
 
 /// (uses, revoked) of the named grants, locked until the append commits.

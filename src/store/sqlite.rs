@@ -12,7 +12,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::blobs::BlobDir;
 use super::{
-    AccessRequestRecord, AppendedAudit, AuditAppend, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
+    AccessRequestRecord, AppendedRow, AuditBatch, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
     access_request_from_row, evidence_from_row, grant_from_row, json_list, stored_count,
 };
 use super::{AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
@@ -659,14 +659,16 @@ impl Store for SqliteStore {
 
     // --- audit log ----------------------------------------------------------
 
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
-        // Blocking work: off the runtime's worker threads. (The audit writer
-        // calls `blocking_audit` on a thread of its own instead.)
-        let audit = self.audit.clone();
-        let appends = appends.to_vec();
-        tokio::task::spawn_blocking(move || audit.append_audit_claiming(&appends))
-            .await
-            .map_err(|error| StoreError::Worker(error.to_string()))?
+    async fn append_audit(&self, batch: &dyn AuditBatch) -> Result<Vec<AppendedRow>> {
+        // Blocking work on a borrowed batch. The audit writer calls
+        // `blocking_audit` on a thread of its own; this path serves direct
+        // callers (tools, tests). On a multi-threaded runtime the worker
+        // hands its other tasks over first.
+        let append = || self.audit.append_audit(batch);
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(append),
+            _ => append(),
+        }
     }
 
     async fn audit_size(&self) -> Result<u64> {

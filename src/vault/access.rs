@@ -15,13 +15,12 @@ use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
 use super::{FileReader, FileView, Result, Vault, VaultError, open_file_view, open_text};
-use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+use crate::audit::{Action, Actor, AppendedAudit, AuditEntry, AuditEvent, Outcome, Targets};
 use crate::crypto::FileOpener;
 use crate::ids::{CitizenId, EvidenceId, GrantId, RequestId};
 use crate::policy::{Department, FieldRef, GrantState, LoginLevel, Refusal, Service, decide};
 use crate::store::{
-    AccessRequestRecord, ActorKind, AppendedAudit, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, ReleaseGrant,
-    RequestState,
+    AccessRequestRecord, ActorKind, AuditFilter, EvidenceRecord, GrantClaim, GrantRecord, ReleaseGrant, RequestState,
 };
 use crate::store::{ClaimFailure, StoreError};
 
@@ -444,7 +443,7 @@ impl Vault {
         let Some(row) = rows.pop().filter(|row| u64::try_from(row.sequence).ok() == Some(index)) else {
             return Ok(None);
         };
-        let Some(Ok(entry)) = row.entry() else { return Ok(None) };
+        let Some(Ok(entry)) = AuditEntry::from_stored(&row) else { return Ok(None) };
         let own_release = entry.event.action == Action::Release
             && entry.event.outcome == Outcome::Success
             && entry.event.actor == crate::audit::Actor::Department(department.to_owned())
@@ -632,15 +631,15 @@ impl Vault {
         let filter = AuditFilter {
             actor_kind: Some(ActorKind::Department),
             actor_id: Some(department.to_owned()),
-            action: Some(Action::Release),
-            outcome: Some(Outcome::Success),
+            action: Some(Action::Release.as_str()),
+            outcome: Some(Outcome::Success.as_str()),
             ..AuditFilter::default()
         };
         let entries = self.store.audit_entries(&filter, 1, index.checked_sub(1)).await?;
         let Some(stored) = entries.first().filter(|stored| u64::try_from(stored.sequence).ok() == Some(index)) else {
             return Ok(false);
         };
-        let Some(entry) = stored.entry().transpose()? else { return Ok(false) };
+        let Some(entry) = AuditEntry::from_stored(stored).transpose()? else { return Ok(false) };
         Ok(entry.event.targets.grant.as_deref() == Some(grant)
             && entry.event.targets.evidence.iter().any(|id| id == evidence_id.as_str())
             && now < entry.time + Duration::minutes(RELEASE_FILE_WINDOW_MINUTES))

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tresor::audit::{Action, Outcome};
+use tresor::audit::{Action, AuditEntry, Outcome};
 use tresor::clock::Clock;
 use tresor::crypto::jws::verify_detached;
 use tresor::ids::{CitizenId, EvidenceId, GrantId, RequestId};
@@ -139,11 +139,15 @@ async fn expect_error(response: reqwest::Response, status: StatusCode, code: &st
 
 /// Release entries for `grant` with `outcome`.
 async fn release_entries(app: &TestApp, grant: &str, outcome: Outcome) -> Vec<tresor::audit::AuditEntry> {
-    let filter = AuditFilter { action: Some(Action::Release), outcome: Some(outcome), ..AuditFilter::default() };
+    let filter = AuditFilter {
+        action: Some(Action::Release.as_str()),
+        outcome: Some(outcome.as_str()),
+        ..AuditFilter::default()
+    };
     let stored = app.store.audit_entries(&filter, 10_000, None).await.unwrap();
     stored
         .iter()
-        .map(|stored| stored.entry().unwrap().unwrap())
+        .map(|stored| AuditEntry::from_stored(stored).unwrap().unwrap())
         .filter(|entry| entry.event.targets.grant.as_deref() == Some(grant))
         .collect()
 }
@@ -186,7 +190,7 @@ async fn requests_are_opened_and_polled(backend: Backend) {
     assert_eq!(status["status"], "expired");
 
     // Opening is audited (actor: the department).
-    let filter = AuditFilter { action: Some(Action::AccessRequestCreate), ..AuditFilter::default() };
+    let filter = AuditFilter { action: Some(Action::AccessRequestCreate.as_str()), ..AuditFilter::default() };
     let created = app.store.audit_entries(&filter, 10, None).await.unwrap();
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].actor_id.as_deref(), Some(TRAFFIC));
@@ -198,8 +202,8 @@ async fn bad_requests_get_clear_errors(backend: Backend) {
     // A service of another department: refused and audited.
     expect_error(open_request(&app, "kita_amt", PARKING).await, StatusCode::FORBIDDEN, "wrong_department").await;
     let filter = AuditFilter {
-        action: Some(Action::AccessRequestCreate),
-        outcome: Some(Outcome::Refused),
+        action: Some(Action::AccessRequestCreate.as_str()),
+        outcome: Some(Outcome::Refused.as_str()),
         ..AuditFilter::default()
     };
     assert_eq!(app.store.audit_entries(&filter, 10, None).await.unwrap().len(), 1);
@@ -466,21 +470,21 @@ async fn refusals_are_403_with_stable_codes_and_audited(backend: Backend) {
 
     // Each refusal is an audit entry with its code; successes are 3.
     let filter = AuditFilter {
-        action: Some(Action::Release),
+        action: Some(Action::Release.as_str()),
         actor_kind: Some(ActorKind::Department),
-        outcome: Some(Outcome::Refused),
+        outcome: Some(Outcome::Refused.as_str()),
         ..AuditFilter::default()
     };
     let refused = app.store.audit_entries(&filter, 100, None).await.unwrap();
     let mut codes: Vec<String> =
-        refused.iter().map(|stored| stored.entry().unwrap().unwrap().event.reason.unwrap()).collect();
+        refused.iter().map(|stored| AuditEntry::from_stored(stored).unwrap().unwrap().event.reason.unwrap()).collect();
     codes.sort();
     assert_eq!(
         codes,
         ["grant_exhausted", "grant_expired", "grant_not_yet_valid", "grant_revoked", "not_found", "wrong_department"]
     );
     for stored in &refused {
-        let entry = stored.entry().unwrap().unwrap();
+        let entry = AuditEntry::from_stored(stored).unwrap().unwrap();
         assert!(entry.event.targets.fields.is_empty(), "a refusal names no released fields");
     }
     assert_eq!(release_entries(&app, &grant.id, Outcome::Success).await.len(), 2);
@@ -678,7 +682,7 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
     // Each download is audited before streaming.
     let filter = AuditFilter {
-        action: Some(Action::EvidenceDownload),
+        action: Some(Action::EvidenceDownload.as_str()),
         actor_kind: Some(ActorKind::Department),
         ..AuditFilter::default()
     };

@@ -21,6 +21,7 @@ mod dpo;
 mod errors;
 mod evidence;
 mod independent_tlog;
+mod layers;
 mod login;
 mod oidc_provider_smoke;
 mod outage;

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
 use sqlx::Connection;
+use tresor::audit::AuditAppend;
+use tresor::audit::append::append;
 use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::ids::{CitizenId, EvidenceId, FileId};
-use tresor::store::{AccessRequestRecord, AuditAppend, GrantClaim, GrantRecord, RequestState};
+use tresor::store::{AccessRequestRecord, GrantClaim, GrantRecord, RequestState};
 use tresor::store::{
     CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, FileRecord,
     PendingLogin, SealedField, SessionRecord, Store, StoreError,
@@ -822,11 +824,10 @@ async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
             evidence: vec![document.id.clone(), someone_elses.id.clone(), evidence_id()],
         })
     };
-    let append = |claim| AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim };
+    let release = |claim| AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim };
     // One batch: three claims against an effective limit of 2 (the policy's), plus a plain entry.
     let plain = AuditAppend { time: at(T0 + 100), event: release_event(&grant), claim: None };
-    let appended = store
-        .append_audit_claiming(&[append(claim(2)), plain, append(claim(2)), append(claim(2))])
+    let appended = append(store.as_ref(), &[release(claim(2)), plain, release(claim(2)), release(claim(2))])
         .await
         .expect("append");
     let summary: Vec<(Outcome, Option<u32>, Option<String>, usize)> = appended
@@ -857,7 +858,7 @@ async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
     store.revoke_grant(&alice.id, &grant.id, at(T0 + 200)).await.expect("revoke");
     let mut missing = claim(5).expect("claim");
     missing.grant_id = format!("{:032x}", 0xdead);
-    let appended = store.append_audit_claiming(&[append(claim(5)), append(Some(missing))]).await.expect("append");
+    let appended = append(store.as_ref(), &[release(claim(5)), release(Some(missing))]).await.expect("append");
     for appended in &appended {
         let event = &appended.entry.event;
         assert_eq!((event.outcome, event.reason.as_deref()), (Outcome::Refused, Some("grant_revoked")));

@@ -18,8 +18,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::super::{
-    AppendedAudit, AuditAppend, BlockingAudit, Result, StoreError, TreeNode, appended_with_evidence,
-    claimed_evidence_ids, claimed_grant_ids, leaf_hash_array, newest_append_time, number_audit_events, settle_claims,
+    AppendedRow, AuditBatch, BlockingAudit, Result, StoreError, TreeNode, appended_rows, claimed_evidence_ids,
+    claimed_grant_ids, first_sequence, leaf_hash_array, settle_claims,
 };
 use super::{Constraint, constraint_conflict};
 
@@ -109,21 +109,21 @@ impl SqliteTreeReader {
 }
 
 impl BlockingAudit for SqliteAudit {
-    fn append_audit_claiming(&self, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
-        if appends.is_empty() {
+    fn append_audit(&self, batch: &dyn AuditBatch) -> Result<Vec<AppendedRow>> {
+        if batch.is_empty() {
             return Ok(Vec::new());
         }
         // A panic while the lock was held dropped its transaction (rolled back).
         let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        append(&mut connection, appends)
+        append(&mut connection, batch)
     }
 }
 
 /// One transaction: reserve the sequence numbers, settle the claims against
 /// the grants as stored, store the use counts and the entries, commit. Any
 /// error drops the transaction, which rolls it back.
-fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<AppendedAudit>> {
-    let count = i64::try_from(appends.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
+fn append(connection: &mut Connection, batch: &dyn AuditBatch) -> Result<Vec<AppendedRow>> {
+    let count = i64::try_from(batch.len()).map_err(|_| StoreError::Corrupt("audit batch too large".to_owned()))?;
     // BEGIN IMMEDIATE takes the write lock first (appenders, also in other
     // processes, queue here), so the sequence reserved and the grants and
     // evidence read below cannot change before the commit.
@@ -139,9 +139,7 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
             "UPDATE audit_head SET last_sequence = last_sequence + ?1, last_time = max(last_time, ?2) WHERE id = 1 \
              RETURNING last_sequence",
         )
-        .and_then(|mut statement| {
-            statement.query_row([count, newest_append_time(appends)], |row| row.get(0)).optional()
-        })
+        .and_then(|mut statement| statement.query_row([count, batch.newest_time()], |row| row.get(0)).optional())
         .map_err(sqlite_error)?
         .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
 
@@ -150,7 +148,7 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
         let mut statement = transaction
             .prepare_cached("SELECT uses, revoked_at IS NOT NULL FROM grants WHERE id = ?1")
             .map_err(sqlite_error)?;
-        for id in claimed_grant_ids(appends) {
+        for id in claimed_grant_ids(batch) {
             let state = statement
                 .query_row([&id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, bool>(1)?)))
                 .optional()
@@ -165,7 +163,7 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
     {
         let mut statement =
             transaction.prepare_cached("SELECT citizen_id FROM evidence WHERE id = ?1").map_err(sqlite_error)?;
-        for id in claimed_evidence_ids(appends) {
+        for id in claimed_evidence_ids(batch) {
             let owner: Option<String> =
                 statement.query_row([&id], |row| row.get(0)).optional().map_err(sqlite_error)?;
             if let Some(owner) = owner {
@@ -173,8 +171,9 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
             }
         }
     }
-    let settled = settle_claims(appends, current)?;
-    let (entries, rows) = number_audit_events(new_last - count, time_floor, &settled.events)?;
+    let settled = settle_claims(batch, current)?;
+    let first = first_sequence(new_last, count)?;
+    let rows = batch.rows(first, time_floor, &settled.outcomes)?;
     {
         let mut statement =
             transaction.prepare_cached("UPDATE grants SET uses = ?2 WHERE id = ?1").map_err(sqlite_error)?;
@@ -195,7 +194,7 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
                     row.sequence,
                     row.time,
                     row.body,
-                    row.leaf_hash,
+                    row.leaf_hash.as_slice(),
                     row.subject,
                     row.actor_kind,
                     row.actor_id,
@@ -208,7 +207,7 @@ fn append(connection: &mut Connection, appends: &[AuditAppend]) -> Result<Vec<Ap
         }
     }
     transaction.commit().map_err(sqlite_error)?;
-    Ok(appended_with_evidence(appends, &settled.claimed, entries, &existing))
+    appended_rows(batch, first, rows, &settled.outcomes, &existing)
 }
 
 /// Constraint failures are conflicts (as on the pool's connections), column

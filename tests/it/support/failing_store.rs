@@ -1,6 +1,8 @@
-//! A real store with a fault injector on `append_audit`, for fail-closed
+//! A real store with a fault injector on the audit append, for fail-closed
 //! tests: while `failing` is set, audit appends fail (after a short delay, so
-//! other appends queue up behind them); everything else is delegated.
+//! other appends queue up behind them); everything else is delegated. Both
+//! append paths are wrapped: the async one and the blocking one the SQLite
+//! audit writer thread uses in production (`Store::blocking_audit`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,39 +11,80 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{
-    AccessRequestRecord, AppendedAudit, AuditAppend, AuditFilter, CitizenRecord, EvidenceRecord, EvidenceSummary,
-    GrantRecord, PendingLogin, ReleaseGrant, SessionRecord, StaffSessionRecord, Store, StoreError, StoredAuditEntry,
+    AccessRequestRecord, AppendedRow, AuditBatch, AuditFilter, BlockingAudit, CitizenRecord, EvidenceRecord,
+    EvidenceSummary, GrantRecord, PendingLogin, ReleaseGrant, SessionRecord, StaffSessionRecord, Store, StoreError,
+    StoredAuditEntry,
 };
 
-/// Wraps a real store; `append_audit` fails (after a delay, so that other
-/// appends queue up behind it) while `failing` is set. Everything else is
+/// The switch and the record of failed batches, shared by both append paths.
+#[derive(Default)]
+pub struct Faults {
+    pub failing: AtomicBool,
+    /// Events per append call that was made to fail.
+    pub failed_batches: Mutex<Vec<usize>>,
+}
+
+impl Faults {
+    /// The error a failing append gives, after recording the batch.
+    fn fail(&self, events: usize) -> StoreError {
+        self.failed_batches.lock().unwrap().push(events);
+        StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+}
+
+/// Wraps a real store; audit appends fail (after a delay, so that other
+/// appends queue up behind them) while `failing` is set. Everything else is
 /// delegated.
 pub struct FailingAuditStore {
     inner: Arc<dyn Store>,
-    pub failing: AtomicBool,
-    /// Events per `append_audit` call that was made to fail.
-    pub failed_batches: Mutex<Vec<usize>>,
+    faults: Arc<Faults>,
+}
+
+impl std::ops::Deref for FailingAuditStore {
+    type Target = Faults;
+    fn deref(&self) -> &Faults {
+        &self.faults
+    }
 }
 
 impl FailingAuditStore {
     pub fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
+        self.faults.failing.store(failing, Ordering::SeqCst);
     }
 
     pub fn new(inner: Arc<dyn Store>) -> Arc<Self> {
-        Arc::new(FailingAuditStore { inner, failing: AtomicBool::new(false), failed_batches: Mutex::new(Vec::new()) })
+        Arc::new(FailingAuditStore { inner, faults: Arc::new(Faults::default()) })
+    }
+}
+
+/// The blocking append path of the wrapped store, with the same faults.
+struct FailingBlockingAudit {
+    inner: Arc<dyn BlockingAudit>,
+    faults: Arc<Faults>,
+}
+
+impl BlockingAudit for FailingBlockingAudit {
+    fn append_audit(&self, batch: &dyn AuditBatch) -> tresor::store::Result<Vec<AppendedRow>> {
+        if self.faults.failing.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+            return Err(self.faults.fail(batch.len()));
+        }
+        self.inner.append_audit(batch)
     }
 }
 
 #[async_trait::async_trait]
 impl Store for FailingAuditStore {
-    async fn append_audit_claiming(&self, appends: &[AuditAppend]) -> tresor::store::Result<Vec<AppendedAudit>> {
-        if self.failing.load(Ordering::SeqCst) {
+    fn blocking_audit(&self) -> Option<Arc<dyn BlockingAudit>> {
+        let inner = self.inner.blocking_audit()?;
+        Some(Arc::new(FailingBlockingAudit { inner, faults: self.faults.clone() }))
+    }
+    async fn append_audit(&self, batch: &dyn AuditBatch) -> tresor::store::Result<Vec<AppendedRow>> {
+        if self.faults.failing.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            self.failed_batches.lock().unwrap().push(appends.len());
-            return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+            return Err(self.faults.fail(batch.len()));
         }
-        self.inner.append_audit_claiming(appends).await
+        self.inner.append_audit(batch).await
     }
     async fn insert_access_request(&self, request: &AccessRequestRecord) -> tresor::store::Result<()> {
         self.inner.insert_access_request(request).await
