@@ -267,6 +267,9 @@ pub fn approval_message(problem: ApprovalProblem) -> &'static str {
         ApprovalProblem::EvidenceNotRequested => "A chosen document is not needed for this service.",
         ApprovalProblem::TwoDocumentsOfOneType => "Choose only one document of each kind.",
         ApprovalProblem::FieldWithoutDocument => "Choose a document for every piece of information you share.",
+        ApprovalProblem::DocumentWithoutField => {
+            "Share at least one piece of information from every document you choose."
+        }
         ApprovalProblem::DurationOutOfRange => "The duration is longer than this service allows.",
         ApprovalProblem::UsesOutOfRange => "The number of uses is higher than this service allows.",
     }

@@ -994,6 +994,10 @@ pub fn approval_problem(lang: Lang, code: &str) -> Option<&'static str> {
         "field_without_document" => {
             ("Bitte wählen Sie für jede Angabe ein Dokument.", "Please choose a document for each detail.")
         }
+        "document_without_field" => (
+            "Bitte geben Sie aus jedem gewählten Dokument mindestens eine Angabe frei.",
+            "Please share at least one detail from each document you choose.",
+        ),
         "duration_out_of_range" => {
             ("Bitte wählen Sie eine Dauer aus der Liste.", "Please choose a duration from the list.")
         }

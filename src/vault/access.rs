@@ -129,6 +129,9 @@ pub enum ApprovalProblem {
     EvidenceNotRequested,
     TwoDocumentsOfOneType,
     FieldWithoutDocument,
+    /// A chosen document of which no field is approved: it would enter the
+    /// grant (and a release's file) although nothing of it was consented to.
+    DocumentWithoutField,
     DurationOutOfRange,
     UsesOutOfRange,
 }
@@ -142,6 +145,7 @@ impl ApprovalProblem {
             ApprovalProblem::EvidenceNotRequested => "evidence_type_not_requested",
             ApprovalProblem::TwoDocumentsOfOneType => "one_document_per_type",
             ApprovalProblem::FieldWithoutDocument => "field_without_document",
+            ApprovalProblem::DocumentWithoutField => "document_without_field",
             ApprovalProblem::DurationOutOfRange => "duration_out_of_range",
             ApprovalProblem::UsesOutOfRange => "uses_out_of_range",
         }
@@ -595,14 +599,18 @@ impl Vault {
             return Err(VaultError::Refused(refusal));
         }
         let service_releases_files = self.policies.services.get(&grant.service).is_some_and(|service| service.file);
-        let release_ok = service_releases_files
-            && grant.evidence_ids.contains(evidence_id)
-            && self.release_names(department, &grant.id, release_index, evidence_id, now).await?;
-        if !release_ok {
+        let record = match service_releases_files && grant.evidence_ids.contains(evidence_id) {
+            true => self.store.evidence(&grant.citizen_id, evidence_id).await?,
+            false => None,
+        };
+        let released = match &record {
+            Some(record) => self.release_names(department, &grant.id, release_index, record, now).await?,
+            None => false,
+        };
+        let Some(record) = record.filter(|_| released) else {
             self.record_department_refusal(department, Action::EvidenceDownload, targets, "release_not_found").await;
             return Err(VaultError::NotFound);
-        }
-        let record = self.store.evidence(&grant.citizen_id, evidence_id).await?.ok_or(VaultError::NotFound)?;
+        };
         let Some(file) = record.file.clone() else { return Err(VaultError::NotFound) };
         self.record_department(department, Action::EvidenceDownload, targets, Outcome::Success, Some("release_file"))
             .await?;
@@ -619,13 +627,15 @@ impl Vault {
     }
 
     /// Whether audit entry `index` is a successful release of `grant` to
-    /// `department` that named `evidence_id`, made less than the file window ago.
+    /// `department`, made less than the file window ago, whose body held
+    /// `record`: it names the document and released a field of its type
+    /// (a document is in a release's body only with a released field).
     async fn release_names(
         &self,
         department: &str,
         grant: &str,
         index: u64,
-        evidence_id: &EvidenceId,
+        record: &EvidenceRecord,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let filter = AuditFilter {
@@ -640,8 +650,13 @@ impl Vault {
             return Ok(false);
         };
         let Some(entry) = AuditEntry::from_stored(stored).transpose()? else { return Ok(false) };
-        Ok(entry.event.targets.grant.as_deref() == Some(grant)
-            && entry.event.targets.evidence.iter().any(|id| id == evidence_id.as_str())
+        let targets = &entry.event.targets;
+        Ok(targets.grant.as_deref() == Some(grant)
+            && targets.evidence.iter().any(|id| id == record.id.as_str())
+            && targets
+                .fields
+                .iter()
+                .any(|field| FieldRef::parse(field).is_some_and(|field| field.evidence_type() == record.type_id))
             && now < entry.time + Duration::minutes(RELEASE_FILE_WINDOW_MINUTES))
     }
 }
@@ -681,6 +696,11 @@ fn check_approval(service: &Service, approval: &Approval, chosen: &[EvidenceReco
     }
     if approval.fields.iter().any(|field| !chosen.iter().any(|record| record.type_id == field.evidence_type())) {
         return problem(ApprovalProblem::FieldWithoutDocument);
+    }
+    // Only documents with an approved field enter a grant (whatever the
+    // client: the consent page leaves them out, the JSON API is refused).
+    if chosen.iter().any(|record| !approval.fields.iter().any(|field| field.evidence_type() == record.type_id)) {
+        return problem(ApprovalProblem::DocumentWithoutField);
     }
     if approval.duration_days == 0 || approval.duration_days > service.max_grant_duration_days {
         return problem(ApprovalProblem::DurationOutOfRange);

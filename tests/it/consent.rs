@@ -535,6 +535,7 @@ async fn approve_within_limits_with_exactly_the_chosen_fields(backend: Backend) 
     let newer_fields: Vec<(&str, &str)> =
         INCOME.iter().map(|&(name, value)| if name == "employer" { (name, "Neu AG") } else { (name, value) }).collect();
     let newer = upload(&app, &anna, "income_statement", &newer_fields, false).await;
+    let rent = upload(&app, &anna, "rent_certificate", RENT, false).await;
     let ben = log_in(&app, "ben", "substantial").await;
     let bens = upload(&app, &ben, "income_statement", BEN_INCOME, false).await;
 
@@ -561,6 +562,12 @@ async fn approve_within_limits_with_exactly_the_chosen_fields(backend: Backend) 
             json!({ "evidence": [older], "fields": ["rent_certificate.monthly_rent"], "duration_days": 30, "max_uses": 1 }),
             422,
             "field_without_document",
+        ),
+        (
+            // A document of which nothing is approved never enters a grant.
+            json!({ "evidence": [older, rent], "fields": ["income_statement.net_monthly_income"], "duration_days": 30, "max_uses": 1 }),
+            422,
+            "document_without_field",
         ),
         (
             json!({ "evidence": [older, newer], "fields": ["income_statement.net_monthly_income"], "duration_days": 30, "max_uses": 1 }),
@@ -601,7 +608,7 @@ async fn approve_within_limits_with_exactly_the_chosen_fields(backend: Backend) 
     assert_eq!(newest.as_deref(), Some(newer.as_str()), "the newest document is preselected");
     let mut form = consent_form(&html, &["income_statement.period_from"], "approve");
     for (name, value) in &mut form {
-        if name == "doc.income_statement" {
+        if name.starts_with("doc.") {
             *value = "none".to_owned();
         }
         if name == "max_uses" {

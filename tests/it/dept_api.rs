@@ -692,6 +692,81 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
     app.stop().await;
 }
 
+/// Only documents with an approved field enter a grant, whatever the client
+/// (the consent page leaves them out; the vault refuses them for the JSON API
+/// too). A grant stored before that rule, holding such a document, releases
+/// nothing of it: the body leaves it out and its file is not served, although
+/// the release's audit entry names the grant's documents.
+async fn a_document_without_an_approved_field_is_never_released(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let vault = &app.state.vault;
+    let citizen = vault.citizen_for_login("eid", "erika").await.unwrap();
+    let mut upload = vault.begin_file(&citizen, "meldebescheinigung.pdf", 1 << 20).await.unwrap();
+    upload.write(vault, b"%PDF-1.7\nprivate").await.unwrap();
+    let file = upload.finish(vault).await.unwrap();
+    let residence = vault
+        .create_evidence(&citizen, LoginLevel::High, "residence_certificate", &map(RESIDENCE), Some(file))
+        .await
+        .unwrap();
+    let rent = vault
+        .create_evidence(
+            &citizen,
+            LoginLevel::High,
+            "rent_certificate",
+            &map(&[("landlord", "Wohnbau Musterstadt eG"), ("monthly_rent", "845.30"), ("living_space_sqm", "72")]),
+            None,
+        )
+        .await
+        .unwrap();
+    let request = request_id(&app, "wohngeldstelle", "housing_benefit").await;
+    // The residence certificate is chosen, but only a rent field approved.
+    let approval = Approval {
+        evidence: vec![residence.clone(), rent.clone()],
+        fields: fields(&["rent_certificate.monthly_rent"]),
+        duration_days: 30,
+        max_uses: 3,
+    };
+    let refused = vault.approve_access_request(&citizen, LoginLevel::Substantial, &request, &approval).await;
+    match refused {
+        Err(tresor::vault::VaultError::InvalidApproval(problem)) => {
+            assert_eq!(problem.code(), "document_without_field")
+        }
+        Err(other) => panic!("expected document_without_field, got {other}"),
+        Ok(_) => panic!("a document without an approved field entered a grant"),
+    }
+    assert_eq!(app.count_rows("grants").await, 0, "nothing stored");
+
+    // A grant from before the rule: approved with a residence field, which an
+    // older version could have left out while keeping the document.
+    let grant = approve(
+        &app,
+        &citizen,
+        &request,
+        vec![residence.clone(), rent.clone()],
+        &["rent_certificate.monthly_rent", "residence_certificate.city"],
+        3,
+    )
+    .await;
+    let changed = app
+        .execute_as_insider(&format!(
+            "UPDATE grants SET approved_fields = '[\"rent_certificate.monthly_rent\"]' WHERE id = '{}'",
+            grant.id
+        ))
+        .await;
+    assert_eq!(changed, 1);
+    let body: Value = release(&app, "wohngeldstelle", &grant.id).await.json().await.unwrap();
+    let released: Vec<&str> =
+        body["evidence"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(released, ["rent_certificate"], "{body}");
+    let index = body["audit"]["index"].as_u64().unwrap();
+    let entry = release_entries(&app, &grant.id, Outcome::Success).await.pop().unwrap();
+    assert!(entry.event.targets.evidence.contains(&residence.to_string()), "the entry names the grant's documents");
+    let href = format!("/api/v1/dept/grants/{}/releases/{index}/files/{residence}", grant.id);
+    let response = app.as_department("wohngeldstelle", Method::GET, &href).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    app.stop().await;
+}
+
 /// A department can prove its own release is in the log: the reference in
 /// the release body leads to an inclusion proof against a checkpoint signed
 /// on request, which verifies; another department, another entry or a bad
@@ -754,4 +829,5 @@ on_both_backends!(
     nothing_is_released_when_the_audit_log_fails,
     parallel_releases_respect_the_use_limit,
     released_files_are_streamed_only_where_the_policy_says,
+    a_document_without_an_approved_field_is_never_released,
 );
