@@ -486,8 +486,8 @@ fn parse_request_id(raw: &str) -> ApiResult<RequestId> {
 
 // --- forms and views ----------------------------------------------------------------
 
-/// The consent form as submitted.
-#[derive(Debug, Default)]
+/// The consent form as submitted. `Debug` leaves the CSRF token out.
+#[derive(Default)]
 struct ConsentForm {
     csrf: Option<String>,
     decision: Option<String>,
@@ -497,6 +497,20 @@ struct ConsentForm {
     fields: Vec<String>,
     duration_days: Option<String>,
     max_uses: Option<String>,
+}
+
+impl std::fmt::Debug for ConsentForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ConsentForm")
+            .field("csrf", &self.csrf.as_ref().map(|_| crate::store::REDACTED))
+            .field("decision", &self.decision)
+            .field("documents", &self.documents)
+            .field("fields", &self.fields)
+            .field("duration_days", &self.duration_days)
+            .field("max_uses", &self.max_uses)
+            .finish()
+    }
 }
 
 impl ConsentForm {
@@ -818,6 +832,13 @@ mod tests {
 
     fn field(text: &str) -> FieldRef {
         FieldRef::parse(text).expect("a field reference")
+    }
+
+    #[test]
+    fn the_submitted_form_keeps_its_csrf_token_out_of_debug_output() {
+        let printed = format!("{:?}", form(&[("csrf", "csrf-secret-4f1c9a"), ("decision", "approve")]));
+        assert!(!printed.contains("csrf-secret-4f1c9a"), "{printed}");
+        assert!(printed.contains("approve") && printed.contains(crate::store::REDACTED), "{printed}");
     }
 
     #[test]

@@ -365,7 +365,7 @@ struct ValidAuthorize {
     code_challenge: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct TokenForm {
     grant_type: Option<String>,
     code: Option<String>,

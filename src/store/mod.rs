@@ -105,7 +105,8 @@ pub struct CitizenRecord {
 }
 
 /// A server-side login session. Only a hash of the session id is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves the CSRF token out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// SHA-256 of the session id from the cookie.
     pub id_hash: Vec<u8>,
@@ -120,6 +121,25 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+}
+
+/// What `Debug` prints instead of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SessionRecord")
+            .field("id_hash", &hex::encode(&self.id_hash))
+            .field("citizen_id", &self.citizen_id)
+            .field("issuer", &self.issuer)
+            .field("login_level", &self.login_level)
+            .field("idp_session_id", &self.idp_session_id)
+            .field("csrf_token", &REDACTED)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .finish()
+    }
 }
 
 /// State of an OIDC authorization request between `/login` and the callback.
@@ -1207,7 +1227,8 @@ fn stored_count(column: &str, value: i64) -> Result<u32> {
 
 /// A server-side staff session (data-protection officers). Only a hash of
 /// the session id is stored, and the staff member only as a keyed hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves the CSRF token out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StaffSessionRecord {
     /// SHA-256 of the session id from the staff cookie.
     pub id_hash: Vec<u8>,
@@ -1224,6 +1245,21 @@ pub struct StaffSessionRecord {
     pub last_seen_at: DateTime<Utc>,
 }
 
+impl std::fmt::Debug for StaffSessionRecord {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StaffSessionRecord")
+            .field("id_hash", &hex::encode(&self.id_hash))
+            .field("staff_id", &self.staff_id)
+            .field("issuer", &self.issuer)
+            .field("idp_session_id", &self.idp_session_id)
+            .field("csrf_token", &REDACTED)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -1232,6 +1268,35 @@ mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
     use super::*;
+
+    #[test]
+    fn session_records_keep_their_csrf_token_out_of_debug_output() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let token = "csrf-secret-4f1c9a".to_owned();
+        let citizen = SessionRecord {
+            id_hash: vec![1; 32],
+            citizen_id: CitizenId::from_str("0123456789abcdef0123456789abcdef").expect("id"),
+            issuer: "eid".into(),
+            login_level: 2,
+            idp_session_id: Some("sid".into()),
+            csrf_token: token.clone(),
+            created_at: at,
+            last_seen_at: at,
+        };
+        let staff = StaffSessionRecord {
+            id_hash: vec![2; 32],
+            staff_id: "staff".into(),
+            issuer: "staff".into(),
+            idp_session_id: None,
+            csrf_token: token.clone(),
+            created_at: at,
+            last_seen_at: at,
+        };
+        for printed in [format!("{citizen:?}"), format!("{staff:?}"), format!("{citizen:#?}")] {
+            assert!(!printed.contains(&token), "{printed}");
+            assert!(printed.contains(REDACTED) && printed.contains("issuer"), "{printed}");
+        }
+    }
 
     /// Real SQLite errors from sqlx: a write lock held by another connection
     /// (BUSY, extended code) is an outage; a constraint failure is not.

@@ -7,8 +7,8 @@
 //!
 //! - a remembered grant is only ever *less* restrictive than the store, and
 //!   it is used for the pure pre-decision only: the authoritative check is
-//!   the claim in the audit transaction (`Store::append_audit_claiming`
-//!   reads `uses` and `revoked_at` there), which every release passes
+//!   the claim in the audit transaction (`Store::append_audit` reads
+//!   `uses` and `revoked_at` there), which every release passes
 //!   through. A stale copy never releases more; at worst a refusal is decided
 //!   in the audit transaction instead of before it (same code, same audit
 //!   shape);
@@ -19,46 +19,60 @@
 //! Invariants: nothing decrypted is held (the DEK stays wrapped, fields stay
 //! sealed); this process forgets a grant when it revokes it, evidence when it
 //! deletes it, and everything of a citizen it erases; other processes forget
-//! within `TTL`. Memory is bounded by `CAPACITY` entries per cache.
+//! within `TTL` of the injected clock (a value remembered "in the future",
+//! after the clock went back, counts as expired). Memory is bounded by
+//! `CAPACITY` entries per cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::clock::Clock;
 
 /// How long a remembered value is used before it is read again.
-const TTL: Duration = Duration::from_secs(30);
+const TTL: Duration = Duration::seconds(30);
 /// At most this many values are remembered; when full, expired ones go, and
 /// if none has expired, everything goes (bounded memory, no bookkeeping).
 const CAPACITY: usize = 16_384;
 
+type Entries<V> = HashMap<String, (DateTime<Utc>, Arc<V>)>;
+
 pub(crate) struct TtlCache<V> {
-    entries: Mutex<HashMap<String, (Instant, Arc<V>)>>,
+    clock: Arc<dyn Clock>,
+    entries: Mutex<Entries<V>>,
 }
 
-impl<V> Default for TtlCache<V> {
-    fn default() -> Self {
-        Self { entries: Mutex::new(HashMap::new()) }
-    }
+/// Whether a value remembered at `at` may still be used at `now`.
+fn fresh(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let age = now.signed_duration_since(at);
+    age >= Duration::zero() && age < TTL
 }
 
 impl<V> TtlCache<V> {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<V>)>> {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Arc<V>> {
-        self.entries().get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, value)| value.clone())
+        let now = self.clock.now();
+        self.entries().get(key).filter(|(at, _)| fresh(*at, now)).map(|(_, value)| value.clone())
     }
 
     pub(crate) fn insert(&self, key: String, value: Arc<V>) {
+        let now = self.clock.now();
         let mut entries = self.entries();
         if entries.len() >= CAPACITY {
-            entries.retain(|_, (at, _)| at.elapsed() < TTL);
+            entries.retain(|_, (at, _)| fresh(*at, now));
             if entries.len() >= CAPACITY {
                 entries.clear();
             }
         }
-        entries.insert(key, (Instant::now(), value));
+        entries.insert(key, (now, value));
     }
 
     /// The remembered value, or `read()`'s (remembered if there is one).
@@ -94,10 +108,29 @@ impl<V> TtlCache<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+
+    fn cache<V>() -> (TtlCache<V>, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(DateTime::from_timestamp(1_700_000_000, 0).expect("time")));
+        (TtlCache::new(clock.clone()), clock)
+    }
+
+    #[test]
+    fn values_expire_by_the_injected_clock_also_when_it_goes_back() {
+        let (cache, clock) = cache();
+        cache.insert("g1".to_owned(), Arc::new(1));
+        clock.advance(Duration::seconds(29));
+        assert_eq!(cache.get("g1").map(|value| *value), Some(1), "fresh within the TTL");
+        clock.advance(Duration::seconds(1));
+        assert!(cache.get("g1").is_none(), "gone after the TTL of the injected clock");
+        cache.insert("g2".to_owned(), Arc::new(2));
+        clock.advance(Duration::seconds(-5));
+        assert!(cache.get("g2").is_none(), "remembered in the future: read again");
+    }
 
     #[test]
     fn remembers_forgets_one_and_forgets_by_predicate() {
-        let cache = TtlCache::default();
+        let (cache, _) = cache();
         cache.insert("g1".to_owned(), Arc::new(("anna", 1)));
         cache.insert("g2".to_owned(), Arc::new(("anna", 2)));
         cache.insert("g3".to_owned(), Arc::new(("ben", 3)));
@@ -112,7 +145,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_once_and_remembers_what_was_found() {
-        let cache: TtlCache<u32> = TtlCache::default();
+        let (cache, _) = cache::<u32>();
         let found = cache.get_or_read("a", async { Ok::<_, ()>(Some(7)) }).await;
         assert_eq!(found.map(|value| value.map(|value| *value)), Ok(Some(7)));
         // Remembered: the second read is not consulted.
@@ -126,7 +159,7 @@ mod tests {
 
     #[test]
     fn stays_bounded_and_keeps_the_newest() {
-        let cache = TtlCache::default();
+        let (cache, _) = cache();
         for index in 0..CAPACITY + 10 {
             cache.insert(format!("g{index}"), Arc::new(index));
         }

@@ -182,14 +182,14 @@ impl Vault {
         audit: Arc<Audit>,
     ) -> Self {
         Self {
+            release_grants: Arc::new(cache::TtlCache::new(clock.clone())),
+            sealed_evidence: Arc::new(cache::TtlCache::new(clock.clone())),
             store,
             keys,
             policies,
             clock,
             rng,
             audit,
-            release_grants: Arc::default(),
-            sealed_evidence: Arc::default(),
         }
     }
 
