@@ -25,6 +25,7 @@ use super::error::ApiError;
 use crate::config::{DepartmentAuthConfig, parse_ip_net};
 use crate::identity::department::{
     CertError, CertificateVerifier, DepartmentBinding, DepartmentIdentity, chain_from_forwarded_header,
+    presented_subject,
 };
 use crate::policy::Departments;
 
@@ -165,7 +166,7 @@ impl DepartmentAuth {
             }
         }
         let identity = self.verifier.verify(chain, now).map_err(|error| {
-            tracing::info!(code = error.code(), %error, "department certificate refused");
+            log_refusal(&error, chain);
             cert_error(&error)
         })?;
         let mut verified = self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -199,6 +200,19 @@ fn certificate_required() -> ApiError {
         "certificate_required",
         "This API is for departments: present your department's client certificate.",
     )
+}
+
+/// The log line of a refused certificate: the code, the reason and the
+/// subject it presented (as `subject_to_string` writes it, so an operator
+/// can compare it with the binding in `departments.toml`).
+fn log_refusal(error: &CertError, chain: &[Vec<u8>]) {
+    let subject = presented_subject(chain);
+    tracing::info!(
+        code = error.code(),
+        %error,
+        subject = subject.as_deref().unwrap_or("(unreadable)"),
+        "department certificate refused"
+    );
 }
 
 /// A refused certificate: 401 with the stable code, a plain message.
@@ -250,5 +264,57 @@ impl FromRequestParts<AppState> for DepartmentCaller {
             slot.set(certificate);
         }
         Ok(DepartmentCaller(identity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+
+    use super::*;
+
+    /// Log output, captured.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    fn logged(error: &CertError, chain: &[Vec<u8>]) -> String {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt().with_writer(captured.clone()).with_ansi(false).finish();
+        tracing::subscriber::with_default(subscriber, || log_refusal(error, chain));
+        String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8")
+    }
+
+    #[test]
+    fn a_refused_certificate_is_logged_with_the_subject_it_presented() {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
+        params.distinguished_name.push(DnType::CommonName, "Prüfstelle Test");
+        let cert = params.self_signed(&KeyPair::generate().expect("key")).expect("certificate");
+        let line = logged(&CertError::UnknownDepartment, &[cert.der().to_vec()]);
+        assert!(line.contains("department certificate refused"), "{line}");
+        assert!(line.contains("certificate_unknown_department"), "{line}");
+        assert!(line.contains("CN=Prüfstelle Test,O=Stadt Musterstadt"), "{line}");
+        let line = logged(&CertError::Malformed("certificate: bad".into()), &[b"not a certificate".to_vec()]);
+        assert!(line.contains("subject=\"(unreadable)\"") || line.contains("subject=(unreadable)"), "{line}");
     }
 }

@@ -133,8 +133,19 @@ impl CertificateVerifier {
 
         let bindings: Vec<DepartmentBinding> = bindings
             .into_iter()
-            .map(|binding| DepartmentBinding { subject: binding.subject.as_deref().map(normalize_subject), ..binding })
-            .collect();
+            .map(|binding| {
+                let subject = match binding.subject.as_deref().map(canonical_subject).transpose() {
+                    Ok(subject) => subject,
+                    Err(problem) => {
+                        return Err(CertError::Config(format!(
+                            "department {}: certificate subject: {problem}",
+                            binding.department
+                        )));
+                    }
+                };
+                Ok(DepartmentBinding { subject, ..binding })
+            })
+            .collect::<Result<_>>()?;
         validate_bindings(&bindings)?;
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -274,42 +285,103 @@ fn subject_to_string(name: &X509Name<'_>) -> Result<String> {
     Ok(rdn_strings.join(","))
 }
 
-/// A subject as written in a policy, in the form `subject_to_string` gives:
-/// blanks around the unescaped `,` and `+` separators are dropped, so
-/// `CN=Wohngeldstelle, O=Stadt Musterstadt` and
-/// `CN=Wohngeldstelle,O=Stadt Musterstadt` are the same subject.
-pub fn normalize_subject(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut part = String::new();
-    let mut escaped = false;
-    for character in text.chars() {
-        if escaped {
-            part.push(character);
-            escaped = false;
-            continue;
-        }
-        match character {
-            '\\' => {
-                part.push(character);
-                escaped = true;
+/// A subject as written in a policy, in the form `subject_to_string` gives
+/// (RFC 4514): each attribute value is read with its escapes (`\,` and the
+/// other specials, and `\XX` hex pairs of UTF-8 bytes, as `openssl x509
+/// -nameopt RFC2253` prints non-ASCII letters) and written again the one way
+/// `subject_to_string` writes it; blanks around the unescaped `,`, `+` and
+/// `=` separators are dropped. So `CN=Pr\C3\BCfstelle, O=Stadt` and
+/// `CN=Prüfstelle,O=Stadt` are the same subject. An error names what cannot
+/// be read (a value without `=`, an unfinished escape, bytes that are not
+/// UTF-8, a `#`-encoded value).
+pub fn canonical_subject(text: &str) -> std::result::Result<String, String> {
+    let mut rdns = Vec::new();
+    for rdn in split_unescaped(text, ',') {
+        let mut attributes = Vec::new();
+        for attribute in split_unescaped(rdn, '+') {
+            let (kind, value) =
+                attribute.split_once('=').ok_or_else(|| format!("`{}` is not TYPE=value", attribute.trim()))?;
+            let kind = kind.trim();
+            if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+                return Err(format!("`{kind}` is not an attribute type"));
             }
-            ',' | '+' => {
-                out.push_str(trim_unescaped(&part));
-                out.push(character);
-                part.clear();
+            let value = unescape_dn_value(value)?;
+            if value.is_empty() {
+                return Err(format!("{kind} has an empty value"));
             }
-            _ => part.push(character),
+            attributes.push(format!("{kind}={}", escape_dn_value(&value)));
         }
+        rdns.push(attributes.join("+"));
     }
-    out.push_str(trim_unescaped(&part));
-    out
+    Ok(rdns.join(","))
 }
 
-/// Trim blanks, keeping a trailing escaped blank (`\ `).
-fn trim_unescaped(part: &str) -> &str {
-    let start = part.trim_start();
-    let trimmed = start.trim_end();
-    if trimmed.ends_with('\\') && trimmed.len() < start.len() { &start[..trimmed.len() + 1] } else { trimmed }
+/// `text` split at every `separator` that is not escaped by a backslash.
+fn split_unescaped(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (index, character) in text.char_indices() {
+        match character {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            c if c == separator => {
+                parts.push(&text[start..index]);
+                start = index + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// An RFC 4514 attribute value as text: blanks around it dropped unless
+/// escaped, `\c` for a special character, `\XX` for one byte.
+fn unescape_dn_value(value: &str) -> std::result::Result<String, String> {
+    let trimmed = value.trim_start();
+    if trimmed.starts_with('#') {
+        return Err("a #-encoded (BER) attribute value is not supported; write the text".to_owned());
+    }
+    let mut bytes = Vec::with_capacity(trimmed.len());
+    // Length of `bytes` after the last escaped or non-blank character: what
+    // is kept when trailing unescaped blanks are dropped.
+    let mut keep = 0;
+    let mut characters = trimmed.chars();
+    while let Some(character) = characters.next() {
+        if character != '\\' {
+            let mut buffer = [0u8; 4];
+            bytes.extend_from_slice(character.encode_utf8(&mut buffer).as_bytes());
+            if character != ' ' {
+                keep = bytes.len();
+            }
+            continue;
+        }
+        match characters.next() {
+            Some(special @ (',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' | ' ' | '#')) => bytes.push(special as u8),
+            Some(high) if high.is_ascii_hexdigit() => {
+                let low = characters.next().filter(char::is_ascii_hexdigit).ok_or("`\\` needs two hex digits")?;
+                let pair = [high as u8, low as u8];
+                let byte = std::str::from_utf8(&pair)
+                    .ok()
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                    .ok_or("`\\` needs two hex digits")?;
+                bytes.push(byte);
+            }
+            Some(other) => return Err(format!("`\\{other}` is not an escape")),
+            None => return Err("the value ends in a lone `\\`".to_owned()),
+        }
+        keep = bytes.len();
+    }
+    bytes.truncate(keep);
+    String::from_utf8(bytes).map_err(|_| "escaped bytes are not UTF-8".to_owned())
+}
+
+/// The subject of a presented chain's leaf as `subject_to_string` writes
+/// it, read without verifying anything: for the log line of a refusal.
+pub fn presented_subject(chain: &[Vec<u8>]) -> Option<String> {
+    let leaf = parse_certificate(chain.first()?).ok()?;
+    subject_to_string(leaf.subject()).ok()
 }
 
 fn escape_dn_value(value: &str) -> String {
@@ -665,11 +737,47 @@ mod tests {
     }
 
     #[test]
-    fn policy_subjects_are_normalised_around_separators_only() {
-        assert_eq!(normalize_subject("CN=A, O=Stadt Musterstadt , C=DE"), "CN=A,O=Stadt Musterstadt,C=DE");
-        assert_eq!(normalize_subject("CN=A + SERIALNUMBER=1,O=B"), "CN=A+SERIALNUMBER=1,O=B");
-        assert_eq!(normalize_subject(r"CN=A\, B,O=C"), r"CN=A\, B,O=C");
-        assert_eq!(normalize_subject(r"CN=A\ ,O=C"), r"CN=A\ ,O=C");
+    fn policy_subjects_are_read_with_their_escapes_and_written_one_way() {
+        let canonical = |text| canonical_subject(text).expect(text);
+        assert_eq!(canonical("CN=A, O=Stadt Musterstadt , C=DE"), "CN=A,O=Stadt Musterstadt,C=DE");
+        assert_eq!(canonical("CN=A + SERIALNUMBER=1,O=B"), "CN=A+SERIALNUMBER=1,O=B");
+        assert_eq!(canonical(r"CN=A\, B,O=C"), r"CN=A\, B,O=C");
+        assert_eq!(canonical(r"CN=A\ ,O=C"), r"CN=A\ ,O=C");
+        // As `openssl x509 -nameopt RFC2253` prints a UTF-8 name.
+        assert_eq!(
+            canonical(r"CN=Pr\C3\BCfstelle Test,OU=Ordnungsamt,O=Stadt Musterstadt,C=DE"),
+            "CN=Prüfstelle Test,OU=Ordnungsamt,O=Stadt Musterstadt,C=DE"
+        );
+        assert_eq!(canonical(r"CN=Pr\c3\bcfstelle"), "CN=Prüfstelle");
+        // Needless escapes come out as the certificate side writes them.
+        assert_eq!(canonical(r"CN=\41mt\2C Stadt"), r"CN=Amt\, Stadt");
+        for bad in ["CN", "CN=", "=x", r"CN=a\", r"CN=a\4", r"CN=a\zz", r"CN=\FF", "CN=#0403", "C N=x"] {
+            assert!(canonical_subject(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_subject_written_with_hex_escapes_matches_its_certificate() {
+        let ca = TestCa::new("Test Stadt CA");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CountryName, "DE");
+        params.distinguished_name.push(DnType::OrganizationName, "Stadt Musterstadt");
+        params.distinguished_name.push(DnType::OrganizationalUnitName, "Ordnungsamt");
+        params.distinguished_name.push(DnType::CommonName, "Prüfstelle Test");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = date_time_ymd(2025, 1, 1);
+        params.not_after = date_time_ymd(2027, 1, 1);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &ca.issuer).expect("cert");
+        let written = r"CN=Pr\C3\BCfstelle Test,OU=Ordnungsamt,O=Stadt Musterstadt,C=DE";
+        let verifier = verifier(&ca, &[], vec![by_subject("pruefstelle", written)]);
+        let identity = verifier.verify(&[cert.der().to_vec()], now()).expect("maps");
+        assert_eq!(identity.department, "pruefstelle");
+        assert_eq!(presented_subject(&[cert.der().to_vec()]).as_deref(), Some(identity.subject.as_str()));
+        // A binding that cannot be read stops start-up with its department named.
+        let bad = CertificateVerifier::new(ca.pem().as_bytes(), &[], vec![by_subject("broken", r"CN=a\zz")]);
+        assert!(matches!(bad, Err(CertError::Config(message)) if message.contains("broken")));
     }
 
     #[test]
