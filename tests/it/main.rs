@@ -24,6 +24,7 @@ mod independent_tlog;
 mod layers;
 mod login;
 mod oidc_provider_smoke;
+mod production_start;
 mod outage;
 mod rate_limits;
 mod security_headers;
