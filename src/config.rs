@@ -34,6 +34,13 @@ pub enum ConfigError {
 #[serde(transparent)]
 pub struct SecretString(Zeroizing<String>);
 
+/// Serialised (for the configuration reference) as `[redacted]`, like `Debug`.
+impl Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
 impl SecretString {
     pub fn new(value: String) -> Self {
         Self(Zeroizing::new(value))
@@ -53,15 +60,19 @@ impl fmt::Debug for SecretString {
 
 /// One OpenID provider citizens (or staff) log in with, e.g. the city's
 /// eID-to-OIDC bridge.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct IssuerConfig {
     /// Short name used in URLs and in the session (`eid`).
     pub name: String,
     /// Label on the login button.
     #[serde(default)]
     pub label: Option<String>,
+    /// The provider's issuer URL (its discovery document is read from
+    /// `<issuer_url>/.well-known/openid-configuration`).
     pub issuer_url: String,
+    /// tresor's client id at the provider.
     pub client_id: String,
+    /// The client secret; prefer `client_secret_env`.
     #[serde(default)]
     pub client_secret: Option<SecretString>,
     /// Name of an environment variable holding the client secret (preferred
@@ -69,8 +80,10 @@ pub struct IssuerConfig {
     #[serde(default)]
     pub client_secret_env: Option<String>,
     /// Minimum login level: low, substantial or high (or an eIDAS LoA URI).
+    /// Default: substantial.
     #[serde(default = "default_min_level")]
     pub min_level: String,
+    /// Scopes besides `openid`, which is always requested. Default: none.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
 }
@@ -84,13 +97,15 @@ fn default_scopes() -> Vec<String> {
     Vec::new()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Config {
+    /// Address of the plain HTTP listener (behind the city's TLS proxy).
     pub listen: SocketAddr,
     /// The URL citizens reach the vault at (redirect URIs are built from it).
     /// Defaults to `http://{listen}`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Where the default SQLite database and key directory live.
     pub data_dir: PathBuf,
     /// `sqlite://...` (default: a file in the data directory) or `postgres://...`.
     #[serde(default)]
@@ -98,10 +113,15 @@ pub struct Config {
     /// Directory of the sealed key files (default: `{data_dir}/keys`).
     #[serde(default)]
     pub key_dir: Option<PathBuf>,
+    /// Evidence types, departments, services and staff (`policies/`).
     pub policy_dir: PathBuf,
+    /// Largest evidence file a citizen may upload.
     pub upload_limit_bytes: u64,
+    /// A citizen's session ends after this long without a request.
     pub session_idle_timeout_seconds: i64,
+    /// A citizen's session ends after this long, active or not.
     pub session_absolute_timeout_seconds: i64,
+    /// The identity providers citizens log in with (`[[issuers]]`).
     #[serde(default)]
     pub issuers: Vec<IssuerConfig>,
     /// The city's staff identity provider (data-protection officers log in
@@ -112,9 +132,11 @@ pub struct Config {
     /// Write logs as JSON lines.
     #[serde(default)]
     pub log_json: bool,
-    /// Sign an audit checkpoint every this many entries ...
+    /// Sign an audit checkpoint every this many entries, or every
+    /// `audit_checkpoint_seconds` (whichever comes first), at shutdown, and
+    /// on demand when a citizen's proof needs one (at most one per second).
     pub audit_checkpoint_entries: u64,
-    /// ... or every this many seconds (whichever comes first), and at shutdown.
+    /// See `audit_checkpoint_entries`.
     pub audit_checkpoint_seconds: u64,
     /// Name of the audit log in checkpoints (default: the public host + `/audit`).
     #[serde(default)]
@@ -157,7 +179,7 @@ pub struct Config {
 
 /// `[limits]`: every key has a default (see `Limits::default`), so a partial
 /// section is fine. Per listener where it says connection.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Open connections per listener; more wait in the kernel's backlog.
@@ -262,13 +284,14 @@ impl Limits {
 /// for rate limits is taken from `client_address_header` only when the
 /// connection comes from one of `trusted` (the right-most address in the
 /// header that is not itself a trusted proxy); otherwise it is the peer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     /// Proxy addresses (single IPs or CIDR ranges). Empty: no proxy.
     #[serde(default)]
     pub trusted: Vec<String>,
-    /// nginx: `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+    /// The header holding the client address; nginx:
+    /// `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
     #[serde(default = "default_client_address_header")]
     pub client_address_header: String,
 }
@@ -286,8 +309,9 @@ fn default_client_address_header() -> String {
 /// The TLS listener: address, server certificate chain and key. Client
 /// certificates are requested (optional at the handshake) when
 /// `[departments]` is configured too.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TlsConfig {
+    /// Address of the TLS listener.
     pub listen: SocketAddr,
     /// PEM: the server certificate first, then any intermediates.
     pub certificate_file: PathBuf,
@@ -297,7 +321,7 @@ pub struct TlsConfig {
 
 /// Department client certificates: the CA bundle they chain to, CRLs, and
 /// which reverse proxies may forward a certificate they verified.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DepartmentAuthConfig {
     /// PEM bundle of the CA certificates department certificates chain to.
     pub ca_file: PathBuf,
@@ -310,6 +334,7 @@ pub struct DepartmentAuthConfig {
     pub trusted_proxies: Vec<String>,
     /// The header a trusted proxy puts the URL-encoded PEM chain in
     /// (nginx: `proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;`).
+    /// Default: x-ssl-client-cert.
     #[serde(default = "default_certificate_header")]
     pub certificate_header: String,
 }
