@@ -624,6 +624,36 @@ fn migration_folders_have_the_same_file_names() {
     }
 }
 
+/// Released migrations are append-only: every file's SHA-256 is in
+/// `migrations/released.sha256` and must stay what it was (sqlx refuses a
+/// database whose applied migration changed; 0001 was once edited in place).
+#[test]
+fn released_migrations_never_change() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let lock = std::fs::read_to_string(root.join("released.sha256")).expect("migrations/released.sha256");
+    let mut locked = std::collections::BTreeMap::new();
+    for line in lock.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()) {
+        let (hash, path) = line.split_once("  ").unwrap_or_else(|| panic!("bad line {line:?}: `<sha256>  <path>`"));
+        assert!(locked.insert(path.to_owned(), hash.to_owned()).is_none(), "{path} listed twice");
+    }
+    let mut problems = Vec::new();
+    for backend in ["sqlite", "postgres"] {
+        for entry in std::fs::read_dir(root.join(backend)).expect("migration folder") {
+            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            let path = format!("{backend}/{name}");
+            let bytes = std::fs::read(root.join(&path)).expect("read migration");
+            let hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes));
+            match locked.remove(&path) {
+                Some(expected) if expected == hash => {}
+                Some(_) => problems.push(format!("{path} changed after release: add a new migration instead")),
+                None => problems.push(format!("{path} is not in migrations/released.sha256; add: {hash}  {path}")),
+            }
+        }
+    }
+    problems.extend(locked.keys().map(|path| format!("{path} was released and is gone")));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[tokio::test]
 async fn open_dispatches_on_the_url_scheme() {
     assert!(matches!(tresor::store::open("mysql://localhost/tresor").await, Err(StoreError::UnsupportedUrl)));
