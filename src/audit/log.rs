@@ -38,8 +38,18 @@ pub struct AuditLog {
     shared: Arc<Shared>,
 }
 
+/// Which writer commits the batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// An OS thread of its own on the store's blocking connection (SQLite).
+    Thread,
+    /// A task on the runtime (stores with async connections: PostgreSQL).
+    Task,
+}
+
 struct Shared {
     requests: mpsc::Sender<Message>,
+    writer_kind: Writer,
     counters: Arc<Counters>,
     /// Taken by the first `shutdown`.
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -77,11 +87,16 @@ impl AuditLog {
         // beyond that, appenders wait (backpressure instead of unbounded memory).
         let (requests, receiver) = mpsc::channel(max_batch.saturating_mul(2));
         let counters = Arc::new(Counters::default());
-        let writer = match store.blocking_audit() {
-            Some(audit) => writer_thread(audit, clock, max_batch, receiver, counters.clone()),
-            None => tokio::spawn(write_batches(store, clock, max_batch, receiver, counters.clone())),
+        let (writer, writer_kind) = match store.blocking_audit() {
+            Some(audit) => (writer_thread(audit, clock, max_batch, receiver, counters.clone()), Writer::Thread),
+            None => (tokio::spawn(write_batches(store, clock, max_batch, receiver, counters.clone())), Writer::Task),
         };
-        AuditLog { shared: Arc::new(Shared { requests, counters, writer: Mutex::new(Some(writer)) }) }
+        AuditLog { shared: Arc::new(Shared { requests, writer_kind, counters, writer: Mutex::new(Some(writer)) }) }
+    }
+
+    /// Which writer this log runs.
+    pub fn writer(&self) -> Writer {
+        self.shared.writer_kind
     }
 
     /// Durable append: returns the stored entry once its transaction has

@@ -151,6 +151,11 @@ impl Audit {
     }
 
     /// Wall time the committed audit transactions took so far (for benchmarks).
+    /// Which writer commits the log's batches (see `log::Writer`).
+    pub fn writer(&self) -> super::log::Writer {
+        self.log.writer()
+    }
+
     pub fn commit_time(&self) -> std::time::Duration {
         self.log.commit_time()
     }

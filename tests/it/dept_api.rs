@@ -576,10 +576,17 @@ async fn a_withdrawn_service_releases_nothing(backend: Backend) {
 }
 
 async fn nothing_is_released_when_the_audit_log_fails(backend: Backend) {
+    let production_writer = match backend {
+        Backend::Sqlite => tresor::audit::log::Writer::Thread,
+        Backend::Postgres => tresor::audit::log::Writer::Task,
+    };
     let app = TestApp::start(backend).await;
+    // The fault sits in front of the writer production runs on this backend.
+    assert_eq!(app.state.vault.audit().writer(), production_writer);
     let (_, grant) = parking_grant(&app, "erika", 2).await;
     app.audit_fault.set_failing(true);
     let response = release(&app, TRAFFIC, &grant.id).await;
+    assert!(!app.audit_fault.failed_batches.lock().unwrap().is_empty(), "the fault was met on that writer's path");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let text = response.text().await.unwrap();
     assert!(text.contains("audit_unavailable") && !text.contains("Lindenallee"), "{text}");
