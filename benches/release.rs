@@ -209,7 +209,7 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
 /// `count` approved parking grants.
 async fn seed(state: &tresor::http::AppState, count: usize) -> Vec<String> {
     let vault = &state.vault;
-    let citizen = vault.citizen_for_login("bench", "citizen").await.expect("citizen");
+    let citizen = vault.log_in_citizen("bench", "citizen").await.expect("citizen");
     let fields = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     };

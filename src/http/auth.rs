@@ -12,11 +12,11 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::session::{self, CitizenSession, LOGIN_BINDING_COOKIE};
 use super::web;
-use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+use crate::audit::Actor;
 use crate::identity::oidc::PendingAuth;
 use crate::policy::LoginLevel;
 use crate::store::PendingLogin;
-use crate::vault::VaultError;
+use crate::vault::BackChannelLogout;
 
 /// An authorization request must come back within this time.
 const LOGIN_TIMEOUT_MINUTES: i64 = 10;
@@ -167,17 +167,15 @@ async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery)
         Ok(login) => login,
         Err(error) => {
             // Nobody is identified by a refused login: no subject is named.
-            let event = login_event(Actor::System, None, Outcome::Refused, Some(error.code()));
-            if let Err(audit_error) = app.vault.audit().record(event).await {
+            if let Err(audit_error) = app.vault.record_refused_login(Actor::System, error.code()).await {
                 tracing::warn!(%audit_error, "could not record a refused login");
             }
             return Err(error.into());
         }
     };
-    let citizen = app.vault.citizen_for_login(relying_party.issuer(), &login.subject).await?;
-    // Durable before the session exists (fail closed).
-    let event = login_event(Actor::Citizen(citizen.to_string()), Some(citizen.to_string()), Outcome::Success, None);
-    app.vault.audit().record(event).await.map_err(|e| ApiError::from(VaultError::from(e)))?;
+    // The login entry is durable before the account (first login) and the
+    // session exist (fail closed).
+    let citizen = app.vault.log_in_citizen(relying_party.issuer(), &login.subject).await?;
     let previous = session::cookie_value(headers, app.cookies.session_name);
     let cookie =
         session::start_session(app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
@@ -223,30 +221,11 @@ pub async fn logout_api(
     Ok(response)
 }
 
+/// The logout entry is durable before the session ends; if it cannot be
+/// written the logout fails (503 `audit_unavailable`) and the session stays.
 async fn end_session(app: &AppState, citizen: &CitizenSession) -> ApiResult<()> {
-    app.vault.store().delete_session(&citizen.record.id_hash).await?;
-    let who = citizen.citizen().to_string();
-    let event = AuditEvent {
-        action: Action::Logout,
-        ..login_event(Actor::Citizen(who.clone()), Some(who), Outcome::Success, None)
-    };
-    // The session is already gone; a failed record must not keep it alive.
-    if let Err(error) = app.vault.audit().record(event).await {
-        tracing::warn!(%error, "could not record a logout");
-    }
+    app.vault.log_out_citizen(citizen.citizen(), &citizen.record.id_hash).await?;
     Ok(())
-}
-
-/// A login (or logout, with `..` update) entry; `subject` names the citizen
-/// whose session it is, None for staff and refused logins.
-pub fn login_event(actor: Actor, subject: Option<String>, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
-    AuditEvent {
-        actor,
-        action: Action::Login,
-        targets: Targets { subject, ..Targets::default() },
-        outcome,
-        reason: reason.map(str::to_owned),
-    }
 }
 
 #[derive(Deserialize)]
@@ -278,20 +257,14 @@ async fn backchannel_logout_inner(app: &AppState, issuer: &str, token: Option<&s
         tracing::warn!(error = %error, "logout token refused");
         ApiError::bad_request("invalid_request", "The logout token is not valid.")
     })?;
-    let store = app.vault.store();
-    if !store.remember_logout_token(issuer, &claims.jti, claims.expires_at).await? {
+    let which = match (&claims.idp_session_id, &claims.subject) {
+        (Some(sid), _) => Some(BackChannelLogout::IdpSession(sid)),
+        (None, Some(subject)) => Some(BackChannelLogout::Subject { issuer_url: relying_party.issuer(), subject }),
+        (None, None) => None,
+    };
+    // Recorded for each citizen before their sessions end (fail closed).
+    let Some(ended) = app.vault.back_channel_logout(issuer, &claims.jti, claims.expires_at, which).await? else {
         return Err(ApiError::bad_request("invalid_request", "This logout token was already used."));
-    }
-    let ended = if let Some(sid) = &claims.idp_session_id {
-        store.delete_sessions_by_idp_session(issuer, sid).await?
-    } else if let Some(subject) = &claims.subject {
-        let subject_hash = app.vault.keys().pepper().subject_hash(relying_party.issuer(), subject);
-        match store.citizen_by_subject(&subject_hash).await? {
-            Some(citizen) => store.delete_sessions_of_citizen(issuer, &citizen.id).await?,
-            None => 0,
-        }
-    } else {
-        0
     };
     tracing::info!(ended, "back-channel logout");
     Ok(())

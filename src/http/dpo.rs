@@ -29,7 +29,7 @@ use maud::Markup;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::{CallbackQuery, CsrfForm, login_event};
+use super::auth::{CallbackQuery, CsrfForm};
 use super::error::{ApiError, ApiResult};
 use super::i18n::{self, VerifyFinding};
 use super::pages::{self, PageContext};
@@ -292,8 +292,7 @@ async fn finish_staff_login(
     let login = match relying_party.finish_login(code, &auth, requested, now).await {
         Ok(login) => login,
         Err(error) => {
-            let event = login_event(Actor::System, None, Outcome::Refused, Some(error.code()));
-            if let Err(audit_error) = app.vault.audit().record(event).await {
+            if let Err(audit_error) = app.vault.record_refused_login(Actor::System, error.code()).await {
                 tracing::warn!(%audit_error, "could not record a refused staff login");
             }
             return Err(error.into());
@@ -301,13 +300,11 @@ async fn finish_staff_login(
     };
     let staff_id = staff.staff_id(app.vault.keys().pepper(), &login.subject);
     if !staff.is_dpo(&staff_id) {
-        let event = login_event(Actor::Staff(staff_id), None, Outcome::Refused, Some("not_a_dpo"));
-        app.vault.audit().record(event).await.map_err(audit_unavailable)?;
+        app.vault.record_refused_login(Actor::Staff(staff_id), "not_a_dpo").await?;
         return Err(not_a_dpo());
     }
     // Durable before the session exists (fail closed).
-    let event = login_event(Actor::Staff(staff_id.clone()), None, Outcome::Success, None);
-    app.vault.audit().record(event).await.map_err(audit_unavailable)?;
+    app.vault.log_in_staff(&staff_id).await?;
     let previous = session::cookie_value(headers, app.cookies.staff_session_name());
     let cookie =
         session::start_staff_session(app, previous, staff_id, staff.issuer_name(), login.idp_session_id).await?;
@@ -329,14 +326,8 @@ pub async fn staff_logout(
         let staff_login = staff.require()?;
         let session = session::load_staff_session(&app, &headers).await?.ok_or_else(staff_not_logged_in)?;
         session.check_csrf(form.csrf.as_deref())?;
-        app.vault.store().delete_staff_session(&session.record.id_hash).await?;
-        let event = AuditEvent {
-            action: Action::Logout,
-            ..login_event(Actor::Staff(session.staff_id().to_owned()), None, Outcome::Success, None)
-        };
-        if let Err(error) = app.vault.audit().record(event).await {
-            tracing::warn!(%error, "could not record a staff logout");
-        }
+        // Durable before the session ends (fail closed).
+        app.vault.log_out_staff(session.staff_id(), &session.record.id_hash).await?;
         let target = match staff_login.relying_party().await {
             Ok(relying_party) => relying_party.end_session_url().map(|url| url.to_string()),
             Err(_) => None,

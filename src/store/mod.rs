@@ -229,6 +229,8 @@ pub trait Store: Send + Sync {
     async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>>;
     async fn touch_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()>;
     async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
+    /// The citizens with a session of (issuer, IdP sid), each once.
+    async fn citizens_with_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<Vec<CitizenId>>;
     /// Back-channel logout: end every session of (issuer, IdP sid).
     async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64>;
     /// Back-channel logout without `sid`: end every session of the citizen at that issuer.
@@ -236,6 +238,8 @@ pub trait Store: Send + Sync {
     /// End all sessions of a citizen (at any issuer) but `newest` and the
     /// `keep - 1` most recent others. Returns how many were ended.
     async fn keep_newest_sessions(&self, citizen_id: &CitizenId, newest: &[u8], keep: u32) -> Result<u64>;
+    /// Whether a logout token's `jti` was remembered already (a replay).
+    async fn logout_token_seen(&self, issuer: &str, jti: &str) -> Result<bool>;
     /// Remember a logout token's `jti` until `expires_at`. Returns false if it
     /// was seen before (a replay).
     async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool>;

@@ -322,6 +322,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn citizens_with_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<Vec<CitizenId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT citizen_id FROM sessions WHERE issuer = ? AND idp_session_id = ? ORDER BY citizen_id",
+        )
+        .bind(issuer)
+        .bind(idp_session_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sqlite_error)?;
+        ids.iter().map(|id| parse_stored_id("sessions.citizen_id", id)).collect()
+    }
+
     async fn delete_sessions_by_idp_session(&self, issuer: &str, idp_session_id: &str) -> Result<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE issuer = ? AND idp_session_id = ?")
             .bind(issuer)
@@ -357,6 +369,16 @@ impl Store for SqliteStore {
         .await
         .map_err(sqlite_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn logout_token_seen(&self, issuer: &str, jti: &str) -> Result<bool> {
+        let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM logout_tokens WHERE issuer = ? AND jti = ?")
+            .bind(issuer)
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(seen.is_some())
     }
 
     async fn remember_logout_token(&self, issuer: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool> {

@@ -20,7 +20,7 @@ use crate::crypto::{
 };
 use crate::ids::{CitizenId, EvidenceId, FileId};
 use crate::policy::{EvidenceType, FieldError, LoginLevel, Policies, Refusal};
-use crate::store::{CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError};
+use crate::store::{EvidenceRecord, EvidenceSummary, FileRecord, SealedField, Store, StoreError};
 
 /// Media types a file may have; detected from the content, never trusted
 /// from the client.
@@ -55,6 +55,9 @@ const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 
 mod access;
 mod cache;
+mod sessions;
+
+pub use sessions::{BackChannelLogout, session_event};
 
 pub use access::{
     Approval, ApprovalProblem, Candidate, ConsentPreview, DocumentChoice, MAX_REFERENCE_CHARS,
@@ -271,36 +274,6 @@ impl Vault {
 
     pub fn keys(&self) -> &Arc<dyn KeyProvider> {
         &self.keys
-    }
-
-    /// The account of an eID subject, created on first login with a fresh
-    /// DEK. Only HMAC(pepper, issuer || sub) is stored.
-    #[tracing::instrument(skip_all)]
-    pub async fn citizen_for_login(&self, issuer: &str, subject: &str) -> Result<CitizenId> {
-        let subject_hash = self.keys.pepper().subject_hash(issuer, subject).to_vec();
-        if let Some(existing) = self.store.citizen_by_subject(&subject_hash).await? {
-            return Ok(existing.id);
-        }
-        let id = CitizenId::generate(self.rng.as_ref());
-        let dek = DataKey::generate(self.rng.as_ref())?;
-        let record = CitizenRecord {
-            wrapped_dek: self.keys.wrap_dek(&id, &dek)?,
-            kek_version: self.keys.current_kek_version(),
-            id,
-            subject_hash: subject_hash.clone(),
-            created_at: self.clock.now(),
-        };
-        match self.store.insert_citizen(&record).await {
-            Ok(()) => Ok(record.id),
-            // Two first logins raced; the other one created the account.
-            Err(StoreError::Conflict(_)) => self
-                .store
-                .citizen_by_subject(&subject_hash)
-                .await?
-                .map(|existing| existing.id)
-                .ok_or(VaultError::NoAccount),
-            Err(other) => Err(other.into()),
-        }
     }
 
     async fn data_key(&self, citizen: &CitizenId) -> Result<DataKey> {

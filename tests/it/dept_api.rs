@@ -45,7 +45,7 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// A citizen with a residence certificate and a vehicle registration.
 async fn citizen_with_documents(app: &TestApp, subject: &str) -> (CitizenId, EvidenceId, EvidenceId) {
     let vault = &app.state.vault;
-    let citizen = vault.citizen_for_login("eid", subject).await.unwrap();
+    let citizen = vault.log_in_citizen("eid", subject).await.unwrap();
     let residence = vault
         .create_evidence(&citizen, LoginLevel::High, "residence_certificate", &map(RESIDENCE), None)
         .await
@@ -653,7 +653,7 @@ async fn parallel_releases_respect_the_use_limit(backend: Backend) {
 async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend) {
     let app = TestApp::start(backend).await;
     let vault = &app.state.vault;
-    let citizen = vault.citizen_for_login("eid", "erika").await.unwrap();
+    let citizen = vault.log_in_citizen("eid", "erika").await.unwrap();
     // A residence certificate with a PDF, for housing benefit (file = true).
     let mut pdf = b"%PDF-1.7\n".to_vec();
     pdf.extend((0..150_000u32).map(|i| (i % 251) as u8));
@@ -707,7 +707,7 @@ async fn released_files_are_streamed_only_where_the_policy_says(backend: Backend
 async fn a_document_without_an_approved_field_is_never_released(backend: Backend) {
     let app = TestApp::start(backend).await;
     let vault = &app.state.vault;
-    let citizen = vault.citizen_for_login("eid", "erika").await.unwrap();
+    let citizen = vault.log_in_citizen("eid", "erika").await.unwrap();
     let mut upload = vault.begin_file(&citizen, "meldebescheinigung.pdf", 1 << 20).await.unwrap();
     upload.write(vault, b"%PDF-1.7\nprivate").await.unwrap();
     let file = upload.finish(vault).await.unwrap();

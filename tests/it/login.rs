@@ -9,8 +9,10 @@ use chrono::Duration;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
+use tresor::audit::{Action, AuditEntry};
 use tresor::http::session::CookieSettings;
 use tresor::policy::LoginLevel;
+use tresor::store::AuditFilter;
 use url::Url;
 
 use crate::support::app::{Backend, CLIENT_ID, ISSUER_NAME, TestApp, TestAppOptions};
@@ -363,6 +365,77 @@ async fn back_channel_logout_with_an_invalid_token_is_refused_and_keeps_the_sess
     assert_eq!(forged["status"], 400, "{forged}");
 
     assert_eq!(session_status(&app, &anna).await, StatusCode::OK);
+    app.stop().await;
+}
+
+// --- 7b. audit before effect --------------------------------------------------------
+
+/// Entries of `action` (stored order) as (actor kind, subject, reason).
+async fn session_entries(app: &TestApp, action: Action) -> Vec<(String, Option<String>, Option<String>)> {
+    let filter = AuditFilter { action: Some(action.as_str()), ..AuditFilter::default() };
+    let stored = app.store.audit_entries(&filter, 1000, None).await.expect("audit entries");
+    stored
+        .iter()
+        .map(|row| {
+            let entry = AuditEntry::from_stored(row).expect("body").expect("parses");
+            (row.actor_kind.clone(), entry.event.targets.subject, entry.event.reason)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_first_login_creates_the_account_only_after_its_entry_is_durable() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.audit_fault.set_failing(true);
+    let browser = TestApp::no_redirect_browser();
+    let response = login_without_following(&app, &browser, "anna", "").await;
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable").await;
+    assert_eq!(app.count_rows("citizens").await, 0, "no account without its login entry");
+    assert_eq!(app.count_rows("sessions").await, 0);
+    app.audit_fault.set_failing(false);
+    let anna = logged_in(&app, "anna", "").await;
+    let citizen = session_info(&app, &anna).await["citizen_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.count_rows("citizens").await, 1);
+    let logins = session_entries(&app, Action::Login).await;
+    assert_eq!(logins, [("citizen".to_owned(), Some(citizen), None)]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_logout_is_recorded_before_the_session_ends_and_fails_closed() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let anna = logged_in(&app, "anna", "").await;
+    let citizen = session_info(&app, &anna).await["citizen_id"].as_str().unwrap().to_owned();
+    let csrf = app.csrf(&anna).await;
+    let logout = || anna.post(app.url("/api/v1/logout")).header("X-CSRF-Token", &csrf).send();
+    app.audit_fault.set_failing(true);
+    assert_error(logout().await.expect("HTTP request"), StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable").await;
+    assert_eq!(session_status(&app, &anna).await, StatusCode::OK, "the session stays until its logout is recorded");
+    assert!(session_entries(&app, Action::Logout).await.is_empty());
+    app.audit_fault.set_failing(false);
+    assert_eq!(logout().await.expect("HTTP request").status(), StatusCode::NO_CONTENT);
+    assert_eq!(session_status(&app, &anna).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(session_entries(&app, Action::Logout).await, [("citizen".to_owned(), Some(citizen), None)]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_is_recorded_for_the_citizen_and_a_retry_after_a_failure_works() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let anna = logged_in(&app, "anna", "").await;
+    let citizen = session_info(&app, &anna).await["citizen_id"].as_str().unwrap().to_owned();
+    app.audit_fault.set_failing(true);
+    assert_eq!(app.provider.backchannel_logout("anna", CLIENT_ID).await, 503);
+    assert_eq!(session_status(&app, &anna).await, StatusCode::OK, "nothing ends without its entry");
+    assert_eq!(app.count_rows("logout_tokens").await, 0, "a failed logout does not burn its token");
+    app.audit_fault.set_failing(false);
+    // The provider delivers the same token again.
+    let token = app.provider.last_logout_token().await;
+    assert_eq!(post_logout_token(&app, &token).await.status(), StatusCode::OK);
+    assert_eq!(session_status(&app, &anna).await, StatusCode::UNAUTHORIZED);
+    let expected = ("system".to_owned(), Some(citizen), Some("backchannel_logout".to_owned()));
+    assert_eq!(session_entries(&app, Action::Logout).await, [expected]);
+    assert_error(post_logout_token(&app, &token).await, StatusCode::BAD_REQUEST, "invalid_request").await;
     app.stop().await;
 }
 

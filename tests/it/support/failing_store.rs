@@ -152,6 +152,9 @@ impl Store for FailingAuditStore {
     async fn delete_session(&self, id_hash: &[u8]) -> tresor::store::Result<()> {
         self.inner.delete_session(id_hash).await
     }
+    async fn citizens_with_idp_session(&self, issuer: &str, sid: &str) -> tresor::store::Result<Vec<CitizenId>> {
+        self.inner.citizens_with_idp_session(issuer, sid).await
+    }
     async fn delete_sessions_by_idp_session(&self, issuer: &str, sid: &str) -> tresor::store::Result<u64> {
         self.inner.delete_sessions_by_idp_session(issuer, sid).await
     }
@@ -165,6 +168,9 @@ impl Store for FailingAuditStore {
         keep: u32,
     ) -> tresor::store::Result<u64> {
         self.inner.keep_newest_sessions(citizen_id, newest, keep).await
+    }
+    async fn logout_token_seen(&self, issuer: &str, jti: &str) -> tresor::store::Result<bool> {
+        self.inner.logout_token_seen(issuer, jti).await
     }
     async fn remember_logout_token(
         &self,
