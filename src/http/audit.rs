@@ -21,7 +21,7 @@ use crate::audit::service::{Covering, SignedCheckpoint};
 use crate::audit::tiles::Tile;
 use crate::audit::{Action, Actor, AuditEntry, Outcome};
 use crate::policy::{Lang, Policies};
-use crate::store::{AuditFilter, StoredAuditEntry};
+use crate::store::StoredAuditEntry;
 
 /// Entries per page of the citizen's log unless `limit` says otherwise.
 const CITIZEN_PAGE_DEFAULT: u32 = 100;
@@ -213,9 +213,8 @@ struct CitizenLog {
 
 async fn load_citizen_log(app: &AppState, citizen: &CitizenSession, page: &LogPage) -> ApiResult<CitizenLog> {
     let audit = app.vault.audit();
-    let filter = AuditFilter { subject: Some(citizen.citizen().to_string()), ..AuditFilter::default() };
     // One more than shown: whether an older page exists.
-    let mut stored = app.vault.store().audit_entries_newest_first(&filter, page.limit + 1, page.before).await?;
+    let mut stored = app.vault.citizen_log(citizen.citizen(), page.limit + 1, page.before).await?;
     let more = stored.len() > page.limit as usize;
     stored.truncate(page.limit as usize);
     let next_before = more.then(|| stored.last().and_then(|last| u64::try_from(last.sequence).ok())).flatten();

@@ -38,13 +38,13 @@ use crate::audit::checkpoint::parse_verifier_key;
 use crate::audit::verify::{self, VerifyError};
 use crate::audit::verify::{CSV_HEADER, csv_cell};
 use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
-use crate::audit::{Action, Actor, AuditEntry, AuditEvent, Outcome, Targets};
+use crate::audit::{Action, Actor, AuditEntry, Outcome};
 use crate::identity::oidc::PendingAuth;
 use crate::identity::staff::StaffLogin;
 use crate::ids::CitizenId;
 use crate::policy::{Lang, LoginLevel};
-use crate::store::{AuditFilter, PendingLogin, Store, StoredAuditEntry};
-use crate::vault::VaultError;
+use crate::store::{AuditFilter, PendingLogin, StoredAuditEntry};
+use crate::vault::DpoQuery;
 
 /// The staff login, if configured; put into the router as an extension by
 /// `server::build` (None: every staff route answers 404).
@@ -124,15 +124,11 @@ impl StaffSetup {
     }
 }
 
-/// A logged-in data-protection officer.
+/// A logged-in data-protection officer: the staff session (for the page's
+/// CSRF token) and the domain's capability (`vault::Dpo`).
 struct Dpo {
     session: StaffSession,
-}
-
-impl Dpo {
-    fn staff_id(&self) -> &str {
-        self.session.staff_id()
-    }
+    access: crate::vault::Dpo,
 }
 
 fn staff_not_logged_in() -> ApiError {
@@ -150,19 +146,13 @@ fn invalid_state() -> ApiError {
     )
 }
 
-fn audit_unavailable(error: crate::audit::log::AuditError) -> ApiError {
-    ApiError::from(VaultError::from(error))
-}
-
 /// The staff session of the request, and whether the staff policy makes
 /// its holder a DPO (asked on every request).
 async fn require_dpo(app: &AppState, headers: &HeaderMap, staff: &StaffSetup) -> ApiResult<Dpo> {
     let staff = staff.require()?;
     let session = session::load_staff_session(app, headers).await?.ok_or_else(staff_not_logged_in)?;
-    if !staff.is_dpo(session.staff_id()) {
-        return Err(not_a_dpo());
-    }
-    Ok(Dpo { session })
+    let access = app.vault.dpo(&session.record.id_hash, staff).await?.ok_or_else(not_a_dpo)?;
+    Ok(Dpo { session, access })
 }
 
 // --- staff login ---------------------------------------------------------------
@@ -518,30 +508,18 @@ fn filter_query(values: &pages::DpoFilterValues) -> String {
 /// that a DPO looked. Department and service are deliberately not targets:
 /// they would count the DPO's own queries as that department's activity in
 /// filters and statistics.
-async fn record_query(app: &AppState, dpo: &Dpo, filter: &AuditFilter, reason: &'static str) -> ApiResult<()> {
-    let event = AuditEvent {
-        actor: Actor::Staff(dpo.staff_id().to_owned()),
-        action: Action::AuditQuery,
-        targets: Targets { subject: filter.subject.clone(), ..Targets::default() },
-        outcome: Outcome::Success,
-        reason: Some(reason.to_owned()),
-    };
-    app.vault.audit().record(event).await.map_err(audit_unavailable)?;
-    Ok(())
+/// Record the DPO's query durably (fail closed) and get the reads it allows.
+async fn record_query(app: &AppState, dpo: &Dpo, filter: &AuditFilter, reason: &'static str) -> ApiResult<DpoQuery> {
+    Ok(app.vault.record_dpo_query(&dpo.access, filter.clone(), reason).await?)
 }
 
 /// A page of entries, at most `limit`, and whether there are more: oldest
 /// first after `after` when the request gives it, else newest first (older
 /// than `before`, if given), each from the right place of the filter's index.
-async fn fetch_page(
-    store: &dyn Store,
-    filter: &AuditFilter,
-    limit: u32,
-    request: &DpoRequest,
-) -> ApiResult<(Vec<StoredAuditEntry>, bool)> {
+async fn fetch_page(query: &DpoQuery, limit: u32, request: &DpoRequest) -> ApiResult<(Vec<StoredAuditEntry>, bool)> {
     let mut rows = match request.after {
-        Some(after) => store.audit_entries(filter, limit + 1, Some(after)).await?,
-        None => store.audit_entries_newest_first(filter, limit + 1, request.before).await?,
+        Some(after) => query.oldest_first(limit + 1, Some(after)).await?,
+        None => query.newest_first(limit + 1, request.before).await?,
     };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
@@ -589,9 +567,9 @@ pub async fn query_page(
         }
     };
     let result = async {
-        record_query(&app, &dpo, &request.filter, "dpo_page").await?;
+        let query = record_query(&app, &dpo, &request.filter, "dpo_page").await?;
         let limit = request.limit.unwrap_or(PAGE_LIMIT);
-        let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, &request).await?;
+        let (rows, more) = fetch_page(&query, limit, &request).await?;
         let export_query = filter_query(&request.values);
         let cursor = if request.after.is_some() { "after" } else { "before" };
         let next_href = more.then(|| rows.last()).flatten().map(|last| {
@@ -689,9 +667,9 @@ pub async fn entries_json(
 ) -> ApiResult<Json<EntriesBody>> {
     let dpo = require_dpo(&app, &headers, &staff).await?;
     let request = parse_dpo_request(raw.as_deref())?;
-    record_query(&app, &dpo, &request.filter, "dpo_entries").await?;
+    let query = record_query(&app, &dpo, &request.filter, "dpo_entries").await?;
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
-    let (rows, more) = fetch_page(app.vault.store().as_ref(), &request.filter, limit, &request).await?;
+    let (rows, more) = fetch_page(&query, limit, &request).await?;
     let next = if more { rows.last().map(|row| row.sequence) } else { None };
     let (next_after, next_before) = if request.after.is_some() { (next, None) } else { (None, next) };
     Ok(Json(EntriesBody { entries: rows.iter().map(EntryBody::from_stored).collect(), next_after, next_before }))
@@ -736,8 +714,8 @@ async fn export(
         let dpo = require_dpo(app, headers, staff).await?;
         let request = parse_dpo_request(raw)?;
         let reason = if format == ExportFormat::Csv { "dpo_export_csv" } else { "dpo_export_jsonl" };
-        record_query(app, &dpo, &request.filter, reason).await?;
-        Ok::<_, ApiError>(export_response(app.vault.store().clone(), request, format))
+        let query = record_query(app, &dpo, &request.filter, reason).await?;
+        Ok::<_, ApiError>(export_response(query, request, format))
     }
     .await;
     match result {
@@ -749,17 +727,15 @@ async fn export(
 /// The export body, streamed a store page at a time (memory stays flat for
 /// any log size). A store failure mid-way aborts the response, so a
 /// truncated file never looks complete.
-fn export_response(store: Arc<dyn Store>, request: DpoRequest, format: ExportFormat) -> Response {
+fn export_response(query: DpoQuery, request: DpoRequest, format: ExportFormat) -> Response {
     struct Cursor {
         after: Option<u64>,
         first: bool,
         remaining: Option<u64>,
     }
-    let filter = request.filter;
     let start = Some(Cursor { after: request.after, first: true, remaining: request.limit.map(u64::from) });
     let stream = futures_util::stream::unfold(start, move |cursor| {
-        let store = store.clone();
-        let filter = filter.clone();
+        let query = query.clone();
         async move {
             let cursor = cursor?;
             let page = match cursor.remaining {
@@ -769,7 +745,7 @@ fn export_response(store: Arc<dyn Store>, request: DpoRequest, format: ExportFor
             let rows = if page == 0 {
                 Vec::new()
             } else {
-                match store.audit_entries(&filter, page, cursor.after).await {
+                match query.oldest_first(page, cursor.after).await {
                     Ok(rows) => rows,
                     Err(error) => {
                         tracing::error!(%error, "audit export failed mid-way");
@@ -855,8 +831,8 @@ pub async fn stats_page(
         let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
         let request = parse_dpo_request(Some(&raw))?;
         let filter = AuditFilter { action: Some(Action::Release.as_str()), outcome: None, ..request.filter };
-        record_query(&app, &dpo, &filter, "dpo_stats").await?;
-        let rows = department_stats(app.vault.store().as_ref(), &filter).await?;
+        let query = record_query(&app, &dpo, &filter, "dpo_stats").await?;
+        let rows = department_stats(&query).await?;
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &rows)))
     }
     .await;
@@ -868,11 +844,11 @@ pub async fn stats_page(
 
 /// Count matching entries by (month, department), scanning the log a page
 /// at a time.
-async fn department_stats(store: &dyn Store, filter: &AuditFilter) -> ApiResult<Vec<pages::DpoStatsRow>> {
+async fn department_stats(query: &DpoQuery) -> ApiResult<Vec<pages::DpoStatsRow>> {
     let mut counts: BTreeMap<(String, Option<String>), (u64, u64)> = BTreeMap::new();
     let mut after = None;
     loop {
-        let rows = store.audit_entries(filter, SCAN_PAGE, after).await?;
+        let rows = query.oldest_first(SCAN_PAGE, after).await?;
         for row in &rows {
             let count = counts.entry((i18n::german_month(row.time), row.department.clone())).or_default();
             if row.outcome == "success" {

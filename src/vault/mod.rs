@@ -55,8 +55,10 @@ const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 
 mod access;
 mod cache;
+mod dpo;
 mod sessions;
 
+pub use dpo::{Dpo, DpoQuery};
 pub use sessions::{BackChannelLogout, session_event};
 
 pub use access::{
@@ -274,6 +276,20 @@ impl Vault {
 
     pub fn keys(&self) -> &Arc<dyn KeyProvider> {
         &self.keys
+    }
+
+    /// A citizen's own access log: the entries about them, newest first,
+    /// older than `before` (keyset pagination). Reading one's own log is not
+    /// itself recorded.
+    pub async fn citizen_log(
+        &self,
+        citizen: &CitizenId,
+        limit: u32,
+        before: Option<u64>,
+    ) -> Result<Vec<crate::store::StoredAuditEntry>> {
+        let filter =
+            crate::store::AuditFilter { subject: Some(citizen.to_string()), ..crate::store::AuditFilter::default() };
+        Ok(self.store.audit_entries_newest_first(&filter, limit, before).await?)
     }
 
     async fn data_key(&self, citizen: &CitizenId) -> Result<DataKey> {

@@ -69,6 +69,27 @@ fn no_module_imports_across_a_boundary() {
     assert!(violations.is_empty(), "layering broken:\n{}", violations.join("\n"));
 }
 
+/// (module, calls it must not make): the audit log is read through the
+/// domain (`Vault::citizen_log`, `vault::DpoQuery`), which checks and
+/// records, never straight from the store.
+const FORBIDDEN_CALLS: &[(&str, &[&str])] = &[("http", &[".audit_entries(", ".audit_entries_newest_first("])];
+
+#[test]
+fn http_reads_the_audit_log_only_through_the_domain() {
+    let mut violations = Vec::new();
+    for (module, calls) in FORBIDDEN_CALLS {
+        for file in module_files(module) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for call in *calls {
+                if text.contains(call) {
+                    violations.push(format!("{} calls {call}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
 #[test]
 fn the_check_sees_an_import_and_ignores_a_longer_name() {
     assert!(names_module("use crate::audit::{Action};", "audit"));
