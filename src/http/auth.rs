@@ -30,26 +30,6 @@ pub struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// `return_to` must be a local path, never another site (open redirect).
-/// Control characters are refused too: browsers drop tabs and newlines from
-/// URLs, so `/\t/evil.example` would become `//evil.example`, and they are not
-/// valid in a `Location` header anyway; so are invisible formatting
-/// characters (`crate::text`), which a path has no use for.
-fn local_path(candidate: Option<&str>) -> String {
-    match candidate {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && !crate::text::has_refused_char(path)
-                && path.len() < 512 =>
-        {
-            path.to_owned()
-        }
-        _ => "/evidence".to_owned(),
-    }
-}
-
 /// The stored key of a pending login: SHA-256 over state and the browser
 /// binding cookie, so a callback only completes in the browser that started it.
 fn pending_key(state: &str, binding: &str) -> Vec<u8> {
@@ -111,7 +91,8 @@ async fn start_login(app: &AppState, query: LoginQuery) -> ApiResult<Response> {
             nonce: start.nonce,
             pkce_verifier: start.pkce_verifier,
             requested_level: requested.ordinal(),
-            return_to: local_path(query.return_to.as_deref()),
+            // A local path, never another site (open redirect).
+            return_to: session::return_path(query.return_to.as_deref(), "/", "/evidence"),
             created_at: app.vault.clock().now(),
         })
         .await?;

@@ -165,17 +165,7 @@ pub struct StaffLoginQuery {
 
 /// Only pages of the DPO area are a place to come back to after login.
 fn dpo_return_path(candidate: Option<&str>) -> String {
-    match candidate {
-        Some(path)
-            if (path == "/dpo" || path.starts_with("/dpo/") || path.starts_with("/dpo?"))
-                && !path.contains('\\')
-                && !crate::text::has_refused_char(path)
-                && path.len() < 512 =>
-        {
-            path.to_owned()
-        }
-        _ => "/dpo".to_owned(),
-    }
+    session::return_path(candidate, "/dpo", "/dpo")
 }
 
 /// The stored key of a pending staff login: state bound to the browser.

@@ -1572,9 +1572,7 @@ fn evidence_href(id: &str, suffix: &str) -> String {
 fn language_switch_href(current_path: &str, lang: Lang) -> String {
     let without_fragment = current_path.split('#').next().unwrap_or_default();
     let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
-    let is_local_path =
-        path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && !path.chars().any(char::is_control);
-    let path = if is_local_path { path } else { "/" };
+    let path = if super::session::is_local_path(path) { path } else { "/" };
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if key != "lang" {

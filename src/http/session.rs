@@ -62,6 +62,35 @@ impl CookieSettings {
 }
 
 /// Read one cookie's value from the request headers.
+/// The one open-redirect guard: a path on this site. It starts with one
+/// `/` (not `//`, another host), has no `\` (browsers read it as `/`), no
+/// control or invisible format characters (`crate::text`; browsers drop tabs
+/// and newlines, so `/\t/evil.example` would become `//evil.example`, and
+/// they are not valid in a `Location` header anyway) and is shorter than 512
+/// bytes.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !crate::text::has_refused_char(path)
+        && path.len() < 512
+}
+
+/// Where a login returns to: `candidate` if it is a local path inside
+/// `area` (the area itself, a page below it or its query; `/` is the whole
+/// site), else `fallback`.
+pub fn return_path(candidate: Option<&str>, area: &str, fallback: &str) -> String {
+    let in_area = |path: &str| {
+        area == "/"
+            || path == area
+            || path.strip_prefix(area).is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'))
+    };
+    match candidate {
+        Some(path) if is_local_path(path) && in_area(path) => path.to_owned(),
+        _ => fallback.to_owned(),
+    }
+}
+
 pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
@@ -267,4 +296,36 @@ pub async fn start_staff_session(
     };
     store.insert_staff_session(&record).await?;
     Ok(state.cookies.set(state.cookies.staff_session_name(), &token, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_guard_keeps_every_return_on_this_site_and_in_its_area() {
+        for good in ["/evidence", "/requests/abc?x=1", "/dpo"] {
+            assert_eq!(return_path(Some(good), "/", "/evidence"), good);
+        }
+        assert_eq!(return_path(Some("/dpo/stats"), "/dpo", "/dpo"), "/dpo/stats");
+        assert_eq!(return_path(Some("/dpo?action=login"), "/dpo", "/dpo"), "/dpo?action=login");
+        let long = format!("/{}", "a".repeat(600));
+        for bad in [
+            "//evil.example",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/x\u{200B}y",
+            "evidence",
+            "",
+            long.as_str(),
+        ] {
+            assert_eq!(return_path(Some(bad), "/", "/evidence"), "/evidence", "{bad:?}");
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+        for outside in ["/evidence", "/dpoevil", "//dpo", "/dpo\\x"] {
+            assert_eq!(return_path(Some(outside), "/dpo", "/dpo"), "/dpo", "{outside:?}");
+        }
+        assert_eq!(return_path(None, "/", "/evidence"), "/evidence");
+    }
 }
