@@ -6,8 +6,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use subtle::ConstantTimeEq;
 
@@ -16,6 +14,7 @@ use super::error::ApiError;
 use crate::ids::CitizenId;
 use crate::policy::LoginLevel;
 use crate::store::{SessionRecord, StaffSessionRecord};
+use crate::vault::{NewSession, SessionKind, SessionLimits};
 
 /// Name of the short-lived cookie that binds an OIDC `state` to the browser
 /// that started the login (prevents login CSRF).
@@ -102,15 +101,41 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// 32 random bytes, base64url.
+/// 32 random bytes, base64url (see `vault::random_token`).
 pub fn random_token(rng: &dyn ring::rand::SecureRandom) -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    rng.fill(&mut bytes).map_err(|_| ApiError::internal(&"random source failed"))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(crate::vault::random_token(rng)?)
 }
 
-pub fn hash_token(token: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref().to_vec()
+pub use crate::vault::hash_token;
+
+/// The configured session lifetimes, for the vault's one session flow.
+fn limits(state: &AppState) -> SessionLimits {
+    SessionLimits {
+        idle: Duration::seconds(state.config.session_idle_timeout_seconds),
+        absolute: Duration::seconds(state.config.session_absolute_timeout_seconds),
+        per_citizen: state.config.limits.sessions_per_citizen,
+    }
+}
+
+/// Constant-time comparison of a presented CSRF token with the session's.
+fn check_csrf(expected: &str, presented: Option<&str>) -> Result<(), ApiError> {
+    match presented {
+        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+        _ => Err(ApiError::csrf()),
+    }
+}
+
+/// The live session of kind `R` named by the cookie `cookie` (expired ones
+/// are ended by the vault and count as none).
+async fn live_session<R: SessionKind>(
+    state: &AppState,
+    headers: &HeaderMap,
+    cookie: &str,
+) -> Result<Option<R>, ApiError> {
+    let Some(token) = cookie_value(headers, cookie) else {
+        return Ok(None);
+    };
+    Ok(state.vault.live_session::<R>(&hash_token(token), limits(state)).await?)
 }
 
 /// A valid, unexpired citizen session.
@@ -134,35 +159,15 @@ impl CitizenSession {
 
     /// Constant-time comparison with the token a form or header presented.
     pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), ApiError> {
-        match presented {
-            Some(token) if bool::from(token.as_bytes().ct_eq(self.record.csrf_token.as_bytes())) => Ok(()),
-            _ => Err(ApiError::csrf()),
-        }
+        check_csrf(&self.record.csrf_token, presented)
     }
 }
 
 /// Look up the session named by the request's cookie; expired sessions are
 /// deleted and count as none.
 pub async fn load_session(state: &AppState, headers: &HeaderMap) -> Result<Option<CitizenSession>, ApiError> {
-    let Some(token) = cookie_value(headers, state.cookies.session_name) else {
-        return Ok(None);
-    };
-    let id_hash = hash_token(token);
-    let Some(record) = state.vault.store().session(&id_hash).await? else {
-        return Ok(None);
-    };
-    let now = state.vault.clock().now();
-    let idle = Duration::seconds(state.config.session_idle_timeout_seconds);
-    let absolute = Duration::seconds(state.config.session_absolute_timeout_seconds);
-    if now - record.last_seen_at > idle || now - record.created_at > absolute {
-        state.vault.store().delete_session(&id_hash).await?;
-        return Ok(None);
-    }
-    // Touch at most once a minute: fewer writes, same idle semantics.
-    if now - record.last_seen_at > Duration::seconds(60) {
-        state.vault.store().touch_session(&id_hash, now).await?;
-    }
-    Ok(Some(CitizenSession { record }))
+    let record = live_session::<SessionRecord>(state, headers, state.cookies.session_name).await?;
+    Ok(record.map(|record| CitizenSession { record }))
 }
 
 impl FromRequestParts<AppState> for CitizenSession {
@@ -183,32 +188,19 @@ pub async fn start_session(
     level: LoginLevel,
     idp_session_id: Option<String>,
 ) -> Result<HeaderValue, ApiError> {
-    if let Some(previous) = previous {
-        state.vault.store().delete_session(&hash_token(previous)).await?;
-    }
-    let token = random_token(state.vault.rng())?;
-    let now = state.vault.clock().now();
-    let record = SessionRecord {
-        id_hash: hash_token(&token),
-        citizen_id,
-        issuer: issuer.to_owned(),
-        login_level: level.ordinal(),
-        idp_session_id,
-        csrf_token: random_token(state.vault.rng())?,
-        created_at: now,
-        last_seen_at: now,
-    };
-    state.vault.store().insert_session(&record).await?;
-    // A citizen has at most `sessions_per_citizen` live sessions: a new
-    // login ends the oldest beyond that (rather than refusing the login).
-    let ended = state
+    let token = state
         .vault
-        .store()
-        .keep_newest_sessions(&record.citizen_id, &record.id_hash, state.config.limits.sessions_per_citizen)
+        .start_session(previous, limits(state), |new: NewSession| SessionRecord {
+            id_hash: new.id_hash,
+            citizen_id,
+            issuer: issuer.to_owned(),
+            login_level: level.ordinal(),
+            idp_session_id,
+            csrf_token: new.csrf_token,
+            created_at: new.now,
+            last_seen_at: new.now,
+        })
         .await?;
-    if ended > 0 {
-        tracing::info!(ended, "ended a citizen's oldest sessions beyond the per-citizen limit");
-    }
     Ok(state.cookies.set(state.cookies.session_name, &token, None))
 }
 
@@ -239,35 +231,15 @@ impl StaffSession {
 
     /// Constant-time comparison with the token a form presented.
     pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), ApiError> {
-        match presented {
-            Some(token) if bool::from(token.as_bytes().ct_eq(self.record.csrf_token.as_bytes())) => Ok(()),
-            _ => Err(ApiError::csrf()),
-        }
+        check_csrf(&self.record.csrf_token, presented)
     }
 }
 
 /// Look up the staff session named by the staff cookie; expired sessions are
-/// deleted and count as none. Same timeouts as citizen sessions.
+/// deleted and count as none. Same flow and timeouts as citizen sessions.
 pub async fn load_staff_session(state: &AppState, headers: &HeaderMap) -> Result<Option<StaffSession>, ApiError> {
-    let Some(token) = cookie_value(headers, state.cookies.staff_session_name()) else {
-        return Ok(None);
-    };
-    let id_hash = hash_token(token);
-    let store = state.vault.store();
-    let Some(record) = store.staff_session(&id_hash).await? else {
-        return Ok(None);
-    };
-    let now = state.vault.clock().now();
-    let idle = Duration::seconds(state.config.session_idle_timeout_seconds);
-    let absolute = Duration::seconds(state.config.session_absolute_timeout_seconds);
-    if now - record.last_seen_at > idle || now - record.created_at > absolute {
-        store.delete_staff_session(&id_hash).await?;
-        return Ok(None);
-    }
-    if now - record.last_seen_at > Duration::seconds(60) {
-        store.touch_staff_session(&id_hash, now).await?;
-    }
-    Ok(Some(StaffSession { record }))
+    let record = live_session::<StaffSessionRecord>(state, headers, state.cookies.staff_session_name()).await?;
+    Ok(record.map(|record| StaffSession { record }))
 }
 
 /// Start a fresh staff session (new id at every login) and return the
@@ -279,22 +251,18 @@ pub async fn start_staff_session(
     issuer: &str,
     idp_session_id: Option<String>,
 ) -> Result<HeaderValue, ApiError> {
-    let store = state.vault.store();
-    if let Some(previous) = previous {
-        store.delete_staff_session(&hash_token(previous)).await?;
-    }
-    let token = random_token(state.vault.rng())?;
-    let now = state.vault.clock().now();
-    let record = StaffSessionRecord {
-        id_hash: hash_token(&token),
-        staff_id,
-        issuer: issuer.to_owned(),
-        idp_session_id,
-        csrf_token: random_token(state.vault.rng())?,
-        created_at: now,
-        last_seen_at: now,
-    };
-    store.insert_staff_session(&record).await?;
+    let token = state
+        .vault
+        .start_session(previous, limits(state), |new: NewSession| StaffSessionRecord {
+            id_hash: new.id_hash,
+            staff_id,
+            issuer: issuer.to_owned(),
+            idp_session_id,
+            csrf_token: new.csrf_token,
+            created_at: new.now,
+            last_seen_at: new.now,
+        })
+        .await?;
     Ok(state.cookies.set(state.cookies.staff_session_name(), &token, None))
 }
 

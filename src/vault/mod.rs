@@ -59,7 +59,9 @@ mod dpo;
 mod sessions;
 
 pub use dpo::{Dpo, DpoQuery};
-pub use sessions::{BackChannelLogout, session_event};
+pub use sessions::{
+    BackChannelLogout, NewSession, SessionKind, SessionLimits, hash_token, random_token, session_event,
+};
 
 pub use access::{
     Approval, ApprovalProblem, Candidate, ConsentPreview, DocumentChoice, MAX_REFERENCE_CHARS,

@@ -7,11 +7,131 @@
 //! Sessions themselves (cookies, CSRF tokens, expiry) are `http::session`'s;
 //! this module owns the effects that the audit log must show.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::BoxFuture;
+
 use super::{Result, Vault, VaultError};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::crypto::DataKey;
 use crate::ids::CitizenId;
-use crate::store::{CitizenRecord, StoreError};
+use crate::store::{CitizenRecord, SessionRecord, StaffSessionRecord, Store, StoreError};
+
+/// A touch (`last_seen_at`) is written at most this often: fewer writes,
+/// the same idle semantics to the minute.
+const TOUCH_EVERY_SECONDS: i64 = 60;
+
+/// How long sessions of either kind live (from the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// A session ends after this long without a request.
+    pub idle: Duration,
+    /// A session ends after this long, active or not.
+    pub absolute: Duration,
+    /// Live sessions per citizen; a new login ends the oldest beyond this.
+    pub per_citizen: u32,
+}
+
+/// 32 random bytes, base64url: session ids, CSRF tokens, login bindings.
+pub fn random_token(rng: &dyn ring::rand::SecureRandom) -> Result<String> {
+    let mut bytes = [0u8; 32];
+    rng.fill(&mut bytes).map_err(|_| crate::crypto::CryptoError::Random)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What the store keeps of a token: its SHA-256 (a database dump yields no
+/// live session).
+pub fn hash_token(token: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref().to_vec()
+}
+
+type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// A stored session of one kind (a citizen's or a staff member's): the one
+/// session flow ([`Vault::live_session`], [`Vault::start_session`]) serves
+/// both, with the same lifetimes and the same id and CSRF rules.
+pub trait SessionKind: Clone + Send + Sync + 'static {
+    fn id_hash(&self) -> &[u8];
+    fn created_at(&self) -> DateTime<Utc>;
+    fn last_seen_at(&self) -> DateTime<Utc>;
+    fn csrf_token(&self) -> &str;
+    fn read<'a>(store: &'a dyn Store, id_hash: &'a [u8]) -> BoxFuture<'a, StoreResult<Option<Self>>>;
+    fn delete<'a>(store: &'a dyn Store, id_hash: &'a [u8]) -> BoxFuture<'a, StoreResult<()>>;
+    fn touch<'a>(store: &'a dyn Store, id_hash: &'a [u8], at: DateTime<Utc>) -> BoxFuture<'a, StoreResult<()>>;
+    fn insert<'a>(&'a self, store: &'a dyn Store) -> BoxFuture<'a, StoreResult<()>>;
+    /// After a new session is stored: end sessions beyond a limit. Returns
+    /// how many ended.
+    fn after_start<'a>(&'a self, _store: &'a dyn Store, _limits: SessionLimits) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async { Ok(0) })
+    }
+}
+
+impl SessionKind for SessionRecord {
+    fn id_hash(&self) -> &[u8] {
+        &self.id_hash
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn last_seen_at(&self) -> DateTime<Utc> {
+        self.last_seen_at
+    }
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+    fn read<'a>(store: &'a dyn Store, id_hash: &'a [u8]) -> BoxFuture<'a, StoreResult<Option<Self>>> {
+        store.session(id_hash)
+    }
+    fn delete<'a>(store: &'a dyn Store, id_hash: &'a [u8]) -> BoxFuture<'a, StoreResult<()>> {
+        store.delete_session(id_hash)
+    }
+    fn touch<'a>(store: &'a dyn Store, id_hash: &'a [u8], at: DateTime<Utc>) -> BoxFuture<'a, StoreResult<()>> {
+        store.touch_session(id_hash, at)
+    }
+    fn insert<'a>(&'a self, store: &'a dyn Store) -> BoxFuture<'a, StoreResult<()>> {
+        store.insert_session(self)
+    }
+    /// A citizen has at most `per_citizen` live sessions: a new login ends
+    /// the oldest beyond that (rather than refusing the login).
+    fn after_start<'a>(&'a self, store: &'a dyn Store, limits: SessionLimits) -> BoxFuture<'a, StoreResult<u64>> {
+        store.keep_newest_sessions(&self.citizen_id, &self.id_hash, limits.per_citizen)
+    }
+}
+
+impl SessionKind for StaffSessionRecord {
+    fn id_hash(&self) -> &[u8] {
+        &self.id_hash
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn last_seen_at(&self) -> DateTime<Utc> {
+        self.last_seen_at
+    }
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+    fn read<'a>(store: &'a dyn Store, id_hash: &'a [u8]) -> BoxFuture<'a, StoreResult<Option<Self>>> {
+        store.staff_session(id_hash)
+    }
+    fn delete<'a>(store: &'a dyn Store, id_hash: &'a [u8]) -> BoxFuture<'a, StoreResult<()>> {
+        store.delete_staff_session(id_hash)
+    }
+    fn touch<'a>(store: &'a dyn Store, id_hash: &'a [u8], at: DateTime<Utc>) -> BoxFuture<'a, StoreResult<()>> {
+        store.touch_staff_session(id_hash, at)
+    }
+    fn insert<'a>(&'a self, store: &'a dyn Store) -> BoxFuture<'a, StoreResult<()>> {
+        store.insert_staff_session(self)
+    }
+}
+
+/// A new session's id hash, CSRF token and start time, for building its record.
+pub struct NewSession {
+    pub id_hash: Vec<u8>,
+    pub csrf_token: String,
+    pub now: DateTime<Utc>,
+}
 
 /// Which sessions a back-channel logout token ends.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +166,51 @@ fn citizen_event(action: Action, citizen: &CitizenId, reason: Option<&str>) -> A
 }
 
 impl Vault {
+    /// The live session of kind `R` whose token hashes to `id_hash`:
+    /// sessions past their idle or absolute lifetime are deleted and count as
+    /// none; a live one is touched at most once a minute.
+    pub async fn live_session<R: SessionKind>(&self, id_hash: &[u8], limits: SessionLimits) -> Result<Option<R>> {
+        let store = self.store.as_ref();
+        let Some(record) = R::read(store, id_hash).await? else { return Ok(None) };
+        let now = self.clock.now();
+        if now - record.last_seen_at() > limits.idle || now - record.created_at() > limits.absolute {
+            R::delete(store, id_hash).await?;
+            return Ok(None);
+        }
+        if now - record.last_seen_at() > Duration::seconds(TOUCH_EVERY_SECONDS) {
+            R::touch(store, id_hash, now).await?;
+        }
+        Ok(Some(record))
+    }
+
+    /// Start a fresh session of kind `R` (a new id at every login: no
+    /// fixation), ending the `previous` one (its token) if the browser held
+    /// one. `build` makes the record from the new id hash, CSRF token and
+    /// time. Returns the token for the cookie.
+    pub async fn start_session<R: SessionKind>(
+        &self,
+        previous: Option<&str>,
+        limits: SessionLimits,
+        build: impl FnOnce(NewSession) -> R,
+    ) -> Result<String> {
+        let store = self.store.as_ref();
+        if let Some(previous) = previous {
+            R::delete(store, &hash_token(previous)).await?;
+        }
+        let token = random_token(self.rng.as_ref())?;
+        let record = build(NewSession {
+            id_hash: hash_token(&token),
+            csrf_token: random_token(self.rng.as_ref())?,
+            now: self.clock.now(),
+        });
+        record.insert(store).await?;
+        let ended = record.after_start(store, limits).await?;
+        if ended > 0 {
+            tracing::info!(ended, "ended the oldest sessions beyond the per-citizen limit");
+        }
+        Ok(token)
+    }
+
     /// A citizen identified by an identity provider (`issuer_url`,
     /// `subject`) logs in. The login entry is durable first; on a first
     /// login the account (a fresh DEK; only HMAC(pepper, issuer ‖ sub) is
