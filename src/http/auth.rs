@@ -5,21 +5,15 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Duration;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::session::{self, CitizenSession, LOGIN_BINDING_COOKIE};
+use super::login_flow::{self, LoginKind, LoginStartRequest};
+use super::session::{self, CitizenSession};
 use super::web;
-use crate::audit::Actor;
-use crate::identity::oidc::PendingAuth;
 use crate::policy::LoginLevel;
-use crate::store::PendingLogin;
 use crate::vault::BackChannelLogout;
-
-/// An authorization request must come back within this time.
-const LOGIN_TIMEOUT_MINUTES: i64 = 10;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -28,12 +22,6 @@ pub struct LoginQuery {
     /// low, substantial or high: ask for at least this level (step-up).
     level: Option<String>,
     return_to: Option<String>,
-}
-
-/// The stored key of a pending login: SHA-256 over state and the browser
-/// binding cookie, so a callback only completes in the browser that started it.
-fn pending_key(state: &str, binding: &str) -> Vec<u8> {
-    session::hash_token(&format!("{state}\u{0}{binding}"))
 }
 
 pub async fn login(
@@ -73,35 +61,14 @@ async fn start_login(app: &AppState, query: LoginQuery) -> ApiResult<Response> {
         None => relying_party.min_level(),
     };
     let requested = asked.max(relying_party.min_level());
-    if let Some(hint) = &query.login_hint
-        && (hint.len() > 256 || crate::text::has_refused_char(hint))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_login_hint",
-            "The login hint must be at most 256 bytes, without control characters or invisible formatting characters.",
-        ));
-    }
-    let start = relying_party.begin_login(app.vault.rng(), requested, query.login_hint.as_deref())?;
-    let binding = session::random_token(app.vault.rng())?;
-    app.vault
-        .store()
-        .insert_pending_login(&PendingLogin {
-            state_hash: pending_key(&start.state, &binding),
-            issuer: issuer_name,
-            nonce: start.nonce,
-            pkce_verifier: start.pkce_verifier,
-            requested_level: requested.ordinal(),
-            // A local path, never another site (open redirect).
-            return_to: session::return_path(query.return_to.as_deref(), "/", "/evidence"),
-            created_at: app.vault.clock().now(),
-        })
-        .await?;
-    let mut response = Redirect::to(start.authorize_url.as_str()).into_response();
-    session::set_cookie_header(
-        response.headers_mut(),
-        app.cookies.set(LOGIN_BINDING_COOKIE, &binding, Some(LOGIN_TIMEOUT_MINUTES * 60)),
-    );
-    Ok(response)
+    let request = LoginStartRequest {
+        issuer_name,
+        level: requested,
+        login_hint: query.login_hint.as_deref(),
+        // A local path, never another site (open redirect).
+        return_to: session::return_path(query.return_to.as_deref(), "/", "/evidence"),
+    };
+    login_flow::redirect_to_provider(app, LoginKind::Citizen, &relying_party, request).await
 }
 
 #[derive(Deserialize)]
@@ -119,51 +86,18 @@ pub async fn callback(State(app): State<AppState>, headers: HeaderMap, Query(que
 }
 
 async fn finish_login(app: &AppState, headers: &HeaderMap, query: CallbackQuery) -> ApiResult<Response> {
-    let invalid_state = || {
-        ApiError::bad_request(
-            "invalid_state",
-            "This login link was already used, has expired or was started in another browser. Please log in again.",
-        )
-    };
-    let state = query.state.as_deref().ok_or_else(invalid_state)?;
-    let binding = session::cookie_value(headers, LOGIN_BINDING_COOKIE).ok_or_else(invalid_state)?;
-    let store = app.vault.store();
-    let pending = store.take_pending_login(&pending_key(state, binding)).await?.ok_or_else(invalid_state)?;
-    let now = app.vault.clock().now();
-    if now - pending.created_at > Duration::minutes(LOGIN_TIMEOUT_MINUTES) {
-        return Err(invalid_state());
-    }
-    if let Some(error) = query.error {
-        tracing::info!(error = %error.chars().take(64).collect::<String>(), "identity provider refused the login");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_cancelled", "The login was cancelled or refused."));
-    }
-    let code = query
-        .code
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
-    let relying_party = app.issuers.get(&pending.issuer).await.ok_or_else(invalid_state)??;
-    let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
-    let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
-    let login = match relying_party.finish_login(code, &auth, requested, now).await {
-        Ok(login) => login,
-        Err(error) => {
-            // Nobody is identified by a refused login: no subject is named.
-            if let Err(audit_error) = app.vault.record_refused_login(Actor::System, error.code()).await {
-                tracing::warn!(%audit_error, "could not record a refused login");
-            }
-            return Err(error.into());
-        }
-    };
+    let (pending, login, relying_party) =
+        login_flow::verified_login(app, LoginKind::Citizen, headers, query, None, |issuer| async move {
+            app.issuers.get(&issuer).await.ok_or_else(login_flow::invalid_state)?.map_err(ApiError::from)
+        })
+        .await?;
     // The login entry is durable before the account (first login) and the
     // session exist (fail closed).
     let citizen = app.vault.log_in_citizen(relying_party.issuer(), &login.subject).await?;
     let previous = session::cookie_value(headers, app.cookies.session_name);
     let cookie =
         session::start_session(app, previous, citizen, &pending.issuer, login.level, login.idp_session_id).await?;
-    let mut response = Redirect::to(&pending.return_to).into_response();
-    session::set_cookie_header(response.headers_mut(), cookie);
-    session::set_cookie_header(response.headers_mut(), app.cookies.clear(LOGIN_BINDING_COOKIE));
-    Ok(response)
+    Ok(login_flow::logged_in_response(app, LoginKind::Citizen, &pending.return_to, cookie))
 }
 
 #[derive(Deserialize)]

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use maud::Markup;
 use serde::{Deserialize, Serialize};
 
@@ -32,18 +32,18 @@ use super::AppState;
 use super::auth::{CallbackQuery, CsrfForm};
 use super::error::{ApiError, ApiResult};
 use super::i18n::{self, VerifyFinding};
+use super::login_flow::{self, LoginKind, LoginStartRequest};
 use super::pages::{self, PageContext};
-use super::session::{self, STAFF_LOGIN_BINDING_COOKIE, StaffSession};
+use super::session::{self, StaffSession};
 use crate::audit::checkpoint::parse_verifier_key;
 use crate::audit::verify::{self, VerifyError};
 use crate::audit::verify::{CSV_HEADER, csv_cell};
 use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
 use crate::audit::{Action, Actor, AuditEntry, Outcome};
-use crate::identity::oidc::PendingAuth;
 use crate::identity::staff::StaffLogin;
 use crate::ids::CitizenId;
-use crate::policy::{Lang, LoginLevel};
-use crate::store::{AuditFilter, PendingLogin, StoredAuditEntry};
+use crate::policy::Lang;
+use crate::store::{AuditFilter, StoredAuditEntry};
 use crate::vault::DpoQuery;
 
 /// The staff login, if configured; put into the router as an extension by
@@ -51,8 +51,6 @@ use crate::vault::DpoQuery;
 #[derive(Clone, Default)]
 pub struct StaffLoginHandle(pub Option<Arc<StaffLogin>>);
 
-/// A staff authorization request must come back within this time.
-const STAFF_LOGIN_TIMEOUT_MINUTES: i64 = 10;
 /// Rows on one results page.
 const PAGE_LIMIT: u32 = 100;
 /// Rows per JSON page when `limit` is not given, and the most one may ask for.
@@ -139,13 +137,6 @@ fn not_a_dpo() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "not_a_dpo", "Only data-protection officers may see the audit log.")
 }
 
-fn invalid_state() -> ApiError {
-    ApiError::bad_request(
-        "invalid_state",
-        "This login link was already used, has expired or was started in another browser. Please log in again.",
-    )
-}
-
 /// The staff session of the request, and whether the staff policy makes
 /// its holder a DPO (asked on every request).
 async fn require_dpo(app: &AppState, headers: &HeaderMap, staff: &StaffSetup) -> ApiResult<Dpo> {
@@ -166,11 +157,6 @@ pub struct StaffLoginQuery {
 /// Only pages of the DPO area are a place to come back to after login.
 fn dpo_return_path(candidate: Option<&str>) -> String {
     session::return_path(candidate, "/dpo", "/dpo")
-}
-
-/// The stored key of a pending staff login: state bound to the browser.
-fn pending_key(state: &str, binding: &str) -> Vec<u8> {
-    session::hash_token(&format!("staff\u{0}{state}\u{0}{binding}"))
 }
 
 /// `GET /staff/login`: to the staff identity provider.
@@ -194,35 +180,13 @@ pub async fn staff_login(
 async fn start_staff_login(app: &AppState, staff: &StaffSetup, query: StaffLoginQuery) -> ApiResult<Response> {
     let staff = staff.require()?;
     let relying_party = staff.relying_party().await?;
-    if let Some(hint) = &query.login_hint
-        && (hint.len() > 256 || crate::text::has_refused_char(hint))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_login_hint",
-            "The login hint must be at most 256 bytes, without control characters or invisible formatting characters.",
-        ));
-    }
-    let level = relying_party.min_level();
-    let start = relying_party.begin_login(app.vault.rng(), level, query.login_hint.as_deref())?;
-    let binding = session::random_token(app.vault.rng())?;
-    app.vault
-        .store()
-        .insert_pending_login(&PendingLogin {
-            state_hash: pending_key(&start.state, &binding),
-            issuer: staff.issuer_name().to_owned(),
-            nonce: start.nonce,
-            pkce_verifier: start.pkce_verifier,
-            requested_level: level.ordinal(),
-            return_to: dpo_return_path(query.return_to.as_deref()),
-            created_at: app.vault.clock().now(),
-        })
-        .await?;
-    let mut response = Redirect::to(start.authorize_url.as_str()).into_response();
-    session::set_cookie_header(
-        response.headers_mut(),
-        app.cookies.set(STAFF_LOGIN_BINDING_COOKIE, &binding, Some(STAFF_LOGIN_TIMEOUT_MINUTES * 60)),
-    );
-    Ok(response)
+    let request = LoginStartRequest {
+        issuer_name: staff.issuer_name().to_owned(),
+        level: relying_party.min_level(),
+        login_hint: query.login_hint.as_deref(),
+        return_to: dpo_return_path(query.return_to.as_deref()),
+    };
+    login_flow::redirect_to_provider(app, LoginKind::Staff, &relying_party, request).await
 }
 
 /// `GET /staff/callback`: the staff provider's answer. A verified staff
@@ -246,38 +210,13 @@ async fn finish_staff_login(
     query: CallbackQuery,
 ) -> ApiResult<Response> {
     let staff = staff.require()?;
-    let state = query.state.as_deref().ok_or_else(invalid_state)?;
-    let binding = session::cookie_value(headers, STAFF_LOGIN_BINDING_COOKIE).ok_or_else(invalid_state)?;
-    let pending =
-        app.vault.store().take_pending_login(&pending_key(state, binding)).await?.ok_or_else(invalid_state)?;
-    let now = app.vault.clock().now();
-    // A citizen's pending login can never complete here (and the key
-    // derivation differs anyway).
-    if pending.issuer != staff.issuer_name()
-        || now - pending.created_at > Duration::minutes(STAFF_LOGIN_TIMEOUT_MINUTES)
-    {
-        return Err(invalid_state());
-    }
-    if let Some(error) = query.error {
-        tracing::info!(error = %error.chars().take(64).collect::<String>(), "staff identity provider refused the login");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_cancelled", "The login was cancelled or refused."));
-    }
-    let code = query
-        .code
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
-    let relying_party = staff.relying_party().await?;
-    let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
-    let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };
-    let login = match relying_party.finish_login(code, &auth, requested, now).await {
-        Ok(login) => login,
-        Err(error) => {
-            if let Err(audit_error) = app.vault.record_refused_login(Actor::System, error.code()).await {
-                tracing::warn!(%audit_error, "could not record a refused staff login");
-            }
-            return Err(error.into());
-        }
-    };
+    // A citizen's pending login can never complete here: another key, and
+    // the issuer must be the staff provider.
+    let (pending, login, _) =
+        login_flow::verified_login(app, LoginKind::Staff, headers, query, Some(staff.issuer_name()), |_| async {
+            Ok(staff.relying_party().await?)
+        })
+        .await?;
     let staff_id = staff.staff_id(app.vault.keys().pepper(), &login.subject);
     if !staff.is_dpo(&staff_id) {
         app.vault.record_refused_login(Actor::Staff(staff_id), "not_a_dpo").await?;
@@ -288,10 +227,7 @@ async fn finish_staff_login(
     let previous = session::cookie_value(headers, app.cookies.staff_session_name());
     let cookie =
         session::start_staff_session(app, previous, staff_id, staff.issuer_name(), login.idp_session_id).await?;
-    let mut response = Redirect::to(&pending.return_to).into_response();
-    session::set_cookie_header(response.headers_mut(), cookie);
-    session::set_cookie_header(response.headers_mut(), app.cookies.clear(STAFF_LOGIN_BINDING_COOKIE));
-    Ok(response)
+    Ok(login_flow::logged_in_response(app, LoginKind::Staff, &pending.return_to, cookie))
 }
 
 /// `POST /staff/logout`: end the staff session here (and at the provider,

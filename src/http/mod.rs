@@ -26,6 +26,7 @@ pub mod edge;
 pub mod error;
 pub mod i18n;
 pub mod listener;
+pub mod login_flow;
 pub mod pages;
 pub mod rate_limit;
 pub mod rejection;

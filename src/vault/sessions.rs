@@ -16,7 +16,7 @@ use super::{Result, Vault, VaultError};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::crypto::DataKey;
 use crate::ids::CitizenId;
-use crate::store::{CitizenRecord, SessionRecord, StaffSessionRecord, Store, StoreError};
+use crate::store::{CitizenRecord, PendingLogin, SessionRecord, StaffSessionRecord, Store, StoreError};
 
 /// A touch (`last_seen_at`) is written at most this often: fewer writes,
 /// the same idle semantics to the minute.
@@ -166,6 +166,17 @@ fn citizen_event(action: Action, citizen: &CitizenId, reason: Option<&str>) -> A
 }
 
 impl Vault {
+    /// Keep a login's state between the redirect to the provider and its
+    /// callback (keyed by a hash of state and browser binding).
+    pub async fn remember_pending_login(&self, pending: &PendingLogin) -> Result<()> {
+        Ok(self.store.insert_pending_login(pending).await?)
+    }
+
+    /// Take (read and delete) a pending login: a callback completes once.
+    pub async fn take_pending_login(&self, key: &[u8]) -> Result<Option<PendingLogin>> {
+        Ok(self.store.take_pending_login(key).await?)
+    }
+
     /// The live session of kind `R` whose token hashes to `id_hash`:
     /// sessions past their idle or absolute lifetime are deleted and count as
     /// none; a live one is touched at most once a minute.
