@@ -459,6 +459,12 @@ async fn citizen_and_staff_sessions_do_not_mix(backend: Backend) {
     let csrf = csrf_from_page(&page);
     let no_token = dpo.post(app.url("/staff/logout")).form(&[("csrf", "wrong")]).send().await.unwrap();
     assert_eq!(no_token.status(), 403);
+    // A logout that cannot be recorded fails and the session stays (fail closed).
+    app.audit_fault.set_failing(true);
+    let unrecorded = dpo.post(app.url("/staff/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(unrecorded.status(), 503);
+    app.audit_fault.set_failing(false);
+    assert_eq!(dpo.get(app.url("/api/v1/dpo/entries")).send().await.unwrap().status(), 200, "still logged in");
     let logout = dpo.post(app.url("/staff/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     assert!(logout.status().is_success(), "{}", logout.status());
     assert_eq!(dpo.get(app.url("/api/v1/dpo/entries")).send().await.unwrap().status(), 401);
