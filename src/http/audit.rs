@@ -184,7 +184,7 @@ pub async fn consistency(
         Some(value) => parse("new", value)?,
         None => app.vault.audit().latest_checkpoint().await?.map_or(0, |c| c.size),
     };
-    let log_size = app.vault.store().audit_size().await?;
+    let log_size = app.vault.audit_size().await?;
     if old_size > new_size || new_size > log_size {
         return Err(ApiError::bad_request(
             "invalid_tree_size",
@@ -282,7 +282,7 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
         let log = load_citizen_log(&app, citizen, &log_page).await?;
         let lang = page.lang();
         let me = citizen.citizen().to_string();
-        let public_key = app.vault.keys().signing_key().public_key();
+        let public_key = app.vault.signing_public_key();
         let opened =
             log.checkpoint.as_ref().and_then(|c| open_signed(&c.note, app.vault.audit().origin(), &public_key).ok());
         let items: Vec<pages::AccessLogItem> = log

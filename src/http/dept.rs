@@ -18,7 +18,7 @@ use super::AppState;
 use super::api::{file_response, parse_evidence_id};
 use super::dept_auth::DepartmentCaller;
 use super::error::{ApiError, ApiResult, json_body};
-use crate::crypto::jws::{Jwk, sign_detached};
+use crate::crypto::jws::Jwk;
 use crate::ids::{GrantId, RequestId};
 
 /// Response header carrying the detached JWS over the response body.
@@ -177,7 +177,7 @@ pub async fn release(
         },
     };
     let bytes = serde_json::to_vec(&body).map_err(|error| ApiError::internal(&error))?;
-    let receipt = sign_detached(app.vault.keys().signing_key(), &bytes);
+    let receipt = app.vault.sign_receipt(&bytes);
     let mut response = Response::new(axum::body::Body::from(bytes));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -206,7 +206,7 @@ pub async fn released_file(
 
 /// `GET /api/v1/keys`: the JWK set that release receipts verify against.
 pub async fn keys(State(app): State<AppState>) -> Response {
-    let jwk = Jwk::ed25519(&app.vault.keys().signing_key().public_key());
+    let jwk = Jwk::ed25519(&app.vault.signing_public_key());
     let mut response = Json(serde_json::json!({ "keys": [jwk] })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response

@@ -36,7 +36,7 @@ use super::login_flow::{self, LoginKind, LoginStartRequest};
 use super::pages::{self, PageContext};
 use super::session::{self, StaffSession};
 use crate::audit::checkpoint::parse_verifier_key;
-use crate::audit::verify::{self, VerifyError};
+use crate::audit::verify::VerifyError;
 use crate::audit::verify::{CSV_HEADER, csv_cell};
 use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
 use crate::audit::{Action, Actor, AuditEntry, Outcome};
@@ -217,7 +217,7 @@ async fn finish_staff_login(
             Ok(staff.relying_party().await?)
         })
         .await?;
-    let staff_id = staff.staff_id(app.vault.keys().pepper(), &login.subject);
+    let staff_id = app.vault.staff_id(staff, &login.subject);
     if !staff.is_dpo(&staff_id) {
         app.vault.record_refused_login(Actor::Staff(staff_id), "not_a_dpo").await?;
         return Err(not_a_dpo());
@@ -837,7 +837,7 @@ pub async fn verify_page(
 async fn verify_log(app: &AppState) -> ApiResult<(Vec<VerifyFinding>, Vec<VerifyFinding>)> {
     let (_, public_key) =
         parse_verifier_key(&app.vault.audit().verifier_key()).map_err(|error| ApiError::internal(&error))?;
-    let report = verify::verify_log(app.vault.store().as_ref(), &public_key, None, &mut |_, _| {}).await;
+    let report = app.vault.verify_audit_log(&public_key).await;
     let report = match report {
         Ok(report) => report,
         Err(error) => {

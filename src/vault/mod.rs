@@ -280,6 +280,36 @@ impl Vault {
         &self.keys
     }
 
+    /// The vault's Ed25519 public key: checkpoints, release receipts, the JWK set.
+    pub fn signing_public_key(&self) -> [u8; 32] {
+        self.keys.signing_key().public_key()
+    }
+
+    /// A release receipt: a detached JWS over `payload` with the signing key.
+    pub fn sign_receipt(&self, payload: &[u8]) -> String {
+        crate::crypto::jws::sign_detached(self.keys.signing_key(), payload)
+    }
+
+    /// The keyed staff id of a verified staff login (never the raw subject).
+    pub fn staff_id(&self, staff: &crate::identity::staff::StaffLogin, subject: &str) -> String {
+        staff.staff_id(self.keys.pepper(), subject)
+    }
+
+    /// Entries in the audit log (the next sequence number).
+    pub async fn audit_size(&self) -> Result<u64> {
+        Ok(self.store.audit_size().await?)
+    }
+
+    /// The whole log checked as `tresor audit verify` checks it (one
+    /// verifier: bodies against leaves, columns against bodies, the tree
+    /// against every checkpoint signed by `public_key`).
+    pub async fn verify_audit_log(
+        &self,
+        public_key: &[u8; 32],
+    ) -> std::result::Result<crate::audit::verify::VerifyReport, crate::audit::verify::VerifyError> {
+        crate::audit::verify::verify_log(self.store.as_ref(), public_key, None, &mut |_, _| {}).await
+    }
+
     /// A citizen's own access log: the entries about them, newest first,
     /// older than `before` (keyset pagination). Reading one's own log is not
     /// itself recorded.

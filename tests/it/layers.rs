@@ -69,13 +69,15 @@ fn no_module_imports_across_a_boundary() {
     assert!(violations.is_empty(), "layering broken:\n{}", violations.join("\n"));
 }
 
-/// (module, calls it must not make): the audit log is read through the
-/// domain (`Vault::citizen_log`, `vault::DpoQuery`), which checks and
-/// records, never straight from the store.
-const FORBIDDEN_CALLS: &[(&str, &[&str])] = &[("http", &[".audit_entries(", ".audit_entries_newest_first("])];
+/// (module, calls it must not make): `http` only adapts. It holds no store
+/// or key handle (`vault.store()`, `vault.keys()`): every effect and its
+/// audit entry is the domain's; and the audit log is read through the domain
+/// (`Vault::citizen_log`, `vault::DpoQuery`), which checks and records.
+const FORBIDDEN_CALLS: &[(&str, &[&str])] =
+    &[("http", &["vault.store()", "vault.keys()", ".audit_entries(", ".audit_entries_newest_first("])];
 
 #[test]
-fn http_reads_the_audit_log_only_through_the_domain() {
+fn http_holds_no_store_or_key_handle_and_reads_the_log_through_the_domain() {
     let mut violations = Vec::new();
     for (module, calls) in FORBIDDEN_CALLS {
         for file in module_files(module) {
