@@ -18,34 +18,64 @@ pub mod sqlite;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+/// What the store reports. It carries no driver types: outages are told
+/// apart from other database failures where the driver's error is mapped
+/// (`From<sqlx::Error>`, `sqlite::audit`), and refused writes are typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// A uniqueness or foreign-key constraint was violated; the string names it.
-    #[error("constraint violated: {0}")]
-    Conflict(String),
+    /// A write the schema or the store refused (see [`Conflict`]).
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    /// The database could not be reached or did not answer in time (an
+    /// outage, a restart, a lock held too long): nothing was changed and the
+    /// same call may succeed in a moment. The HTTP layer answers 503
+    /// `store_unavailable`.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database failure (the driver's message).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// From the SQLite audit connection (see `sqlite::audit`).
-    #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(String),
     /// A blocking database call ended without an answer (its thread panicked).
     #[error("database worker failed: {0}")]
     Worker(String),
     #[error("migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(String),
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
 }
 
+/// A write that was refused, by a rule of the schema or of the store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// A row with this key exists already; the constraint as PostgreSQL
+    /// names it (`citizens_pkey`, `audit_checkpoints_pkey`, ...).
+    #[error("already exists ({0})")]
+    Duplicate(String),
+    /// A row it refers to does not exist (foreign key).
+    #[error("a referenced row is missing")]
+    MissingReference,
+    /// A CHECK constraint failed; its name.
+    #[error("check {0} failed")]
+    Check(String),
+    /// The file is not a pending upload (gone, or completed already).
+    #[error("the file is not a pending upload")]
+    FileNotPending,
+    /// The file's chunks are not all there.
+    #[error("the file's chunks are incomplete")]
+    FileChunksIncomplete,
+    /// Another process extended the stored audit tree first.
+    #[error("the stored audit tree moved")]
+    AuditTreeMoved,
+    /// A checkpoint size beyond what the store can hold.
+    #[error("checkpoint size out of range")]
+    CheckpointSize,
+}
+
 impl StoreError {
-    /// The database could not be reached or did not answer in time (an
-    /// outage, a restart, a lock held too long): nothing was changed and the
-    /// same call may succeed in a moment. The HTTP layer answers these with
-    /// 503 `store_unavailable`; every other store error is a 500.
-    ///
-    /// Pool timeouts and a closed pool; I/O and TLS errors (refused, reset,
+    /// Whether this is an outage ([`StoreError::Unavailable`]): pool
+    /// timeouts and a closed pool; I/O and TLS errors (refused, reset,
     /// closed connections); PostgreSQL class 08 (connection exception),
     /// 57P01/57P02/57P03 (admin shutdown, crash shutdown, cannot connect
     /// now), 53300 (too many connections), 55P03 and 57014 (our
@@ -53,13 +83,28 @@ impl StoreError {
     /// server: a standby during a failover); SQLite BUSY and LOCKED (another
     /// connection holds the lock past the busy timeout), from sqlx and rusqlite.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Database(error) => sqlx_error_is_unavailable(error),
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => {
-                matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            }
-            _ => false,
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Decoding problems mean the stored data is malformed; outages are
+    /// `Unavailable`; everything else is a database error. (Constraint
+    /// violations are mapped to conflicts by each backend first.)
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt(format!("column {index}: {source}")),
+            sqlx::Error::ColumnNotFound(column) => StoreError::Corrupt(format!("column {column} missing")),
+            sqlx::Error::Decode(source) => StoreError::Corrupt(source.to_string()),
+            other if sqlx_error_is_unavailable(&other) => StoreError::Unavailable(other.to_string()),
+            other => StoreError::Database(other.to_string()),
         }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(error.to_string())
     }
 }
 
@@ -381,14 +426,6 @@ pub trait Store: Send + Sync {
     async fn delete_staff_session(&self, id_hash: &[u8]) -> Result<()>;
 }
 
-/// Conflict name when `append_file_chunks` or `insert_evidence` names a file
-/// that is not a pending upload of that citizen (missing, complete, or someone
-/// else's). Not a schema constraint; the store checks it in the transaction.
-pub const CONFLICT_FILE_NOT_PENDING: &str = "file_not_pending";
-/// Conflict name when `insert_evidence` completes a file whose stored chunks
-/// are not exactly `0..chunk_count`.
-pub const CONFLICT_FILE_CHUNKS_INCOMPLETE: &str = "file_chunks_incomplete";
-
 /// Open the store named by a database URL (`sqlite://path`, `sqlite::memory:`
 /// or `postgres://...`) with the default [`StoreOptions`]. Connects only; call
 /// `migrate()` before use.
@@ -446,15 +483,10 @@ fn parse_stored_id<Id: std::str::FromStr>(column: &str, text: &str) -> Result<Id
     text.parse().map_err(|_| StoreError::Corrupt(format!("{column}: not a valid id")))
 }
 
-/// Maps a driver error that is not a constraint violation: decoding problems
-/// mean the stored data is malformed, everything else is a database error.
+/// Maps a driver error that is not a constraint violation (see
+/// `From<sqlx::Error>`).
 fn driver_error(error: sqlx::Error) -> StoreError {
-    match error {
-        sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt(format!("column {index}: {source}")),
-        sqlx::Error::ColumnNotFound(column) => StoreError::Corrupt(format!("column {column} missing")),
-        sqlx::Error::Decode(source) => StoreError::Corrupt(source.to_string()),
-        other => StoreError::Database(other),
-    }
+    error.into()
 }
 
 // --- audit log --------------------------------------------------------------
@@ -466,9 +498,6 @@ pub type TreeNode = (u8, u64);
 /// Tree nodes read or written per statement (well under SQLite's limit of
 /// bound values).
 const NODES_PER_QUERY: usize = 500;
-
-/// Conflict detail of `extend_audit_tree` when another process moved first.
-pub const CONFLICT_AUDIT_TREE: &str = "audit_tree_size";
 
 /// The nodes asked for, by level: (level, indexes in the order first asked).
 fn nodes_by_level(nodes: &[TreeNode]) -> std::collections::BTreeMap<u8, Vec<u64>> {
@@ -668,9 +697,6 @@ impl ActorKind {
         }
     }
 }
-
-/// Conflict name when `insert_checkpoint` gets a size beyond the BIGINT range.
-const CONFLICT_CHECKPOINT_SIZE: &str = "audit_checkpoints_size_check";
 
 /// One row of `audit_entries` as `audit` builds it ([`AuditBatch::rows`]):
 /// the hashed body and the columns the views filter on, copied out of it.
@@ -1315,32 +1341,33 @@ mod tests {
         sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)").execute(&mut holder).await.expect("create");
         sqlx::query("INSERT INTO t VALUES (1)").execute(&mut holder).await.expect("insert");
         let duplicate = sqlx::query("INSERT INTO t VALUES (1)").execute(&mut holder).await.expect_err("duplicate");
-        assert!(!StoreError::Database(duplicate).is_unavailable(), "a constraint failure is no outage");
+        assert!(!StoreError::from(duplicate).is_unavailable(), "a constraint failure is no outage");
 
         sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.expect("take the write lock");
         let mut waiter = SqliteConnection::connect_with(&options).await.expect("second connection");
         let busy = sqlx::query("BEGIN IMMEDIATE").execute(&mut waiter).await.expect_err("the lock is held");
-        assert!(StoreError::Database(busy).is_unavailable(), "SQLITE_BUSY is an outage");
+        assert!(StoreError::from(busy).is_unavailable(), "SQLITE_BUSY is an outage");
     }
 
     #[test]
     fn connection_failures_are_unavailable_and_data_problems_are_not() {
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-        let sqlite = |code| StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None));
+        let sqlite =
+            |code| sqlite::audit::sqlite_error(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None));
         for unavailable in [
-            StoreError::Database(sqlx::Error::PoolTimedOut),
-            StoreError::Database(sqlx::Error::PoolClosed),
-            StoreError::Database(sqlx::Error::Io(refused)),
-            StoreError::Database(sqlx::Error::Io(reset)),
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::from(sqlx::Error::PoolClosed),
+            StoreError::from(sqlx::Error::Io(refused)),
+            StoreError::from(sqlx::Error::Io(reset)),
             sqlite(rusqlite::ffi::SQLITE_BUSY),
             sqlite(rusqlite::ffi::SQLITE_LOCKED),
         ] {
             assert!(unavailable.is_unavailable(), "{unavailable:?}");
         }
         for failure in [
-            StoreError::Database(sqlx::Error::RowNotFound),
-            StoreError::Conflict("citizens_pkey".to_owned()),
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::Conflict(Conflict::Duplicate("citizens_pkey".to_owned())),
             StoreError::Corrupt("audit_head row is missing".to_owned()),
             StoreError::Worker("panicked".to_owned()),
             StoreError::UnsupportedUrl,

@@ -16,15 +16,13 @@ use super::{
     appended_rows, claimed_evidence_ids, claimed_grant_ids, evidence_from_row, first_sequence, grant_from_row,
     json_list, settle_claims, stored_count,
 };
-use super::{AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
+use super::{AuditFilter, Conflict, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
 use super::{
-    CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query, nodes_by_level, nodes_in_order,
+    CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, PendingLogin, Result, SealedField, SessionRecord,
+    StaffSessionRecord, Store, StoreError, StoreOptions, driver_error, parse_stored_id, time_from_micros,
+    time_to_micros,
 };
-use super::{
-    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
-    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
-    driver_error, parse_stored_id, time_from_micros, time_to_micros,
-};
+use super::{EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query, nodes_by_level, nodes_in_order};
 use super::{
     citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
 };
@@ -362,7 +360,7 @@ impl Store for PostgresStore {
             .await
             .map_err(postgres_error)?;
         if pending.is_none() {
-            return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+            return Err(StoreError::Conflict(Conflict::FileNotPending));
         }
         if !chunks.is_empty() {
             // One statement for the whole batch: two arrays unnested into rows.
@@ -718,7 +716,7 @@ impl Store for PostgresStore {
             .await
             .map_err(postgres_error)?;
         if moved.rows_affected() != 1 {
-            return Err(StoreError::Conflict(CONFLICT_AUDIT_TREE.to_owned()));
+            return Err(StoreError::Conflict(Conflict::AuditTreeMoved));
         }
         for chunk in nodes.chunks(NODES_PER_QUERY) {
             let mut insert = QueryBuilder::<Postgres>::new("INSERT INTO audit_nodes (level, idx, hash) ");
@@ -767,7 +765,7 @@ impl Store for PostgresStore {
         signed_note: &str,
         created_at: DateTime<Utc>,
     ) -> Result<()> {
-        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(Conflict::CheckpointSize))?;
         sqlx::query("INSERT INTO audit_checkpoints (size, root, signed_note, created_at) VALUES ($1, $2, $3, $4)")
             .bind(size)
             .bind(root)
@@ -797,7 +795,7 @@ impl Store for PostgresStore {
     }
 
     async fn checkpoint_note(&self, size: u64) -> Result<Option<String>> {
-        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(Conflict::CheckpointSize))?;
         sqlx::query_scalar("SELECT signed_note FROM audit_checkpoints WHERE size = $1")
             .bind(size)
             .fetch_optional(&self.pool)
@@ -1052,7 +1050,7 @@ async fn complete_file(connection: &mut PgConnection, citizen_id: &CitizenId, fi
     .await
     .map_err(postgres_error)?;
     if completed.rows_affected() != 1 {
-        return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+        return Err(StoreError::Conflict(Conflict::FileNotPending));
     }
     let row = sqlx::query(
         "SELECT COUNT(*) AS stored, COALESCE(MIN(chunk_index), 0) AS lowest, COALESCE(MAX(chunk_index), -1) AS highest \
@@ -1067,7 +1065,7 @@ async fn complete_file(connection: &mut PgConnection, citizen_id: &CitizenId, fi
     let highest: i64 = row.try_get("highest").map_err(driver_error)?;
     // Indexes are unique per file, so count + bounds pin down 0..chunk_count.
     if stored != file.chunk_count || lowest != 0 || highest != file.chunk_count - 1 {
-        return Err(StoreError::Conflict(CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned()));
+        return Err(StoreError::Conflict(Conflict::FileChunksIncomplete));
     }
     Ok(())
 }
@@ -1075,13 +1073,17 @@ async fn complete_file(connection: &mut PgConnection, citizen_id: &CitizenId, fi
 /// Map constraint violations to `Conflict` with the constraint's name (all
 /// constraints are named in the migrations), everything else as in `driver_error`.
 fn postgres_error(error: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(database_error) = &error
-        && (database_error.is_unique_violation()
-            || database_error.is_foreign_key_violation()
-            || database_error.is_check_violation())
-    {
-        let name = database_error.constraint().unwrap_or("unknown");
-        return StoreError::Conflict(name.to_owned());
+    if let sqlx::Error::Database(database_error) = &error {
+        let name = || database_error.constraint().unwrap_or("unknown").to_owned();
+        if database_error.is_unique_violation() {
+            return StoreError::Conflict(Conflict::Duplicate(name()));
+        }
+        if database_error.is_foreign_key_violation() {
+            return StoreError::Conflict(Conflict::MissingReference);
+        }
+        if database_error.is_check_violation() {
+            return StoreError::Conflict(Conflict::Check(name()));
+        }
     }
     driver_error(error)
 }

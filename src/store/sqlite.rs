@@ -15,13 +15,13 @@ use super::{
     AccessRequestRecord, AppendedRow, AuditBatch, BlockingAudit, GrantRecord, ReleaseGrant, RequestState,
     access_request_from_row, evidence_from_row, grant_from_row, json_list, stored_count,
 };
-use super::{AuditFilter, CONFLICT_CHECKPOINT_SIZE, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
-use super::{CONFLICT_AUDIT_TREE, EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query};
+use super::{AuditFilter, Conflict, StoredAuditEntry, checked_leaves, sequence_bound, stored_size};
 use super::{
-    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, EvidenceSummary,
-    FileRecord, PendingLogin, Result, SealedField, SessionRecord, StaffSessionRecord, Store, StoreError, StoreOptions,
-    driver_error, parse_stored_id, time_from_micros, time_to_micros,
+    CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, PendingLogin, Result, SealedField, SessionRecord,
+    StaffSessionRecord, Store, StoreError, StoreOptions, driver_error, parse_stored_id, time_from_micros,
+    time_to_micros,
 };
+use super::{EntryOrder, NODES_PER_QUERY, TreeNode, audit_entries_query};
 use super::{
     citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
 };
@@ -37,7 +37,7 @@ const CHUNK_ROWS_PER_STATEMENT: usize = 1024;
 /// (the busy timeout does not apply to a lock upgrade in WAL mode).
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-mod audit;
+pub(crate) mod audit;
 
 pub use audit::{SqliteAudit, SqliteTreeReader};
 
@@ -416,7 +416,7 @@ impl Store for SqliteStore {
             .await
             .map_err(sqlite_error)?;
         if pending.is_none() {
-            return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+            return Err(StoreError::Conflict(Conflict::FileNotPending));
         }
         // Appends to one file are serialised by the write transaction, so the
         // end of the indexed bytes is where this batch goes.
@@ -746,7 +746,7 @@ impl Store for SqliteStore {
             .await
             .map_err(sqlite_error)?;
         if moved.rows_affected() != 1 {
-            return Err(StoreError::Conflict(CONFLICT_AUDIT_TREE.to_owned()));
+            return Err(StoreError::Conflict(Conflict::AuditTreeMoved));
         }
         for chunk in nodes.chunks(NODES_PER_QUERY) {
             let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO audit_nodes (level, idx, hash) ");
@@ -793,7 +793,7 @@ impl Store for SqliteStore {
         signed_note: &str,
         created_at: DateTime<Utc>,
     ) -> Result<()> {
-        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(Conflict::CheckpointSize))?;
         sqlx::query("INSERT INTO audit_checkpoints (size, root, signed_note, created_at) VALUES (?, ?, ?, ?)")
             .bind(size)
             .bind(root)
@@ -801,13 +801,7 @@ impl Store for SqliteStore {
             .bind(time_to_micros(created_at))
             .execute(&self.pool)
             .await
-            .map_err(|error| match sqlite_error(error) {
-                // `unique_constraint_name` predates this table; name it the PostgreSQL way here.
-                StoreError::Conflict(message) if message.ends_with("audit_checkpoints.size") => {
-                    StoreError::Conflict("audit_checkpoints_pkey".to_owned())
-                }
-                other => other,
-            })?;
+            .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -829,7 +823,7 @@ impl Store for SqliteStore {
     }
 
     async fn checkpoint_note(&self, size: u64) -> Result<Option<String>> {
-        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(CONFLICT_CHECKPOINT_SIZE.to_owned()))?;
+        let size = i64::try_from(size).map_err(|_| StoreError::Conflict(Conflict::CheckpointSize))?;
         sqlx::query_scalar("SELECT signed_note FROM audit_checkpoints WHERE size = ?")
             .bind(size)
             .fetch_optional(&self.pool)
@@ -1084,7 +1078,7 @@ async fn complete_file(connection: &mut SqliteConnection, citizen_id: &CitizenId
     .await
     .map_err(sqlite_error)?;
     if completed.rows_affected() != 1 {
-        return Err(StoreError::Conflict(CONFLICT_FILE_NOT_PENDING.to_owned()));
+        return Err(StoreError::Conflict(Conflict::FileNotPending));
     }
     let row = sqlx::query(
         "SELECT COUNT(*) AS stored, COALESCE(MIN(chunk_index), 0) AS lowest, COALESCE(MAX(chunk_index), -1) AS highest \
@@ -1099,7 +1093,7 @@ async fn complete_file(connection: &mut SqliteConnection, citizen_id: &CitizenId
     let highest: i64 = row.try_get("highest").map_err(driver_error)?;
     // Indexes are unique per file, so count + bounds pin down 0..chunk_count.
     if stored != file.chunk_count || lowest != 0 || highest != file.chunk_count - 1 {
-        return Err(StoreError::Conflict(CONFLICT_FILE_CHUNKS_INCOMPLETE.to_owned()));
+        return Err(StoreError::Conflict(Conflict::FileChunksIncomplete));
     }
     Ok(())
 }
@@ -1121,6 +1115,7 @@ fn unique_constraint_name(message: &str) -> Option<&'static str> {
         "evidence.id" => "evidence_pkey",
         "evidence.file_id" => "evidence_file_id_key",
         "evidence_fields.evidence_id, evidence_fields.name" => "evidence_fields_pkey",
+        "audit_checkpoints.size" => "audit_checkpoints_pkey",
         _ => return None,
     })
 }
@@ -1157,8 +1152,12 @@ enum Constraint {
 /// tests and callers match on names like `citizens_pkey`), from SQLite's message.
 fn constraint_conflict(constraint: Constraint, message: &str) -> StoreError {
     StoreError::Conflict(match constraint {
-        Constraint::Unique => unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned),
-        Constraint::ForeignKey => "foreign_key".to_owned(),
-        Constraint::Check => message.strip_prefix("CHECK constraint failed: ").unwrap_or(message).to_owned(),
+        Constraint::Unique => {
+            Conflict::Duplicate(unique_constraint_name(message).map_or_else(|| message.to_owned(), str::to_owned))
+        }
+        Constraint::ForeignKey => Conflict::MissingReference,
+        Constraint::Check => {
+            Conflict::Check(message.strip_prefix("CHECK constraint failed: ").unwrap_or(message).to_owned())
+        }
     })
 }

@@ -624,12 +624,14 @@ async fn checkpoints_round_trip(backend: Backend) {
     assert_eq!(store.latest_checkpoint().await.expect("latest"), Some((7, note_7.to_owned())));
     assert_eq!(store.checkpoints().await.expect("list"), vec![(3, note_3.to_owned()), (7, note_7.to_owned())]);
     match store.insert_checkpoint(7, &[0u8; 32], "other", at(T0)).await {
-        Err(StoreError::Conflict(name)) => assert_eq!(name, "audit_checkpoints_pkey"),
+        Err(StoreError::Conflict(conflict)) => {
+            assert_eq!(conflict, tresor::store::Conflict::Duplicate("audit_checkpoints_pkey".to_owned()))
+        }
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert!(matches!(
         store.insert_checkpoint(u64::MAX, &[0u8; 32], "huge", at(T0)).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict(tresor::store::Conflict::CheckpointSize))
     ));
     assert_eq!(store.latest_checkpoint().await.expect("latest"), Some((7, note_7.to_owned())), "unchanged");
 }

@@ -13,8 +13,7 @@ use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::ids::{CitizenId, EvidenceId, FileId};
 use tresor::store::{AccessRequestRecord, GrantClaim, GrantRecord, RequestState};
 use tresor::store::{
-    CONFLICT_FILE_CHUNKS_INCOMPLETE, CONFLICT_FILE_NOT_PENDING, CitizenRecord, EvidenceRecord, FileRecord,
-    PendingLogin, SealedField, SessionRecord, Store, StoreError,
+    CitizenRecord, Conflict, EvidenceRecord, FileRecord, PendingLogin, SealedField, SessionRecord, Store, StoreError,
 };
 
 use crate::support::postgres::{postgres_store, sqlite_path, sqlite_store};
@@ -178,11 +177,15 @@ async fn uploaded_file(store: &Arc<dyn Store>, citizen_id: &CitizenId, chunk_cou
     }
 }
 
-fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected: &str) {
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected: Conflict) {
     match result {
-        Err(StoreError::Conflict(name)) => assert_eq!(name, expected),
-        other => panic!("expected Conflict({expected}), got {other:?}"),
+        Err(StoreError::Conflict(conflict)) => assert_eq!(conflict, expected),
+        other => panic!("expected Conflict({expected:?}), got {other:?}"),
     }
+}
+
+fn duplicate(constraint: &str) -> Conflict {
+    Conflict::Duplicate(constraint.to_owned())
 }
 
 // --- cases ------------------------------------------------------------------
@@ -200,10 +203,10 @@ async fn citizen_round_trip_and_duplicate_subject(store: Arc<dyn Store>) {
 
     let mut same_subject = citizen(1);
     same_subject.wrapped_dek = vec![9];
-    assert_conflict(store.insert_citizen(&same_subject).await, "citizens_subject_hash_key");
+    assert_conflict(store.insert_citizen(&same_subject).await, duplicate("citizens_subject_hash_key"));
     let mut same_id = citizen(2);
     same_id.id = alice.id.clone();
-    assert_conflict(store.insert_citizen(&same_id).await, "citizens_pkey");
+    assert_conflict(store.insert_citizen(&same_id).await, duplicate("citizens_pkey"));
 
     let max_version = CitizenRecord { kek_version: u32::MAX, ..citizen(3) };
     store.insert_citizen(&max_version).await.expect("u32::MAX kek version");
@@ -214,7 +217,7 @@ async fn citizen_round_trip_and_duplicate_subject(store: Arc<dyn Store>) {
 async fn pending_login_is_taken_once(store: Arc<dyn Store>) {
     let pending = pending_login(1);
     store.insert_pending_login(&pending).await.expect("insert");
-    assert_conflict(store.insert_pending_login(&pending).await, "pending_logins_pkey");
+    assert_conflict(store.insert_pending_login(&pending).await, duplicate("pending_logins_pkey"));
     assert!(store.take_pending_login(&pending.state_hash).await.expect("take") == Some(pending.clone()));
     assert!(store.take_pending_login(&pending.state_hash).await.expect("second take").is_none());
     assert!(store.take_pending_login(&[0xaa; 32]).await.expect("unknown").is_none());
@@ -255,7 +258,7 @@ async fn session_lifecycle(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let session = session(&alice.id, 1, Some("sid-1"));
     store.insert_session(&session).await.expect("insert");
-    assert_conflict(store.insert_session(&session).await, "sessions_pkey");
+    assert_conflict(store.insert_session(&session).await, duplicate("sessions_pkey"));
     assert_eq!(store.session(&session.id_hash).await.expect("get"), Some(session.clone()));
 
     let later = at(T0 + 90 * SECOND + 7);
@@ -372,7 +375,7 @@ async fn aborted_upload_removes_chunks(store: Arc<dyn Store>) {
     let file = uploaded_file(&store, &alice.id, 2).await;
     store.abort_file(&file.id).await.expect("abort");
     store.abort_file(&file.id).await.expect("aborting twice is fine");
-    assert_conflict(store.append_file_chunks(&file.id, &[(2, chunk(9, 2))]).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.append_file_chunks(&file.id, &[(2, chunk(9, 2))]).await, Conflict::FileNotPending);
     // The chunks are gone, not merely hidden: the id can be started afresh.
     store.begin_file(&file.id, &alice.id, at(T0)).await.expect("restart");
     store.append_file_chunks(&file.id, &[(0, chunk(9, 0))]).await.expect("no leftover chunk 0");
@@ -405,7 +408,7 @@ async fn stale_uploads_are_swept(store: Arc<dyn Store>) {
     store.insert_evidence(&evidence(&alice.id, T0, Some(file))).await.expect("complete old file");
 
     assert_eq!(store.delete_stale_uploads(at(T0 - 60 * SECOND)).await.expect("sweep"), 1);
-    assert_conflict(store.append_file_chunks(&stale, &[(1, chunk(1, 1))]).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.append_file_chunks(&stale, &[(1, chunk(1, 1))]).await, Conflict::FileNotPending);
     store.append_file_chunks(&recent, &[(0, chunk(3, 0))]).await.expect("recent upload still open");
     assert_eq!(store.file_chunk(&old_complete, 0).await.expect("chunk"), Some(chunk(2, 0)));
 }
@@ -414,8 +417,8 @@ async fn completed_files_accept_no_more_chunks(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 1).await;
     store.insert_evidence(&evidence(&alice.id, T0, Some(file.clone()))).await.expect("insert");
-    assert_conflict(store.append_file_chunks(&file.id, &[(1, chunk(9, 1))]).await, CONFLICT_FILE_NOT_PENDING);
-    assert_conflict(store.append_file_chunks(&file_id(), &[(0, chunk(9, 0))]).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.append_file_chunks(&file.id, &[(1, chunk(9, 1))]).await, Conflict::FileNotPending);
+    assert_conflict(store.append_file_chunks(&file_id(), &[(0, chunk(9, 0))]).await, Conflict::FileNotPending);
     assert_eq!(store.file_chunk(&file.id, 1).await.expect("chunk"), None);
 }
 
@@ -424,7 +427,7 @@ async fn duplicate_chunk_index_is_a_conflict(store: Arc<dyn Store>) {
     let file = uploaded_file(&store, &alice.id, 2).await;
     // The batch fails as a whole: chunk 2 must not be stored either.
     let batch = vec![(2, chunk(9, 2)), (1, chunk(7, 1))];
-    assert_conflict(store.append_file_chunks(&file.id, &batch).await, "file_chunks_pkey");
+    assert_conflict(store.append_file_chunks(&file.id, &batch).await, duplicate("file_chunks_pkey"));
     let record = evidence(&alice.id, T0, Some(file.clone()));
     store.insert_evidence(&record).await.expect("still exactly chunks 0 and 1");
     assert_eq!(store.file_chunk(&file.id, 1).await.expect("chunk"), Some(chunk(9, 1)));
@@ -435,7 +438,7 @@ async fn evidence_with_another_citizens_file_stores_nothing(store: Arc<dyn Store
     let mallory = stored_citizen(&store, 2).await;
     let alices_file = uploaded_file(&store, &alice.id, 1).await;
     let theft = evidence(&mallory.id, T0, Some(alices_file.clone()));
-    assert_conflict(store.insert_evidence(&theft).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.insert_evidence(&theft).await, Conflict::FileNotPending);
     assert_eq!(store.evidence(&mallory.id, &theft.id).await.expect("get"), None);
     assert!(store.list_evidence(&mallory.id).await.expect("list").is_empty());
     assert_eq!(store.file_chunk(&alices_file.id, 0).await.expect("still pending"), None);
@@ -449,9 +452,9 @@ async fn evidence_with_missing_chunks_stores_nothing(store: Arc<dyn Store>) {
     let alice = stored_citizen(&store, 1).await;
     let file = uploaded_file(&store, &alice.id, 2).await;
     let claims_more = evidence(&alice.id, T0, Some(FileRecord { chunk_count: 3, ..file.clone() }));
-    assert_conflict(store.insert_evidence(&claims_more).await, CONFLICT_FILE_CHUNKS_INCOMPLETE);
+    assert_conflict(store.insert_evidence(&claims_more).await, Conflict::FileChunksIncomplete);
     let claims_fewer = evidence(&alice.id, T0, Some(FileRecord { chunk_count: 1, ..file.clone() }));
-    assert_conflict(store.insert_evidence(&claims_fewer).await, CONFLICT_FILE_CHUNKS_INCOMPLETE);
+    assert_conflict(store.insert_evidence(&claims_fewer).await, Conflict::FileChunksIncomplete);
     assert!(store.list_evidence(&alice.id).await.expect("list").is_empty());
 
     // A gap (0, 2 but no 1) is caught too.
@@ -459,7 +462,7 @@ async fn evidence_with_missing_chunks_stores_nothing(store: Arc<dyn Store>) {
     store.begin_file(&gappy, &alice.id, at(T0)).await.expect("begin");
     store.append_file_chunks(&gappy, &[(0, chunk(1, 0)), (2, chunk(1, 2))]).await.expect("append");
     let gap = evidence(&alice.id, T0, Some(FileRecord { id: gappy, chunk_count: 2, ..file.clone() }));
-    assert_conflict(store.insert_evidence(&gap).await, CONFLICT_FILE_CHUNKS_INCOMPLETE);
+    assert_conflict(store.insert_evidence(&gap).await, Conflict::FileChunksIncomplete);
 
     store.insert_evidence(&evidence(&alice.id, T0, Some(file))).await.expect("the true count works");
 }
@@ -469,7 +472,7 @@ async fn evidence_with_a_completed_file_cannot_reuse_it(store: Arc<dyn Store>) {
     let file = uploaded_file(&store, &alice.id, 1).await;
     store.insert_evidence(&evidence(&alice.id, T0, Some(file.clone()))).await.expect("first");
     let second = evidence(&alice.id, T0, Some(file));
-    assert_conflict(store.insert_evidence(&second).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.insert_evidence(&second).await, Conflict::FileNotPending);
     assert_eq!(store.list_evidence(&alice.id).await.expect("list").len(), 1);
 }
 
@@ -480,7 +483,7 @@ async fn duplicate_evidence_id_stores_nothing(store: Arc<dyn Store>) {
     let file = uploaded_file(&store, &alice.id, 1).await;
     let same_id = EvidenceRecord { type_id: "other".to_owned(), ..evidence(&alice.id, T0, Some(file.clone())) };
     let same_id = EvidenceRecord { id: first.id.clone(), ..same_id };
-    assert_conflict(store.insert_evidence(&same_id).await, "evidence_pkey");
+    assert_conflict(store.insert_evidence(&same_id).await, duplicate("evidence_pkey"));
     // The transaction rolled back: the file is still pending, the original intact.
     assert_eq!(store.file_chunk(&file.id, 0).await.expect("chunk"), None);
     assert_eq!(store.evidence(&alice.id, &first.id).await.expect("get"), Some(first));
@@ -527,7 +530,7 @@ async fn delete_citizen_removes_everything(store: Arc<dyn Store>) {
     assert!(store.list_evidence(&alice.id).await.expect("list").is_empty());
     assert_eq!(store.session(&alice_session.id_hash).await.expect("session"), None);
     assert_eq!(store.file_chunk(&file.id, 0).await.expect("chunk"), None);
-    assert_conflict(store.append_file_chunks(&pending_upload.id, &[(1, chunk(9, 1))]).await, CONFLICT_FILE_NOT_PENDING);
+    assert_conflict(store.append_file_chunks(&pending_upload.id, &[(1, chunk(9, 1))]).await, Conflict::FileNotPending);
 
     // The subject can register again (a new account, nothing inherited).
     let again = CitizenRecord { id: citizen_id(), ..alice.clone() };

@@ -212,7 +212,7 @@ fn append(connection: &mut Connection, batch: &dyn AuditBatch) -> Result<Vec<App
 
 /// Constraint failures are conflicts (as on the pool's connections), column
 /// values of the wrong type are malformed data, the rest database errors.
-fn sqlite_error(error: rusqlite::Error) -> StoreError {
+pub(crate) fn sqlite_error(error: rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(failure, Some(message))
             if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -223,7 +223,7 @@ fn sqlite_error(error: rusqlite::Error) -> StoreError {
                 }
                 rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Constraint::ForeignKey,
                 rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => Constraint::Check,
-                _ => return StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, Some(message))),
+                _ => return StoreError::Database(rusqlite::Error::SqliteFailure(failure, Some(message)).to_string()),
             };
             constraint_conflict(constraint, &message)
         }
@@ -236,6 +236,11 @@ fn sqlite_error(error: rusqlite::Error) -> StoreError {
         rusqlite::Error::IntegralValueOutOfRange(index, value) => {
             StoreError::Corrupt(format!("column {index}: {value} out of range"))
         }
-        other => StoreError::Sqlite(other),
+        rusqlite::Error::SqliteFailure(failure, message)
+            if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable(rusqlite::Error::SqliteFailure(failure, message).to_string())
+        }
+        other => StoreError::Database(other.to_string()),
     }
 }

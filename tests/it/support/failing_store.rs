@@ -28,7 +28,7 @@ impl Faults {
     /// The error a failing append gives, after recording the batch.
     fn fail(&self, events: usize) -> StoreError {
         self.failed_batches.lock().unwrap().push(events);
-        StoreError::Database(sqlx::Error::PoolTimedOut)
+        StoreError::Unavailable("injected fault: pool timed out".to_owned())
     }
 }
 
