@@ -263,7 +263,7 @@ async fn seed(state: &tresor::http::AppState, count: usize) -> Vec<String> {
     let mut grants = Vec::with_capacity(count);
     for _ in 0..count {
         let request = vault.create_access_request(DEPARTMENT, SERVICE, "AZ bench").await.expect("request");
-        let id: RequestId = request.id.parse().expect("request id");
+        let id: RequestId = request.id;
         let approval = Approval {
             evidence: vec![residence.clone(), vehicle.clone()],
             fields: approved.clone(),
@@ -271,7 +271,7 @@ async fn seed(state: &tresor::http::AppState, count: usize) -> Vec<String> {
             max_uses: USES_PER_GRANT,
         };
         let grant = vault.approve_access_request(&citizen, LoginLevel::High, &id, &approval).await.expect("grant");
-        grants.push(grant.id);
+        grants.push(grant.id.to_string());
     }
     grants
 }

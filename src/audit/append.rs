@@ -267,7 +267,7 @@ mod tests {
 
     fn claim() -> GrantClaim {
         GrantClaim {
-            grant_id: "g1".into(),
+            grant_id: "0123456789abcdef0123456789abcd01".parse().expect("grant id"),
             max_uses: 2,
             citizen_id: "0123456789abcdef0123456789abcdef".parse::<CitizenId>().expect("id"),
             evidence: Vec::new(),

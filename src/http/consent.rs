@@ -64,7 +64,7 @@ pub async fn request_page(State(app): State<AppState>, page: Page, Path(id): Pat
             Ok((request, RequestStatus::Pending)) => {
                 let level =
                     app.vault.policies().services.get(&request.service).map_or(LoginLevel::Low, |s| s.min_login_level);
-                Redirect::to(&login_href(None, level, &pages::request_href(&request.id))).into_response()
+                Redirect::to(&login_href(None, level, &pages::request_href(request.id.as_str()))).into_response()
             }
             Ok((_, RequestStatus::Expired)) => closed_page(&app, &page, RequestClosed::Expired),
             Ok((_, RequestStatus::Approved | RequestStatus::Denied)) => {
@@ -212,7 +212,8 @@ pub async fn approve_json(
     let input: ApprovalBody = json_body(&headers, &body)?;
     let approval = input.approval().map_err(VaultError::InvalidApproval)?;
     let grant = app.vault.approve_access_request(citizen.citizen(), citizen.level(), &id, &approval).await?;
-    let created = ApprovedBody { grant_id: grant.id, expires_at: grant.expires_at, max_uses: grant.max_uses };
+    let created =
+        ApprovedBody { grant_id: grant.id.to_string(), expires_at: grant.expires_at, max_uses: grant.max_uses };
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -432,7 +433,7 @@ fn preview_body(policies: &Policies, preview: &ConsentPreview) -> PreviewBody {
         })
         .collect();
     PreviewBody {
-        id: preview.request.id.clone(),
+        id: preview.request.id.to_string(),
         department: NamedBody { id: preview.department.id.clone(), name: Some(Texts::from(&preview.department.name)) },
         service: ServiceBody {
             id: service.id.clone(),
@@ -466,8 +467,8 @@ fn grant_body(policies: &Policies, grant: GrantRecord, now: DateTime<Utc>) -> Gr
             name: policies.services.get(&grant.service).map(|s| Texts::from(&s.name)),
             id: grant.service,
         },
-        id: grant.id,
-        request_id: grant.request_id,
+        id: grant.id.to_string(),
+        request_id: grant.request_id.to_string(),
         fields: grant.approved_fields,
         evidence: grant.evidence_ids.iter().map(ToString::to_string).collect(),
         created_at: grant.created_at,
@@ -682,7 +683,7 @@ fn consent_view(
     let selected_duration = selection.duration_days.filter(|days| duration_options.contains(days)).unwrap_or(max_days);
     let selected_uses = selection.max_uses.filter(|uses| uses_options.contains(uses)).unwrap_or(service.max_uses);
     pages::ConsentView {
-        request_id: preview.request.id.clone(),
+        request_id: preview.request.id.to_string(),
         department_name: preview.department.name.get(lang).to_owned(),
         service_name: service.name.get(lang).to_owned(),
         purpose: service.purpose.get(lang).to_owned(),
@@ -731,7 +732,7 @@ fn grant_item(policies: &Policies, lang: Lang, grant: &GrantRecord, now: DateTim
         }
     }
     pages::GrantItem {
-        id: grant.id.clone(),
+        id: grant.id.to_string(),
         department_name: policies.department_name(&grant.department, lang),
         service_name: policies.service_name(&grant.service, lang),
         fields,
@@ -801,7 +802,11 @@ async fn vault_error_page(
                 service_name: policies.service_name(&request.service, lang),
                 required,
                 current: session.level(),
-                login_href: login_href(Some(&session.record.issuer), required, &pages::request_href(&request.id)),
+                login_href: login_href(
+                    Some(&session.record.issuer),
+                    required,
+                    &pages::request_href(request.id.as_str()),
+                ),
             };
             page.respond(app, StatusCode::FORBIDDEN, pages::step_up_page(&page.ctx, &view))
         }

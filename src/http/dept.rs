@@ -60,9 +60,11 @@ pub async fn create_request(
     let request = app.vault.create_access_request(caller.department(), &input.service, &input.reference).await?;
     let approve_url = format!("{}/requests/{}", app.config.public_base_url(), request.id);
     let location = format!("/api/v1/dept/requests/{}", request.id);
-    let mut response =
-        (StatusCode::CREATED, Json(CreatedRequest { id: request.id, approve_url, expires_at: request.expires_at }))
-            .into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        Json(CreatedRequest { id: request.id.to_string(), approve_url, expires_at: request.expires_at }),
+    )
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -78,12 +80,12 @@ pub async fn request_status(
     let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
     let (request, status) = app.vault.access_request_for_department(caller.department(), &id).await?;
     Ok(Json(RequestStatusBody {
-        id: request.id,
+        id: request.id.to_string(),
         service: request.service,
         reference: request.reference,
         status: status.as_str(),
         expires_at: request.expires_at,
-        grant_id: request.grant_id,
+        grant_id: request.grant_id.map(|id| id.to_string()),
     }))
 }
 
@@ -147,7 +149,7 @@ pub async fn release(
     let checkpoint = app.vault.audit().recent_checkpoint().await?;
     let available_until = release.issued_at + chrono::Duration::minutes(crate::vault::RELEASE_FILE_WINDOW_MINUTES);
     let body = ReleaseBody {
-        grant_id: release.grant.id.clone(),
+        grant_id: release.grant.id.to_string(),
         service: release.grant.service.clone(),
         subject: release.subject,
         evidence: release

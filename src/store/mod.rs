@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::{CitizenId, EvidenceId, FileId};
+use crate::ids::{CitizenId, EvidenceId, FileId, GrantId, RequestId};
 
 mod blobs;
 pub mod postgres;
@@ -393,7 +393,7 @@ pub trait Store: Send + Sync {
 
     // --- access requests and grants -----------------------------------------
     async fn insert_access_request(&self, request: &AccessRequestRecord) -> Result<()>;
-    async fn access_request(&self, id: &str) -> Result<Option<AccessRequestRecord>>;
+    async fn access_request(&self, id: &RequestId) -> Result<Option<AccessRequestRecord>>;
     /// Answer a pending request that has not expired at `at`, in one
     /// transaction: with `Some(grant)` it becomes approved and the grant is
     /// inserted, with None it becomes denied; either way it is bound to
@@ -401,21 +401,21 @@ pub trait Store: Send + Sync {
     /// or has expired.
     async fn answer_access_request(
         &self,
-        id: &str,
+        id: &RequestId,
         citizen_id: &CitizenId,
         at: DateTime<Utc>,
         grant: Option<&GrantRecord>,
     ) -> Result<bool>;
     /// Delete requests still pending that expired before `before`. Returns how many.
     async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> Result<u64>;
-    async fn grant(&self, id: &str) -> Result<Option<GrantRecord>>;
+    async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>>;
     /// A grant with its citizen's wrapped DEK, in one read (the release path).
-    async fn grant_for_release(&self, id: &str) -> Result<Option<ReleaseGrant>>;
+    async fn grant_for_release(&self, id: &GrantId) -> Result<Option<ReleaseGrant>>;
     /// The citizen's grants, newest first.
     async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> Result<Vec<GrantRecord>>;
     /// Revoke one of the citizen's grants at `at`. False if it is not theirs
     /// or was revoked already.
-    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &str, at: DateTime<Utc>) -> Result<bool>;
+    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &GrantId, at: DateTime<Utc>) -> Result<bool>;
 
     // --- staff sessions -----------------------------------------------------
     /// Staff (DPO) sessions live in their own table: a citizen session id is
@@ -894,8 +894,8 @@ impl RequestState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessRequestRecord {
-    /// 32 hex characters, random: the approve URL carries it.
-    pub id: String,
+    /// Random: the approve URL carries it.
+    pub id: RequestId,
     pub department: String,
     pub service: String,
     /// The department's own case reference, shown to the citizen.
@@ -906,13 +906,13 @@ pub struct AccessRequestRecord {
     /// The citizen who answered it.
     pub citizen_id: Option<CitizenId>,
     pub answered_at: Option<DateTime<Utc>>,
-    pub grant_id: Option<String>,
+    pub grant_id: Option<GrantId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRecord {
-    pub id: String,
-    pub request_id: String,
+    pub id: GrantId,
+    pub request_id: RequestId,
     pub citizen_id: CitizenId,
     pub department: String,
     pub service: String,
@@ -931,7 +931,7 @@ pub struct GrantRecord {
 /// One use of a grant to claim together with an audit append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantClaim {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The limit to enforce (the smaller of the grant's and the policy's).
     pub max_uses: u32,
     /// Whose evidence, and which, to read if the claim succeeds.
@@ -959,11 +959,11 @@ fn settle_claims(
     for index in 0..batch.len() {
         let outcome = match batch.claim(index) {
             None => ClaimOutcome::NoClaim,
-            Some(claim) => match current.get_mut(&claim.grant_id) {
+            Some(claim) => match current.get_mut(claim.grant_id.as_str()) {
                 Some((uses, false)) if *uses < i64::from(claim.max_uses) => {
                     *uses += 1;
-                    if !changed.contains(&claim.grant_id) {
-                        changed.push(claim.grant_id.clone());
+                    if !changed.iter().any(|id| id == claim.grant_id.as_str()) {
+                        changed.push(claim.grant_id.to_string());
                     }
                     ClaimOutcome::Claimed { uses: stored_count("grants.uses", *uses)? }
                 }
@@ -998,8 +998,8 @@ fn batch_claims(batch: &dyn AuditBatch) -> impl Iterator<Item = &GrantClaim> {
 fn claimed_grant_ids(batch: &dyn AuditBatch) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for claim in batch_claims(batch) {
-        if !ids.contains(&claim.grant_id) {
-            ids.push(claim.grant_id.clone());
+        if !ids.iter().any(|id| id == claim.grant_id.as_str()) {
+            ids.push(claim.grant_id.to_string());
         }
     }
     ids
@@ -1039,7 +1039,7 @@ where
     let citizen_id: Option<String> = row.try_get("citizen_id").map_err(driver_error)?;
     let answered_at: Option<i64> = row.try_get("answered_at").map_err(driver_error)?;
     Ok(AccessRequestRecord {
-        id: row.try_get("id").map_err(driver_error)?,
+        id: parse_stored_id("access_requests.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
         department: row.try_get("department").map_err(driver_error)?,
         service: row.try_get("service").map_err(driver_error)?,
         reference: row.try_get("reference").map_err(driver_error)?,
@@ -1048,7 +1048,11 @@ where
         state: RequestState::parse(&row.try_get::<String, _>("status").map_err(driver_error)?)?,
         citizen_id: citizen_id.map(|id| parse_stored_id("access_requests.citizen_id", &id)).transpose()?,
         answered_at: answered_at.map(|at| time_from_micros("access_requests.answered_at", at)).transpose()?,
-        grant_id: row.try_get("grant_id").map_err(driver_error)?,
+        grant_id: row
+            .try_get::<Option<String>, _>("grant_id")
+            .map_err(driver_error)?
+            .map(|id| parse_stored_id("access_requests.grant_id", &id))
+            .transpose()?,
     })
 }
 
@@ -1063,8 +1067,11 @@ where
     let evidence_ids =
         parse_json_list("grants.evidence_ids", &row.try_get::<String, _>("evidence_ids").map_err(driver_error)?)?;
     Ok(GrantRecord {
-        id: row.try_get("id").map_err(driver_error)?,
-        request_id: row.try_get("request_id").map_err(driver_error)?,
+        id: parse_stored_id("grants.id", &row.try_get::<String, _>("id").map_err(driver_error)?)?,
+        request_id: parse_stored_id(
+            "grants.request_id",
+            &row.try_get::<String, _>("request_id").map_err(driver_error)?,
+        )?,
         citizen_id: parse_stored_id(
             "grants.citizen_id",
             &row.try_get::<String, _>("citizen_id").map_err(driver_error)?,

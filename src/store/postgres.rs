@@ -27,7 +27,7 @@ use super::{
     citizen_from_row, pending_login_from_row, session_from_row, staff_session_from_row, stored_audit_entry_from_row,
 };
 use super::{cosignature_rows, cosignatures_query, insert_cosignature_query};
-use crate::ids::{CitizenId, EvidenceId, FileId};
+use crate::ids::{CitizenId, EvidenceId, FileId, GrantId, RequestId};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -830,7 +830,7 @@ impl Store for PostgresStore {
             "INSERT INTO access_requests (id, department, service, reference, created_at, expires_at, status, \
              citizen_id, answered_at, grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(&request.id)
+        .bind(request.id.as_str())
         .bind(&request.department)
         .bind(&request.service)
         .bind(&request.reference)
@@ -839,14 +839,15 @@ impl Store for PostgresStore {
         .bind(request.state.as_str())
         .bind(request.citizen_id.as_ref().map(CitizenId::as_str))
         .bind(request.answered_at.map(time_to_micros))
-        .bind(request.grant_id.as_deref())
+        .bind(request.grant_id.as_ref().map(GrantId::as_str))
         .execute(&self.pool)
         .await
         .map_err(postgres_error)?;
         Ok(())
     }
 
-    async fn access_request(&self, id: &str) -> Result<Option<AccessRequestRecord>> {
+    async fn access_request(&self, id: &RequestId) -> Result<Option<AccessRequestRecord>> {
+        let id = id.as_str();
         sqlx::query(
             "SELECT id, department, service, reference, created_at, expires_at, status, citizen_id, answered_at, \
              grant_id FROM access_requests WHERE id = $1",
@@ -861,7 +862,7 @@ impl Store for PostgresStore {
 
     async fn answer_access_request(
         &self,
-        id: &str,
+        id: &RequestId,
         citizen_id: &CitizenId,
         at: DateTime<Utc>,
         grant: Option<&GrantRecord>,
@@ -876,7 +877,7 @@ impl Store for PostgresStore {
         .bind(citizen_id.as_str())
         .bind(time_to_micros(at))
         .bind(grant.map(|grant| grant.id.as_str()))
-        .bind(id)
+        .bind(id.as_str())
         .bind(time_to_micros(at))
         .execute(&mut *tx)
         .await
@@ -891,8 +892,8 @@ impl Store for PostgresStore {
                  created_at, not_before, expires_at, max_uses, uses, revoked_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
-            .bind(&grant.id)
-            .bind(&grant.request_id)
+            .bind(grant.id.as_str())
+            .bind(grant.request_id.as_str())
             .bind(grant.citizen_id.as_str())
             .bind(&grant.department)
             .bind(&grant.service)
@@ -921,7 +922,8 @@ impl Store for PostgresStore {
             .rows_affected())
     }
 
-    async fn grant_for_release(&self, id: &str) -> Result<Option<ReleaseGrant>> {
+    async fn grant_for_release(&self, id: &GrantId) -> Result<Option<ReleaseGrant>> {
+        let id = id.as_str();
         let row = sqlx::query(
             "SELECT g.id, g.request_id, g.citizen_id, g.department, g.service, g.approved_fields, g.evidence_ids, \
              g.created_at, g.not_before, g.expires_at, g.max_uses, g.uses, g.revoked_at, \
@@ -941,7 +943,8 @@ impl Store for PostgresStore {
         .transpose()
     }
 
-    async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
+    async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>> {
+        let id = id.as_str();
         sqlx::query(
             "SELECT id, request_id, citizen_id, department, service, approved_fields, evidence_ids, created_at, \
              not_before, expires_at, max_uses, uses, revoked_at FROM grants WHERE id = $1",
@@ -969,7 +972,8 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &str, at: DateTime<Utc>) -> Result<bool> {
+    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &GrantId, at: DateTime<Utc>) -> Result<bool> {
+        let id = id.as_str();
         Ok(sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND citizen_id = $3 AND revoked_at IS NULL")
             .bind(time_to_micros(at))
             .bind(id)

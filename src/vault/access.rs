@@ -219,7 +219,7 @@ impl Vault {
         }
         let now = self.clock.now();
         let request = AccessRequestRecord {
-            id: RequestId::generate(self.rng.as_ref()).to_string(),
+            id: RequestId::generate(self.rng.as_ref()),
             department: department.to_owned(),
             service: service_id.to_owned(),
             reference: reference.to_owned(),
@@ -242,7 +242,7 @@ impl Vault {
         department: &str,
         id: &RequestId,
     ) -> Result<(AccessRequestRecord, RequestStatus)> {
-        let request = self.store.access_request(id.as_str()).await?.filter(|r| r.department == department);
+        let request = self.store.access_request(id).await?.filter(|r| r.department == department);
         let request = request.ok_or(VaultError::NotFound)?;
         let status = RequestStatus::of(&request, self.clock.now());
         Ok((request, status))
@@ -250,7 +250,7 @@ impl Vault {
 
     /// A request as anyone holding its approve URL sees it (no values).
     pub async fn access_request(&self, id: &RequestId) -> Result<(AccessRequestRecord, RequestStatus)> {
-        let request = self.store.access_request(id.as_str()).await?.ok_or(VaultError::NotFound)?;
+        let request = self.store.access_request(id).await?.ok_or(VaultError::NotFound)?;
         let status = RequestStatus::of(&request, self.clock.now());
         Ok((request, status))
     }
@@ -351,7 +351,7 @@ impl Vault {
         let fields: Vec<FieldRef> =
             service.fields.iter().filter(|field| approval.fields.contains(field)).cloned().collect();
         let grant = GrantRecord {
-            id: GrantId::generate(self.rng.as_ref()).to_string(),
+            id: GrantId::generate(self.rng.as_ref()),
             request_id: request.id.clone(),
             citizen_id: citizen.clone(),
             department: request.department.clone(),
@@ -369,7 +369,7 @@ impl Vault {
             subject: Some(citizen.to_string()),
             evidence: grant.evidence_ids.iter().map(ToString::to_string).collect(),
             fields: grant.approved_fields.clone(),
-            grant: Some(grant.id.clone()),
+            grant: Some(grant.id.to_string()),
             department: Some(grant.department.clone()),
             service: Some(grant.service.clone()),
             grant_use: None,
@@ -415,20 +415,20 @@ impl Vault {
     /// The citizen revokes a grant; effective for every release that has
     /// not claimed its use yet.
     pub async fn revoke_grant(&self, citizen: &CitizenId, id: &GrantId) -> Result<()> {
-        let grant = self.store.grant(id.as_str()).await?.filter(|grant| &grant.citizen_id == citizen);
+        let grant = self.store.grant(id).await?.filter(|grant| &grant.citizen_id == citizen);
         let Some(grant) = grant else { return Err(VaultError::NotFound) };
         if grant.revoked_at.is_some() {
             return Ok(());
         }
         let targets = Targets {
             subject: Some(citizen.to_string()),
-            grant: Some(grant.id.clone()),
+            grant: Some(grant.id.to_string()),
             department: Some(grant.department.clone()),
             service: Some(grant.service.clone()),
             ..Targets::default()
         };
         self.record_as_citizen(citizen, Action::GrantRevoke, targets, Outcome::Success, None).await?;
-        self.store.revoke_grant(citizen, id.as_str(), self.clock.now()).await?;
+        self.store.revoke_grant(citizen, id, self.clock.now()).await?;
         self.release_grants.forget(id.as_str());
         Ok(())
     }
@@ -468,7 +468,7 @@ impl Vault {
         let ReleaseGrant { grant, wrapped_dek, kek_version } = &*release_grant;
         let mut targets = Targets {
             subject: Some(grant.citizen_id.to_string()),
-            grant: Some(grant.id.clone()),
+            grant: Some(grant.id.to_string()),
             department: Some(department.to_owned()),
             service: Some(grant.service.clone()),
             ..Targets::default()
@@ -557,7 +557,7 @@ impl Vault {
     /// while (see `cache`; `uses` and `revoked_at` there may be stale and
     /// are settled by the claim in the audit transaction).
     async fn release_grant(&self, id: &GrantId) -> Result<Option<Arc<ReleaseGrant>>> {
-        Ok(self.release_grants.get_or_read(id.as_str(), self.store.grant_for_release(id.as_str())).await?)
+        Ok(self.release_grants.get_or_read(id.as_str(), self.store.grant_for_release(id)).await?)
     }
 
     /// Sealed evidence that the audit transaction found stored for
@@ -577,11 +577,11 @@ impl Vault {
         release_index: u64,
         evidence_id: &EvidenceId,
     ) -> Result<(FileView, FileReader)> {
-        let grant = self.store.grant(id.as_str()).await?.ok_or(VaultError::NotFound)?;
+        let grant = self.store.grant(id).await?.ok_or(VaultError::NotFound)?;
         let targets = Targets {
             subject: Some(grant.citizen_id.to_string()),
             evidence: vec![evidence_id.to_string()],
-            grant: Some(grant.id.clone()),
+            grant: Some(grant.id.to_string()),
             department: Some(department.to_owned()),
             service: Some(grant.service.clone()),
             ..Targets::default()
@@ -604,7 +604,7 @@ impl Vault {
             false => None,
         };
         let released = match &record {
-            Some(record) => self.release_names(department, &grant.id, release_index, record, now).await?,
+            Some(record) => self.release_names(department, grant.id.as_str(), release_index, record, now).await?,
             None => false,
         };
         let Some(record) = record.filter(|_| released) else {

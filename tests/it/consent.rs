@@ -729,7 +729,7 @@ async fn expired_request_cannot_be_answered(backend: Backend) {
     // (the session itself would time out over 25 hours).
     let now = app.clock.now();
     let expired = tresor::store::AccessRequestRecord {
-        id: "e".repeat(32),
+        id: "e".repeat(32).parse().unwrap(),
         department: "wohngeldstelle".to_owned(),
         service: "housing_benefit".to_owned(),
         reference: "AZ alt".to_owned(),
@@ -746,14 +746,14 @@ async fn expired_request_cannot_be_answered(backend: Backend) {
     assert!(page.text().await.unwrap().contains("Diese Anfrage ist abgelaufen"));
     let body = json!({ "evidence": [income], "fields": ["income_statement.net_monthly_income"],
                        "duration_days": 30, "max_uses": 1 });
-    let response = approve_json(&app, &anna, &expired.id, body).await;
+    let response = approve_json(&app, &anna, expired.id.as_str(), body).await;
     assert_eq!(response.status(), StatusCode::GONE);
     assert_eq!(error_code(response).await, "request_expired");
     let html_form = [("csrf", anna.csrf.as_str()), ("decision", "deny")];
     let url = app.url(&format!("/requests/{}", expired.id));
     let post = anna.no_redirects().post(&url).form(&html_form).send().await.unwrap();
     assert_eq!(post.status(), StatusCode::GONE);
-    assert_eq!(department_view(&app, "wohngeldstelle", &expired.id).await["status"], "expired");
+    assert_eq!(department_view(&app, "wohngeldstelle", expired.id.as_str()).await["status"], "expired");
 
     // The real thing: 25 hours later the request is gone for everyone.
     app.clock.advance(chrono::Duration::hours(25));

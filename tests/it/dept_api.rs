@@ -126,7 +126,7 @@ pub(crate) async fn parking_grant(app: &TestApp, subject: &str, max_uses: u32) -
     (citizen, grant)
 }
 
-async fn release(app: &TestApp, department: &str, grant: &str) -> reqwest::Response {
+async fn release(app: &TestApp, department: &str, grant: impl std::fmt::Display) -> reqwest::Response {
     app.as_department(department, Method::GET, &format!("/api/v1/dept/grants/{grant}/release")).send().await.unwrap()
 }
 
@@ -138,7 +138,7 @@ async fn expect_error(response: reqwest::Response, status: StatusCode, code: &st
 }
 
 /// Release entries for `grant` with `outcome`.
-async fn release_entries(app: &TestApp, grant: &str, outcome: Outcome) -> Vec<tresor::audit::AuditEntry> {
+async fn release_entries(app: &TestApp, grant: &GrantId, outcome: Outcome) -> Vec<tresor::audit::AuditEntry> {
     let filter = AuditFilter {
         action: Some(Action::Release.as_str()),
         outcome: Some(outcome.as_str()),
@@ -148,7 +148,7 @@ async fn release_entries(app: &TestApp, grant: &str, outcome: Outcome) -> Vec<tr
     stored
         .iter()
         .map(|stored| AuditEntry::from_stored(stored).unwrap().unwrap())
-        .filter(|entry| entry.event.targets.grant.as_deref() == Some(grant))
+        .filter(|entry| entry.event.targets.grant.as_deref() == Some(grant.as_str()))
         .collect()
 }
 
@@ -375,14 +375,14 @@ async fn release_gives_exactly_the_approved_policy_fields(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(status["status"], "approved");
-    assert_eq!(status["grant_id"], grant.id);
+    assert_eq!(status["grant_id"], grant.id.as_str());
 
     let response = release(&app, TRAFFIC, &grant.id).await;
     assert_eq!(response.status(), StatusCode::OK);
     let receipt = response.headers()["tresor-receipt"].to_str().unwrap().to_owned();
     let bytes = response.bytes().await.unwrap();
     let body: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(body["grant_id"], grant.id);
+    assert_eq!(body["grant_id"], grant.id.as_str());
     assert_eq!(body["service"], PARKING);
     assert_eq!(body["uses_left"], 1);
     let evidence = body["evidence"].as_array().unwrap();
@@ -462,10 +462,10 @@ async fn refusals_are_403_with_stable_codes_and_audited(backend: Backend) {
 
     // Revoked by the citizen: refused at once.
     let (third_citizen, third) = parking_grant(&app, "jonas", 2).await;
-    app.state.vault.revoke_grant(&third_citizen, &third.id.parse::<GrantId>().unwrap()).await.unwrap();
+    app.state.vault.revoke_grant(&third_citizen, &third.id).await.unwrap();
     expect_error(release(&app, TRAFFIC, &third.id).await, StatusCode::FORBIDDEN, "grant_revoked").await;
     // Revoking someone else's grant is not found.
-    let error = app.state.vault.revoke_grant(&citizen, &third.id.parse::<GrantId>().unwrap()).await;
+    let error = app.state.vault.revoke_grant(&citizen, &third.id).await;
     assert!(matches!(error, Err(tresor::vault::VaultError::NotFound)));
 
     // Each refusal is an audit entry with its code; successes are 3.
@@ -541,7 +541,7 @@ async fn a_withdrawn_service_releases_nothing(backend: Backend) {
     let (citizen, residence, _) = citizen_with_documents(&app, "erika").await;
     let now = app.clock.now();
     let request = tresor::store::AccessRequestRecord {
-        id: "0123456789abcdef0123456789abcdef".to_owned(),
+        id: "0123456789abcdef0123456789abcdef".parse().unwrap(),
         department: TRAFFIC.to_owned(),
         service: "retired_service".to_owned(),
         reference: "AZ alt".to_owned(),
@@ -554,7 +554,7 @@ async fn a_withdrawn_service_releases_nothing(backend: Backend) {
     };
     app.store.insert_access_request(&request).await.unwrap();
     let grant = GrantRecord {
-        id: "fedcba9876543210fedcba9876543210".to_owned(),
+        id: "fedcba9876543210fedcba9876543210".parse().unwrap(),
         request_id: request.id.clone(),
         citizen_id: citizen.clone(),
         department: TRAFFIC.to_owned(),

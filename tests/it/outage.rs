@@ -263,14 +263,14 @@ async fn release(app: &TestApp, grant: &GrantId) -> reqwest::Response {
 }
 
 async fn grant_uses(app: &TestApp, grant: &GrantId) -> u32 {
-    app.store.grant(grant.as_str()).await.unwrap().expect("the grant exists").uses
+    app.store.grant(grant).await.unwrap().expect("the grant exists").uses
 }
 
 /// A citizen (`subject`) with a residence certificate and a vehicle
 /// registration, who approved the traffic office's parking request.
 async fn parking_grant(app: &TestApp, subject: &str) -> GrantId {
     let (_, grant) = crate::dept_api::parking_grant(app, subject, 2).await;
-    grant.id.parse().unwrap()
+    grant.id
 }
 
 /// What `tresor audit verify` checks, over the app's store: every entry

@@ -10,7 +10,7 @@ use sqlx::Connection;
 use tresor::audit::AuditAppend;
 use tresor::audit::append::append;
 use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
-use tresor::ids::{CitizenId, EvidenceId, FileId};
+use tresor::ids::{CitizenId, EvidenceId, FileId, GrantId};
 use tresor::store::{AccessRequestRecord, GrantClaim, GrantRecord, RequestState};
 use tresor::store::{
     CitizenRecord, Conflict, EvidenceRecord, FileRecord, PendingLogin, SealedField, SessionRecord, Store, StoreError,
@@ -730,7 +730,7 @@ async fn assert_malformed_rows_are_corrupt(store: &Arc<dyn Store>) {
 
 fn access_request(id: u8, expires_at: i64) -> AccessRequestRecord {
     AccessRequestRecord {
-        id: format!("{id:032x}"),
+        id: format!("{id:032x}").parse().unwrap(),
         department: "strassenverkehrsbehoerde".to_owned(),
         service: "resident_parking_permit".to_owned(),
         reference: "AZ 1".to_owned(),
@@ -745,7 +745,7 @@ fn access_request(id: u8, expires_at: i64) -> AccessRequestRecord {
 
 fn grant(id: u8, request: &AccessRequestRecord, citizen: &CitizenId, max_uses: u32) -> GrantRecord {
     GrantRecord {
-        id: format!("{:032x}", 0x1000 + u32::from(id)),
+        id: format!("{:032x}", 0x1000 + u32::from(id)).parse().unwrap(),
         request_id: request.id.clone(),
         citizen_id: citizen.clone(),
         department: request.department.clone(),
@@ -780,11 +780,11 @@ async fn access_request_is_answered_once_and_not_after_expiry(store: Arc<dyn Sto
     let answered = store.access_request(&request.id).await.expect("get").expect("exists");
     assert_eq!(answered.state, RequestState::Approved);
     assert_eq!(answered.citizen_id.as_ref(), Some(&alice.id));
-    assert_eq!(answered.grant_id.as_deref(), Some(grant.id.as_str()));
+    assert_eq!(answered.grant_id.as_ref(), Some(&grant.id));
     assert_eq!(store.grant(&grant.id).await.expect("grant"), Some(grant.clone()));
     // Second answer (approve or deny): nothing changes, no second grant.
     let mut other = grant.clone();
-    other.id = format!("{:032x}", 0xbeef);
+    other.id = format!("{:032x}", 0xbeef).parse().unwrap();
     assert!(!store.answer_access_request(&request.id, &alice.id, at(T0 + 20), Some(&other)).await.expect("again"));
     assert!(!store.answer_access_request(&request.id, &alice.id, at(T0 + 20), None).await.expect("deny after"));
     assert_eq!(store.grant(&other.id).await.expect("get"), None);
@@ -813,7 +813,7 @@ async fn grants_are_listed_per_citizen_and_revoked_by_their_owner_only(store: Ar
     let first = stored_grant(&store, 1, &alice.id, 3).await;
     let second = stored_grant(&store, 2, &alice.id, 3).await;
     let theirs = stored_grant(&store, 3, &mallory.id, 3).await;
-    let ids: BTreeSet<String> =
+    let ids: BTreeSet<GrantId> =
         store.grants_of_citizen(&alice.id).await.expect("list").into_iter().map(|grant| grant.id).collect();
     assert_eq!(ids, BTreeSet::from([first.id.clone(), second.id.clone()]));
     assert!(!store.revoke_grant(&mallory.id, &first.id, at(T0 + 50)).await.expect("not theirs"));
@@ -832,7 +832,7 @@ fn release_event(grant: &GrantRecord) -> AuditEvent {
             subject: Some(grant.citizen_id.to_string()),
             fields: grant.approved_fields.clone(),
             evidence: grant.evidence_ids.iter().map(ToString::to_string).collect(),
-            grant: Some(grant.id.clone()),
+            grant: Some(grant.id.to_string()),
             ..Targets::default()
         },
         outcome: Outcome::Success,
@@ -890,7 +890,7 @@ async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
     // Revoked, and a grant that does not exist: refusals, nothing counted, nothing read.
     store.revoke_grant(&alice.id, &grant.id, at(T0 + 200)).await.expect("revoke");
     let mut missing = claim(5).expect("claim");
-    missing.grant_id = format!("{:032x}", 0xdead);
+    missing.grant_id = format!("{:032x}", 0xdead).parse().unwrap();
     let appended = append(store.as_ref(), &[release(claim(5)), release(Some(missing))]).await.expect("append");
     for appended in &appended {
         let event = &appended.entry.event;
@@ -902,7 +902,7 @@ async fn grant_claims_count_uses_with_the_audit_entry(store: Arc<dyn Store>) {
     // The release read joins the citizen's wrapped key.
     let release = store.grant_for_release(&grant.id).await.expect("read").expect("exists");
     assert_eq!((release.wrapped_dek, release.kek_version), (alice.wrapped_dek.clone(), alice.kek_version));
-    assert_eq!(store.grant_for_release(&format!("{:032x}", 0xdead)).await.expect("read"), None);
+    assert_eq!(store.grant_for_release(&format!("{:032x}", 0xdead).parse().unwrap()).await.expect("read"), None);
 }
 
 async fn erasing_a_citizen_removes_their_grants(store: Arc<dyn Store>) {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tresor::ids::{CitizenId, EvidenceId, FileId};
+use tresor::ids::{CitizenId, EvidenceId, FileId, GrantId, RequestId};
 use tresor::store::{
     AccessRequestRecord, AppendedRow, AuditBatch, AuditFilter, BlockingAudit, CitizenRecord, EvidenceRecord,
     EvidenceSummary, GrantRecord, PendingLogin, ReleaseGrant, SessionRecord, StaffSessionRecord, Store, StoreError,
@@ -89,12 +89,12 @@ impl Store for FailingAuditStore {
     async fn insert_access_request(&self, request: &AccessRequestRecord) -> tresor::store::Result<()> {
         self.inner.insert_access_request(request).await
     }
-    async fn access_request(&self, id: &str) -> tresor::store::Result<Option<AccessRequestRecord>> {
+    async fn access_request(&self, id: &RequestId) -> tresor::store::Result<Option<AccessRequestRecord>> {
         self.inner.access_request(id).await
     }
     async fn answer_access_request(
         &self,
-        id: &str,
+        id: &RequestId,
         citizen_id: &CitizenId,
         at: DateTime<Utc>,
         grant: Option<&GrantRecord>,
@@ -104,16 +104,21 @@ impl Store for FailingAuditStore {
     async fn delete_expired_access_requests(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
         self.inner.delete_expired_access_requests(before).await
     }
-    async fn grant_for_release(&self, id: &str) -> tresor::store::Result<Option<ReleaseGrant>> {
+    async fn grant_for_release(&self, id: &GrantId) -> tresor::store::Result<Option<ReleaseGrant>> {
         self.inner.grant_for_release(id).await
     }
-    async fn grant(&self, id: &str) -> tresor::store::Result<Option<GrantRecord>> {
+    async fn grant(&self, id: &GrantId) -> tresor::store::Result<Option<GrantRecord>> {
         self.inner.grant(id).await
     }
     async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> tresor::store::Result<Vec<GrantRecord>> {
         self.inner.grants_of_citizen(citizen_id).await
     }
-    async fn revoke_grant(&self, citizen_id: &CitizenId, id: &str, at: DateTime<Utc>) -> tresor::store::Result<bool> {
+    async fn revoke_grant(
+        &self,
+        citizen_id: &CitizenId,
+        id: &GrantId,
+        at: DateTime<Utc>,
+    ) -> tresor::store::Result<bool> {
         self.inner.revoke_grant(citizen_id, id, at).await
     }
     async fn migrate(&self) -> tresor::store::Result<()> {
