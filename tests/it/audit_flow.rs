@@ -71,6 +71,13 @@ async fn fail_closed(backend: Backend) {
     let delete =
         browser.delete(app.url(&format!("/api/v1/evidence/{id}"))).header("x-csrf-token", &csrf).send().await.unwrap();
     assert_eq!(delete.status(), 503);
+    // Erasing the account: the account, its evidence and its session stay.
+    let citizens_before = app.count_rows("citizens").await;
+    let erase = browser.delete(app.url("/api/v1/account")).header("x-csrf-token", &csrf).send().await.unwrap();
+    assert_eq!(erase.status(), 503);
+    assert_eq!(error_code(erase).await, "audit_unavailable");
+    assert_eq!(app.count_rows("citizens").await, citizens_before, "no erasure without its entry");
+    assert_eq!(browser.get(app.url("/api/v1/session")).send().await.unwrap().status(), 200);
     // Logging in: no session is created.
     let other = TestApp::browser();
     let login = app.login(&other, "ben", None).await;
@@ -142,6 +149,14 @@ async fn citizen_sees_every_access_with_a_proof(backend: Backend) {
     for entry in ben_log["entries"].as_array().unwrap() {
         assert_ne!(entry["entry"]["targets"]["subject"].as_str(), Some(anna_id));
     }
+    // ... but his refused probe, recorded before the refusal was answered.
+    let probes = ben_log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["entry"]["action"] == "evidence_view" && entry["entry"]["outcome"] == "refused")
+        .count();
+    assert_eq!(probes, 1, "{ben_log}");
     // The same log as a page, in plain words, every proof checked.
     let page = anna.get(app.url("/access-log")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Nachweis angesehen") && page.contains("Datei heruntergeladen"), "{page}");
