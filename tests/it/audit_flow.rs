@@ -469,13 +469,58 @@ async fn consistency_proofs_link_checkpoints(backend: Backend) {
     app.stop().await;
 }
 
+/// No request reads the whole log: with 4,000 other entries in the log, a
+/// citizen's access log (with a proof for each entry) and a public
+/// consistency proof read no leaf hashes and a few tree nodes per proof,
+/// counted where the app reads its store.
+async fn requests_read_logarithmically_many_hashes(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    let app = TestApp::start(backend).await;
+    let other: Vec<_> = (0..4000)
+        .map(|number| {
+            let event = tresor::audit::AuditEvent {
+                actor: tresor::audit::Actor::System,
+                action: tresor::audit::Action::PolicyLoad,
+                targets: tresor::audit::Targets { service: Some(format!("s{number}")), ..Default::default() },
+                outcome: tresor::audit::Outcome::Success,
+                reason: None,
+            };
+            (app.clock.now(), event)
+        })
+        .collect();
+    tresor::audit::append::append_events(app.store.as_ref(), &other).await.unwrap();
+    let (anna, _, _) = anna_with_evidence(&app).await;
+    let old = app.state.vault.audit().checkpoint().await.unwrap().expect("a checkpoint");
+    // The checkpointer stored the tree once; requests read from it.
+    app.audit_fault.leaves_read.store(0, Ordering::SeqCst);
+    app.audit_fault.nodes_read.store(0, Ordering::SeqCst);
+    let log: Value = anna.get(app.url("/api/v1/audit/mine")).send().await.unwrap().json().await.unwrap();
+    let shown = log["entries"].as_array().unwrap().len() as u64;
+    assert!(shown >= 2, "{log}");
+    let size = app.state.vault.audit_size().await.unwrap();
+    let depth = u64::from(64 - size.leading_zeros());
+    let (leaves, nodes) =
+        (app.audit_fault.leaves_read.load(Ordering::SeqCst), app.audit_fault.nodes_read.load(Ordering::SeqCst));
+    assert_eq!(leaves, 0, "the citizen's log read leaf hashes");
+    assert!(nodes <= shown * 2 * depth, "{nodes} nodes for {shown} proofs in a log of {size}");
+    let consistency =
+        reqwest::get(app.url(&format!("/api/v1/audit/consistency?old=100&new={}", old.size))).await.unwrap();
+    assert_eq!(consistency.status(), 200);
+    let (leaves, nodes) =
+        (app.audit_fault.leaves_read.load(Ordering::SeqCst), app.audit_fault.nodes_read.load(Ordering::SeqCst));
+    assert_eq!(leaves, 0, "a consistency proof read leaf hashes");
+    assert!(nodes <= shown * 2 * depth + 2 * depth, "{nodes} nodes in all");
+    app.stop().await;
+}
+
 on_both_backends!(
     tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root,
     fail_closed,
     citizen_sees_every_access_with_a_proof,
     proofs_are_signed_on_demand_at_most_once_a_second,
     retention_keeps_the_tree_verifiable,
-    consistency_proofs_link_checkpoints
+    consistency_proofs_link_checkpoints,
+    requests_read_logarithmically_many_hashes
 );
 
 /// The README's independent check (Python 3 and OpenSSL, nothing of

@@ -1,5 +1,5 @@
-//! A real store with a fault injector on the audit append, for fail-closed
-//! tests: while `failing` is set, audit appends fail (after a short delay, so
+//! A real store with a fault injector on the audit append (and counters of
+//! the log's hashes read), for fail-closed tests: while `failing` is set, audit appends fail (after a short delay, so
 //! other appends queue up behind them); everything else is delegated. Both
 //! append paths are wrapped: the async one and the blocking one the SQLite
 //! audit writer thread uses in production (`Store::blocking_audit`).
@@ -20,6 +20,10 @@ use tresor::store::{
 #[derive(Default)]
 pub struct Faults {
     pub failing: AtomicBool,
+    /// Leaf hashes and tree nodes read through `audit_leaf_hashes` and
+    /// `audit_nodes` (how much of the log a request reads).
+    pub leaves_read: std::sync::atomic::AtomicU64,
+    pub nodes_read: std::sync::atomic::AtomicU64,
     /// Events per append call that was made to fail.
     pub failed_batches: Mutex<Vec<usize>>,
 }
@@ -221,12 +225,15 @@ impl Store for FailingAuditStore {
         self.inner.audit_size().await
     }
     async fn audit_leaf_hashes(&self, from: u64, to: u64) -> tresor::store::Result<Vec<[u8; 32]>> {
-        self.inner.audit_leaf_hashes(from, to).await
+        let leaves = self.inner.audit_leaf_hashes(from, to).await?;
+        self.faults.leaves_read.fetch_add(leaves.len() as u64, Ordering::SeqCst);
+        Ok(leaves)
     }
     async fn audit_tree_size(&self) -> tresor::store::Result<u64> {
         self.inner.audit_tree_size().await
     }
     async fn audit_nodes(&self, nodes: &[tresor::store::TreeNode]) -> tresor::store::Result<Vec<[u8; 32]>> {
+        self.faults.nodes_read.fetch_add(nodes.len() as u64, Ordering::SeqCst);
         self.inner.audit_nodes(nodes).await
     }
     async fn extend_audit_tree(
