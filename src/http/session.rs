@@ -242,6 +242,20 @@ pub async fn load_staff_session(state: &AppState, headers: &HeaderMap) -> Result
     Ok(record.map(|record| StaffSession { record }))
 }
 
+/// The staff session named by the staff cookie and, if the staff policy
+/// makes its holder a DPO, the vault's `Dpo` capability (one read).
+pub async fn load_dpo_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    staff: &crate::identity::staff::StaffLogin,
+) -> Result<Option<(StaffSession, Option<crate::vault::Dpo>)>, ApiError> {
+    let Some(token) = cookie_value(headers, state.cookies.staff_session_name()) else {
+        return Ok(None);
+    };
+    let found = state.vault.dpo_session(&hash_token(token), limits(state), staff).await?;
+    Ok(found.map(|(record, dpo)| (StaffSession { record }, dpo)))
+}
+
 /// Start a fresh staff session (new id at every login) and return the
 /// Set-Cookie header for it.
 pub async fn start_staff_session(

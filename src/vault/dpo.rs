@@ -1,6 +1,6 @@
 //! Data-protection officers' access to the audit log, as capabilities:
 //!
-//! - a [`Dpo`] is only yielded by [`Vault::dpo`], for a stored staff session
+//! - a [`Dpo`] is only yielded by [`Vault::dpo_session`], for a live staff session
 //!   whose staff member the staff policy lists as a DPO (asked on every
 //!   request, so removing someone from `staff.toml` ends their access);
 //! - a [`DpoQuery`] is only yielded by [`Vault::record_dpo_query`], which
@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use super::{Result, Vault};
+use super::{Result, SessionLimits, Vault};
 use crate::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use crate::identity::staff::StaffLogin;
-use crate::store::{AuditFilter, Store, StoredAuditEntry};
+use crate::store::{AuditFilter, StaffSessionRecord, Store, StoredAuditEntry};
 
 /// A verified data-protection officer (see the module doc).
 #[derive(Debug, Clone)]
@@ -54,12 +54,20 @@ impl DpoQuery {
 }
 
 impl Vault {
-    /// The DPO of the stored staff session `session_hash`, if it exists and
-    /// `staff` lists its staff member as a DPO. (Session lifetimes are
-    /// checked where the session is loaded, `http::session`.)
-    pub async fn dpo(&self, session_hash: &[u8], staff: &StaffLogin) -> Result<Option<Dpo>> {
-        let Some(session) = self.store.staff_session(session_hash).await? else { return Ok(None) };
-        Ok(staff.is_dpo(&session.staff_id).then_some(Dpo { staff_id: session.staff_id }))
+    /// The live staff session `session_hash` (the one session flow:
+    /// expired ones are ended and count as none) and, if `staff` lists its
+    /// staff member as a DPO, the `Dpo` capability. One read of the session.
+    pub async fn dpo_session(
+        &self,
+        session_hash: &[u8],
+        limits: SessionLimits,
+        staff: &StaffLogin,
+    ) -> Result<Option<(StaffSessionRecord, Option<Dpo>)>> {
+        let Some(session) = self.live_session::<StaffSessionRecord>(session_hash, limits).await? else {
+            return Ok(None);
+        };
+        let dpo = staff.is_dpo(&session.staff_id).then(|| Dpo { staff_id: session.staff_id.clone() });
+        Ok(Some((session, dpo)))
     }
 
     /// Record a DPO query (`reason`: which view, e.g. `dpo_page`) durably,

@@ -141,9 +141,8 @@ fn not_a_dpo() -> ApiError {
 /// its holder a DPO (asked on every request).
 async fn require_dpo(app: &AppState, headers: &HeaderMap, staff: &StaffSetup) -> ApiResult<Dpo> {
     let staff = staff.require()?;
-    let session = session::load_staff_session(app, headers).await?.ok_or_else(staff_not_logged_in)?;
-    let access = app.vault.dpo(&session.record.id_hash, staff).await?.ok_or_else(not_a_dpo)?;
-    Ok(Dpo { session, access })
+    let (session, access) = session::load_dpo_session(app, headers, staff).await?.ok_or_else(staff_not_logged_in)?;
+    Ok(Dpo { session, access: access.ok_or_else(not_a_dpo)? })
 }
 
 mod queries;
