@@ -445,6 +445,13 @@ fn write_csv_row(
     entry: Option<&BodyView<'_>>,
 ) -> std::io::Result<()> {
     let reason = entry.and_then(|entry| entry.reason.as_deref()).unwrap_or("");
+    writeln!(out, "{}", csv_row(row, reason))
+}
+
+/// One entry as a line of the CSV export (the columns of `CSV_HEADER`,
+/// without the newline): the same line for `tresor audit export` and the
+/// DPO page's export.
+pub fn csv_row(row: &StoredAuditEntry, reason: &str) -> String {
     let cells = [
         row.sequence.to_string(),
         row.time.to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -459,7 +466,7 @@ fn write_csv_row(
         hex::encode(&row.leaf_hash),
     ];
     let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
-    writeln!(out, "{}", line.join(","))
+    line.join(",")
 }
 
 /// One RFC 4180 cell. A cell a spreadsheet would evaluate as a formula

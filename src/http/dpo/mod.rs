@@ -37,7 +37,7 @@ use super::pages::{self, PageContext};
 use super::session::{self, StaffSession};
 use crate::audit::checkpoint::parse_verifier_key;
 use crate::audit::verify::VerifyError;
-use crate::audit::verify::{CSV_HEADER, csv_cell};
+use crate::audit::verify::{CSV_HEADER, csv_row};
 use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
 use crate::audit::{Action, Actor, AuditEntry, Outcome};
 use crate::identity::staff::StaffLogin;

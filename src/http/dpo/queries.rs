@@ -454,21 +454,7 @@ fn export_response(query: DpoQuery, request: DpoRequest, format: ExportFormat) -
 }
 
 fn csv_line(out: &mut String, row: &StoredAuditEntry) {
-    let cells = [
-        row.sequence.to_string(),
-        row.time.to_rfc3339_opts(SecondsFormat::Micros, true),
-        row.actor_kind.clone(),
-        row.actor_id.clone().unwrap_or_default(),
-        row.action.clone(),
-        row.outcome.clone(),
-        row.subject.clone().unwrap_or_default(),
-        row.department.clone().unwrap_or_default(),
-        row.service.clone().unwrap_or_default(),
-        reason_of(row).unwrap_or_default(),
-        hex::encode(&row.leaf_hash),
-    ];
-    let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
-    out.push_str(&line.join(","));
+    out.push_str(&csv_row(row, reason_of(row).as_deref().unwrap_or_default()));
     out.push('\n');
 }
 
