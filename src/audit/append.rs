@@ -73,7 +73,24 @@ impl AuditEntry {
     }
 }
 
+/// The `department` column of an entry: its target department, else the
+/// acting department. Written by `row_of`, checked by `verify`.
+pub fn indexed_department<'a>(actor: &'a Actor, target: Option<&'a str>) -> Option<&'a str> {
+    target.or(match actor {
+        Actor::Department(id) => Some(id.as_str()),
+        _ => None,
+    })
+}
+
 impl Actor {
+    /// The `actor_id` column of an entry by this actor.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Actor::Citizen(id) | Actor::Department(id) | Actor::Staff(id) => Some(id),
+            Actor::System => None,
+        }
+    }
+
     /// The `actor_kind` column of an entry by this actor.
     pub fn kind(&self) -> ActorKind {
         match self {
@@ -188,14 +205,6 @@ fn row_of(entry: &AuditEntry, sequence: i64, micros: i64) -> AuditRow {
     let body = entry.canonical_body();
     let leaf_hash = merkle::leaf_hash(&body);
     let event = &entry.event;
-    let actor_id = match &event.actor {
-        Actor::Citizen(id) | Actor::Department(id) | Actor::Staff(id) => Some(id.clone()),
-        Actor::System => None,
-    };
-    let acting_department = match &event.actor {
-        Actor::Department(id) => Some(id.clone()),
-        _ => None,
-    };
     AuditRow {
         sequence,
         time: micros,
@@ -203,10 +212,10 @@ fn row_of(entry: &AuditEntry, sequence: i64, micros: i64) -> AuditRow {
         leaf_hash,
         subject: event.targets.subject.clone(),
         actor_kind: event.actor.kind().as_str(),
-        actor_id,
+        actor_id: event.actor.id().map(str::to_owned),
         action: event.action.as_str(),
         outcome: event.outcome.as_str(),
-        department: event.targets.department.clone().or(acting_department),
+        department: indexed_department(&event.actor, event.targets.department.as_deref()).map(str::to_owned),
         service: event.targets.service.clone(),
     }
 }

@@ -15,6 +15,7 @@ use std::io::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
+use crate::audit::append::indexed_department;
 use crate::audit::checkpoint::{Checkpoint, open_signed};
 use crate::audit::merkle::{Hash, TreeBuilder, leaf_hash};
 use crate::audit::{Action, Actor, Outcome};
@@ -406,12 +407,8 @@ fn checked_body(index: u64, row: &StoredAuditEntry) -> Result<Option<BodyView<'_
 /// them.
 fn check_columns(index: u64, row: &StoredAuditEntry, entry: &BodyView<'_>) -> Result<(), VerifyError> {
     let mismatch = |column| Err(VerifyError::ColumnMismatch { index, column });
-    let (actor_id, acting_department) = match &entry.actor {
-        Actor::Department(id) => (Some(id.as_str()), Some(id.as_str())),
-        Actor::Citizen(id) | Actor::Staff(id) => (Some(id.as_str()), None),
-        Actor::System => (None, None),
-    };
-    let department = entry.targets.department.as_deref().or(acting_department);
+    let actor_id = entry.actor.id();
+    let department = indexed_department(&entry.actor, entry.targets.department.as_deref());
     if row.time != entry.time {
         return mismatch("time");
     }
