@@ -312,7 +312,8 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
     if let Some(dir) = &dev_data_dir
         && config.staff_issuer.is_none()
     {
-        let secret = tresor::http::session::random_token(rng.as_ref()).map_err(|e| anyhow::anyhow!(e.message))?;
+        let secret = tresor::http::session::random_token(rng.as_ref())
+            .map_err(|e| anyhow::anyhow!("random number generator failed ({})", e.code))?;
         config.policy_dir = dev_policy_copy(&config.policy_dir, &dir.join("policies"))?;
         config.staff_issuer = Some(tresor::config::IssuerConfig {
             name: DEV_STAFF_ISSUER.to_owned(),
@@ -339,7 +340,8 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
     let mut dev_idp = None;
     let mut dev_staff_idp = None;
     if dev {
-        let secret = tresor::http::session::random_token(rng.as_ref()).map_err(|e| anyhow::anyhow!(e.message))?;
+        let secret = tresor::http::session::random_token(rng.as_ref())
+            .map_err(|e| anyhow::anyhow!("random number generator failed ({})", e.code))?;
         let issuer_url = format!("{base}/dev-idp");
         let idp = DevIdp::new(
             issuer_url.clone(),

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::session::{self, CitizenSession};
 use super::upload::read_upload;
 use crate::ids::EvidenceId;
@@ -139,7 +139,7 @@ pub async fn upload_evidence(
         if let Some(file) = upload.file {
             app.vault.abort_file(file.file_id()).await;
         }
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_type", "The part `type` is missing."));
+        return Err(ErrorCode::MissingType.into());
     };
     let id =
         app.vault.create_evidence(citizen.citizen(), citizen.level(), &type_id, &upload.fields, upload.file).await?;

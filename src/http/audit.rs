@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::i18n::{Msg, t};
 use super::pages;
 use super::session::CitizenSession;
@@ -95,20 +95,15 @@ impl LogPageQuery {
     fn parse(&self) -> ApiResult<LogPage> {
         let before = match self.before.as_deref() {
             None | Some("") => None,
-            Some(value) => Some(value.parse::<u64>().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "`before` must be the number of an entry (a whole number).")
-            })?),
+            Some(value) => Some(value.parse::<u64>().map_err(|_| ApiError::from(ErrorCode::InvalidCursor))?),
         };
         let limit = match self.limit.as_deref() {
             None | Some("") => CITIZEN_PAGE_DEFAULT,
-            Some(value) => {
-                value.parse::<u32>().ok().filter(|limit| (1..=CITIZEN_PAGE_MAX).contains(limit)).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_limit",
-                        format!("`limit` must be a whole number from 1 to {CITIZEN_PAGE_MAX}."),
-                    )
-                })?
-            }
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|limit| (1..=CITIZEN_PAGE_MAX).contains(limit))
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidLimit).with_arg("max", CITIZEN_PAGE_MAX))?,
         };
         Ok(LogPage { before, limit })
     }
@@ -132,7 +127,7 @@ pub struct ConsistencyBody {
 /// tlog-tiles `checkpoint` file (the signed note, `text/plain`).
 pub async fn tlog_checkpoint(State(app): State<AppState>) -> ApiResult<Response> {
     let Some(latest) = app.vault.audit().latest_checkpoint().await? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_checkpoint", "No checkpoint has been signed yet."));
+        return Err(ErrorCode::NoCheckpoint.into());
     };
     let mut response = Response::new(axum::body::Body::from(latest.note));
     let headers = response.headers_mut();
@@ -171,14 +166,15 @@ pub async fn consistency(
     State(app): State<AppState>,
     Query(query): Query<ConsistencyQuery>,
 ) -> ApiResult<Json<ConsistencyBody>> {
+    let tree_size = |problem: &str| ApiError::new(ErrorCode::InvalidTreeSize).with_arg("problem", problem);
     let parse = |name: &str, value: &str| {
-        value.parse::<u64>().map_err(|_| {
-            ApiError::bad_request("invalid_tree_size", format!("`{name}` must be a whole number of entries."))
-        })
+        value
+            .parse::<u64>()
+            .map_err(|_| tree_size("not-a-number").with_detail(format!("`{name}` must be a whole number of entries.")))
     };
     let old_size = match query.old.as_deref() {
         Some(value) => parse("old", value)?,
-        None => return Err(ApiError::bad_request("invalid_tree_size", "`old` (a tree size) is missing.")),
+        None => return Err(tree_size("missing")),
     };
     let new_size = match query.new.as_deref() {
         Some(value) => parse("new", value)?,
@@ -186,17 +182,9 @@ pub async fn consistency(
     };
     let log_size = app.vault.audit_size().await?;
     if old_size > new_size || new_size > log_size {
-        return Err(ApiError::bad_request(
-            "invalid_tree_size",
-            format!("Sizes must satisfy old <= new <= {log_size} (the log's size)."),
-        ));
+        return Err(tree_size("order").with_arg("size", log_size));
     }
-    let proof = app
-        .vault
-        .audit()
-        .consistency_proof(old_size, new_size)
-        .await?
-        .map_err(|_| ApiError::bad_request("invalid_tree_size", "No proof exists for these sizes."))?;
+    let proof = app.vault.audit().consistency_proof(old_size, new_size).await?.map_err(|_| tree_size("no-proof"))?;
     Ok(Json(ConsistencyBody { old_size, new_size, proof: proof.iter().map(hex::encode).collect() }))
 }
 

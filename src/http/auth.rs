@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::login_flow::{self, LoginKind, LoginStartRequest};
 use super::session::{self, CitizenSession};
 use super::web;
@@ -44,20 +44,12 @@ pub async fn login(
 async fn start_login(app: &AppState, query: LoginQuery) -> ApiResult<Response> {
     let issuer_name = match query.issuer.as_deref() {
         Some(name) => name.to_owned(),
-        None => app
-            .issuers
-            .default_name()
-            .ok_or_else(|| ApiError::bad_request("no_issuer", "No login service is configured."))?
-            .to_owned(),
+        None => app.issuers.default_name().ok_or_else(|| ApiError::from(ErrorCode::NoIssuer))?.to_owned(),
     };
-    let relying_party = app
-        .issuers
-        .get(&issuer_name)
-        .await
-        .ok_or_else(|| ApiError::bad_request("unknown_issuer", "This login service is not known."))??;
+    let relying_party =
+        app.issuers.get(&issuer_name).await.ok_or_else(|| ApiError::from(ErrorCode::UnknownIssuer))??;
     let asked = match query.level.as_deref() {
-        Some(level) => LoginLevel::from_acr(level)
-            .ok_or_else(|| ApiError::bad_request("invalid_level", "Login level must be low, substantial or high."))?,
+        Some(level) => LoginLevel::from_acr(level).ok_or_else(|| ApiError::from(ErrorCode::InvalidLevel))?,
         None => relying_party.min_level(),
     };
     let requested = asked.max(relying_party.min_level());
@@ -164,13 +156,17 @@ pub async fn backchannel_logout(
 }
 
 async fn backchannel_logout_inner(app: &AppState, issuer: &str, token: Option<&str>) -> ApiResult<()> {
-    let token = token.ok_or_else(|| ApiError::bad_request("invalid_request", "logout_token is missing."))?;
-    let relying_party =
-        app.issuers.get(issuer).await.ok_or_else(|| ApiError::bad_request("invalid_request", "Unknown issuer."))??;
+    let token =
+        token.ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest).with_detail("logout_token is missing."))?;
+    let relying_party = app
+        .issuers
+        .get(issuer)
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest).with_detail("Unknown issuer."))??;
     let now = app.vault.clock().now();
     let claims = relying_party.verify_logout_token(token, now).await.map_err(|error| {
         tracing::warn!(error = %error, "logout token refused");
-        ApiError::bad_request("invalid_request", "The logout token is not valid.")
+        ApiError::new(ErrorCode::InvalidRequest).with_detail("The logout token is not valid.")
     })?;
     let which = match (&claims.idp_session_id, &claims.subject) {
         (Some(sid), _) => Some(BackChannelLogout::IdpSession(sid)),
@@ -179,7 +175,7 @@ async fn backchannel_logout_inner(app: &AppState, issuer: &str, token: Option<&s
     };
     // Recorded for each citizen before their sessions end (fail closed).
     let Some(ended) = app.vault.back_channel_logout(issuer, &claims.jti, claims.expires_at, which).await? else {
-        return Err(ApiError::bad_request("invalid_request", "This logout token was already used."));
+        return Err(ApiError::new(ErrorCode::InvalidRequest).with_detail("This logout token was already used."));
     };
     tracing::info!(ended, "back-channel logout");
     Ok(())

@@ -21,8 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::csrf_header;
-use super::error::{ApiError, ApiResult, json_body};
-use super::i18n;
+use super::error::{ApiError, ApiResult, ErrorCode, json_body};
 use super::pages::{self, GrantStatusView, GrantsNotice, RequestClosed};
 use super::session::CitizenSession;
 use super::web::Page;
@@ -111,11 +110,11 @@ pub async fn answer_request(State(app): State<AppState>, page: Page, Path(id): P
             };
             match approved {
                 Ok(_) => return Redirect::to("/grants?notice=approved").into_response(),
-                Err(VaultError::InvalidApproval(problem)) => Ok(problem.code()),
+                Err(VaultError::InvalidApproval(problem)) => Ok(ErrorCode::from(problem)),
                 Err(error) => Err(error),
             }
         }
-        _ => Ok("invalid_decision"),
+        _ => Ok(ErrorCode::InvalidDecision),
     };
     match result {
         // The form again, with the citizen's choices and what to fix.
@@ -123,7 +122,7 @@ pub async fn answer_request(State(app): State<AppState>, page: Page, Path(id): P
             Ok(preview) => {
                 let lang = page.lang();
                 let error = pages::ConsentError {
-                    message: i18n::approval_problem(lang, code).unwrap_or(code).to_owned(),
+                    message: ApiError::new(code).message(lang),
                     target: Some(error_target(code).to_owned()),
                 };
                 let view = consent_view(&app, lang, &preview, &Selection::from_form(&form), Some(error));
@@ -144,7 +143,7 @@ pub async fn grants_page(State(app): State<AppState>, page: Page, RawQuery(query
     };
     let grants = match app.vault.grants(session.citizen()).await {
         Ok(grants) => grants,
-        Err(error) => return page.error(&app, localized(page.lang(), error.into())),
+        Err(error) => return page.error(&app, error.into()),
     };
     let lang = page.lang();
     let now = app.vault.clock().now();
@@ -181,7 +180,7 @@ pub async fn revoke_grant_form(
     };
     match app.vault.revoke_grant(session.citizen(), &grant_id).await {
         Ok(()) => Redirect::to("/grants?notice=revoked").into_response(),
-        Err(error) => page.error(&app, localized(page.lang(), error.into())),
+        Err(error) => page.error(&app, error.into()),
     }
 }
 
@@ -593,10 +592,10 @@ impl Selection {
 }
 
 /// Where the error summary points for a problem code.
-fn error_target(code: &str) -> &'static str {
+fn error_target(code: ErrorCode) -> &'static str {
     match code {
-        "duration_out_of_range" => "#duration",
-        "uses_out_of_range" => "#max-uses",
+        ErrorCode::DurationOutOfRange => "#duration",
+        ErrorCode::UsesOutOfRange => "#max-uses",
         _ => "#consent-documents",
     }
 }
@@ -793,7 +792,7 @@ async fn vault_error_page(
             let Some(session) = session else { return page.error(app, VaultError::LevelTooLow { required }.into()) };
             let request = match app.vault.access_request(request_id).await {
                 Ok((request, _)) => request,
-                Err(error) => return page.error(app, localized(page.lang(), error.into())),
+                Err(error) => return page.error(app, error.into()),
             };
             let lang = page.lang();
             let policies = app.vault.policies();
@@ -810,17 +809,8 @@ async fn vault_error_page(
             };
             page.respond(app, StatusCode::FORBIDDEN, pages::step_up_page(&page.ctx, &view))
         }
-        other => page.error(app, localized(page.lang(), other.into())),
+        other => page.error(app, other.into()),
     }
-}
-
-/// German text for the codes of this module that the shared error page
-/// does not know (it falls back to the English message).
-fn localized(lang: Lang, mut error: ApiError) -> ApiError {
-    if let Some(text) = i18n::consent_error_message(lang, error.code) {
-        error.message = text.to_owned();
-    }
-    error
 }
 
 #[cfg(test)]

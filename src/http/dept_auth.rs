@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::config::{DepartmentAuthConfig, parse_ip_net};
 use crate::identity::department::{
     CertError, CertificateVerifier, DepartmentBinding, DepartmentIdentity, chain_from_forwarded_header,
@@ -132,11 +132,7 @@ impl DepartmentAuth {
             (None, Some(value)) => {
                 if !self.is_trusted_proxy(peer) {
                     tracing::warn!(?peer, "forwarded client certificate from an address that is not a trusted proxy");
-                    return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "untrusted_proxy",
-                        "A forwarded client certificate is accepted only from a configured proxy.",
-                    ));
+                    return Err(ErrorCode::UntrustedProxy.into());
                 }
                 let value = value.to_str().map_err(|_| cert_error(&CertError::Malformed("header".into())))?;
                 chain_from_forwarded_header(value).map_err(|error| cert_error(&error))?
@@ -195,11 +191,7 @@ fn read(path: &Path) -> Result<Vec<u8>, DepartmentAuthError> {
 }
 
 fn certificate_required() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "certificate_required",
-        "This API is for departments: present your department's client certificate.",
-    )
+    ErrorCode::CertificateRequired.into()
 }
 
 /// The log line of a refused certificate: the code, the reason and the
@@ -217,19 +209,7 @@ fn log_refusal(error: &CertError, chain: &[Vec<u8>]) {
 
 /// A refused certificate: 401 with the stable code, a plain message.
 fn cert_error(error: &CertError) -> ApiError {
-    let message = match error {
-        CertError::UnknownCa => "The client certificate was not issued by a CA this vault trusts.",
-        CertError::Expired => "The client certificate has expired.",
-        CertError::NotYetValid => "The client certificate is not valid yet.",
-        CertError::NoClientAuthUsage => "The client certificate is not issued for client authentication.",
-        CertError::Revoked => "The client certificate has been revoked.",
-        CertError::UnknownDepartment | CertError::AmbiguousDepartment | CertError::PinMismatch => {
-            "The client certificate belongs to no department known to this vault."
-        }
-        CertError::Malformed(_) => "The client certificate could not be read.",
-        CertError::Config(_) => "Department authentication is not set up correctly.",
-    };
-    ApiError::new(StatusCode::UNAUTHORIZED, error.code(), message)
+    ErrorCode::from(error).into()
 }
 
 /// The authenticated department of a request.

@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::listener::Served;
 use super::rate_limit::CallerSlot;
 use super::rejection::{self, Audience};
@@ -192,13 +192,7 @@ where
 /// The answer to a request that took longer than the request timeout.
 fn timed_out() -> Response {
     tracing::warn!("request timed out");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "request_timeout",
-        "This took too long and was stopped. Please try again in a moment.",
-    )
-    .with_retry_after(5)
-    .into_response()
+    ApiError::new(ErrorCode::RequestTimeout).with_retry_after(5).into_response()
 }
 
 /// The configuration's part of the security headers, worked out once.

@@ -9,13 +9,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 
 use super::AppState;
 use super::auth::CallbackQuery;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::session::{self, LOGIN_BINDING_COOKIE, STAFF_LOGIN_BINDING_COOKIE};
 use crate::audit::Actor;
 use crate::identity::oidc::{PendingAuth, RelyingParty, VerifiedLogin};
@@ -55,19 +55,15 @@ impl LoginKind {
 }
 
 pub fn invalid_state() -> ApiError {
-    ApiError::bad_request(
-        "invalid_state",
-        "This login link was already used, has expired or was started in another browser. Please log in again.",
-    )
+    ErrorCode::InvalidState.into()
 }
 
 /// A login hint (passed on to the provider) is short and plain text.
 pub fn check_login_hint(hint: Option<&str>) -> ApiResult<()> {
     match hint {
-        Some(hint) if hint.len() > 256 || crate::text::has_refused_char(hint) => Err(ApiError::bad_request(
-            "invalid_login_hint",
-            "The login hint must be at most 256 bytes, without control characters or invisible formatting characters.",
-        )),
+        Some(hint) if hint.len() > 256 || crate::text::has_refused_char(hint) => {
+            Err(ErrorCode::InvalidLoginHint.into())
+        }
         _ => Ok(()),
     }
 }
@@ -141,12 +137,9 @@ where
     }
     if let Some(error) = query.error {
         tracing::info!(error = %error.chars().take(64).collect::<String>(), ?kind, "identity provider refused the login");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_cancelled", "The login was cancelled or refused."));
+        return Err(ErrorCode::LoginCancelled.into());
     }
-    let code = query
-        .code
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("missing_code", "The login service sent no code."))?;
+    let code = query.code.as_deref().ok_or_else(|| ApiError::from(ErrorCode::MissingCode))?;
     let relying_party = relying_party(pending.issuer.clone()).await?;
     let requested = LoginLevel::from_ordinal(pending.requested_level).unwrap_or(LoginLevel::High);
     let auth = PendingAuth { nonce: pending.nonce.clone(), pkce_verifier: pending.pkce_verifier.clone() };

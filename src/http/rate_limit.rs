@@ -27,7 +27,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::listener::address_key;
 use crate::config::{Config, parse_ip_net};
 
@@ -87,22 +87,16 @@ pub struct RateLimits {
 /// Why a request was limited and when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub retry_after: Duration,
 }
 
 impl From<Limited> for ApiError {
     fn from(limited: Limited) -> Self {
-        let message = match limited.code {
-            "too_many_refusals" => {
-                "Too many refused requests from this certificate in a short time. Check the requests, then try again later."
-            }
-            _ => "Too many requests in a short time. Please wait a moment and try again.",
-        };
         // Round up: a client that waits the whole seconds always gets in.
         let seconds = limited.retry_after.as_secs() + u64::from(limited.retry_after.subsec_nanos() > 0);
         let seconds = u32::try_from(seconds.max(1)).unwrap_or(u32::MAX);
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, limited.code, message).with_retry_after(seconds)
+        ApiError::new(limited.code).with_retry_after(seconds)
     }
 }
 
@@ -174,11 +168,11 @@ impl RateLimits {
     }
 
     pub fn login_start(&self, address: IpAddr) -> Result<(), Limited> {
-        check(&self.login_starts, &address, "rate_limited")
+        check(&self.login_starts, &address, ErrorCode::RateLimited)
     }
 
     pub fn public_call(&self, address: IpAddr) -> Result<(), Limited> {
-        check(&self.public_calls, &address, "rate_limited")
+        check(&self.public_calls, &address, ErrorCode::RateLimited)
     }
 
     /// A department call: refused while the certificate is over its refusal
@@ -189,18 +183,18 @@ impl RateLimits {
             if let Some(until) = blocked.get(certificate).copied() {
                 let now = Instant::now();
                 if now < until {
-                    return Err(Limited { code: "too_many_refusals", retry_after: until - now });
+                    return Err(Limited { code: ErrorCode::TooManyRefusals, retry_after: until - now });
                 }
                 blocked.remove(certificate);
             }
         }
-        check(&self.department_calls, certificate, "rate_limited")
+        check(&self.department_calls, certificate, ErrorCode::RateLimited)
     }
 
     /// Count a refused department call; over budget, the certificate is
     /// refused (429) until the budget allows one more.
     pub fn department_refused(&self, certificate: &CertificateKey) {
-        if let Err(limited) = check(&self.department_refusals, certificate, "too_many_refusals") {
+        if let Err(limited) = check(&self.department_refusals, certificate, ErrorCode::TooManyRefusals) {
             tracing::warn!(retry_after = ?limited.retry_after, "a department certificate is over its refusal budget");
             let mut blocked = self.refusals_blocked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             blocked.insert(*certificate, Instant::now() + limited.retry_after);
@@ -229,7 +223,7 @@ impl RateLimits {
 fn check<K: Hash + Eq + Clone, S: std::hash::BuildHasher + Clone>(
     limiter: &DefaultKeyedRateLimiter<K, governor::middleware::NoOpMiddleware<<DefaultClock as Clock>::Instant>, S>,
     key: &K,
-    code: &'static str,
+    code: ErrorCode,
 ) -> Result<(), Limited> {
     limiter
         .check_key(key)
@@ -352,7 +346,7 @@ mod tests {
         assert!(limits.login_start(one).is_ok());
         assert!(limits.login_start(one).is_ok());
         let limited = limits.login_start(one).expect_err("third in a minute");
-        assert_eq!(limited.code, "rate_limited");
+        assert_eq!(limited.code, ErrorCode::RateLimited);
         assert!(limited.retry_after > Duration::from_secs(20) && limited.retry_after <= Duration::from_secs(30));
         assert!(limits.login_start(other).is_ok(), "another address has its own budget");
         let error = ApiError::from(limited);
@@ -371,7 +365,7 @@ mod tests {
         }
         limits.department_refused(&certificate);
         let limited = limits.department_call(&certificate).expect_err("over the refusal budget");
-        assert_eq!(limited.code, "too_many_refusals");
+        assert_eq!(limited.code, ErrorCode::TooManyRefusals);
         assert!(limited.retry_after <= Duration::from_secs(30));
         assert!(limits.department_call(&other).is_ok(), "other certificates are not affected");
     }

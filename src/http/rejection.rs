@@ -11,10 +11,9 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode, Shown};
 use super::i18n;
 use super::pages::{self, PageContext};
 use super::session;
@@ -23,8 +22,6 @@ use crate::policy::Lang;
 
 /// axum's rejection texts are one line; anything longer is not one of them.
 const MAX_PLAIN_ERROR_BYTES: usize = 16 * 1024;
-/// A handler's JSON error is small (field errors included).
-const MAX_JSON_ERROR_BYTES: usize = 64 * 1024;
 
 /// Whether `path` answers machines in JSON: the API, and the identity
 /// provider's back-channel logout (OpenID Connect Back-Channel Logout 1.0
@@ -67,32 +64,24 @@ pub async fn enforce(app: &AppState, audience: Audience, response: Response) -> 
         (Audience::Machine, BodyKind::Json) | (Audience::Browser(_), BodyKind::Html) => response,
         (Audience::Machine, kind) => {
             let (parts, body) = response.into_parts();
-            let refusal = Refusal::of(status, &plain_text(kind, body).await);
-            let json = ApiError::new(status, refusal.code, refusal.message_en).into_response();
-            with_body(parts, "application/json", json.into_body())
+            let error = refusal(status, &plain_text(kind, body).await);
+            with_body(parts, "application/json", error.into_response().into_body())
         }
         (Audience::Browser(visitor), BodyKind::Json) if visitor.wants_html => {
-            let (parts, body) = response.into_parts();
-            let error = match json_error(body).await {
-                Ok(error) => error,
-                Err(body) => return Response::from_parts(parts, body),
+            // The handler's error itself (see `error::Shown`); JSON made
+            // otherwise passes as it is.
+            let Some(Shown(error)) = response.extensions().get::<Shown>().cloned() else {
+                return response;
             };
-            let message = match visitor.lang() {
-                Lang::De => web::german_message(&error.code).map(str::to_owned).unwrap_or(error.message),
-                Lang::En => error.message,
-            };
-            let markup = visitor.error_page(app, status, &message).await;
+            let (parts, _json) = response.into_parts();
+            let markup = visitor.error_page(app, status, &error.message(visitor.lang())).await;
             with_body(parts, "text/html; charset=utf-8", Body::from(markup.into_string()))
         }
         (Audience::Browser(_), BodyKind::Json) => response,
         (Audience::Browser(visitor), kind) => {
             let (parts, body) = response.into_parts();
-            let refusal = Refusal::of(status, &plain_text(kind, body).await);
-            let message = match visitor.lang() {
-                Lang::De => refusal.message_de,
-                Lang::En => refusal.message_en,
-            };
-            let markup = visitor.error_page(app, status, message).await;
+            let error = refusal(status, &plain_text(kind, body).await);
+            let markup = visitor.error_page(app, status, &error.message(visitor.lang())).await;
             with_body(parts, "text/html; charset=utf-8", Body::from(markup.into_string()))
         }
     }
@@ -162,17 +151,17 @@ impl Visitor {
     /// session is there; without it when the session cannot be read).
     async fn error_page(&self, app: &AppState, status: StatusCode, message: &str) -> maud::Markup {
         let lang = self.lang();
-        let title = title(lang, status);
+        let title = i18n::error_title(lang, status.as_u16());
         if is_staff_path(self.uri.path()) {
             let ctx = self.anonymous_context(app, lang);
-            return pages::dpo_error_page(&ctx, status.as_u16(), title, message, false);
+            return pages::dpo_error_page(&ctx, status.as_u16(), &title, message, false);
         }
         let query_lang = self.query_lang();
         let ctx = match Page::load(app, &self.headers, query_lang.as_deref(), self.current_path()).await {
             Ok(page) => page.ctx,
             Err(_) => self.anonymous_context(app, lang),
         };
-        pages::error_page(&ctx, status.as_u16(), title, message)
+        pages::error_page(&ctx, status.as_u16(), &title, message)
     }
 
     fn anonymous_context(&self, app: &AppState, lang: Lang) -> PageContext {
@@ -225,27 +214,6 @@ async fn plain_text(kind: BodyKind, body: Body) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct JsonErrorBody {
-    error: JsonError,
-}
-
-#[derive(Deserialize)]
-struct JsonError {
-    code: String,
-    message: String,
-}
-
-/// A handler's `{"error": {"code", "message"}}`; any other JSON comes back
-/// as it was.
-async fn json_error(body: Body) -> Result<JsonError, Body> {
-    let bytes = axum::body::to_bytes(body, MAX_JSON_ERROR_BYTES).await.map_err(|_| Body::empty())?;
-    match serde_json::from_slice::<JsonErrorBody>(&bytes) {
-        Ok(parsed) => Ok(parsed.error),
-        Err(_) => Err(Body::from(bytes)),
-    }
-}
-
 /// The same status and headers (`Allow`, `Retry-After`, cookies, ...) with
 /// a new body.
 fn with_body(mut parts: axum::http::response::Parts, content_type: &'static str, body: Body) -> Response {
@@ -254,146 +222,59 @@ fn with_body(mut parts: axum::http::response::Parts, content_type: &'static str,
     Response::from_parts(parts, body)
 }
 
-/// A stable code and plain messages for a refusal no handler described.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Refusal {
-    code: &'static str,
-    message_en: &'static str,
-    message_de: &'static str,
+/// A refusal no handler described, with the status it was answered with.
+fn refusal(status: StatusCode, text: &str) -> ApiError {
+    let mut error = ApiError::new(refusal_code(status, text));
+    error.status = status;
+    error
 }
 
-const fn refusal(code: &'static str, message_en: &'static str, message_de: &'static str) -> Refusal {
-    Refusal { code, message_en, message_de }
-}
-
-const INVALID_PATH: Refusal = refusal(
-    "invalid_path",
-    "The address contains a part that is not valid.",
-    "Die Adresse enthält einen ungültigen Teil.",
-);
-const INVALID_QUERY: Refusal = refusal(
-    "invalid_query",
-    "The address contains a parameter that is not valid or appears more than once.",
-    "Die Adresse enthält einen Parameter, der ungültig ist oder mehrfach vorkommt.",
-);
-const INVALID_FORM: Refusal = refusal(
-    "invalid_form",
-    "The form data could not be read. Please reload the page and try again.",
-    "Die Formulardaten konnten nicht gelesen werden. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
-);
-const INVALID_JSON: Refusal = refusal(
-    "invalid_json",
-    "The request body is not valid JSON for this call.",
-    "Die Anfrage enthält kein gültiges JSON für diesen Aufruf.",
-);
-const INVALID_MULTIPART: Refusal = refusal(
-    "invalid_multipart",
-    "The upload could not be read. Send it as multipart/form-data with a boundary.",
-    "Das Hochgeladene konnte nicht gelesen werden. Bitte versuchen Sie es noch einmal.",
-);
-const INVALID_ENCODING: Refusal =
-    refusal("invalid_encoding", "The request body is not UTF-8 text.", "Die Anfrage ist kein UTF-8-Text.");
-const BAD_REQUEST: Refusal =
-    refusal("bad_request", "The request could not be read.", "Die Anfrage konnte nicht gelesen werden.");
-const INVALID_REQUEST: Refusal =
-    refusal("invalid_request", "The request could not be processed.", "Die Anfrage konnte nicht verarbeitet werden.");
-const UNAUTHORIZED: Refusal =
-    refusal("unauthorized", "This needs a login or a client certificate.", "Dafür müssen Sie angemeldet sein.");
-const FORBIDDEN: Refusal = refusal("forbidden", "This is not allowed.", "Das ist nicht erlaubt.");
-const NOT_FOUND: Refusal = refusal(
-    "not_found",
-    "This does not exist or you may not see it.",
-    "Das gibt es nicht, oder Sie dürfen es nicht sehen.",
-);
-const METHOD_NOT_ALLOWED: Refusal = refusal(
-    "method_not_allowed",
-    "This address does not take this kind of request (the Allow header lists the methods it takes).",
-    "Diese Adresse nimmt diese Art von Anfrage nicht an.",
-);
-const REQUEST_TIMEOUT: Refusal = refusal(
-    "request_timeout",
-    "The request took too long to arrive. Please try again.",
-    "Die Anfrage hat zu lange gedauert. Bitte versuchen Sie es noch einmal.",
-);
-const BODY_TOO_LARGE: Refusal = refusal(
-    "body_too_large",
-    "The request is larger than this address accepts.",
-    "Die Anfrage ist größer, als diese Adresse annimmt.",
-);
-const UNSUPPORTED_MEDIA_TYPE: Refusal = refusal(
-    "unsupported_media_type",
-    "The request was sent in a format this address does not accept.",
-    "Die Anfrage wurde in einem Format gesendet, das diese Adresse nicht annimmt.",
-);
-const RATE_LIMITED: Refusal = refusal(
-    "rate_limited",
-    "Too many requests. Please wait a moment and try again.",
-    "Zu viele Anfragen. Bitte warten Sie einen Moment und versuchen Sie es dann noch einmal.",
-);
-const SERVICE_UNAVAILABLE: Refusal = refusal(
-    "service_unavailable",
-    "The service is busy or partly unavailable. Nothing was changed. Please try again later.",
-    "Der Dienst ist gerade ausgelastet oder nicht vollständig erreichbar. Es wurde nichts geändert. Bitte versuchen Sie es später noch einmal.",
-);
-const INTERNAL_ERROR: Refusal = refusal(
-    "internal_error",
-    "Something went wrong on our side. Nothing was changed. Please try again later.",
-    "Bei uns ist etwas schiefgegangen. Es wurde nichts geändert. Bitte versuchen Sie es später noch einmal.",
-);
-
-impl Refusal {
-    /// By status, refined by axum's rejection text where one status covers
-    /// several extractors (the texts are axum 0.8's; the integration test
-    /// `errors` pins each of them).
-    fn of(status: StatusCode, text: &str) -> Self {
-        match status {
-            StatusCode::BAD_REQUEST => {
-                if text.starts_with("Invalid URL") || text.starts_with("Invalid UTF-8 in `") {
-                    INVALID_PATH
-                } else if text.starts_with("Failed to deserialize query string") {
-                    INVALID_QUERY
-                } else if text.starts_with("Failed to deserialize form") {
-                    INVALID_FORM
-                } else if text.starts_with("Failed to parse the request body as JSON") {
-                    INVALID_JSON
-                } else if text.starts_with("Invalid `boundary`") {
-                    INVALID_MULTIPART
-                } else if text.starts_with("Request body didn't contain valid UTF-8") {
-                    INVALID_ENCODING
-                } else {
-                    BAD_REQUEST
-                }
+/// The stable code of a refusal no handler described: by status, refined by
+/// axum's rejection text where one status covers several extractors (the
+/// texts are axum 0.8's; the integration test `errors` pins each of them).
+fn refusal_code(status: StatusCode, text: &str) -> ErrorCode {
+    match status {
+        StatusCode::BAD_REQUEST => {
+            if text.starts_with("Invalid URL") || text.starts_with("Invalid UTF-8 in `") {
+                ErrorCode::InvalidPath
+            } else if text.starts_with("Failed to deserialize query string") {
+                ErrorCode::InvalidQuery
+            } else if text.starts_with("Failed to deserialize form") {
+                ErrorCode::InvalidForm
+            } else if text.starts_with("Failed to parse the request body as JSON") {
+                ErrorCode::InvalidJson
+            } else if text.starts_with("Invalid `boundary`") {
+                ErrorCode::InvalidMultipart
+            } else if text.starts_with("Request body didn't contain valid UTF-8") {
+                ErrorCode::InvalidEncoding
+            } else {
+                ErrorCode::BadRequest
             }
-            StatusCode::UNPROCESSABLE_ENTITY => {
-                if text.starts_with("Failed to deserialize form") {
-                    INVALID_FORM
-                } else if text.starts_with("Failed to deserialize the JSON body") {
-                    INVALID_JSON
-                } else {
-                    INVALID_REQUEST
-                }
-            }
-            StatusCode::UNAUTHORIZED => UNAUTHORIZED,
-            StatusCode::FORBIDDEN => FORBIDDEN,
-            StatusCode::NOT_FOUND => NOT_FOUND,
-            StatusCode::METHOD_NOT_ALLOWED => METHOD_NOT_ALLOWED,
-            StatusCode::REQUEST_TIMEOUT => REQUEST_TIMEOUT,
-            StatusCode::PAYLOAD_TOO_LARGE => BODY_TOO_LARGE,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => UNSUPPORTED_MEDIA_TYPE,
-            StatusCode::TOO_MANY_REQUESTS => RATE_LIMITED,
-            StatusCode::SERVICE_UNAVAILABLE => SERVICE_UNAVAILABLE,
-            status if status.is_server_error() => {
-                tracing::error!(%status, detail = text, "a server error answered without a handler's error");
-                INTERNAL_ERROR
-            }
-            _ => BAD_REQUEST,
         }
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            if text.starts_with("Failed to deserialize form") {
+                ErrorCode::InvalidForm
+            } else if text.starts_with("Failed to deserialize the JSON body") {
+                ErrorCode::InvalidJson
+            } else {
+                ErrorCode::InvalidRequest
+            }
+        }
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
+        status if status.is_server_error() => {
+            tracing::error!(%status, detail = text, "a server error answered without a handler's error");
+            ErrorCode::InternalError
+        }
+        _ => ErrorCode::BadRequest,
     }
-}
-
-/// The heading of an error page, by status (the one list in `web`).
-fn title(lang: Lang, status: StatusCode) -> &'static str {
-    web::error_title(lang, status.as_u16())
 }
 
 #[cfg(test)]
@@ -413,16 +294,21 @@ mod tests {
     }
 
     #[test]
-    fn every_refusal_has_a_code_and_both_messages() {
+    fn every_refusal_keeps_its_status_and_has_a_message_in_both_languages() {
         let statuses = [400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504];
         for status in statuses {
             let status = StatusCode::from_u16(status).expect("a valid status");
-            let refusal = Refusal::of(status, "");
-            assert!(!refusal.code.is_empty() && refusal.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
-            assert!(!refusal.message_en.is_empty() && !refusal.message_de.is_empty(), "{status}");
+            let error = refusal(status, "");
+            assert_eq!(error.status, status);
+            for lang in crate::http::i18n::ALL_LANGS {
+                let message = error.message(lang);
+                assert!(!message.is_empty() && !message.starts_with("error-"), "{status} {lang:?}: {message}");
+            }
         }
-        assert_eq!(Refusal::of(StatusCode::BAD_REQUEST, "Invalid URL: Invalid UTF-8 in `id`"), INVALID_PATH);
-        assert_eq!(Refusal::of(StatusCode::UNPROCESSABLE_ENTITY, "Failed to deserialize form body: x"), INVALID_FORM);
-        assert_eq!(Refusal::of(StatusCode::BAD_GATEWAY, "upstream").code, "internal_error");
+        let path = refusal_code(StatusCode::BAD_REQUEST, "Invalid URL: Invalid UTF-8 in `id`");
+        assert_eq!(path, ErrorCode::InvalidPath);
+        let form = refusal_code(StatusCode::UNPROCESSABLE_ENTITY, "Failed to deserialize form body: x");
+        assert_eq!(form, ErrorCode::InvalidForm);
+        assert_eq!(refusal_code(StatusCode::BAD_GATEWAY, "upstream"), ErrorCode::InternalError);
     }
 }

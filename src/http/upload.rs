@@ -11,7 +11,7 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode, file_too_large};
 use super::session::CitizenSession;
 use crate::ids::FileId;
 use crate::vault::{FILE_UPLOAD_PEAK_BYTES, FileUpload, FinishedFile, Vault, VaultError};
@@ -48,42 +48,39 @@ pub struct ParsedUpload {
     pub file: Option<FinishedFile>,
 }
 
-fn multipart_error(error: MultipartError) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", "The upload is larger than the limit.")
-    } else {
-        ApiError::bad_request("invalid_multipart", "The upload could not be read. Please try again.")
+/// The multipart reader's refusal: over the body limit (`limit`, the
+/// upload limit, as the form states it), or unreadable.
+fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> ApiError {
+    move |error| {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            file_too_large(limit)
+        } else {
+            ErrorCode::InvalidMultipart.into()
+        }
     }
 }
 
 /// Read a text part; `text_bytes` counts the bytes of all text parts so far.
 async fn read_text(
+    limit: u64,
     permit: &UploadPermit,
     mut field: Field<'_>,
     name: &str,
     text_bytes: &mut usize,
 ) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error)? {
+    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error(limit))? {
         if bytes.len() + chunk.len() > MAX_TEXT_PART_BYTES {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "value_too_long",
-                format!("The value of `{name}` is too long."),
-            ));
+            return Err(ApiError::new(ErrorCode::ValueTooLong).with_arg("name", name));
         }
         *text_bytes += chunk.len();
         if *text_bytes > MAX_TEXT_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "fields_too_large",
-                "The text of the upload is too long altogether.",
-            ));
+            return Err(ErrorCode::FieldsTooLarge.into());
         }
         bytes.extend_from_slice(&chunk);
     }
     String::from_utf8(bytes)
-        .map_err(|_| ApiError::bad_request("invalid_encoding", format!("`{name}` is not UTF-8 text.")))
+        .map_err(|_| ApiError::new(ErrorCode::InvalidEncoding).with_detail(format!("`{name}` is not UTF-8 text.")))
 }
 
 /// Read the whole upload (admitted by `permit`, so within the memory budget
@@ -104,21 +101,28 @@ pub async fn read_upload(
     let mut text_bytes = 0;
     let mut pending = AbortOnDrop { vault: app.vault.clone(), file_id: None };
     let result = async {
-        while let Some(field) = permit.read(multipart.next_field()).await?.map_err(multipart_error)? {
+        while let Some(field) =
+            permit.read(multipart.next_field()).await?.map_err(multipart_error(app.config.upload_limit_bytes))?
+        {
             parts += 1;
             if parts > MAX_PARTS {
-                return Err(ApiError::bad_request("too_many_parts", "The upload has too many parts."));
+                return Err(ErrorCode::TooManyParts.into());
             }
             let name = field.name().unwrap_or_default().to_owned();
             match name.as_str() {
                 "csrf" => {
-                    let token = read_text(permit, field, "csrf", &mut text_bytes).await?;
+                    let token =
+                        read_text(app.config.upload_limit_bytes, permit, field, "csrf", &mut text_bytes).await?;
                     citizen.check_csrf(Some(&token))?;
                     csrf_ok = true;
                 }
-                "type" => parsed.type_id = Some(read_text(permit, field, "type", &mut text_bytes).await?),
+                "type" => {
+                    parsed.type_id =
+                        Some(read_text(app.config.upload_limit_bytes, permit, field, "type", &mut text_bytes).await?)
+                }
                 "return_to" => {
-                    let value = read_text(permit, field, "return_to", &mut text_bytes).await?;
+                    let value =
+                        read_text(app.config.upload_limit_bytes, permit, field, "return_to", &mut text_bytes).await?;
                     parsed.return_to = consent_return(&value);
                 }
                 "file" => {
@@ -126,21 +130,22 @@ pub async fn read_upload(
                         return Err(ApiError::csrf());
                     }
                     if parsed.file.is_some() {
-                        return Err(ApiError::bad_request("too_many_files", "Only one file per evidence."));
+                        return Err(ErrorCode::TooManyFiles.into());
                     }
                     parsed.file = read_file(app, citizen, permit, field, &mut pending).await?;
                 }
                 other => match other.strip_prefix("field.") {
                     Some(field_name) if !field_name.is_empty() => {
                         let field_name = field_name.to_owned();
-                        let value = read_text(permit, field, &field_name, &mut text_bytes).await?;
+                        let value =
+                            read_text(app.config.upload_limit_bytes, permit, field, &field_name, &mut text_bytes)
+                                .await?;
                         parsed.fields.insert(field_name, value);
                     }
                     _ => {
-                        return Err(ApiError::bad_request(
-                            "unknown_part",
-                            format!("Unexpected part `{}` in the upload.", other.chars().take(64).collect::<String>()),
-                        ));
+                        let part: String = other.chars().take(64).collect();
+                        return Err(ApiError::new(ErrorCode::UnknownPart)
+                            .with_detail(format!("Unexpected part `{part}` in the upload.")));
                     }
                 },
             }
@@ -195,7 +200,7 @@ async fn read_file(
     // Browsers send an empty part (no name, no bytes) when no file was
     // chosen; some transports deliver empty chunks first.
     let mut first = None;
-    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error)? {
+    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error(app.config.upload_limit_bytes))? {
         if !chunk.is_empty() {
             first = Some(chunk);
             break;
@@ -232,7 +237,7 @@ async fn stream_into(
     field: &mut Field<'_>,
 ) -> Result<(), ApiError> {
     upload.write(&app.vault, &first).await?;
-    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error)? {
+    while let Some(chunk) = permit.read(field.chunk()).await?.map_err(multipart_error(app.config.upload_limit_bytes))? {
         upload.write(&app.vault, &chunk).await?;
     }
     Ok(())

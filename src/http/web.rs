@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::api::{file_response, parse_evidence_id};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode, field_message};
 use super::i18n;
 use super::pages::{self, PageContext};
 use super::session::{self, CitizenSession};
@@ -90,12 +90,8 @@ impl Page {
 
     /// A page-rendered error (same codes as the API, in the page's language).
     pub fn error(&self, app: &AppState, error: ApiError) -> Response {
-        let title = error_title(self.lang(), error.status.as_u16());
-        let message = match self.lang() {
-            Lang::De => german_message(error.code).map(str::to_owned).unwrap_or_else(|| error.message.clone()),
-            Lang::En => error.message.clone(),
-        };
-        let markup = pages::error_page(&self.ctx, error.status.as_u16(), title, &message);
+        let title = i18n::error_title(self.lang(), error.status.as_u16());
+        let markup = pages::error_page(&self.ctx, error.status.as_u16(), &title, &error.message(self.lang()));
         let mut response = self.respond(app, error.status, markup);
         error.add_headers(response.headers_mut());
         response
@@ -104,90 +100,6 @@ impl Page {
     fn require_session(&self) -> Result<&CitizenSession, ApiError> {
         self.session.as_ref().ok_or_else(ApiError::not_logged_in)
     }
-}
-
-/// German text for the stable error codes a citizen can meet on a page (the
-/// API's messages are English). Unknown codes fall back to the English text.
-/// The heading of an error page, by status: one list for citizen pages,
-/// staff pages and the refusals no handler writes (`rejection`).
-pub(super) fn error_title(lang: Lang, status: u16) -> &'static str {
-    match (lang, status) {
-        (Lang::De, 401) => "Bitte melden Sie sich an",
-        (Lang::En, 401) => "Please log in",
-        (Lang::De, 403) => "Nicht erlaubt",
-        (Lang::En, 403) => "Not allowed",
-        (Lang::De, 404) => "Nicht gefunden",
-        (Lang::En, 404) => "Not found",
-        (Lang::De, 413) => "Zu groß",
-        (Lang::En, 413) => "Too large",
-        // Uploads say "the file is too large" in the message below the title.
-        (Lang::De, 429) => "Zu viele Anfragen",
-        (Lang::En, 429) => "Too many requests",
-        (Lang::De, 503) => "Vorübergehend nicht verfügbar",
-        (Lang::En, 503) => "Temporarily unavailable",
-        (Lang::De, s) if s >= 500 => "Technischer Fehler",
-        (Lang::En, s) if s >= 500 => "Technical error",
-        (Lang::De, _) => "Das hat nicht geklappt",
-        (Lang::En, _) => "That did not work",
-    }
-}
-
-pub(super) fn german_message(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "not_logged_in" => "Bitte melden Sie sich zuerst an.",
-        "rate_limited" => {
-            "Das waren zu viele Versuche in kurzer Zeit. Bitte warten Sie einen Moment und versuchen Sie es dann noch einmal."
-        }
-        "csrf_token_invalid" => {
-            "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal."
-        }
-        "not_found" => "Das gibt es nicht, oder Sie dürfen es nicht sehen.",
-        "unknown_evidence_type" => "Diese Art von Nachweis gibt es nicht.",
-        "invalid_fields" => "Einige Angaben sind nicht gültig.",
-        "file_not_allowed" => "Zu dieser Art von Nachweis kann man keine Datei hochladen.",
-        "unsupported_file_type" => {
-            "Sie können nur PDF-, PNG- und JPEG-Dateien hochladen. Bitte wählen Sie die Datei neu aus."
-        }
-        "file_too_large" => "Die Datei ist zu groß. Bitte wählen Sie eine kleinere Datei.",
-        "invalid_file_name" => {
-            "Der Dateiname enthält Steuerzeichen oder unsichtbare Formatierungszeichen (etwa Schreibrichtungszeichen \
-             oder Leerzeichen ohne Breite). Bitte benennen Sie die Datei um und wählen Sie sie neu aus."
-        }
-        "fields_too_large" => "Die Angaben sind zusammen zu lang.",
-        "uploads_busy" => {
-            "Gerade laufen zu viele Uploads. Es wurde nichts gespeichert. Bitte versuchen Sie es gleich noch einmal."
-        }
-        "too_many_uploads" => {
-            "Sie haben schon andere Uploads laufen. Bitte warten Sie, bis sie fertig sind, und versuchen Sie es dann noch einmal."
-        }
-        "upload_timed_out" => {
-            "Der Upload hat zu lange gedauert oder ist ins Stocken geraten und wurde abgebrochen. Es wurde nichts gespeichert. Bitte versuchen Sie es noch einmal."
-        }
-        "login_level_too_low" => {
-            "Dafür brauchen Sie eine sicherere Anmeldung. Bitte melden Sie sich mit Ihrem Online-Ausweis an."
-        }
-        "confirmation_required" => "Bitte bestätigen Sie mit dem Häkchen, dass Sie Ihr Konto löschen wollen.",
-        "invalid_state" => {
-            "Dieser Anmelde-Link wurde schon benutzt, ist abgelaufen oder wurde in einem anderen Browser gestartet. Bitte melden Sie sich neu an."
-        }
-        "login_cancelled" => "Die Anmeldung wurde abgebrochen oder abgelehnt.",
-        "idp_discovery_failed" => {
-            "Der Anmelde-Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal."
-        }
-        "store_unavailable" => {
-            "Der Tresor erreicht seine Datenbank gerade nicht. Es wurde nichts geändert. Bitte versuchen Sie es in einem Moment noch einmal."
-        }
-        "audit_unavailable" => {
-            "Das konnte nicht im Protokoll vermerkt werden, darum wurde nichts getan. Bitte versuchen Sie es später noch einmal."
-        }
-        "internal_error" => {
-            "Bei uns ist etwas schiefgegangen. Es wurde nichts geändert. Bitte versuchen Sie es später noch einmal."
-        }
-        "invalid_id_token" | "token_exchange_failed" | "missing_code" => {
-            "Die Anmeldung hat nicht geklappt. Bitte melden Sie sich noch einmal an."
-        }
-        _ => return None,
-    })
 }
 
 /// An error for a browser endpoint that also serves scripts: an HTML page
@@ -330,10 +242,7 @@ fn upload_form(
             },
             required: field.required,
             value: values.get(&field.name).cloned().unwrap_or_default(),
-            error: errors
-                .iter()
-                .find(|e| e.field == field.name)
-                .map(|e| if lang == Lang::De { e.message_de.clone() } else { e.message_en.clone() }),
+            error: errors.iter().find(|e| e.field == field.name).map(|e| field_message(lang, e.problem)),
         })
         .collect();
     pages::UploadForm {
@@ -529,11 +438,7 @@ pub async fn erase_account(State(app): State<AppState>, page: Page, Form(form): 
             let session = page.require_session()?;
             session.check_csrf(form.csrf.as_deref())?;
             if form.confirm.is_none() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "confirmation_required",
-                    "Please tick the box to confirm that you want to erase your account.",
-                ));
+                return Err(ErrorCode::ConfirmationRequired.into());
             }
             app.vault.erase_account(session.citizen()).await?;
             let mut response = Redirect::to("/logged-out").into_response();

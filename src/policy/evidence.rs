@@ -113,23 +113,53 @@ impl Sensitivity {
     }
 }
 
-/// One problem with one submitted field. Messages are plain language for
-/// the citizen and never repeat the submitted value (so they are safe to
-/// log); `code` is stable for API clients.
+/// One problem with one submitted field. It never carries the submitted
+/// value (so it is safe to log); the words for it are the interface's
+/// (`field-<code>` in `locales/*/errors.ftl`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
-    /// One of `required`, `unknown_field`, `too_long`, `invalid_characters`,
-    /// `invalid_date`, `invalid_money`, `invalid_integer`, `out_of_range`,
-    /// `invalid_choice`.
-    pub code: &'static str,
-    pub message_en: String,
-    pub message_de: String,
+    pub problem: FieldProblem,
+}
+
+/// What is wrong with a submitted field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldProblem {
+    Required,
+    UnknownField,
+    TooLong { max: usize },
+    InvalidCharacters,
+    InvalidDate,
+    InvalidMoney,
+    InvalidInteger,
+    OutOfRange { min: i64, max: i64 },
+    InvalidChoice,
+}
+
+impl FieldProblem {
+    /// The stable code API clients see.
+    pub fn code(self) -> &'static str {
+        match self {
+            FieldProblem::Required => "required",
+            FieldProblem::UnknownField => "unknown_field",
+            FieldProblem::TooLong { .. } => "too_long",
+            FieldProblem::InvalidCharacters => "invalid_characters",
+            FieldProblem::InvalidDate => "invalid_date",
+            FieldProblem::InvalidMoney => "invalid_money",
+            FieldProblem::InvalidInteger => "invalid_integer",
+            FieldProblem::OutOfRange { .. } => "out_of_range",
+            FieldProblem::InvalidChoice => "invalid_choice",
+        }
+    }
 }
 
 impl FieldError {
-    fn new(field: &str, code: &'static str, message_en: String, message_de: String) -> FieldError {
-        FieldError { field: field.to_owned(), code, message_en, message_de }
+    fn new(field: &str, problem: FieldProblem) -> FieldError {
+        FieldError { field: field.to_owned(), problem }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.problem.code()
     }
 }
 
@@ -154,12 +184,7 @@ impl EvidenceType {
             let raw = input.get(&field.name).map(|raw| raw.trim()).unwrap_or("");
             if raw.is_empty() {
                 if field.required {
-                    errors.push(FieldError::new(
-                        &field.name,
-                        "required",
-                        "Please fill in this field.".to_owned(),
-                        "Bitte füllen Sie dieses Feld aus.".to_owned(),
-                    ));
+                    errors.push(FieldError::new(&field.name, FieldProblem::Required));
                 }
                 continue;
             }
@@ -170,12 +195,7 @@ impl EvidenceType {
         }
         for name in input.keys() {
             if self.field(name).is_none() {
-                errors.push(FieldError::new(
-                    name,
-                    "unknown_field",
-                    "This field does not belong to this kind of evidence.".to_owned(),
-                    "Dieses Feld gehört nicht zu dieser Art von Nachweis.".to_owned(),
-                ));
+                errors.push(FieldError::new(name, FieldProblem::UnknownField));
             }
         }
         if errors.is_empty() { Ok(values) } else { Err(errors) }
@@ -185,80 +205,34 @@ impl EvidenceType {
 impl FieldDef {
     /// Checks one non-empty, trimmed value against this field's kind.
     fn normalise(&self, raw: &str) -> Result<String, FieldError> {
-        let error =
-            |code, message_en: String, message_de: String| FieldError::new(&self.name, code, message_en, message_de);
+        let error = |problem| FieldError::new(&self.name, problem);
         // Length first, so nothing below ever parses a huge value.
         let length = raw.chars().count();
         if length > MAX_VALUE_CHARS {
-            return Err(error(
-                "too_long",
-                format!("Please enter at most {MAX_VALUE_CHARS} characters."),
-                format!("Bitte geben Sie höchstens {MAX_VALUE_CHARS} Zeichen ein."),
-            ));
+            return Err(error(FieldProblem::TooLong { max: MAX_VALUE_CHARS }));
         }
         if crate::text::has_refused_char(raw) {
-            return Err(error(
-                "invalid_characters",
-                "This field contains line breaks, tabs, control characters or invisible formatting characters \
-                 (such as text-direction marks or zero-width spaces). Please remove them."
-                    .to_owned(),
-                "Dieses Feld enthält Zeilenumbrüche, Tabulatoren, Steuerzeichen oder unsichtbare Formatierungszeichen \
-                 (etwa Schreibrichtungszeichen oder Leerzeichen ohne Breite). Bitte entfernen Sie diese."
-                    .to_owned(),
-            ));
+            return Err(error(FieldProblem::InvalidCharacters));
         }
         match &self.kind {
             FieldKind::Text { max_length } => {
                 if length > *max_length {
-                    return Err(error(
-                        "too_long",
-                        format!("Please enter at most {max_length} characters."),
-                        format!("Bitte geben Sie höchstens {max_length} Zeichen ein."),
-                    ));
+                    return Err(error(FieldProblem::TooLong { max: *max_length }));
                 }
                 Ok(raw.to_owned())
             }
-            FieldKind::Date => value::normalise_date(raw).ok_or_else(|| {
-                error(
-                    "invalid_date",
-                    "Please enter a valid date, for example 2024-03-31 or 31.03.2024.".to_owned(),
-                    "Bitte geben Sie ein gültiges Datum ein, zum Beispiel 31.03.2024.".to_owned(),
-                )
-            }),
-            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| {
-                error(
-                    "invalid_money",
-                    "Please enter an amount in euros, for example 1234.50.".to_owned(),
-                    "Bitte geben Sie einen Betrag in Euro ein, zum Beispiel 1.234,50.".to_owned(),
-                )
-            }),
-            FieldKind::Integer { min, max } => {
-                let out_of_range = || {
-                    error(
-                        "out_of_range",
-                        format!("Please enter a whole number from {min} to {max}."),
-                        format!("Bitte geben Sie eine ganze Zahl von {min} bis {max} ein."),
-                    )
-                };
-                match value::parse_integer(raw) {
-                    Ok(number) if (*min..=*max).contains(&number) => Ok(number.to_string()),
-                    Ok(_) | Err(IntegerProblem::TooLarge) => Err(out_of_range()),
-                    Err(IntegerProblem::NotAnInteger) => Err(error(
-                        "invalid_integer",
-                        "Please enter a whole number using digits only.".to_owned(),
-                        "Bitte geben Sie eine ganze Zahl nur mit Ziffern ein.".to_owned(),
-                    )),
-                }
-            }
-            FieldKind::Enum { values } => {
-                values.iter().find(|choice| choice.value == raw).map(|choice| choice.value.clone()).ok_or_else(|| {
-                    error(
-                        "invalid_choice",
-                        "Please choose one of the offered options.".to_owned(),
-                        "Bitte wählen Sie eine der angebotenen Möglichkeiten.".to_owned(),
-                    )
-                })
-            }
+            FieldKind::Date => value::normalise_date(raw).ok_or_else(|| error(FieldProblem::InvalidDate)),
+            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| error(FieldProblem::InvalidMoney)),
+            FieldKind::Integer { min, max } => match value::parse_integer(raw) {
+                Ok(number) if (*min..=*max).contains(&number) => Ok(number.to_string()),
+                Ok(_) | Err(IntegerProblem::TooLarge) => Err(error(FieldProblem::OutOfRange { min: *min, max: *max })),
+                Err(IntegerProblem::NotAnInteger) => Err(error(FieldProblem::InvalidInteger)),
+            },
+            FieldKind::Enum { values } => values
+                .iter()
+                .find(|choice| choice.value == raw)
+                .map(|choice| choice.value.clone())
+                .ok_or_else(|| error(FieldProblem::InvalidChoice)),
         }
     }
 }
@@ -382,20 +356,20 @@ mod tests {
         let errors = sample_type().validate(&values).expect_err("missing");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "born");
-        assert_eq!(errors[0].code, "required");
-        assert_eq!(single_error("born", " \u{20} ").code, "required");
+        assert_eq!(errors[0].code(), "required");
+        assert_eq!(single_error("born", " \u{20} ").code(), "required");
     }
 
     #[test]
     fn unknown_field_is_rejected() {
         let error = single_error("is_admin", "true");
         assert_eq!(error.field, "is_admin");
-        assert_eq!(error.code, "unknown_field");
+        assert_eq!(error.code(), "unknown_field");
     }
 
     #[test]
     fn empty_unknown_field_is_still_rejected() {
-        assert_eq!(single_error("extra", "").code, "unknown_field");
+        assert_eq!(single_error("extra", "").code(), "unknown_field");
     }
 
     #[test]
@@ -415,12 +389,9 @@ mod tests {
             ("residence", "Hauptwohnung", "invalid_choice"),
         ] {
             let error = single_error(name, value);
-            assert_eq!((error.field.as_str(), error.code), (name, code), "{value:?}");
-            assert!(!error.message_en.is_empty() && !error.message_de.is_empty());
-            assert!(
-                !error.message_en.contains(value) && !error.message_de.contains(value),
-                "message repeats the value {value:?}"
-            );
+            assert_eq!((error.field.as_str(), error.code()), (name, code), "{value:?}");
+            // The error carries the problem, never the value (safe to log).
+            assert!(!format!("{error:?}").contains(value), "{error:?} repeats the value {value:?}");
         }
     }
 
@@ -435,10 +406,10 @@ mod tests {
     fn control_characters_are_rejected() {
         for value in ["An\nna", "An\tna", "A\0", "A\u{1b}[31m", "A\u{7f}", "A\u{202E}b"] {
             let error = single_error("name", value);
-            assert_eq!(error.code, "invalid_characters", "{value:?}");
+            assert_eq!(error.code(), "invalid_characters", "{value:?}");
         }
         // Also in kinds that would reject them anyway, with the clearer code.
-        assert_eq!(single_error("residence", "ma\nin").code, "invalid_characters");
+        assert_eq!(single_error("residence", "ma\nin").code(), "invalid_characters");
     }
 
     /// The shared rule (`crate::text`): zero-width, soft-hyphen, byte-order,
@@ -447,8 +418,7 @@ mod tests {
     fn invisible_format_characters_are_rejected() {
         for value in ["An\u{200B}na", "An\u{00AD}na", "\u{FEFF}Anna", "An\u{2060}na", "Anna\u{E0041}", "An\u{200D}na"] {
             let error = single_error("name", value);
-            assert_eq!(error.code, "invalid_characters", "{value:?}");
-            assert!(error.message_en.contains("invisible formatting characters"), "{}", error.message_en);
+            assert_eq!(error.code(), "invalid_characters", "{value:?}");
         }
     }
 
@@ -465,7 +435,7 @@ mod tests {
             values.insert(name.to_owned(), "1".repeat(MAX_VALUE_CHARS + 1));
             let errors = wide.validate(&values).expect_err("too long");
             assert_eq!(errors.len(), 1);
-            assert_eq!((errors[0].field.as_str(), errors[0].code), (name, "too_long"));
+            assert_eq!((errors[0].field.as_str(), errors[0].code()), (name, "too_long"));
         }
     }
 
@@ -473,7 +443,7 @@ mod tests {
     fn all_errors_are_reported_at_once() {
         let values = input(&[("name", "far too long"), ("children", "x"), ("zzz", "1")]);
         let errors = sample_type().validate(&values).expect_err("invalid");
-        let found: Vec<(&str, &str)> = errors.iter().map(|error| (error.field.as_str(), error.code)).collect();
+        let found: Vec<(&str, &str)> = errors.iter().map(|error| (error.field.as_str(), error.code())).collect();
         assert_eq!(
             found,
             vec![

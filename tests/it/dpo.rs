@@ -210,7 +210,7 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     let bad_page = dpo.get(app.url("/dpo?action=drop_tables&lang=en")).send().await.unwrap();
     assert_eq!(bad_page.status(), 400);
     let html = bad_page.text().await.unwrap();
-    assert!(html.contains("unknown action") && html.contains("aria-invalid=\"true\""), "{html}");
+    assert!(html.contains("This action does not exist.") && html.contains("aria-invalid=\"true\""), "{html}");
     // A text-direction override is refused with its reason and not shown back.
     let bad_page = dpo.get(app.url("/dpo?department=amt%E2%80%AEtla&lang=en")).send().await.unwrap();
     assert_eq!(bad_page.status(), 400);

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::{CallbackQuery, CsrfForm};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::i18n::{self, VerifyFinding};
 use super::login_flow::{self, LoginKind, LoginStartRequest};
 use super::pages::{self, PageContext};
@@ -42,7 +42,6 @@ use crate::audit::witnessing::{WitnessProblem, WitnessStatus};
 use crate::audit::{Action, Actor, AuditEntry, Outcome};
 use crate::identity::staff::StaffLogin;
 use crate::ids::CitizenId;
-use crate::policy::Lang;
 use crate::store::{AuditFilter, StoredAuditEntry};
 use crate::vault::DpoQuery;
 
@@ -116,9 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffSetup {
 
 impl StaffSetup {
     fn require(&self) -> ApiResult<&Arc<StaffLogin>> {
-        self.0.as_ref().ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "staff_login_not_configured", "There is no staff login here.")
-        })
+        self.0.as_ref().ok_or_else(|| ErrorCode::StaffLoginNotConfigured.into())
     }
 }
 
@@ -130,11 +127,11 @@ struct Dpo {
 }
 
 fn staff_not_logged_in() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "staff_not_logged_in", "Please log in with your staff account first.")
+    ErrorCode::StaffNotLoggedIn.into()
 }
 
 fn not_a_dpo() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "not_a_dpo", "Only data-protection officers may see the audit log.")
+    ErrorCode::NotADpo.into()
 }
 
 /// The staff session of the request, and whether the staff policy makes
@@ -228,12 +225,8 @@ fn respond(app: &AppState, ctx: &PageContext, status: StatusCode, markup: Markup
 /// An error as a staff page, in the page's language.
 fn error_page(app: &AppState, headers: &HeaderMap, lang: Option<&str>, error: ApiError, logged_in: bool) -> Response {
     let ctx = page_context(app, headers, lang, "/dpo", None);
-    let title = super::web::error_title(ctx.lang, error.status.as_u16());
-    let message = match ctx.lang {
-        Lang::De => german_message(error.code).map(str::to_owned).unwrap_or_else(|| error.message.clone()),
-        Lang::En => error.message.clone(),
-    };
-    let markup = pages::dpo_error_page(&ctx, error.status.as_u16(), title, &message, logged_in);
+    let title = i18n::error_title(ctx.lang, error.status.as_u16());
+    let markup = pages::dpo_error_page(&ctx, error.status.as_u16(), &title, &error.message(ctx.lang), logged_in);
     let mut response = (error.status, markup).into_response();
     error.add_headers(response.headers_mut());
     response
@@ -246,22 +239,4 @@ fn negotiated_error(app: &AppState, headers: &HeaderMap, error: ApiError) -> Res
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html { error_page(app, headers, None, error, false) } else { error.into_response() }
-}
-
-fn german_message(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "staff_not_logged_in" => "Bitte melden Sie sich zuerst mit Ihrem Konto der Stadtverwaltung an.",
-        "not_a_dpo" => "Nur Datenschutz-Beauftragte dürfen das Protokoll sehen.",
-        "staff_login_not_configured" => "Hier gibt es keine Anmeldung für Mitarbeitende.",
-        "invalid_filter" => "Ein Filter-Wert ist nicht gültig.",
-        "csrf_token_invalid" => "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
-        "invalid_state" => "Dieser Anmelde-Link ist abgelaufen oder schon benutzt. Bitte melden Sie sich neu an.",
-        "login_cancelled" => "Die Anmeldung wurde abgebrochen oder abgelehnt.",
-        "audit_unavailable" => "Die Abfrage konnte nicht protokolliert werden. Deshalb wird nichts angezeigt.",
-        "store_unavailable" => {
-            "Der Tresor erreicht seine Datenbank gerade nicht. Es wurde nichts geändert. Bitte versuchen Sie es in einem Moment noch einmal."
-        }
-        "internal_error" => "Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es später noch einmal.",
-        _ => return None,
-    })
 }

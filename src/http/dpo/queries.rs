@@ -16,17 +16,54 @@ struct DpoRequest {
     values: pages::DpoFilterValues,
 }
 
-/// A filter value that was refused: which parameter, and why (English; the
-/// page translates by parameter).
+/// A filter value that was refused: which parameter, and why.
 #[derive(Debug)]
 struct FilterError {
     parameter: &'static str,
-    message: &'static str,
+    problem: FilterProblem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilterProblem {
+    UnknownParameter,
+    Repeated,
+    RefusedText,
+    NotATime,
+    UnknownAction,
+    UnknownOutcome,
+    NotAnIdentifier,
+    NotACitizen,
+    NotASequence,
+    LimitOutOfRange,
+    ToBeforeFrom,
+    AfterAndBefore,
+}
+
+impl FilterProblem {
+    /// The variant of `error-invalid-filter` that words it.
+    fn key(self) -> &'static str {
+        match self {
+            Self::UnknownParameter => "unknown-parameter",
+            Self::Repeated => "repeated",
+            Self::RefusedText => "refused-text",
+            Self::NotATime => "not-a-time",
+            Self::UnknownAction => "unknown-action",
+            Self::UnknownOutcome => "unknown-outcome",
+            Self::NotAnIdentifier => "not-an-identifier",
+            Self::NotACitizen => "not-a-citizen",
+            Self::NotASequence => "not-a-sequence",
+            Self::LimitOutOfRange => "limit-out-of-range",
+            Self::ToBeforeFrom => "to-before-from",
+            Self::AfterAndBefore => "after-and-before",
+        }
+    }
 }
 
 impl From<FilterError> for ApiError {
     fn from(error: FilterError) -> Self {
-        ApiError::bad_request("invalid_filter", format!("{}: {}", error.parameter, error.message))
+        ApiError::new(ErrorCode::InvalidFilter)
+            .with_arg("problem", error.problem.key())
+            .with_detail(format!("The filter `{}` is not valid.", error.parameter))
     }
 }
 
@@ -40,18 +77,15 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
     let mut seen = Vec::new();
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let Some(&parameter) = FILTER_PARAMETERS.iter().find(|name| **name == key) else {
-            return Err(FilterError { parameter: "query", message: "unknown parameter" });
+            return Err(FilterError { parameter: "query", problem: FilterProblem::UnknownParameter });
         };
         if seen.contains(&parameter) {
-            return Err(FilterError { parameter, message: "given more than once" });
+            return Err(FilterError { parameter, problem: FilterProblem::Repeated });
         }
         seen.push(parameter);
         let value = value.trim();
         if value.len() > MAX_FILTER_VALUE || crate::text::has_refused_char(value) {
-            return Err(FilterError {
-                parameter,
-                message: "too long, or contains control characters or invisible formatting characters",
-            });
+            return Err(FilterError { parameter, problem: FilterProblem::RefusedText });
         }
         if value.is_empty() {
             continue;
@@ -60,24 +94,18 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
         match parameter {
             "from" => {
                 request.filter.from =
-                    Some(parse_time(value, false).ok_or(FilterError {
-                        parameter,
-                        message: "expected a date (YYYY-MM-DD) or an RFC 3339 time",
-                    })?);
+                    Some(parse_time(value, false).ok_or(FilterError { parameter, problem: FilterProblem::NotATime })?);
                 request.values.from = text;
             }
             "to" => {
                 request.filter.until =
-                    Some(parse_time(value, true).ok_or(FilterError {
-                        parameter,
-                        message: "expected a date (YYYY-MM-DD) or an RFC 3339 time",
-                    })?);
+                    Some(parse_time(value, true).ok_or(FilterError { parameter, problem: FilterProblem::NotATime })?);
                 request.values.to = text;
             }
             "action" => {
                 let action = ALL_ACTIONS.into_iter().find(|action| action.as_str() == value);
                 request.filter.action =
-                    Some(action.ok_or(FilterError { parameter, message: "unknown action" })?.as_str());
+                    Some(action.ok_or(FilterError { parameter, problem: FilterProblem::UnknownAction })?.as_str());
                 request.values.action = text;
             }
             "outcome" => {
@@ -85,7 +113,7 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
                     "success" => Outcome::Success,
                     "refused" => Outcome::Refused,
                     "failed" => Outcome::Failed,
-                    _ => return Err(FilterError { parameter, message: "expected success, refused or failed" }),
+                    _ => return Err(FilterError { parameter, problem: FilterProblem::UnknownOutcome }),
                 };
                 request.filter.outcome = Some(outcome.as_str());
                 request.values.outcome = text;
@@ -94,7 +122,7 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
                 if value.len() > 128
                     || !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
                 {
-                    return Err(FilterError { parameter, message: "use letters, digits, - _ . : only" });
+                    return Err(FilterError { parameter, problem: FilterProblem::NotAnIdentifier });
                 }
                 if parameter == "department" {
                     request.filter.department = Some(text.clone());
@@ -106,22 +134,23 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
             }
             "citizen" => {
                 let citizen: CitizenId =
-                    value.parse().map_err(|_| FilterError { parameter, message: "not a citizen id" })?;
+                    value.parse().map_err(|_| FilterError { parameter, problem: FilterProblem::NotACitizen })?;
                 request.filter.subject = Some(citizen.to_string());
                 request.values.citizen = text;
             }
             "after" => {
                 request.after =
-                    Some(value.parse().map_err(|_| FilterError { parameter, message: "expected a sequence number" })?);
+                    Some(value.parse().map_err(|_| FilterError { parameter, problem: FilterProblem::NotASequence })?);
             }
             "before" => {
                 request.before =
-                    Some(value.parse().map_err(|_| FilterError { parameter, message: "expected a sequence number" })?);
+                    Some(value.parse().map_err(|_| FilterError { parameter, problem: FilterProblem::NotASequence })?);
             }
             "limit" => {
-                let limit: u32 = value.parse().map_err(|_| FilterError { parameter, message: "expected 1 to 1000" })?;
+                let limit: u32 =
+                    value.parse().map_err(|_| FilterError { parameter, problem: FilterProblem::LimitOutOfRange })?;
                 if !(1..=MAX_LIMIT).contains(&limit) {
-                    return Err(FilterError { parameter, message: "expected 1 to 1000" });
+                    return Err(FilterError { parameter, problem: FilterProblem::LimitOutOfRange });
                 }
                 request.limit = Some(limit);
             }
@@ -132,13 +161,10 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
     if let (Some(from), Some(until)) = (request.filter.from, request.filter.until)
         && from >= until
     {
-        return Err(FilterError { parameter: "to", message: "must be after from" });
+        return Err(FilterError { parameter: "to", problem: FilterProblem::ToBeforeFrom });
     }
     if request.after.is_some() && request.before.is_some() {
-        return Err(FilterError {
-            parameter: "before",
-            message: "give either after (oldest first) or before (newest first)",
-        });
+        return Err(FilterError { parameter: "before", problem: FilterProblem::AfterAndBefore });
     }
     Ok(request)
 }
@@ -218,7 +244,7 @@ pub async fn query_page(
             let view = pages::DpoQueryView {
                 filter: raw_values(&raw),
                 actions,
-                filter_error: Some((error.parameter.to_owned(), filter_message(ctx.lang, &error))),
+                filter_error: Some((error.parameter.to_owned(), ApiError::from(error).message(ctx.lang))),
                 rows: Vec::new(),
                 next_href: None,
                 export_query: String::new(),
@@ -514,20 +540,6 @@ async fn department_stats(query: &DpoQuery) -> ApiResult<Vec<pages::DpoStatsRow>
         .collect())
 }
 
-fn filter_message(lang: Lang, error: &FilterError) -> String {
-    match lang {
-        Lang::En => format!("{}: {}.", error.parameter, error.message),
-        Lang::De => match error.parameter {
-            "from" | "to" => "Bitte ein Datum wie 2026-05-31 angeben.".to_owned(),
-            "action" => "Diese Aktion gibt es nicht.".to_owned(),
-            "outcome" => "Dieses Ergebnis gibt es nicht.".to_owned(),
-            "department" | "service" => "Bitte nur Buchstaben, Ziffern und - _ . : verwenden.".to_owned(),
-            "citizen" => "Das ist keine gültige Kennung.".to_owned(),
-            _ => "Diese Angabe ist nicht gültig.".to_owned(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,7 +572,7 @@ mod tests {
         ] {
             let error = parse_dpo_request(Some(bad)).expect_err(bad);
             let api: ApiError = error.into();
-            assert_eq!((api.status, api.code), (StatusCode::BAD_REQUEST, "invalid_filter"), "{bad}");
+            assert_eq!((api.status, api.code), (StatusCode::BAD_REQUEST, ErrorCode::InvalidFilter), "{bad}");
         }
     }
 }

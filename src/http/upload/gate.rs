@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::super::error::ApiError;
+use super::super::error::{ApiError, ErrorCode};
 use crate::config::Limits;
 use crate::ids::CitizenId;
 
@@ -135,31 +135,20 @@ impl UploadPermit {
     }
 
     fn timed_out(&self, whole: bool) -> ApiError {
-        let message = if whole {
-            "The upload took too long and was stopped. Nothing was stored. Please try again.".to_owned()
+        let error = ApiError::new(ErrorCode::UploadTimedOut);
+        if whole {
+            error.with_arg("reason", "total")
         } else {
-            format!(
-                "No data arrived for {} seconds, so the upload was stopped. Nothing was stored. Please try again.",
-                self.body_idle.as_secs()
-            )
-        };
-        ApiError::new(StatusCode::REQUEST_TIMEOUT, "upload_timed_out", message)
+            error.with_arg("reason", "idle").with_arg("seconds", self.body_idle.as_secs())
+        }
     }
 }
 
 impl UploadRefused {
     pub fn error(self) -> ApiError {
         match self {
-            Self::TooManyForCitizen => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_uploads",
-                "You have other uploads in progress. Please wait until they are finished, then try again.",
-            ),
-            Self::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "uploads_busy",
-                "Too many uploads are in progress right now. Nothing was stored. Please try again in a moment.",
-            ),
+            Self::TooManyForCitizen => ErrorCode::TooManyUploads.into(),
+            Self::Busy => ErrorCode::UploadsBusy.into(),
         }
     }
 }
@@ -264,8 +253,9 @@ mod tests {
         let permit = gate.admit(&CitizenId::generate(&rng)).await.expect("room");
         let never = std::future::pending::<Result<(), ()>>();
         let error = permit.read(never).await.expect_err("idle");
-        assert_eq!((error.status, error.code), (StatusCode::REQUEST_TIMEOUT, "upload_timed_out"));
-        assert!(error.message.contains("No data arrived"), "{}", error.message);
+        assert_eq!((error.status, error.code), (axum::http::StatusCode::REQUEST_TIMEOUT, ErrorCode::UploadTimedOut));
+        let message = error.message(crate::policy::Lang::En);
+        assert!(message.contains("No data arrived"), "{message}");
         // Pieces that keep coming are fine, until the whole upload's deadline.
         let piece = || async {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -275,7 +265,8 @@ mod tests {
             assert!(matches!(permit.read(piece()).await, Ok(Ok(()))));
         }
         let error = permit.read(std::future::pending::<Result<(), ()>>()).await.expect_err("deadline");
-        assert!(error.message.contains("took too long"), "{}", error.message);
+        let message = error.message(crate::policy::Lang::En);
+        assert!(message.contains("took too long"), "{message}");
         assert!(Instant::now() >= permit.deadline);
     }
 
@@ -290,7 +281,7 @@ mod tests {
             Err::<(), _>("body timed out elsewhere")
         };
         let error = permit.read(late_error).await.expect_err("a timeout");
-        assert_eq!(error.code, "upload_timed_out");
+        assert_eq!(error.code, ErrorCode::UploadTimedOut);
         let early_error = async { Err::<(), _>("malformed") };
         assert!(matches!(permit.read(early_error).await, Ok(Err("malformed"))), "an early error is the body's own");
     }

@@ -1,0 +1,81 @@
+### Citizen pages: start, evidence list, upload form, evidence detail, delete and erase.
+
+## Start page
+
+start-title = Willkommen bei tresor
+start-intro-what = Hier können Sie Nachweise für die Stadt sicher aufbewahren. Zum Beispiel eine Einkommens-Bescheinigung oder eine Melde-Bescheinigung.
+start-intro-encrypted = Ihre Nachweise werden verschlüsselt gespeichert. Nur mit Ihrer Erlaubnis kann die Stadt sie sehen.
+start-intro-login = Sie melden sich mit Ihrem Online-Ausweis an.
+login-heading = Anmelden
+login-with-online-id = Mit Online-Ausweis anmelden
+login-unavailable = Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es später noch einmal.
+go-to-my-evidence = Zu meinen Nachweisen
+
+## Evidence list
+
+evidence-list-title = Meine Nachweise
+evidence-table-caption = Ihre gespeicherten Nachweise
+column-type = Art des Nachweises
+column-stored-on = Gespeichert am
+column-file = Datei
+has-file-yes = Ja
+has-file-no = Nein
+evidence-list-empty = Sie haben noch keine Nachweise gespeichert.
+add-evidence = Nachweis hinzufügen
+
+## Choose a type
+
+choose-type-title = Welchen Nachweis möchten Sie hinzufügen?
+choose-type-legend = Art des Nachweises
+needs-higher-level = Dafür brauchen Sie eine Anmeldung mit Sicherheitsniveau „hoch“.
+continue = Weiter
+no-types-available = Sie können gerade keine Nachweise hinzufügen.
+
+## Upload form
+
+upload-intro = Bitte füllen Sie das Formular aus.
+required-explanation = Felder mit „(Pflichtfeld)“ müssen Sie ausfüllen.
+required-marker = (Pflichtfeld)
+error-summary-title = Bitte prüfen Sie Ihre Angaben
+error-label = Fehler:
+date-hint = Format: TT.MM.JJJJ oder JJJJ-MM-TT. Zum Beispiel 23.11.2026.
+money-hint = Betrag in Euro (EUR). Zum Beispiel 1250,50.
+select-placeholder = Bitte wählen
+file-label = Datei
+save-evidence = Nachweis speichern
+cancel = Abbrechen
+
+## Evidence detail
+
+stored-on = Gespeichert am
+details-heading = Angaben
+no-details = Es gibt keine weiteren Angaben.
+file-heading = Datei
+download-file = Datei herunterladen
+no-file = Zu diesem Nachweis gibt es keine Datei.
+delete-evidence = Nachweis löschen
+back-to-list = Zurück zu meinen Nachweisen
+
+## Delete confirmation
+
+delete-confirm-title = Nachweis wirklich löschen?
+delete-confirm-which = Sie möchten diesen Nachweis löschen:
+cannot-be-undone = Das können Sie nicht rückgängig machen.
+delete-gone-for-good = Der Nachweis und seine Datei sind danach für immer weg.
+delete-for-good = Ja, für immer löschen
+keep-it = Nein, behalten
+
+## Erase account
+
+erase-title = Konto und alle Nachweise löschen
+erase-key-explanation = Ihre Nachweise sind mit einem Schlüssel verschlüsselt. Diesen Schlüssel gibt es nur für Sie.
+erase-shred-explanation = Wenn Sie Ihr Konto löschen, vernichten wir diesen Schlüssel. Dann kann niemand Ihre Nachweise mehr lesen. Auch wir nicht. Auch nicht aus Sicherungs-Kopien.
+erase-afterwards = Sie können sich später wieder anmelden. Ihre alten Nachweise sind dann aber weg.
+erase-confirm-label = Ich habe verstanden: Alle meine Nachweise sind dann für immer weg.
+erase-for-good = Konto für immer löschen
+
+## Hinweise unter Formularfeldern
+
+text-length-hint = Höchstens { $max } Zeichen.
+integer-range-hint = Eine ganze Zahl von { $min } bis { $max }.
+file-hint = Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens { $size } groß sein.

@@ -1,0 +1,81 @@
+### Citizen pages: start, evidence list, upload form, evidence detail, delete and erase.
+
+## Start page
+
+start-title = Welcome to tresor
+start-intro-what = Here you can keep evidence for the city in a safe place. For example proof of income or proof of address.
+start-intro-encrypted = Your evidence is stored encrypted. The city can only see it with your permission.
+start-intro-login = You log in with your online ID.
+login-heading = Log in
+login-with-online-id = Log in with your online ID
+login-unavailable = You cannot log in right now. Please try again later.
+go-to-my-evidence = Go to my evidence
+
+## Evidence list
+
+evidence-list-title = My evidence
+evidence-table-caption = Your stored evidence
+column-type = Type of evidence
+column-stored-on = Stored on
+column-file = File
+has-file-yes = Yes
+has-file-no = No
+evidence-list-empty = You have not stored any evidence yet.
+add-evidence = Add evidence
+
+## Choose a type
+
+choose-type-title = Which evidence do you want to add?
+choose-type-legend = Type of evidence
+needs-higher-level = For this you must log in with security level “high”.
+continue = Continue
+no-types-available = You cannot add evidence right now.
+
+## Upload form
+
+upload-intro = Please fill in the form.
+required-explanation = You must fill in fields marked “(required)”.
+required-marker = (required)
+error-summary-title = Please check your answers
+error-label = Error:
+date-hint = Format: YYYY-MM-DD or DD.MM.YYYY. For example 2026-11-23.
+money-hint = Amount in euros (EUR). For example 1250.50.
+select-placeholder = Please choose
+file-label = File
+save-evidence = Save evidence
+cancel = Cancel
+
+## Evidence detail
+
+stored-on = Stored on
+details-heading = Details
+no-details = There are no other details.
+file-heading = File
+download-file = Download file
+no-file = There is no file for this evidence.
+delete-evidence = Delete evidence
+back-to-list = Back to my evidence
+
+## Delete confirmation
+
+delete-confirm-title = Really delete this evidence?
+delete-confirm-which = You want to delete this evidence:
+cannot-be-undone = You cannot undo this.
+delete-gone-for-good = The evidence and its file will be gone for good.
+delete-for-good = Yes, delete for good
+keep-it = No, keep it
+
+## Erase account
+
+erase-title = Delete your account and all evidence
+erase-key-explanation = Your evidence is locked with a key. This key exists only for you.
+erase-shred-explanation = If you delete your account, we destroy this key. Then nobody can read your evidence any more. Not even us. Not even from backup copies.
+erase-afterwards = You can log in again later. But your old evidence will be gone.
+erase-confirm-label = I understand: all my evidence will be gone for good.
+erase-for-good = Delete account for good
+
+## Hints under form fields
+
+text-length-hint = At most { $max } characters.
+integer-range-hint = A whole number from { $min } to { $max }.
+file-hint = You can upload PDF, PNG or JPEG. The file can be at most { $size }.

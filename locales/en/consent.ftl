@@ -1,0 +1,68 @@
+### Consent: a department's access request, step-up login, the citizen's grants.
+
+## Consent (a department's access request) and grants
+
+nav-grants = My approvals
+go-to-my-grants = Go to my approvals
+consent-who-heading = Who is asking and why?
+consent-department = Office
+consent-service = Service
+consent-purpose = Why the office needs the data
+consent-legal-basis = Legal basis
+consent-reference = The office's case reference
+consent-answer-until = You can answer until
+consent-you-decide = You decide. The office only gets what you choose here.
+consent-choose-heading = Which data do you want to share?
+consent-choose-intro = Choose one document for each type of evidence. You can leave out single details.
+consent-files-shared = The office also gets the file of the document, for example the PDF.
+consent-which-document = Which document?
+consent-do-not-share = Do not share this document
+consent-which-details = Which details?
+consent-not-given = (not given)
+consent-no-document = You have not stored a document of this type yet.
+consent-no-document-nothing-shared = So the office gets nothing of this type.
+consent-come-back = After the upload you come back to this page.
+consent-limits-legend = How long and how often?
+consent-duration-label = For how long may the office get the data?
+consent-uses-label = How often may the office get the data?
+consent-revoke-later = You can take back your approval at any time. Go to “My approvals”.
+consent-approve = Approve
+consent-deny = Deny
+step-up-title = A more secure login is needed
+step-up-how-high = You can do this with your online ID. For example with your ID card and your PIN.
+step-up-how-other = You can do this with your online ID, for example.
+step-up-no-data-yet = We show your data only after the new login.
+step-up-button = Log in again
+request-expired-title = This request has expired
+request-expired-text = You cannot answer any more. The office got no data. The office can send you a new request.
+request-answered-title = This request has already been answered
+request-answered-text = Each request can only be answered once.
+request-not-found-title = This request does not exist
+request-not-found-text = Please check the link. Or ask the office for a new link.
+grants-title = My approvals
+grants-intro = Here you see which offices may get your data. You can take back every approval at once.
+grants-empty = You have not shared any data yet.
+grants-fields = Details shared
+grants-given-on = Given on
+grants-valid-until = Valid until
+grants-uses = Uses
+grants-status = Status
+grant-status-active = active
+grant-status-expired = expired
+grant-status-revoked = revoked
+grant-status-used-up = used up
+grants-revoke-now = Revoke now
+grants-notice-approved = You shared the data. The office can get it now.
+grants-notice-denied = You denied the request. The office gets no data.
+grants-notice-revoked = You took back your approval. From now on the office cannot get the data.
+
+## Sentences with names and numbers
+
+consent-heading = { $department } asks for your data
+step-up-who = { $department } asks for data for: { $service }.
+step-up-levels = For this you must log in with security level “{ $required }”. You are logged in with “{ $current }” now.
+duration-hint = At most { $days }. That is until { $date }.
+uses-hint = At most { $times }.
+document-from = Document from { $date }
+file-shared = The office also gets the file “{ $name }” ({ $kind }, { $size }).
+uses-of = { $uses } of { $max }
