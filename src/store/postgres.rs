@@ -122,14 +122,13 @@ impl shared::Engine for PostgresStore {
 
     async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let pending = sqlx::query("SELECT 1 FROM files WHERE id = $1 AND status = 'pending' FOR SHARE")
-            .bind(file_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if pending.is_none() {
-            return Err(StoreError::Conflict(Conflict::FileNotPending));
-        }
+        // FOR SHARE: the file stays pending (and present) until the chunks are in.
+        shared::ensure_pending_file(
+            &mut tx,
+            "SELECT 1 FROM files WHERE id = $1 AND status = 'pending' FOR SHARE",
+            file_id,
+        )
+        .await?;
         if !chunks.is_empty() {
             // One statement for the whole batch: two arrays unnested into rows.
             let indexes: Vec<i64> = chunks.iter().map(|(index, _)| *index).collect();

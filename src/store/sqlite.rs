@@ -155,14 +155,8 @@ impl shared::Engine for SqliteStore {
 
     async fn append_file_chunks(&self, file_id: &FileId, chunks: &[(i64, Vec<u8>)]) -> Result<()> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(db_error)?;
-        let pending = sqlx::query("SELECT 1 FROM files WHERE id = ? AND status = 'pending'")
-            .bind(file_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if pending.is_none() {
-            return Err(StoreError::Conflict(Conflict::FileNotPending));
-        }
+        shared::ensure_pending_file(&mut tx, "SELECT 1 FROM files WHERE id = $1 AND status = 'pending'", file_id)
+            .await?;
         // Appends to one file are serialised by the write transaction, so the
         // end of the indexed bytes is where this batch goes.
         let end: i64 = sqlx::query_scalar(

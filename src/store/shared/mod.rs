@@ -34,6 +34,7 @@ mod queries;
 mod rows;
 
 use queries::complete_file;
+pub(super) use queries::ensure_pending_file;
 
 type DbConnection = <Db as Database>::Connection;
 

@@ -1,5 +1,6 @@
 //! Queries the shared `Store` methods compose: completing an uploaded
-//! file, the audit entry pages, a file's status.
+//! file, the audit entry pages, a file's status; and the check both
+//! engines' `append_file_chunks` start with.
 
 use sqlx::{QueryBuilder, Row};
 
@@ -127,4 +128,19 @@ fn audit_entries_query(filter: &AuditFilter, limit: u32, order: EntryOrder) -> Q
     };
     query.push(direction).push_bind(i64::from(limit));
     query
+}
+
+/// Conflict unless `file_id` is a pending upload, read inside the append
+/// transaction with `sql`: the engine's `SELECT 1 FROM files WHERE id = $1
+/// AND status = 'pending'` (with the lock it takes, if any).
+pub(crate) async fn ensure_pending_file(
+    connection: &mut DbConnection,
+    sql: &'static str,
+    file_id: &FileId,
+) -> Result<()> {
+    let pending = sqlx::query(sql).bind(file_id.as_str()).fetch_optional(&mut *connection).await.map_err(db_error)?;
+    if pending.is_none() {
+        return Err(StoreError::Conflict(Conflict::FileNotPending));
+    }
+    Ok(())
 }
