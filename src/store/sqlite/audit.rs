@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::super::{
-    AppendedRow, AuditBatch, BlockingAudit, Result, StoreError, TreeNode, appended_rows, claimed_evidence_ids,
-    claimed_grant_ids, first_sequence, leaf_hash_array, settle_claims,
+use super::super::audit_log::{
+    appended_rows, claimed_evidence_ids, claimed_grant_ids, first_sequence, leaf_hash_array, settle_claims,
 };
+use super::super::{AppendedRow, AuditBatch, BlockingAudit, Result, StoreError, TreeNode};
 use super::{Constraint, constraint_conflict};
 
 /// Statements kept prepared on the audit connection (all of them fit).
