@@ -79,3 +79,25 @@ erase-for-good = Konto für immer löschen
 text-length-hint = Höchstens { $max } Zeichen.
 integer-range-hint = Eine ganze Zahl von { $min } bis { $max }.
 file-hint = Erlaubt sind PDF, PNG und JPEG. Die Datei darf höchstens { $size } groß sein.
+
+## Bestätigungen
+
+notice-stored = Ihr Nachweis ist gespeichert. Nur Sie sehen ihn, bis Sie ihn für ein Amt freigeben.
+notice-deleted = Der Nachweis ist gelöscht.
+erased-title = Ihr Konto ist gelöscht
+erased-text = Ihr Schlüssel ist vernichtet. Niemand kann Ihre Nachweise mehr lesen.
+
+## Das Protokoll: wer was getan hat
+
+access-log-others-heading = Zugriffe von Ämtern und der Stadt
+access-log-others-caption = Zugriffe von Ämtern und der Stadt, die neuesten zuerst
+access-log-others-empty = Auf dieser Seite hat kein Amt auf Ihre Daten zugegriffen.
+access-log-own-heading = Was Sie selbst getan haben
+access-log-own-caption = Ihre eigenen Aktionen, die neuesten zuerst
+access-for-service = Für: { $service }
+access-fields = Angaben: { $fields }
+access-under-grant = Mit Ihrer Freigabe
+access-under-grant-use = { $count }. Nutzung Ihrer Freigabe
+access-log-proof-question = Was heißt „geprüft“?
+access-log-proof-explained = Jeder Eintrag ist Teil einer Kette, die der Tresor unterschreibt. „Geprüft“ heißt: Der Eintrag steht in dieser Kette und wurde nicht verändert. „Folgt bald“ heißt: Der Eintrag ist neu und kommt in wenigen Minuten in die nächste Unterschrift.
+access-log-checkpoint = Die Unterschrift, gegen die wir geprüft haben, umfasst { $count } Einträge.

@@ -66,3 +66,12 @@ uses-hint = Höchstens { $times }.
 document-from = Dokument vom { $date }
 file-shared = Die Datei „{ $name }“ ({ $kind }, { $size }) bekommt das Amt auch.
 uses-of = { $uses } von { $max }
+
+## Eine Freigabe zurücknehmen
+
+grants-with-files = Das Amt bekommt auch die Datei zu jedem gewählten Dokument.
+revoke-confirm-title = Freigabe zurücknehmen?
+revoke-stops = Danach kann { $department } diese Daten nicht mehr abrufen.
+revoke-fetched-stays = Was das Amt schon abgerufen hat, bleibt beim Amt. Wenn es das löschen soll, fragen Sie bitte dort nach.
+revoke-confirm-button = Ja, Freigabe zurücknehmen
+revoke-keep = Nein, Freigabe behalten

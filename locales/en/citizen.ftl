@@ -79,3 +79,25 @@ erase-for-good = Delete account for good
 text-length-hint = At most { $max } characters.
 integer-range-hint = A whole number from { $min } to { $max }.
 file-hint = You can upload PDF, PNG or JPEG. The file can be at most { $size }.
+
+## Confirmations
+
+notice-stored = Your evidence is stored. Only you can see it until you share it with an office.
+notice-deleted = The evidence is deleted.
+erased-title = Your account is deleted
+erased-text = Your key is destroyed. Nobody can read your evidence any more.
+
+## The log: who did what
+
+access-log-others-heading = Access by offices and the city
+access-log-others-caption = Access by offices and the city, newest first
+access-log-others-empty = No office accessed your data on this page.
+access-log-own-heading = What you did yourself
+access-log-own-caption = Your own actions, newest first
+access-for-service = For: { $service }
+access-fields = Details: { $fields }
+access-under-grant = With your approval
+access-under-grant-use = Use { $count } of your approval
+access-log-proof-question = What does “checked” mean?
+access-log-proof-explained = Every entry is part of a chain that the vault signs. “Checked” means: the entry is in this chain and was not changed. “Follows soon” means: the entry is new and will be in the next signature in a few minutes.
+access-log-checkpoint = The signature we checked against covers { $count } entries.

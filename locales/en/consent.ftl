@@ -66,3 +66,12 @@ uses-hint = At most { $times }.
 document-from = Document from { $date }
 file-shared = The office also gets the file “{ $name }” ({ $kind }, { $size }).
 uses-of = { $uses } of { $max }
+
+## Revoking an approval
+
+grants-with-files = The office also gets the file of each chosen document.
+revoke-confirm-title = Take back this approval?
+revoke-stops = After that, { $department } can no longer get this data.
+revoke-fetched-stays = What the office has already fetched stays with the office. If you want it deleted, please ask the office.
+revoke-confirm-button = Yes, take back the approval
+revoke-keep = No, keep the approval

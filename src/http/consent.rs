@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::csrf_header;
 use super::error::{ApiError, ApiResult, ErrorCode, json_body};
+use super::i18n;
 use super::pages::{self, GrantStatusView, GrantsNotice, RequestClosed};
 use super::session::CitizenSession;
 use super::web::Page;
 use crate::ids::{EvidenceId, GrantId, RequestId};
-use crate::policy::{FieldKind, FieldRef, Lang, Localized, LoginLevel, Policies};
+use crate::policy::{FieldRef, Lang, Localized, LoginLevel, Policies};
 use crate::store::GrantRecord;
 use crate::vault::{Approval, ApprovalProblem, ConsentPreview, RequestStatus, VaultError};
 
@@ -40,7 +41,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}", get(request_page).post(answer_request))
         .route("/grants", get(grants_page))
-        .route("/grants/{id}/revoke", post(revoke_grant_form))
+        .route("/grants/{id}/revoke", get(confirm_revoke).post(revoke_grant_form))
         .route("/api/v1/requests/{id}", get(request_json))
         .route("/api/v1/requests/{id}/approve", post(approve_json))
         .route("/api/v1/requests/{id}/deny", post(deny_json))
@@ -149,16 +150,33 @@ pub async fn grants_page(State(app): State<AppState>, page: Page, RawQuery(query
     let now = app.vault.clock().now();
     let policies = app.vault.policies();
     let items: Vec<pages::GrantItem> = grants.iter().map(|grant| grant_item(policies, lang, grant, now)).collect();
-    let notice = query.as_deref().and_then(|query| {
-        url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "notice").map(|(_, value)| value)
-    });
-    let notice = match notice.as_deref() {
+    let notice = match super::web::query_param(query.as_deref(), "notice").as_deref() {
         Some("approved") => Some(GrantsNotice::Approved),
         Some("denied") => Some(GrantsNotice::Denied),
         Some("revoked") => Some(GrantsNotice::Revoked),
         _ => None,
     };
     page.respond(&app, StatusCode::OK, pages::grants_page(&page.ctx, &items, notice))
+}
+
+/// `GET /grants/{id}/revoke`: asks before revoking, and says what happens
+/// to data the office already fetched. Someone else's grant is not found.
+pub async fn confirm_revoke(State(app): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
+    let Some(session) = page.session.as_ref() else {
+        return page.error(&app, ApiError::not_logged_in());
+    };
+    let Ok(grant_id) = id.parse::<GrantId>() else {
+        return page.error(&app, ApiError::not_found());
+    };
+    let grants = match app.vault.grants(session.citizen()).await {
+        Ok(grants) => grants,
+        Err(error) => return page.error(&app, error.into()),
+    };
+    let Some(grant) = grants.iter().find(|grant| grant.id == grant_id) else {
+        return page.error(&app, ApiError::not_found());
+    };
+    let item = grant_item(app.vault.policies(), page.lang(), grant, app.vault.clock().now());
+    page.respond(&app, StatusCode::OK, pages::revoke_confirm_page(&page.ctx, &item))
 }
 
 /// `POST /grants/{id}/revoke` (form with `csrf`): revoke, then 303 to `/grants`.
@@ -702,17 +720,11 @@ fn consent_view(
     }
 }
 
-/// A value as the citizen reads it: the label of an enum value, otherwise
-/// the value exactly as it would be released.
+/// A value as the citizen reads it (`i18n::field_value`): the value that
+/// would be released, formatted for the page's language.
 fn display_value(policies: &Policies, lang: Lang, field: &FieldRef, value: &str) -> String {
     let definition = policies.evidence_types.get(field.evidence_type()).and_then(|t| t.field(field.field()));
-    match definition.map(|definition| &definition.kind) {
-        Some(FieldKind::Enum { values }) => values
-            .iter()
-            .find(|choice| choice.value == value)
-            .map_or_else(|| value.to_owned(), |choice| choice.label.get(lang).to_owned()),
-        _ => value.to_owned(),
-    }
+    definition.map_or_else(|| value.to_owned(), |definition| i18n::field_value(lang, &definition.kind, value))
 }
 
 fn grant_item(policies: &Policies, lang: Lang, grant: &GrantRecord, now: DateTime<Utc>) -> pages::GrantItem {
@@ -735,6 +747,7 @@ fn grant_item(policies: &Policies, lang: Lang, grant: &GrantRecord, now: DateTim
         department_name: policies.department_name(&grant.department, lang),
         service_name: policies.service_name(&grant.service, lang),
         fields,
+        with_files: policies.services.get(&grant.service).is_some_and(|service| service.file),
         created_at: grant.created_at,
         expires_at: grant.expires_at,
         uses: grant.uses,

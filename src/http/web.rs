@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Multipart, Path, Query, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -160,8 +160,19 @@ pub async fn start(State(app): State<AppState>, page: Page) -> Response {
     page.respond(&app, StatusCode::OK, pages::start_page(&page.ctx, &issuers))
 }
 
-pub async fn logged_out(State(app): State<AppState>, page: Page) -> Response {
-    page.respond(&app, StatusCode::OK, pages::logged_out_page(&page.ctx))
+/// The value of `key` in a page's query, if any (a confirmation after a
+/// redirect: `?notice=...`). Anything else in the query is ignored.
+pub(super) fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query.and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == key).map(|(_, value)| value.into_owned())
+    })
+}
+
+/// `GET /logged-out[?notice=erased]`: after a logout, or after the account
+/// was erased (then the page says so).
+pub async fn logged_out(State(app): State<AppState>, page: Page, RawQuery(query): RawQuery) -> Response {
+    let erased = query_param(query.as_deref(), "notice").as_deref() == Some("erased");
+    page.respond(&app, StatusCode::OK, pages::logged_out_page(&page.ctx, erased))
 }
 
 pub async fn not_found(State(app): State<AppState>, page: Page) -> Response {
@@ -185,7 +196,9 @@ fn type_name(app: &AppState, lang: Lang, type_id: &str) -> String {
         .unwrap_or_else(|| type_id.to_owned())
 }
 
-pub async fn list_evidence(State(app): State<AppState>, page: Page) -> Response {
+/// `GET /evidence[?notice=deleted]`: the citizen's evidence, with the
+/// confirmation of a deletion just made.
+pub async fn list_evidence(State(app): State<AppState>, page: Page, RawQuery(query): RawQuery) -> Response {
     page_result!(
         app,
         page,
@@ -203,7 +216,11 @@ pub async fn list_evidence(State(app): State<AppState>, page: Page) -> Response 
                     has_file: e.has_file,
                 })
                 .collect();
-            Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::evidence_list_page(&page.ctx, &items, None)))
+            let notice = match query_param(query.as_deref(), "notice").as_deref() {
+                Some("deleted") => Some(pages::CitizenNotice::Deleted),
+                _ => None,
+            };
+            Ok::<_, ApiError>(page.respond(&app, StatusCode::OK, pages::evidence_list_page(&page.ctx, &items, notice)))
         }
         .await
     )
@@ -315,7 +332,7 @@ pub async fn upload_evidence(State(app): State<AppState>, page: Page, multipart:
                 .await
             {
                 Ok(id) => {
-                    let next = upload.return_to.clone().unwrap_or_else(|| format!("/evidence/{id}"));
+                    let next = upload.return_to.clone().unwrap_or_else(|| format!("/evidence/{id}?notice=stored"));
                     Ok(Redirect::to(&next).into_response())
                 }
                 Err(VaultError::InvalidFields(errors)) => {
@@ -330,7 +347,14 @@ pub async fn upload_evidence(State(app): State<AppState>, page: Page, multipart:
     )
 }
 
-pub async fn show_evidence(State(app): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
+/// `GET /evidence/{id}[?notice=stored]`: one evidence, with the
+/// confirmation of an upload just made.
+pub async fn show_evidence(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     page_result!(
         app,
         page,
@@ -347,17 +371,18 @@ pub async fn show_evidence(State(app): State<AppState>, page: Page, Path(id): Pa
                 fields: view
                     .fields
                     .into_iter()
-                    .map(|(name, value)| {
-                        let label = evidence_type
-                            .and_then(|t| t.field(&name))
-                            .map(|f| f.label.get(lang).to_owned())
-                            .unwrap_or(name);
-                        (label, value)
+                    .map(|(name, value)| match evidence_type.and_then(|t| t.field(&name)) {
+                        Some(field) => (field.label.get(lang).to_owned(), i18n::field_value(lang, &field.kind, &value)),
+                        None => (name, value),
                     })
                     .collect(),
                 file: view.file.map(|f| pages::FileInfo { name: f.name, media_type: f.media_type, size: f.size }),
             };
-            Ok(page.respond(&app, StatusCode::OK, pages::evidence_detail_page(&page.ctx, &detail)))
+            let notice = match query_param(query.as_deref(), "notice").as_deref() {
+                Some("stored") => Some(pages::CitizenNotice::Stored),
+                _ => None,
+            };
+            Ok(page.respond(&app, StatusCode::OK, pages::evidence_detail_page(&page.ctx, &detail, notice)))
         }
         .await
     )
@@ -412,7 +437,7 @@ pub async fn delete_evidence(
             session.check_csrf(form.csrf.as_deref())?;
             let id = parse_evidence_id(&id)?;
             app.vault.delete_evidence(session.citizen(), &id).await?;
-            Ok::<_, ApiError>(Redirect::to("/evidence").into_response())
+            Ok::<_, ApiError>(Redirect::to("/evidence?notice=deleted").into_response())
         }
         .await
     )
@@ -441,7 +466,7 @@ pub async fn erase_account(State(app): State<AppState>, page: Page, Form(form): 
                 return Err(ErrorCode::ConfirmationRequired.into());
             }
             app.vault.erase_account(session.citizen()).await?;
-            let mut response = Redirect::to("/logged-out").into_response();
+            let mut response = Redirect::to("/logged-out?notice=erased").into_response();
             session::set_cookie_header(response.headers_mut(), app.cookies.clear(app.cookies.session_name));
             Ok(response)
         }

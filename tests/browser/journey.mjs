@@ -322,9 +322,10 @@ async function journey(page, audit) {
     await page.waitForURL((url) => /^\/evidence\/[^/]+$/.test(url.pathname) && url.pathname !== '/evidence/new');
     detailPath = new URL(page.url()).pathname;
     assert.equal(await text(page.locator('h1')), 'Einkommensnachweis');
+    assert.match(await text(page.getByRole('status')), /^Ihr Nachweis ist gespeichert\./);
     const details = await text(page.locator('main dl'));
-    for (const expected of ['Arbeitgeber', 'Stadtwerke Musterstadt GmbH', 'Bruttoeinkommen im Monat', '3250',
-      'Nettoeinkommen im Monat', '2100', 'Zeitraum von', 'Zeitraum bis', 'Anzahl der Kinder']) {
+    for (const expected of ['Arbeitgeber', 'Stadtwerke Musterstadt GmbH', 'Bruttoeinkommen im Monat', '3.250,00 €',
+      'Nettoeinkommen im Monat', '2.100,50 €', 'Zeitraum von', '01.01.2026', 'Zeitraum bis', 'Anzahl der Kinder']) {
       assert.ok(details.includes(expected), `"${expected}" missing from the details: ${details}`);
     }
     const download = page.getByRole('link', { name: /^Datei herunterladen: einkommen-2026\.pdf \(PDF, / });
@@ -340,7 +341,7 @@ async function journey(page, audit) {
     assert.equal(await text(page.locator('h1')), 'Wohngeldstelle bittet um Ihre Daten');
     const main = await text(page.locator('main'));
     for (const expected of ['Wohngeld (Mietzuschuss)', 'Rechtsgrundlage', 'Aktenzeichen des Amts', 'AZ 4711/2026',
-      'Bruttoeinkommen im Monat', '3250.00', 'Nettoeinkommen im Monat', '2100.50', 'einkommen-2026.pdf']) {
+      'Bruttoeinkommen im Monat', '3.250,00 €', 'Nettoeinkommen im Monat', '2.100,50 €', 'einkommen-2026.pdf']) {
       assert.ok(main.includes(expected), `"${expected}" missing from the consent page: ${main}`);
     }
     assert.ok(!main.includes('Stadtwerke Musterstadt GmbH'), 'the employer is not read by this service');
@@ -374,12 +375,20 @@ async function journey(page, audit) {
   });
   await visit('grants', page, audit);
 
-  await step('"Jetzt zurücknehmen": the approval is revoked at once', async () => {
-    await page.getByRole('button', { name: 'Jetzt zurücknehmen' }).click();
+  await step('"Jetzt zurücknehmen" asks first and says what stays with the office', async () => {
+    await page.getByRole('link', { name: 'Jetzt zurücknehmen' }).click();
+    await page.waitForURL((url) => /^\/grants\/[^/]+\/revoke$/.test(url.pathname));
+    assert.equal(await text(page.locator('h1')), 'Freigabe zurücknehmen?');
+    assert.ok((await text(page.locator('main'))).includes('Was das Amt schon abgerufen hat, bleibt beim Amt.'));
+  });
+  await visit('revoke-confirm', page, audit);
+
+  await step('confirming revokes the approval', async () => {
+    await page.getByRole('button', { name: 'Ja, Freigabe zurücknehmen' }).click();
     await page.waitForURL((url) => url.pathname === '/grants' && url.searchParams.get('notice') === 'revoked');
     assert.match(await text(page.getByRole('status')), /^Sie haben die Freigabe zurückgenommen\./);
     assert.ok((await text(page.locator('main li.grant dl'))).includes('zurückgenommen'));
-    assert.equal(await page.getByRole('button', { name: 'Jetzt zurücknehmen' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Jetzt zurücknehmen' }).count(), 0);
   });
   await visit('grants-revoked', page, audit);
 

@@ -197,7 +197,7 @@ async fn end_to_end_housing_benefit(backend: Backend) {
     let page = anna.browser.get(&approve_url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    for value in ["Wohngeldstelle", "AZ 4711/2026", "3250.00", "845.30", "Lindenallee", "Hauptwohnung"] {
+    for value in ["Wohngeldstelle", "AZ 4711/2026", "3.250,00 €", "845,30 €", "Lindenallee", "Hauptwohnung"] {
         assert!(html.contains(value), "{value} missing from the consent page");
     }
     // Leave out the household size and the given names.
@@ -316,6 +316,21 @@ async fn end_to_end_housing_benefit(backend: Backend) {
     for words in ["Freigabe erteilt", "Daten an ein Amt gegeben", "Wohngeldstelle"] {
         assert!(log_page.contains(words), "{words} missing from the access log");
     }
+    // The office's release first, apart from anna's own actions, saying for
+    // which service, which details, under which use of which approval.
+    let (others, own) = log_page.split_once("Was Sie selbst getan haben").expect("anna's own actions apart");
+    let others = others.split_once("Zugriffe von Ämtern und der Stadt").expect("the offices' section first").1;
+    for words in [
+        "Daten an ein Amt gegeben",
+        "Für: Wohngeld (Mietzuschuss)",
+        "Bruttoeinkommen im Monat",
+        "<a href=\"/grants\">1. Nutzung Ihrer Freigabe</a>",
+    ] {
+        assert!(others.contains(words), "{words} missing from the offices' accesses: {others}");
+    }
+    assert!(!others.contains("Freigabe erteilt"), "anna's approval is her own action: {others}");
+    assert!(own.contains("Freigabe erteilt"), "{own}");
+    assert!(log_page.contains(" Uhr</td>") && !log_page.contains(" UTC<"), "local time: {log_page}");
     app.stop().await;
 }
 
@@ -372,7 +387,7 @@ async fn consent_page_needs_login_and_shows_only_own_values(backend: Backend) {
             "href=\"/evidence/new?type=income_statement&amp;return_to=%2Frequests%2F{request_id}\""
         ))
     );
-    for bens in ["4711.11", "3333.33", "Bens Baumschule"] {
+    for bens in ["4711.11", "4.711,11", "3333.33", "3.333,33", "Bens Baumschule"] {
         assert!(!html.contains(bens), "ben's {bens} on anna's consent page");
     }
 
@@ -380,10 +395,10 @@ async fn consent_page_needs_login_and_shows_only_own_values(backend: Backend) {
     let anna = Citizen { browser, csrf, jar: _jar };
     upload(&app, &anna, "income_statement", INCOME, false).await;
     let html = anna.browser.get(&approve_url).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("<dd>3250.00</dd>") && html.contains("<dd>2100.50</dd>"), "anna's values are shown");
+    assert!(html.contains("<dd>3.250,00 €</dd>") && html.contains("<dd>2.100,50 €</dd>"), "anna's values are shown");
     assert!(html.contains("Personen im Haushalt (mit Ihnen)") && html.contains("<dd>3</dd>"));
     assert!(!html.contains("Zebrafink"), "the employer is not read by this service, so it is not shown");
-    for bens in ["4711.11", "3333.33", "Bens Baumschule"] {
+    for bens in ["4711.11", "4.711,11", "3333.33", "3.333,33", "Bens Baumschule"] {
         assert!(!html.contains(bens), "ben's {bens} on anna's consent page");
     }
     let english = anna.browser.get(format!("{approve_url}?lang=en")).send().await.unwrap().text().await.unwrap();
@@ -780,9 +795,14 @@ async fn revoke_stops_releases_and_only_the_owner_can_revoke(backend: Backend) {
     let release = app.as_department("wohngeldstelle", Method::GET, &release_path).send().await.unwrap();
     assert_eq!(release.status(), StatusCode::OK);
 
-    // The grants page lists it with a revoke button.
+    // The grants page lists it with a link to revoke, which asks first.
     let page = anna.browser.get(app.url("/grants")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(&format!("action=\"/grants/{grant_id}/revoke\"")), "{page}");
+    assert!(page.contains(&format!("href=\"/grants/{grant_id}/revoke\"")), "{page}");
+    let confirm = anna.browser.get(app.url(&format!("/grants/{grant_id}/revoke"))).send().await.unwrap();
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let confirm = confirm.text().await.unwrap();
+    assert!(confirm.contains("Was das Amt schon abgerufen hat, bleibt beim Amt."), "{confirm}");
+    assert!(confirm.contains(&format!("action=\"/grants/{grant_id}/revoke\"")), "{confirm}");
     assert!(page.contains("Jetzt zurücknehmen") && page.contains("1 von 3") && page.contains("aktiv"));
     assert!(page.contains("Einkommensnachweis: Nettoeinkommen im Monat"));
 
@@ -799,6 +819,7 @@ async fn revoke_stops_releases_and_only_the_owner_can_revoke(backend: Backend) {
     assert_eq!(error_code(response).await, "not_found");
     let form = [("csrf", ben.csrf.as_str())];
     let url = app.url(&format!("/grants/{grant_id}/revoke"));
+    assert_eq!(ben.browser.get(&url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     assert_eq!(ben.no_redirects().post(&url).form(&form).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     // Without the CSRF token: refused.
     let no_csrf = [("csrf", "wrong")];

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Offset, Utc, Weekday};
 
-use crate::policy::{Lang, LoginLevel};
+use crate::policy::{FieldKind, Lang, LoginLevel};
 
 mod catalogue;
 #[cfg(test)]
@@ -92,7 +92,6 @@ messages! {
     AccessLogTitle = "access-log-title",
     AccessLogIntro = "access-log-intro",
     AccessLogEmpty = "access-log-empty",
-    AccessLogCaption = "access-log-caption",
     AccessLogWhen = "access-log-when",
     AccessLogWho = "access-log-who",
     AccessLogWhat = "access-log-what",
@@ -101,7 +100,6 @@ messages! {
     AccessLogProofOk = "access-log-proof-ok",
     AccessLogProofPending = "access-log-proof-pending",
     AccessLogProofFailed = "access-log-proof-failed",
-    AccessLogCheckpoint = "access-log-checkpoint",
     AccessLogHowToCheck = "access-log-how-to-check",
     AccessLogJsonLink = "access-log-json-link",
     AccessLogOlder = "access-log-older",
@@ -196,6 +194,25 @@ messages! {
     BackToStart = "back-to-start",
     // Logged out
     LoggedOutTitle = "logged-out-title",
+    // The access log, by whom
+    AccessLogOthersHeading = "access-log-others-heading",
+    AccessLogOthersCaption = "access-log-others-caption",
+    AccessLogOthersEmpty = "access-log-others-empty",
+    AccessLogOwnHeading = "access-log-own-heading",
+    AccessLogOwnCaption = "access-log-own-caption",
+    AccessLogProofQuestion = "access-log-proof-question",
+    AccessLogProofExplained = "access-log-proof-explained",
+    // Revoking a grant
+    GrantsWithFiles = "grants-with-files",
+    RevokeConfirmTitle = "revoke-confirm-title",
+    RevokeFetchedStays = "revoke-fetched-stays",
+    RevokeConfirmButton = "revoke-confirm-button",
+    RevokeKeep = "revoke-keep",
+    // Confirmations
+    NoticeStored = "notice-stored",
+    NoticeDeleted = "notice-deleted",
+    ErasedTitle = "erased-title",
+    ErasedText = "erased-text",
     LoggedOutText = "logged-out-text",
     LoginAgain = "login-again",
     // Data-protection officers
@@ -518,6 +535,36 @@ pub fn step_up_levels(lang: Lang, required: LoginLevel, current: LoginLevel) -> 
     format(lang, "step-up-levels", &[("required", required.into()), ("current", current.into())])
 }
 
+/// Access log: the service an office's access was for.
+pub fn access_for_service(lang: Lang, service: &str) -> String {
+    format(lang, "access-for-service", &[("service", service.into())])
+}
+
+/// Access log: the fields an access concerned (labels, joined).
+pub fn access_fields(lang: Lang, fields: &str) -> String {
+    format(lang, "access-fields", &[("fields", fields.into())])
+}
+
+/// Access log: the link to the approval an access was made under, with the
+/// use of it when known ("2. Nutzung Ihrer Freigabe").
+pub fn access_under_grant(lang: Lang, grant_use: Option<u32>) -> String {
+    match grant_use {
+        Some(count) => format(lang, "access-under-grant-use", &[("count", count.into())]),
+        None => format(lang, "access-under-grant", &[]),
+    }
+}
+
+/// Access log: how many entries the signed state the proofs were checked
+/// against has.
+pub fn access_log_checkpoint(lang: Lang, size: u64) -> String {
+    format(lang, "access-log-checkpoint", &[("count", size.into())])
+}
+
+/// Revoke confirmation: what revoking stops.
+pub fn revoke_stops(lang: Lang, department: &str) -> String {
+    format(lang, "revoke-stops", &[("department", department.into())])
+}
+
 /// "30 Tage" / "30 days".
 pub fn days(lang: Lang, days: u32) -> String {
     format(lang, "days", &[("count", days.into())])
@@ -572,6 +619,51 @@ pub fn format_date(lang: Lang, at: DateTime<Utc>) -> String {
 pub fn format_date_time(lang: Lang, at: DateTime<Utc>) -> String {
     let time = to_german_time(at).format("%H:%M").to_string();
     format(lang, "date-time", &[("date", format_date(lang, at).into()), ("time", time.into())])
+}
+
+/// A stored field value as a person reads it in `lang`: dates as dates
+/// ("01.12.2026" / "1 December 2026"), amounts with their currency and the
+/// language's separators ("1.234,50 €" / "€1,234.50"), the label of a
+/// choice; anything else (and a value that does not parse) as stored.
+pub fn field_value(lang: Lang, kind: &FieldKind, stored: &str) -> String {
+    match kind {
+        FieldKind::Date => NaiveDate::parse_from_str(stored, "%Y-%m-%d").map_or_else(
+            |_| stored.to_owned(),
+            |date| match lang {
+                Lang::De => date.format("%d.%m.%Y").to_string(),
+                Lang::En => date.format("%-d %B %Y").to_string(),
+            },
+        ),
+        FieldKind::Money => format_money(lang, stored).unwrap_or_else(|| stored.to_owned()),
+        FieldKind::Enum { values } => values
+            .iter()
+            .find(|choice| choice.value == stored)
+            .map_or_else(|| stored.to_owned(), |choice| choice.label.get(lang).to_owned()),
+        FieldKind::Text { .. } | FieldKind::Integer { .. } => stored.to_owned(),
+    }
+}
+
+/// `1234.50` (as stored) as "1.234,50 €" (de) or "€1,234.50" (en).
+fn format_money(lang: Lang, stored: &str) -> Option<String> {
+    let (euros, cents) = stored.split_once('.')?;
+    if euros.is_empty() || cents.len() != 2 || !euros.bytes().chain(cents.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (group, decimal) = match lang {
+        Lang::De => ('.', ','),
+        Lang::En => (',', '.'),
+    };
+    let mut grouped = String::with_capacity(euros.len() + euros.len() / 3);
+    for (index, digit) in euros.chars().enumerate() {
+        if index > 0 && (euros.len() - index) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(digit);
+    }
+    Some(match lang {
+        Lang::De => format!("{grouped}{decimal}{cents} €"),
+        Lang::En => format!("€{grouped}{decimal}{cents}"),
+    })
 }
 
 /// A file size in decimal units (1 kB = 1000 bytes), rounded down to one

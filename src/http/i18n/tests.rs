@@ -162,6 +162,12 @@ use crate::http::error::ErrorCode;
 /// placeholders the code fills in. Every other message has none.
 const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("verify-no-checkpoint-yet", &[]),
+    ("access-for-service", &["service"]),
+    ("revoke-stops", &["department"]),
+    ("access-fields", &["fields"]),
+    ("access-under-grant", &[]),
+    ("access-under-grant-use", &["count"]),
+    ("access-log-checkpoint", &["count"]),
     ("verify-store-unreadable", &[]),
     ("verify-no-witnesses", &[]),
     ("bytes", &["count"]),
@@ -378,4 +384,29 @@ fn every_error_code_has_a_title_and_a_message_in_both_languages() {
         let (de, en) = (error.message(Lang::De), error.message(Lang::En));
         assert!(!de.is_empty() && !en.is_empty(), "{code}");
     }
+}
+
+#[test]
+fn stored_values_read_as_people_write_them() {
+    use crate::policy::{EnumValue, Localized};
+    assert_eq!(field_value(Lang::De, &FieldKind::Money, "1234.50"), "1.234,50 €");
+    assert_eq!(field_value(Lang::En, &FieldKind::Money, "1234.50"), "€1,234.50");
+    assert_eq!(field_value(Lang::De, &FieldKind::Money, "1234567.05"), "1.234.567,05 €");
+    assert_eq!(field_value(Lang::De, &FieldKind::Money, "0.99"), "0,99 €");
+    assert_eq!(field_value(Lang::En, &FieldKind::Money, "999.00"), "€999.00");
+    assert_eq!(field_value(Lang::De, &FieldKind::Date, "2026-10-01"), "01.10.2026");
+    assert_eq!(field_value(Lang::En, &FieldKind::Date, "2026-10-01"), "1 October 2026");
+    let choice = FieldKind::Enum {
+        values: vec![EnumValue {
+            value: "main".to_owned(),
+            label: Localized { de: "Hauptwohnung".to_owned(), en: "Main residence".to_owned() },
+        }],
+    };
+    assert_eq!(field_value(Lang::De, &choice, "main"), "Hauptwohnung");
+    assert_eq!(field_value(Lang::En, &choice, "main"), "Main residence");
+    // What does not parse is shown as stored, never dropped.
+    assert_eq!(field_value(Lang::De, &FieldKind::Money, "12,5"), "12,5");
+    assert_eq!(field_value(Lang::De, &FieldKind::Date, "gestern"), "gestern");
+    assert_eq!(field_value(Lang::De, &choice, "other"), "other");
+    assert_eq!(field_value(Lang::De, &FieldKind::Integer { min: 0, max: 9 }, "3"), "3");
 }

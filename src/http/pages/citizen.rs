@@ -128,14 +128,35 @@ pub fn start_page(ctx: &PageContext, issuers: &[IssuerChoice]) -> Markup {
     layout(ctx, t(lang, Msg::StartTitle), body)
 }
 
+/// The confirmation of what the citizen just did, shown at the top of the
+/// page they land on (`role="status"`, so screen readers announce it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CitizenNotice {
+    /// An upload was stored (on the evidence's page).
+    Stored,
+    /// An evidence was deleted (on the list).
+    Deleted,
+}
+
+fn citizen_notice(lang: crate::policy::Lang, notice: Option<CitizenNotice>) -> Markup {
+    html! {
+        @if let Some(notice) = notice {
+            div.notice role="status" {
+                p { (t(lang, match notice {
+                    CitizenNotice::Stored => Msg::NoticeStored,
+                    CitizenNotice::Deleted => Msg::NoticeDeleted,
+                })) }
+            }
+        }
+    }
+}
+
 /// The citizen's stored evidence as a table, or a short empty-state text.
-pub fn evidence_list_page(ctx: &PageContext, items: &[EvidenceListItem], notice: Option<&str>) -> Markup {
+pub fn evidence_list_page(ctx: &PageContext, items: &[EvidenceListItem], notice: Option<CitizenNotice>) -> Markup {
     let lang = ctx.lang;
     let body = html! {
         h1 { (t(lang, Msg::EvidenceListTitle)) }
-        @if let Some(notice) = notice {
-            div.notice role="status" { p { (notice) } }
-        }
+        (citizen_notice(lang, notice))
         p { a.button href="/evidence/new" { (t(lang, Msg::AddEvidence)) } }
         @if items.is_empty() {
             p.empty-state { (t(lang, Msg::EvidenceListEmpty)) }
@@ -274,10 +295,11 @@ pub fn upload_form_page(ctx: &PageContext, form: &UploadForm) -> Markup {
 }
 
 /// One stored evidence: its fields, its file, and the way to delete it.
-pub fn evidence_detail_page(ctx: &PageContext, detail: &EvidenceDetail) -> Markup {
+pub fn evidence_detail_page(ctx: &PageContext, detail: &EvidenceDetail, notice: Option<CitizenNotice>) -> Markup {
     let lang = ctx.lang;
     let body = html! {
         h1 { (detail.type_name) }
+        (citizen_notice(lang, notice))
         p { (t(lang, Msg::StoredOn)) " " (date_element(lang, detail.created_at)) }
         h2 { (t(lang, Msg::DetailsHeading)) }
         @if detail.fields.is_empty() {
@@ -402,14 +424,74 @@ pub struct AccessLogItem {
     pub time: DateTime<Utc>,
     pub who: String,
     pub what: String,
+    /// An access by someone else (an office, staff, the system), listed
+    /// apart from the citizen's own actions.
+    pub by_others: bool,
+    /// For an office's access: the service it was for.
+    pub service: Option<String>,
+    /// The labels of the fields it concerned.
+    pub fields: Vec<String>,
+    /// Under a grant (an approval the citizen gave): which use of it.
+    pub grant_use: Option<u32>,
+    pub under_grant: bool,
     pub result: String,
     /// Some(true): the inclusion proof verified against the checkpoint;
     /// Some(false): it did not; None: newer than the latest checkpoint.
     pub proof_ok: Option<bool>,
 }
 
-/// The citizen's access log, newest first; `older`: the link to the next
-/// page of older entries, if there are any.
+/// One table of the access log, newest first.
+fn access_log_table(lang: crate::policy::Lang, caption: &str, items: &[&AccessLogItem]) -> Markup {
+    html! {
+        div.table-wrap {
+            table {
+                caption { (caption) }
+                thead {
+                    tr {
+                        th scope="col" { (t(lang, Msg::AccessLogWhen)) }
+                        th scope="col" { (t(lang, Msg::AccessLogWho)) }
+                        th scope="col" { (t(lang, Msg::AccessLogWhat)) }
+                        th scope="col" { (t(lang, Msg::AccessLogResult)) }
+                        th scope="col" { (t(lang, Msg::AccessLogProof)) }
+                    }
+                }
+                tbody {
+                    @for item in items {
+                        tr id=(format!("entry-{}", item.sequence)) {
+                            td { (i18n::format_date_time(lang, item.time)) }
+                            td { (item.who) }
+                            td {
+                                (item.what)
+                                @if let Some(service) = &item.service {
+                                    br; (i18n::access_for_service(lang, service))
+                                }
+                                @if !item.fields.is_empty() {
+                                    br; (i18n::access_fields(lang, &item.fields.join(", ")))
+                                }
+                                @if item.under_grant {
+                                    br;
+                                    a href="/grants" { (i18n::access_under_grant(lang, item.grant_use)) }
+                                }
+                            }
+                            td { (item.result) }
+                            td {
+                                @match item.proof_ok {
+                                    Some(true) => { (t(lang, Msg::AccessLogProofOk)) }
+                                    Some(false) => { strong { (t(lang, Msg::AccessLogProofFailed)) } }
+                                    None => { (t(lang, Msg::AccessLogProofPending)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The citizen's access log, newest first: what offices, staff and the
+/// system did first, the citizen's own actions apart; `older`: the link to
+/// the next page of older entries, if there are any.
 pub fn access_log_page(
     ctx: &PageContext,
     items: &[AccessLogItem],
@@ -423,42 +505,26 @@ pub fn access_log_page(
         @if items.is_empty() {
             p { (t(lang, Msg::AccessLogEmpty)) }
         } @else {
-            p { (t(lang, Msg::AccessLogCheckpoint)) " " (checkpoint_size) }
-            div.table-wrap {
-                table {
-                    caption { (t(lang, Msg::AccessLogCaption)) }
-                    thead {
-                        tr {
-                            th scope="col" { "#" }
-                            th scope="col" { (t(lang, Msg::AccessLogWhen)) }
-                            th scope="col" { (t(lang, Msg::AccessLogWho)) }
-                            th scope="col" { (t(lang, Msg::AccessLogWhat)) }
-                            th scope="col" { (t(lang, Msg::AccessLogResult)) }
-                            th scope="col" { (t(lang, Msg::AccessLogProof)) }
-                        }
-                    }
-                    tbody {
-                        @for item in items {
-                            tr {
-                                td { (item.sequence) }
-                                td { (i18n::format_date(lang, item.time)) " " (item.time.format("%H:%M")) " UTC" }
-                                td { (item.who) }
-                                td { (item.what) }
-                                td { (item.result) }
-                                td {
-                                    @match item.proof_ok {
-                                        Some(true) => { (t(lang, Msg::AccessLogProofOk)) }
-                                        Some(false) => { strong { (t(lang, Msg::AccessLogProofFailed)) } }
-                                        None => { (t(lang, Msg::AccessLogProofPending)) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+            @let (others, own): (Vec<&AccessLogItem>, Vec<&AccessLogItem>) = items.iter().partition(|item| item.by_others);
+            h2 { (t(lang, Msg::AccessLogOthersHeading)) }
+            @if others.is_empty() {
+                p { (t(lang, Msg::AccessLogOthersEmpty)) }
+            } @else {
+                (access_log_table(lang, t(lang, Msg::AccessLogOthersCaption), &others))
+            }
+            h2 { (t(lang, Msg::AccessLogOwnHeading)) }
+            @if own.is_empty() {
+                p { (t(lang, Msg::AccessLogEmpty)) }
+            } @else {
+                (access_log_table(lang, t(lang, Msg::AccessLogOwnCaption), &own))
             }
             @if let Some(older) = older {
                 p { a href=(older) { (t(lang, Msg::AccessLogOlder)) } }
+            }
+            details.explanation {
+                summary { (t(lang, Msg::AccessLogProofQuestion)) }
+                p { (t(lang, Msg::AccessLogProofExplained)) }
+                p { (i18n::access_log_checkpoint(lang, checkpoint_size)) }
             }
         }
         p { (t(lang, Msg::AccessLogHowToCheck)) " " a href="/api/v1/audit/mine" { (t(lang, Msg::AccessLogJsonLink)) } }
@@ -466,12 +532,18 @@ pub fn access_log_page(
     layout(ctx, t(lang, Msg::AccessLogTitle), body)
 }
 
-pub fn logged_out_page(ctx: &PageContext) -> Markup {
+/// After a logout, or after the account was erased (`erased`: the page
+/// confirms the erasure first).
+pub fn logged_out_page(ctx: &PageContext, erased: bool) -> Markup {
     let lang = ctx.lang;
+    let title = t(lang, if erased { Msg::ErasedTitle } else { Msg::LoggedOutTitle });
     let body = html! {
-        h1 { (t(lang, Msg::LoggedOutTitle)) }
+        h1 { (title) }
+        @if erased {
+            div.notice role="status" { p { (t(lang, Msg::ErasedText)) } }
+        }
         p { (t(lang, Msg::LoggedOutText)) }
         p { a.button href="/" { (t(lang, Msg::LoginAgain)) } }
     };
-    layout(ctx, t(lang, Msg::LoggedOutTitle), body)
+    layout(ctx, title, body)
 }

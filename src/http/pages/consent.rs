@@ -106,6 +106,8 @@ pub struct GrantItem {
     pub service_name: String,
     /// `(evidence type name, field labels)`.
     pub fields: Vec<(String, Vec<String>)>,
+    /// The service also receives the file of each chosen document.
+    pub with_files: bool,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub uses: u32,
@@ -316,6 +318,28 @@ pub fn request_closed_page(ctx: &PageContext, closed: RequestClosed) -> Markup {
 
 /// The citizen's grants, newest first, each with a "revoke now" button
 /// while it is active.
+/// Asks before revoking a grant: which one, what revoking stops, and that
+/// what the office already fetched stays with it.
+pub fn revoke_confirm_page(ctx: &PageContext, item: &GrantItem) -> Markup {
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (t(lang, Msg::RevokeConfirmTitle)) }
+        p { strong { (item.department_name) ": " (item.service_name) } }
+        p { (i18n::revoke_stops(lang, &item.department_name)) }
+        div.warning-text {
+            p { (t(lang, Msg::RevokeFetchedStays)) }
+        }
+        form method="post" action=(format!("/grants/{}/revoke", path_segment(&item.id))) {
+            (csrf_input(ctx))
+            div.form-actions {
+                button.button-warning type="submit" { (t(lang, Msg::RevokeConfirmButton)) }
+                a href="/grants" { (t(lang, Msg::RevokeKeep)) }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::RevokeConfirmTitle), body)
+}
+
 pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<GrantsNotice>) -> Markup {
     let lang = ctx.lang;
     let body = html! {
@@ -349,6 +373,9 @@ pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<Grants
                                             li { (type_name) ": " (labels.join(", ")) }
                                         }
                                     }
+                                    @if item.with_files {
+                                        p { (t(lang, Msg::GrantsWithFiles)) }
+                                    }
                                 }
                             }
                             div { dt { (t(lang, Msg::GrantsGivenOn)) } dd { (date_element(lang, item.created_at)) } }
@@ -369,9 +396,10 @@ pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<Grants
                             }
                         }
                         @if item.status == GrantStatusView::Active {
-                            form method="post" action=(format!("/grants/{}/revoke", path_segment(&item.id))) {
-                                (csrf_input(ctx))
-                                button.button-warning type="submit" aria-describedby=(heading_id) {
+                            p {
+                                a.button.button-warning
+                                    href=(format!("/grants/{}/revoke", path_segment(&item.id)))
+                                    aria-describedby=(heading_id) {
                                     (t(lang, Msg::GrantsRevokeNow))
                                 }
                             }

@@ -179,6 +179,7 @@ fn grant_items() -> Vec<GrantItem> {
         department_name: "Wohngeldstelle".to_owned(),
         service_name: "Wohngeld".to_owned(),
         fields: vec![("Einkommensnachweis".to_owned(), vec!["Nettoeinkommen".to_owned(), "Zeitraum".to_owned()])],
+        with_files: true,
         created_at: date(),
         expires_at: date() + chrono::Duration::days(90),
         uses: 1,
@@ -208,16 +209,17 @@ fn all_pages(ctx: &PageContext) -> Vec<(&'static str, String)> {
     ];
     vec![
         ("start", start_page(ctx, &issuers).into_string()),
-        ("list", evidence_list_page(ctx, &items, Some("Gespeichert.")).into_string()),
+        ("list", evidence_list_page(ctx, &items, Some(CitizenNotice::Deleted)).into_string()),
         ("list-empty", evidence_list_page(ctx, &[], None).into_string()),
         ("choose-type", choose_type_page(ctx, &types).into_string()),
         ("upload", upload_form_page(ctx, &upload_form()).into_string()),
         ("upload-errors", upload_form_page(ctx, &upload_form_with_errors()).into_string()),
-        ("detail", evidence_detail_page(ctx, &detail()).into_string()),
+        ("detail", evidence_detail_page(ctx, &detail(), Some(CitizenNotice::Stored)).into_string()),
         ("delete", delete_confirm_page(ctx, "ev-1", "Meldebescheinigung").into_string()),
         ("erase", erase_account_page(ctx).into_string()),
         ("error", error_page(ctx, 404, "Nicht gefunden", "Diese Seite gibt es nicht.").into_string()),
-        ("logged-out", logged_out_page(ctx).into_string()),
+        ("logged-out", logged_out_page(ctx, false).into_string()),
+        ("erased", logged_out_page(ctx, true).into_string()),
         ("consent", consent_page(ctx, &consent_view()).into_string()),
         ("consent-error", consent_page(ctx, &consent_view_with_error()).into_string()),
         ("step-up", step_up_page(ctx, &step_up_view()).into_string()),
@@ -226,6 +228,7 @@ fn all_pages(ctx: &PageContext) -> Vec<(&'static str, String)> {
         ("request-not-found", request_closed_page(ctx, RequestClosed::NotFound).into_string()),
         ("grants", grants_page(ctx, &grant_items(), Some(GrantsNotice::Approved)).into_string()),
         ("grants-empty", grants_page(ctx, &[], None).into_string()),
+        ("revoke-confirm", revoke_confirm_page(ctx, &grant_items()[0]).into_string()),
     ]
 }
 
@@ -527,10 +530,10 @@ fn user_supplied_strings_are_escaped_everywhere() {
     logged_out.logged_in = false;
     let pages = [
         start_page(&logged_out, &issuers),
-        evidence_list_page(&ctx, &items, Some(EVIL)),
+        evidence_list_page(&ctx, &items, None),
         choose_type_page(&ctx, &types),
         upload_form_page(&ctx, &form),
-        evidence_detail_page(&ctx, &evil_detail),
+        evidence_detail_page(&ctx, &evil_detail, None),
         delete_confirm_page(&ctx, EVIL, EVIL),
         error_page(&ctx, 400, EVIL, EVIL),
     ];
@@ -686,12 +689,31 @@ fn grants_page_offers_revoke_only_for_active_grants() {
     assert!(html.contains("Einkommensnachweis: Nettoeinkommen, Zeitraum"));
     assert!(html.contains("1 of 3"));
     assert!(html.contains("<strong>active</strong>") && html.contains("<strong>revoked</strong>"));
-    let revoke_forms: Vec<&str> = forms(&html).into_iter().filter(|form| form.contains("/revoke")).collect();
-    assert_eq!(revoke_forms.len(), 1);
-    assert!(revoke_forms[0].contains("action=\"/grants/cccc0000cccc0000cccc0000cccc0000/revoke\""));
-    assert!(revoke_forms[0].contains("aria-describedby=\"grant-0\">Revoke now</button>"));
+    assert!(html.contains("The office also gets the file of each chosen document."));
+    // Revoking asks first: a link to the confirmation, for active grants only.
+    assert!(forms(&html).into_iter().all(|form| !form.contains("/revoke")), "no revoke at once: {html}");
+    assert_eq!(html.matches("/revoke\"").count(), 1);
+    assert!(
+        html.contains(
+            "href=\"/grants/cccc0000cccc0000cccc0000cccc0000/revoke\" aria-describedby=\"grant-0\">Revoke now</a>"
+        ),
+        "{html}"
+    );
     let empty = grants_page(&context(Lang::De, false, true), &[], None).into_string();
     assert!(empty.contains("Sie haben noch keine Daten freigegeben.") && !empty.contains("role=\"status\""));
+}
+
+#[test]
+fn revoking_asks_first_and_says_what_stays_with_the_office() {
+    let items = grant_items();
+    let html = revoke_confirm_page(&context(Lang::De, false, true), &items[0]).into_string();
+    assert!(html.contains("<h1>Freigabe zurücknehmen?</h1>"));
+    assert!(html.contains("Danach kann Wohngeldstelle diese Daten nicht mehr abrufen."));
+    assert!(html.contains("Was das Amt schon abgerufen hat, bleibt beim Amt."));
+    let form = forms(&html).into_iter().find(|form| form.contains("/revoke")).expect("the revoke form");
+    assert!(form.contains("action=\"/grants/cccc0000cccc0000cccc0000cccc0000/revoke\""));
+    assert!(form.contains(&format!("name=\"csrf\" value=\"{TOKEN}\"")));
+    assert!(html.contains("<a href=\"/grants\">Nein, Freigabe behalten</a>"));
 }
 
 #[test]
@@ -724,15 +746,31 @@ fn consent_and_grants_escape_stored_values() {
 }
 
 #[test]
+fn confirmations_are_announced_after_upload_delete_and_erasure() {
+    let ctx = context(Lang::De, false, true);
+    let stored = evidence_detail_page(&ctx, &detail(), Some(CitizenNotice::Stored)).into_string();
+    assert!(stored.contains("<div class=\"notice\" role=\"status\"><p>Ihr Nachweis ist gespeichert."), "{stored}");
+    let plain = evidence_detail_page(&ctx, &detail(), None).into_string();
+    assert!(!plain.contains("role=\"status\""));
+    let en = context(Lang::En, false, false);
+    let erased = logged_out_page(&en, true).into_string();
+    assert!(erased.contains("<h1>Your account is deleted</h1>"), "{erased}");
+    assert!(erased.contains("role=\"status\"><p>Your key is destroyed."), "{erased}");
+    assert_eq!(title(&erased), "Your account is deleted – tresor");
+    let logged_out = logged_out_page(&en, false).into_string();
+    assert!(!logged_out.contains("role=\"status\"") && !logged_out.contains("deleted"), "{logged_out}");
+}
+
+#[test]
 fn evidence_list_is_a_captioned_table_or_an_empty_state() {
     let ctx = context(Lang::De, false, true);
     let items =
         [EvidenceListItem { id: "ev-1".to_owned(), type_name: "Melde".to_owned(), created_at: date(), has_file: true }];
-    let html = evidence_list_page(&ctx, &items, Some("Nachweis gespeichert.")).into_string();
+    let html = evidence_list_page(&ctx, &items, Some(CitizenNotice::Deleted)).into_string();
     assert!(html.contains("<caption>Ihre gespeicherten Nachweise</caption>"));
     assert_eq!(html.matches("<th scope=\"col\">").count(), 3);
     assert!(html.contains("<th scope=\"row\"><a href=\"/evidence/ev-1\">Melde</a></th>"));
-    assert!(html.contains("<div class=\"notice\" role=\"status\"><p>Nachweis gespeichert.</p></div>"));
+    assert!(html.contains("<div class=\"notice\" role=\"status\"><p>Der Nachweis ist gelöscht.</p></div>"));
     assert!(html.contains("href=\"/evidence/new\""));
 
     let html = evidence_list_page(&ctx, &[], None).into_string();
@@ -762,7 +800,7 @@ fn choose_type_page_is_a_get_form_with_a_radio_group() {
 
 #[test]
 fn detail_page_lists_fields_and_links_download_and_delete() {
-    let html = evidence_detail_page(&context(Lang::En, false, true), &detail()).into_string();
+    let html = evidence_detail_page(&context(Lang::En, false, true), &detail(), None).into_string();
     assert!(html.contains("<dl class=\"details\"><div><dt>Straße</dt><dd>Hauptstraße 1</dd></div></dl>"));
     assert!(html.contains("<a href=\"/evidence/ev-1/file\">Download file: meldung.pdf (PDF, 1.5 MB)</a>"));
     assert!(html.contains("href=\"/evidence/ev-1/delete\""));
@@ -770,7 +808,7 @@ fn detail_page_lists_fields_and_links_download_and_delete() {
     let mut without_file = detail();
     without_file.file = None;
     without_file.fields.clear();
-    let html = evidence_detail_page(&context(Lang::De, false, true), &without_file).into_string();
+    let html = evidence_detail_page(&context(Lang::De, false, true), &without_file, None).into_string();
     assert!(!html.contains("/file\""));
     assert!(html.contains("Zu diesem Nachweis gibt es keine Datei."));
     assert!(html.contains("Es gibt keine weiteren Angaben."));
@@ -855,4 +893,44 @@ fn dpo_pages_escape_stored_values_and_label_the_chart() {
     assert!(html.contains("href=\"/dpo/export.csv?a=1&amp;b=2\""), "{html}");
     // The citizens' navigation is not on staff pages; the staff logout is.
     assert!(!html.contains("/account/erase") && html.contains("action=\"/staff/logout\""), "{html}");
+}
+
+fn log_item(sequence: u64, by_others: bool) -> AccessLogItem {
+    AccessLogItem {
+        sequence,
+        time: date(),
+        who: if by_others { "Wohngeldstelle".to_owned() } else { "Sie".to_owned() },
+        what: if by_others { "Daten an ein Amt gegeben".to_owned() } else { "Nachweis angesehen".to_owned() },
+        by_others,
+        service: by_others.then(|| "Wohngeld".to_owned()),
+        fields: if by_others { vec!["Bruttoeinkommen".to_owned(), EVIL.to_owned()] } else { Vec::new() },
+        grant_use: by_others.then_some(2),
+        under_grant: by_others,
+        result: "erfolgt".to_owned(),
+        proof_ok: if by_others { None } else { Some(true) },
+    }
+}
+
+#[test]
+fn access_log_lists_offices_first_apart_from_own_actions_in_local_time() {
+    let ctx = context(Lang::De, false, true);
+    let items = [log_item(9, false), log_item(8, true), log_item(7, false)];
+    let html = access_log_page(&ctx, &items, 12, Some("/access-log?before=7")).into_string();
+    let (others, own) = html.split_once("<h2>Was Sie selbst getan haben</h2>").expect("two sections");
+    assert!(others.contains("<h2>Zugriffe von Ämtern und der Stadt</h2>"), "{others}");
+    assert_eq!(others.matches("<tr id=\"entry-").count(), 1);
+    assert!(others.contains("Für: Wohngeld"));
+    assert!(others.contains("Angaben: Bruttoeinkommen, &lt;script&gt;"), "escaped: {others}");
+    assert!(others.contains("<a href=\"/grants\">2. Nutzung Ihrer Freigabe</a>"));
+    assert!(others.contains("folgt bald"));
+    assert_eq!(own.matches("<tr id=\"entry-").count(), 2);
+    // 10:00 UTC in November is 11:00 in Berlin.
+    assert!(html.contains("23.11.2026, 11:00 Uhr"), "{html}");
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("<details class=\"explanation\"><summary>Was heißt „geprüft“?</summary>"), "{html}");
+    assert!(html.contains("umfasst 12 Einträge"));
+    assert!(html.contains("href=\"/access-log?before=7\""));
+
+    let only_own = access_log_page(&ctx, &[log_item(3, false)], 3, None).into_string();
+    assert!(only_own.contains("Auf dieser Seite hat kein Amt auf Ihre Daten zugegriffen."), "{only_own}");
 }

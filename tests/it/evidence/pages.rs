@@ -57,12 +57,17 @@ pub(super) async fn pages_work_without_javascript(backend: Backend) {
     let response = browser.post(app.url("/evidence")).multipart(form).send().await.expect("post");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()[LOCATION].to_str().expect("ascii").to_owned();
-    let id = location.strip_prefix("/evidence/").expect("redirect to the evidence page").to_owned();
+    let id = location
+        .strip_prefix("/evidence/")
+        .and_then(|rest| rest.strip_suffix("?notice=stored"))
+        .expect("redirect to the evidence page with the confirmation")
+        .to_owned();
     assert_eq!(listed_ids(&app, &anna).await, vec![id.clone()]);
     let (status, detail) = page(&browser, &app, &location).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(detail.contains("role=\"status\"><p>Ihr Nachweis ist gespeichert."), "{detail}");
     assert!(detail.contains("Zebrafink Maschinenbau GmbH"), "{detail}");
-    assert!(detail.contains("1234.50"));
+    assert!(detail.contains("1.234,50 €"), "amounts are shown as Germans write them: {detail}");
     assert!(detail.contains("&lt;b&gt;Dezember&lt;/b&gt;"), "field values are escaped: {detail}");
     assert!(!detail.contains("<b>Dezember</b>"));
     let download = browser.get(app.url(&format!("/evidence/{id}/file"))).send().await.expect("download");
@@ -101,9 +106,26 @@ pub(super) async fn pages_work_without_javascript(backend: Backend) {
         .await
         .expect("delete");
     assert!(response.status().is_redirection(), "{}", response.status());
-    assert_eq!(response.headers()[LOCATION], "/evidence");
+    assert_eq!(response.headers()[LOCATION], "/evidence?notice=deleted");
+    let (_, list) = page(&browser, &app, "/evidence?notice=deleted").await;
+    assert!(list.contains("role=\"status\"><p>Der Nachweis ist gelöscht.</p>"), "{list}");
     assert_eq!(page(&browser, &app, &format!("/evidence/{id}")).await.0, StatusCode::NOT_FOUND);
     assert_nothing_stored(&app, "after the page delete").await;
+
+    // Erasing the account by the page form: the confirmation says so, the
+    // session is gone.
+    let response = browser
+        .post(app.url("/account/erase"))
+        .form(&[("csrf", anna.csrf.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .expect("erase");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/logged-out?notice=erased");
+    let (status, erased) = page(&browser, &app, "/logged-out?notice=erased").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(erased.contains("<h1>Ihr Konto ist gelöscht</h1>"), "{erased}");
+    assert_eq!(page(&browser, &app, "/evidence").await.0, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
 
