@@ -101,3 +101,19 @@ access-under-grant-use = { $count }. Nutzung Ihrer Freigabe
 access-log-proof-question = Was heißt „geprüft“?
 access-log-proof-explained = Jeder Eintrag ist Teil einer Kette, die der Tresor unterschreibt. „Geprüft“ heißt: Der Eintrag steht in dieser Kette und wurde nicht verändert. „Folgt bald“ heißt: Der Eintrag ist neu und kommt in wenigen Minuten in die nächste Unterschrift.
 access-log-checkpoint = Die Unterschrift, gegen die wir geprüft haben, umfasst { $count } Einträge.
+
+## Meine Daten (Auskunft nach DSGVO Art. 15 und 20)
+
+my-data-link = Alle meine Daten herunterladen
+my-data-title = Meine Daten herunterladen
+my-data-intro = Sie bekommen alles, was der Tresor über Sie gespeichert hat, in einer ZIP-Datei:
+my-data-evidence = Ihre Nachweise mit allen Angaben und Dateien
+my-data-grants = Ihre Freigaben für Ämter
+my-data-log = Das Protokoll aller Zugriffe, mit Nachweisen zum Prüfen
+my-data-formats = Zum Lesen gibt es eine Übersicht (summary.html). Für andere Programme stehen die Daten als JSON in data.json und access-log.json.
+my-data-audited = Auch dieses Herunterladen steht im Protokoll.
+my-data-button = Meine Daten herunterladen (ZIP)
+summary-title = Meine Daten bei tresor
+summary-exported-at = Heruntergeladen am
+summary-not-included = Nicht enthalten, weil dafür eine sicherere Anmeldung nötig ist. Melden Sie sich mit Ihrem Online-Ausweis an, dann sind sie dabei:
+summary-log = Das Protokoll steht in access-log.json, genau so, wie der Tresor es unterschrieben hat. Damit kann jeder prüfen, dass kein Eintrag fehlt.

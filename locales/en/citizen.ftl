@@ -101,3 +101,19 @@ access-under-grant-use = Use { $count } of your approval
 access-log-proof-question = What does “checked” mean?
 access-log-proof-explained = Every entry is part of a chain that the vault signs. “Checked” means: the entry is in this chain and was not changed. “Follows soon” means: the entry is new and will be in the next signature in a few minutes.
 access-log-checkpoint = The signature we checked against covers { $count } entries.
+
+## My data (access under GDPR Art. 15 and 20)
+
+my-data-link = Download all my data
+my-data-title = Download my data
+my-data-intro = You get everything the vault has stored about you, in one ZIP file:
+my-data-evidence = Your evidence with all details and files
+my-data-grants = Your approvals for offices
+my-data-log = The log of every access, with proofs to check
+my-data-formats = To read, there is an overview (summary.html). For other programs the data is in data.json and access-log.json.
+my-data-audited = This download is in the log too.
+my-data-button = Download my data (ZIP)
+summary-title = My data at tresor
+summary-exported-at = Downloaded on
+summary-not-included = Not included, because they need a more secure login. Log in with your online ID card to include them:
+summary-log = The log is in access-log.json, exactly as the vault signed it. With it anyone can check that no entry is missing.

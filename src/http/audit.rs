@@ -229,9 +229,30 @@ pub async fn my_access_log(
     Query(query): Query<LogPageQuery>,
 ) -> ApiResult<Json<MyAccessLog>> {
     let page = query.parse()?;
+    Ok(Json(my_access_log_page(&app, &citizen, &page).await?))
+}
+
+/// The whole of a citizen's log, as the pages `GET /api/v1/audit/mine`
+/// serves one after the other (newest first, each with its checkpoint and
+/// proofs), for the data export.
+pub(super) async fn whole_citizen_log(app: &AppState, citizen: &CitizenSession) -> ApiResult<Vec<MyAccessLog>> {
+    let mut pages = Vec::new();
+    let mut page = LogPage { before: None, limit: CITIZEN_PAGE_MAX };
+    loop {
+        let served = my_access_log_page(app, citizen, &page).await?;
+        let next = served.next_before;
+        pages.push(served);
+        match next {
+            Some(before) => page.before = Some(before),
+            None => return Ok(pages),
+        }
+    }
+}
+
+async fn my_access_log_page(app: &AppState, citizen: &CitizenSession, page: &LogPage) -> ApiResult<MyAccessLog> {
     let audit = app.vault.audit();
     let CitizenLog { checkpoint: latest, entries, next_before, retry_after } =
-        load_citizen_log(&app, &citizen, &page).await?;
+        load_citizen_log(app, citizen, page).await?;
     let size = latest.as_ref().map_or(0, |c| c.size);
     let entries = entries
         .into_iter()
@@ -249,7 +270,7 @@ pub async fn my_access_log(
             inclusion_proof: proof.map(|hashes| hashes.iter().map(hex::encode).collect()),
         })
         .collect();
-    Ok(Json(MyAccessLog {
+    Ok(MyAccessLog {
         checkpoint_size: size,
         checkpoint: latest.map(|c| c.note),
         verifier_key: audit.verifier_key(),
@@ -257,7 +278,7 @@ pub async fn my_access_log(
         next_before,
         // Whole seconds, rounded up.
         retry_after_seconds: retry_after.map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-    }))
+    })
 }
 
 /// The citizen's access log as a page: every entry in plain words, each

@@ -27,6 +27,7 @@ pub mod error;
 pub mod i18n;
 pub mod listener;
 pub mod login_flow;
+pub mod my_data;
 pub mod pages;
 pub mod rate_limit;
 pub mod rejection;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/evidence/{id}/file", get(web::download_file))
         .route("/evidence/{id}/delete", get(web::confirm_delete).post(web::delete_evidence))
         .route("/account/erase", get(web::confirm_erase).post(web::erase_account))
+        .route("/account/data", get(my_data::offer).post(my_data::download))
         .route("/static/style.css", get(web::stylesheet))
         .route("/api/v1/session", get(api::session_info))
         .route("/api/v1/logout", post(auth::logout_api))

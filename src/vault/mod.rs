@@ -56,9 +56,11 @@ const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 mod access;
 mod cache;
 mod dpo;
+mod my_data;
 mod sessions;
 
 pub use dpo::{Dpo, DpoQuery};
+pub use my_data::{DATA_EXPORT_REASON, MyData};
 pub use sessions::{
     BackChannelLogout, NewSession, SessionKind, SessionLimits, hash_token, random_token, session_event,
 };
@@ -487,17 +489,18 @@ impl Vault {
         let field_names = record.fields.iter().map(|f| f.name.clone()).collect();
         self.record_citizen(citizen, action, Some(id), field_names, Outcome::Success, None).await?;
         let dek = self.data_key(citizen).await?;
-        let field_key = dek.field_key(id);
-        let mut fields = Vec::with_capacity(record.fields.len());
-        // Field order follows the type definition, not the storage order.
-        for definition in &evidence_type.fields {
-            if let Some(sealed) = record.fields.iter().find(|f| f.name == definition.name) {
-                fields
-                    .push((sealed.name.clone(), open_text(&field_key, citizen, id, &sealed.name, &sealed.ciphertext)?));
-            }
+        Ok((open_evidence(citizen, record, evidence_type, &dek)?, dek))
+    }
+
+    /// A reader of an opened evidence's file (see [`Vault::open_file`]).
+    fn file_reader(&self, citizen: &CitizenId, dek: &DataKey, file: &FileView) -> FileReader {
+        FileReader {
+            store: self.store.clone(),
+            opener: FileOpener::new(dek.file_key(&file.id), citizen, &file.id),
+            file_id: file.id.clone(),
+            next_index: 0,
+            chunk_count: file.chunk_count,
         }
-        let file = record.file.map(|file| open_file_view(&field_key, citizen, id, file)).transpose()?;
-        Ok((EvidenceView { id: record.id, type_id: record.type_id, created_at: record.created_at, fields, file }, dek))
     }
 
     /// The evidence's file, opened chunk by chunk as the caller reads it.
@@ -509,13 +512,7 @@ impl Vault {
     ) -> Result<(FileView, FileReader)> {
         let (view, dek) = self.evidence_and_key(citizen, level, id, Action::EvidenceDownload).await?;
         let file = view.file.ok_or(VaultError::NotFound)?;
-        let reader = FileReader {
-            store: self.store.clone(),
-            opener: FileOpener::new(dek.file_key(&file.id), citizen, &file.id),
-            file_id: file.id.clone(),
-            next_index: 0,
-            chunk_count: file.chunk_count,
-        };
+        let reader = self.file_reader(citizen, &dek, &file);
         Ok((file, reader))
     }
 
@@ -670,6 +667,26 @@ impl FinishedFile {
     pub fn file_id(&self) -> &FileId {
         &self.file_id
     }
+}
+
+/// Decrypt a stored evidence's fields (in the order its type defines) and
+/// its file's description.
+fn open_evidence(
+    citizen: &CitizenId,
+    record: EvidenceRecord,
+    evidence_type: &EvidenceType,
+    dek: &DataKey,
+) -> Result<EvidenceView> {
+    let id = &record.id;
+    let field_key = dek.field_key(id);
+    let mut fields = Vec::with_capacity(record.fields.len());
+    for definition in &evidence_type.fields {
+        if let Some(sealed) = record.fields.iter().find(|f| f.name == definition.name) {
+            fields.push((sealed.name.clone(), open_text(&field_key, citizen, id, &sealed.name, &sealed.ciphertext)?));
+        }
+    }
+    let file = record.file.map(|file| open_file_view(&field_key, citizen, id, file)).transpose()?;
+    Ok(EvidenceView { id: record.id, type_id: record.type_id, created_at: record.created_at, fields, file })
 }
 
 fn sniff(head: &[u8]) -> Result<&'static str> {

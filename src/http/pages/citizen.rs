@@ -158,6 +158,7 @@ pub fn evidence_list_page(ctx: &PageContext, items: &[EvidenceListItem], notice:
         h1 { (t(lang, Msg::EvidenceListTitle)) }
         (citizen_notice(lang, notice))
         p { a.button href="/evidence/new" { (t(lang, Msg::AddEvidence)) } }
+        p { a href="/account/data" { (t(lang, Msg::MyDataLink)) } }
         @if items.is_empty() {
             p.empty-state { (t(lang, Msg::EvidenceListEmpty)) }
         } @else {

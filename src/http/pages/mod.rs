@@ -52,12 +52,14 @@ impl fmt::Debug for PageContext {
 mod citizen;
 mod consent;
 mod dpo;
+mod my_data;
 #[cfg(test)]
 mod tests;
 
 pub use citizen::*;
 pub use consent::*;
 pub use dpo::*;
+pub use my_data::*;
 
 // --- shared by the pages -------------------------------------------------------
 

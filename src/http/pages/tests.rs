@@ -934,3 +934,23 @@ fn access_log_lists_offices_first_apart_from_own_actions_in_local_time() {
     let only_own = access_log_page(&ctx, &[log_item(3, false)], 3, None).into_string();
     assert!(only_own.contains("Auf dieser Seite hat kein Amt auf Ihre Daten zugegriffen."), "{only_own}");
 }
+
+#[test]
+fn my_data_offers_the_archive_and_its_summary_escapes_what_citizens_typed() {
+    let ctx = context(Lang::De, false, true);
+    let offer = my_data_page(&ctx).into_string();
+    assert!(offer.contains("<form method=\"post\" action=\"/account/data\">"), "{offer}");
+    assert!(offer.contains(&format!("name=\"csrf\" value=\"{TOKEN}\"")));
+    assert!(offer.contains("Auch dieses Herunterladen steht im Protokoll."));
+    let evidence = [SummaryEvidence {
+        type_name: "Einkommensnachweis".to_owned(),
+        created_at: date(),
+        fields: vec![("Arbeitgeber".to_owned(), EVIL.to_owned())],
+        file: Some((EVIL.to_owned(), "files/ev-1-Lohn.pdf".to_owned())),
+    }];
+    let summary = my_data_summary(Lang::En, date(), &evidence, &[], &[]).into_string();
+    assert!(summary.starts_with("<!DOCTYPE html><html lang=\"en\">"), "{summary}");
+    assert!(!summary.contains("<script>") && summary.contains("&lt;script&gt;"));
+    assert!(summary.contains("href=\"files/ev-1-Lohn.pdf\""));
+    assert!(summary.contains("<h2>My approvals</h2><p>You have not shared any data yet.</p>"), "{summary}");
+}

@@ -21,11 +21,13 @@ use tresor::ids::{CitizenId, FileId};
 use crate::support::app::{Backend, Citizen, TestApp, TestAppOptions};
 
 mod cleanup;
+mod my_data;
 mod pages;
 
 use cleanup::{
     aborted_upload_leaves_nothing, erasing_the_account_removes_everything, pending_file_chunks_are_never_visible,
 };
+use my_data::my_data_is_one_archive_with_everything_and_is_recorded;
 use pages::{pages_speak_german_or_english, pages_work_without_javascript};
 
 // --- helpers -------------------------------------------------------------------
@@ -243,6 +245,7 @@ on_both_backends!(
     erasing_the_account_removes_everything,
     pages_work_without_javascript,
     pages_speak_german_or_english,
+    my_data_is_one_archive_with_everything_and_is_recorded,
 );
 
 // --- 1. upload, view, download, delete -------------------------------------------
