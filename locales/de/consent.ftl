@@ -75,3 +75,9 @@ revoke-stops = Danach kann { $department } diese Daten nicht mehr abrufen.
 revoke-fetched-stays = Was das Amt schon abgerufen hat, bleibt beim Amt. Wenn es das löschen soll, fragen Sie bitte dort nach.
 revoke-confirm-button = Ja, Freigabe zurücknehmen
 revoke-keep = Nein, Freigabe behalten
+
+## Kontakt und was Ablehnen bedeutet
+
+consent-contact = So erreichen Sie das Amt
+consent-deny-heading = Wenn Sie ablehnen
+consent-deny-means = Dann bekommt das Amt von hier keine Daten. Ihr Antrag ist damit nicht abgelehnt: Sie können die Nachweise auch anders einreichen.

@@ -75,3 +75,9 @@ revoke-stops = After that, { $department } can no longer get this data.
 revoke-fetched-stays = What the office has already fetched stays with the office. If you want it deleted, please ask the office.
 revoke-confirm-button = Yes, take back the approval
 revoke-keep = No, keep the approval
+
+## Contact and what denying means
+
+consent-contact = How to reach the office
+consent-deny-heading = If you deny
+consent-deny-means = Then the office gets no data from here. Your application is not refused because of this: you can also hand in the documents another way.

@@ -308,10 +308,19 @@ struct ServiceBody {
     name: Texts,
     purpose: Texts,
     legal_basis: Texts,
+    /// The legal basis in one plain sentence, if the policy gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    legal_basis_plain: Option<Texts>,
+    /// Other ways to apply without tresor, if the policy names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_ways: Option<Texts>,
     /// Whether the chosen documents' files are released too.
     releases_files: bool,
     max_duration_days: u32,
     max_uses: u32,
+    /// What a form should offer first (never above the maxima).
+    default_duration_days: u32,
+    default_uses: u32,
     min_login_level: LoginLevel,
 }
 
@@ -457,9 +466,13 @@ fn preview_body(policies: &Policies, preview: &ConsentPreview) -> PreviewBody {
             name: Texts::from(&service.name),
             purpose: Texts::from(&service.purpose),
             legal_basis: Texts::from(&service.legal_basis),
+            legal_basis_plain: service.legal_basis_plain.as_ref().map(Texts::from),
+            other_ways: service.other_ways.as_ref().map(Texts::from),
             releases_files: service.file,
             max_duration_days: service.max_grant_duration_days,
             max_uses: service.max_uses,
+            default_duration_days: service.default_duration_days,
+            default_uses: service.default_uses,
             min_login_level: service.min_login_level,
         },
         reference: preview.request.reference.clone(),
@@ -693,18 +706,27 @@ fn consent_view(
     let max_days = service.max_grant_duration_days;
     let mut duration_options: Vec<u32> = DURATION_CHOICES.into_iter().filter(|days| *days < max_days).collect();
     duration_options.push(max_days);
+    if !duration_options.contains(&service.default_duration_days) {
+        duration_options.push(service.default_duration_days);
+        duration_options.sort_unstable();
+    }
     let mut uses_options: Vec<u32> = (1..=service.max_uses.min(USES_CHOICES)).collect();
     if service.max_uses > USES_CHOICES {
         uses_options.push(service.max_uses);
     }
-    let selected_duration = selection.duration_days.filter(|days| duration_options.contains(days)).unwrap_or(max_days);
-    let selected_uses = selection.max_uses.filter(|uses| uses_options.contains(uses)).unwrap_or(service.max_uses);
+    // The service's defaults, not the maxima, unless the citizen chose.
+    let selected_duration =
+        selection.duration_days.filter(|days| duration_options.contains(days)).unwrap_or(service.default_duration_days);
+    let selected_uses = selection.max_uses.filter(|uses| uses_options.contains(uses)).unwrap_or(service.default_uses);
     pages::ConsentView {
         request_id: preview.request.id.to_string(),
         department_name: preview.department.name.get(lang).to_owned(),
         service_name: service.name.get(lang).to_owned(),
         purpose: service.purpose.get(lang).to_owned(),
         legal_basis: service.legal_basis.get(lang).to_owned(),
+        legal_basis_plain: service.legal_basis_plain.as_ref().map(|plain| plain.get(lang).to_owned()),
+        other_ways: service.other_ways.as_ref().map(|ways| ways.get(lang).to_owned()),
+        contact: preview.department.contact.as_ref().map(|contact| contact.get(lang).to_owned()),
         reference: preview.request.reference.clone(),
         answer_until: preview.request.expires_at,
         releases_files: service.file,

@@ -116,6 +116,8 @@ mod tests {
             name: text("Anwohnerparkausweis"),
             purpose: text("purpose"),
             legal_basis: text("§ 45 Abs. 1b StVO"),
+            legal_basis_plain: None,
+            other_ways: None,
             fields: vec![
                 field("residence_certificate.street"),
                 field("residence_certificate.house_number"),
@@ -124,6 +126,8 @@ mod tests {
             file: false,
             max_grant_duration_days: 30,
             max_uses: 5,
+            default_duration_days: 30,
+            default_uses: 1,
             min_login_level: LoginLevel::Substantial,
         }
     }

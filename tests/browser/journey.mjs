@@ -353,13 +353,21 @@ async function journey(page, audit) {
     assert.ok((await text(rent)).includes('Sie haben noch kein Dokument dieser Art gespeichert.'));
     assert.equal(await rent.getByRole('link', { name: 'Nachweis hinzufügen: Mietbescheinigung' }).getAttribute('href'),
       `/evidence/new?type=rent_certificate&return_to=${encodeURIComponent(new URL(page.url()).pathname)}`);
-    assert.equal(await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').inputValue(), '3', 'most uses preselected');
+    // The service's defaults, not its maxima (90 days, 3 uses).
+    assert.equal(await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').inputValue(), '1', 'one use preselected');
+    assert.equal(await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').inputValue(), '30', '30 days preselected');
+    const main = await text(page.locator('main'));
+    assert.ok(main.includes('Das Wohngeldgesetz erlaubt der Wohngeldstelle'), 'the legal basis in plain words');
+    assert.ok(main.includes('Wenn Sie ablehnen') && main.includes('Sie können Ihre Nachweise auch in der Wohngeldstelle abgeben'),
+      'what denying means and other ways');
+    assert.ok(main.includes('So erreichen Sie das Amt'), 'the office\'s contact');
   });
   await visit('consent', page, audit);
 
   await step('leave out one detail, choose 30 days and approve: "Meine Freigaben" confirms it', async () => {
     await page.getByRole('checkbox', { name: 'Personen im Haushalt (mit Ihnen)' }).uncheck();
     await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').selectOption('30');
+    await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').selectOption('3');
     await page.getByRole('button', { name: 'Freigeben' }).click();
     await page.waitForURL((url) => url.pathname === '/grants');
     assert.equal(await text(page.locator('h1')), 'Meine Freigaben');

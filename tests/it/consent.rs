@@ -204,6 +204,14 @@ async fn end_to_end_housing_benefit(backend: Backend) {
     let form =
         consent_form(&html, &["income_statement.household_members", "residence_certificate.given_names"], "approve");
     assert!(form.iter().any(|(name, value)| name == "doc.income_statement" && *value == income));
+    // The service's defaults are preselected, not its maxima (90 days, 3 uses).
+    let chosen = |select: &str| form.iter().find(|(name, _)| name == select).map(|(_, value)| value.clone());
+    assert_eq!((chosen("duration_days").as_deref(), chosen("max_uses").as_deref()), (Some("30"), Some("1")));
+    // Anna allows three uses.
+    let form: Vec<(String, String)> = form
+        .into_iter()
+        .map(|(name, value)| if name == "max_uses" { (name, "3".to_owned()) } else { (name, value) })
+        .collect();
     let answer = anna.no_redirects().post(&approve_url).form(&form).send().await.unwrap();
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     assert_eq!(answer.headers()[LOCATION], "/grants?notice=approved");

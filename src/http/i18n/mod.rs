@@ -202,6 +202,10 @@ messages! {
     AccessLogOwnCaption = "access-log-own-caption",
     AccessLogProofQuestion = "access-log-proof-question",
     AccessLogProofExplained = "access-log-proof-explained",
+    // Consent: contact and what denying means
+    ConsentContact = "consent-contact",
+    ConsentDenyHeading = "consent-deny-heading",
+    ConsentDenyMeans = "consent-deny-means",
     // Revoking a grant
     GrantsWithFiles = "grants-with-files",
     RevokeConfirmTitle = "revoke-confirm-title",

@@ -10,6 +10,12 @@ pub struct ConsentView {
     pub service_name: String,
     pub purpose: String,
     pub legal_basis: String,
+    /// The legal basis in one plain sentence, if the service gives one.
+    pub legal_basis_plain: Option<String>,
+    /// Other ways to apply (in person, on paper), if the service names them.
+    pub other_ways: Option<String>,
+    /// How to reach the office, if its policy says.
+    pub contact: Option<String>,
     pub reference: String,
     /// Until when the request can be answered.
     pub answer_until: DateTime<Utc>,
@@ -161,9 +167,18 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
             div { dt { (t(lang, Msg::ConsentDepartment)) } dd { (view.department_name) } }
             div { dt { (t(lang, Msg::ConsentService)) } dd { (view.service_name) } }
             div { dt { (t(lang, Msg::ConsentPurpose)) } dd { (view.purpose) } }
-            div { dt { (t(lang, Msg::ConsentLegalBasis)) } dd { (view.legal_basis) } }
+            div {
+                dt { (t(lang, Msg::ConsentLegalBasis)) }
+                dd {
+                    @if let Some(plain) = &view.legal_basis_plain { p { (plain) } }
+                    p.citation { (view.legal_basis) }
+                }
+            }
             div { dt { (t(lang, Msg::ConsentReference)) } dd { (view.reference) } }
             div { dt { (t(lang, Msg::ConsentAnswerUntil)) } dd { (date_time_element(lang, view.answer_until)) } }
+            @if let Some(contact) = &view.contact {
+                div { dt { (t(lang, Msg::ConsentContact)) } dd { (contact) } }
+            }
         }
         p { strong { (t(lang, Msg::ConsentYouDecide)) } }
         form method="post" action=(request_href(&view.request_id)) {
@@ -198,6 +213,11 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
                 }
             }
             p { (t(lang, Msg::ConsentRevokeLater)) }
+            h2 #if-you-deny { (t(lang, Msg::ConsentDenyHeading)) }
+            p { (t(lang, Msg::ConsentDenyMeans)) }
+            @if let Some(ways) = &view.other_ways {
+                p { (ways) }
+            }
             div.form-actions {
                 button type="submit" name="decision" value="approve" { (t(lang, Msg::ConsentApprove)) }
                 button.button-secondary type="submit" name="decision" value="deny" { (t(lang, Msg::ConsentDeny)) }

@@ -87,6 +87,9 @@ fn consent_view() -> ConsentView {
         service_name: "Wohngeld".to_owned(),
         purpose: "Prüfung Ihres Antrags".to_owned(),
         legal_basis: "§ 23 WoGG".to_owned(),
+        legal_basis_plain: Some("Das Wohngeldgesetz erlaubt dem Amt, Ihr Einkommen zu prüfen.".to_owned()),
+        other_ways: Some("Sie können die Nachweise auch im Bürgerbüro abgeben.".to_owned()),
+        contact: Some("Rathaus, Zimmer 12, Telefon 0123 456-0".to_owned()),
         reference: "WG-2026-0815".to_owned(),
         answer_until: date(),
         releases_files: true,
@@ -660,6 +663,21 @@ fn consent_page_shows_who_why_the_values_and_a_choice_per_document() {
     assert!(html.contains("<button type=\"submit\" name=\"decision\" value=\"approve\">Freigeben</button>"));
     assert!(html.contains("name=\"decision\" value=\"deny\">Ablehnen</button>"));
     assert!(!html.contains("error-summary"));
+}
+
+#[test]
+fn consent_page_explains_the_law_what_denying_means_and_whom_to_ask() {
+    let html = consent_page(&context(Lang::De, false, true), &consent_view()).into_string();
+    let plain = html.find("Das Wohngeldgesetz erlaubt dem Amt").expect("the plain sentence");
+    let citation = html.find("<p class=\"citation\">§ 23 WoGG</p>").expect("the citation");
+    assert!(plain < citation, "the plain sentence comes first");
+    assert!(
+        html.contains("<dt>So erreichen Sie das Amt</dt><dd>Rathaus, Zimmer 12, Telefon 0123 456-0</dd>"),
+        "{html}"
+    );
+    let deny = html.find("<h2 id=\"if-you-deny\">Wenn Sie ablehnen</h2>").expect("what denying means");
+    assert!(html[deny..].contains("Sie können die Nachweise auch im Bürgerbüro abgeben."));
+    assert!(deny < html.find("value=\"deny\"").expect("the deny button"), "explained before the button");
 }
 
 #[test]
