@@ -83,3 +83,11 @@ login-level = { $level ->
     [substantial] substanziell
    *[high] hoch (Online-Ausweis)
 }
+
+## Darstellung: größere Schrift und hoher Kontrast (ohne JavaScript, wie die Sprache)
+
+display-nav-label = Darstellung
+display-text-normal = Normale Schrift
+display-text-large = Große Schrift
+display-contrast-normal = Normaler Kontrast
+display-contrast-high = Hoher Kontrast

@@ -85,3 +85,11 @@ login-level = { $level ->
     [substantial] substantial
    *[high] high (online ID card)
 }
+
+## Display: larger text and high contrast (without JavaScript, like the language)
+
+display-nav-label = Display
+display-text-normal = Normal text
+display-text-large = Large text
+display-contrast-normal = Normal contrast
+display-contrast-high = High contrast

@@ -21,6 +21,7 @@ pub mod consent;
 pub mod dept;
 pub mod dept_auth;
 pub mod dept_whoami;
+pub mod display;
 pub mod dpo;
 pub mod edge;
 pub mod error;

@@ -172,6 +172,7 @@ impl Visitor {
             login_level_label: None,
             csrf_token: None,
             current_path: self.current_path().to_owned(),
+            display: super::display::Display::of_request(self.current_path(), &self.headers),
         }
     }
 }

@@ -68,6 +68,7 @@ impl Page {
                 login_level_label: session.as_ref().map(|s| super::i18n::login_level_name(lang, s.level()).to_owned()),
                 csrf_token: session.as_ref().map(|s| s.csrf_token().to_owned()),
                 current_path: path.to_owned(),
+                display: super::display::Display::of_request(path, headers),
             },
             session,
             remember_lang,
@@ -85,6 +86,7 @@ impl Page {
             let value = if lang == Lang::De { "de" } else { "en" };
             session::set_cookie_header(response.headers_mut(), app.cookies.set("lang", value, Some(365 * 24 * 3600)));
         }
+        super::display::remember(app, &self.ctx.current_path, response.headers_mut());
         response
     }
 

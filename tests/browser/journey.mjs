@@ -1,7 +1,9 @@
 // A citizen's journey through tresor in a real browser (headless Chromium
 // with JavaScript switched OFF, because the citizen pages must work without
 // it), with an axe-core audit (WCAG 2.0/2.1 A and AA) and a keyboard check on
-// every page visited.
+// every page visited. The display settings are part of it: large text with
+// high contrast (audited with the AAA contrast rule too) and the dark theme
+// of a browser that prefers one.
 //
 //   JOURNEY_CONSENT_URL=... JOURNEY_STEP_UP_URL=... node tests/browser/journey.mjs http://127.0.0.1:PORT
 //
@@ -98,12 +100,14 @@ async function text(locator) {
 /**
  * Everything done on each page: a screenshot, the axe audit, reflow at 320 px
  * and the skip link. `page` is left where it was (apart from focus and #main).
+ * `options.colorScheme` audits with that `prefers-color-scheme`;
+ * `options.aaa` adds axe's AAA contrast rule (7:1, color-contrast-enhanced).
  */
-async function visit(label, page, auditContext) {
+async function visit(label, page, auditContext, options = {}) {
   screenshotNumber += 1;
   const file = join(screenshotDir, `${String(screenshotNumber).padStart(2, '0')}-${label}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  await audit(label, page, auditContext);
+  await audit(label, page, auditContext, options);
   await checkSkipLink(label, page);
 }
 
@@ -114,20 +118,29 @@ async function visit(label, page, auditContext) {
  * context, and audited there. Replaying the HTML (instead of loading the URL
  * again) also covers pages that answer a POST, such as a form with errors.
  */
-async function audit(label, page, auditContext) {
+async function audit(label, page, auditContext, { colorScheme = null, aaa = false } = {}) {
   const url = page.url().split('#')[0];
   const html = await page.content();
   const auditPage = await auditContext.newPage();
   try {
+    if (colorScheme) {
+      await auditPage.emulateMedia({ colorScheme });
+    }
     await auditPage.route((requested) => requested.href === url, (route) =>
       route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
     await auditPage.goto(url, { waitUntil: 'load' });
     await auditPage.addScriptTag({ content: axe.source });
     const result = await auditPage.evaluate(
-      (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
-      AXE_TAGS,
+      ([tags, enhanced]) => window.axe.run(document, {
+        runOnly: { type: 'tag', values: tags },
+        rules: enhanced ? { 'color-contrast-enhanced': { enabled: true } } : {},
+        resultTypes: ['violations'],
+      }),
+      [AXE_TAGS, aaa],
     );
-    await check(`${label}: axe ${AXE_TAGS.join(', ')} (${result.passes.length} rules passed)`, () => {
+    const rules = AXE_TAGS.join(', ') + (aaa ? ' + color-contrast-enhanced (AAA)' : '');
+    const scheme = colorScheme ? `, prefers-color-scheme: ${colorScheme}` : '';
+    await check(`${label}: axe ${rules}${scheme} (${result.passes.length} rules passed)`, () => {
       if (result.violations.length > 0) {
         throw new Error(result.violations.map(describeViolation).join('\n'));
       }
@@ -400,6 +413,8 @@ async function journey(page, audit) {
   });
   await visit('grants-revoked', page, audit);
 
+  await displaySettings(page, audit);
+
   await step('back to the evidence', async () => {
     await page.goto(`${base}${detailPath}`);
     assert.equal(await text(page.locator('h1')), 'Einkommensnachweis');
@@ -474,6 +489,83 @@ async function journey(page, audit) {
     assert.equal(await page.locator('main form').count(), 0, 'no consent form below the level');
   });
   await visit('step-up', page, audit);
+}
+
+/** The "Darstellung" menu (no JavaScript) and the browser's dark theme. */
+async function displaySettings(page, audit) {
+  const displayMenu = () => page.getByRole('navigation', { name: 'Darstellung' });
+  const htmlClass = () => page.locator('html').getAttribute('class');
+
+  await step('"Große Schrift" and "Hoher Kontrast" switch the page and are remembered', async () => {
+    await page.goto(`${base}/evidence`);
+    await displayMenu().getByRole('link', { name: 'Große Schrift' }).click();
+    await page.waitForURL((url) => url.pathname === '/evidence' && url.searchParams.get('text') === 'large');
+    await displayMenu().getByRole('link', { name: 'Hoher Kontrast' }).click();
+    await page.waitForURL((url) => url.searchParams.get('contrast') === 'high' && url.searchParams.get('text') === 'large');
+    assert.equal(await htmlClass(), 'text-large contrast-high');
+    const current = await displayMenu().locator('[aria-current="true"]').allInnerTexts();
+    assert.deepEqual(current.map((label) => label.trim()), ['Große Schrift', 'Hoher Kontrast']);
+    await page.goto(`${base}/evidence`);
+    assert.equal(await htmlClass(), 'text-large contrast-high', 'the cookies keep the mode without the parameters');
+    assert.equal(await text(page.locator('h1')), 'Meine Nachweise');
+    assert.ok(await page.locator('main table tbody tr').count() >= 1, 'the list shows the stored evidence');
+    const sizes = await page.evaluate(() => ({
+      root: getComputedStyle(document.documentElement).fontSize,
+      text: getComputedStyle(document.body).color,
+      background: getComputedStyle(document.body).backgroundColor,
+    }));
+    assert.deepEqual(sizes, { root: '22px', text: 'rgb(0, 0, 0)', background: 'rgb(255, 255, 255)' });
+  });
+  await visit('my-evidence-large-high-contrast', page, audit, { aaa: true });
+
+  await step('the start page keeps large text and high contrast', async () => {
+    await page.goto(`${base}/`);
+    assert.equal(await htmlClass(), 'text-large contrast-high');
+  });
+  await visit('start-large-high-contrast', page, audit, { aaa: true });
+
+  await check('start-large-high-contrast: no horizontal scrolling at 320 px in the citizen\'s own browser', async () => {
+    await page.setViewportSize(NARROW_VIEWPORT);
+    try {
+      const widths = await page.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        client: document.documentElement.clientWidth,
+      }));
+      assert.ok(widths.scroll <= widths.client, `page is ${widths.scroll} px wide in a ${widths.client} px window`);
+      screenshotNumber += 1;
+      await page.screenshot({ path: join(screenshotDir, `${String(screenshotNumber).padStart(2, '0')}-start-large-320px.png`), fullPage: true });
+    } finally {
+      await page.setViewportSize(VIEWPORT);
+    }
+  });
+
+  await step('"Normale Schrift" and "Normaler Kontrast" switch back', async () => {
+    await displayMenu().getByRole('link', { name: 'Normale Schrift' }).click();
+    await page.waitForURL((url) => url.searchParams.get('text') === 'normal');
+    await displayMenu().getByRole('link', { name: 'Normaler Kontrast' }).click();
+    await page.waitForURL((url) => url.searchParams.get('contrast') === 'normal');
+    assert.equal(await htmlClass(), null);
+  });
+
+  await page.emulateMedia({ colorScheme: 'dark' });
+  try {
+    await step('a browser that prefers dark gets the dark theme', async () => {
+      await page.goto(`${base}/`);
+      const colours = await page.evaluate(() => ({
+        text: getComputedStyle(document.body).color,
+        background: getComputedStyle(document.body).backgroundColor,
+      }));
+      assert.deepEqual(colours, { text: 'rgb(242, 242, 242)', background: 'rgb(22, 22, 22)' });
+    });
+    await visit('start-dark', page, audit, { colorScheme: 'dark' });
+    await step('the evidence list in the dark theme', async () => {
+      await page.goto(`${base}/evidence`);
+      assert.ok(await page.locator('main table tbody tr').count() >= 1);
+    });
+    await visit('my-evidence-dark', page, audit, { colorScheme: 'dark' });
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
 }
 
 await main().catch((error) => {

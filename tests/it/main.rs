@@ -18,6 +18,7 @@ mod consent;
 mod dept_api;
 mod dept_tls;
 mod dev_mode;
+mod display;
 mod dpo;
 mod errors;
 mod evidence;

@@ -207,6 +207,7 @@ fn page_context(
         login_level_label: None,
         csrf_token: session.map(|session| session.csrf_token().to_owned()),
         current_path: path.to_owned(),
+        display: super::display::Display::of_request(path, headers),
     }
 }
 
@@ -219,6 +220,7 @@ fn respond(app: &AppState, ctx: &PageContext, status: StatusCode, markup: Markup
             app.cookies.set("lang", i18n::lang_code(ctx.lang), Some(365 * 24 * 3600)),
         );
     }
+    super::display::remember(app, &ctx.current_path, response.headers_mut());
     response
 }
 

@@ -67,8 +67,23 @@ impl From<FilterError> for ApiError {
     }
 }
 
-const FILTER_PARAMETERS: [&str; 11] =
-    ["from", "to", "action", "outcome", "department", "service", "citizen", "after", "before", "limit", "lang"];
+/// `lang`, `text` and `contrast` are the page's own switches (language and
+/// display), not filters.
+const FILTER_PARAMETERS: [&str; 13] = [
+    "from",
+    "to",
+    "action",
+    "outcome",
+    "department",
+    "service",
+    "citizen",
+    "after",
+    "before",
+    "limit",
+    "lang",
+    "text",
+    "contrast",
+];
 
 /// Parse the query string strictly: unknown or repeated parameters and bad
 /// values are refused with the parameter's name; empty values mean "any".
@@ -79,6 +94,10 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
         let Some(&parameter) = FILTER_PARAMETERS.iter().find(|name| **name == key) else {
             return Err(FilterError { parameter: "query", problem: FilterProblem::UnknownParameter });
         };
+        // The display switches are never an error, whatever their value.
+        if matches!(parameter, "text" | "contrast") {
+            continue;
+        }
         if seen.contains(&parameter) {
             return Err(FilterError { parameter, problem: FilterProblem::Repeated });
         }
@@ -154,7 +173,8 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
                 }
                 request.limit = Some(limit);
             }
-            // Only "lang" is left (the list above is exhaustive).
+            // Only "lang" is left (the list above is exhaustive; the display
+            // switches were skipped).
             _ => request.lang = Some(text),
         }
     }

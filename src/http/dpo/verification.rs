@@ -13,9 +13,11 @@ pub async fn verify_page(
 ) -> Response {
     let raw = raw.unwrap_or_default();
     let lang_hint = lang_param(&raw);
+    // With its query, for the language and display switches.
+    let path = if raw.is_empty() { "/dpo/verify".to_owned() } else { format!("/dpo/verify?{raw}") };
     let result = async {
         let dpo = require_dpo(&app, &headers, &staff).await?;
-        let ctx = page_context(&app, &headers, lang_hint.as_deref(), "/dpo/verify", Some(&dpo.session));
+        let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
         record_query(&app, &dpo, &AuditFilter::default(), "dpo_verify").await?;
         let (mut checked, mut problems) = verify_log(&app).await?;
         let (witnessed, witness_problems) = witness_findings(&app);

@@ -83,6 +83,12 @@ messages! {
     // Layout
     SkipToContent = "skip-to-content",
     LanguageNavLabel = "language-nav-label",
+    /// The display switch (`http::display`): its label and its four links.
+    DisplayNavLabel = "display-nav-label",
+    DisplayTextNormal = "display-text-normal",
+    DisplayTextLarge = "display-text-large",
+    DisplayContrastNormal = "display-contrast-normal",
+    DisplayContrastHigh = "display-contrast-high",
     MainNavLabel = "main-nav-label",
     NavMyEvidence = "nav-my-evidence",
     NavAddEvidence = "nav-add-evidence",

@@ -13,6 +13,7 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{DOCTYPE, Markup, html};
 
+use crate::http::display::{Contrast, Display, Setting, TextSize};
 use crate::http::i18n::{self, ALL_LANGS, Msg, lang_code, t};
 use crate::policy::Lang;
 
@@ -32,6 +33,8 @@ pub struct PageContext {
     /// Path (and query) of the current page, used for the language switch
     /// links: the same page with `?lang=xx`.
     pub current_path: String,
+    /// Larger text and high contrast (`http::display`), as classes on `<html>`.
+    pub display: Display,
 }
 
 impl fmt::Debug for PageContext {
@@ -45,6 +48,7 @@ impl fmt::Debug for PageContext {
             .field("login_level_label", &self.login_level_label)
             .field("csrf_token", &self.csrf_token.as_ref().map(|_| "[redacted]"))
             .field("current_path", &self.current_path)
+            .field("display", &self.display)
             .finish()
     }
 }
@@ -112,13 +116,13 @@ struct ErrorSummaryEntry<'a> {
     message: &'a str,
 }
 
-/// The one shared page frame: head, skip link, header with language switch
-/// and navigation, `<main id=main>`, footer.
+/// The one shared page frame: head, skip link, header with language and
+/// display switches and navigation, `<main id=main>`, footer.
 fn layout(ctx: &PageContext, title: &str, main_content: Markup) -> Markup {
     let lang = ctx.lang;
     html! {
         (DOCTYPE)
-        html lang=(lang_code(lang)) {
+        html lang=(lang_code(lang)) class=[ctx.display.html_class()] {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -133,7 +137,10 @@ fn layout(ctx: &PageContext, title: &str, main_content: Markup) -> Markup {
                     }
                     div.header-bar {
                         a.site-name href="/" { "tresor" }
-                        (language_switch(ctx))
+                        div.header-switches {
+                            (language_switch(ctx))
+                            (display_switch(ctx))
+                        }
                     }
                     @if ctx.logged_in {
                         (main_navigation(ctx))
@@ -178,6 +185,38 @@ fn language_switch(ctx: &PageContext) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Text size and contrast, each a pair of links to the current page with
+/// `text=` / `contrast=` (see `http::display`); the current choice of each
+/// pair is marked like the current language.
+fn display_switch(ctx: &PageContext) -> Markup {
+    let lang = ctx.lang;
+    let text_sizes = [(TextSize::Normal, Msg::DisplayTextNormal), (TextSize::Large, Msg::DisplayTextLarge)];
+    let contrasts = [(Contrast::Normal, Msg::DisplayContrastNormal), (Contrast::High, Msg::DisplayContrastHigh)];
+    html! {
+        nav.display-switch aria-label=(t(lang, Msg::DisplayNavLabel)) {
+            ul {
+                @for (size, msg) in text_sizes {
+                    li { (display_link(ctx, size, ctx.display.text, msg)) }
+                }
+            }
+            ul {
+                @for (contrast, msg) in contrasts {
+                    li { (display_link(ctx, contrast, ctx.display.contrast, msg)) }
+                }
+            }
+        }
+    }
+}
+
+fn display_link<S: Setting>(ctx: &PageContext, value: S, current: S, msg: Msg) -> Markup {
+    html! {
+        a href=(switch_href(&ctx.current_path, S::NAME, value.code()))
+            aria-current=[(value == current).then_some("true")] {
+            (t(ctx.lang, msg))
         }
     }
 }
@@ -382,16 +421,22 @@ fn evidence_href(id: &str, suffix: &str) -> String {
 /// Anything that is not a local absolute path falls back to `/`, so the
 /// switch can never point to another site.
 fn language_switch_href(current_path: &str, lang: Lang) -> String {
+    switch_href(current_path, "lang", lang_code(lang))
+}
+
+/// The current page with `key=value` set (replacing any earlier `key`), the
+/// page's other query parameters kept; `/` for anything but a local path.
+fn switch_href(current_path: &str, switch: &str, code: &str) -> String {
     let without_fragment = current_path.split('#').next().unwrap_or_default();
     let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
     let path = if super::session::is_local_path(path) { path } else { "/" };
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if key != "lang" {
+        if key != switch {
             serializer.append_pair(&key, &value);
         }
     }
-    serializer.append_pair("lang", lang_code(lang));
+    serializer.append_pair(switch, code);
     format!("{path}?{}", serializer.finish())
 }
 
