@@ -369,7 +369,6 @@ async function journey(page, audit) {
     // The service's defaults, not its maxima (90 days, 3 uses).
     assert.equal(await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').inputValue(), '1', 'one use preselected');
     assert.equal(await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').inputValue(), '30', '30 days preselected');
-    const main = await text(page.locator('main'));
     assert.ok(main.includes('Das Wohngeldgesetz erlaubt der Wohngeldstelle'), 'the legal basis in plain words');
     assert.ok(main.includes('Wenn Sie ablehnen') && main.includes('Sie können Ihre Nachweise auch in der Wohngeldstelle abgeben'),
       'what denying means and other ways');
