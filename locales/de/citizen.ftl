@@ -96,6 +96,7 @@ access-log-own-heading = Was Sie selbst getan haben
 access-log-own-caption = Ihre eigenen Aktionen, die neuesten zuerst
 access-for-service = Für: { $service }
 access-fields = Angaben: { $fields }
+access-reference = Aktenzeichen des Amts: { $reference }
 access-under-grant = Mit Ihrer Freigabe
 access-under-grant-use = { $count }. Nutzung Ihrer Freigabe
 access-log-proof-question = Was heißt „geprüft“?

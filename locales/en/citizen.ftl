@@ -96,6 +96,7 @@ access-log-own-heading = What you did yourself
 access-log-own-caption = Your own actions, newest first
 access-for-service = For: { $service }
 access-fields = Details: { $fields }
+access-reference = The office's case reference: { $reference }
 access-under-grant = With your approval
 access-under-grant-use = Use { $count } of your approval
 access-log-proof-question = What does “checked” mean?

@@ -20,6 +20,7 @@ use crate::audit::merkle::{Hash, verify_inclusion};
 use crate::audit::service::{Covering, SignedCheckpoint};
 use crate::audit::tiles::Tile;
 use crate::audit::{Action, Actor, AuditEntry, Outcome};
+use crate::ids::GrantId;
 use crate::policy::{Lang, Policies};
 use crate::store::StoredAuditEntry;
 
@@ -294,6 +295,16 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
         let public_key = app.vault.signing_public_key();
         let opened =
             log.checkpoint.as_ref().and_then(|c| open_signed(&c.note, app.vault.audit().origin(), &public_key).ok());
+        // The case references of the approvals the entries name (one read of
+        // the citizen's grants, one per approval named).
+        let mut grants: Vec<GrantId> = log
+            .entries
+            .iter()
+            .filter_map(|(stored, _)| AuditEntry::from_stored(stored)?.ok()?.event.targets.grant?.parse().ok())
+            .collect();
+        grants.sort_unstable_by(|a: &GrantId, b| a.as_str().cmp(b.as_str()));
+        grants.dedup();
+        let references = app.vault.grant_references(citizen.citizen(), &grants).await?;
         let items: Vec<pages::AccessLogItem> = log
             .entries
             .iter()
@@ -319,6 +330,11 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
                     fields: targets.fields.iter().map(|field| field_label(policies, lang, field)).collect(),
                     grant_use: targets.grant_use,
                     under_grant: targets.grant.is_some(),
+                    reference: targets
+                        .grant
+                        .as_deref()
+                        .and_then(|grant| grant.parse::<GrantId>().ok())
+                        .and_then(|grant| references.get(&grant).cloned()),
                     result: t(
                         lang,
                         match entry.event.outcome {

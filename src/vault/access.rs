@@ -248,6 +248,28 @@ impl Vault {
         Ok((request, status))
     }
 
+    /// The office's case reference of each of `citizen`'s grants in `ids`
+    /// (the reference of the request it answered); a grant that is not
+    /// theirs, or whose request is gone, has none.
+    pub async fn grant_references(
+        &self,
+        citizen: &CitizenId,
+        ids: &[GrantId],
+    ) -> Result<std::collections::HashMap<GrantId, String>> {
+        let mut references = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(references);
+        }
+        for grant in self.store.grants_of_citizen(citizen).await? {
+            if ids.contains(&grant.id)
+                && let Some(request) = self.store.access_request(&grant.request_id).await?
+            {
+                references.insert(grant.id, request.reference);
+            }
+        }
+        Ok(references)
+    }
+
     /// A request as anyone holding its approve URL sees it (no values).
     pub async fn access_request(&self, id: &RequestId) -> Result<(AccessRequestRecord, RequestStatus)> {
         let request = self.store.access_request(id).await?.ok_or(VaultError::NotFound)?;

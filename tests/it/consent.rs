@@ -332,6 +332,7 @@ async fn end_to_end_housing_benefit(backend: Backend) {
         "Daten an ein Amt gegeben",
         "Für: Wohngeld (Mietzuschuss)",
         "Bruttoeinkommen im Monat",
+        "Aktenzeichen des Amts: AZ 4711/2026",
         "<a href=\"/grants\">1. Nutzung Ihrer Freigabe</a>",
     ] {
         assert!(others.contains(words), "{words} missing from the offices' accesses: {others}");

@@ -564,6 +564,11 @@ pub fn access_for_service(lang: Lang, service: &str) -> String {
     format(lang, "access-for-service", &[("service", service.into())])
 }
 
+/// Access log: the office's case reference.
+pub fn access_reference(lang: Lang, reference: &str) -> String {
+    format(lang, "access-reference", &[("reference", reference.into())])
+}
+
 /// Access log: the fields an access concerned (labels, joined).
 pub fn access_fields(lang: Lang, fields: &str) -> String {
     format(lang, "access-fields", &[("fields", fields.into())])

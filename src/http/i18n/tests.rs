@@ -165,6 +165,7 @@ const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("access-for-service", &["service"]),
     ("revoke-stops", &["department"]),
     ("access-fields", &["fields"]),
+    ("access-reference", &["reference"]),
     ("access-under-grant", &[]),
     ("access-under-grant-use", &["count"]),
     ("access-log-checkpoint", &["count"]),

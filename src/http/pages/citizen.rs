@@ -435,6 +435,8 @@ pub struct AccessLogItem {
     /// Under a grant (an approval the citizen gave): which use of it.
     pub grant_use: Option<u32>,
     pub under_grant: bool,
+    /// The office's case reference of the request the approval answered.
+    pub reference: Option<String>,
     pub result: String,
     /// Some(true): the inclusion proof verified against the checkpoint;
     /// Some(false): it did not; None: newer than the latest checkpoint.
@@ -465,6 +467,9 @@ fn access_log_table(lang: crate::policy::Lang, caption: &str, items: &[&AccessLo
                                 (item.what)
                                 @if let Some(service) = &item.service {
                                     br; (i18n::access_for_service(lang, service))
+                                }
+                                @if let Some(reference) = &item.reference {
+                                    br; (i18n::access_reference(lang, reference))
                                 }
                                 @if !item.fields.is_empty() {
                                     br; (i18n::access_fields(lang, &item.fields.join(", ")))

@@ -925,6 +925,7 @@ fn log_item(sequence: u64, by_others: bool) -> AccessLogItem {
         fields: if by_others { vec!["Bruttoeinkommen".to_owned(), EVIL.to_owned()] } else { Vec::new() },
         grant_use: by_others.then_some(2),
         under_grant: by_others,
+        reference: by_others.then(|| "AZ <4711>".to_owned()),
         result: "erfolgt".to_owned(),
         proof_ok: if by_others { None } else { Some(true) },
     }
@@ -941,6 +942,7 @@ fn access_log_lists_offices_first_apart_from_own_actions_in_local_time() {
     assert!(others.contains("Für: Wohngeld"));
     assert!(others.contains("Angaben: Bruttoeinkommen, &lt;script&gt;"), "escaped: {others}");
     assert!(others.contains("<a href=\"/grants\">2. Nutzung Ihrer Freigabe</a>"));
+    assert!(others.contains("Aktenzeichen des Amts: AZ &lt;4711&gt;"), "{others}");
     assert!(others.contains("folgt bald"));
     assert_eq!(own.matches("<tr id=\"entry-").count(), 2);
     // 10:00 UTC in November is 11:00 in Berlin.
