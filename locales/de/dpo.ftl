@@ -24,7 +24,7 @@ dpo-outcome-success = erfolgreich
 dpo-outcome-refused = abgelehnt
 dpo-outcome-failed = fehlgeschlagen
 dpo-search = Suchen
-dpo-results-caption = Gefundene Einträge, älteste zuerst
+dpo-results-caption = Gefundene Einträge, neueste zuerst
 dpo-no-results = Keine Einträge passen zu diesen Filtern.
 dpo-column-sequence = Nr.
 dpo-column-time = Zeit (UTC)
@@ -72,3 +72,37 @@ verify-witness-not-yet = Zeuge { $name } hat seit dem Start noch keinen Prüfpun
 verify-witness-trouble = Zeuge { $name } ist gerade nicht erreichbar oder lehnt ab ({ $problem }).
 verify-witness-rollback = Zeuge { $name } kennt schon { $witness_size } Einträge, das Protokoll hat nur { $log_size }. Es wurde zurückgesetzt oder gekürzt.
 verify-witness-fork = Zeuge { $name } lehnt ab: Die { $size } Einträge setzen die { $old_size } nicht fort, die er bestätigt hat. Die Vergangenheit des Protokolls wurde verändert.
+
+## Data-protection officers' pages in plain words
+
+action-request-expire = Anfrage abgelaufen
+action-policy-load = Regeln geladen
+action-key-operation = Schlüssel verwendet
+action-audit-query = Protokoll vom Datenschutz abgefragt
+dpo-actor-citizen = Bürgerin/Bürger
+dpo-citizen-hint = Die pseudonyme Kennung: 32 Zeichen aus 0–9 und a–f. Sie steht in der Spalte „Betrifft“. Leer lassen für alle.
+dpo-short-id-hint = Die Kennungen sind gekürzt. Ein Klick auf eine Kennung unter „Betrifft“ zeigt alle Einträge zu dieser Person.
+dpo-period-label = Zeitraum
+dpo-period-all = Alle Monate
+dpo-period-show = Anzeigen
+dpo-results-caption-oldest-first = Gefundene Einträge, älteste zuerst
+dpo-period-last = { $count ->
+    [1] Letzter Monat
+   *[other] Letzte { $count } Monate
+}
+dpo-period-shown = Gezeigt: { $first } bis { $last }.
+dpo-period-shown-all = Gezeigt: alle Monate bis { $last }.
+month-year = { $month ->
+    [1] Januar
+    [2] Februar
+    [3] März
+    [4] April
+    [5] Mai
+    [6] Juni
+    [7] Juli
+    [8] August
+    [9] September
+    [10] Oktober
+    [11] November
+   *[12] Dezember
+} { $year }

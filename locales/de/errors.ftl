@@ -161,6 +161,7 @@ error-invalid-filter = { $problem ->
     [not-a-citizen] Das ist keine gültige Kennung einer Bürgerin oder eines Bürgers.
     [not-a-sequence] Bitte die Nummer eines Eintrags angeben.
     [limit-out-of-range] Bitte eine Zahl von 1 bis 1000 angeben.
+    [unknown-period] Bitte einen der angebotenen Zeiträume wählen.
     [to-before-from] Das End-Datum darf nicht vor dem Start-Datum liegen.
    *[after-and-before] Bitte entweder „after“ (älteste zuerst) oder „before“ (neueste zuerst) angeben, nicht beides.
 }

@@ -24,7 +24,7 @@ dpo-outcome-success = successful
 dpo-outcome-refused = refused
 dpo-outcome-failed = failed
 dpo-search = Search
-dpo-results-caption = Matching entries, oldest first
+dpo-results-caption = Matching entries, newest first
 dpo-no-results = No entries match these filters.
 dpo-column-sequence = No.
 dpo-column-time = Time (UTC)
@@ -72,3 +72,37 @@ verify-witness-not-yet = Witness { $name } has not cosigned a checkpoint since s
 verify-witness-trouble = Witness { $name } cannot be reached or refuses right now ({ $problem }).
 verify-witness-rollback = Witness { $name } has already seen { $witness_size } entries, but the log has only { $log_size }. It was rolled back or cut short.
 verify-witness-fork = Witness { $name } refuses: the { $size } entries do not extend the { $old_size } it confirmed. The log's history was changed.
+
+## Data-protection officers' pages in plain words
+
+action-request-expire = Request expired
+action-policy-load = Rules loaded
+action-key-operation = Key used
+action-audit-query = Log queried by data protection
+dpo-actor-citizen = Citizen
+dpo-citizen-hint = The pseudonymous id: 32 characters from 0–9 and a–f. You find it in the column “Concerns”. Leave empty for all.
+dpo-short-id-hint = The ids are shortened. Click an id under “Concerns” to see all entries about this person.
+dpo-period-label = Period
+dpo-period-all = All months
+dpo-period-show = Show
+dpo-results-caption-oldest-first = Matching entries, oldest first
+dpo-period-last = { $count ->
+    [1] Last month
+   *[other] Last { $count } months
+}
+dpo-period-shown = Shown: { $first } to { $last }.
+dpo-period-shown-all = Shown: all months up to { $last }.
+month-year = { $month ->
+    [1] January
+    [2] February
+    [3] March
+    [4] April
+    [5] May
+    [6] June
+    [7] July
+    [8] August
+    [9] September
+    [10] October
+    [11] November
+   *[12] December
+} { $year }

@@ -161,6 +161,7 @@ error-invalid-filter = { $problem ->
     [not-a-citizen] This is not a valid citizen id.
     [not-a-sequence] Please give the number of an entry.
     [limit-out-of-range] Please give a number from 1 to 1000.
+    [unknown-period] Please choose one of the offered periods.
     [to-before-from] The end date must not be before the start date.
    *[after-and-before] Please give either “after” (oldest first) or “before” (newest first), not both.
 }

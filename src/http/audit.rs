@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::i18n::{Msg, t};
+use super::i18n::{self, Msg, t};
 use super::pages;
 use super::session::CitizenSession;
 use super::web::Page;
@@ -19,7 +19,7 @@ use crate::audit::checkpoint::open_signed;
 use crate::audit::merkle::{Hash, verify_inclusion};
 use crate::audit::service::{Covering, SignedCheckpoint};
 use crate::audit::tiles::Tile;
-use crate::audit::{Action, Actor, AuditEntry, Outcome};
+use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::ids::GrantId;
 use crate::policy::{Lang, Policies};
 use crate::store::StoredAuditEntry;
@@ -324,7 +324,7 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
                     sequence: entry.sequence,
                     time: entry.time,
                     who: actor_label(policies, lang, &entry.event.actor, &me),
-                    what: t(lang, action_message(entry.event.action)).to_owned(),
+                    what: t(lang, i18n::action_message(entry.event.action)).to_owned(),
                     by_others,
                     service: targets.service.as_deref().map(|service| policies.service_name(service, lang)),
                     fields: targets.fields.iter().map(|field| field_label(policies, lang, field)).collect(),
@@ -382,23 +382,5 @@ fn actor_label(policies: &Policies, lang: Lang, actor: &Actor, me: &str) -> Stri
         Actor::Department(department) => policies.department_name(department, lang),
         Actor::Staff(_) => t(lang, Msg::ActorStaff).to_owned(),
         Actor::System => t(lang, Msg::ActorSystem).to_owned(),
-    }
-}
-
-fn action_message(action: Action) -> Msg {
-    match action {
-        Action::Login => Msg::ActionLogin,
-        Action::Logout => Msg::ActionLogout,
-        Action::EvidenceUpload => Msg::ActionUpload,
-        Action::EvidenceView => Msg::ActionView,
-        Action::EvidenceDownload => Msg::ActionDownload,
-        Action::EvidenceDelete => Msg::ActionDelete,
-        Action::AccountErase => Msg::ActionErase,
-        Action::Release => Msg::ActionRelease,
-        Action::AccessRequestCreate => Msg::ActionRequestCreate,
-        Action::AccessRequestApprove => Msg::ActionRequestApprove,
-        Action::AccessRequestDeny => Msg::ActionRequestDeny,
-        Action::GrantRevoke => Msg::ActionGrantRevoke,
-        _ => Msg::ActionOther,
     }
 }

@@ -23,11 +23,19 @@ fn pdf(bytes: usize) -> Vec<u8> {
     file
 }
 
-/// The shipped evidence types plus a staff.toml naming clara as DPO.
+/// The shipped evidence types, departments and services plus a staff.toml
+/// naming clara as DPO.
 pub(crate) fn policy_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/evidence-types.toml");
-    std::fs::copy(shipped, dir.path().join("evidence-types.toml")).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for file in ["evidence-types.toml", "departments.toml"] {
+        std::fs::copy(shipped.join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("services")).unwrap();
+    for service in std::fs::read_dir(shipped.join("services")).unwrap() {
+        let service = service.unwrap().path();
+        std::fs::copy(&service, dir.path().join("services").join(service.file_name().unwrap())).unwrap();
+    }
     std::fs::write(
         dir.path().join("staff.toml"),
         format!("[[dpo]]\nissuer = \"staff\"\nsubject = \"{}\"\n", persona_sub(DPO)),
@@ -75,11 +83,9 @@ async fn anna_acts(app: &TestApp) -> (reqwest::Client, String) {
     (anna, citizen)
 }
 
-/// Department releases, recorded the way the department API will: three
-/// successful ones by wohngeld, one successful and one refused by kita (with
-/// a reason that would be a spreadsheet formula).
-async fn departments_access(app: &TestApp, citizen: &str) {
-    let release = |department: &str, service: &str, outcome: Outcome, reason: Option<&str>| AuditEvent {
+/// A release to a department, recorded the way the department API does.
+fn release(citizen: &str, department: &str, service: &str, outcome: Outcome, reason: Option<&str>) -> AuditEvent {
+    AuditEvent {
         actor: Actor::Department(department.to_owned()),
         action: Action::Release,
         targets: Targets {
@@ -90,13 +96,20 @@ async fn departments_access(app: &TestApp, citizen: &str) {
         },
         outcome,
         reason: reason.map(str::to_owned),
-    };
+    }
+}
+
+/// Department releases: three successful ones by the Wohngeldstelle, one
+/// successful and one refused by the Kita-Amt (with a reason that would be
+/// a spreadsheet formula).
+async fn departments_access(app: &TestApp, citizen: &str) {
     let audit = app.state.vault.audit();
     for _ in 0..3 {
-        audit.record(release("wohngeld", "wohngeld-antrag", Outcome::Success, None)).await.unwrap();
+        audit.record(release(citizen, "wohngeldstelle", "housing_benefit", Outcome::Success, None)).await.unwrap();
     }
-    audit.record(release("kita", "kita-platz", Outcome::Success, None)).await.unwrap();
-    audit.record(release("kita", "kita-platz", Outcome::Refused, Some("=SUM(1,2)"))).await.unwrap();
+    audit.record(release(citizen, "kita_amt", "daycare_fee_reduction", Outcome::Success, None)).await.unwrap();
+    let refused = release(citizen, "kita_amt", "daycare_fee_reduction", Outcome::Refused, Some("=SUM(1,2)"));
+    audit.record(refused).await.unwrap();
 }
 
 async fn entries(browser: &reqwest::Client, app: &TestApp, query: &str) -> Value {
@@ -131,7 +144,45 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     assert_eq!(landing.url().path(), "/dpo");
     let page = landing.text().await.unwrap();
     assert!(page.contains(&anna_id), "the DPO sees anna's entries");
-    assert!(page.contains("evidence_upload") && page.contains("<caption>"), "a results table");
+    assert!(page.contains("<caption>"), "a results table");
+
+    // The page is in plain words: names, actions and actors, never the ids.
+    let page = dpo.get(app.url("/dpo?lang=en")).send().await.unwrap().text().await.unwrap();
+    let (form, table) = page.split_once("<tbody>").expect("a results table");
+    for words in [
+        "<td>Housing Benefit Office</td><td>Data given to an office</td><td>successful</td>",
+        "<td>Day-care Office (Youth Welfare Office)</td><td>Data given to an office</td><td>refused</td>",
+        "<td>Housing benefit (rent subsidy)</td>",
+        "<td>Day-care fee reduction</td>",
+        "<td>Evidence uploaded</td>",
+        &format!("<td>Citizen <code title=\"{anna_id}\">{}…</code></td>", &anna_id[..8]),
+        &format!("<a href=\"/dpo?citizen={anna_id}&amp;lang=en\"><code title=\"{anna_id}\">"),
+    ] {
+        assert!(table.contains(words), "{words} missing: {table}");
+    }
+    for id in ["wohngeldstelle", "kita_amt", "housing_benefit", "daycare_fee_reduction", "evidence_upload", ">release<"]
+    {
+        assert!(!table.contains(id), "{id} shown: {table}");
+    }
+    // The filters offer the known departments, services and actions by name.
+    assert!(
+        form.contains(
+            "<select id=\"dpo-filter-department\" name=\"department\"><option value=\"\">All</option>\
+             <option value=\"wohngeldstelle\">Housing Benefit Office</option>\
+             <option value=\"strassenverkehrsbehoerde\">Road Traffic Authority</option>\
+             <option value=\"kita_amt\">Day-care Office (Youth Welfare Office)</option></select>"
+        ),
+        "{form}"
+    );
+    assert!(form.contains("<option value=\"resident_parking_permit\">Resident parking permit</option>"), "{form}");
+    assert!(form.contains("<option value=\"evidence_upload\">Evidence uploaded</option>"), "{form}");
+    assert!(form.contains("type=\"text\" id=\"dpo-filter-citizen\" name=\"citizen\""), "{form}");
+    let chosen =
+        dpo.get(app.url("/dpo?department=kita_amt&service=daycare_fee_reduction&lang=de")).send().await.unwrap();
+    let chosen = chosen.text().await.unwrap();
+    assert!(chosen.contains("<option value=\"kita_amt\" selected>Kita-Amt (Jugendamt)</option>"), "{chosen}");
+    assert!(chosen.contains("<option value=\"daycare_fee_reduction\" selected>Ermäßigung der Kita-Gebühren</option>"));
+    assert!(!chosen.contains("<td>Wohngeldstelle</td>"), "filtered by department: {chosen}");
 
     // Filters narrow the results.
     let all = entries(&dpo, &app, "limit=1000").await;
@@ -151,10 +202,10 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
         assert_eq!(entry["action"], "evidence_view");
         assert_eq!(entry["subject"], anna_id.as_str());
     }
-    let wohngeld = entries(&dpo, &app, "department=wohngeld&action=release").await;
+    let wohngeld = entries(&dpo, &app, "department=wohngeldstelle&action=release").await;
     assert_eq!(entry_list(&wohngeld).len(), 3);
-    assert!(entry_list(&wohngeld).iter().all(|e| e["service"] == "wohngeld-antrag" && e["actor_kind"] == "department"));
-    let refused = entries(&dpo, &app, "service=kita-platz&outcome=refused").await;
+    assert!(entry_list(&wohngeld).iter().all(|e| e["service"] == "housing_benefit" && e["actor_kind"] == "department"));
+    let refused = entries(&dpo, &app, "service=daycare_fee_reduction&outcome=refused").await;
     assert_eq!(entry_list(&refused).len(), 1);
     assert_eq!(entry_list(&refused)[0]["reason"], "=SUM(1,2)");
     let today = app.clock.now().date_naive();
@@ -292,16 +343,17 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     let stats = stats.text().await.unwrap();
     assert!(stats.contains("<svg") && stats.contains("role=\"img\""), "{stats}");
     assert!(stats.contains("<title id=\"stats-chart-title\">") && stats.contains("<desc"), "{stats}");
-    let month = tresor::http::i18n::german_month(app.clock.now());
+    let month =
+        tresor::http::i18n::month_label(tresor::policy::Lang::En, &tresor::http::i18n::german_month(app.clock.now()));
     assert!(
         stats.contains(&format!(
-            "<th scope=\"row\">wohngeld</th><td>{month}</td><td class=\"number\">3</td><td class=\"number\">0</td>"
+            "<th scope=\"row\">Housing Benefit Office</th><td>{month}</td><td class=\"number\">3</td><td class=\"number\">0</td>"
         )),
         "{stats}"
     );
     assert!(
         stats.contains(&format!(
-            "<th scope=\"row\">kita</th><td>{month}</td><td class=\"number\">1</td><td class=\"number\">1</td>"
+            "<th scope=\"row\">Day-care Office (Youth Welfare Office)</th><td>{month}</td><td class=\"number\">1</td><td class=\"number\">1</td>"
         )),
         "{stats}"
     );
@@ -309,6 +361,73 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
     assert!(stats.contains(">3</text>") && stats.contains(">1</text>"), "the bars carry their numbers");
     let after_stats = entries(&dpo, &app, "action=audit_query&limit=1000").await;
     assert!(entry_list(&after_stats).iter().any(|e| e["reason"] == "dpo_stats"));
+    app.stop().await;
+}
+
+/// The statistics count the chosen period only (the last 12 months unless
+/// chosen otherwise), say which it is, and refuse a period they do not offer.
+async fn dpo_stats_count_the_chosen_period(backend: Backend) {
+    let policies = policy_dir();
+    // Sessions that outlast the four months the test's clock jumps.
+    let app = TestApp::start_with(TestAppOptions {
+        staff_issuer: true,
+        policy_dir: Some(policies.path().to_owned()),
+        adjust_config: Some(|config| {
+            config.session_idle_timeout_seconds = 200 * 24 * 3600;
+            config.session_absolute_timeout_seconds = 200 * 24 * 3600;
+        }),
+        ..TestAppOptions::new(backend)
+    })
+    .await;
+    let (_anna, anna_id) = anna_acts(&app).await;
+    let dpo = TestApp::browser();
+    assert_eq!(app.staff_login(&dpo, DPO).await.status(), 200);
+    departments_access(&app, &anna_id).await;
+    let then = tresor::http::i18n::german_month(app.clock.now());
+    // Four months later, one more release by the Wohngeldstelle.
+    app.clock.advance(chrono::Duration::days(122));
+    let now = tresor::http::i18n::german_month(app.clock.now());
+    let audit = app.state.vault.audit();
+    audit.record(release(&anna_id, "wohngeldstelle", "housing_benefit", Outcome::Success, None)).await.unwrap();
+    let label = |month: &str| tresor::http::i18n::month_label(tresor::policy::Lang::En, month);
+    let row = |month: &str, granted: u32| {
+        format!(
+            "<th scope=\"row\">Housing Benefit Office</th><td>{}</td><td class=\"number\">{granted}</td>",
+            label(month)
+        )
+    };
+
+    let stats = dpo.get(app.url("/dpo/stats?lang=en")).send().await.unwrap().text().await.unwrap();
+    let first = tresor::http::i18n::months_back(&now, 11).unwrap();
+    assert!(stats.contains(&format!("<strong>Shown: {} to {}.</strong>", label(&first), label(&now))), "{stats}");
+    assert!(stats.contains("<option value=\"12\" selected>Last 12 months</option>"), "{stats}");
+    assert!(stats.contains(&row(&then, 3)) && stats.contains(&row(&now, 1)), "{stats}");
+
+    let recent = dpo.get(app.url("/dpo/stats?period=3&lang=en")).send().await.unwrap();
+    assert_eq!(recent.status(), 200);
+    let recent = recent.text().await.unwrap();
+    let first = tresor::http::i18n::months_back(&now, 2).unwrap();
+    assert!(recent.contains(&format!("<strong>Shown: {} to {}.</strong>", label(&first), label(&now))), "{recent}");
+    assert!(recent.contains(&row(&now, 1)), "{recent}");
+    assert!(!recent.contains(&label(&then)), "the older month is not counted: {recent}");
+    assert!(!recent.contains("Day-care Office"), "{recent}");
+    assert_eq!(recent.matches("<rect").count(), 1);
+
+    let all = dpo.get(app.url("/dpo/stats?period=all&lang=de")).send().await.unwrap().text().await.unwrap();
+    let german = |month: &str| tresor::http::i18n::month_label(tresor::policy::Lang::De, month);
+    assert!(all.contains(&format!("<strong>Gezeigt: alle Monate bis {}.</strong>", german(&now))), "{all}");
+    assert!(all.contains("<option value=\"all\" selected>Alle Monate</option>"), "{all}");
+    assert!(all.contains(&german(&then)) && all.contains("Kita-Amt (Jugendamt)"), "{all}");
+
+    for bad in ["period=7", "period=letzte", "period=3&period=6"] {
+        let refused = dpo.get(app.url(&format!("/dpo/stats?{bad}&lang=en"))).send().await.unwrap();
+        assert_eq!(refused.status(), 400, "{bad}");
+        let html = refused.text().await.unwrap();
+        assert!(html.contains("aria-invalid=\"true\"") && !html.contains("<svg"), "{bad}: {html}");
+        if bad != "period=3&period=6" {
+            assert!(html.contains("Please choose one of the offered periods."), "{bad}: {html}");
+        }
+    }
     app.stop().await;
 }
 
@@ -514,6 +633,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     dpo_queries_filters_and_exports,
+    dpo_stats_count_the_chosen_period,
     verify_reports_an_untouched_log_and_a_forged_checkpoint,
     verify_page_and_cli_find_a_rewritten_subject_column,
     citizen_and_staff_sessions_do_not_mix,

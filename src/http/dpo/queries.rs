@@ -1,6 +1,8 @@
 //! The DPO's queries: filters, the query page and JSON, exports, statistics.
 
 use super::*;
+use crate::http::i18n::Msg;
+use crate::policy::{Lang, Policies};
 
 /// A parsed DPO request: the store filter, paging, and the raw values for
 /// showing the form again.
@@ -37,6 +39,7 @@ enum FilterProblem {
     LimitOutOfRange,
     ToBeforeFrom,
     AfterAndBefore,
+    UnknownPeriod,
 }
 
 impl FilterProblem {
@@ -55,6 +58,7 @@ impl FilterProblem {
             Self::LimitOutOfRange => "limit-out-of-range",
             Self::ToBeforeFrom => "to-before-from",
             Self::AfterAndBefore => "after-and-before",
+            Self::UnknownPeriod => "unknown-period",
         }
     }
 }
@@ -257,17 +261,21 @@ pub async fn query_page(
         Err(error) => return error_page(&app, &headers, lang_hint.as_deref(), error, false),
     };
     let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
-    let actions: Vec<&'static str> = ALL_ACTIONS.iter().map(|action| action.as_str()).collect();
+    let policies = app.vault.policies();
+    let choices = FilterChoices::new(policies, ctx.lang);
     let request = match parse_dpo_request(Some(&raw)) {
         Ok(request) => request,
         Err(error) => {
             let view = pages::DpoQueryView {
                 filter: raw_values(&raw),
-                actions,
+                actions: choices.actions,
+                departments: choices.departments,
+                services: choices.services,
                 filter_error: Some((error.parameter.to_owned(), ApiError::from(error).message(ctx.lang))),
                 rows: Vec::new(),
                 next_href: None,
                 export_query: String::new(),
+                oldest_first: false,
             };
             return respond(&app, &ctx, StatusCode::BAD_REQUEST, pages::dpo_query_page(&ctx, &view));
         }
@@ -282,33 +290,80 @@ pub async fn query_page(
             let separator = if export_query.is_empty() { "" } else { "&" };
             format!("/dpo?{export_query}{separator}{cursor}={}&lang={}", last.sequence, i18n::lang_code(ctx.lang))
         });
-        let rows = rows
-            .iter()
-            .map(|row| pages::DpoEntryRow {
-                sequence: row.sequence,
-                time: row.time,
-                actor_kind: row.actor_kind.clone(),
-                actor_id: row.actor_id.clone(),
-                action: row.action.clone(),
-                outcome: row.outcome.clone(),
-                subject: row.subject.clone(),
-                department: row.department.clone(),
-                service: row.service.clone(),
-                reason: reason_of(row),
-            })
-            .collect();
+        let rows = rows.iter().map(|row| entry_row(policies, ctx.lang, row)).collect();
         let view = pages::DpoQueryView {
             filter: request.values.clone(),
-            actions,
+            actions: choices.actions,
+            departments: choices.departments,
+            services: choices.services,
             filter_error: None,
             rows,
             next_href,
             export_query,
+            oldest_first: request.after.is_some(),
         };
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_query_page(&ctx, &view)))
     }
     .await;
     result.unwrap_or_else(|error| error_page(&app, &headers, lang_hint.as_deref(), error, true))
+}
+
+/// The choices of the filter form, as (value, words): every action, and
+/// the departments and services the policy knows, by name.
+struct FilterChoices {
+    actions: Vec<(String, String)>,
+    departments: Vec<(String, String)>,
+    services: Vec<(String, String)>,
+}
+
+impl FilterChoices {
+    fn new(policies: &Policies, lang: Lang) -> Self {
+        Self {
+            actions: ALL_ACTIONS
+                .iter()
+                .map(|action| (action.as_str().to_owned(), i18n::t(lang, i18n::action_message(*action)).to_owned()))
+                .collect(),
+            departments: policies
+                .departments
+                .iter()
+                .map(|department| (department.id.clone(), department.name.get(lang).to_owned()))
+                .collect(),
+            services: policies
+                .services
+                .iter()
+                .map(|service| (service.id.clone(), service.name.get(lang).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// A stored entry in words for the results table: department and service
+/// by name (the id when the policy no longer has it), the action and the
+/// actor in words. The exports and the JSON keep the ids.
+fn entry_row(policies: &Policies, lang: Lang, row: &StoredAuditEntry) -> pages::DpoEntryRow {
+    let action = ALL_ACTIONS
+        .into_iter()
+        .find(|action| action.as_str() == row.action)
+        .map_or_else(|| row.action.clone(), |action| i18n::t(lang, i18n::action_message(action)).to_owned());
+    let (actor, actor_id) = match (row.actor_kind.as_str(), row.actor_id.as_deref()) {
+        ("department", Some(department)) => (policies.department_name(department, lang), None),
+        ("citizen", id) => (i18n::t(lang, Msg::DpoActorCitizen).to_owned(), id.map(str::to_owned)),
+        ("staff", id) => (i18n::t(lang, Msg::ActorStaff).to_owned(), id.map(str::to_owned)),
+        ("system", _) => (i18n::t(lang, Msg::ActorSystem).to_owned(), None),
+        (kind, id) => (kind.to_owned(), id.map(str::to_owned)),
+    };
+    pages::DpoEntryRow {
+        sequence: row.sequence,
+        time: row.time,
+        actor,
+        actor_id,
+        action,
+        outcome: row.outcome.clone(),
+        subject: row.subject.clone(),
+        department: row.department.as_deref().map(|department| policies.department_name(department, lang)),
+        service: row.service.as_deref().map(|service| policies.service_name(service, lang)),
+        reason: reason_of(row),
+    }
 }
 
 /// One entry as the JSON API and the JSON Lines export give it.
@@ -506,8 +561,53 @@ fn csv_line(out: &mut String, row: &StoredAuditEntry) {
 
 // --- statistics --------------------------------------------------------------------------
 
+/// The periods the statistics offer: the last so many months.
+const STATS_PERIODS: [u32; 4] = [3, 6, 12, 24];
+/// The period without a choice (and without dates): the last 12 months.
+const DEFAULT_STATS_PERIOD: u32 = 12;
+
+/// The statistics' `period`: `3`, `6`, `12` or `24` (the last so many
+/// months, German time, this one included) or `all`; Ok(None) when not
+/// given. The rest of the query string is the query page's filter.
+fn split_period(raw: &str) -> Result<(Option<Option<u32>>, String), FilterError> {
+    let mut period = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if key != "period" {
+            rest.append_pair(&key, &value);
+            continue;
+        }
+        let parameter = "period";
+        if period.is_some() {
+            return Err(FilterError { parameter, problem: FilterProblem::Repeated });
+        }
+        period = Some(match value.trim() {
+            "" => None,
+            "all" => Some(None),
+            value => Some(Some(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|months| STATS_PERIODS.contains(months))
+                    .ok_or(FilterError { parameter, problem: FilterProblem::UnknownPeriod })?,
+            )),
+        });
+    }
+    Ok((period.flatten(), rest.finish()))
+}
+
+/// The choices of the period control, as (value, words).
+fn period_choices(lang: Lang) -> Vec<(String, String)> {
+    STATS_PERIODS
+        .iter()
+        .map(|months| (months.to_string(), i18n::period_last_months(lang, *months)))
+        .chain([("all".to_owned(), i18n::t(lang, Msg::DpoPeriodAll).to_owned())])
+        .collect()
+}
+
 /// `GET /dpo/stats`: successful and refused releases per department and
-/// month (German time), as a chart and a table. Takes the same time,
+/// month (German time), as a chart and a table, for a period (the last 12
+/// months unless `period` or dates say otherwise). Takes the same time,
 /// department and service filters as the query page.
 pub async fn stats_page(
     State(app): State<AppState>,
@@ -521,11 +621,55 @@ pub async fn stats_page(
     let result = async {
         let dpo = require_dpo(&app, &headers, &staff).await?;
         let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
-        let request = parse_dpo_request(Some(&raw))?;
-        let filter = AuditFilter { action: Some(Action::Release.as_str()), outcome: None, ..request.filter };
+        let parsed = split_period(&raw).and_then(|(period, rest)| Ok((period, parse_dpo_request(Some(&rest))?)));
+        let (period, request) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let view = pages::DpoStatsView {
+                    rows: Vec::new(),
+                    periods: period_choices(ctx.lang),
+                    period: String::new(),
+                    shown: None,
+                    filter_error: Some((error.parameter.to_owned(), ApiError::from(error).message(ctx.lang))),
+                };
+                return Ok(respond(&app, &ctx, StatusCode::BAD_REQUEST, pages::dpo_stats_page(&ctx, &view)));
+            }
+        };
+        let dated = request.filter.from.is_some() || request.filter.until.is_some();
+        let period = period.unwrap_or(if dated { None } else { Some(DEFAULT_STATS_PERIOD) });
+        let this_month = i18n::german_month(app.vault.clock().now());
+        let start = period
+            .and_then(|months| i18n::months_back(&this_month, months.saturating_sub(1)))
+            .and_then(|month| i18n::german_month_start(&month));
+        let from = match (request.filter.from, start) {
+            (Some(from), Some(start)) => Some(from.max(start)),
+            (from, start) => from.or(start),
+        };
+        let last_month = request
+            .filter
+            .until
+            .map_or(this_month, |until| i18n::german_month(until - chrono::Duration::microseconds(1)));
+        let filter = AuditFilter { action: Some(Action::Release.as_str()), outcome: None, from, ..request.filter };
         let query = record_query(&app, &dpo, &filter, "dpo_stats").await?;
-        let rows = department_stats(&query).await?;
-        Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &rows)))
+        let policies = app.vault.policies();
+        let rows = department_stats(&query)
+            .await?
+            .into_iter()
+            .map(|((month, department), (granted, refused))| pages::DpoStatsRow {
+                department: department.map(|department| policies.department_name(&department, ctx.lang)),
+                month: i18n::month_label(ctx.lang, &month),
+                granted,
+                refused,
+            })
+            .collect();
+        let view = pages::DpoStatsView {
+            rows,
+            periods: period_choices(ctx.lang),
+            period: period.map_or_else(|| "all".to_owned(), |months| months.to_string()),
+            shown: Some(i18n::period_shown(ctx.lang, from.map(i18n::german_month).as_deref(), &last_month)),
+            filter_error: None,
+        };
+        Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &view)))
     }
     .await;
     result.unwrap_or_else(|error| {
@@ -534,10 +678,12 @@ pub async fn stats_page(
     })
 }
 
-/// Count matching entries by (month, department), scanning the log a page
-/// at a time.
-async fn department_stats(query: &DpoQuery) -> ApiResult<Vec<pages::DpoStatsRow>> {
-    let mut counts: BTreeMap<(String, Option<String>), (u64, u64)> = BTreeMap::new();
+/// Granted and refused releases by (month `YYYY-MM`, department id).
+type StatsCounts = BTreeMap<(String, Option<String>), (u64, u64)>;
+
+/// Count the matching entries, scanning the log a page at a time.
+async fn department_stats(query: &DpoQuery) -> ApiResult<StatsCounts> {
+    let mut counts = StatsCounts::new();
     let mut after = None;
     loop {
         let rows = query.oldest_first(SCAN_PAGE, after).await?;
@@ -554,10 +700,7 @@ async fn department_stats(query: &DpoQuery) -> ApiResult<Vec<pages::DpoStatsRow>
         }
         after = rows.last().map(|row| sequence_u64(row.sequence));
     }
-    Ok(counts
-        .into_iter()
-        .map(|((month, department), (granted, refused))| pages::DpoStatsRow { department, month, granted, refused })
-        .collect())
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -594,5 +737,21 @@ mod tests {
             let api: ApiError = error.into();
             assert_eq!((api.status, api.code), (StatusCode::BAD_REQUEST, ErrorCode::InvalidFilter), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_statistics_period_is_one_of_the_offered() {
+        assert_eq!(
+            split_period("period=6&department=kita_amt").expect("valid"),
+            (Some(Some(6)), "department=kita_amt".to_owned())
+        );
+        assert_eq!(split_period("period=all").expect("valid").0, Some(None));
+        assert_eq!(split_period("period=&lang=en").expect("valid"), (None, "lang=en".to_owned()));
+        for bad in ["period=7", "period=-3", "period=12months", "period=3&period=6", "period=%00"] {
+            let api: ApiError = split_period(bad).expect_err(bad).into();
+            assert_eq!((api.status, api.code), (StatusCode::BAD_REQUEST, ErrorCode::InvalidFilter), "{bad}");
+        }
+        let api: ApiError = split_period("period=5").expect_err("not offered").into();
+        assert_eq!(api.message(Lang::En), "Please choose one of the offered periods.");
     }
 }

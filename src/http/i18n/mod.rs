@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Offset, Utc, Weekday};
 
+use crate::audit::Action;
 use crate::policy::{FieldKind, Lang, LoginLevel};
 
 mod catalogue;
@@ -285,6 +286,17 @@ messages! {
     DpoVerifyOk = "dpo-verify-ok",
     DpoVerifyFailed = "dpo-verify-failed",
     DpoVerifyWhat = "dpo-verify-what",
+    ActionRequestExpire = "action-request-expire",
+    ActionPolicyLoad = "action-policy-load",
+    ActionKeyOperation = "action-key-operation",
+    ActionAuditQuery = "action-audit-query",
+    DpoActorCitizen = "dpo-actor-citizen",
+    DpoCitizenHint = "dpo-citizen-hint",
+    DpoShortIdHint = "dpo-short-id-hint",
+    DpoPeriodLabel = "dpo-period-label",
+    DpoPeriodAll = "dpo-period-all",
+    DpoPeriodShow = "dpo-period-show",
+    DpoResultsCaptionOldestFirst = "dpo-results-caption-oldest-first",
     // Consent (a department's access request) and grants
     NavGrants = "nav-grants",
     GoToMyGrants = "go-to-my-grants",
@@ -385,6 +397,73 @@ pub fn error_title(lang: Lang, status: u16) -> String {
 /// The month of `at` in German civil time, as `YYYY-MM` (for statistics).
 pub fn german_month(at: DateTime<Utc>) -> String {
     to_german_time(at).format("%Y-%m").to_string()
+}
+
+/// The first instant of a month of German civil time (`YYYY-MM`), in UTC;
+/// None for anything else. Daylight saving never switches on the 1st.
+pub fn german_month_start(month: &str) -> Option<DateTime<Utc>> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?;
+    [1, 2]
+        .into_iter()
+        .map(|hours| (first - Duration::hours(hours)).and_utc())
+        .find(|at| to_german_time(*at).naive_local() == first)
+}
+
+/// `YYYY-MM` of the month `back` months before the one given (same format).
+pub fn months_back(month: &str, back: u32) -> Option<String> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    Some(first.checked_sub_months(chrono::Months::new(back))?.format("%Y-%m").to_string())
+}
+
+/// A month (`YYYY-MM`) in words: "Mai 2026", "May 2026"; as given when it
+/// is not one.
+pub fn month_label(lang: Lang, month: &str) -> String {
+    match NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d") {
+        Ok(first) => {
+            format(lang, "month-year", &[("month", first.month().into()), ("year", first.year().to_string().into())])
+        }
+        Err(_) => month.to_owned(),
+    }
+}
+
+/// An option of the statistics' period control: the last `months` months.
+pub fn period_last_months(lang: Lang, months: u32) -> String {
+    format(lang, "dpo-period-last", &[("count", months.into())])
+}
+
+/// Which months the statistics count: from the first to the last (both
+/// included, in words), or every month up to the last when `first` is None.
+pub fn period_shown(lang: Lang, first: Option<&str>, last: &str) -> String {
+    let last = month_label(lang, last);
+    match first {
+        Some(first) => {
+            format(lang, "dpo-period-shown", &[("first", month_label(lang, first).into()), ("last", last.into())])
+        }
+        None => format(lang, "dpo-period-shown-all", &[("last", last.into())]),
+    }
+}
+
+/// An audit action in words: one wording for the citizen's access log and
+/// the DPO's pages alike.
+pub fn action_message(action: Action) -> Msg {
+    match action {
+        Action::Login => Msg::ActionLogin,
+        Action::Logout => Msg::ActionLogout,
+        Action::EvidenceUpload => Msg::ActionUpload,
+        Action::EvidenceView => Msg::ActionView,
+        Action::EvidenceDownload => Msg::ActionDownload,
+        Action::EvidenceDelete => Msg::ActionDelete,
+        Action::AccountErase => Msg::ActionErase,
+        Action::Release => Msg::ActionRelease,
+        Action::AccessRequestCreate => Msg::ActionRequestCreate,
+        Action::AccessRequestApprove => Msg::ActionRequestApprove,
+        Action::AccessRequestDeny => Msg::ActionRequestDeny,
+        Action::AccessRequestExpire => Msg::ActionRequestExpire,
+        Action::GrantRevoke => Msg::ActionGrantRevoke,
+        Action::PolicyLoad => Msg::ActionPolicyLoad,
+        Action::KeyOperation => Msg::ActionKeyOperation,
+        Action::AuditQuery => Msg::ActionAuditQuery,
+    }
 }
 
 /// The description of the statistics chart, for screen readers.

@@ -188,6 +188,10 @@ const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("file-shared", &["name", "kind", "size"]),
     ("uses-of", &["uses", "max"]),
     ("stats-chart-summary", &["bars", "total", "largest"]),
+    ("month-year", &["month", "year"]),
+    ("dpo-period-last", &["count"]),
+    ("dpo-period-shown", &["first", "last"]),
+    ("dpo-period-shown-all", &["last"]),
     ("verify-tree-recomputed", &["entries", "bodies", "pruned"]),
     ("verify-checkpoints-matched", &["count"]),
     ("verify-latest-checkpoint", &["size", "root"]),
@@ -410,4 +414,46 @@ fn stored_values_read_as_people_write_them() {
     assert_eq!(field_value(Lang::De, &FieldKind::Date, "gestern"), "gestern");
     assert_eq!(field_value(Lang::De, &choice, "other"), "other");
     assert_eq!(field_value(Lang::De, &FieldKind::Integer { min: 0, max: 9 }, "3"), "3");
+}
+
+#[test]
+fn statistics_months_read_as_words_and_start_at_german_midnight() {
+    assert_eq!(month_label(Lang::De, "2026-05"), "Mai 2026");
+    assert_eq!(month_label(Lang::En, "2026-12"), "December 2026");
+    assert_eq!(month_label(Lang::De, "2026-13"), "2026-13", "not a month: as given");
+    assert_eq!(months_back("2026-02", 2).as_deref(), Some("2025-12"));
+    assert_eq!(months_back("2026-02", 0).as_deref(), Some("2026-02"));
+    // Winter: 00:00 in Berlin is 23:00 UTC the day before; summer: 22:00.
+    assert_eq!(german_month_start("2026-01"), Some(utc(2025, 12, 31, 23, 0)));
+    assert_eq!(german_month_start("2026-06"), Some(utc(2026, 5, 31, 22, 0)));
+    assert_eq!(german_month_start("Mai"), None);
+    assert_eq!(period_last_months(Lang::De, 6), "Letzte 6 Monate");
+    assert_eq!(period_shown(Lang::En, Some("2026-03"), "2026-05"), "Shown: March 2026 to May 2026.");
+    assert_eq!(period_shown(Lang::De, None, "2026-05"), "Gezeigt: alle Monate bis Mai 2026.");
+}
+
+#[test]
+fn every_action_has_its_own_words() {
+    use crate::audit::Action;
+    let actions = [
+        Action::Login,
+        Action::Logout,
+        Action::EvidenceUpload,
+        Action::EvidenceView,
+        Action::EvidenceDownload,
+        Action::EvidenceDelete,
+        Action::AccountErase,
+        Action::AccessRequestCreate,
+        Action::AccessRequestApprove,
+        Action::AccessRequestDeny,
+        Action::AccessRequestExpire,
+        Action::GrantRevoke,
+        Action::Release,
+        Action::PolicyLoad,
+        Action::KeyOperation,
+        Action::AuditQuery,
+    ];
+    let words: BTreeSet<&str> = actions.iter().map(|action| t(Lang::De, action_message(*action))).collect();
+    assert_eq!(words.len(), actions.len(), "two actions share their words: {words:?}");
+    assert_eq!(t(Lang::En, action_message(Action::AuditQuery)), "Log queried by data protection");
 }

@@ -14,16 +14,23 @@ pub struct DpoFilterValues {
     pub citizen: String,
 }
 
-/// One audit entry in the DPO's results table.
+/// One audit entry in the DPO's results table, in words: the handler names
+/// departments and services and words the action and the actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DpoEntryRow {
     pub sequence: i64,
     pub time: DateTime<Utc>,
-    pub actor_kind: String,
+    /// Who acted: an office by name, "citizen", staff, the system.
+    pub actor: String,
+    /// The actor's pseudonymous id (citizen, staff), shown shortened.
     pub actor_id: Option<String>,
+    /// The action in words.
     pub action: String,
+    /// `success`, `refused` or `failed` (worded here).
     pub outcome: String,
+    /// The citizen concerned (pseudonymous id), shown shortened.
     pub subject: Option<String>,
+    /// Department and service by name (the id if the policy lost them).
     pub department: Option<String>,
     pub service: Option<String>,
     pub reason: Option<String>,
@@ -32,8 +39,11 @@ pub struct DpoEntryRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DpoQueryView {
     pub filter: DpoFilterValues,
-    /// Every action name, for the select.
-    pub actions: Vec<&'static str>,
+    /// The choices of the selects as (value, words): every action, the
+    /// departments and services the policy knows.
+    pub actions: Vec<(String, String)>,
+    pub departments: Vec<(String, String)>,
+    pub services: Vec<(String, String)>,
     /// (parameter name, translated message) of a refused filter value.
     pub filter_error: Option<(String, String)>,
     pub rows: Vec<DpoEntryRow>,
@@ -41,17 +51,34 @@ pub struct DpoQueryView {
     pub next_href: Option<String>,
     /// The filter as a query string (`action=...&...`), for the export links.
     pub export_query: String,
+    /// The rows are oldest first (from `after`); newest first otherwise.
+    pub oldest_first: bool,
 }
 
 /// One bar of the statistics: accesses of one department in one month.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DpoStatsRow {
-    /// Department id, or None for entries without one.
+    /// Department name (its id if the policy lost it), or None for entries
+    /// without one.
     pub department: Option<String>,
-    /// `YYYY-MM` in German civil time.
+    /// The month in words ("Mai 2026"), German civil time.
     pub month: String,
     pub granted: u64,
     pub refused: u64,
+}
+
+/// The statistics page: the period control, which months are counted, and
+/// the counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DpoStatsView {
+    pub rows: Vec<DpoStatsRow>,
+    /// The period choices as (value, words), and the chosen value.
+    pub periods: Vec<(String, String)>,
+    pub period: String,
+    /// Which months are counted, in words; None when the request was refused.
+    pub shown: Option<String>,
+    /// (parameter name, translated message) of a refused value.
+    pub filter_error: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,17 +110,15 @@ pub fn dpo_query_page(ctx: &PageContext, view: &DpoQueryView) -> Markup {
                 legend { (t(lang, Msg::DpoFilterLegend)) }
                 (dpo_text_filter(lang, "from", Msg::DpoFieldFrom, "date", &filter.from, error_for("from")))
                 (dpo_text_filter(lang, "to", Msg::DpoFieldTo, "date", &filter.to, error_for("to")))
-                (dpo_select_filter(lang, "action", Msg::DpoFieldAction,
-                    &view.actions.iter().map(|a| ((*a).to_owned(), (*a).to_owned())).collect::<Vec<_>>(),
-                    &filter.action, error_for("action")))
+                (dpo_select_filter(lang, "action", Msg::DpoFieldAction, &view.actions, &filter.action, error_for("action")))
                 (dpo_select_filter(lang, "outcome", Msg::DpoFieldOutcome, &[
                     ("success".to_owned(), t(lang, Msg::DpoOutcomeSuccess).to_owned()),
                     ("refused".to_owned(), t(lang, Msg::DpoOutcomeRefused).to_owned()),
                     ("failed".to_owned(), t(lang, Msg::DpoOutcomeFailed).to_owned()),
                 ], &filter.outcome, error_for("outcome")))
-                (dpo_text_filter(lang, "department", Msg::DpoFieldDepartment, "text", &filter.department, error_for("department")))
-                (dpo_text_filter(lang, "service", Msg::DpoFieldService, "text", &filter.service, error_for("service")))
-                (dpo_text_filter(lang, "citizen", Msg::DpoFieldCitizen, "text", &filter.citizen, error_for("citizen")))
+                (dpo_select_filter(lang, "department", Msg::DpoFieldDepartment, &view.departments, &filter.department, error_for("department")))
+                (dpo_select_filter(lang, "service", Msg::DpoFieldService, &view.services, &filter.service, error_for("service")))
+                (dpo_citizen_filter(lang, &filter.citizen, error_for("citizen")))
             }
             input type="hidden" name="lang" value=(lang_code(lang));
             button.button type="submit" { (t(lang, Msg::DpoSearch)) }
@@ -102,9 +127,12 @@ pub fn dpo_query_page(ctx: &PageContext, view: &DpoQueryView) -> Markup {
             @if view.rows.is_empty() {
                 p.empty-state { (t(lang, Msg::DpoNoResults)) }
             } @else {
+                p.hint { (t(lang, Msg::DpoShortIdHint)) }
                 div.table-scroll {
                     table.dpo-table {
-                        caption { (t(lang, Msg::DpoResultsCaption)) }
+                        caption {
+                            (t(lang, if view.oldest_first { Msg::DpoResultsCaptionOldestFirst } else { Msg::DpoResultsCaption }))
+                        }
                         thead {
                             tr {
                                 th scope="col" { (t(lang, Msg::DpoColumnSequence)) }
@@ -123,10 +151,16 @@ pub fn dpo_query_page(ctx: &PageContext, view: &DpoQueryView) -> Markup {
                                 tr {
                                     th scope="row" { (row.sequence) }
                                     td { (utc_time_element(row.time)) }
-                                    td { (row.actor_kind) @if let Some(id) = &row.actor_id { " " code { (id) } } }
+                                    td { (row.actor) @if let Some(id) = &row.actor_id { " " (short_id(id)) } }
                                     td { (row.action) }
                                     td { (outcome_label(lang, &row.outcome)) }
-                                    td { @if let Some(subject) = &row.subject { code { (subject) } } }
+                                    td {
+                                        @if let Some(subject) = &row.subject {
+                                            a href=(format!("/dpo?citizen={}&lang={}", query_value(subject), lang_code(lang))) {
+                                                (short_id(subject))
+                                            }
+                                        }
+                                    }
                                     td { (row.department.as_deref().unwrap_or_default()) }
                                     td { (row.service.as_deref().unwrap_or_default()) }
                                     td { (row.reason.as_deref().unwrap_or_default()) }
@@ -149,37 +183,55 @@ pub fn dpo_query_page(ctx: &PageContext, view: &DpoQueryView) -> Markup {
     layout(ctx, t(lang, Msg::DpoQueryTitle), dpo_frame(ctx, body))
 }
 
-/// Accesses per department and month: a bar chart (inline SVG, no script)
-/// and the same numbers as a table.
-pub fn dpo_stats_page(ctx: &PageContext, rows: &[DpoStatsRow]) -> Markup {
+/// Accesses per department and month: the period control, which months
+/// are counted, a bar chart (inline SVG, no script) and the same numbers as
+/// a table.
+pub fn dpo_stats_page(ctx: &PageContext, view: &DpoStatsView) -> Markup {
     let lang = ctx.lang;
+    let rows = &view.rows;
     let department_label =
         |row: &DpoStatsRow| row.department.clone().unwrap_or_else(|| t(lang, Msg::DpoUnknownDepartment).to_owned());
+    let period_error = view.filter_error.as_ref().filter(|(param, _)| param == "period").map(|(_, m)| m.clone());
     let body = html! {
         h1 { (t(lang, Msg::DpoStatsTitle)) }
         p { (t(lang, Msg::DpoStatsIntro)) }
-        @if rows.is_empty() {
-            p.empty-state { (t(lang, Msg::DpoStatsEmpty)) }
-        } @else {
-            (stats_chart(lang, rows, &department_label))
-            div.table-scroll {
-                table.dpo-stats-table {
-                    caption { (t(lang, Msg::DpoStatsTableCaption)) }
-                    thead {
-                        tr {
-                            th scope="col" { (t(lang, Msg::DpoFieldDepartment)) }
-                            th scope="col" { (t(lang, Msg::DpoStatsColumnMonth)) }
-                            th scope="col" { (t(lang, Msg::DpoStatsColumnGranted)) }
-                            th scope="col" { (t(lang, Msg::DpoStatsColumnRefused)) }
-                        }
-                    }
-                    tbody {
-                        @for row in rows {
+        @if let Some((param, message)) = &view.filter_error {
+            (error_summary(lang, &[ErrorSummaryEntry {
+                target: (param == "period").then(|| format!("#{}", dpo_filter_id(param))),
+                label: t(lang, Msg::DpoPeriodLabel),
+                message,
+            }]))
+        }
+        form.dpo-filter method="get" action="/dpo/stats" {
+            (dpo_select_choices(lang, "period", Msg::DpoPeriodLabel, &view.periods, None, &view.period, period_error))
+            input type="hidden" name="lang" value=(lang_code(lang));
+            button.button type="submit" { (t(lang, Msg::DpoPeriodShow)) }
+        }
+        @if let Some(shown) = &view.shown {
+            p.dpo-period-shown { strong { (shown) } }
+            @if rows.is_empty() {
+                p.empty-state { (t(lang, Msg::DpoStatsEmpty)) }
+            } @else {
+                (stats_chart(lang, rows, &department_label))
+                div.table-scroll {
+                    table.dpo-stats-table {
+                        caption { (t(lang, Msg::DpoStatsTableCaption)) }
+                        thead {
                             tr {
-                                th scope="row" { (department_label(row)) }
-                                td { (row.month) }
-                                td.number { (row.granted) }
-                                td.number { (row.refused) }
+                                th scope="col" { (t(lang, Msg::DpoFieldDepartment)) }
+                                th scope="col" { (t(lang, Msg::DpoStatsColumnMonth)) }
+                                th scope="col" { (t(lang, Msg::DpoStatsColumnGranted)) }
+                                th scope="col" { (t(lang, Msg::DpoStatsColumnRefused)) }
+                            }
+                        }
+                        tbody {
+                            @for row in rows {
+                                tr {
+                                    th scope="row" { (department_label(row)) }
+                                    td { (row.month) }
+                                    td.number { (row.granted) }
+                                    td.number { (row.refused) }
+                                }
                             }
                         }
                     }
@@ -274,6 +326,29 @@ fn dpo_text_filter(lang: Lang, name: &str, label: Msg, kind: &str, value: &str, 
     }
 }
 
+/// The citizen filter: a pseudonymous id, typed or pasted, with a hint.
+fn dpo_citizen_filter(lang: Lang, value: &str, error: Option<String>) -> Markup {
+    let id = dpo_filter_id("citizen");
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = if error.is_some() { format!("{hint_id} {error_id}") } else { hint_id.clone() };
+    html! {
+        div.field.field-has-error[error.is_some()] {
+            label for=(id) { (t(lang, Msg::DpoFieldCitizen)) }
+            p.hint id=(hint_id) { (t(lang, Msg::DpoCitizenHint)) }
+            @if let Some(error) = &error {
+                p.field-error id=(error_id) { strong { (t(lang, Msg::ErrorLabel)) } " " (error) }
+            }
+            input type="text" id=(id) name="citizen" value=(value) maxlength="200" spellcheck="false" autocomplete="off"
+                aria-invalid=[error.is_some().then_some("true")]
+                aria-describedby=(described_by);
+        }
+    }
+}
+
+/// A filter select with "all" first: the options as (value, words); a
+/// value the options do not know (typed into the address) stays chosen,
+/// shown as it is.
 fn dpo_select_filter(
     lang: Lang,
     name: &str,
@@ -282,8 +357,21 @@ fn dpo_select_filter(
     selected: &str,
     error: Option<String>,
 ) -> Markup {
+    dpo_select_choices(lang, name, label, options, Some(t(lang, Msg::DpoAnyOption)), selected, error)
+}
+
+fn dpo_select_choices(
+    lang: Lang,
+    name: &str,
+    label: Msg,
+    options: &[(String, String)],
+    any: Option<&str>,
+    selected: &str,
+    error: Option<String>,
+) -> Markup {
     let id = dpo_filter_id(name);
     let error_id = format!("{id}-error");
+    let unlisted = !selected.is_empty() && !options.iter().any(|(value, _)| value == selected);
     html! {
         div.field.field-has-error[error.is_some()] {
             label for=(id) { (t(lang, label)) }
@@ -293,13 +381,26 @@ fn dpo_select_filter(
             select id=(id) name=(name)
                 aria-invalid=[error.is_some().then_some("true")]
                 aria-describedby=[error.is_some().then_some(&error_id)] {
-                option value="" { (t(lang, Msg::DpoAnyOption)) }
+                @if let Some(any) = any {
+                    option value="" { (any) }
+                }
                 @for (value, text) in options {
                     option value=(value) selected[value == selected] { (text) }
+                }
+                @if unlisted {
+                    option value=(selected) selected { (selected) }
                 }
             }
         }
     }
+}
+
+/// A pseudonymous id, shortened to its first 8 characters; the whole id
+/// is its title (and in every export).
+fn short_id(id: &str) -> Markup {
+    let short: String = id.chars().take(8).collect();
+    let ellipsis = id.chars().count() > 8;
+    html! { code title=(id) { (short) @if ellipsis { "…" } } }
 }
 
 const CHART_WIDTH: usize = 720;
