@@ -53,7 +53,47 @@ pub enum Action {
     AuditQuery,
 }
 
+// A new action fails to compile here until it is added to `Action::ALL` too.
+const _: fn(Action) = |action| match action {
+    Action::Login
+    | Action::Logout
+    | Action::EvidenceUpload
+    | Action::EvidenceView
+    | Action::EvidenceDownload
+    | Action::EvidenceDelete
+    | Action::AccountErase
+    | Action::AccessRequestCreate
+    | Action::AccessRequestApprove
+    | Action::AccessRequestDeny
+    | Action::AccessRequestExpire
+    | Action::GrantRevoke
+    | Action::Release
+    | Action::PolicyLoad
+    | Action::KeyOperation
+    | Action::AuditQuery => {}
+};
+
 impl Action {
+    /// Every action, in declaration order (DPO filters, the words for each).
+    pub const ALL: [Action; 16] = [
+        Action::Login,
+        Action::Logout,
+        Action::EvidenceUpload,
+        Action::EvidenceView,
+        Action::EvidenceDownload,
+        Action::EvidenceDelete,
+        Action::AccountErase,
+        Action::AccessRequestCreate,
+        Action::AccessRequestApprove,
+        Action::AccessRequestDeny,
+        Action::AccessRequestExpire,
+        Action::GrantRevoke,
+        Action::Release,
+        Action::PolicyLoad,
+        Action::KeyOperation,
+        Action::AuditQuery,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Login => "login",

@@ -327,7 +327,7 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
                     what: t(lang, i18n::action_message(entry.event.action)).to_owned(),
                     by_others,
                     service: targets.service.as_deref().map(|service| policies.service_name(service, lang)),
-                    fields: targets.fields.iter().map(|field| field_label(policies, lang, field)).collect(),
+                    fields: targets.fields.iter().map(|field| policies.field_label(field, lang)).collect(),
                     grant_use: targets.grant_use,
                     under_grant: targets.grant.is_some(),
                     reference: targets
@@ -361,20 +361,6 @@ pub async fn access_log_page(State(app): State<AppState>, page: Page, Query(quer
 }
 
 /// Who acted, in words: departments by their name from the policy.
-/// A field named in an entry (`type.field`) by its label; as written when
-/// the policy no longer has it.
-fn field_label(policies: &Policies, lang: Lang, field: &str) -> String {
-    crate::policy::FieldRef::parse(field)
-        .and_then(|field| {
-            policies
-                .evidence_types
-                .get(field.evidence_type())?
-                .field(field.field())
-                .map(|f| f.label.get(lang).to_owned())
-        })
-        .unwrap_or_else(|| field.to_owned())
-}
-
 fn actor_label(policies: &Policies, lang: Lang, actor: &Actor, me: &str) -> String {
     match actor {
         Actor::Citizen(id) if id == me => t(lang, Msg::ActorYou).to_owned(),

@@ -27,10 +27,9 @@ use super::AppState;
 use super::api::download_file_name;
 use super::audit::whole_citizen_log;
 use super::error::ApiError;
-use super::i18n;
 use super::pages;
 use super::session::CitizenSession;
-use super::web::Page;
+use super::web::{Page, displayed_fields};
 use crate::policy::{Lang, Policies};
 use crate::vault::MyData;
 
@@ -271,52 +270,31 @@ impl ExportDocument {
 
 /// `summary.html`: the same data for people, in `lang`.
 fn summary(policies: &Policies, lang: Lang, exported_at: DateTime<Utc>, data: &MyData) -> String {
-    let type_name = |type_id: &str| {
-        policies.evidence_types.get(type_id).map_or_else(|| type_id.to_owned(), |t| t.name.get(lang).to_owned())
-    };
     let evidence: Vec<pages::SummaryEvidence> = data
         .evidence
         .iter()
-        .map(|(view, _)| {
-            let evidence_type = policies.evidence_types.get(&view.type_id);
-            pages::SummaryEvidence {
-                type_name: type_name(&view.type_id),
-                created_at: view.created_at,
-                fields: view
-                    .fields
-                    .iter()
-                    .map(|(name, value)| match evidence_type.and_then(|t| t.field(name)) {
-                        Some(field) => (field.label.get(lang).to_owned(), i18n::field_value(lang, &field.kind, value)),
-                        None => (name.clone(), value.clone()),
-                    })
-                    .collect(),
-                file: view
-                    .file
-                    .as_ref()
-                    .map(|file| (file.name.clone(), file_path(view.id.as_str(), &file.name, &file.media_type))),
-            }
+        .map(|(view, _)| pages::SummaryEvidence {
+            type_name: policies.evidence_type_name(&view.type_id, lang),
+            created_at: view.created_at,
+            fields: displayed_fields(policies, lang, &view.type_id, view.fields.iter().cloned()),
+            file: view
+                .file
+                .as_ref()
+                .map(|file| (file.name.clone(), file_path(view.id.as_str(), &file.name, &file.media_type))),
         })
         .collect();
-    let not_included: Vec<(String, DateTime<Utc>)> =
-        data.needs_higher_level.iter().map(|(summary, _)| (type_name(&summary.type_id), summary.created_at)).collect();
+    let not_included: Vec<(String, DateTime<Utc>)> = data
+        .needs_higher_level
+        .iter()
+        .map(|(summary, _)| (policies.evidence_type_name(&summary.type_id, lang), summary.created_at))
+        .collect();
     let grants: Vec<pages::SummaryGrant> = data
         .grants
         .iter()
         .map(|grant| pages::SummaryGrant {
             department_name: policies.department_name(&grant.department, lang),
             service_name: policies.service_name(&grant.service, lang),
-            fields: grant
-                .approved_fields
-                .iter()
-                .map(|field| {
-                    crate::policy::FieldRef::parse(field)
-                        .and_then(|field| {
-                            let evidence_type = policies.evidence_types.get(field.evidence_type())?;
-                            evidence_type.field(field.field()).map(|f| f.label.get(lang).to_owned())
-                        })
-                        .unwrap_or_else(|| field.clone())
-                })
-                .collect(),
+            fields: grant.approved_fields.iter().map(|field| policies.field_label(field, lang)).collect(),
             created_at: grant.created_at,
             expires_at: grant.expires_at,
             uses: grant.uses,

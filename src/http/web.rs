@@ -19,7 +19,7 @@ use super::i18n;
 use super::pages::{self, PageContext};
 use super::session::{self, CitizenSession};
 use super::upload::read_upload;
-use crate::policy::{EvidenceType, FieldError, FieldKind, Lang};
+use crate::policy::{EvidenceType, FieldError, FieldKind, Lang, Policies};
 use crate::vault::VaultError;
 
 /// Language and session of one page request.
@@ -190,12 +190,26 @@ pub async fn stylesheet() -> Response {
 }
 
 fn type_name(app: &AppState, lang: Lang, type_id: &str) -> String {
-    app.vault
-        .policies()
-        .evidence_types
-        .get(type_id)
-        .map(|t| t.name.get(lang).to_owned())
-        .unwrap_or_else(|| type_id.to_owned())
+    app.vault.policies().evidence_type_name(type_id, lang)
+}
+
+/// An evidence's stored fields as a person reads them: each by its label,
+/// its value formatted for `lang` (`i18n::field_value`); a field the policy
+/// no longer has by its name and stored value.
+pub(super) fn displayed_fields(
+    policies: &Policies,
+    lang: Lang,
+    type_id: &str,
+    fields: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    let evidence_type = policies.evidence_types.get(type_id);
+    fields
+        .into_iter()
+        .map(|(name, value)| match evidence_type.and_then(|t| t.field(&name)) {
+            Some(field) => (field.label.get(lang).to_owned(), i18n::field_value(lang, &field.kind, &value)),
+            None => (name, value),
+        })
+        .collect()
 }
 
 /// `GET /evidence[?notice=deleted]`: the citizen's evidence, with the
@@ -365,19 +379,11 @@ pub async fn show_evidence(
             let id = parse_evidence_id(&id)?;
             let view = app.vault.evidence(session.citizen(), session.level(), &id).await?;
             let lang = page.lang();
-            let evidence_type = app.vault.policies().evidence_types.get(&view.type_id);
             let detail = pages::EvidenceDetail {
                 id: view.id.to_string(),
                 type_name: type_name(&app, lang, &view.type_id),
                 created_at: view.created_at,
-                fields: view
-                    .fields
-                    .into_iter()
-                    .map(|(name, value)| match evidence_type.and_then(|t| t.field(&name)) {
-                        Some(field) => (field.label.get(lang).to_owned(), i18n::field_value(lang, &field.kind, &value)),
-                        None => (name, value),
-                    })
-                    .collect(),
+                fields: displayed_fields(app.vault.policies(), lang, &view.type_id, view.fields),
                 file: view.file.map(|f| pages::FileInfo { name: f.name, media_type: f.media_type, size: f.size }),
             };
             let notice = match query_param(query.as_deref(), "notice").as_deref() {

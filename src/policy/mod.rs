@@ -43,6 +43,24 @@ impl Policies {
         self.departments.get(id).map_or_else(|| id.to_owned(), |department| department.name.get(lang).to_owned())
     }
 
+    /// An evidence type's name in `lang`; its id if the policy no longer has it.
+    pub fn evidence_type_name(&self, id: &str, lang: Lang) -> String {
+        self.evidence_types.get(id).map_or_else(|| id.to_owned(), |t| t.name.get(lang).to_owned())
+    }
+
+    /// A field named as `type.field` by its label in `lang`; as written when
+    /// the policy no longer has it.
+    pub fn field_label(&self, field: &str, lang: Lang) -> String {
+        FieldRef::parse(field)
+            .and_then(|field| {
+                self.evidence_types
+                    .get(field.evidence_type())?
+                    .field(field.field())
+                    .map(|f| f.label.get(lang).to_owned())
+            })
+            .unwrap_or_else(|| field.to_owned())
+    }
+
     /// A service's name in `lang`; its id if the policy no longer has it.
     pub fn service_name(&self, id: &str, lang: Lang) -> String {
         self.services.get(id).map_or_else(|| id.to_owned(), |service| service.name.get(lang).to_owned())

@@ -60,46 +60,6 @@ const SCAN_PAGE: u32 = 1000;
 /// Longest accepted filter value (ids are far shorter).
 const MAX_FILTER_VALUE: usize = 200;
 
-/// Every action, for the select on the query page.
-const ALL_ACTIONS: [Action; 16] = [
-    Action::Login,
-    Action::Logout,
-    Action::EvidenceUpload,
-    Action::EvidenceView,
-    Action::EvidenceDownload,
-    Action::EvidenceDelete,
-    Action::AccountErase,
-    Action::AccessRequestCreate,
-    Action::AccessRequestApprove,
-    Action::AccessRequestDeny,
-    Action::AccessRequestExpire,
-    Action::GrantRevoke,
-    Action::Release,
-    Action::PolicyLoad,
-    Action::KeyOperation,
-    Action::AuditQuery,
-];
-
-// A new action fails to compile here until it is added to ALL_ACTIONS too.
-const _: fn(Action) = |action| match action {
-    Action::Login
-    | Action::Logout
-    | Action::EvidenceUpload
-    | Action::EvidenceView
-    | Action::EvidenceDownload
-    | Action::EvidenceDelete
-    | Action::AccountErase
-    | Action::AccessRequestCreate
-    | Action::AccessRequestApprove
-    | Action::AccessRequestDeny
-    | Action::AccessRequestExpire
-    | Action::GrantRevoke
-    | Action::Release
-    | Action::PolicyLoad
-    | Action::KeyOperation
-    | Action::AuditQuery => {}
-};
-
 // --- extractors --------------------------------------------------------------
 
 /// The staff login of this server, or None. Never rejects.

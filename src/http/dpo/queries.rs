@@ -126,7 +126,7 @@ fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
                 request.values.to = text;
             }
             "action" => {
-                let action = ALL_ACTIONS.into_iter().find(|action| action.as_str() == value);
+                let action = Action::ALL.into_iter().find(|action| action.as_str() == value);
                 request.filter.action =
                     Some(action.ok_or(FilterError { parameter, problem: FilterProblem::UnknownAction })?.as_str());
                 request.values.action = text;
@@ -319,7 +319,7 @@ struct FilterChoices {
 impl FilterChoices {
     fn new(policies: &Policies, lang: Lang) -> Self {
         Self {
-            actions: ALL_ACTIONS
+            actions: Action::ALL
                 .iter()
                 .map(|action| (action.as_str().to_owned(), i18n::t(lang, i18n::action_message(*action)).to_owned()))
                 .collect(),
@@ -341,7 +341,7 @@ impl FilterChoices {
 /// by name (the id when the policy no longer has it), the action and the
 /// actor in words. The exports and the JSON keep the ids.
 fn entry_row(policies: &Policies, lang: Lang, row: &StoredAuditEntry) -> pages::DpoEntryRow {
-    let action = ALL_ACTIONS
+    let action = Action::ALL
         .into_iter()
         .find(|action| action.as_str() == row.action)
         .map_or_else(|| row.action.clone(), |action| i18n::t(lang, i18n::action_message(action)).to_owned());
