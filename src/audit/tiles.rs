@@ -91,14 +91,18 @@ impl Tile {
         self.level * TILE_HEIGHT
     }
 
-    /// Whether a tree of `size` leaves has this tile exactly: a full tile
-    /// once all of its 256 hashes exist, a partial one of width W while
-    /// exactly W of them exist.
+    /// Whether a tree of `size` leaves has this tile: a full tile once all
+    /// of its 256 hashes exist, a partial one of width W once at least W of
+    /// them exist. A partial tile of an older, smaller tree stays what it
+    /// was (the first W hashes never change), and a client that holds an
+    /// older checkpoint needs it until the full tile exists: C2SP
+    /// tlog-tiles lets a log drop partial tiles, but its clients fall back
+    /// to the full tile only, which a tile still filling does not have.
     pub fn exists_in(&self, size: u64) -> bool {
         let complete = size >> u32::from(self.tree_level());
         let first = self.index.saturating_mul(TILE_WIDTH);
         let present = complete.saturating_sub(first).min(TILE_WIDTH);
-        if self.width == TILE_WIDTH { present == TILE_WIDTH } else { present == self.width }
+        present >= self.width
     }
 
     /// The tree nodes (level, index) whose hashes the tile holds, in order.
@@ -152,7 +156,13 @@ mod tests {
         assert!(Tile { level: 0, index: 272, width: 256 }.exists_in(size));
         assert!(!Tile { level: 0, index: 273, width: 256 }.exists_in(size));
         assert!(Tile { level: 0, index: 273, width: 112 }.exists_in(size));
-        assert!(!Tile { level: 0, index: 273, width: 111 }.exists_in(size));
+        assert!(!Tile { level: 0, index: 273, width: 113 }.exists_in(size));
+        // Partial tiles of older trees: narrower ones of the tile still
+        // filling, and any width of a tile that is full by now.
+        assert!(Tile { level: 0, index: 273, width: 111 }.exists_in(size));
+        assert!(Tile { level: 0, index: 273, width: 1 }.exists_in(size));
+        assert!(Tile { level: 0, index: 272, width: 255 }.exists_in(size));
+        assert!(!Tile { level: 0, index: 274, width: 1 }.exists_in(size));
         // Level 1 holds tree level 8: 273 complete nodes, so tile 1/0 is full, 1/1 has 17.
         assert!(Tile { level: 1, index: 0, width: 256 }.exists_in(size));
         assert!(Tile { level: 1, index: 1, width: 17 }.exists_in(size));

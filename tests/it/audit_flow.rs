@@ -280,8 +280,9 @@ fn independent_root(leaves: &[Hash]) -> Hash {
 /// The public tlog-tiles view: the checkpoint file and hash tiles at the
 /// C2SP paths; the level-0 tiles are the leaf hashes, the level-1 tile the
 /// roots of each 256 leaves, and the leaves rebuild the signed root.
-/// Non-canonical paths, tiles the tree does not have and entry bundles are
-/// 404.
+/// Partial tiles of older trees (what a client holding an older checkpoint
+/// asks for) are served as the prefix they were. Non-canonical paths, tiles
+/// the tree does not have and entry bundles are 404.
 async fn tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root(backend: Backend) {
     use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
     let app = TestApp::start(backend).await;
@@ -354,9 +355,18 @@ async fn tiles_follow_the_c2sp_paths_and_rebuild_the_signed_root(backend: Backen
     first["body"] = Value::String(body);
     let said = go_tlogcheck(&app.url("/api/v1/audit/log/"), &audit.verifier_key(), &changed.to_string()).await;
     assert!(said.contains("is not its leaf hash"), "Go's check refuses a changed entry: {said}");
+    // Older trees' partial tiles: a prefix of the tile still filling and of
+    // a full one, byte for byte what they were.
+    for (older, full, width) in
+        [("0/002.p/187", "0/002.p/188", 187), ("0/001.p/5", "0/001", 5), ("1/000.p/1", "1/000.p/2", 1)]
+    {
+        let (status, cache, bytes) = tile(older).await;
+        assert_eq!(status, 200, "{older}");
+        assert_eq!(cache.as_deref(), Some("public, max-age=31536000, immutable"));
+        assert_eq!(bytes, tile(full).await.2[..32 * width], "{older} is the prefix of {full}");
+    }
     for missing in [
         "0/002",
-        "0/002.p/187",
         "0/002.p/189",
         "0/003.p/1",
         "1/000",
