@@ -269,6 +269,7 @@ async fn seed(state: &tresor::http::AppState, count: usize) -> Vec<String> {
             fields: approved.clone(),
             duration_days: 30,
             max_uses: USES_PER_GRANT,
+            without_files: false,
         };
         let grant = vault.approve_access_request(&citizen, LoginLevel::High, &id, &approval).await.expect("grant");
         grants.push(grant.id.to_string());
