@@ -526,7 +526,8 @@ async function consentSummary(page, audit) {
   await visit('consent-summary', page, audit);
 
   await step('"Ändern" at the file brings the form back with the choices kept; leave the file out, "Weiter"', async () => {
-    await page.getByRole('button', { name: 'Ändern: Datei', exact: true }).click();
+    // Its name says what it changes ("Ändern: Datei"; the browser may put a space before the hidden part).
+    await page.getByRole('button', { name: /^Ändern\s*: Datei$/ }).click();
     await page.waitForURL((url) => url.pathname === consentPath && url.hash === '#consent-files');
     await page.waitForLoadState();
     assert.equal(await text(page.locator('h1')), 'Wohngeldstelle bittet um Ihre Daten');
