@@ -81,3 +81,26 @@ revoke-keep = Nein, Freigabe behalten
 consent-contact = So erreichen Sie das Amt
 consent-deny-heading = Wenn Sie ablehnen
 consent-deny-means = Dann bekommt das Amt von hier keine Daten. Ihr Antrag ist damit nicht abgelehnt: Sie können die Nachweise auch anders einreichen.
+
+## Consent: the summary before sending, and the file
+
+consent-continue = Weiter
+consent-file-legend = Die Datei zum Dokument
+consent-file-shows-more = Die Datei zeigt alles, was im Dokument steht – auch Angaben, die Sie oben nicht ankreuzen. Ein Beispiel: Wenn Sie „Vornamen“ nicht ankreuzen, stehen die Vornamen trotzdem in der Datei.
+consent-file-needed = Für dieses Anliegen braucht das Amt die Datei. Wenn Sie die Datei nicht geben möchten, lehnen Sie die Anfrage ab. Sie können Ihre Nachweise auch auf anderem Weg abgeben.
+consent-file-leave-out = Datei nicht mitschicken
+consent-file-leave-out-hint = Dann bekommt das Amt nur die angekreuzten Angaben. Das Amt kann Sie später noch um die Datei bitten.
+consent-summary-title = Bitte prüfen Sie, was Sie freigeben
+consent-summary-nothing-yet = Noch ist nichts freigegeben. Das Amt bekommt die Daten erst, wenn Sie unten auf „Freigeben“ drücken.
+consent-summary-to-whom = An wen?
+consent-summary-which-data = Welche Daten?
+consent-summary-file = Datei
+consent-summary-file-none = Keine Datei. Die gewählten Dokumente haben keine Datei.
+consent-summary-file-left-out = Keine Datei. Sie schicken die Datei nicht mit.
+consent-summary-file-shows-more = Die Datei zeigt alles, was im Dokument steht – auch Angaben, die Sie nicht angekreuzt haben.
+consent-summary-how-long = Bis wann?
+consent-summary-how-often = Wie oft?
+consent-summary-change = Ändern
+consent-summary-share-hint = Mit „Freigeben“ geben Sie dem Amt diese Daten frei. Sie können die Freigabe jederzeit zurücknehmen.
+grants-files-left-out = Die Dateien haben Sie nicht mitgeschickt.
+consent-summary-until = bis zum { $date } ({ $days })

@@ -122,7 +122,7 @@ error-grant-exhausted = Diese Freigabe wurde so oft genutzt, wie erlaubt.
 
 error-request-expired = Diese Anfrage ist abgelaufen. Das Amt kann eine neue schicken.
 error-request-answered = Diese Anfrage wurde schon beantwortet.
-error-invalid-decision = Bitte wählen Sie „Freigeben“ oder „Ablehnen“.
+error-invalid-decision = Bitte wählen Sie „Weiter“ oder „Ablehnen“.
 error-no-fields-approved = Bitte wählen Sie mindestens eine Angabe. Oder lehnen Sie die Anfrage ab.
 error-field-not-in-policy = Eine gewählte Angabe gehört nicht zu diesem Anliegen.
 error-evidence-not-found = Ein gewähltes Dokument gibt es nicht mehr.
@@ -132,6 +132,7 @@ error-field-without-document = Bitte wählen Sie für jede Angabe ein Dokument.
 error-document-without-field = Bitte geben Sie aus jedem gewählten Dokument mindestens eine Angabe frei.
 error-duration-out-of-range = Bitte wählen Sie eine Dauer aus der Liste.
 error-uses-out-of-range = Bitte wählen Sie eine Anzahl aus der Liste.
+error-file-required = Für dieses Anliegen braucht das Amt die Datei. Sie können die Datei hier nicht weglassen. Wenn Sie die Datei nicht geben möchten, lehnen Sie die Anfrage ab.
 
 ## Protokoll: Seiten der Bürgerinnen und Bürger, öffentliche Nachweise
 

@@ -26,7 +26,7 @@ consent-limits-legend = How long and how often?
 consent-duration-label = For how long may the office get the data?
 consent-uses-label = How often may the office get the data?
 consent-revoke-later = You can take back your approval at any time. Go to “My approvals”.
-consent-approve = Approve
+consent-approve = Share
 consent-deny = Deny
 step-up-title = A more secure login is needed
 step-up-how-high = You can do this with your online ID. For example with your ID card and your PIN.
@@ -81,3 +81,26 @@ revoke-keep = No, keep the approval
 consent-contact = How to reach the office
 consent-deny-heading = If you deny
 consent-deny-means = Then the office gets no data from here. Your application is not refused because of this: you can also hand in the documents another way.
+
+## Consent: the summary before sending, and the file
+
+consent-continue = Continue
+consent-file-legend = The document's file
+consent-file-shows-more = The file shows everything in the document – also details you do not tick above. For example: if you do not tick “Given names”, the given names are still in the file.
+consent-file-needed = For this service the office needs the file. If you do not want to give the file, deny the request. You can also hand in your documents another way.
+consent-file-leave-out = Do not send the file
+consent-file-leave-out-hint = Then the office only gets the ticked details. The office can still ask you for the file later.
+consent-summary-title = Please check what you share
+consent-summary-nothing-yet = Nothing is shared yet. The office only gets the data when you press “Share” below.
+consent-summary-to-whom = To whom?
+consent-summary-which-data = Which data?
+consent-summary-file = File
+consent-summary-file-none = No file. The chosen documents have no file.
+consent-summary-file-left-out = No file. You do not send the file.
+consent-summary-file-shows-more = The file shows everything in the document – also details you did not tick.
+consent-summary-how-long = Until when?
+consent-summary-how-often = How often?
+consent-summary-change = Change
+consent-summary-share-hint = With “Share” you share this data with the office. You can take back your approval at any time.
+grants-files-left-out = You did not send the files.
+consent-summary-until = until { $date } ({ $days })

@@ -122,7 +122,7 @@ error-grant-exhausted = This grant has been used as often as the citizen allowed
 
 error-request-expired = This request has expired. The department can send a new one.
 error-request-answered = This request has already been answered.
-error-invalid-decision = Please choose “Approve” or “Deny”.
+error-invalid-decision = Please choose “Continue” or “Deny”.
 error-no-fields-approved = Please choose at least one detail. Or deny the request.
 error-field-not-in-policy = A chosen detail is not part of this service.
 error-evidence-not-found = A chosen document no longer exists.
@@ -132,6 +132,7 @@ error-field-without-document = Please choose a document for each detail.
 error-document-without-field = Please share at least one detail from each document you choose.
 error-duration-out-of-range = Please choose a duration from the list.
 error-uses-out-of-range = Please choose a number from the list.
+error-file-required = For this service the office needs the file. You cannot leave the file out here. If you do not want to give the file, deny the request.
 
 ## Audit log: citizens' pages and public proofs
 

@@ -36,6 +36,8 @@ const DURATION_CHOICES: [u32; 4] = [7, 30, 60, 90];
 /// Use counts offered one by one up to this; above it only the maximum.
 const USES_CHOICES: u32 = 10;
 
+mod summary;
+
 /// The consent and grant routes, pages and JSON (merged into `http::router`).
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -82,10 +84,14 @@ pub async fn request_page(State(app): State<AppState>, page: Page, Path(id): Pat
     }
 }
 
-/// `POST /requests/{id}`: the consent form (`csrf`, `decision=approve|deny`,
-/// `doc.<type>=<evidence id>|none`, `field=<type>.<field>` repeated,
-/// `duration_days`, `max_uses`). Approve or deny, then 303 to `/grants`; a
-/// form the vault refuses comes back with the reason (422).
+/// `POST /requests/{id}`: the consent form and its summary (`csrf`,
+/// `decision=review|change|approve|deny`, `doc.<type>=<evidence id>|none`,
+/// `field=<type>.<field>` repeated, `duration_days`, `max_uses`,
+/// `without_files=yes`). `review` ("Weiter") shows the summary and `change`
+/// the form again with the choices kept: neither stores anything. `approve`
+/// (the summary's "Freigeben") creates the grant, `deny` refuses; both then
+/// 303 to `/grants`. Choices the vault refuses bring the form back with the
+/// reason (422), at the summary step and at the final one alike.
 pub async fn answer_request(State(app): State<AppState>, page: Page, Path(id): Path<String>, body: Bytes) -> Response {
     let Some(session) = page.session.as_ref() else {
         return page.error(&app, ApiError::not_logged_in());
@@ -102,7 +108,11 @@ pub async fn answer_request(State(app): State<AppState>, page: Page, Path(id): P
             Ok(()) => return Redirect::to("/grants?notice=denied").into_response(),
             Err(error) => Err(error),
         },
+        Some("review") => return summary::review(&app, &page, session, &request_id, &form).await,
+        Some("change") => return summary::change(&app, &page, session, &request_id, &form).await,
         Some("approve") => {
+            // The final step: the whole approval is checked again by the
+            // vault, whatever the summary's hidden fields say.
             let approved = match form.approval() {
                 Ok(approval) => {
                     app.vault.approve_access_request(session.citizen(), session.level(), &request_id, &approval).await
@@ -118,21 +128,27 @@ pub async fn answer_request(State(app): State<AppState>, page: Page, Path(id): P
         _ => Ok(ErrorCode::InvalidDecision),
     };
     match result {
-        // The form again, with the citizen's choices and what to fix.
         Ok(code) => match app.vault.consent_preview(session.citizen(), session.level(), &request_id).await {
-            Ok(preview) => {
-                let lang = page.lang();
-                let error = pages::ConsentError {
-                    message: ApiError::new(code).message(lang),
-                    target: Some(error_target(code).to_owned()),
-                };
-                let view = consent_view(&app, lang, &preview, &Selection::from_form(&form), Some(error));
-                page.respond(&app, StatusCode::UNPROCESSABLE_ENTITY, pages::consent_page(&page.ctx, &view))
-            }
+            Ok(preview) => form_with_error(&app, &page, &preview, &form, code),
             Err(error) => vault_error_page(&app, &page, Some(session), &request_id, error).await,
         },
         Err(error) => vault_error_page(&app, &page, Some(session), &request_id, error).await,
     }
+}
+
+/// The form again (422), with the citizen's choices and what to fix.
+fn form_with_error(
+    app: &AppState,
+    page: &Page,
+    preview: &ConsentPreview,
+    form: &ConsentForm,
+    code: ErrorCode,
+) -> Response {
+    let lang = page.lang();
+    let error =
+        pages::ConsentError { message: ApiError::new(code).message(lang), target: Some(error_target(code).to_owned()) };
+    let view = consent_view(app, lang, preview, &Selection::from_form(form), Some(error));
+    page.respond(app, StatusCode::UNPROCESSABLE_ENTITY, pages::consent_page(&page.ctx, &view))
 }
 
 /// `GET /grants[?notice=approved|denied|revoked]`: the citizen's grants
@@ -316,6 +332,8 @@ struct ServiceBody {
     other_ways: Option<Texts>,
     /// Whether the chosen documents' files are released too.
     releases_files: bool,
+    /// Whether the citizen may leave the files out (`without_files`).
+    file_optional: bool,
     max_duration_days: u32,
     max_uses: u32,
     /// What a form should offer first (never above the maxima).
@@ -367,6 +385,9 @@ struct ApprovalBody {
     fields: Vec<String>,
     duration_days: u32,
     max_uses: u32,
+    /// Leave the files out (only where the service allows it).
+    #[serde(default)]
+    without_files: bool,
 }
 
 impl ApprovalBody {
@@ -381,7 +402,13 @@ impl ApprovalBody {
             .iter()
             .map(|field| FieldRef::parse(field).ok_or(ApprovalProblem::FieldNotInPolicy))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Approval { evidence, fields, duration_days: self.duration_days, max_uses: self.max_uses })
+        Ok(Approval {
+            evidence,
+            fields,
+            duration_days: self.duration_days,
+            max_uses: self.max_uses,
+            without_files: self.without_files,
+        })
     }
 }
 
@@ -413,6 +440,8 @@ struct GrantBody {
     uses: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     revoked_at: Option<DateTime<Utc>>,
+    /// The citizen left the documents' files out.
+    without_files: bool,
     /// `active`, `expired`, `revoked` or `used_up`.
     status: &'static str,
 }
@@ -469,6 +498,7 @@ fn preview_body(policies: &Policies, preview: &ConsentPreview) -> PreviewBody {
             legal_basis_plain: service.legal_basis_plain.as_ref().map(Texts::from),
             other_ways: service.other_ways.as_ref().map(Texts::from),
             releases_files: service.file,
+            file_optional: service.file && service.file_optional,
             max_duration_days: service.max_grant_duration_days,
             max_uses: service.max_uses,
             default_duration_days: service.default_duration_days,
@@ -506,6 +536,7 @@ fn grant_body(policies: &Policies, grant: GrantRecord, now: DateTime<Utc>) -> Gr
         max_uses: grant.max_uses,
         uses: grant.uses,
         revoked_at: grant.revoked_at,
+        without_files: grant.without_files,
         status,
     }
 }
@@ -528,6 +559,8 @@ struct ConsentForm {
     fields: Vec<String>,
     duration_days: Option<String>,
     max_uses: Option<String>,
+    /// `without_files=yes`: leave the documents' files out.
+    without_files: bool,
 }
 
 impl std::fmt::Debug for ConsentForm {
@@ -540,6 +573,7 @@ impl std::fmt::Debug for ConsentForm {
             .field("fields", &self.fields)
             .field("duration_days", &self.duration_days)
             .field("max_uses", &self.max_uses)
+            .field("without_files", &self.without_files)
             .finish()
     }
 }
@@ -556,6 +590,7 @@ impl ConsentForm {
                 "field" => form.fields.push(value.into_owned()),
                 "duration_days" => form.duration_days = Some(value.into_owned()),
                 "max_uses" => form.max_uses = Some(value.into_owned()),
+                "without_files" => form.without_files = value == "yes",
                 other => {
                     if let Some(type_id) = other.strip_prefix("doc.") {
                         form.documents.insert(type_id.to_owned(), value.into_owned());
@@ -589,7 +624,7 @@ impl ConsentForm {
         let number = |raw: &Option<String>| raw.as_deref().and_then(|text| text.trim().parse::<u32>().ok());
         let duration_days = number(&self.duration_days).ok_or(ApprovalProblem::DurationOutOfRange)?;
         let max_uses = number(&self.max_uses).ok_or(ApprovalProblem::UsesOutOfRange)?;
-        Ok(Approval { evidence, fields, duration_days, max_uses })
+        Ok(Approval { evidence, fields, duration_days, max_uses, without_files: self.without_files })
     }
 }
 
@@ -604,6 +639,8 @@ struct Selection {
     fields: Option<Vec<String>>,
     duration_days: Option<u32>,
     max_uses: Option<u32>,
+    /// "Do not send the file" ticked.
+    without_files: bool,
 }
 
 impl Selection {
@@ -618,6 +655,7 @@ impl Selection {
             fields: Some(form.fields.clone()),
             duration_days: number(&form.duration_days),
             max_uses: number(&form.max_uses),
+            without_files: form.without_files,
         }
     }
 }
@@ -627,6 +665,7 @@ fn error_target(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::DurationOutOfRange => "#duration",
         ErrorCode::UsesOutOfRange => "#max-uses",
+        ErrorCode::FileRequired => "#consent-files",
         _ => "#consent-documents",
     }
 }
@@ -730,6 +769,8 @@ fn consent_view(
         reference: preview.request.reference.clone(),
         answer_until: preview.request.expires_at,
         releases_files: service.file,
+        file_optional: service.file && service.file_optional,
+        without_files: selection.without_files,
         documents,
         max_duration_days: max_days,
         latest_end: app.vault.clock().now() + Duration::days(i64::from(max_days)),
@@ -764,12 +805,14 @@ fn grant_item(policies: &Policies, lang: Lang, grant: &GrantRecord, now: DateTim
             None => fields.push((type_name, vec![label])),
         }
     }
+    let releases_files = policies.services.get(&grant.service).is_some_and(|service| service.file);
     pages::GrantItem {
         id: grant.id.to_string(),
         department_name: policies.department_name(&grant.department, lang),
         service_name: policies.service_name(&grant.service, lang),
         fields,
-        with_files: policies.services.get(&grant.service).is_some_and(|service| service.file),
+        with_files: releases_files && !grant.without_files,
+        files_left_out: releases_files && grant.without_files,
         created_at: grant.created_at,
         expires_at: grant.expires_at,
         uses: grant.uses,
@@ -849,107 +892,4 @@ async fn vault_error_page(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const INCOME_ID: &str = "0123456789abcdef0123456789abcdef";
-    const RENT_ID: &str = "fedcba9876543210fedcba9876543210";
-
-    fn form(pairs: &[(&str, &str)]) -> ConsentForm {
-        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        ConsentForm::parse(body.as_bytes())
-    }
-
-    fn field(text: &str) -> FieldRef {
-        FieldRef::parse(text).expect("a field reference")
-    }
-
-    #[test]
-    fn the_submitted_form_keeps_its_csrf_token_out_of_debug_output() {
-        let printed = format!("{:?}", form(&[("csrf", "csrf-secret-4f1c9a"), ("decision", "approve")]));
-        assert!(!printed.contains("csrf-secret-4f1c9a"), "{printed}");
-        assert!(printed.contains("approve") && printed.contains(crate::store::REDACTED), "{printed}");
-    }
-
-    #[test]
-    fn approval_keeps_checked_fields_of_chosen_documents_only() {
-        let form = form(&[
-            ("csrf", "token"),
-            ("decision", "approve"),
-            ("doc.income_statement", INCOME_ID),
-            ("doc.rent_certificate", "none"),
-            ("doc.residence_certificate", RENT_ID),
-            ("field", "income_statement.net_monthly_income"),
-            ("field", "income_statement.period_to"),
-            ("field", "income_statement.net_monthly_income"),
-            ("field", "rent_certificate.monthly_rent"),
-            ("duration_days", "30"),
-            ("max_uses", "2"),
-        ]);
-        assert_eq!(form.csrf.as_deref(), Some("token"));
-        let approval = form.approval().expect("valid");
-        assert_eq!(
-            approval.fields,
-            [field("income_statement.net_monthly_income"), field("income_statement.period_to")],
-            "no repeats; nothing of the type shared with \"none\""
-        );
-        // The residence certificate has no checked field: not named at all.
-        assert_eq!(approval.evidence, [INCOME_ID.parse::<EvidenceId>().expect("id")]);
-        assert_eq!((approval.duration_days, approval.max_uses), (30, 2));
-    }
-
-    #[test]
-    fn approval_problems_have_their_codes() {
-        let base = [("doc.income_statement", INCOME_ID), ("field", "income_statement.period_to")];
-        let with = |extra: &[(&'static str, &'static str)]| {
-            let mut pairs: Vec<(&str, &str)> = base.to_vec();
-            pairs.extend_from_slice(extra);
-            form(&pairs).approval().map(|_| ()).map_err(ApprovalProblem::code)
-        };
-        assert_eq!(with(&[("duration_days", "30"), ("max_uses", "1")]), Ok(()));
-        assert_eq!(with(&[("max_uses", "1")]), Err("duration_out_of_range"));
-        assert_eq!(with(&[("duration_days", "-3"), ("max_uses", "1")]), Err("duration_out_of_range"));
-        assert_eq!(with(&[("duration_days", "30"), ("max_uses", "many")]), Err("uses_out_of_range"));
-        assert_eq!(
-            with(&[("field", "not a field"), ("duration_days", "30"), ("max_uses", "1")]),
-            Err("field_not_in_policy")
-        );
-        let bad_id = form(&[
-            ("doc.income_statement", "../../etc"),
-            ("field", "income_statement.period_to"),
-            ("duration_days", "30"),
-            ("max_uses", "1"),
-        ]);
-        assert_eq!(bad_id.approval().map(|_| ()).map_err(ApprovalProblem::code), Err("evidence_not_found"));
-        // Nothing chosen: an empty approval, which the vault refuses.
-        let nothing = form(&[("doc.income_statement", "none"), ("duration_days", "30"), ("max_uses", "1")]);
-        let approval = nothing.approval().expect("structurally fine");
-        assert!(approval.fields.is_empty() && approval.evidence.is_empty());
-    }
-
-    #[test]
-    fn selection_from_a_form_keeps_the_choices() {
-        let selection = Selection::from_form(&form(&[
-            ("doc.income_statement", "none"),
-            ("doc.rent_certificate", RENT_ID),
-            ("field", "rent_certificate.monthly_rent"),
-            ("duration_days", "7"),
-        ]));
-        assert_eq!(selection.documents.get("income_statement"), Some(&None));
-        assert_eq!(selection.documents.get("rent_certificate"), Some(&Some(RENT_ID.to_owned())));
-        assert_eq!(selection.fields, Some(vec!["rent_certificate.monthly_rent".to_owned()]));
-        assert_eq!((selection.duration_days, selection.max_uses), (Some(7), None));
-    }
-
-    #[test]
-    fn login_links_stay_local_and_encode_the_return_path() {
-        assert_eq!(
-            login_href(Some("eid"), LoginLevel::High, "/requests/abc"),
-            "/login?issuer=eid&level=high&return_to=%2Frequests%2Fabc"
-        );
-        assert_eq!(
-            login_href(None, LoginLevel::Substantial, "/x?y=1"),
-            "/login?level=substantial&return_to=%2Fx%3Fy%3D1"
-        );
-    }
-}
+mod tests;

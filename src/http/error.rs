@@ -150,6 +150,7 @@ error_codes! {
     DocumentWithoutField = "document_without_field", UNPROCESSABLE_ENTITY;
     DurationOutOfRange = "duration_out_of_range", UNPROCESSABLE_ENTITY;
     UsesOutOfRange = "uses_out_of_range", UNPROCESSABLE_ENTITY;
+    FileRequired = "file_required", UNPROCESSABLE_ENTITY;
     // The audit log: citizens' pages and public proofs
     InvalidCursor = "invalid_cursor", BAD_REQUEST;
     InvalidLimit = "invalid_limit", BAD_REQUEST;
@@ -416,6 +417,7 @@ impl From<ApprovalProblem> for ErrorCode {
             ApprovalProblem::DocumentWithoutField => ErrorCode::DocumentWithoutField,
             ApprovalProblem::DurationOutOfRange => ErrorCode::DurationOutOfRange,
             ApprovalProblem::UsesOutOfRange => ErrorCode::UsesOutOfRange,
+            ApprovalProblem::FileRequired => ErrorCode::FileRequired,
         }
     }
 }
@@ -486,6 +488,7 @@ mod tests {
             A::DocumentWithoutField,
             A::DurationOutOfRange,
             A::UsesOutOfRange,
+            A::FileRequired,
         ] {
             assert_eq!(ErrorCode::from(problem).as_str(), problem.code());
         }

@@ -124,6 +124,7 @@ mod tests {
                 field("vehicle_registration.license_plate"),
             ],
             file: false,
+            file_optional: false,
             max_grant_duration_days: 30,
             max_uses: 5,
             default_duration_days: 30,

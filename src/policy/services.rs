@@ -239,6 +239,9 @@ pub struct Service {
     pub fields: Vec<FieldRef>,
     /// Whether the document files of the named evidence types are released.
     pub file: bool,
+    /// Whether a citizen may leave the files out of a grant (`file_optional`;
+    /// only with `file = true`; default false: the service needs them).
+    pub file_optional: bool,
     /// At most [`MAX_GRANT_DURATION_DAYS`], at least 1.
     pub max_grant_duration_days: u32,
     /// From 1 to [`MAX_USES_PER_GRANT`].
@@ -364,6 +367,7 @@ struct RawService {
     other_ways: Option<RawLocalized>,
     fields: Spanned<Vec<Spanned<String>>>,
     file: Spanned<bool>,
+    file_optional: Option<Spanned<bool>>,
     max_grant_duration_days: Spanned<i64>,
     max_uses: Spanned<i64>,
     default_duration_days: Option<Spanned<i64>>,
@@ -527,6 +531,20 @@ impl<'source> Checker<'source> {
             }
         }
 
+        let file_optional = match raw.file_optional {
+            Some(optional) if *optional.get_ref() && !file => {
+                return Err(self.error(
+                    optional.span(),
+                    format!(
+                        "service `{id}` has file_optional = true but releases no files (file = false); \
+                         remove file_optional or set file = true"
+                    ),
+                ));
+            }
+            Some(optional) => *optional.get_ref(),
+            None => false,
+        };
+
         let duration = raw.max_grant_duration_days.get_ref();
         let max_grant_duration_days = u32::try_from(*duration)
             .ok()
@@ -574,6 +592,7 @@ impl<'source> Checker<'source> {
             other_ways,
             fields,
             file,
+            file_optional,
             max_grant_duration_days,
             max_uses,
             default_duration_days,

@@ -211,6 +211,9 @@ pub struct GrantRecord {
     pub max_uses: u32,
     pub uses: u32,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The citizen left the documents' files out (where the service's
+    /// policy allows it): releases carry the approved fields only.
+    pub without_files: bool,
 }
 
 /// A grant and its citizen's wrapped DEK.

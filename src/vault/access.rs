@@ -88,6 +88,13 @@ pub struct Candidate {
     pub file: Option<FileView>,
 }
 
+/// The summary step: what the consent page showed, and what is wrong with
+/// the citizen's choices, if anything (then the form comes back instead).
+pub struct ConsentReview {
+    pub preview: ConsentPreview,
+    pub problem: Option<ApprovalProblem>,
+}
+
 /// The citizen's answer to a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
@@ -97,6 +104,9 @@ pub struct Approval {
     pub fields: Vec<FieldRef>,
     pub duration_days: u32,
     pub max_uses: u32,
+    /// Leave the chosen documents' files out: only where the service's
+    /// policy allows it (`file_optional`), refused otherwise.
+    pub without_files: bool,
 }
 
 /// What a department receives.
@@ -134,6 +144,8 @@ pub enum ApprovalProblem {
     DocumentWithoutField,
     DurationOutOfRange,
     UsesOutOfRange,
+    /// The files were left out, but the service's policy needs them.
+    FileRequired,
 }
 
 impl ApprovalProblem {
@@ -148,6 +160,7 @@ impl ApprovalProblem {
             ApprovalProblem::DocumentWithoutField => "document_without_field",
             ApprovalProblem::DurationOutOfRange => "duration_out_of_range",
             ApprovalProblem::UsesOutOfRange => "uses_out_of_range",
+            ApprovalProblem::FileRequired => "file_required",
         }
     }
 }
@@ -344,6 +357,40 @@ impl Vault {
         Ok(ConsentPreview { request, service, department, documents })
     }
 
+    /// The summary step before approving: the consent preview, and the
+    /// approval checked against it exactly as `approve_access_request`
+    /// checks it (same rules, same codes; documents must be among the
+    /// citizen's own of the requested types). Stores nothing and creates no
+    /// grant; the values are opened (and recorded) as for the consent page.
+    pub async fn review_approval(
+        &self,
+        citizen: &CitizenId,
+        level: LoginLevel,
+        id: &RequestId,
+        approval: &Approval,
+    ) -> Result<ConsentReview> {
+        let preview = self.consent_preview(citizen, level, id).await?;
+        let mut chosen_types = Vec::with_capacity(approval.evidence.len());
+        for evidence_id in &approval.evidence {
+            let document = preview
+                .documents
+                .iter()
+                .find(|document| document.candidates.iter().any(|candidate| &candidate.evidence_id == evidence_id));
+            match document {
+                Some(document) => chosen_types.push(document.type_id.as_str()),
+                None => {
+                    return Ok(ConsentReview { preview, problem: Some(ApprovalProblem::EvidenceNotFound) });
+                }
+            }
+        }
+        let problem = match check_approval(&preview.service, approval, &chosen_types) {
+            Ok(()) => None,
+            Err(VaultError::InvalidApproval(problem)) => Some(problem),
+            Err(other) => return Err(other),
+        };
+        Ok(ConsentReview { preview, problem })
+    }
+
     /// The citizen approves: a grant within the service's limits, for the
     /// chosen documents and fields.
     pub async fn approve_access_request(
@@ -367,7 +414,8 @@ impl Vault {
                 .ok_or(VaultError::InvalidApproval(ApprovalProblem::EvidenceNotFound))?;
             chosen.push(record);
         }
-        check_approval(service, approval, &chosen)?;
+        let chosen_types: Vec<&str> = chosen.iter().map(|record| record.type_id.as_str()).collect();
+        check_approval(service, approval, &chosen_types)?;
         let now = self.clock.now();
         // In policy order; the policy lists each field once.
         let fields: Vec<FieldRef> =
@@ -386,6 +434,8 @@ impl Vault {
             max_uses: approval.max_uses,
             uses: 0,
             revoked_at: None,
+            // Only a service that releases files has any to leave out.
+            without_files: service.file && approval.without_files,
         };
         let targets = Targets {
             subject: Some(citizen.to_string()),
@@ -553,7 +603,8 @@ impl Vault {
                 continue;
             }
             for record in records.iter().filter(|record| record.type_id == type_id) {
-                let (values, file) = open_fields(&dek, &grant.citizen_id, record, &type_fields, service.file)?;
+                let with_file = service.file && !grant.without_files;
+                let (values, file) = open_fields(&dek, &grant.citizen_id, record, &type_fields, with_file)?;
                 evidence.push(ReleasedEvidence {
                     type_id: record.type_id.clone(),
                     evidence_id: record.id.clone(),
@@ -620,7 +671,9 @@ impl Vault {
             self.record_department_refusal(department, Action::EvidenceDownload, targets, refusal.code()).await;
             return Err(VaultError::Refused(refusal));
         }
-        let service_releases_files = self.policies.services.get(&grant.service).is_some_and(|service| service.file);
+        // A grant whose citizen left the files out never serves one.
+        let service_releases_files =
+            self.policies.services.get(&grant.service).is_some_and(|service| service.file) && !grant.without_files;
         let record = match service_releases_files && grant.evidence_ids.contains(evidence_id) {
             true => self.store.evidence(&grant.citizen_id, evidence_id).await?,
             false => None,
@@ -698,8 +751,8 @@ fn grant_state(grant: &GrantRecord) -> GrantState {
 }
 
 /// Structural checks of an approval against the service policy; `chosen`
-/// are the citizen's evidence records named in it.
-fn check_approval(service: &Service, approval: &Approval, chosen: &[EvidenceRecord]) -> Result<()> {
+/// are the evidence types of the citizen's documents named in it, in order.
+fn check_approval(service: &Service, approval: &Approval, chosen: &[&str]) -> Result<()> {
     let problem = |problem| Err(VaultError::InvalidApproval(problem));
     if approval.fields.is_empty() {
         return problem(ApprovalProblem::NoFields);
@@ -708,20 +761,20 @@ fn check_approval(service: &Service, approval: &Approval, chosen: &[EvidenceReco
         return problem(ApprovalProblem::FieldNotInPolicy);
     }
     let types = service.evidence_types();
-    for (index, record) in chosen.iter().enumerate() {
-        if !types.contains(&record.type_id.as_str()) {
+    for (index, type_id) in chosen.iter().enumerate() {
+        if !types.contains(type_id) {
             return problem(ApprovalProblem::EvidenceNotRequested);
         }
-        if chosen[..index].iter().any(|other| other.type_id == record.type_id) {
+        if chosen[..index].contains(type_id) {
             return problem(ApprovalProblem::TwoDocumentsOfOneType);
         }
     }
-    if approval.fields.iter().any(|field| !chosen.iter().any(|record| record.type_id == field.evidence_type())) {
+    if approval.fields.iter().any(|field| !chosen.contains(&field.evidence_type())) {
         return problem(ApprovalProblem::FieldWithoutDocument);
     }
     // Only documents with an approved field enter a grant (whatever the
     // client: the consent page leaves them out, the JSON API is refused).
-    if chosen.iter().any(|record| !approval.fields.iter().any(|field| field.evidence_type() == record.type_id)) {
+    if chosen.iter().any(|type_id| !approval.fields.iter().any(|field| field.evidence_type() == *type_id)) {
         return problem(ApprovalProblem::DocumentWithoutField);
     }
     if approval.duration_days == 0 || approval.duration_days > service.max_grant_duration_days {
@@ -729,6 +782,11 @@ fn check_approval(service: &Service, approval: &Approval, chosen: &[EvidenceReco
     }
     if approval.max_uses == 0 || approval.max_uses > service.max_uses {
         return problem(ApprovalProblem::UsesOutOfRange);
+    }
+    // A file shows more than the ticked fields; leaving it out is the
+    // citizen's choice only where the service can do without it.
+    if approval.without_files && service.file && !service.file_optional {
+        return problem(ApprovalProblem::FileRequired);
     }
     Ok(())
 }

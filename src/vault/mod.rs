@@ -66,7 +66,7 @@ pub use sessions::{
 };
 
 pub use access::{
-    Approval, ApprovalProblem, Candidate, ConsentPreview, DocumentChoice, MAX_REFERENCE_CHARS,
+    Approval, ApprovalProblem, Candidate, ConsentPreview, ConsentReview, DocumentChoice, MAX_REFERENCE_CHARS,
     RELEASE_FILE_WINDOW_MINUTES, REQUEST_LIFETIME_HOURS, Release, ReleasedEvidence, RequestStatus,
 };
 

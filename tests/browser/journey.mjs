@@ -376,11 +376,17 @@ async function journey(page, audit) {
   });
   await visit('consent', page, audit);
 
-  await step('leave out one detail, choose 30 days and approve: "Meine Freigaben" confirms it', async () => {
-    await page.getByRole('checkbox', { name: 'Personen im Haushalt (mit Ihnen)' }).uncheck();
-    await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').selectOption('30');
-    await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').selectOption('3');
-    await page.getByRole('button', { name: 'Freigeben' }).click();
+  await check('consent: the page says the file shows more than the ticked details, and offers to leave it out', async () => {
+    const main = await text(page.locator('main'));
+    assert.ok(main.includes('Wenn Sie „Vornamen“ nicht ankreuzen, stehen die Vornamen trotzdem in der Datei.'), main);
+    assert.equal(await page.getByRole('checkbox', { name: 'Datei nicht mitschicken' }).isChecked(), false);
+    assert.equal(await page.getByRole('button', { name: 'Freigeben', exact: true }).count(), 0, 'the form itself shares nothing');
+  });
+
+  await consentSummary(page, audit);
+
+  await step('"Freigeben" on the summary shares: "Meine Freigaben" confirms it', async () => {
+    await page.getByRole('button', { name: 'Freigeben', exact: true }).click();
     await page.waitForURL((url) => url.pathname === '/grants');
     assert.equal(await text(page.locator('h1')), 'Meine Freigaben');
     assert.match(await text(page.getByRole('status')), /^Sie haben die Daten freigegeben\./);
@@ -390,6 +396,7 @@ async function journey(page, audit) {
     const details = await text(grant.locator('dl'));
     assert.ok(details.includes('Nettoeinkommen im Monat') && details.includes('0 von 3') && details.includes('aktiv'), details);
     assert.ok(!details.includes('Personen im Haushalt'), `a detail left out is listed: ${details}`);
+    assert.ok(details.includes('Die Dateien haben Sie nicht mitgeschickt.'), `the file left out is not said: ${details}`);
     const current = page.getByRole('navigation', { name: 'Hauptmenü' }).locator('[aria-current="page"]');
     assert.equal(await text(current), 'Meine Freigaben');
   });
@@ -488,6 +495,56 @@ async function journey(page, audit) {
     assert.equal(await page.locator('main form').count(), 0, 'no consent form below the level');
   });
   await visit('step-up', page, audit);
+}
+
+/**
+ * The summary before sending (issue 15 item 4): "Weiter" shows what would be
+ * shared and creates nothing; "Ändern" brings the form back with the choices
+ * kept; the file is left out there; the summary says so.
+ */
+async function consentSummary(page, audit) {
+  const consentPath = new URL(consentUrl).pathname;
+  await step('leave out one detail, choose 30 days and 3 uses, "Weiter": the summary shows exactly that', async () => {
+    await page.getByRole('checkbox', { name: 'Personen im Haushalt (mit Ihnen)' }).uncheck();
+    await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').selectOption('30');
+    await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').selectOption('3');
+    // The summary answers the POST at the same address: wait for that answer.
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === consentPath),
+      page.getByRole('button', { name: 'Weiter', exact: true }).click(),
+    ]);
+    await page.waitForLoadState();
+    assert.equal(await text(page.locator('h1')), 'Bitte prüfen Sie, was Sie freigeben');
+    const main = await text(page.locator('main'));
+    for (const expected of ['Noch ist nichts freigegeben.', 'Wohngeldstelle', 'So erreichen Sie das Amt', 'Wohngeld (Mietzuschuss)',
+      'AZ 4711/2026', 'Nettoeinkommen im Monat', '2.100,50 €', '3.250,00 €', 'einkommen-2026.pdf', '(30 Tage)', '3 Mal']) {
+      assert.ok(main.includes(expected), `"${expected}" missing from the summary: ${main}`);
+    }
+    assert.ok(!main.includes('Personen im Haushalt'), `a detail left out is on the summary: ${main}`);
+    assert.equal(await page.getByRole('button', { name: /^Ändern/ }).count(), 4, 'document, file, duration, uses');
+  });
+  await visit('consent-summary', page, audit);
+
+  await step('"Ändern" at the file brings the form back with the choices kept; leave the file out, "Weiter"', async () => {
+    // Its name says what it changes ("Ändern: Datei"; the browser may put a space before the hidden part).
+    await page.getByRole('button', { name: /^Ändern\s*: Datei$/ }).click();
+    await page.waitForURL((url) => url.pathname === consentPath && url.hash === '#consent-files');
+    await page.waitForLoadState();
+    assert.equal(await text(page.locator('h1')), 'Wohngeldstelle bittet um Ihre Daten');
+    assert.equal(await page.getByRole('checkbox', { name: 'Personen im Haushalt (mit Ihnen)' }).isChecked(), false, 'kept unticked');
+    assert.ok(await page.getByRole('checkbox', { name: 'Nettoeinkommen im Monat' }).isChecked(), 'kept ticked');
+    assert.equal(await page.getByLabel('Wie lange darf das Amt die Daten abrufen?').inputValue(), '30');
+    assert.equal(await page.getByLabel('Wie oft darf das Amt die Daten abrufen?').inputValue(), '3');
+    await page.getByRole('checkbox', { name: 'Datei nicht mitschicken' }).check();
+    await page.getByRole('button', { name: 'Weiter', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === consentPath && url.hash === '');
+    await page.waitForLoadState();
+    assert.equal(await text(page.locator('h1')), 'Bitte prüfen Sie, was Sie freigeben');
+    const main = await text(page.locator('main'));
+    assert.ok(main.includes('Keine Datei. Sie schicken die Datei nicht mit.'), main);
+    assert.ok(!main.includes('einkommen-2026.pdf'), `the file left out is on the summary: ${main}`);
+  });
+  await visit('consent-summary-without-file', page, audit);
 }
 
 /** The "Darstellung" menu (no JavaScript) and the browser's dark theme. */

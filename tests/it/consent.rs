@@ -20,6 +20,8 @@ use tresor::clock::Clock;
 
 use crate::support::app::{Backend, Citizen, ISSUER_NAME, TestApp};
 
+mod summary;
+
 // --- helpers -------------------------------------------------------------------
 
 async fn log_in(app: &TestApp, persona: &str, level: &str) -> Citizen {
@@ -501,7 +503,7 @@ async fn step_up_for_a_service_that_needs_level_high(backend: Backend) {
     assert_eq!(back.url().path(), format!("/requests/{request_id}"));
     assert_eq!(back.status(), StatusCode::OK);
     let html = back.text().await.unwrap();
-    assert!(html.contains("name=\"decision\" value=\"approve\""), "now the consent form");
+    assert!(html.contains("name=\"decision\" value=\"review\""), "now the consent form");
     assert!(html.contains("Schwerbehindertenausweis"));
     app.stop().await;
 }

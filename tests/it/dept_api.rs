@@ -99,7 +99,7 @@ async fn approve(
     approved: &[&str],
     max_uses: u32,
 ) -> GrantRecord {
-    let approval = Approval { evidence, fields: fields(approved), duration_days: 30, max_uses };
+    let approval = Approval { evidence, fields: fields(approved), duration_days: 30, max_uses, without_files: false };
     app.state.vault.approve_access_request(citizen, LoginLevel::Substantial, request, &approval).await.unwrap()
 }
 
@@ -567,6 +567,7 @@ async fn a_withdrawn_service_releases_nothing(backend: Backend) {
         max_uses: 2,
         uses: 0,
         revoked_at: None,
+        without_files: false,
     };
     assert!(app.store.answer_access_request(&request.id, &citizen, now, Some(&grant)).await.unwrap());
     expect_error(release(&app, TRAFFIC, &grant.id).await, StatusCode::FORBIDDEN, "wrong_service").await;
@@ -732,6 +733,7 @@ async fn a_document_without_an_approved_field_is_never_released(backend: Backend
         fields: fields(&["rent_certificate.monthly_rent"]),
         duration_days: 30,
         max_uses: 3,
+        without_files: false,
     };
     let refused = vault.approve_access_request(&citizen, LoginLevel::Substantial, &request, &approval).await;
     match refused {
@@ -771,6 +773,70 @@ async fn a_document_without_an_approved_field_is_never_released(backend: Backend
     let href = format!("/api/v1/dept/grants/{}/releases/{index}/files/{residence}", grant.id);
     let response = app.as_department("wohngeldstelle", Method::GET, &href).send().await.unwrap();
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    app.stop().await;
+}
+
+/// A citizen who left the files out (where the policy allows it) gets a
+/// grant whose releases carry the approved fields and no file, and whose
+/// file URLs answer 404 even for a document the release names. A grant
+/// stored before the choice existed (the row written as the older code
+/// wrote it, without the column) keeps releasing its file.
+async fn a_grant_without_files_never_releases_a_file(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let vault = &app.state.vault;
+    let citizen = vault.log_in_citizen("eid", "erika").await.unwrap();
+    let mut upload = vault.begin_file(&citizen, "meldebescheinigung.pdf", 1 << 20).await.unwrap();
+    upload.write(vault, b"%PDF-1.7\nErika Mustermann, geboren 1970").await.unwrap();
+    let file = upload.finish(vault).await.unwrap();
+    let residence = vault
+        .create_evidence(&citizen, LoginLevel::High, "residence_certificate", &map(RESIDENCE), Some(file))
+        .await
+        .unwrap();
+    let request = request_id(&app, "wohngeldstelle", "housing_benefit").await;
+    let approval = Approval {
+        evidence: vec![residence.clone()],
+        fields: fields(&["residence_certificate.city"]),
+        duration_days: 30,
+        max_uses: 3,
+        without_files: true,
+    };
+    let grant = vault.approve_access_request(&citizen, LoginLevel::Substantial, &request, &approval).await.unwrap();
+    assert!(grant.without_files);
+    assert!(app.store.grant(&grant.id).await.unwrap().unwrap().without_files, "stored as chosen");
+    let response = release(&app, "wohngeldstelle", &grant.id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["evidence"][0]["fields"], json!({ "city": "Musterstadt" }), "{body}");
+    assert!(body["evidence"][0].get("file").is_none_or(Value::is_null), "no file: {body}");
+    assert!(!text.contains("meldebescheinigung") && !text.contains("/files/"), "{text}");
+    // The file URL the release would have named: not found.
+    let index = body["audit"]["index"].as_u64().unwrap();
+    let href = format!("/api/v1/dept/grants/{}/releases/{index}/files/{residence}", grant.id);
+    let response = app.as_department("wohngeldstelle", Method::GET, &href).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+
+    // A grant as stored before migration 0008: files go along as before.
+    let older = request_id(&app, "wohngeldstelle", "housing_benefit").await;
+    let now = app.clock.now();
+    let old_grant: GrantId = "0123456789abcdef0123456789abcdef".parse().unwrap();
+    let inserted = app
+        .execute_as_insider(&format!(
+            "INSERT INTO grants (id, request_id, citizen_id, department, service, approved_fields, evidence_ids, \
+             created_at, not_before, expires_at, max_uses, uses, revoked_at) VALUES ('{old_grant}', '{older}', \
+             '{citizen}', 'wohngeldstelle', 'housing_benefit', '[\"residence_certificate.city\"]', '[\"{residence}\"]', \
+             {created}, {created}, {expires}, 3, 0, NULL)",
+            created = now.timestamp_micros(),
+            expires = (now + Duration::days(30)).timestamp_micros(),
+        ))
+        .await;
+    assert_eq!(inserted, 1);
+    assert!(!app.store.grant(&old_grant).await.unwrap().unwrap().without_files);
+    let body: Value = release(&app, "wohngeldstelle", &old_grant).await.json().await.unwrap();
+    let href = body["evidence"][0]["file"]["href"].as_str().expect("the older grant still releases its file");
+    let response = app.as_department("wohngeldstelle", Method::GET, href).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.bytes().await.unwrap().starts_with(b"%PDF-1.7"));
     app.stop().await;
 }
 
@@ -837,4 +903,5 @@ on_both_backends!(
     parallel_releases_respect_the_use_limit,
     released_files_are_streamed_only_where_the_policy_says,
     a_document_without_an_approved_field_is_never_released,
+    a_grant_without_files_never_releases_a_file,
 );

@@ -73,6 +73,7 @@ conformance!(
     grants_are_listed_per_citizen_and_revoked_by_their_owner_only,
     grant_claims_count_uses_with_the_audit_entry,
     erasing_a_citizen_removes_their_grants,
+    a_grant_keeps_whether_its_files_are_left_out,
 );
 
 // --- fixtures ---------------------------------------------------------------
@@ -758,6 +759,7 @@ fn grant(id: u8, request: &AccessRequestRecord, citizen: &CitizenId, max_uses: u
         max_uses,
         uses: 0,
         revoked_at: None,
+        without_files: false,
     }
 }
 
@@ -822,6 +824,22 @@ async fn grants_are_listed_per_citizen_and_revoked_by_their_owner_only(store: Ar
     assert!(!store.revoke_grant(&alice.id, &first.id, at(T0 + 60)).await.expect("twice"));
     assert_eq!(store.grant(&first.id).await.expect("get").expect("exists").revoked_at, Some(at(T0 + 50)));
     assert_eq!(store.grant(&theirs.id).await.expect("get").expect("exists").revoked_at, None);
+}
+
+async fn a_grant_keeps_whether_its_files_are_left_out(store: Arc<dyn Store>) {
+    let alice = stored_citizen(&store, 1).await;
+    let with_files = stored_grant(&store, 1, &alice.id, 3).await;
+    let request = access_request(2, T0 + 1_000);
+    store.insert_access_request(&request).await.expect("insert request");
+    let without_files = GrantRecord { without_files: true, ..grant(2, &request, &alice.id, 3) };
+    assert!(store.answer_access_request(&request.id, &alice.id, at(T0 + 10), Some(&without_files)).await.expect("ok"));
+    assert_eq!(store.grant(&with_files.id).await.expect("get"), Some(with_files.clone()));
+    assert_eq!(store.grant(&without_files.id).await.expect("get"), Some(without_files.clone()));
+    let listed = store.grants_of_citizen(&alice.id).await.expect("list");
+    assert!(listed.contains(&with_files) && listed.contains(&without_files));
+    let release = store.grant_for_release(&without_files.id).await.expect("get").expect("exists");
+    assert!(release.grant.without_files);
+    assert!(!store.grant_for_release(&with_files.id).await.expect("get").expect("exists").grant.without_files);
 }
 
 fn release_event(grant: &GrantRecord) -> AuditEvent {

@@ -213,6 +213,26 @@ messages! {
     ConsentContact = "consent-contact",
     ConsentDenyHeading = "consent-deny-heading",
     ConsentDenyMeans = "consent-deny-means",
+    // Consent: the summary before sending, and the file (issue 15 item 4)
+    ConsentContinue = "consent-continue",
+    ConsentFileLegend = "consent-file-legend",
+    ConsentFileShowsMore = "consent-file-shows-more",
+    ConsentFileNeeded = "consent-file-needed",
+    ConsentFileLeaveOut = "consent-file-leave-out",
+    ConsentFileLeaveOutHint = "consent-file-leave-out-hint",
+    ConsentSummaryTitle = "consent-summary-title",
+    ConsentSummaryNothingYet = "consent-summary-nothing-yet",
+    ConsentSummaryToWhom = "consent-summary-to-whom",
+    ConsentSummaryWhichData = "consent-summary-which-data",
+    ConsentSummaryFile = "consent-summary-file",
+    ConsentSummaryFileNone = "consent-summary-file-none",
+    ConsentSummaryFileLeftOut = "consent-summary-file-left-out",
+    ConsentSummaryFileShowsMore = "consent-summary-file-shows-more",
+    ConsentSummaryHowLong = "consent-summary-how-long",
+    ConsentSummaryHowOften = "consent-summary-how-often",
+    ConsentSummaryChange = "consent-summary-change",
+    ConsentSummaryShareHint = "consent-summary-share-hint",
+    GrantsFilesLeftOut = "grants-files-left-out",
     // Revoking a grant
     GrantsWithFiles = "grants-with-files",
     RevokeConfirmTitle = "revoke-confirm-title",
@@ -703,6 +723,13 @@ pub fn document_from(lang: Lang, stored: DateTime<Utc>) -> String {
 pub fn file_shared(lang: Lang, name: &str, kind: &str, size: u64) -> String {
     let args = [("name", name.into()), ("kind", kind.into()), ("size", Arg::Bytes(size))];
     format(lang, "file-shared", &args)
+}
+
+/// Summary before sending: until when and for how long ("bis zum
+/// 06.01.2027 (30 Tage)").
+pub fn consent_summary_until(lang: Lang, end: DateTime<Utc>, duration_days: u32) -> String {
+    let args = [("date", format_date(lang, end).into()), ("days", days(lang, duration_days).into())];
+    format(lang, "consent-summary-until", &args)
 }
 
 /// "1 von 3" / "1 of 3".

@@ -187,6 +187,7 @@ const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("document-from", &["date"]),
     ("file-shared", &["name", "kind", "size"]),
     ("uses-of", &["uses", "max"]),
+    ("consent-summary-until", &["date", "days"]),
     ("stats-chart-summary", &["bars", "total", "largest"]),
     ("month-year", &["month", "year"]),
     ("dpo-period-last", &["count"]),

@@ -21,6 +21,10 @@ pub struct ConsentView {
     pub answer_until: DateTime<Utc>,
     /// Whether the service also releases the documents' files.
     pub releases_files: bool,
+    /// Whether the service's policy lets the citizen leave the files out.
+    pub file_optional: bool,
+    /// "Do not send the file" is ticked.
+    pub without_files: bool,
     pub documents: Vec<ConsentDocument>,
     pub max_duration_days: u32,
     /// Today plus the longest duration: the latest possible end.
@@ -114,6 +118,8 @@ pub struct GrantItem {
     pub fields: Vec<(String, Vec<String>)>,
     /// The service also receives the file of each chosen document.
     pub with_files: bool,
+    /// The service would receive files, but the citizen left them out.
+    pub files_left_out: bool,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub uses: u32,
@@ -191,6 +197,9 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
             @for (type_index, document) in view.documents.iter().enumerate() {
                 (consent_document(lang, &view.request_id, type_index, document))
             }
+            @if view.releases_files {
+                (consent_file_choice(lang, view))
+            }
             fieldset.consent-limits {
                 legend { (t(lang, Msg::ConsentLimitsLegend)) }
                 div.field {
@@ -219,7 +228,8 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
                 p { (ways) }
             }
             div.form-actions {
-                button type="submit" name="decision" value="approve" { (t(lang, Msg::ConsentApprove)) }
+                // The next step is the summary; only its button shares anything.
+                button type="submit" name="decision" value="review" { (t(lang, Msg::ConsentContinue)) }
                 button.button-secondary type="submit" name="decision" value="deny" { (t(lang, Msg::ConsentDeny)) }
             }
         }
@@ -232,7 +242,7 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
 fn consent_document(lang: Lang, request_id: &str, type_index: usize, document: &ConsentDocument) -> Markup {
     let radio_name = format!("doc.{}", document.type_id);
     html! {
-        fieldset.consent-document {
+        fieldset.consent-document id=(document_anchor(type_index)) {
             legend { (document.type_name) }
             @if document.candidates.is_empty() {
                 p { (t(lang, Msg::ConsentNoDocument)) " " (t(lang, Msg::ConsentNoDocumentNothingShared)) }
@@ -396,6 +406,9 @@ pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<Grants
                                     @if item.with_files {
                                         p { (t(lang, Msg::GrantsWithFiles)) }
                                     }
+                                    @if item.files_left_out {
+                                        p { (t(lang, Msg::GrantsFilesLeftOut)) }
+                                    }
                                 }
                             }
                             div { dt { (t(lang, Msg::GrantsGivenOn)) } dd { (date_element(lang, item.created_at)) } }
@@ -432,4 +445,188 @@ pub fn grants_page(ctx: &PageContext, items: &[GrantItem], notice: Option<Grants
         p { a href="/access-log" { (t(lang, Msg::NavAccessLog)) } }
     };
     layout(ctx, t(lang, Msg::GrantsTitle), body)
+}
+
+// --- the file, and the summary before sending (issue 15 item 4) -----------------
+
+/// `id` of a document's fieldset on the consent page (the summary's change
+/// links point there).
+fn document_anchor(type_index: usize) -> String {
+    format!("consent-doc-{type_index}")
+}
+
+/// `id` of the file choice on the consent page.
+const FILE_ANCHOR: &str = "consent-files";
+
+/// The file says more than the ticked details: said plainly, and where the
+/// service's policy allows it a checkbox to leave the file out; otherwise
+/// that the office needs it and that denying is the way out.
+fn consent_file_choice(lang: Lang, view: &ConsentView) -> Markup {
+    html! {
+        fieldset.consent-document #consent-files {
+            legend { (t(lang, Msg::ConsentFileLegend)) }
+            p { (t(lang, Msg::ConsentFileShowsMore)) }
+            @if view.file_optional {
+                div.choice {
+                    input type="checkbox" id="without-files" name="without_files" value="yes"
+                        checked[view.without_files] aria-describedby="without-files-hint";
+                    label for="without-files" { (t(lang, Msg::ConsentFileLeaveOut)) }
+                    p.hint #without-files-hint { (t(lang, Msg::ConsentFileLeaveOutHint)) }
+                }
+            } @else {
+                p { (t(lang, Msg::ConsentFileNeeded)) }
+            }
+        }
+    }
+}
+
+/// Everything the summary before sending shows; texts already translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentSummaryView {
+    pub request_id: String,
+    pub department_name: String,
+    pub contact: Option<String>,
+    pub service_name: String,
+    pub reference: String,
+    /// The chosen documents with exactly the values that would be shared.
+    pub documents: Vec<SummaryDocument>,
+    pub files: SummaryFiles,
+    pub duration_days: u32,
+    /// Now plus the chosen duration: the last day the office can fetch.
+    pub ends_at: DateTime<Utc>,
+    pub max_uses: u32,
+    /// `(name, value)` of the hidden inputs that carry the choices to the
+    /// next step (CSRF token apart); the vault checks them all again there.
+    pub hidden: Vec<(String, String)>,
+}
+
+/// One chosen document on the summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryDocument {
+    /// Position of its type on the consent page (for the change link).
+    pub type_index: usize,
+    pub type_name: String,
+    pub created_at: DateTime<Utc>,
+    /// `(label, formatted value)` of each approved field; None when the
+    /// document does not have it.
+    pub values: Vec<(String, Option<String>)>,
+}
+
+/// What the summary says about files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SummaryFiles {
+    /// The service receives no files: no row at all.
+    NotReleased,
+    /// The files of the chosen documents go along (empty: none has one).
+    Shared(Vec<FileInfo>),
+    /// The citizen leaves the files out.
+    LeftOut,
+}
+
+/// The summary before sending ("check your answers"): to whom, which values,
+/// which file, until when, how often, each with a change button that brings
+/// the form back with the choices kept; then "share". Every button posts
+/// the same hidden choices with the CSRF token: nothing is shared by a GET,
+/// and the final step is checked by the vault as a whole again.
+pub fn consent_summary_page(ctx: &PageContext, view: &ConsentSummaryView) -> Markup {
+    let lang = ctx.lang;
+    let action = request_href(&view.request_id);
+    let change = |anchor: &str, what: &str| -> Markup {
+        html! {
+            button.link-button type="submit" name="decision" value="change"
+                formaction=(format!("{action}#{anchor}")) {
+                (t(lang, Msg::ConsentSummaryChange))
+                span.visually-hidden { ": " (what) }
+            }
+        }
+    };
+    let body = html! {
+        h1 { (t(lang, Msg::ConsentSummaryTitle)) }
+        p { strong { (t(lang, Msg::ConsentSummaryNothingYet)) } }
+        form method="post" action=(action) {
+            (csrf_input(ctx))
+            @for (name, value) in &view.hidden {
+                input type="hidden" name=(name) value=(value);
+            }
+            h2 { (t(lang, Msg::ConsentSummaryToWhom)) }
+            dl.details {
+                div { dt { (t(lang, Msg::ConsentDepartment)) } dd { (view.department_name) } }
+                @if let Some(contact) = &view.contact {
+                    div { dt { (t(lang, Msg::ConsentContact)) } dd { (contact) } }
+                }
+                div { dt { (t(lang, Msg::ConsentService)) } dd { (view.service_name) } }
+                div { dt { (t(lang, Msg::ConsentReference)) } dd { (view.reference) } }
+            }
+            h2 { (t(lang, Msg::ConsentSummaryWhichData)) }
+            @for document in &view.documents {
+                section.summary-document {
+                    h3 { (document.type_name) }
+                    p { (i18n::document_from(lang, document.created_at)) }
+                    dl.details {
+                        @for (label, value) in &document.values {
+                            div {
+                                dt { (label) }
+                                dd {
+                                    @match value {
+                                        Some(value) => { (value) }
+                                        None => { (t(lang, Msg::ConsentNotGiven)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    p { (change(&document_anchor(document.type_index), &document.type_name)) }
+                }
+            }
+            dl.details {
+                @match &view.files {
+                    SummaryFiles::NotReleased => {}
+                    SummaryFiles::Shared(files) => {
+                        div {
+                            dt { (t(lang, Msg::ConsentSummaryFile)) }
+                            dd {
+                                @if files.is_empty() {
+                                    p { (t(lang, Msg::ConsentSummaryFileNone)) }
+                                } @else {
+                                    @for file in files {
+                                        p { (i18n::file_shared(lang, &file.name, media_type_label(&file.media_type), file.size)) }
+                                    }
+                                    p { strong { (t(lang, Msg::ConsentSummaryFileShowsMore)) } }
+                                }
+                                p { (change(FILE_ANCHOR, t(lang, Msg::ConsentSummaryFile))) }
+                            }
+                        }
+                    }
+                    SummaryFiles::LeftOut => {
+                        div {
+                            dt { (t(lang, Msg::ConsentSummaryFile)) }
+                            dd {
+                                p { (t(lang, Msg::ConsentSummaryFileLeftOut)) }
+                                p { (change(FILE_ANCHOR, t(lang, Msg::ConsentSummaryFile))) }
+                            }
+                        }
+                    }
+                }
+                div {
+                    dt { (t(lang, Msg::ConsentSummaryHowLong)) }
+                    dd {
+                        p { (i18n::consent_summary_until(lang, view.ends_at, view.duration_days)) }
+                        p { (change("duration", t(lang, Msg::ConsentSummaryHowLong))) }
+                    }
+                }
+                div {
+                    dt { (t(lang, Msg::ConsentSummaryHowOften)) }
+                    dd {
+                        p { (i18n::times(lang, view.max_uses)) }
+                        p { (change("max-uses", t(lang, Msg::ConsentSummaryHowOften))) }
+                    }
+                }
+            }
+            p { (t(lang, Msg::ConsentSummaryShareHint)) }
+            div.form-actions {
+                button type="submit" name="decision" value="approve" { (t(lang, Msg::ConsentApprove)) }
+            }
+        }
+    };
+    layout(ctx, t(lang, Msg::ConsentSummaryTitle), body)
 }

@@ -2,6 +2,7 @@ use chrono::TimeZone;
 
 use super::*;
 
+mod consent;
 mod display;
 mod dpo;
 
@@ -97,6 +98,8 @@ fn consent_view() -> ConsentView {
         reference: "WG-2026-0815".to_owned(),
         answer_until: date(),
         releases_files: true,
+        file_optional: true,
+        without_files: false,
         documents: vec![
             ConsentDocument {
                 type_id: "income_statement".to_owned(),
@@ -187,6 +190,7 @@ fn grant_items() -> Vec<GrantItem> {
         service_name: "Wohngeld".to_owned(),
         fields: vec![("Einkommensnachweis".to_owned(), vec!["Nettoeinkommen".to_owned(), "Zeitraum".to_owned()])],
         with_files: true,
+        files_left_out: false,
         created_at: date(),
         expires_at: date() + chrono::Duration::days(90),
         uses: 1,
@@ -236,6 +240,7 @@ fn all_pages(ctx: &PageContext) -> Vec<(&'static str, String)> {
         ("grants", grants_page(ctx, &grant_items(), Some(GrantsNotice::Approved)).into_string()),
         ("grants-empty", grants_page(ctx, &[], None).into_string()),
         ("revoke-confirm", revoke_confirm_page(ctx, &grant_items()[0]).into_string()),
+        ("consent-summary", consent_summary_page(ctx, &consent::summary_view()).into_string()),
     ]
 }
 
@@ -651,7 +656,10 @@ fn consent_page_shows_who_why_the_values_and_a_choice_per_document() {
     assert_eq!(attribute(radios[2], "value"), Some("none"));
     assert_eq!(attribute(radios[0], "aria-describedby"), Some("doc-0-0-values"));
     assert!(html.contains("id=\"doc-0-0-values\""));
-    let boxes: Vec<&&str> = inputs.iter().filter(|tag| attribute(tag, "type") == Some("checkbox")).collect();
+    let boxes: Vec<&&str> = inputs
+        .iter()
+        .filter(|tag| attribute(tag, "type") == Some("checkbox") && attribute(tag, "name") == Some("field"))
+        .collect();
     assert_eq!(boxes.len(), 2, "no checkbox for a type without a document");
     assert_eq!(attribute(boxes[0], "name"), Some("field"));
     assert_eq!(attribute(boxes[0], "value"), Some("income_statement.net_monthly_income"));
@@ -664,7 +672,7 @@ fn consent_page_shows_who_why_the_values_and_a_choice_per_document() {
     // Limits: the maximum is preselected.
     assert!(html.contains("<option value=\"90\" selected>90 Tage</option>"));
     assert!(html.contains("<option value=\"3\" selected>3 Mal</option>"));
-    assert!(html.contains("<button type=\"submit\" name=\"decision\" value=\"approve\">Freigeben</button>"));
+    assert!(html.contains("<button type=\"submit\" name=\"decision\" value=\"review\">Weiter</button>"));
     assert!(html.contains("name=\"decision\" value=\"deny\">Ablehnen</button>"));
     assert!(!html.contains("error-summary"));
 }

@@ -459,3 +459,24 @@ fn a_department_may_name_its_contact() {
     assert_eq!(office.contact.as_ref().map(|contact| contact.en.as_str()), Some("Town hall, room 1"));
     assert!(departments.get("wohngeldstelle").expect("wohngeldstelle").contact.is_none());
 }
+
+#[test]
+fn files_are_needed_unless_the_policy_lets_citizens_leave_them_out() {
+    let services = parse_service(GOOD_SERVICE).expect("good service");
+    let service = services.get("housing_benefit").expect("housing_benefit");
+    assert!(service.file && !service.file_optional, "without the key the service needs the files");
+
+    let source = format!("{GOOD_SERVICE}file_optional = true\n");
+    let services = parse_service(&source).expect("optional files");
+    assert!(services.get("housing_benefit").expect("housing_benefit").file_optional);
+    let source = format!("{GOOD_SERVICE}file_optional = false\n");
+    let services = parse_service(&source).expect("files needed, said explicitly");
+    assert!(!services.get("housing_benefit").expect("housing_benefit").file_optional);
+
+    // Leaving out files a service never receives makes no sense: refused.
+    let source = GOOD_SERVICE.replace("file = true", "file = false");
+    let source = format!("{source}file_optional = true {MARK}\n");
+    assert_service_error(&source, "has file_optional = true but releases no files (file = false)");
+    let source = format!("{GOOD_SERVICE}file_optional = \"yes\" {MARK}\n");
+    assert_service_error(&source, "invalid type");
+}

@@ -773,8 +773,8 @@ impl Store for Backend {
         if let Some(grant) = grant {
             sqlx::query(
                 "INSERT INTO grants (id, request_id, citizen_id, department, service, approved_fields, evidence_ids, \
-                 created_at, not_before, expires_at, max_uses, uses, revoked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 created_at, not_before, expires_at, max_uses, uses, revoked_at, without_files) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(grant.id.as_str())
             .bind(grant.request_id.as_str())
@@ -789,6 +789,7 @@ impl Store for Backend {
             .bind(i64::from(grant.max_uses))
             .bind(i64::from(grant.uses))
             .bind(grant.revoked_at.map(time_to_micros))
+            .bind(grant.without_files)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -810,7 +811,7 @@ impl Store for Backend {
         let id = id.as_str();
         let row = sqlx::query(
             "SELECT g.id, g.request_id, g.citizen_id, g.department, g.service, g.approved_fields, g.evidence_ids, \
-             g.created_at, g.not_before, g.expires_at, g.max_uses, g.uses, g.revoked_at, \
+             g.created_at, g.not_before, g.expires_at, g.max_uses, g.uses, g.revoked_at, g.without_files, \
              c.wrapped_dek, c.kek_version FROM grants g JOIN citizens c ON c.id = g.citizen_id WHERE g.id = $1",
         )
         .bind(id)
@@ -824,7 +825,7 @@ impl Store for Backend {
         let id = id.as_str();
         sqlx::query(
             "SELECT id, request_id, citizen_id, department, service, approved_fields, evidence_ids, created_at, \
-             not_before, expires_at, max_uses, uses, revoked_at FROM grants WHERE id = $1",
+             not_before, expires_at, max_uses, uses, revoked_at, without_files FROM grants WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -837,7 +838,7 @@ impl Store for Backend {
     async fn grants_of_citizen(&self, citizen_id: &CitizenId) -> Result<Vec<GrantRecord>> {
         sqlx::query(
             "SELECT id, request_id, citizen_id, department, service, approved_fields, evidence_ids, created_at, \
-             not_before, expires_at, max_uses, uses, revoked_at FROM grants WHERE citizen_id = $1 \
+             not_before, expires_at, max_uses, uses, revoked_at, without_files FROM grants WHERE citizen_id = $1 \
              ORDER BY created_at DESC, id",
         )
         .bind(citizen_id.as_str())

@@ -67,6 +67,7 @@ pub(super) fn grant(row: &DbRow) -> Result<GrantRecord> {
         max_uses: stored_count("grants.max_uses", row.try_get("max_uses").map_err(driver_error)?)?,
         uses: stored_count("grants.uses", row.try_get("uses").map_err(driver_error)?)?,
         revoked_at: revoked_at.map(|at| time_from_micros("grants.revoked_at", at)).transpose()?,
+        without_files: row.try_get("without_files").map_err(driver_error)?,
     })
 }
 
