@@ -17,10 +17,12 @@ use crate::audit::Action;
 use crate::policy::{FieldKind, Lang, LoginLevel};
 
 mod catalogue;
+mod info;
 #[cfg(test)]
 mod tests;
 
 pub use catalogue::{Arg, format};
+pub use info::{INFO_PLACEHOLDERS, InfoText, info, info_lines, privacy_retention_session};
 
 /// Picks the page language.
 ///

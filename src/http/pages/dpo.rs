@@ -294,6 +294,11 @@ fn dpo_frame(ctx: &PageContext, content: Markup) -> Markup {
                     li { a href=(href) aria-current=[(current == href).then_some("page")] { (t(lang, msg)) } }
                 }
                 li {
+                    a href="/dpo/feedback" aria-current=[(current == "/dpo/feedback").then_some("page")] {
+                        (i18n::info(lang, i18n::InfoText::DpoNavFeedback))
+                    }
+                }
+                li {
                     form.inline-form method="post" action="/staff/logout" {
                         (csrf_input(ctx))
                         button.link-button type="submit" { (t(lang, Msg::DpoLogout)) }
@@ -444,4 +449,75 @@ fn staff_login_href(path: &str) -> String {
     let local = if path.starts_with("/dpo") && !path.starts_with("//") { path } else { "/dpo" };
     let encoded: String = url::form_urlencoded::byte_serialize(local.as_bytes()).collect();
     format!("/staff/login?return_to={encoded}")
+}
+
+/// One accessibility feedback message as the DPO reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DpoFeedbackRow {
+    pub number: i64,
+    pub received_at: DateTime<Utc>,
+    /// The language of the page it was written on (`de`, `en`).
+    pub lang: String,
+    pub contact: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DpoFeedbackView {
+    pub rows: Vec<DpoFeedbackRow>,
+    /// Link to older messages, if there are more.
+    pub next_href: Option<String>,
+}
+
+/// `GET /dpo/feedback`: the messages of the accessibility feedback form,
+/// newest first, each as a block (no wide table).
+pub fn dpo_feedback_page(ctx: &PageContext, view: &DpoFeedbackView) -> Markup {
+    use crate::http::i18n::{InfoText, info};
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (info(lang, InfoText::DpoFeedbackTitle)) }
+        p { (info(lang, InfoText::DpoFeedbackIntro)) }
+        @if view.rows.is_empty() {
+            p.empty-state { (info(lang, InfoText::DpoFeedbackEmpty)) }
+        } @else {
+            ol.feedback-list {
+                @for row in &view.rows {
+                    li.feedback-item {
+                        dl.details {
+                            div {
+                                dt { (info(lang, InfoText::DpoFeedbackReceived)) }
+                                dd { (date_time_element(lang, row.received_at)) " (" (row.number) ")" }
+                            }
+                            div {
+                                dt { (info(lang, InfoText::DpoFeedbackLanguage)) }
+                                dd { (row.lang) }
+                            }
+                            div {
+                                dt { (info(lang, InfoText::DpoFeedbackContact)) }
+                                dd {
+                                    @if row.contact.is_empty() { (info(lang, InfoText::DpoFeedbackNoContact)) }
+                                    @else { (row.contact) }
+                                }
+                            }
+                        }
+                        blockquote.feedback-message lang=[feedback_lang(&row.lang)] { (row.message) }
+                    }
+                }
+            }
+            @if let Some(next) = &view.next_href {
+                p { a href=(next) { (info(lang, InfoText::DpoFeedbackOlder)) } }
+            }
+        }
+    };
+    layout(ctx, info(lang, InfoText::DpoFeedbackTitle), dpo_frame(ctx, body))
+}
+
+/// The `lang` attribute of a message: the page language it was written on,
+/// if it is one tresor knows.
+fn feedback_lang(code: &str) -> Option<&'static str> {
+    match code {
+        "de" => Some("de"),
+        "en" => Some("en"),
+        _ => None,
+    }
 }

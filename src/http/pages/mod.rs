@@ -56,6 +56,7 @@ impl fmt::Debug for PageContext {
 mod citizen;
 mod consent;
 mod dpo;
+mod info;
 mod my_data;
 #[cfg(test)]
 mod tests;
@@ -63,6 +64,7 @@ mod tests;
 pub use citizen::*;
 pub use consent::*;
 pub use dpo::*;
+pub use info::*;
 pub use my_data::*;
 
 // --- shared by the pages -------------------------------------------------------
@@ -150,6 +152,7 @@ fn layout(ctx: &PageContext, title: &str, main_content: Markup) -> Markup {
                     (main_content)
                 }
                 footer.site-footer {
+                    (info::footer_navigation(ctx))
                     p { (t(lang, Msg::FooterText)) }
                 }
             }
