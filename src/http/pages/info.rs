@@ -109,7 +109,7 @@ pub fn accessibility_page(ctx: &PageContext, city: &CityConfig, form: &FeedbackF
         }
     };
     let title =
-        if form.errors.is_empty() { title.to_owned() } else { format!("{} {title}", t(lang, Msg::ErrorTitlePrefix)) };
+        if form.errors.is_empty() { title.to_owned() } else { format!("{}: {title}", t(lang, Msg::ErrorTitlePrefix)) };
     layout(ctx, &title, body)
 }
 
