@@ -88,9 +88,7 @@ pub async fn submit_feedback(
         return response;
     }
     match app.vault.receive_feedback(&feedback, i18n::lang_code(lang)).await {
-        Ok(_) => {
-            Redirect::to(&format!("/accessibility?sent=1&lang={}#feedback", i18n::lang_code(lang))).into_response()
-        }
+        Ok(_) => Redirect::to(&format!("/accessibility?sent=1&lang={}", i18n::lang_code(lang))).into_response(),
         Err(error) => page.error(&app, error.into()),
     }
 }

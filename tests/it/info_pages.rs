@@ -208,7 +208,7 @@ async fn feedback_is_stored_and_only_a_dpo_reads_it_with_an_audit_entry(backend:
     let response = send_feedback(&app, &citizen, message, "leser@example.org").await;
     assert_eq!(response.status(), 303);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(location, "/accessibility?sent=1&lang=de#feedback");
+    assert_eq!(location, "/accessibility?sent=1&lang=de");
     let thanks = citizen.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
     assert!(thanks.contains("Danke! Ihre Nachricht ist angekommen."), "{thanks}");
     let stored = stored_feedback(&app).await;

@@ -128,7 +128,8 @@ pub fn dpo_query_page(ctx: &PageContext, view: &DpoQueryView) -> Markup {
                 p.empty-state { (t(lang, Msg::DpoNoResults)) }
             } @else {
                 p.hint { (t(lang, Msg::DpoShortIdHint)) }
-                div.table-scroll {
+                div.table-scroll role="region" tabindex="0"
+                    aria-label=(t(lang, if view.oldest_first { Msg::DpoResultsCaptionOldestFirst } else { Msg::DpoResultsCaption })) {
                     table.dpo-table {
                         caption {
                             (t(lang, if view.oldest_first { Msg::DpoResultsCaptionOldestFirst } else { Msg::DpoResultsCaption }))
@@ -213,7 +214,7 @@ pub fn dpo_stats_page(ctx: &PageContext, view: &DpoStatsView) -> Markup {
                 p.empty-state { (t(lang, Msg::DpoStatsEmpty)) }
             } @else {
                 (stats_chart(lang, rows, &department_label))
-                div.table-scroll {
+                div.table-scroll role="region" tabindex="0" aria-label=(t(lang, Msg::DpoStatsTableCaption)) {
                     table.dpo-stats-table {
                         caption { (t(lang, Msg::DpoStatsTableCaption)) }
                         thead {
@@ -408,41 +409,47 @@ fn short_id(id: &str) -> Markup {
     html! { code title=(id) { (short) @if ellipsis { "…" } } }
 }
 
-const CHART_WIDTH: usize = 720;
-const CHART_LABEL_WIDTH: usize = 280;
-const CHART_BAR_AREA: usize = 380;
-const CHART_ROW_HEIGHT: usize = 28;
+/// Bar lengths are steps of this many per cent (CSS classes `bar-0` …
+/// `bar-100` in `style.css`; the page's CSP allows no inline styles).
+const CHART_STEP_PERCENT: u64 = 5;
 
-/// A horizontal bar chart of granted accesses. `role="img"` with a title and
-/// a description makes it one image to screen readers; the table below
+/// A horizontal bar chart of granted accesses as HTML: one row per
+/// department and month with its words, a bar and the number. Text is page
+/// text (it reflows and never shrinks with the chart, as an SVG's would);
+/// bars are bordered boxes, so they stay visible in forced colours. The
+/// list is one figure with a caption and a summary; the table below
 /// carries the same numbers for everyone.
 fn stats_chart(lang: Lang, rows: &[DpoStatsRow], department_label: &dyn Fn(&DpoStatsRow) -> String) -> Markup {
     let max = rows.iter().map(|row| row.granted).max().unwrap_or(0).max(1);
-    let height = rows.len() * CHART_ROW_HEIGHT + 8;
     let total: u64 = rows.iter().map(|row| row.granted).sum();
     html! {
-        figure.dpo-chart {
-            svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="stats-chart-title stats-chart-desc"
-                viewBox=(format!("0 0 {CHART_WIDTH} {height}")) width="100%" {
-                title #stats-chart-title { (t(lang, Msg::DpoStatsChartTitle)) }
-                desc #stats-chart-desc { (i18n::stats_chart_summary(lang, rows.len(), total, max)) }
-                @for (index, row) in rows.iter().enumerate() {
-                    @let top = index * CHART_ROW_HEIGHT + 4;
-                    // Bars scale to the largest month; a count of 0 has no bar.
-                    @let width = usize::try_from(row.granted.saturating_mul(CHART_BAR_AREA as u64) / max).unwrap_or(CHART_BAR_AREA);
-                    g.bar {
-                        text x="0" y=(top + 18) fill="#1a1a1a" font-size="14" {
-                            (department_label(row)) " · " (row.month)
+        figure.dpo-chart aria-labelledby="stats-chart-title" aria-describedby="stats-chart-desc" {
+            figcaption #stats-chart-title { (t(lang, Msg::DpoStatsChartTitle)) }
+            p.hint #stats-chart-desc { (i18n::stats_chart_summary(lang, rows.len(), total, max)) }
+            ul.chart-rows {
+                @for row in rows {
+                    li.chart-row {
+                        span.chart-label { (department_label(row)) " · " (row.month) }
+                        span.chart-track aria-hidden="true" {
+                            span class=(format!("chart-bar bar-{}", bar_step(row.granted, max))) {}
                         }
-                        rect x=(CHART_LABEL_WIDTH) y=(top + 4) width=(width) height="20" fill="#1f5fa8" {}
-                        text.bar-value x=(CHART_LABEL_WIDTH + width + 6) y=(top + 18) fill="#1a1a1a" font-size="14" {
-                            (row.granted)
-                        }
+                        span.chart-value { (row.granted) }
                     }
                 }
             }
         }
     }
+}
+
+/// The bar's length in per cent of the largest, in steps of
+/// [`CHART_STEP_PERCENT`]; a count above 0 always shows a bar.
+pub(super) fn bar_step(count: u64, max: u64) -> u64 {
+    if count == 0 {
+        return 0;
+    }
+    let percent = u64::try_from(u128::from(count) * 100 / u128::from(max.max(1))).unwrap_or(100);
+    let step = (percent + CHART_STEP_PERCENT / 2) / CHART_STEP_PERCENT * CHART_STEP_PERCENT;
+    step.clamp(CHART_STEP_PERCENT, 100)
 }
 
 fn staff_login_href(path: &str) -> String {

@@ -75,6 +75,10 @@ pub fn accessibility_page(ctx: &PageContext, city: &CityConfig, form: &FeedbackF
     let title = info(lang, InfoText::AccessibilityTitle);
     let body = html! {
         h1 { (title) }
+        // After sending: the thanks first thing on the page.
+        @if form.sent {
+            div.notice role="status" { p { (info(lang, InfoText::AccessibilityFeedbackSent)) } }
+        }
         (example_notice(lang, city))
         p { (info(lang, InfoText::AccessibilityIntro)) }
         h2 { (info(lang, InfoText::AccessibilityProvider)) }
@@ -129,9 +133,6 @@ fn feedback_form(ctx: &PageContext, form: &FeedbackForm) -> Markup {
         })
         .collect();
     html! {
-        @if form.sent {
-            div.notice role="status" { p { (info(lang, InfoText::AccessibilityFeedbackSent)) } }
-        }
         p { (info(lang, InfoText::AccessibilityFeedbackIntro)) }
         @if !summary.is_empty() {
             (error_summary(lang, &summary))

@@ -48,9 +48,11 @@ fn dpo_pages_escape_stored_values_and_label_the_chart() {
         vec![DpoStatsRow { department: Some(EVIL.to_owned()), month: "May 2026".to_owned(), granted: 4, refused: 1 }];
     let html = dpo_stats_page(&ctx, &stats_view(rows)).into_string();
     assert!(!html.contains(EVIL), "{html}");
-    assert!(html.contains("role=\"img\"") && html.contains("aria-labelledby=\"stats-chart-title stats-chart-desc\""));
+    assert!(html.contains(
+        "<figure class=\"dpo-chart\" aria-labelledby=\"stats-chart-title\" aria-describedby=\"stats-chart-desc\">"
+    ));
+    assert!(html.contains("<span class=\"chart-bar bar-100\"></span>"), "the largest bar is full: {html}");
     assert!(html.contains("<td>May 2026</td><td class=\"number\">4</td><td class=\"number\">1</td>"), "{html}");
-    assert!(html.contains("</rect>"), "SVG shapes are closed explicitly inside HTML");
     let mut view = query_view(vec![DpoEntryRow {
         actor: EVIL.to_owned(),
         actor_id: Some(EVIL.to_owned()),
@@ -166,4 +168,15 @@ fn dpo_stats_say_which_period_is_shown_and_offer_the_others() {
     assert!(html.contains("href=\"#dpo-filter-period\"") && html.contains("aria-invalid=\"true\""), "{html}");
     assert!(html.contains("Please choose one of the offered periods.") && !html.contains("Shown:"), "{html}");
     assert!(!html.contains("There were no accesses"), "{html}");
+}
+
+#[test]
+fn chart_bars_are_steps_of_the_largest_and_never_vanish() {
+    use super::super::dpo::bar_step;
+    assert_eq!(bar_step(0, 10), 0);
+    assert_eq!(bar_step(10, 10), 100);
+    assert_eq!(bar_step(5, 10), 50);
+    assert_eq!(bar_step(1, 1000), 5, "a count above 0 always shows a bar");
+    assert_eq!(bar_step(333, 1000), 35, "to the nearest step");
+    assert_eq!(bar_step(u64::MAX, u64::MAX), 100);
 }
