@@ -256,6 +256,28 @@ async fn feedback_is_stored_and_only_a_dpo_reads_it_with_an_audit_entry(backend:
     assert!(html.contains("href=\"/dpo/feedback\" aria-current=\"page\""), "the DPO menu has the page");
     let after = app.store.audit_entries(&Default::default(), 10_000, None).await.unwrap();
     assert_eq!(reads(&after), 1, "the DPO's read is recorded");
+    // The DPO's results table names the reason in words, the JSON keeps the code.
+    let log = dpo.get(app.url("/dpo?lang=en&action=audit_query")).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains("<td>Accessibility feedback read</td>") && !log.contains(">feedback_read<"), "{log}");
+    let json: serde_json::Value =
+        dpo.get(app.url("/api/v1/dpo/entries?action=audit_query")).send().await.unwrap().json().await.unwrap();
+    assert!(json["entries"].as_array().unwrap().iter().any(|entry| entry["reason"] == "feedback_read"), "{json}");
+    // Changing the statistics' period keeps the other filters of the address.
+    let stats = dpo
+        .get(app.url("/dpo/stats?department=wohngeldstelle&service=housing_benefit&period=6&lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for kept in [
+        "<input type=\"hidden\" name=\"department\" value=\"wohngeldstelle\">",
+        "<input type=\"hidden\" name=\"service\" value=\"housing_benefit\">",
+    ] {
+        assert!(stats.contains(kept), "{kept} missing: {stats}");
+    }
+    assert!(!stats.contains("type=\"hidden\" name=\"period\""), "the period is the form's own choice");
 
     // Older messages a page further; a bad page number is a clear 400.
     for number in 0..55 {

@@ -26,10 +26,16 @@ macro_rules! locale_files {
 pub(super) fn files(lang: Lang) -> &'static [(&'static str, &'static str)] {
     match lang {
         Lang::De => {
-            locale_files!("de", ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl", "info.ftl"])
+            locale_files!(
+                "de",
+                ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl", "info.ftl", "reasons.ftl"]
+            )
         }
         Lang::En => {
-            locale_files!("en", ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl", "info.ftl"])
+            locale_files!(
+                "en",
+                ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl", "info.ftl", "reasons.ftl"]
+            )
         }
     }
 }

@@ -79,6 +79,9 @@ pub struct DpoStatsView {
     pub shown: Option<String>,
     /// (parameter name, translated message) of a refused value.
     pub filter_error: Option<(String, String)>,
+    /// The other filters of the address (department, service, ...), kept
+    /// as hidden inputs when the period is changed.
+    pub kept_filters: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,6 +208,9 @@ pub fn dpo_stats_page(ctx: &PageContext, view: &DpoStatsView) -> Markup {
         }
         form.dpo-filter method="get" action="/dpo/stats" {
             (dpo_select_choices(lang, "period", Msg::DpoPeriodLabel, &view.periods, None, &view.period, period_error))
+            @for (name, value) in &view.kept_filters {
+                input type="hidden" name=(name) value=(value);
+            }
             input type="hidden" name="lang" value=(lang_code(lang));
             button.button type="submit" { (t(lang, Msg::DpoPeriodShow)) }
         }

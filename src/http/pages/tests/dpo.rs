@@ -4,6 +4,7 @@ use super::*;
 
 pub(super) fn stats_view(rows: Vec<DpoStatsRow>) -> DpoStatsView {
     DpoStatsView {
+        kept_filters: Vec::new(),
         rows,
         periods: vec![("3".to_owned(), "Last 3 months".to_owned()), ("all".to_owned(), "All months".to_owned())],
         period: "3".to_owned(),
@@ -159,6 +160,7 @@ fn dpo_stats_say_which_period_is_shown_and_offer_the_others() {
     assert!(empty.contains("There were no accesses in this period.") && !empty.contains("<svg"), "{empty}");
     // A refused period: the message at the control, no numbers.
     let refused = DpoStatsView {
+        kept_filters: Vec::new(),
         period: String::new(),
         shown: None,
         filter_error: Some(("period".to_owned(), "Please choose one of the offered periods.".to_owned())),
@@ -179,4 +181,15 @@ fn chart_bars_are_steps_of_the_largest_and_never_vanish() {
     assert_eq!(bar_step(1, 1000), 5, "a count above 0 always shows a bar");
     assert_eq!(bar_step(333, 1000), 35, "to the nearest step");
     assert_eq!(bar_step(u64::MAX, u64::MAX), 100);
+}
+
+#[test]
+fn the_period_form_keeps_the_other_filters_as_hidden_inputs() {
+    let ctx = context(Lang::En, false, false);
+    let mut view = stats_view(Vec::new());
+    view.kept_filters =
+        vec![("department".to_owned(), "kita_amt".to_owned()), ("citizen".to_owned(), "\"><b>".to_owned())];
+    let html = dpo_stats_page(&ctx, &view).into_string();
+    assert!(html.contains("<input type=\"hidden\" name=\"department\" value=\"kita_amt\">"), "{html}");
+    assert!(html.contains("<input type=\"hidden\" name=\"citizen\" value=\"&quot;&gt;&lt;b&gt;\">"), "escaped: {html}");
 }
