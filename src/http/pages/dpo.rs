@@ -416,7 +416,7 @@ fn short_id(id: &str) -> Markup {
 }
 
 /// Bar lengths are steps of this many per cent (CSS classes `bar-0` …
-/// `bar-100` in `style.css`; the page's CSP allows no inline styles).
+/// `bar-100` in `style-reflow.css`; the page's CSP allows no inline styles).
 const CHART_STEP_PERCENT: u64 = 5;
 
 /// A horizontal bar chart of granted accesses as HTML: one row per

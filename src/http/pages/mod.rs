@@ -18,7 +18,7 @@ use crate::http::i18n::{self, ALL_LANGS, Msg, lang_code, t};
 use crate::policy::Lang;
 
 /// The stylesheet served at `/static/style.css`.
-pub const STYLESHEET: &str = include_str!("../style.css");
+pub const STYLESHEET: &str = concat!(include_str!("../style.css"), "\n", include_str!("../style-reflow.css"));
 
 /// What every page needs to know about the request.
 #[derive(Clone)]

@@ -795,7 +795,7 @@ fn evidence_list_is_a_captioned_table_or_an_empty_state() {
         html.contains("<th scope=\"row\" data-label=\"Art des Nachweises\"><a href=\"/evidence/ev-1\">Melde</a></th>"),
         "{html}"
     );
-    // On narrow screens each cell says its column (stacked rows, `style.css`).
+    // On narrow screens each cell says its column (stacked rows, `style-reflow.css`).
     assert!(html.contains("<table class=\"evidence-table stacked-table\">"), "{html}");
     assert!(html.contains("<div class=\"notice\" role=\"status\"><p>Der Nachweis ist gelöscht.</p></div>"));
     assert!(html.contains("href=\"/evidence/new\""));
