@@ -175,6 +175,11 @@ pub struct Config {
     /// believed (for rate limits by address).
     #[serde(default)]
     pub proxy: ProxyConfig,
+    /// The city's own details for the pages a public body must offer
+    /// (accessibility statement, privacy notice, imprint, contact, sign
+    /// language): names, addresses and links, no code needed.
+    #[serde(default)]
+    pub city: CityConfig,
 }
 
 /// `[limits]`: every key has a default (see `Limits::default`), so a partial
@@ -222,6 +227,9 @@ pub struct Limits {
     /// Unauthenticated public API calls (checkpoint, consistency, keys) per
     /// client address and minute.
     pub public_calls_per_minute: u32,
+    /// Accessibility feedback messages (the form on `/accessibility`) per
+    /// client address and hour.
+    pub feedback_messages_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -243,6 +251,7 @@ impl Default for Limits {
             department_calls_per_second: 50,
             department_refusals_per_minute: 30,
             public_calls_per_minute: 120,
+            feedback_messages_per_hour: 5,
         }
     }
 }
@@ -264,9 +273,10 @@ impl Limits {
             ("sessions_per_citizen", u64::from(self.sessions_per_citizen)),
             ("department_calls_per_second", u64::from(self.department_calls_per_second)),
         ];
-        let more: [(&str, u64); 2] = [
+        let more: [(&str, u64); 3] = [
             ("department_refusals_per_minute", u64::from(self.department_refusals_per_minute)),
             ("public_calls_per_minute", u64::from(self.public_calls_per_minute)),
+            ("feedback_messages_per_hour", u64::from(self.feedback_messages_per_hour)),
         ];
         for (key, value) in counts.into_iter().chain(more) {
             if value == 0 {
@@ -274,6 +284,141 @@ impl Limits {
                     key: format!("limits.{key}"),
                     problem: "must be greater than 0".into(),
                 });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[city]`: who runs this tresor and how to reach them, shown on the
+/// accessibility statement, privacy notice (GDPR Art. 13), imprint, contact
+/// and sign-language pages. Every key is optional; a page says plainly where
+/// a detail is missing. Values are shown as written (one language), so write
+/// them as citizens should read them. `serve --dev` fills in example values
+/// marked as examples (`CityConfig::dev_example`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CityConfig {
+    /// The city or authority, e.g. "Stadt Musterstadt".
+    pub name: String,
+    /// The office responsible for tresor (controller under GDPR Art. 4 no. 7),
+    /// e.g. "Der Oberbürgermeister, Amt für Digitalisierung".
+    pub office: String,
+    /// Postal address, one line per entry.
+    pub address: Vec<String>,
+    /// Telephone number for questions (contact page, imprint).
+    pub phone: String,
+    /// E-mail address for questions (contact page, imprint).
+    pub email: String,
+    /// Opening or call hours, e.g. "Mo–Fr 8–16 Uhr".
+    pub hours: String,
+    /// Who represents the city (imprint), e.g. "Oberbürgermeisterin Erika Muster".
+    pub representative: String,
+    /// VAT identification number (imprint), if the city has one.
+    pub vat_id: String,
+    /// Who is responsible for the content (imprint, § 18 MStV).
+    pub content_responsible: String,
+    /// The data-protection officer: name or office.
+    pub dpo_name: String,
+    /// The data-protection officer's e-mail address.
+    pub dpo_email: String,
+    /// The data-protection officer's postal address, one line per entry
+    /// (empty: the city's address).
+    pub dpo_address: Vec<String>,
+    /// The supervisory authority citizens may complain to (GDPR Art. 77),
+    /// e.g. the state's data-protection commissioner.
+    pub supervisory_authority: String,
+    /// The supervisory authority's web address.
+    pub supervisory_authority_url: String,
+    /// Who runs the servers for the city (a recipient under GDPR Art. 13),
+    /// e.g. the municipal IT service provider.
+    pub processor: String,
+    /// Link to a video in German Sign Language (DGS) that explains tresor.
+    pub sign_language_video_url: String,
+    /// The conformance of tresor as the city assessed it: `full`, `partial`
+    /// or `none` (BITV 2.0 / EN 301 549).
+    pub accessibility_conformance: String,
+    /// The day the accessibility statement was written or last checked
+    /// (`YYYY-MM-DD`).
+    pub accessibility_statement_date: String,
+    /// The state's enforcement body for accessibility (Schlichtungsstelle or
+    /// Durchsetzungsstelle) by name.
+    pub enforcement_body: String,
+    /// The enforcement body's web address.
+    pub enforcement_url: String,
+    /// Mark every value as an example on the pages (dev mode sets this).
+    pub example: bool,
+}
+
+impl CityConfig {
+    /// Example values for `serve --dev`, marked as examples on every page.
+    pub fn dev_example() -> Self {
+        Self {
+            name: "Stadt Musterstadt (Beispiel)".into(),
+            office: "Amt für Digitalisierung (Beispiel)".into(),
+            address: vec!["Rathausplatz 1".into(), "12345 Musterstadt".into()],
+            phone: "+49 1234 56789-0".into(),
+            email: "tresor@musterstadt.example".into(),
+            hours: "Mo–Fr 8–16 Uhr".into(),
+            representative: "Oberbürgermeisterin Erika Mustermann (Beispiel)".into(),
+            vat_id: String::new(),
+            content_responsible: "Max Mustermann, Amt für Digitalisierung (Beispiel)".into(),
+            dpo_name: "Datenschutzbeauftragte der Stadt Musterstadt (Beispiel)".into(),
+            dpo_email: "datenschutz@musterstadt.example".into(),
+            dpo_address: Vec::new(),
+            supervisory_authority: "Landesbeauftragte für Datenschutz (Beispiel)".into(),
+            supervisory_authority_url: "https://datenschutz.example".into(),
+            processor: "Kommunales Rechenzentrum Musterland (Beispiel)".into(),
+            sign_language_video_url: "https://video.musterstadt.example/tresor-dgs".into(),
+            accessibility_conformance: "partial".into(),
+            accessibility_statement_date: "2026-12-01".into(),
+            enforcement_body: "Schlichtungsstelle nach dem Behindertengleichstellungsgesetz".into(),
+            enforcement_url: "https://www.schlichtungsstelle-bgg.de".into(),
+            example: true,
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let value_error =
+            |key: &str, problem: &str| ConfigError::Value { key: format!("city.{key}"), problem: problem.to_owned() };
+        for (key, url) in [
+            ("supervisory_authority_url", &self.supervisory_authority_url),
+            ("sign_language_video_url", &self.sign_language_video_url),
+            ("enforcement_url", &self.enforcement_url),
+        ] {
+            if !url.is_empty() && !url::Url::parse(url).is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https"))
+            {
+                return Err(value_error(key, "must be an http:// or https:// address"));
+            }
+        }
+        if !matches!(self.accessibility_conformance.as_str(), "" | "full" | "partial" | "none") {
+            return Err(value_error("accessibility_conformance", "expected full, partial or none"));
+        }
+        if !self.accessibility_statement_date.is_empty()
+            && chrono::NaiveDate::parse_from_str(&self.accessibility_statement_date, "%Y-%m-%d").is_err()
+        {
+            return Err(value_error("accessibility_statement_date", "expected a date as YYYY-MM-DD"));
+        }
+        let mut texts: Vec<(&str, &String)> = vec![
+            ("name", &self.name),
+            ("office", &self.office),
+            ("phone", &self.phone),
+            ("email", &self.email),
+            ("hours", &self.hours),
+            ("representative", &self.representative),
+            ("vat_id", &self.vat_id),
+            ("content_responsible", &self.content_responsible),
+            ("dpo_name", &self.dpo_name),
+            ("dpo_email", &self.dpo_email),
+            ("supervisory_authority", &self.supervisory_authority),
+            ("processor", &self.processor),
+            ("enforcement_body", &self.enforcement_body),
+        ];
+        texts.extend(self.address.iter().map(|line| ("address", line)));
+        texts.extend(self.dpo_address.iter().map(|line| ("dpo_address", line)));
+        for (key, text) in texts {
+            if crate::text::has_refused_char(text) {
+                return Err(value_error(key, "contains a control or invisible character"));
             }
         }
         Ok(())
@@ -445,6 +590,7 @@ impl Config {
             return Err(value_error("witness_quorum", "must not be more than the number of witnesses"));
         }
         self.limits.check()?;
+        self.city.check()?;
         for (index, proxy) in self.proxy.trusted.iter().enumerate() {
             if parse_ip_net(proxy).is_none() {
                 return Err(value_error(
@@ -674,6 +820,34 @@ mod tests {
             ("[limits]\nno_such_limit = 1", "no_such_limit"),
             ("[proxy]\ntrusted = [\"10.0.0.0/33\"]", "proxy.trusted[0]"),
             ("[proxy]\nclient_address_header = \"bad header\"", "proxy.client_address_header"),
+        ] {
+            let error = load_from(text).expect_err(text).to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_city_section_is_optional_and_checked() {
+        let config = load_from("").expect("valid");
+        assert_eq!(config.city, CityConfig::default());
+        let config = load_from(
+            "[city]\nname = \"Stadt Beispiel\"\naddress = [\"Markt 1\", \"99999 Beispiel\"]\n\
+             sign_language_video_url = \"https://video.example/dgs\"\naccessibility_conformance = \"partial\"\n\
+             accessibility_statement_date = \"2026-11-30\"",
+        )
+        .expect("valid");
+        assert_eq!(config.city.name, "Stadt Beispiel");
+        assert_eq!(config.city.address, ["Markt 1", "99999 Beispiel"]);
+        assert!(!config.city.example);
+        assert!(CityConfig::dev_example().check().is_ok(), "the dev example is valid");
+        for (text, key) in [
+            ("[city]\nsign_language_video_url = \"javascript:alert(1)\"", "city.sign_language_video_url"),
+            ("[city]\nenforcement_url = \"not a url\"", "city.enforcement_url"),
+            ("[city]\naccessibility_conformance = \"mostly\"", "city.accessibility_conformance"),
+            ("[city]\naccessibility_statement_date = \"1.12.2026\"", "city.accessibility_statement_date"),
+            ("[city]\nname = \"Stadt\u{202E}X\"", "city.name"),
+            ("[city]\nmayor = \"x\"", "mayor"),
+            ("[limits]\nfeedback_messages_per_hour = 0", "limits.feedback_messages_per_hour"),
         ] {
             let error = load_from(text).expect_err(text).to_string();
             assert!(error.contains(key), "{text}: {error}");

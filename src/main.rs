@@ -278,6 +278,11 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         dev_data_dir = Some(dir);
         // HSTS on a loopback dev certificate would pin the browser to it.
         config.hsts_max_age_seconds = 0;
+        // The city's pages with example details (marked as examples) unless
+        // the configuration names a city.
+        if config.city == tresor::config::CityConfig::default() {
+            config.city = tresor::config::CityConfig::dev_example();
+        }
     }
     let policies = Arc::new(Policies::load(&config.policy_dir)?);
     // Dev mode: TLS with a throwaway PKI; the policy's SPKI pins cannot fit

@@ -26,6 +26,7 @@ pub mod dpo;
 pub mod edge;
 pub mod error;
 pub mod i18n;
+pub mod info;
 pub mod listener;
 pub mod login_flow;
 pub mod my_data;
@@ -158,7 +159,25 @@ pub fn router(state: AppState) -> Router {
         .route("/dpo/export.jsonl", get(dpo::export_jsonl))
         .route("/api/v1/dpo/entries", get(dpo::entries_json))
         .route("/api/v1/dpo/witnesses", get(dpo::witnesses_json))
+        .route("/dpo/feedback", get(dpo::feedback_page))
+        .merge(info_routes())
         .merge(uploads)
         .fallback(rejection::not_found)
         .with_state(state)
+}
+
+/// The pages a public body must offer (`info`), for everyone; the feedback
+/// form's body is small and bounded.
+fn info_routes() -> Router<AppState> {
+    Router::new()
+        .route("/accessibility", get(info::accessibility))
+        .route(
+            "/accessibility/feedback",
+            post(info::submit_feedback).layer(DefaultBodyLimit::max(info::FEEDBACK_BODY_LIMIT)),
+        )
+        .route("/easy-read", get(info::easy_read))
+        .route("/sign-language", get(info::sign_language))
+        .route("/privacy", get(info::privacy))
+        .route("/imprint", get(info::imprint))
+        .route("/contact", get(info::contact))
 }

@@ -73,6 +73,8 @@ impl std::hash::Hasher for DigestHasher {
 pub struct RateLimits {
     login_starts: DefaultKeyedRateLimiter<IpAddr>,
     public_calls: DefaultKeyedRateLimiter<IpAddr>,
+    /// Accessibility feedback messages stored, per client address and hour.
+    feedback_messages: DefaultKeyedRateLimiter<IpAddr>,
     department_calls: CertificateLimiter,
     department_refusals: CertificateLimiter,
     /// Certificates over their refusal budget, until when.
@@ -117,6 +119,9 @@ impl RateLimits {
         Self {
             login_starts: RateLimiter::keyed(quota_per_minute(limits.login_starts_per_minute)),
             public_calls: RateLimiter::keyed(quota_per_minute(limits.public_calls_per_minute)),
+            feedback_messages: RateLimiter::keyed(Quota::per_hour(
+                NonZeroU32::new(limits.feedback_messages_per_hour).unwrap_or(NonZeroU32::MIN),
+            )),
             department_calls: RateLimiter::dashmap_with_hasher(Quota::per_second(per_second), DigestHash),
             department_refusals: RateLimiter::dashmap_with_hasher(
                 quota_per_minute(limits.department_refusals_per_minute),
@@ -175,6 +180,12 @@ impl RateLimits {
         check(&self.public_calls, &address, ErrorCode::RateLimited)
     }
 
+    /// An accessibility feedback message about to be stored (anonymous:
+    /// counted per client address, so one sender cannot fill the table).
+    pub fn feedback_message(&self, address: IpAddr) -> Result<(), Limited> {
+        check(&self.feedback_messages, &address, ErrorCode::RateLimited)
+    }
+
     /// A department call: refused while the certificate is over its refusal
     /// budget, and beyond its call rate.
     pub fn department_call(&self, certificate: &CertificateKey) -> Result<(), Limited> {
@@ -209,6 +220,8 @@ impl RateLimits {
         self.login_starts.shrink_to_fit();
         self.public_calls.retain_recent();
         self.public_calls.shrink_to_fit();
+        self.feedback_messages.retain_recent();
+        self.feedback_messages.shrink_to_fit();
         self.department_calls.retain_recent();
         self.department_calls.shrink_to_fit();
         self.department_refusals.retain_recent();

@@ -27,8 +27,8 @@ pub use audit_log::{
 };
 pub use error::{Conflict, StoreError};
 pub use records::{
-    AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, GrantRecord, PendingLogin,
-    REDACTED, ReleaseGrant, RequestState, SealedField, SessionRecord, StaffSessionRecord,
+    AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FeedbackRecord, FileRecord, GrantRecord,
+    PendingLogin, REDACTED, ReleaseGrant, RequestState, SealedField, SessionRecord, StaffSessionRecord,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -216,6 +216,14 @@ pub trait Store: Send + Sync {
     async fn staff_session(&self, id_hash: &[u8]) -> Result<Option<StaffSessionRecord>>;
     async fn touch_staff_session(&self, id_hash: &[u8], at: DateTime<Utc>) -> Result<()>;
     async fn delete_staff_session(&self, id_hash: &[u8]) -> Result<()>;
+
+    // --- accessibility feedback ---------------------------------------------
+    /// Store a feedback message (its `id` is ignored: the database gives
+    /// the next one). Returns the id given.
+    async fn insert_feedback(&self, feedback: &FeedbackRecord) -> Result<i64>;
+    /// Feedback messages newest first, at most `limit`, with ids below
+    /// `before_id` when given (keyset pagination).
+    async fn feedback_newest_first(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<FeedbackRecord>>;
 }
 
 /// Open the store named by a database URL (`sqlite://path`, `sqlite::memory:`

@@ -224,6 +224,21 @@ pub struct ReleaseGrant {
     pub kek_version: u32,
 }
 
+/// A message from the accessibility statement's feedback form, as stored
+/// (`feedback_messages`). Not evidence: anyone may write one, without
+/// logging in; nothing links it to a citizen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackRecord {
+    /// Given by the database, ascending in the order received.
+    pub id: i64,
+    pub received_at: DateTime<Utc>,
+    /// The language of the page it was written on (`de`, `en`).
+    pub lang: String,
+    pub message: String,
+    /// How the writer wants an answer, as they typed it; may be empty.
+    pub contact: String,
+}
+
 // --- stored values -----------------------------------------------------------
 
 /// Timestamps are stored as unix microseconds; finer precision is truncated.

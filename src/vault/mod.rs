@@ -56,10 +56,14 @@ const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 mod access;
 mod cache;
 mod dpo;
+mod feedback;
 mod my_data;
 mod sessions;
 
 pub use dpo::{Dpo, DpoQuery};
+pub use feedback::{
+    FEEDBACK_CONTACT_MAX_CHARS, FEEDBACK_MESSAGE_MAX_CHARS, FEEDBACK_READ_REASON, Feedback, FeedbackProblem,
+};
 pub use my_data::{DATA_EXPORT_REASON, MyData};
 pub use sessions::{
     BackChannelLogout, NewSession, SessionKind, SessionLimits, hash_token, random_token, session_event,

@@ -47,6 +47,8 @@ const SMALL_PDF = Buffer.from(
 const base = process.argv[2];
 const consentUrl = process.env.JOURNEY_CONSENT_URL;
 const stepUpUrl = process.env.JOURNEY_STEP_UP_URL;
+// Optional: the staff login of a data-protection officer (the DPO pages at the end).
+const staffLoginUrl = process.env.JOURNEY_STAFF_LOGIN_URL;
 if (!base || !/^https?:\/\//.test(base) || !consentUrl || !stepUpUrl) {
   console.error('usage: JOURNEY_CONSENT_URL=URL JOURNEY_STEP_UP_URL=URL node tests/browser/journey.mjs http://127.0.0.1:PORT');
   process.exit(2);
@@ -495,6 +497,9 @@ async function journey(page, audit) {
     assert.equal(await page.locator('main form').count(), 0, 'no consent form below the level');
   });
   await visit('step-up', page, audit);
+
+  await infoPages(page, audit);
+  await dpoPages(page, audit);
 }
 
 /**
@@ -622,6 +627,186 @@ async function displaySettings(page, audit) {
   } finally {
     await page.emulateMedia({ colorScheme: 'light' });
   }
+}
+
+// --- The pages a public body must offer, reflow, the DPO pages ---------------
+
+/** In the citizen's own browser: the page fits the window (no sideways scrolling). */
+async function assertNoHorizontalOverflow(page, what) {
+  const widths = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+    wide: [...document.querySelectorAll('body *')]
+      .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(0, 5)
+      .map((element) => `<${element.tagName.toLowerCase()} class="${element.className}">`),
+  }));
+  assert.ok(widths.scroll <= widths.inner,
+    `${what}: page is ${widths.scroll} px wide in a ${widths.inner} px window; too wide: ${widths.wide.join(', ')}`);
+}
+
+/** Each path at 320 px in the citizen's own browser (then back to the normal window). */
+async function checkNarrow(page, label, paths) {
+  await check(`${label}: no horizontal overflow at ${NARROW_VIEWPORT.width} px in the citizen's browser (${paths.join(', ')})`, async () => {
+    await page.setViewportSize(NARROW_VIEWPORT);
+    try {
+      for (const path of paths) {
+        await page.goto(`${base}${path}`);
+        await assertNoHorizontalOverflow(page, path);
+      }
+    } finally {
+      await page.setViewportSize(VIEWPORT);
+    }
+  });
+}
+
+/** Accessibility statement with its feedback form, easy read, sign language, privacy, imprint, contact. */
+async function infoPages(page, audit) {
+  const footer = () => page.getByRole('contentinfo').getByRole('navigation', { name: 'Hilfe und Rechtliches' });
+  await step('the footer of every page links the pages a public body must offer', async () => {
+    await page.goto(`${base}/?lang=de`);
+    const links = await footer().getByRole('link').allInnerTexts();
+    assert.deepEqual(links.map((link) => link.trim()),
+      ['Barrierefreiheit', 'Leichte Sprache', 'Gebärdensprache', 'Datenschutz', 'Impressum', 'Kontakt']);
+  });
+  const pages = [
+    ['Barrierefreiheit', '/accessibility', 'Erklärung zur Barrierefreiheit', 'accessibility'],
+    ['Leichte Sprache', '/easy-read', 'tresor in Leichter Sprache', 'easy-read'],
+    ['Gebärdensprache', '/sign-language', 'Gebärdensprache', 'sign-language'],
+    ['Datenschutz', '/privacy', 'Datenschutzerklärung', 'privacy'],
+    ['Impressum', '/imprint', 'Impressum', 'imprint'],
+    ['Kontakt', '/contact', 'Kontakt', 'contact'],
+  ];
+  for (const [link, path, heading, label] of pages) {
+    await step(`footer link "${link}" opens ${path}`, async () => {
+      await footer().getByRole('link', { name: link, exact: true }).click();
+      await page.waitForURL((url) => url.pathname === path);
+      assert.equal(await text(page.locator('h1')), heading);
+      assert.equal(await footer().locator('[aria-current="page"]').innerText(), link, 'the footer marks the page');
+    });
+    await visit(label, page, audit);
+  }
+  await step('easy read in English', async () => {
+    await page.goto(`${base}/easy-read?lang=en`);
+    assert.equal(await text(page.locator('h1')), 'tresor in easy read');
+    assert.ok((await page.locator('main p').count()) > 20, 'one idea per line');
+  });
+  await visit('easy-read-en', page, audit);
+
+  await step('feedback without a message comes back with an error summary, the contact kept', async () => {
+    await page.goto(`${base}/accessibility?lang=de`);
+    await page.getByLabel('Wie erreichen wir Sie? (freiwillig)').fill('leserin@example.org');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/accessibility/feedback'),
+      page.getByRole('button', { name: 'Nachricht senden' }).click(),
+    ]);
+    await page.waitForLoadState();
+    assert.equal(response.status(), 422);
+    assert.match(await page.title(), /^Fehler: /);
+    const summary = page.getByRole('alert');
+    assert.equal(await text(summary.getByRole('link')), 'Ihre Nachricht: Bitte schreiben Sie Ihre Nachricht.');
+    assert.equal(await page.getByLabel('Wie erreichen wir Sie? (freiwillig)').inputValue(), 'leserin@example.org');
+    assert.equal(await page.getByLabel('Ihre Nachricht').getAttribute('aria-invalid'), 'true');
+  });
+  await visit('accessibility-feedback-error', page, audit);
+
+  await step('feedback sent: the statement thanks for it', async () => {
+    await page.getByLabel('Ihre Nachricht').fill('Die Tabelle der Zugriffe ist auf dem Handy schwer zu lesen.');
+    await page.getByRole('button', { name: 'Nachricht senden' }).click();
+    await page.waitForURL((url) => url.pathname === '/accessibility' && url.searchParams.get('sent') === '1');
+    assert.match(await text(page.getByRole('status')), /^Danke! Ihre Nachricht ist angekommen\./);
+  });
+  await visit('accessibility-feedback-sent', page, audit);
+
+  await step('the access log (still logged in)', async () => {
+    await page.goto(`${base}/access-log`);
+    assert.equal(await page.locator('main table').count() > 0, true, 'the log has entries');
+  });
+  await visit('access-log', page, audit);
+  await checkNarrow(page, 'citizen pages', ['/', '/evidence', '/access-log', '/grants',
+    ...pages.map(([, path]) => path), '/accessibility?sent=1']);
+}
+
+/** The DPO's pages: query, statistics (chart), feedback; at 1280 and 320 px and in forced colours. */
+async function dpoPages(page, audit) {
+  if (!staffLoginUrl) {
+    console.log('      note: JOURNEY_STAFF_LOGIN_URL not set, the DPO pages are skipped');
+    return;
+  }
+  // A browser of its own: the test provider still has the citizen's session.
+  const staffContext = await page.context().browser().newContext({ javaScriptEnabled: false, locale: 'de-DE', viewport: VIEWPORT });
+  try {
+    await dpoPagesIn(await staffContext.newPage(), audit);
+  } finally {
+    await staffContext.close();
+  }
+}
+
+async function dpoPagesIn(page, audit) {
+  page.setDefaultTimeout(15_000);
+  await step('a data-protection officer logs in and sees the query page', async () => {
+    await page.goto(staffLoginUrl);
+    await page.waitForURL((url) => url.pathname === '/dpo', { timeout: 5_000 }).catch(async (error) => {
+      throw new Error(`${error.message}\nat ${page.url()}: ${(await page.content()).slice(0, 1500)}`);
+    });
+    assert.equal(await page.locator('html').getAttribute('lang'), 'de');
+    assert.ok(await page.locator('main table.dpo-table tbody tr').count() > 0, 'the log has entries');
+    const region = page.getByRole('region', { name: /Einträge/ });
+    assert.equal(await region.getAttribute('tabindex'), '0', 'the wide table scrolls in a focusable region');
+  });
+  await visit('dpo-query', page, audit);
+  await check('dpo-query: no horizontal overflow at 1280 px', () => assertNoHorizontalOverflow(page, '/dpo'));
+
+  await step('the statistics page shows bars and numbers', async () => {
+    await page.goto(`${base}/dpo/stats`);
+    assert.equal(await page.locator('.dpo-chart .chart-row').count(), 2);
+    assert.ok((await text(page.locator('.dpo-chart'))).includes('Wohngeldstelle'));
+  });
+  await visit('dpo-stats', page, audit);
+  await check('dpo-stats: chart text stays readable at 320 px (at least 12 px) and the bars are visible', async () => {
+    await page.setViewportSize(NARROW_VIEWPORT);
+    try {
+      await assertNoHorizontalOverflow(page, '/dpo/stats');
+      const chart = await page.evaluate(() => [...document.querySelectorAll('.chart-row')].map((row) => ({
+        label: parseFloat(getComputedStyle(row.querySelector('.chart-label')).fontSize),
+        value: parseFloat(getComputedStyle(row.querySelector('.chart-value')).fontSize),
+        bar: row.querySelector('.chart-bar').getBoundingClientRect().width,
+      })));
+      for (const row of chart) {
+        assert.ok(row.label >= 12 && row.value >= 12, `chart text is ${row.label}/${row.value} px`);
+        assert.ok(row.bar > 0, 'a bar has no width');
+      }
+    } finally {
+      await page.setViewportSize(VIEWPORT);
+    }
+  });
+  await page.emulateMedia({ forcedColors: 'active', colorScheme: 'dark' });
+  try {
+    await check('dpo-stats in forced colours: bars are outlined in the system colours', async () => {
+      await page.goto(`${base}/dpo/stats`);
+      const bars = await page.evaluate(() => [...document.querySelectorAll('.chart-bar')].map((bar) => {
+        const style = getComputedStyle(bar);
+        return { border: parseFloat(style.borderTopWidth), style: style.borderTopStyle, width: bar.getBoundingClientRect().width };
+      }));
+      assert.ok(bars.length === 2);
+      for (const bar of bars) {
+        assert.ok(bar.border >= 1 && bar.style === 'solid' && bar.width > 0, JSON.stringify(bar));
+      }
+      screenshotNumber += 1;
+      await page.screenshot({ path: join(screenshotDir, `${String(screenshotNumber).padStart(2, '0')}-dpo-stats-forced-colours.png`), fullPage: true });
+    });
+  } finally {
+    await page.emulateMedia({ forcedColors: 'none', colorScheme: 'light' });
+  }
+
+  await step('the DPO reads the feedback sent from the accessibility statement', async () => {
+    await page.goto(`${base}/dpo/feedback`);
+    assert.equal(await text(page.locator('h1')), 'Rückmeldungen zur Barrierefreiheit');
+    assert.ok((await text(page.locator('main'))).includes('Die Tabelle der Zugriffe ist auf dem Handy schwer zu lesen.'));
+    assert.ok((await text(page.locator('main'))).includes('leserin@example.org'), 'the contact kept from the first try was sent');
+  });
+  await visit('dpo-feedback', page, audit);
+  await checkNarrow(page, 'DPO pages', ['/dpo', '/dpo/stats', '/dpo/feedback']);
 }
 
 await main().catch((error) => {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use crate::support::app::{Backend, TestApp};
+use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
+
+use crate::support::app::{Backend, TestApp, TestAppOptions};
 
 const JOURNEY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -32,7 +34,26 @@ async fn citizen_journey_without_javascript_passes_axe_and_keyboard_checks() {
         );
     }
 
-    let app = TestApp::start(Backend::Sqlite).await;
+    // A staff login with clara as the DPO, for the DPO pages at the end.
+    let policies = crate::dpo::policy_dir();
+    let app = TestApp::start_with(TestAppOptions {
+        staff_issuer: true,
+        policy_dir: Some(policies.path().to_owned()),
+        // The city's pages with the example details `serve --dev` shows.
+        adjust_config: Some(example_city),
+        ..TestAppOptions::new(Backend::Sqlite)
+    })
+    .await;
+    record_releases_for_the_statistics(&app).await;
+    // The journey takes longer than the ID tokens' leeway: the app's clock
+    // follows the real one, as in production.
+    let clock = app.clock.clone();
+    let ticking = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            clock.set(chrono::Utc::now());
+        }
+    });
     // The approve links a department sends: housing benefit (consent page,
     // grants page) and the disabled parking permit (step-up page).
     let consent_url = open_request(&app, "wohngeldstelle", "housing_benefit").await;
@@ -44,6 +65,7 @@ async fn citizen_journey_without_javascript_passes_axe_and_keyboard_checks() {
         .env("CHROMIUM", &chromium)
         .env("JOURNEY_CONSENT_URL", &consent_url)
         .env("JOURNEY_STEP_UP_URL", &step_up_url)
+        .env("JOURNEY_STAFF_LOGIN_URL", app.url(&format!("/staff/login?login_hint={}", crate::dpo::DPO)))
         .current_dir(manifest_dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -62,7 +84,37 @@ async fn citizen_journey_without_javascript_passes_axe_and_keyboard_checks() {
     );
     assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "unexpected journey output:\n{stdout}");
     println!("{stdout}browser journey took {:.1?}", started.elapsed());
+    ticking.abort();
     app.stop().await;
+}
+
+fn example_city(config: &mut tresor::config::Config) {
+    config.city = tresor::config::CityConfig::dev_example();
+}
+
+/// Releases by two offices (as the department API records them), so the
+/// DPO's statistics page has a chart to check.
+async fn record_releases_for_the_statistics(app: &TestApp) {
+    let audit = app.state.vault.audit();
+    for (department, service, count) in
+        [("wohngeldstelle", "housing_benefit", 7), ("kita_amt", "daycare_fee_reduction", 2)]
+    {
+        for _ in 0..count {
+            let event = AuditEvent {
+                actor: Actor::Department(department.to_owned()),
+                action: Action::Release,
+                targets: Targets {
+                    subject: Some("0123456789abcdef0123456789abcdef".to_owned()),
+                    department: Some(department.to_owned()),
+                    service: Some(service.to_owned()),
+                    ..Targets::default()
+                },
+                outcome: Outcome::Success,
+                reason: None,
+            };
+            audit.record(event).await.unwrap();
+        }
+    }
 }
 
 /// A department opens an access request; returns its approve URL.

@@ -19,6 +19,7 @@ const SECTIONS: &[(&str, &str, Option<&str>)] = &[
     ("`[tls]`", "TlsConfig", None),
     ("`[departments]`", "DepartmentAuthConfig", None),
     ("`[[witnesses]]`", "WitnessConfig", None),
+    ("`[city]`", "CityConfig", Some("city")),
 ];
 
 /// The fields of `pub struct <name>` in `source`, with their doc comments.

@@ -95,6 +95,12 @@ async fn serve_dev_works_for_citizens_dpos_and_departments() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(other.get(server.url("/dpo")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
+    // The city's pages show example details, marked as examples.
+    let imprint = citizen.get(server.url("/imprint?lang=de")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        imprint.contains("Beispiel: Diese Angaben sind Beispiele") && imprint.contains("Stadt Musterstadt (Beispiel)")
+    );
+
     // A department, over TLS with the dev certificate the banner names.
     let tls = server.dir.join("tls");
     let mut identity = std::fs::read(tls.join("wohngeldstelle.pem")).unwrap();

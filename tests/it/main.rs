@@ -23,6 +23,7 @@ mod dpo;
 mod errors;
 mod evidence;
 mod independent_tlog;
+mod info_pages;
 mod layers;
 mod login;
 mod oidc_provider_smoke;

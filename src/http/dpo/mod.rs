@@ -102,10 +102,12 @@ async fn require_dpo(app: &AppState, headers: &HeaderMap, staff: &StaffSetup) ->
     Ok(Dpo { session, access: access.ok_or_else(not_a_dpo)? })
 }
 
+mod feedback;
 mod queries;
 mod staff_login;
 mod verification;
 
+pub use feedback::*;
 pub use queries::*;
 pub use staff_login::*;
 pub use verification::*;

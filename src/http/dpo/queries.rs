@@ -362,7 +362,7 @@ fn entry_row(policies: &Policies, lang: Lang, row: &StoredAuditEntry) -> pages::
         subject: row.subject.clone(),
         department: row.department.as_deref().map(|department| policies.department_name(department, lang)),
         service: row.service.as_deref().map(|service| policies.service_name(service, lang)),
-        reason: reason_of(row),
+        reason: reason_of(row).map(|code| i18n::reason_label(lang, &code)),
     }
 }
 
@@ -596,6 +596,21 @@ fn split_period(raw: &str) -> Result<(Option<Option<u32>>, String), FilterError>
     Ok((period.flatten(), rest.finish()))
 }
 
+/// The filters of the address besides the period and the language, as
+/// typed (refused characters dropped, bounded), for the period form to
+/// send again.
+fn kept_filters(raw: &str) -> Vec<(String, String)> {
+    const FILTERS: [&str; 7] = ["from", "to", "action", "outcome", "department", "service", "citizen"];
+    url::form_urlencoded::parse(raw.as_bytes())
+        .filter(|(key, value)| FILTERS.contains(&key.as_ref()) && !value.is_empty())
+        .map(|(key, value)| {
+            let value: String =
+                value.chars().filter(|c| !crate::text::is_refused_char(*c)).take(MAX_FILTER_VALUE).collect();
+            (key.into_owned(), value)
+        })
+        .collect()
+}
+
 /// The choices of the period control, as (value, words).
 fn period_choices(lang: Lang) -> Vec<(String, String)> {
     STATS_PERIODS
@@ -631,6 +646,7 @@ pub async fn stats_page(
                     period: String::new(),
                     shown: None,
                     filter_error: Some((error.parameter.to_owned(), ApiError::from(error).message(ctx.lang))),
+                    kept_filters: kept_filters(&raw),
                 };
                 return Ok(respond(&app, &ctx, StatusCode::BAD_REQUEST, pages::dpo_stats_page(&ctx, &view)));
             }
@@ -668,6 +684,7 @@ pub async fn stats_page(
             period: period.map_or_else(|| "all".to_owned(), |months| months.to_string()),
             shown: Some(i18n::period_shown(ctx.lang, from.map(i18n::german_month).as_deref(), &last_month)),
             filter_error: None,
+            kept_filters: kept_filters(&raw),
         };
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &view)))
     }

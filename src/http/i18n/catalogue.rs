@@ -25,8 +25,18 @@ macro_rules! locale_files {
 /// `(file name, text)` of every translation file, per language.
 pub(super) fn files(lang: Lang) -> &'static [(&'static str, &'static str)] {
     match lang {
-        Lang::De => locale_files!("de", ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl"]),
-        Lang::En => locale_files!("en", ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl"]),
+        Lang::De => {
+            locale_files!(
+                "de",
+                ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl", "info.ftl", "reasons.ftl"]
+            )
+        }
+        Lang::En => {
+            locale_files!(
+                "en",
+                ["layout.ftl", "citizen.ftl", "consent.ftl", "dpo.ftl", "errors.ftl", "info.ftl", "reasons.ftl"]
+            )
+        }
     }
 }
 

@@ -17,10 +17,14 @@ use crate::audit::Action;
 use crate::policy::{FieldKind, Lang, LoginLevel};
 
 mod catalogue;
+mod info;
+mod reasons;
 #[cfg(test)]
 mod tests;
 
 pub use catalogue::{Arg, format};
+pub use info::{INFO_PLACEHOLDERS, InfoText, info, info_lines, privacy_retention_session};
+pub use reasons::{KNOWN_REASONS, reason_label, reason_message_id};
 
 /// Picks the page language.
 ///

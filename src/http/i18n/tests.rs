@@ -330,6 +330,18 @@ fn every_message_the_code_names_exists_and_every_message_is_named() {
     for (id, names) in &placeholders {
         named.insert((*id).to_owned(), names.clone());
     }
+    // The info pages' texts (`i18n/info.rs`, `locales/*/info.ftl`).
+    for text in InfoText::ALL {
+        named.insert(text.id().to_owned(), BTreeSet::new());
+    }
+    for (id, names) in INFO_PLACEHOLDERS {
+        named.insert((*id).to_owned(), names.iter().map(|name| (*name).to_owned()).collect());
+    }
+    // The reasons of audit entries in words (`i18n/reasons.rs`).
+    for code in KNOWN_REASONS {
+        named.insert(reason_message_id(code), BTreeSet::new());
+    }
+    named.insert("reason-keys-opened".to_owned(), BTreeSet::from(["version".to_owned()]));
     for lang in ALL_LANGS {
         let messages = all_messages(lang);
         let missing: Vec<&String> = named.keys().filter(|id| !messages.contains_key(*id)).collect();

@@ -162,7 +162,7 @@ pub fn evidence_list_page(ctx: &PageContext, items: &[EvidenceListItem], notice:
         @if items.is_empty() {
             p.empty-state { (t(lang, Msg::EvidenceListEmpty)) }
         } @else {
-            table.evidence-table {
+            table.evidence-table.stacked-table {
                 caption { (t(lang, Msg::EvidenceTableCaption)) }
                 thead {
                     tr {
@@ -174,11 +174,11 @@ pub fn evidence_list_page(ctx: &PageContext, items: &[EvidenceListItem], notice:
                 tbody {
                     @for item in items {
                         tr {
-                            th scope="row" {
+                            th scope="row" data-label=(t(lang, Msg::ColumnType)) {
                                 a href=(evidence_href(&item.id, "")) { (item.type_name) }
                             }
-                            td { (date_element(lang, item.created_at)) }
-                            td {
+                            td data-label=(t(lang, Msg::ColumnStoredOn)) { (date_element(lang, item.created_at)) }
+                            td data-label=(t(lang, Msg::ColumnFile)) {
                                 @if item.has_file {
                                     (t(lang, Msg::HasFileYes))
                                 } @else {
@@ -447,7 +447,7 @@ pub struct AccessLogItem {
 fn access_log_table(lang: crate::policy::Lang, caption: &str, items: &[&AccessLogItem]) -> Markup {
     html! {
         div.table-wrap {
-            table {
+            table.stacked-table {
                 caption { (caption) }
                 thead {
                     tr {
@@ -461,9 +461,9 @@ fn access_log_table(lang: crate::policy::Lang, caption: &str, items: &[&AccessLo
                 tbody {
                     @for item in items {
                         tr id=(format!("entry-{}", item.sequence)) {
-                            td { (i18n::format_date_time(lang, item.time)) }
-                            td { (item.who) }
-                            td {
+                            td data-label=(t(lang, Msg::AccessLogWhen)) { (i18n::format_date_time(lang, item.time)) }
+                            td data-label=(t(lang, Msg::AccessLogWho)) { (item.who) }
+                            td data-label=(t(lang, Msg::AccessLogWhat)) {
                                 (item.what)
                                 @if let Some(service) = &item.service {
                                     br; (i18n::access_for_service(lang, service))
@@ -479,8 +479,8 @@ fn access_log_table(lang: crate::policy::Lang, caption: &str, items: &[&AccessLo
                                     a href="/grants" { (i18n::access_under_grant(lang, item.grant_use)) }
                                 }
                             }
-                            td { (item.result) }
-                            td {
+                            td data-label=(t(lang, Msg::AccessLogResult)) { (item.result) }
+                            td data-label=(t(lang, Msg::AccessLogProof)) {
                                 @match item.proof_ok {
                                     Some(true) => { (t(lang, Msg::AccessLogProofOk)) }
                                     Some(false) => { strong { (t(lang, Msg::AccessLogProofFailed)) } }

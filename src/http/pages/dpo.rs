@@ -79,6 +79,9 @@ pub struct DpoStatsView {
     pub shown: Option<String>,
     /// (parameter name, translated message) of a refused value.
     pub filter_error: Option<(String, String)>,
+    /// The other filters of the address (department, service, ...), kept
+    /// as hidden inputs when the period is changed.
+    pub kept_filters: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +131,8 @@ pub fn dpo_query_page(ctx: &PageContext, view: &DpoQueryView) -> Markup {
                 p.empty-state { (t(lang, Msg::DpoNoResults)) }
             } @else {
                 p.hint { (t(lang, Msg::DpoShortIdHint)) }
-                div.table-scroll {
+                div.table-scroll role="region" tabindex="0"
+                    aria-label=(t(lang, if view.oldest_first { Msg::DpoResultsCaptionOldestFirst } else { Msg::DpoResultsCaption })) {
                     table.dpo-table {
                         caption {
                             (t(lang, if view.oldest_first { Msg::DpoResultsCaptionOldestFirst } else { Msg::DpoResultsCaption }))
@@ -204,6 +208,9 @@ pub fn dpo_stats_page(ctx: &PageContext, view: &DpoStatsView) -> Markup {
         }
         form.dpo-filter method="get" action="/dpo/stats" {
             (dpo_select_choices(lang, "period", Msg::DpoPeriodLabel, &view.periods, None, &view.period, period_error))
+            @for (name, value) in &view.kept_filters {
+                input type="hidden" name=(name) value=(value);
+            }
             input type="hidden" name="lang" value=(lang_code(lang));
             button.button type="submit" { (t(lang, Msg::DpoPeriodShow)) }
         }
@@ -213,7 +220,7 @@ pub fn dpo_stats_page(ctx: &PageContext, view: &DpoStatsView) -> Markup {
                 p.empty-state { (t(lang, Msg::DpoStatsEmpty)) }
             } @else {
                 (stats_chart(lang, rows, &department_label))
-                div.table-scroll {
+                div.table-scroll role="region" tabindex="0" aria-label=(t(lang, Msg::DpoStatsTableCaption)) {
                     table.dpo-stats-table {
                         caption { (t(lang, Msg::DpoStatsTableCaption)) }
                         thead {
@@ -292,6 +299,11 @@ fn dpo_frame(ctx: &PageContext, content: Markup) -> Markup {
             ul {
                 @for (href, msg) in links {
                     li { a href=(href) aria-current=[(current == href).then_some("page")] { (t(lang, msg)) } }
+                }
+                li {
+                    a href="/dpo/feedback" aria-current=[(current == "/dpo/feedback").then_some("page")] {
+                        (i18n::info(lang, i18n::InfoText::DpoNavFeedback))
+                    }
                 }
                 li {
                     form.inline-form method="post" action="/staff/logout" {
@@ -403,36 +415,31 @@ fn short_id(id: &str) -> Markup {
     html! { code title=(id) { (short) @if ellipsis { "…" } } }
 }
 
-const CHART_WIDTH: usize = 720;
-const CHART_LABEL_WIDTH: usize = 280;
-const CHART_BAR_AREA: usize = 380;
-const CHART_ROW_HEIGHT: usize = 28;
+/// Bar lengths are steps of this many per cent (CSS classes `bar-0` …
+/// `bar-100` in `style-reflow.css`; the page's CSP allows no inline styles).
+const CHART_STEP_PERCENT: u64 = 5;
 
-/// A horizontal bar chart of granted accesses. `role="img"` with a title and
-/// a description makes it one image to screen readers; the table below
+/// A horizontal bar chart of granted accesses as HTML: one row per
+/// department and month with its words, a bar and the number. Text is page
+/// text (it reflows and never shrinks with the chart, as an SVG's would);
+/// bars are bordered boxes, so they stay visible in forced colours. The
+/// list is one figure with a caption and a summary; the table below
 /// carries the same numbers for everyone.
 fn stats_chart(lang: Lang, rows: &[DpoStatsRow], department_label: &dyn Fn(&DpoStatsRow) -> String) -> Markup {
     let max = rows.iter().map(|row| row.granted).max().unwrap_or(0).max(1);
-    let height = rows.len() * CHART_ROW_HEIGHT + 8;
     let total: u64 = rows.iter().map(|row| row.granted).sum();
     html! {
-        figure.dpo-chart {
-            svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="stats-chart-title stats-chart-desc"
-                viewBox=(format!("0 0 {CHART_WIDTH} {height}")) width="100%" {
-                title #stats-chart-title { (t(lang, Msg::DpoStatsChartTitle)) }
-                desc #stats-chart-desc { (i18n::stats_chart_summary(lang, rows.len(), total, max)) }
-                @for (index, row) in rows.iter().enumerate() {
-                    @let top = index * CHART_ROW_HEIGHT + 4;
-                    // Bars scale to the largest month; a count of 0 has no bar.
-                    @let width = usize::try_from(row.granted.saturating_mul(CHART_BAR_AREA as u64) / max).unwrap_or(CHART_BAR_AREA);
-                    g.bar {
-                        text x="0" y=(top + 18) fill="#1a1a1a" font-size="14" {
-                            (department_label(row)) " · " (row.month)
+        figure.dpo-chart aria-labelledby="stats-chart-title" aria-describedby="stats-chart-desc" {
+            figcaption #stats-chart-title { (t(lang, Msg::DpoStatsChartTitle)) }
+            p.hint #stats-chart-desc { (i18n::stats_chart_summary(lang, rows.len(), total, max)) }
+            ul.chart-rows {
+                @for row in rows {
+                    li.chart-row {
+                        span.chart-label { (department_label(row)) " · " (row.month) }
+                        span.chart-track aria-hidden="true" {
+                            span class=(format!("chart-bar bar-{}", bar_step(row.granted, max))) {}
                         }
-                        rect x=(CHART_LABEL_WIDTH) y=(top + 4) width=(width) height="20" fill="#1f5fa8" {}
-                        text.bar-value x=(CHART_LABEL_WIDTH + width + 6) y=(top + 18) fill="#1a1a1a" font-size="14" {
-                            (row.granted)
-                        }
+                        span.chart-value { (row.granted) }
                     }
                 }
             }
@@ -440,8 +447,90 @@ fn stats_chart(lang: Lang, rows: &[DpoStatsRow], department_label: &dyn Fn(&DpoS
     }
 }
 
+/// The bar's length in per cent of the largest, in steps of
+/// [`CHART_STEP_PERCENT`]; a count above 0 always shows a bar.
+pub(super) fn bar_step(count: u64, max: u64) -> u64 {
+    if count == 0 {
+        return 0;
+    }
+    let percent = u64::try_from(u128::from(count) * 100 / u128::from(max.max(1))).unwrap_or(100);
+    let step = (percent + CHART_STEP_PERCENT / 2) / CHART_STEP_PERCENT * CHART_STEP_PERCENT;
+    step.clamp(CHART_STEP_PERCENT, 100)
+}
+
 fn staff_login_href(path: &str) -> String {
     let local = if path.starts_with("/dpo") && !path.starts_with("//") { path } else { "/dpo" };
     let encoded: String = url::form_urlencoded::byte_serialize(local.as_bytes()).collect();
     format!("/staff/login?return_to={encoded}")
+}
+
+/// One accessibility feedback message as the DPO reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DpoFeedbackRow {
+    pub number: i64,
+    pub received_at: DateTime<Utc>,
+    /// The language of the page it was written on (`de`, `en`).
+    pub lang: String,
+    pub contact: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DpoFeedbackView {
+    pub rows: Vec<DpoFeedbackRow>,
+    /// Link to older messages, if there are more.
+    pub next_href: Option<String>,
+}
+
+/// `GET /dpo/feedback`: the messages of the accessibility feedback form,
+/// newest first, each as a block (no wide table).
+pub fn dpo_feedback_page(ctx: &PageContext, view: &DpoFeedbackView) -> Markup {
+    use crate::http::i18n::{InfoText, info};
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (info(lang, InfoText::DpoFeedbackTitle)) }
+        p { (info(lang, InfoText::DpoFeedbackIntro)) }
+        @if view.rows.is_empty() {
+            p.empty-state { (info(lang, InfoText::DpoFeedbackEmpty)) }
+        } @else {
+            ol.feedback-list {
+                @for row in &view.rows {
+                    li.feedback-item {
+                        dl.details {
+                            div {
+                                dt { (info(lang, InfoText::DpoFeedbackReceived)) }
+                                dd { (date_time_element(lang, row.received_at)) " (" (row.number) ")" }
+                            }
+                            div {
+                                dt { (info(lang, InfoText::DpoFeedbackLanguage)) }
+                                dd { (row.lang) }
+                            }
+                            div {
+                                dt { (info(lang, InfoText::DpoFeedbackContact)) }
+                                dd {
+                                    @if row.contact.is_empty() { (info(lang, InfoText::DpoFeedbackNoContact)) }
+                                    @else { (row.contact) }
+                                }
+                            }
+                        }
+                        blockquote.feedback-message lang=[feedback_lang(&row.lang)] { (row.message) }
+                    }
+                }
+            }
+            @if let Some(next) = &view.next_href {
+                p { a href=(next) { (info(lang, InfoText::DpoFeedbackOlder)) } }
+            }
+        }
+    };
+    layout(ctx, info(lang, InfoText::DpoFeedbackTitle), dpo_frame(ctx, body))
+}
+
+/// The `lang` attribute of a message: the page language it was written on,
+/// if it is one tresor knows.
+fn feedback_lang(code: &str) -> Option<&'static str> {
+    match code {
+        "de" => Some("de"),
+        "en" => Some("en"),
+        _ => None,
+    }
 }

@@ -18,7 +18,7 @@ use crate::http::i18n::{self, ALL_LANGS, Msg, lang_code, t};
 use crate::policy::Lang;
 
 /// The stylesheet served at `/static/style.css`.
-pub const STYLESHEET: &str = include_str!("../style.css");
+pub const STYLESHEET: &str = concat!(include_str!("../style.css"), "\n", include_str!("../style-reflow.css"));
 
 /// What every page needs to know about the request.
 #[derive(Clone)]
@@ -56,6 +56,7 @@ impl fmt::Debug for PageContext {
 mod citizen;
 mod consent;
 mod dpo;
+mod info;
 mod my_data;
 #[cfg(test)]
 mod tests;
@@ -63,6 +64,7 @@ mod tests;
 pub use citizen::*;
 pub use consent::*;
 pub use dpo::*;
+pub use info::*;
 pub use my_data::*;
 
 // --- shared by the pages -------------------------------------------------------
@@ -150,6 +152,7 @@ fn layout(ctx: &PageContext, title: &str, main_content: Markup) -> Markup {
                     (main_content)
                 }
                 footer.site-footer {
+                    (info::footer_navigation(ctx))
                     p { (t(lang, Msg::FooterText)) }
                 }
             }

@@ -799,7 +799,12 @@ fn evidence_list_is_a_captioned_table_or_an_empty_state() {
     let html = evidence_list_page(&ctx, &items, Some(CitizenNotice::Deleted)).into_string();
     assert!(html.contains("<caption>Ihre gespeicherten Nachweise</caption>"));
     assert_eq!(html.matches("<th scope=\"col\">").count(), 3);
-    assert!(html.contains("<th scope=\"row\"><a href=\"/evidence/ev-1\">Melde</a></th>"));
+    assert!(
+        html.contains("<th scope=\"row\" data-label=\"Art des Nachweises\"><a href=\"/evidence/ev-1\">Melde</a></th>"),
+        "{html}"
+    );
+    // On narrow screens each cell says its column (stacked rows, `style-reflow.css`).
+    assert!(html.contains("<table class=\"evidence-table stacked-table\">"), "{html}");
     assert!(html.contains("<div class=\"notice\" role=\"status\"><p>Der Nachweis ist gelöscht.</p></div>"));
     assert!(html.contains("href=\"/evidence/new\""));
 

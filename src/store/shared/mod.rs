@@ -26,10 +26,11 @@ use crate::store::error::driver_error;
 use crate::store::records::{json_list, parse_stored_id, time_to_micros};
 use crate::store::{
     AccessRequestRecord, AppendedRow, AuditBatch, AuditFilter, BlockingAudit, CitizenRecord, Conflict, EvidenceRecord,
-    EvidenceSummary, GrantRecord, PendingLogin, ReleaseGrant, RequestState, Result, SessionRecord, StaffSessionRecord,
-    Store, StoreError, StoredAuditEntry, TreeNode,
+    EvidenceSummary, FeedbackRecord, GrantRecord, PendingLogin, ReleaseGrant, RequestState, Result, SessionRecord,
+    StaffSessionRecord, Store, StoreError, StoredAuditEntry, TreeNode,
 };
 
+mod feedback;
 mod queries;
 mod rows;
 
@@ -912,5 +913,15 @@ impl Store for Backend {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    // --- accessibility feedback ---------------------------------------------
+
+    async fn insert_feedback(&self, record: &FeedbackRecord) -> Result<i64> {
+        feedback::insert(&self.pool, record).await
+    }
+
+    async fn feedback_newest_first(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<FeedbackRecord>> {
+        feedback::newest_first(&self.pool, limit, before_id).await
     }
 }

@@ -92,6 +92,7 @@ impl TestAppOptions {
                 department_calls_per_second: 100_000,
                 department_refusals_per_minute: 100_000,
                 public_calls_per_minute: 100_000,
+                feedback_messages_per_hour: 100_000,
                 ..Limits::default()
             },
             adjust_config: None,

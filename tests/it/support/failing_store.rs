@@ -308,4 +308,14 @@ impl Store for FailingAuditStore {
     async fn delete_staff_session(&self, id_hash: &[u8]) -> tresor::store::Result<()> {
         self.inner.delete_staff_session(id_hash).await
     }
+    async fn insert_feedback(&self, feedback: &tresor::store::FeedbackRecord) -> tresor::store::Result<i64> {
+        self.inner.insert_feedback(feedback).await
+    }
+    async fn feedback_newest_first(
+        &self,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> tresor::store::Result<Vec<tresor::store::FeedbackRecord>> {
+        self.inner.feedback_newest_first(limit, before_id).await
+    }
 }

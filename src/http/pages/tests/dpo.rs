@@ -4,6 +4,7 @@ use super::*;
 
 pub(super) fn stats_view(rows: Vec<DpoStatsRow>) -> DpoStatsView {
     DpoStatsView {
+        kept_filters: Vec::new(),
         rows,
         periods: vec![("3".to_owned(), "Last 3 months".to_owned()), ("all".to_owned(), "All months".to_owned())],
         period: "3".to_owned(),
@@ -48,9 +49,11 @@ fn dpo_pages_escape_stored_values_and_label_the_chart() {
         vec![DpoStatsRow { department: Some(EVIL.to_owned()), month: "May 2026".to_owned(), granted: 4, refused: 1 }];
     let html = dpo_stats_page(&ctx, &stats_view(rows)).into_string();
     assert!(!html.contains(EVIL), "{html}");
-    assert!(html.contains("role=\"img\"") && html.contains("aria-labelledby=\"stats-chart-title stats-chart-desc\""));
+    assert!(html.contains(
+        "<figure class=\"dpo-chart\" aria-labelledby=\"stats-chart-title\" aria-describedby=\"stats-chart-desc\">"
+    ));
+    assert!(html.contains("<span class=\"chart-bar bar-100\"></span>"), "the largest bar is full: {html}");
     assert!(html.contains("<td>May 2026</td><td class=\"number\">4</td><td class=\"number\">1</td>"), "{html}");
-    assert!(html.contains("</rect>"), "SVG shapes are closed explicitly inside HTML");
     let mut view = query_view(vec![DpoEntryRow {
         actor: EVIL.to_owned(),
         actor_id: Some(EVIL.to_owned()),
@@ -157,6 +160,7 @@ fn dpo_stats_say_which_period_is_shown_and_offer_the_others() {
     assert!(empty.contains("There were no accesses in this period.") && !empty.contains("<svg"), "{empty}");
     // A refused period: the message at the control, no numbers.
     let refused = DpoStatsView {
+        kept_filters: Vec::new(),
         period: String::new(),
         shown: None,
         filter_error: Some(("period".to_owned(), "Please choose one of the offered periods.".to_owned())),
@@ -166,4 +170,26 @@ fn dpo_stats_say_which_period_is_shown_and_offer_the_others() {
     assert!(html.contains("href=\"#dpo-filter-period\"") && html.contains("aria-invalid=\"true\""), "{html}");
     assert!(html.contains("Please choose one of the offered periods.") && !html.contains("Shown:"), "{html}");
     assert!(!html.contains("There were no accesses"), "{html}");
+}
+
+#[test]
+fn chart_bars_are_steps_of_the_largest_and_never_vanish() {
+    use super::super::dpo::bar_step;
+    assert_eq!(bar_step(0, 10), 0);
+    assert_eq!(bar_step(10, 10), 100);
+    assert_eq!(bar_step(5, 10), 50);
+    assert_eq!(bar_step(1, 1000), 5, "a count above 0 always shows a bar");
+    assert_eq!(bar_step(333, 1000), 35, "to the nearest step");
+    assert_eq!(bar_step(u64::MAX, u64::MAX), 100);
+}
+
+#[test]
+fn the_period_form_keeps_the_other_filters_as_hidden_inputs() {
+    let ctx = context(Lang::En, false, false);
+    let mut view = stats_view(Vec::new());
+    view.kept_filters =
+        vec![("department".to_owned(), "kita_amt".to_owned()), ("citizen".to_owned(), "\"><b>".to_owned())];
+    let html = dpo_stats_page(&ctx, &view).into_string();
+    assert!(html.contains("<input type=\"hidden\" name=\"department\" value=\"kita_amt\">"), "{html}");
+    assert!(html.contains("<input type=\"hidden\" name=\"citizen\" value=\"&quot;&gt;&lt;b&gt;\">"), "escaped: {html}");
 }

@@ -1,0 +1,66 @@
+//! The reasons of audit entries in words, for the DPO's results table
+//! (`locales/<lang>/reasons.ftl`, message `reason-<code>` with `_` as `-`).
+//! A code without words (a new one, or one from an older version) is shown
+//! as stored; the exports and the JSON always keep the codes.
+
+use super::{Arg, format};
+use crate::policy::Lang;
+
+/// Every reason code with its own words.
+pub const KNOWN_REASONS: &[&str] = &[
+    "dpo_page",
+    "dpo_entries",
+    "dpo_stats",
+    "dpo_verify",
+    "dpo_export_csv",
+    "dpo_export_jsonl",
+    "feedback_read",
+    "data_export",
+    "not_a_dpo",
+    "wrong_department",
+    "wrong_service",
+    "grant_not_yet_valid",
+    "grant_expired",
+    "grant_revoked",
+    "grant_exhausted",
+    "login_level_too_low",
+    "invalid_id_token",
+    "token_exchange_failed",
+];
+
+/// The message id of a known reason code.
+pub fn reason_message_id(code: &str) -> String {
+    format!("reason-{}", code.replace('_', "-"))
+}
+
+/// A stored reason code in words (`keys_opened_kek_v3`: "Keys opened
+/// (version 3)"); an unknown code as it is.
+pub fn reason_label(lang: Lang, code: &str) -> String {
+    if KNOWN_REASONS.contains(&code) {
+        return format(lang, &reason_message_id(code), &[]);
+    }
+    if let Some(version) =
+        code.strip_prefix("keys_opened_kek_v").filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return format(lang, "reason-keys-opened", &[("version", Arg::Text(version.to_owned()))]);
+    }
+    code.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_words_and_unknown_codes_stay_as_stored() {
+        assert_eq!(reason_label(Lang::De, "grant_expired"), "Freigabe abgelaufen");
+        assert_eq!(reason_label(Lang::En, "feedback_read"), "Accessibility feedback read");
+        assert_eq!(reason_label(Lang::En, "keys_opened_kek_v12"), "Keys opened (version 12)");
+        assert_eq!(reason_label(Lang::De, "keys_opened_kek_vX"), "keys_opened_kek_vX");
+        assert_eq!(reason_label(Lang::De, "something_new"), "something_new");
+        for code in KNOWN_REASONS {
+            assert_ne!(reason_label(Lang::De, code), *code);
+            assert_ne!(reason_label(Lang::De, code), reason_label(Lang::En, code), "{code}");
+        }
+    }
+}
