@@ -56,10 +56,12 @@ const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 mod access;
 mod cache;
 mod dpo;
+mod drafts;
 mod my_data;
 mod sessions;
 
 pub use dpo::{Dpo, DpoQuery};
+pub use drafts::{FORM_DRAFT_MINUTES, FormDraft};
 pub use my_data::{DATA_EXPORT_REASON, MyData};
 pub use sessions::{
     BackChannelLogout, NewSession, SessionKind, SessionLimits, hash_token, random_token, session_event,
