@@ -146,9 +146,10 @@ pub async fn read_upload(
             match name.as_str() {
                 "csrf" => {
                     let token = read_text(limit, permit, field, "csrf", &mut text_bytes).await?;
+                    // A wrong token is refused at the file part or the end,
+                    // after the text parts, so the form can show them again.
                     if let Reader::Citizen(citizen) = reader {
-                        citizen.check_csrf(Some(&token))?;
-                        csrf_ok = true;
+                        csrf_ok = citizen.check_csrf(Some(&token)).is_ok();
                     }
                 }
                 "type" => parsed.type_id = Some(read_text(limit, permit, field, "type", &mut text_bytes).await?),
