@@ -177,3 +177,4 @@ field-invalid-month = Bitte geben Sie den Monat als Zahl von 1 bis 12 ein.
 field-invalid-year = Bitte geben Sie das Jahr mit vier Ziffern ein, zum Beispiel 2007.
 field-year-out-of-range = Bitte geben Sie ein Jahr von { $min } bis { $max } ein.
 field-no-such-date = Dieses Datum gibt es nicht: Der Monat hat nicht so viele Tage. Bitte prüfen Sie Tag und Monat.
+field-ambiguous-money = Dieser Betrag ist nicht eindeutig. Bitte schreiben Sie Tausender mit Punkt und Cent mit Komma, zum Beispiel 1.234 oder 1,23.

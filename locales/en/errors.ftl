@@ -177,3 +177,4 @@ field-invalid-month = Please enter the month as a number from 1 to 12.
 field-invalid-year = Please enter the year with four digits, for example 2007.
 field-year-out-of-range = Please enter a year from { $min } to { $max }.
 field-no-such-date = This date does not exist: the month does not have that many days. Please check the day and the month.
+field-ambiguous-money = This amount can be read in two ways. Please write it without a thousands separator, for example 1234 or 1.23.

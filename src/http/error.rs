@@ -549,6 +549,7 @@ mod tests {
             P::InvalidYear,
             P::YearOutOfRange { min: 1900, max: 2100 },
             P::NoSuchDate,
+            P::AmbiguousMoney,
         ] {
             for lang in [Lang::De, Lang::En] {
                 let message = field_message(lang, problem);

@@ -359,18 +359,22 @@ pub async fn new_evidence(
         async {
             let session = page.require_session()?;
             let lang = page.lang();
+            let types = &app.vault.policies().evidence_types;
+            let asked = q.type_id.as_deref().and_then(|id| types.get(id));
+            if let Some(evidence_type) = asked
+                && session.level() < evidence_type.min_login_level
+            {
+                // Before a draft is taken: it stays for a login at the level.
+                return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
+            }
             // Back from a new login after the session ended: the form as it was.
             if q.draft.is_some()
                 && let Some(response) = super::drafts::restore(&app, &page, session, &headers).await?
             {
                 return Ok(response);
             }
-            let types = &app.vault.policies().evidence_types;
-            match q.type_id.as_deref().and_then(|id| types.get(id)) {
+            match asked {
                 Some(evidence_type) => {
-                    if session.level() < evidence_type.min_login_level {
-                        return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
-                    }
                     let state = FormState {
                         return_to: q.return_to.as_deref().and_then(super::upload::consent_return),
                         ..FormState::default()

@@ -166,6 +166,8 @@ pub enum FieldProblem {
     },
     /// Day, month and year are each fine, but there is no such day (31.02.).
     NoSuchDate,
+    /// An amount with two readings (`1,234`): refused, not guessed.
+    AmbiguousMoney,
 }
 
 impl FieldProblem {
@@ -187,6 +189,7 @@ impl FieldProblem {
             FieldProblem::InvalidYear => "invalid_year",
             FieldProblem::YearOutOfRange { .. } => "year_out_of_range",
             FieldProblem::NoSuchDate => "no_such_date",
+            FieldProblem::AmbiguousMoney => "ambiguous_money",
         }
     }
 }
@@ -311,7 +314,13 @@ impl FieldDef {
                 Ok(raw.to_owned())
             }
             FieldKind::Date => value::normalise_date(raw).ok_or_else(|| error(FieldProblem::InvalidDate)),
-            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| error(FieldProblem::InvalidMoney)),
+            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| {
+                error(if value::is_ambiguous_money(raw) {
+                    FieldProblem::AmbiguousMoney
+                } else {
+                    FieldProblem::InvalidMoney
+                })
+            }),
             FieldKind::Integer { min, max } => match value::parse_integer(raw) {
                 Ok(number) if (*min..=*max).contains(&number) => Ok(number.to_string()),
                 Ok(_) | Err(IntegerProblem::TooLarge) => Err(error(FieldProblem::OutOfRange { min: *min, max: *max })),
@@ -467,7 +476,8 @@ mod tests {
             ("name", "Annabelle", "too_long"),
             ("born", "30.02.2024", "invalid_date"),
             ("born", "yesterday", "invalid_date"),
-            ("income", "12,345", "invalid_money"),
+            ("income", "12,345", "ambiguous_money"),
+            ("income", "12,34,5", "invalid_money"),
             ("income", "-5", "invalid_money"),
             ("children", "two", "invalid_integer"),
             ("children", "2.5", "invalid_integer"),

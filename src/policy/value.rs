@@ -105,6 +105,7 @@ pub(crate) fn normalise_money(text: &str) -> Option<String> {
             } else if separator == "." {
                 (text, "")
             } else {
+                // `1,234`: a German fraction of a cent or an English 1234?
                 return None;
             }
         }
@@ -120,6 +121,23 @@ pub(crate) fn normalise_money(text: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("{euros}.{cents:02}"))
+}
+
+/// Whether an amount that `normalise_money` refused has two readings: a
+/// single comma followed by exactly three digits (`1,234`, `12,500 €`), a
+/// fraction of a cent in German and a thousands group in English.
+pub(crate) fn is_ambiguous_money(text: &str) -> bool {
+    let text = text.strip_suffix('€').or_else(|| text.strip_suffix("EUR")).unwrap_or(text).trim_end();
+    match text.split_once(',') {
+        Some((before, after)) => {
+            !before.is_empty()
+                && before.len() <= 3
+                && before.bytes().all(|byte| byte.is_ascii_digit())
+                && after.len() == 3
+                && after.bytes().all(|byte| byte.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 /// Why an integer was not accepted.
@@ -300,6 +318,17 @@ mod tests {
             "€ 12",
         ] {
             assert_eq!(normalise_money(input), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn an_amount_with_two_readings_is_told_apart() {
+        for input in ["1,234", "12,500 €", "999,999EUR"] {
+            assert_eq!(normalise_money(input), None, "{input}");
+            assert!(is_ambiguous_money(input), "{input}");
+        }
+        for input in ["1,23", "1234,567", "1,234,567", "abc", "1.234,500", ",500"] {
+            assert!(!is_ambiguous_money(input), "{input}");
         }
     }
 

@@ -235,6 +235,7 @@ const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("field-invalid-year", &[]),
     ("field-year-out-of-range", &["min", "max"]),
     ("field-no-such-date", &[]),
+    ("field-ambiguous-money", &[]),
     ("session-timeout-note", &["minutes"]),
     ("session-expired-kept", &["minutes"]),
 ];

@@ -130,6 +130,7 @@ pub(super) async fn every_upload_error_shows_the_form_again_with_what_was_typed(
     let (status, html) = post_page_form(&browser, &app, page_form(&anna.csrf, "Okapi AG", from, "1,234", None)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("href=\"#field-gross_monthly_income\""), "{html}");
+    assert!(html.contains("Dieser Betrag ist nicht eindeutig."), "{html}");
     assert_typed_values_kept(&html, "Okapi AG", from, "1,234");
 
     // A form token that no longer matches: the form again, with a good one.
