@@ -639,6 +639,41 @@ async function forgivingForms(page, audit) {
     await page.getByRole('alert').getByRole('link').first().click();
     assert.equal(await page.evaluate(() => document.activeElement.id), 'field-period_from-day');
   });
+
+  await step('sent after the session ended, the form is kept: "Sie wurden abgemeldet" with a way back', async () => {
+    await fillDate(page, 'Zeitraum von', ['1', '1', '2026']);
+    // The session is gone (as after 30 minutes without activity): the
+    // browser no longer has its cookie.
+    const context = page.context();
+    const kept = (await context.cookies()).filter((cookie) => !['tresor', '__Host-tresor'].includes(cookie.name));
+    await context.clearCookies();
+    await context.addCookies(kept);
+    await attachPdf(page);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/evidence'),
+      page.getByRole('button', { name: 'Nachweis speichern' }).click(),
+    ]);
+    await page.waitForLoadState();
+    assert.equal(response.status(), 401);
+    assert.equal(await text(page.locator('h1')), 'Sie wurden abgemeldet');
+    assert.ok((await text(page.locator('main'))).includes('Ihre Eingaben bewahren wir 30 Minuten lang verschlüsselt auf.'));
+  });
+  await visit('session-ended-form-kept', page, audit);
+
+  await step('logging in again leads back to the form with what was typed', async () => {
+    const link = page.getByRole('main').getByRole('link', { name: 'Neu anmelden und weitermachen' });
+    const href = await link.getAttribute('href');
+    assert.match(href, /^\/login\?return_to=/);
+    // The test provider logs the persona in without a page (see the first login).
+    await page.goto(new URL(`${href}&login_hint=${PERSONA}&level=high`, base).href);
+    await page.waitForURL((url) => url.pathname === '/evidence/new' && url.searchParams.get('draft') === '1');
+    assert.match(await text(page.getByRole('status')), /^Sie waren zwischendurch abgemeldet\. Ihre Eingaben sind wieder da\./);
+    assert.equal(await page.getByLabel('Arbeitgeber').inputValue(), 'Stadtwerke Musterstadt GmbH');
+    assert.equal(await page.getByLabel('Bruttoeinkommen im Monat').inputValue(), '3.250,00 €');
+    assert.deepEqual(await dateValue(page, 'Zeitraum von'), ['1', '1', '2026']);
+    assert.ok(await page.locator('#upload-file-again').isVisible(), 'the file is asked for again');
+  });
+  await visit('upload-form-restored', page, audit);
 }
 
 await main().catch((error) => {
