@@ -229,6 +229,11 @@ pub async fn sweep_once(state: &AppState) {
         Ok(count) => tracing::info!(count, "removed expired access requests"),
         Err(error) => tracing::warn!(%error, "sweeping expired access requests failed"),
     }
+    match state.vault.sweep_form_drafts().await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "removed expired form drafts"),
+        Err(error) => tracing::warn!(%error, "sweeping form drafts failed"),
+    }
     match store.delete_stale_uploads(now - Duration::hours(STALE_UPLOAD_MAX_AGE_HOURS)).await {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "removed unfinished uploads"),

@@ -179,8 +179,13 @@ pub async fn approve_grants(
     for _ in 0..count {
         let request = vault.create_access_request(DEPARTMENT, SERVICE, "AZ bench").await.expect("request");
         let id: RequestId = request.id;
-        let approval =
-            Approval { evidence: evidence.to_vec(), fields: approved.clone(), duration_days: 30, max_uses: uses, without_files: false };
+        let approval = Approval {
+            evidence: evidence.to_vec(),
+            fields: approved.clone(),
+            duration_days: 30,
+            max_uses: uses,
+            without_files: false,
+        };
         let grant = vault.approve_access_request(citizen, LoginLevel::High, &id, &approval).await.expect("grant");
         grants.push(grant.id.to_string());
     }

@@ -38,7 +38,7 @@ required-explanation = Felder mit „(Pflichtfeld)“ müssen Sie ausfüllen.
 required-marker = (Pflichtfeld)
 error-summary-title = Bitte prüfen Sie Ihre Angaben
 error-label = Fehler:
-date-hint = Format: TT.MM.JJJJ oder JJJJ-MM-TT. Zum Beispiel 23.11.2026.
+date-hint = Zum Beispiel 27 3 2007
 money-hint = Betrag in Euro (EUR). Zum Beispiel 1250,50.
 select-placeholder = Bitte wählen
 file-label = Datei
@@ -118,3 +118,17 @@ summary-title = Meine Daten bei tresor
 summary-exported-at = Heruntergeladen am
 summary-not-included = Nicht enthalten, weil dafür eine sicherere Anmeldung nötig ist. Melden Sie sich mit Ihrem Online-Ausweis an, dann sind sie dabei:
 summary-log = Das Protokoll steht in access-log.json, genau so, wie der Tresor es unterschrieben hat. Damit kann jeder prüfen, dass kein Eintrag fehlt.
+
+## Forms that forgive mistakes: the date input, a file to choose again, a
+## restored form, the session's length and the page after it ended
+date-day = Tag
+date-month = Monat
+date-year = Jahr
+file-choose-again = Bitte wählen Sie die Datei noch einmal aus. Der Browser kann eine gewählte Datei nicht behalten, wenn das Formular zurückkommt.
+form-error-label = Formular
+form-restored = Sie waren zwischendurch abgemeldet. Ihre Eingaben sind wieder da. Bitte prüfen Sie sie und speichern Sie dann.
+session-timeout-note = Sie werden nach { $minutes } Minuten ohne Aktivität abgemeldet. Ihre Eingaben gehen dabei nicht verloren: Nach der neuen Anmeldung kommen Sie mit Ihren Eingaben zu diesem Formular zurück. Nur eine gewählte Datei müssen Sie dann noch einmal auswählen.
+session-expired-title = Sie wurden abgemeldet
+session-expired-nothing-saved = Ihre Sitzung war abgelaufen. Deshalb wurde der Nachweis noch nicht gespeichert.
+session-expired-kept = Ihre Eingaben bewahren wir { $minutes } Minuten lang verschlüsselt auf. Melden Sie sich in dieser Zeit neu an, dann sehen Sie das Formular mit Ihren Eingaben wieder. Eine gewählte Datei müssen Sie noch einmal auswählen.
+session-expired-login = Neu anmelden und weitermachen

@@ -166,3 +166,16 @@ error-invalid-filter = { $problem ->
     [to-before-from] Das End-Datum darf nicht vor dem Start-Datum liegen.
    *[after-and-before] Bitte entweder „after“ (älteste zuerst) oder „before“ (neueste zuerst) angeben, nicht beides.
 }
+
+## Dates in three fields (Tag, Monat, Jahr): what is wrong, naming the part
+field-date-incomplete = Bitte geben Sie auch { $parts } ein.
+field-date-part-day = den Tag
+field-date-part-month = den Monat
+field-date-part-year = das Jahr
+field-date-and = und
+field-invalid-day = Bitte geben Sie den Tag als Zahl von 1 bis 31 ein.
+field-invalid-month = Bitte geben Sie den Monat als Zahl von 1 bis 12 ein.
+field-invalid-year = Bitte geben Sie das Jahr mit vier Ziffern ein, zum Beispiel 2007.
+field-year-out-of-range = Bitte geben Sie ein Jahr von { $min } bis { $max } ein.
+field-no-such-date = Dieses Datum gibt es nicht: Der Monat hat nicht so viele Tage. Bitte prüfen Sie Tag und Monat.
+field-ambiguous-money = Dieser Betrag ist nicht eindeutig. Bitte schreiben Sie Tausender mit Punkt und Cent mit Komma, zum Beispiel 1.234 oder 1,23.

@@ -38,7 +38,7 @@ required-explanation = You must fill in fields marked “(required)”.
 required-marker = (required)
 error-summary-title = Please check your answers
 error-label = Error:
-date-hint = Format: YYYY-MM-DD or DD.MM.YYYY. For example 2026-11-23.
+date-hint = For example 27 3 2007
 money-hint = Amount in euros (EUR). For example 1250.50.
 select-placeholder = Please choose
 file-label = File
@@ -118,3 +118,17 @@ summary-title = My data at tresor
 summary-exported-at = Downloaded on
 summary-not-included = Not included, because they need a more secure login. Log in with your online ID card to include them:
 summary-log = The log is in access-log.json, exactly as the vault signed it. With it anyone can check that no entry is missing.
+
+## Forms that forgive mistakes: the date input, a file to choose again, a
+## restored form, the session's length and the page after it ended
+date-day = Day
+date-month = Month
+date-year = Year
+file-choose-again = Please choose the file again. Your browser cannot keep a chosen file when the form comes back.
+form-error-label = Form
+form-restored = You were logged out in the meantime. What you typed is back. Please check it and then save.
+session-timeout-note = You are logged out after { $minutes } minutes without activity. What you typed is not lost: after logging in again you come back to this form with it. Only a chosen file has to be chosen again.
+session-expired-title = You were logged out
+session-expired-nothing-saved = Your session had ended, so the evidence has not been saved yet.
+session-expired-kept = We keep what you typed, encrypted, for { $minutes } minutes. Log in again within that time and you will see the form with what you typed. A chosen file has to be chosen again.
+session-expired-login = Log in again and continue

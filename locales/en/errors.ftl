@@ -166,3 +166,16 @@ error-invalid-filter = { $problem ->
     [to-before-from] The end date must not be before the start date.
    *[after-and-before] Please give either “after” (oldest first) or “before” (newest first), not both.
 }
+
+## Dates in three fields (day, month, year): what is wrong, naming the part
+field-date-incomplete = Please also enter { $parts }.
+field-date-part-day = the day
+field-date-part-month = the month
+field-date-part-year = the year
+field-date-and = and
+field-invalid-day = Please enter the day as a number from 1 to 31.
+field-invalid-month = Please enter the month as a number from 1 to 12.
+field-invalid-year = Please enter the year with four digits, for example 2007.
+field-year-out-of-range = Please enter a year from { $min } to { $max }.
+field-no-such-date = This date does not exist: the month does not have that many days. Please check the day and the month.
+field-ambiguous-money = This amount can be read in two ways. Please write it without a thousands separator, for example 1234 or 1.23.

@@ -96,6 +96,13 @@ pub trait KeyProvider: Send + Sync {
     fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<Vec<u8>>;
     /// Unwrap a DEK wrapped for `citizen` under KEK `kek_version`.
     fn unwrap_dek(&self, citizen: &CitizenId, kek_version: u32, wrapped: &[u8]) -> Result<DataKey>;
+    /// Wrap the random key of a form draft (what a citizen typed, kept
+    /// sealed for a short while after their session ended) with the current
+    /// KEK. AAD binds the draft's lookup hash + KEK version, and a label of
+    /// its own, so neither a DEK nor another draft's key opens in its place.
+    fn wrap_draft_key(&self, draft: &[u8], key: &DataKey) -> Result<Vec<u8>>;
+    /// Unwrap a draft key wrapped for `draft` under KEK `kek_version`.
+    fn unwrap_draft_key(&self, draft: &[u8], kek_version: u32, wrapped: &[u8]) -> Result<DataKey>;
     fn signing_key(&self) -> &SigningKey;
     fn pepper(&self) -> &IdentifierPepper;
 }
@@ -200,6 +207,7 @@ const GCM_NONCE_LEN: usize = 12;
 const GCM_TAG_LEN: usize = 16;
 const WRAPPED_DEK_LEN: usize = GCM_NONCE_LEN + KEY_LEN + GCM_TAG_LEN;
 const DEK_WRAP_LABEL: &[u8] = b"tresor/v1/dek-wrap";
+const DRAFT_KEY_WRAP_LABEL: &[u8] = b"tresor/v1/draft-key-wrap";
 
 const KEY_FILE_FORMAT: u32 = 1;
 const KEY_FILE_SALT_LEN: usize = 16;
@@ -330,6 +338,51 @@ impl FileKeyProvider {
         Ok(version)
     }
 
+    /// `nonce (12) || encrypted key (32) || tag (16)`, AES-256-GCM under KEK
+    /// `version` with a random nonce; `aad` says whose key it is.
+    fn wrap_key(&self, version: u32, aad: &[u8], dek: &DataKey) -> Result<Vec<u8>> {
+        let kek = self.kek(version)?;
+        let mut nonce = [0u8; GCM_NONCE_LEN];
+        self.nonce_rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
+        // Exact capacity: the DEK is encrypted in place and the buffer never
+        // reallocates, so no plaintext copy of the DEK is left in freed memory.
+        let mut wrapped = Vec::with_capacity(WRAPPED_DEK_LEN);
+        wrapped.extend_from_slice(&nonce);
+        // The DEK's bytes leave their zeroizing type only to be encrypted here.
+        wrapped.extend_from_slice(dek.expose_secret_bytes());
+        let sealed =
+            kek.encrypt_in_place_detached(GenericArray::from_slice(&nonce), aad, &mut wrapped[GCM_NONCE_LEN..]);
+        match sealed {
+            Ok(tag) => {
+                wrapped.extend_from_slice(&tag);
+                Ok(wrapped)
+            }
+            Err(_) => {
+                wrapped.zeroize();
+                Err(CryptoError::Open)
+            }
+        }
+    }
+
+    fn unwrap_key(&self, kek_version: u32, aad: &[u8], wrapped: &[u8]) -> Result<DataKey> {
+        let kek = self.kek(kek_version)?;
+        if wrapped.len() != WRAPPED_DEK_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, rest) = wrapped.split_at(GCM_NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(KEY_LEN);
+        let mut dek = Zeroizing::new([0u8; KEY_LEN]);
+        dek.copy_from_slice(ciphertext);
+        kek.decrypt_in_place_detached(
+            GenericArray::from_slice(nonce),
+            aad,
+            &mut dek[..],
+            GenericArray::from_slice(tag),
+        )
+        .map_err(|_| CryptoError::Open)?;
+        Ok(DataKey::from_unwrapped(dek))
+    }
+
     fn kek(&self, version: u32) -> Result<&Aes256Gcm> {
         self.keks.get(&version).ok_or(CryptoError::UnknownKekVersion(version))
     }
@@ -344,49 +397,20 @@ impl KeyProvider for FileKeyProvider {
     /// current KEK with a random nonce.
     fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<Vec<u8>> {
         let version = self.current_kek_version;
-        let kek = self.kek(version)?;
-        let mut nonce = [0u8; GCM_NONCE_LEN];
-        self.nonce_rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
-        // Exact capacity: the DEK is encrypted in place and the buffer never
-        // reallocates, so no plaintext copy of the DEK is left in freed memory.
-        let mut wrapped = Vec::with_capacity(WRAPPED_DEK_LEN);
-        wrapped.extend_from_slice(&nonce);
-        // The DEK's bytes leave their zeroizing type only to be encrypted here.
-        wrapped.extend_from_slice(dek.expose_secret_bytes());
-        let sealed = kek.encrypt_in_place_detached(
-            GenericArray::from_slice(&nonce),
-            &dek_wrap_aad(citizen, version),
-            &mut wrapped[GCM_NONCE_LEN..],
-        );
-        match sealed {
-            Ok(tag) => {
-                wrapped.extend_from_slice(&tag);
-                Ok(wrapped)
-            }
-            Err(_) => {
-                wrapped.zeroize();
-                Err(CryptoError::Open)
-            }
-        }
+        self.wrap_key(version, &dek_wrap_aad(citizen, version), dek)
     }
 
     fn unwrap_dek(&self, citizen: &CitizenId, kek_version: u32, wrapped: &[u8]) -> Result<DataKey> {
-        let kek = self.kek(kek_version)?;
-        if wrapped.len() != WRAPPED_DEK_LEN {
-            return Err(CryptoError::Open);
-        }
-        let (nonce, rest) = wrapped.split_at(GCM_NONCE_LEN);
-        let (ciphertext, tag) = rest.split_at(KEY_LEN);
-        let mut dek = Zeroizing::new([0u8; KEY_LEN]);
-        dek.copy_from_slice(ciphertext);
-        kek.decrypt_in_place_detached(
-            GenericArray::from_slice(nonce),
-            &dek_wrap_aad(citizen, kek_version),
-            &mut dek[..],
-            GenericArray::from_slice(tag),
-        )
-        .map_err(|_| CryptoError::Open)?;
-        Ok(DataKey::from_unwrapped(dek))
+        self.unwrap_key(kek_version, &dek_wrap_aad(citizen, kek_version), wrapped)
+    }
+
+    fn wrap_draft_key(&self, draft: &[u8], key: &DataKey) -> Result<Vec<u8>> {
+        let version = self.current_kek_version;
+        self.wrap_key(version, &draft_key_wrap_aad(draft, version), key)
+    }
+
+    fn unwrap_draft_key(&self, draft: &[u8], kek_version: u32, wrapped: &[u8]) -> Result<DataKey> {
+        self.unwrap_key(kek_version, &draft_key_wrap_aad(draft, kek_version), wrapped)
     }
 
     fn signing_key(&self) -> &SigningKey {
@@ -409,6 +433,10 @@ impl fmt::Debug for FileKeyProvider {
 
 fn dek_wrap_aad(citizen: &CitizenId, kek_version: u32) -> Vec<u8> {
     length_prefixed(&[DEK_WRAP_LABEL, citizen.as_str().as_bytes(), &kek_version.to_be_bytes()])
+}
+
+fn draft_key_wrap_aad(draft: &[u8], kek_version: u32) -> Vec<u8> {
+    length_prefixed(&[DRAFT_KEY_WRAP_LABEL, draft, &kek_version.to_be_bytes()])
 }
 
 fn kek_cipher(kek: &[u8; KEY_LEN]) -> Aes256Gcm {

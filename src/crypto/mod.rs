@@ -29,7 +29,7 @@ mod stream;
 use std::path::PathBuf;
 
 pub use keys::{FileKeyProvider, IdentifierPepper, KdfParams, KeyProvider, Passphrase, SigningKey, verify_signature};
-pub use seal::{DataKey, FieldContext, FieldKey, FileKey, KEY_FORMAT_VERSION, TAG_LEN};
+pub use seal::{DataKey, DraftKey, FieldContext, FieldKey, FileKey, KEY_FORMAT_VERSION, TAG_LEN};
 pub use stream::{CHUNK_SIZE, FileOpener, FileSealer, SEALED_CHUNK_SIZE, chunk_count};
 
 /// Result type of this module.

@@ -17,6 +17,8 @@ pub const KEY_FORMAT_VERSION: u32 = 1;
 const FIELD_KEY_INFO: &[u8] = b"tresor/v1/field";
 const FILE_KEY_INFO: &[u8] = b"tresor/v1/file";
 const FIELD_AAD_LABEL: &[u8] = b"tresor/v1/field-value";
+const DRAFT_KEY_INFO: &[u8] = b"tresor/v1/draft";
+const DRAFT_AAD_LABEL: &[u8] = b"tresor/v1/draft-value";
 const DEK_LEN: usize = 32;
 
 /// Per-citizen data-encryption key: random 256 bits, zeroized on drop.
@@ -43,6 +45,13 @@ impl DataKey {
     /// HKDF-SHA256(salt = none, ikm = DEK, info = "tresor/v1/file" || file id).
     pub fn file_key(&self, file: &FileId) -> FileKey {
         FileKey(self.derive_aead_key(FILE_KEY_INFO, file.as_str().as_bytes()))
+    }
+
+    /// The key that seals one form draft, when `self` is the draft's own
+    /// random key (never a citizen's DEK: a draft belongs to no account yet):
+    /// HKDF-SHA256(salt = none, ikm = key, info = "tresor/v1/draft" || draft hash).
+    pub fn draft_key(&self, draft: &[u8]) -> DraftKey {
+        DraftKey(self.derive_aead_key(DRAFT_KEY_INFO, draft))
     }
 
     /// Rebuild a DEK from bytes a key provider just unwrapped.
@@ -129,6 +138,39 @@ impl FieldKey {
         seal_in_place_append_tag(&self.0, nonce, &context.associated_data(), &mut sealed, NONCE_LEN)?;
         Ok(sealed)
     }
+}
+
+/// AES-256-GCM key for one form draft (what a citizen typed before their
+/// session ended); the draft's lookup hash is bound as associated data.
+pub struct DraftKey(LessSafeKey);
+
+impl DraftKey {
+    /// Seal a draft: `nonce (12) || ciphertext || tag (16)`.
+    pub fn seal(&self, rng: &dyn SecureRandom, draft: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(plaintext);
+        seal_in_place_append_tag(&self.0, nonce, &draft_aad(draft), &mut sealed, NONCE_LEN)?;
+        Ok(sealed)
+    }
+
+    /// Open a draft sealed by [`DraftKey::seal`] for the same draft hash.
+    pub fn open(&self, draft: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Open)?;
+        let mut buffer = ciphertext.to_vec();
+        open_in_place_strip_tag(&self.0, nonce, &draft_aad(draft), &mut buffer, 0)?;
+        Ok(buffer)
+    }
+}
+
+fn draft_aad(draft: &[u8]) -> Vec<u8> {
+    length_prefixed(&[DRAFT_AAD_LABEL, draft, &KEY_FORMAT_VERSION.to_be_bytes()])
 }
 
 /// Length of the AES-GCM authentication tag appended to every ciphertext.

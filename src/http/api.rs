@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::session::{self, CitizenSession};
-use super::upload::read_upload;
+use super::upload::{Reader, read_upload};
 use crate::ids::EvidenceId;
 use crate::policy::{FieldKind, Lang, LoginLevel};
 use crate::vault::{FileReader, FileView};
@@ -134,7 +134,7 @@ pub async fn upload_evidence(
         Ok(permit) => permit,
         Err(refused) => return Ok(refused.into_response()),
     };
-    let upload = read_upload(&app, &citizen, &permit, multipart, csrf_header(&headers)).await?;
+    let upload = read_upload(&app, Reader::Citizen(&citizen), &permit, multipart, csrf_header(&headers)).await?;
     let Some(type_id) = upload.type_id else {
         if let Some(file) = upload.file {
             app.vault.abort_file(file.file_id()).await;

@@ -370,6 +370,20 @@ pub fn field_message(lang: Lang, problem: FieldProblem) -> String {
         FieldProblem::OutOfRange { min, max } => {
             i18n::format(lang, &id, &[("min", min.to_string().into()), ("max", max.to_string().into())])
         }
+        FieldProblem::YearOutOfRange { min, max } => {
+            i18n::format(lang, &id, &[("min", min.to_string().into()), ("max", max.to_string().into())])
+        }
+        FieldProblem::DateIncomplete { day, month, year } => {
+            // "den Tag und den Monat": the missing parts, in words.
+            let missing: Vec<String> =
+                [(day, "field-date-part-day"), (month, "field-date-part-month"), (year, "field-date-part-year")]
+                    .into_iter()
+                    .filter(|(missing, _)| *missing)
+                    .map(|(_, part)| i18n::format(lang, part, &[]))
+                    .collect();
+            let and = format!(" {} ", i18n::format(lang, "field-date-and", &[]));
+            i18n::format(lang, &id, &[("parts", missing.join(&and).into())])
+        }
         _ => i18n::format(lang, &id, &[]),
     }
 }
@@ -532,6 +546,13 @@ mod tests {
             P::InvalidInteger,
             P::OutOfRange { min: -3, max: 9 },
             P::InvalidChoice,
+            P::DateIncomplete { day: true, month: false, year: true },
+            P::InvalidDay,
+            P::InvalidMonth,
+            P::InvalidYear,
+            P::YearOutOfRange { min: 1900, max: 2100 },
+            P::NoSuchDate,
+            P::AmbiguousMoney,
         ] {
             for lang in [Lang::De, Lang::En] {
                 let message = field_message(lang, problem);
@@ -542,6 +563,13 @@ mod tests {
         assert_eq!(
             field_message(Lang::En, P::OutOfRange { min: -3, max: 9 }),
             "Please enter a whole number from -3 to 9."
+        );
+        let incomplete = P::DateIncomplete { day: true, month: true, year: false };
+        assert_eq!(field_message(Lang::De, incomplete), "Bitte geben Sie auch den Tag und den Monat ein.");
+        assert_eq!(field_message(Lang::En, incomplete), "Please also enter the day and the month.");
+        assert_eq!(
+            field_message(Lang::De, P::YearOutOfRange { min: 1900, max: 2100 }),
+            "Bitte geben Sie ein Jahr von 1900 bis 2100 ein."
         );
     }
 

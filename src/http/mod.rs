@@ -23,6 +23,7 @@ pub mod dept_auth;
 pub mod dept_whoami;
 pub mod display;
 pub mod dpo;
+pub mod drafts;
 pub mod edge;
 pub mod error;
 pub mod i18n;

@@ -40,12 +40,43 @@ const TRANSPORT_BUFFER_BYTES: usize = 2 * 1024 * 1024;
 /// store's copy of it.
 pub const UPLOAD_MEMORY_BYTES: u64 = (TRANSPORT_BUFFER_BYTES + MAX_TEXT_BYTES + FILE_UPLOAD_PEAK_BYTES) as u64;
 
+/// What reading only the text parts holds (an upload without a session).
+pub const TEXT_ONLY_MEMORY_BYTES: u64 = (TRANSPORT_BUFFER_BYTES + MAX_TEXT_BYTES) as u64;
+
+#[derive(Default)]
 pub struct ParsedUpload {
     pub type_id: Option<String>,
     /// A consent page to return to after the upload (`/requests/{id}` only).
     pub return_to: Option<String>,
     pub fields: BTreeMap<String, String>,
     pub file: Option<FinishedFile>,
+    /// A file part with a name or bytes arrived: the citizen chose a file.
+    /// After any error it is dropped and has to be chosen again.
+    pub file_chosen: bool,
+}
+
+/// An upload that failed, with what had been read before the error (the
+/// text parts before the file; never a file), so the form can come back
+/// with them.
+pub struct FailedUpload {
+    pub error: ApiError,
+    pub partial: ParsedUpload,
+}
+
+impl From<FailedUpload> for ApiError {
+    fn from(failed: FailedUpload) -> Self {
+        failed.error
+    }
+}
+
+/// Who reads an upload: a citizen (everything, the file streamed into the
+/// vault after the CSRF check), or nobody logged in (an expired session:
+/// only the text parts before the file, to keep them as a draft; the file
+/// part ends the reading unread).
+#[derive(Clone, Copy)]
+pub enum Reader<'a> {
+    Citizen(&'a CitizenSession),
+    TextOnly,
 }
 
 /// The multipart reader's refusal: over the body limit (`limit`, the
@@ -87,23 +118,26 @@ async fn read_text(
 /// and its time limits). The CSRF token (header or a `csrf` part before the
 /// file) is checked before any byte is stored. On error, nothing written
 /// stays behind; a pending file is removed also when the request is dropped
-/// half-way (the client went away).
+/// half-way (the client went away). The error comes with the text parts
+/// read before it (`FailedUpload`), so a page can show them again.
 pub async fn read_upload(
     app: &AppState,
-    citizen: &CitizenSession,
+    reader: Reader<'_>,
     permit: &UploadPermit,
     mut multipart: Multipart,
     header_csrf: Option<&str>,
-) -> Result<ParsedUpload, ApiError> {
-    let mut csrf_ok = citizen.check_csrf(header_csrf).is_ok();
-    let mut parsed = ParsedUpload { type_id: None, fields: BTreeMap::new(), file: None, return_to: None };
+) -> Result<ParsedUpload, FailedUpload> {
+    let mut csrf_ok = match reader {
+        Reader::Citizen(citizen) => citizen.check_csrf(header_csrf).is_ok(),
+        Reader::TextOnly => false,
+    };
+    let mut parsed = ParsedUpload::default();
     let mut parts = 0;
     let mut text_bytes = 0;
     let mut pending = AbortOnDrop { vault: app.vault.clone(), file_id: None };
+    let limit = app.config.upload_limit_bytes;
     let result = async {
-        while let Some(field) =
-            permit.read(multipart.next_field()).await?.map_err(multipart_error(app.config.upload_limit_bytes))?
-        {
+        while let Some(field) = permit.read(multipart.next_field()).await?.map_err(multipart_error(limit))? {
             parts += 1;
             if parts > MAX_PARTS {
                 return Err(ErrorCode::TooManyParts.into());
@@ -111,35 +145,36 @@ pub async fn read_upload(
             let name = field.name().unwrap_or_default().to_owned();
             match name.as_str() {
                 "csrf" => {
-                    let token =
-                        read_text(app.config.upload_limit_bytes, permit, field, "csrf", &mut text_bytes).await?;
-                    citizen.check_csrf(Some(&token))?;
-                    csrf_ok = true;
+                    let token = read_text(limit, permit, field, "csrf", &mut text_bytes).await?;
+                    // A wrong token is refused at the file part or the end,
+                    // after the text parts, so the form can show them again.
+                    if let Reader::Citizen(citizen) = reader {
+                        csrf_ok = citizen.check_csrf(Some(&token)).is_ok();
+                    }
                 }
-                "type" => {
-                    parsed.type_id =
-                        Some(read_text(app.config.upload_limit_bytes, permit, field, "type", &mut text_bytes).await?)
-                }
+                "type" => parsed.type_id = Some(read_text(limit, permit, field, "type", &mut text_bytes).await?),
                 "return_to" => {
-                    let value =
-                        read_text(app.config.upload_limit_bytes, permit, field, "return_to", &mut text_bytes).await?;
+                    let value = read_text(limit, permit, field, "return_to", &mut text_bytes).await?;
                     parsed.return_to = consent_return(&value);
                 }
                 "file" => {
+                    parsed.file_chosen |= field.file_name().is_some_and(|name| !name.is_empty());
+                    let Reader::Citizen(citizen) = reader else {
+                        // Nobody to store it for; the text parts came first.
+                        return Ok(());
+                    };
                     if !csrf_ok {
                         return Err(ApiError::csrf());
                     }
                     if parsed.file.is_some() {
                         return Err(ErrorCode::TooManyFiles.into());
                     }
-                    parsed.file = read_file(app, citizen, permit, field, &mut pending).await?;
+                    parsed.file = read_file(app, citizen, permit, field, &mut pending, &mut parsed.file_chosen).await?;
                 }
                 other => match other.strip_prefix("field.") {
                     Some(field_name) if !field_name.is_empty() => {
                         let field_name = field_name.to_owned();
-                        let value =
-                            read_text(app.config.upload_limit_bytes, permit, field, &field_name, &mut text_bytes)
-                                .await?;
+                        let value = read_text(limit, permit, field, &field_name, &mut text_bytes).await?;
                         parsed.fields.insert(field_name, value);
                     }
                     _ => {
@@ -150,7 +185,7 @@ pub async fn read_upload(
                 },
             }
         }
-        if csrf_ok { Ok(()) } else { Err(ApiError::csrf()) }
+        if csrf_ok || matches!(reader, Reader::TextOnly) { Ok(()) } else { Err(ApiError::csrf()) }
     }
     .await;
     let outcome = match result {
@@ -159,7 +194,7 @@ pub async fn read_upload(
             if let Some(file) = parsed.file.take() {
                 app.vault.abort_file(file.file_id()).await;
             }
-            Err(error)
+            Err(FailedUpload { error, partial: parsed })
         }
     };
     // Handed on (the caller attaches or aborts it) or removed above.
@@ -195,6 +230,7 @@ async fn read_file(
     permit: &UploadPermit,
     mut field: Field<'_>,
     pending: &mut AbortOnDrop,
+    file_chosen: &mut bool,
 ) -> Result<Option<FinishedFile>, ApiError> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
     // Browsers send an empty part (no name, no bytes) when no file was
@@ -209,6 +245,7 @@ async fn read_file(
     let Some(first) = first else {
         return if file_name.is_empty() { Ok(None) } else { Err(ApiError::from(VaultError::UnsupportedFileType)) };
     };
+    *file_chosen = true;
     let mut upload = app.vault.begin_file(citizen.citizen(), &file_name, app.config.upload_limit_bytes).await?;
     pending.file_id = Some(upload.file_id().clone());
     match stream_into(app, permit, &mut upload, first, &mut field).await {

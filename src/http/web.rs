@@ -18,8 +18,8 @@ use super::error::{ApiError, ErrorCode, field_message};
 use super::i18n;
 use super::pages::{self, PageContext};
 use super::session::{self, CitizenSession};
-use super::upload::read_upload;
-use crate::policy::{EvidenceType, FieldError, FieldKind, Lang, Policies};
+use super::upload::{ParsedUpload, Reader, read_upload};
+use crate::policy::{DATE_PARTS, EvidenceType, FieldError, FieldKind, FieldProblem, Lang, Policies, date_part_key};
 use crate::vault::VaultError;
 
 /// Language and session of one page request.
@@ -99,7 +99,7 @@ impl Page {
         response
     }
 
-    fn require_session(&self) -> Result<&CitizenSession, ApiError> {
+    pub(super) fn require_session(&self) -> Result<&CitizenSession, ApiError> {
         self.session.as_ref().ok_or_else(ApiError::not_logged_in)
     }
 }
@@ -248,34 +248,62 @@ pub struct NewQuery {
     type_id: Option<String>,
     /// A consent page that asked for this document (`/requests/{id}`).
     return_to: Option<String>,
+    /// Back after a new login: restore the browser's form draft, if any.
+    draft: Option<String>,
 }
 
-fn upload_form(
+/// What the upload form is filled with: the values as typed (date parts
+/// under `<field>.day|month|year`), the problems, and what else to say.
+#[derive(Default)]
+pub(super) struct FormState<'a> {
+    pub values: Option<&'a BTreeMap<String, String>>,
+    pub errors: &'a [FieldError],
+    pub file_error: Option<String>,
+    pub general_error: Option<String>,
+    pub file_dropped: bool,
+    pub restored: bool,
+    pub return_to: Option<String>,
+}
+
+/// The session's idle timeout in whole minutes (at least one), as forms say it.
+pub(super) fn session_minutes(app: &AppState) -> i64 {
+    (app.config.session_idle_timeout_seconds / 60).max(1)
+}
+
+pub(super) fn upload_form(
     app: &AppState,
     lang: Lang,
     evidence_type: &EvidenceType,
-    values: &BTreeMap<String, String>,
-    errors: &[FieldError],
-    file_error: Option<String>,
+    state: FormState<'_>,
 ) -> pages::UploadForm {
+    let empty = BTreeMap::new();
+    let values = state.values.unwrap_or(&empty);
+    let errors = state.errors;
     let fields = evidence_type
         .fields
         .iter()
-        .map(|field| pages::FormField {
-            name: field.name.clone(),
-            label: field.label.get(lang).to_owned(),
-            kind: match &field.kind {
-                FieldKind::Text { max_length } => pages::FormFieldKind::Text { max_length: *max_length },
-                FieldKind::Date => pages::FormFieldKind::Date,
-                FieldKind::Money => pages::FormFieldKind::Money,
-                FieldKind::Integer { min, max } => pages::FormFieldKind::Integer { min: *min, max: *max },
-                FieldKind::Enum { values } => pages::FormFieldKind::Enum {
-                    options: values.iter().map(|v| (v.value.clone(), v.label.get(lang).to_owned())).collect(),
+        .map(|field| {
+            let problem = errors.iter().find(|e| e.field == field.name).map(|e| e.problem);
+            pages::FormField {
+                name: field.name.clone(),
+                label: field.label.get(lang).to_owned(),
+                kind: match &field.kind {
+                    FieldKind::Text { max_length } => pages::FormFieldKind::Text { max_length: *max_length },
+                    FieldKind::Date => pages::FormFieldKind::Date,
+                    FieldKind::Money => pages::FormFieldKind::Money,
+                    FieldKind::Integer { min, max } => pages::FormFieldKind::Integer { min: *min, max: *max },
+                    FieldKind::Enum { values } => pages::FormFieldKind::Enum {
+                        options: values.iter().map(|v| (v.value.clone(), v.label.get(lang).to_owned())).collect(),
+                    },
                 },
-            },
-            required: field.required,
-            value: values.get(&field.name).cloned().unwrap_or_default(),
-            error: errors.iter().find(|e| e.field == field.name).map(|e| field_message(lang, e.problem)),
+                required: field.required,
+                value: values.get(&field.name).cloned().unwrap_or_default(),
+                error: problem.map(|problem| field_message(lang, problem)),
+                date: match field.kind {
+                    FieldKind::Date => date_value(values, &field.name, problem),
+                    _ => pages::DateValue::default(),
+                },
+            }
         })
         .collect();
     pages::UploadForm {
@@ -284,12 +312,47 @@ fn upload_form(
         file_allowed: evidence_type.file_allowed,
         max_upload_bytes: app.config.upload_limit_bytes,
         fields,
-        file_error,
-        return_to: None,
+        file_error: state.file_error,
+        return_to: state.return_to,
+        general_error: state.general_error,
+        file_dropped: state.file_dropped && evidence_type.file_allowed,
+        session_minutes: session_minutes(app),
+        restored: state.restored,
     }
 }
 
-pub async fn new_evidence(State(app): State<AppState>, page: Page, Query(q): Query<NewQuery>) -> Response {
+/// A date field's three parts as typed (or split from a stored
+/// `YYYY-MM-DD`), and which part a problem names.
+fn date_value(values: &BTreeMap<String, String>, name: &str, problem: Option<FieldProblem>) -> pages::DateValue {
+    let typed = DATE_PARTS.map(|part| values.get(&date_part_key(name, part)).cloned());
+    let parts = if typed.iter().any(Option::is_some) {
+        typed.map(Option::unwrap_or_default)
+    } else {
+        match values.get(name).and_then(|iso| chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d").ok()) {
+            Some(date) => {
+                use chrono::Datelike;
+                [date.day().to_string(), date.month().to_string(), date.year().to_string()]
+            }
+            None => Default::default(),
+        }
+    };
+    let invalid = match problem {
+        Some(FieldProblem::DateIncomplete { day, month, year }) => [day, month, year],
+        Some(FieldProblem::InvalidDay) => [true, false, false],
+        Some(FieldProblem::InvalidMonth) => [false, true, false],
+        Some(FieldProblem::InvalidYear | FieldProblem::YearOutOfRange { .. }) => [false, false, true],
+        Some(FieldProblem::NoSuchDate) => [true, true, false],
+        _ => [false; 3],
+    };
+    pages::DateValue { parts, invalid }
+}
+
+pub async fn new_evidence(
+    State(app): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    Query(q): Query<NewQuery>,
+) -> Response {
     page_result!(
         app,
         page,
@@ -297,13 +360,26 @@ pub async fn new_evidence(State(app): State<AppState>, page: Page, Query(q): Que
             let session = page.require_session()?;
             let lang = page.lang();
             let types = &app.vault.policies().evidence_types;
-            match q.type_id.as_deref().and_then(|id| types.get(id)) {
+            let asked = q.type_id.as_deref().and_then(|id| types.get(id));
+            if let Some(evidence_type) = asked
+                && session.level() < evidence_type.min_login_level
+            {
+                // Before a draft is taken: it stays for a login at the level.
+                return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
+            }
+            // Back from a new login after the session ended: the form as it was.
+            if q.draft.is_some()
+                && let Some(response) = super::drafts::restore(&app, &page, session, &headers).await?
+            {
+                return Ok(response);
+            }
+            match asked {
                 Some(evidence_type) => {
-                    if session.level() < evidence_type.min_login_level {
-                        return Err(VaultError::LevelTooLow { required: evidence_type.min_login_level }.into());
-                    }
-                    let mut form = upload_form(&app, lang, evidence_type, &BTreeMap::new(), &[], None);
-                    form.return_to = q.return_to.as_deref().and_then(super::upload::consent_return);
+                    let state = FormState {
+                        return_to: q.return_to.as_deref().and_then(super::upload::consent_return),
+                        ..FormState::default()
+                    };
+                    let form = upload_form(&app, lang, evidence_type, state);
                     Ok(page.respond(&app, StatusCode::OK, pages::upload_form_page(&page.ctx, &form)))
                 }
                 None => {
@@ -323,44 +399,91 @@ pub async fn new_evidence(State(app): State<AppState>, page: Page, Query(q): Que
     )
 }
 
-pub async fn upload_evidence(State(app): State<AppState>, page: Page, multipart: Multipart) -> Response {
-    page_result!(
-        app,
-        page,
-        async {
-            let session = page.require_session()?;
-            // Admitted before a byte of the body is read; released when this returns.
-            let permit = match app.uploads.admit(session.citizen()).await {
-                Ok(permit) => permit,
-                Err(refused) => return Ok(super::upload::with_retry_after(page.error(&app, refused.error()))),
-            };
-            let upload = read_upload(&app, session, &permit, multipart, None).await?;
-            let type_id = upload.type_id.clone().unwrap_or_default();
-            let Some(evidence_type) = app.vault.policies().evidence_types.get(&type_id) else {
-                if let Some(file) = upload.file {
-                    app.vault.abort_file(file.file_id()).await;
-                }
-                return Err(VaultError::UnknownType.into());
-            };
-            match app
-                .vault
-                .create_evidence(session.citizen(), session.level(), &type_id, &upload.fields, upload.file)
-                .await
-            {
-                Ok(id) => {
-                    let next = upload.return_to.clone().unwrap_or_else(|| format!("/evidence/{id}?notice=stored"));
-                    Ok(Redirect::to(&next).into_response())
-                }
-                Err(VaultError::InvalidFields(errors)) => {
-                    let mut form = upload_form(&app, page.lang(), evidence_type, &upload.fields, &errors, None);
-                    form.return_to = upload.return_to.clone();
-                    Ok(page.respond(&app, StatusCode::UNPROCESSABLE_ENTITY, pages::upload_form_page(&page.ctx, &form)))
-                }
-                Err(error) => Err(error.into()),
-            }
+/// `POST /evidence` from the upload form. Whatever goes wrong, the form
+/// comes back with what was typed (status as the error's): field errors,
+/// a file too large (413, the text parts before the file are kept) or of
+/// the wrong type (415), a form token that no longer matches, time-outs.
+/// Without a live session the typed values are kept as a sealed draft
+/// (`drafts`) and the page asks to log in again.
+pub async fn upload_evidence(
+    State(app): State<AppState>,
+    client: super::rate_limit::ClientAddress,
+    page: Page,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let Some(session) = page.session.as_ref() else {
+        return super::drafts::keep_after_expiry(&app, client, &page, &headers, multipart).await;
+    };
+    // Admitted before a byte of the body is read; released when this returns.
+    let permit = match app.uploads.admit(session.citizen()).await {
+        Ok(permit) => permit,
+        Err(refused) => return super::upload::with_retry_after(page.error(&app, refused.error())),
+    };
+    let upload = match read_upload(&app, Reader::Citizen(session), &permit, multipart, None).await {
+        Ok(upload) => upload,
+        Err(failed) => return form_after_error(&app, &page, &failed.partial, failed.error),
+    };
+    let type_id = upload.type_id.clone().unwrap_or_default();
+    if app.vault.policies().evidence_types.get(&type_id).is_none() {
+        if let Some(file) = upload.file {
+            app.vault.abort_file(file.file_id()).await;
         }
-        .await
-    )
+        return page.error(&app, VaultError::UnknownType.into());
+    }
+    let chosen = ParsedUpload {
+        type_id: upload.type_id.clone(),
+        return_to: upload.return_to.clone(),
+        fields: upload.fields.clone(),
+        file: None,
+        file_chosen: upload.file_chosen,
+    };
+    match app.vault.create_evidence(session.citizen(), session.level(), &type_id, &upload.fields, upload.file).await {
+        Ok(id) => {
+            let next = upload.return_to.clone().unwrap_or_else(|| format!("/evidence/{id}?notice=stored"));
+            Redirect::to(&next).into_response()
+        }
+        Err(error) => form_after_error(&app, &page, &chosen, error.into()),
+    }
+}
+
+/// The upload form again after `error`, with what had been read of the
+/// upload: the typed values, the error in the summary (at its field, at the
+/// file input, or for the whole form) and, if a file had been chosen, the
+/// request to choose it again. A form that cannot be shown (unknown type,
+/// too low a login level) is the error page.
+fn form_after_error(app: &AppState, page: &Page, upload: &ParsedUpload, error: ApiError) -> Response {
+    let evidence_type = upload.type_id.as_deref().and_then(|id| app.vault.policies().evidence_types.get(id));
+    let Some(evidence_type) = evidence_type else {
+        return page.error(app, error);
+    };
+    let lang = page.lang();
+    let level_ok = page.session.as_ref().is_some_and(|session| session.level() >= evidence_type.min_login_level);
+    if !level_ok || error.code == ErrorCode::LoginLevelTooLow {
+        return page.error(app, error);
+    }
+    let is_file_error = matches!(
+        error.code,
+        ErrorCode::FileTooLarge
+            | ErrorCode::UnsupportedFileType
+            | ErrorCode::InvalidFileName
+            | ErrorCode::FileNotAllowed
+            | ErrorCode::TooManyFiles
+    );
+    let message = error.message(lang);
+    let state = FormState {
+        values: Some(&upload.fields),
+        errors: &error.fields,
+        file_error: is_file_error.then(|| message.clone()),
+        general_error: (!is_file_error && error.fields.is_empty()).then_some(message),
+        file_dropped: upload.file_chosen,
+        restored: false,
+        return_to: upload.return_to.clone(),
+    };
+    let form = upload_form(app, lang, evidence_type, state);
+    let mut response = page.respond(app, error.status, pages::upload_form_page(&page.ctx, &form));
+    error.add_headers(response.headers_mut());
+    response
 }
 
 /// `GET /evidence/{id}[?notice=stored]`: one evidence, with the

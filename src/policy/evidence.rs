@@ -4,12 +4,21 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{self, IntegerProblem};
+use super::value::{self, DatePartsProblem, IntegerProblem};
 use super::{Localized, LoginLevel};
 
 /// No submitted value may be longer than this many characters, whatever
 /// its kind; checked before any parsing.
 pub const MAX_VALUE_CHARS: usize = 10_000;
+
+/// A date field may also be given as three parts, as the date input of the
+/// upload form sends it: `<name>.day`, `<name>.month`, `<name>.year`.
+pub const DATE_PARTS: [&str; 3] = ["day", "month", "year"];
+
+/// The input name of one part of a date field (`born.day`).
+pub fn date_part_key(field: &str, part: &str) -> String {
+    format!("{field}.{part}")
+}
 
 /// The checked evidence type catalogue, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -127,13 +136,38 @@ pub struct FieldError {
 pub enum FieldProblem {
     Required,
     UnknownField,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
     InvalidCharacters,
     InvalidDate,
     InvalidMoney,
     InvalidInteger,
-    OutOfRange { min: i64, max: i64 },
+    OutOfRange {
+        min: i64,
+        max: i64,
+    },
     InvalidChoice,
+    /// A date in three parts with some of them empty: which ones.
+    DateIncomplete {
+        day: bool,
+        month: bool,
+        year: bool,
+    },
+    /// The day is not a number from 1 to 31.
+    InvalidDay,
+    /// The month is not a number from 1 to 12.
+    InvalidMonth,
+    /// The year is not four digits.
+    InvalidYear,
+    YearOutOfRange {
+        min: i32,
+        max: i32,
+    },
+    /// Day, month and year are each fine, but there is no such day (31.02.).
+    NoSuchDate,
+    /// An amount with two readings (`1,234`): refused, not guessed.
+    AmbiguousMoney,
 }
 
 impl FieldProblem {
@@ -149,6 +183,13 @@ impl FieldProblem {
             FieldProblem::InvalidInteger => "invalid_integer",
             FieldProblem::OutOfRange { .. } => "out_of_range",
             FieldProblem::InvalidChoice => "invalid_choice",
+            FieldProblem::DateIncomplete { .. } => "date_incomplete",
+            FieldProblem::InvalidDay => "invalid_day",
+            FieldProblem::InvalidMonth => "invalid_month",
+            FieldProblem::InvalidYear => "invalid_year",
+            FieldProblem::YearOutOfRange { .. } => "year_out_of_range",
+            FieldProblem::NoSuchDate => "no_such_date",
+            FieldProblem::AmbiguousMoney => "ambiguous_money",
         }
     }
 }
@@ -168,6 +209,13 @@ impl EvidenceType {
         self.fields.iter().find(|field| field.name == name)
     }
 
+    /// Whether `name` is one part of a date field (`born.day`).
+    fn is_date_part(&self, name: &str) -> bool {
+        name.rsplit_once('.').is_some_and(|(field, part)| {
+            DATE_PARTS.contains(&part) && self.field(field).is_some_and(|field| field.kind == FieldKind::Date)
+        })
+    }
+
     /// Validates raw form or JSON input (field name to string).
     ///
     /// Surrounding whitespace is trimmed; a value that is then empty counts
@@ -176,11 +224,35 @@ impl EvidenceType {
     /// order, then unknown names). On success returns the normalised values
     /// in field order: dates `YYYY-MM-DD`, money `1234.50`, integers without
     /// leading zeros, enum values exactly as listed. Absent optional fields
-    /// are left out.
+    /// are left out. A date field may come as its three parts instead
+    /// ([`DATE_PARTS`]); then each part is checked and a problem names the
+    /// part (a missing month, a day beyond 31, a year not of four digits
+    /// or outside 1900 to 2100, a day the month does not have).
     pub fn validate(&self, input: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, Vec<FieldError>> {
         let mut values = Vec::with_capacity(self.fields.len());
         let mut errors = Vec::new();
         for field in &self.fields {
+            if field.kind == FieldKind::Date
+                && let Some(parts) = date_parts(input, &field.name)
+            {
+                let plain = input.get(&field.name).map(|raw| raw.trim()).unwrap_or("");
+                if !plain.is_empty() {
+                    // Both spellings at once: which one is meant is unclear.
+                    errors.push(FieldError::new(&field.name, FieldProblem::InvalidDate));
+                    continue;
+                }
+                if parts.iter().all(|part| part.trim().is_empty()) {
+                    if field.required {
+                        errors.push(FieldError::new(&field.name, FieldProblem::Required));
+                    }
+                    continue;
+                }
+                match value::date_from_parts(parts[0], parts[1], parts[2]) {
+                    Ok(date) => values.push((field.name.clone(), date)),
+                    Err(problem) => errors.push(FieldError::new(&field.name, date_problem(problem))),
+                }
+                continue;
+            }
             let raw = input.get(&field.name).map(|raw| raw.trim()).unwrap_or("");
             if raw.is_empty() {
                 if field.required {
@@ -194,11 +266,31 @@ impl EvidenceType {
             }
         }
         for name in input.keys() {
-            if self.field(name).is_none() {
+            if self.field(name).is_none() && !self.is_date_part(name) {
                 errors.push(FieldError::new(name, FieldProblem::UnknownField));
             }
         }
         if errors.is_empty() { Ok(values) } else { Err(errors) }
+    }
+}
+
+/// The three parts of date field `name` when any of them was given.
+fn date_parts<'a>(input: &'a BTreeMap<String, String>, name: &str) -> Option<[&'a str; 3]> {
+    let [day, month, year] = DATE_PARTS.map(|part| input.get(&date_part_key(name, part)).map(String::as_str));
+    if day.is_none() && month.is_none() && year.is_none() {
+        return None;
+    }
+    Some([day.unwrap_or(""), month.unwrap_or(""), year.unwrap_or("")])
+}
+
+fn date_problem(problem: DatePartsProblem) -> FieldProblem {
+    match problem {
+        DatePartsProblem::Missing { day, month, year } => FieldProblem::DateIncomplete { day, month, year },
+        DatePartsProblem::Day => FieldProblem::InvalidDay,
+        DatePartsProblem::Month => FieldProblem::InvalidMonth,
+        DatePartsProblem::Year => FieldProblem::InvalidYear,
+        DatePartsProblem::YearOutOfRange => FieldProblem::YearOutOfRange { min: value::MIN_YEAR, max: value::MAX_YEAR },
+        DatePartsProblem::NoSuchDay => FieldProblem::NoSuchDate,
     }
 }
 
@@ -222,7 +314,13 @@ impl FieldDef {
                 Ok(raw.to_owned())
             }
             FieldKind::Date => value::normalise_date(raw).ok_or_else(|| error(FieldProblem::InvalidDate)),
-            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| error(FieldProblem::InvalidMoney)),
+            FieldKind::Money => value::normalise_money(raw).ok_or_else(|| {
+                error(if value::is_ambiguous_money(raw) {
+                    FieldProblem::AmbiguousMoney
+                } else {
+                    FieldProblem::InvalidMoney
+                })
+            }),
             FieldKind::Integer { min, max } => match value::parse_integer(raw) {
                 Ok(number) if (*min..=*max).contains(&number) => Ok(number.to_string()),
                 Ok(_) | Err(IntegerProblem::TooLarge) => Err(error(FieldProblem::OutOfRange { min: *min, max: *max })),
@@ -378,7 +476,8 @@ mod tests {
             ("name", "Annabelle", "too_long"),
             ("born", "30.02.2024", "invalid_date"),
             ("born", "yesterday", "invalid_date"),
-            ("income", "12,345", "invalid_money"),
+            ("income", "12,345", "ambiguous_money"),
+            ("income", "12,34,5", "invalid_money"),
             ("income", "-5", "invalid_money"),
             ("children", "two", "invalid_integer"),
             ("children", "2.5", "invalid_integer"),
@@ -455,6 +554,42 @@ mod tests {
                 ("zzz", "unknown_field"),
             ]
         );
+    }
+
+    #[test]
+    fn a_date_in_three_parts_is_checked_part_by_part() {
+        let with_born = |day: &str, month: &str, year: &str| {
+            let mut values = good_input();
+            values.remove("born");
+            for (part, value) in DATE_PARTS.iter().zip([day, month, year]) {
+                values.insert(date_part_key("born", part), value.to_owned());
+            }
+            sample_type().validate(&values)
+        };
+        let values = with_born("1", "10", "2026").expect("valid");
+        assert!(values.contains(&("born".to_owned(), "2026-10-01".to_owned())), "{values:?}");
+        for ((day, month, year), expected) in [
+            (("31", "02", "2026"), FieldProblem::NoSuchDate),
+            (("", "", ""), FieldProblem::Required),
+            (("", "3", ""), FieldProblem::DateIncomplete { day: true, month: false, year: true }),
+            (("32", "3", "2007"), FieldProblem::InvalidDay),
+            (("3", "13", "2007"), FieldProblem::InvalidMonth),
+            (("3", "12", "07"), FieldProblem::InvalidYear),
+            (("3", "12", "1850"), FieldProblem::YearOutOfRange { min: 1900, max: 2100 }),
+        ] {
+            let errors = with_born(day, month, year).expect_err("refused");
+            assert_eq!(errors, vec![FieldError::new("born", expected)], "{day}.{month}.{year}");
+        }
+        // Both spellings at once are refused rather than one guessed.
+        let mut both = good_input();
+        both.insert(date_part_key("born", "day"), "1".to_owned());
+        let errors = sample_type().validate(&both).expect_err("refused");
+        assert_eq!(errors, vec![FieldError::new("born", FieldProblem::InvalidDate)]);
+        // Parts of a field that is no date are unknown fields.
+        let mut not_a_date = good_input();
+        not_a_date.insert("name.day".to_owned(), "1".to_owned());
+        let errors = sample_type().validate(&not_a_date).expect_err("refused");
+        assert_eq!(errors, vec![FieldError::new("name.day", FieldProblem::UnknownField)]);
     }
 
     #[test]

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 pub use decision::{GrantState, Refusal, decide};
 pub use evidence::{
-    EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldError, FieldKind, FieldProblem, MAX_VALUE_CHARS, Sensitivity,
+    DATE_PARTS, EnumValue, EvidenceType, EvidenceTypes, FieldDef, FieldError, FieldKind, FieldProblem, MAX_VALUE_CHARS,
+    Sensitivity, date_part_key,
 };
 pub use level::LoginLevel;
 pub use services::{Department, Departments, FieldRef, MAX_GRANT_DURATION_DAYS, MAX_USES_PER_GRANT, Service, Services};

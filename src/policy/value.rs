@@ -32,6 +32,53 @@ pub(crate) fn normalise_date(text: &str) -> Option<String> {
     Some(date.format("%Y-%m-%d").to_string())
 }
 
+/// The years a date may have: a four-digit year a person means, neither a
+/// typo like 207 nor 20077.
+pub const MIN_YEAR: i32 = 1900;
+pub const MAX_YEAR: i32 = 2100;
+
+/// What is wrong with a date given as its three parts (day, month, year).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DatePartsProblem {
+    /// Some parts are empty: which (day, month, year). Never all three.
+    Missing { day: bool, month: bool, year: bool },
+    /// The day is not a number from 1 to 31.
+    Day,
+    /// The month is not a number from 1 to 12.
+    Month,
+    /// The year is not four digits.
+    Year,
+    /// Four digits, but outside `MIN_YEAR..=MAX_YEAR`.
+    YearOutOfRange,
+    /// Each part is fine, but the day does not exist (31 February).
+    NoSuchDay,
+}
+
+/// A date from the three fields of a date input (day, month, year; each
+/// trimmed, all three non-empty is the caller's check for "absent"),
+/// normalised to `YYYY-MM-DD`. Day and month take one or two digits,
+/// the year exactly four.
+pub(crate) fn date_from_parts(day: &str, month: &str, year: &str) -> Result<String, DatePartsProblem> {
+    let (day, month, year) = (day.trim(), month.trim(), year.trim());
+    if day.is_empty() || month.is_empty() || year.is_empty() {
+        return Err(DatePartsProblem::Missing { day: day.is_empty(), month: month.is_empty(), year: year.is_empty() });
+    }
+    let small = |text: &str, max: u64| {
+        (1..=2).contains(&text.len()).then(|| parse_digits(text)).flatten().filter(|n| (1..=max).contains(n))
+    };
+    let day = small(day, 31).ok_or(DatePartsProblem::Day)?;
+    let month = small(month, 12).ok_or(DatePartsProblem::Month)?;
+    let year = (year.len() == 4).then(|| parse_digits(year)).flatten().ok_or(DatePartsProblem::Year)?;
+    // Four digits: always fits an i32.
+    let year = i32::try_from(year).map_err(|_| DatePartsProblem::Year)?;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return Err(DatePartsProblem::YearOutOfRange);
+    }
+    // Day and month are at most 31 and 12 here.
+    let date = NaiveDate::from_ymd_opt(year, month as u32, day as u32).ok_or(DatePartsProblem::NoSuchDay)?;
+    Ok(date.format("%Y-%m-%d").to_string())
+}
+
 /// A non-negative euro amount with at most two decimals, normalised to
 /// `1234.50`. Accepted: `1234`, `1234.5`, `1234,50`, `1.234,50`, `1.234`,
 /// `1,234.50`, optionally followed by `€` or `EUR`.
@@ -58,6 +105,7 @@ pub(crate) fn normalise_money(text: &str) -> Option<String> {
             } else if separator == "." {
                 (text, "")
             } else {
+                // `1,234`: a German fraction of a cent or an English 1234?
                 return None;
             }
         }
@@ -73,6 +121,23 @@ pub(crate) fn normalise_money(text: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("{euros}.{cents:02}"))
+}
+
+/// Whether an amount that `normalise_money` refused has two readings: a
+/// single comma followed by exactly three digits (`1,234`, `12,500 €`), a
+/// fraction of a cent in German and a thousands group in English.
+pub(crate) fn is_ambiguous_money(text: &str) -> bool {
+    let text = text.strip_suffix('€').or_else(|| text.strip_suffix("EUR")).unwrap_or(text).trim_end();
+    match text.split_once(',') {
+        Some((before, after)) => {
+            !before.is_empty()
+                && before.len() <= 3
+                && before.bytes().all(|byte| byte.is_ascii_digit())
+                && after.len() == 3
+                && after.bytes().all(|byte| byte.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 /// Why an integer was not accepted.
@@ -166,6 +231,37 @@ mod tests {
     }
 
     #[test]
+    fn dates_from_three_parts() {
+        assert_eq!(date_from_parts("27", "3", "2007").as_deref(), Ok("2007-03-27"));
+        assert_eq!(date_from_parts(" 01", "10 ", "2026").as_deref(), Ok("2026-10-01"));
+        assert_eq!(date_from_parts("29", "02", "2024").as_deref(), Ok("2024-02-29"));
+        use DatePartsProblem as P;
+        for ((day, month, year), expected) in [
+            (("31", "02", "2026"), P::NoSuchDay),
+            (("29", "2", "2023"), P::NoSuchDay),
+            (("31", "4", "2026"), P::NoSuchDay),
+            (("", "3", "2007"), P::Missing { day: true, month: false, year: false }),
+            (("", "", "2007"), P::Missing { day: true, month: true, year: false }),
+            (("1", "3", " "), P::Missing { day: false, month: false, year: true }),
+            (("0", "3", "2007"), P::Day),
+            (("32", "3", "2007"), P::Day),
+            (("001", "3", "2007"), P::Day),
+            (("x", "3", "2007"), P::Day),
+            (("-1", "3", "2007"), P::Day),
+            (("1", "13", "2007"), P::Month),
+            (("1", "0", "2007"), P::Month),
+            (("1", "März", "2007"), P::Month),
+            (("1", "3", "07"), P::Year),
+            (("1", "3", "20077"), P::Year),
+            (("1", "3", "２００７"), P::Year),
+            (("1", "3", "1899"), P::YearOutOfRange),
+            (("1", "3", "2101"), P::YearOutOfRange),
+        ] {
+            assert_eq!(date_from_parts(day, month, year), Err(expected), "{day}.{month}.{year}");
+        }
+    }
+
+    #[test]
     fn money_normalises_to_cents() {
         for (input, expected) in [
             ("1234", "1234.00"),
@@ -185,6 +281,8 @@ mod tests {
             ("12,30€", "12.30"),
             ("12 EUR", "12.00"),
             ("999999999999,99", "999999999999.99"),
+            ("3.250,00 €", "3250.00"),
+            ("3250", "3250.00"),
         ] {
             assert_eq!(normalise_money(input).as_deref(), Some(expected), "{input}");
         }
@@ -220,6 +318,17 @@ mod tests {
             "€ 12",
         ] {
             assert_eq!(normalise_money(input), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn an_amount_with_two_readings_is_told_apart() {
+        for input in ["1,234", "12,500 €", "999,999EUR"] {
+            assert_eq!(normalise_money(input), None, "{input}");
+            assert!(is_ambiguous_money(input), "{input}");
+        }
+        for input in ["1,23", "1234,567", "1,234,567", "abc", "1.234,500", ",500"] {
+            assert!(!is_ambiguous_money(input), "{input}");
         }
     }
 

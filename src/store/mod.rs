@@ -27,8 +27,8 @@ pub use audit_log::{
 };
 pub use error::{Conflict, StoreError};
 pub use records::{
-    AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FeedbackRecord, FileRecord, GrantRecord,
-    PendingLogin, REDACTED, ReleaseGrant, RequestState, SealedField, SessionRecord, StaffSessionRecord,
+    AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FeedbackRecord, FileRecord, FormDraftRecord,
+    GrantRecord, PendingLogin, REDACTED, ReleaseGrant, RequestState, SealedField, SessionRecord, StaffSessionRecord,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -60,6 +60,14 @@ pub trait Store: Send + Sync {
     async fn take_pending_login(&self, state_hash: &[u8]) -> Result<Option<PendingLogin>>;
     /// Delete pending logins created before `before`. Returns how many.
     async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // --- form drafts --------------------------------------------------------
+    /// Keep a form draft; one with the same `id_hash` is replaced.
+    async fn put_form_draft(&self, draft: &FormDraftRecord) -> Result<()>;
+    /// Read and delete in one step, so a draft is used once only.
+    async fn take_form_draft(&self, id_hash: &[u8]) -> Result<Option<FormDraftRecord>>;
+    /// Delete form drafts created before `before`. Returns how many.
+    async fn delete_form_drafts_before(&self, before: DateTime<Utc>) -> Result<u64>;
 
     // --- sessions -----------------------------------------------------------
     async fn insert_session(&self, session: &SessionRecord) -> Result<()>;

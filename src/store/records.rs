@@ -302,3 +302,15 @@ mod tests {
         }
     }
 }
+
+/// A form draft: what a citizen typed into a form whose session had ended
+/// (`vault::drafts`). Found by the SHA-256 of a random cookie value; the
+/// values are sealed with a key of the draft's own, wrapped by the KEK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormDraftRecord {
+    pub id_hash: Vec<u8>,
+    pub kek_version: u32,
+    pub wrapped_key: Vec<u8>,
+    pub sealed: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}

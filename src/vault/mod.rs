@@ -56,11 +56,13 @@ const FILE_NAME_CONTEXT: &str = "tresor:file_name";
 mod access;
 mod cache;
 mod dpo;
+mod drafts;
 mod feedback;
 mod my_data;
 mod sessions;
 
 pub use dpo::{Dpo, DpoQuery};
+pub use drafts::{FORM_DRAFT_MINUTES, FormDraft};
 pub use feedback::{
     FEEDBACK_CONTACT_MAX_CHARS, FEEDBACK_MESSAGE_MAX_CHARS, FEEDBACK_READ_REASON, Feedback, FeedbackProblem,
 };

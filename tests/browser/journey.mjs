@@ -296,12 +296,14 @@ async function journey(page, audit) {
   });
   await visit('upload-form', page, audit);
 
+  await forgivingForms(page, audit);
+
   await step('a wrong amount comes back with an error summary, values kept', async () => {
     await page.getByLabel('Arbeitgeber').fill('Stadtwerke Musterstadt GmbH');
     await page.getByLabel('Bruttoeinkommen im Monat').fill('3250,00');
     await page.getByLabel('Nettoeinkommen im Monat').fill('zweitausend');
-    await page.getByLabel('Zeitraum von').fill('2026-01-01');
-    await page.getByLabel('Zeitraum bis').fill('2026-06-30');
+    await fillDate(page, 'Zeitraum von', ['1', '1', '2026']);
+    await fillDate(page, 'Zeitraum bis', ['30', '6', '2026']);
     await page.getByLabel('Personen im Haushalt (mit Ihnen)').fill('3');
     await page.getByLabel('Anzahl der Kinder').fill('1');
     await attachPdf(page);
@@ -314,16 +316,18 @@ async function journey(page, audit) {
     assert.match(await page.title(), /^Fehler: /, 'the title says there is an error');
     const summary = page.getByRole('alert');
     assert.equal(await text(summary.getByRole('heading')), 'Bitte prüfen Sie Ihre Angaben');
-    assert.equal(await summary.getByRole('link').count(), 1, 'exactly one error is listed');
+    // The amount, and the chosen file, which a browser cannot fill in again.
+    assert.equal(await summary.getByRole('link').count(), 2, 'the amount and the file are listed');
+    assert.match(await text(summary.getByRole('link').nth(1)), /^Datei: Bitte wählen Sie die Datei noch einmal aus\./);
     const net = page.getByLabel('Nettoeinkommen im Monat');
     assert.equal(await net.getAttribute('aria-invalid'), 'true');
     assert.equal(await page.getByLabel('Arbeitgeber').inputValue(), 'Stadtwerke Musterstadt GmbH');
-    assert.equal(await page.getByLabel('Zeitraum bis').inputValue(), '2026-06-30');
+    assert.deepEqual(await dateValue(page, 'Zeitraum bis'), ['30', '6', '2026']);
   });
   await visit('upload-form-error', page, audit);
 
   await check('upload-form-error: the link in the error summary moves focus to the field', async () => {
-    await page.getByRole('alert').getByRole('link').click();
+    await page.getByRole('alert').getByRole('link').first().click();
     const focused = await page.evaluate(() => document.activeElement.id);
     assert.equal(focused, 'field-net_monthly_income');
   });
@@ -807,6 +811,111 @@ async function dpoPagesIn(page, audit) {
   });
   await visit('dpo-feedback', page, audit);
   await checkNarrow(page, 'DPO pages', ['/dpo', '/dpo/stats', '/dpo/feedback']);
+}
+
+// --- Forms that forgive mistakes (issue 15 items 1 and 2) ---------------------
+
+/** The date input (a fieldset) whose legend starts with `legend`. */
+function dateGroup(page, legend) {
+  return page.getByRole('group', { name: new RegExp(`^${legend}`) });
+}
+
+/** Type a date into the three fields (Tag, Monat, Jahr) of a date input. */
+async function fillDate(page, legend, [day, month, year]) {
+  const group = dateGroup(page, legend);
+  await group.getByLabel('Tag', { exact: true }).fill(day);
+  await group.getByLabel('Monat', { exact: true }).fill(month);
+  await group.getByLabel('Jahr', { exact: true }).fill(year);
+}
+
+/** What the three fields of a date input hold. */
+async function dateValue(page, legend) {
+  const group = dateGroup(page, legend);
+  return Promise.all(['Tag', 'Monat', 'Jahr'].map((part) => group.getByLabel(part, { exact: true }).inputValue()));
+}
+
+/**
+ * The upload form: dates as three fields, no browser bubbles, the session's
+ * length said; an impossible date comes back with an error summary, every
+ * typed value and the request to choose the file again.
+ */
+async function forgivingForms(page, audit) {
+  await step('a date is three fields (Tag, Monat, Jahr) with the hint "Zum Beispiel 27 3 2007"', async () => {
+    const from = dateGroup(page, 'Zeitraum von');
+    assert.equal(await from.getByRole('textbox').count(), 3);
+    for (const part of ['Tag', 'Monat', 'Jahr']) {
+      assert.equal(await from.getByLabel(part, { exact: true }).getAttribute('inputmode'), 'numeric', part);
+    }
+    assert.ok((await text(from)).includes('Zum Beispiel 27 3 2007'), await text(from));
+    assert.equal(await page.locator('input[type="date"]').count(), 0);
+    assert.equal(await page.locator('main form[enctype="multipart/form-data"]').getAttribute('novalidate'), '');
+    assert.ok((await text(page.locator('main'))).includes('Sie werden nach 30 Minuten ohne Aktivität abgemeldet.'));
+  });
+
+  await step('an impossible date (31.02.2026) comes back with an error summary, the typed values and "choose the file again"', async () => {
+    await page.getByLabel('Arbeitgeber').fill('Stadtwerke Musterstadt GmbH');
+    await page.getByLabel('Bruttoeinkommen im Monat').fill('3.250,00 €');
+    await page.getByLabel('Nettoeinkommen im Monat').fill('2100,50');
+    await fillDate(page, 'Zeitraum von', ['31', '02', '2026']);
+    await fillDate(page, 'Zeitraum bis', ['30', '6', '2026']);
+    await page.getByLabel('Personen im Haushalt (mit Ihnen)').fill('3');
+    await attachPdf(page);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/evidence'),
+      page.getByRole('button', { name: 'Nachweis speichern' }).click(),
+    ]);
+    await page.waitForLoadState();
+    assert.equal(response.status(), 422);
+    const summary = page.getByRole('alert');
+    assert.equal(await text(summary.getByRole('heading')), 'Bitte prüfen Sie Ihre Angaben');
+    assert.match(await text(summary.getByRole('link').first()), /^Zeitraum von: Dieses Datum gibt es nicht/);
+    assert.deepEqual(await dateValue(page, 'Zeitraum von'), ['31', '02', '2026']);
+    assert.equal(await page.getByLabel('Arbeitgeber').inputValue(), 'Stadtwerke Musterstadt GmbH');
+    assert.equal(await page.getByLabel('Bruttoeinkommen im Monat').inputValue(), '3.250,00 €');
+    assert.equal(await text(page.locator('#upload-file-again')),
+      'Bitte wählen Sie die Datei noch einmal aus. Der Browser kann eine gewählte Datei nicht behalten, wenn das Formular zurückkommt.');
+  });
+  await visit('upload-form-date-error', page, audit);
+
+  await check('upload-form-date-error: the summary link moves focus to the day of the date', async () => {
+    await page.getByRole('alert').getByRole('link').first().click();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'field-period_from-day');
+  });
+
+  await step('sent after the session ended, the form is kept: "Sie wurden abgemeldet" with a way back', async () => {
+    await fillDate(page, 'Zeitraum von', ['1', '1', '2026']);
+    // The session is gone (as after 30 minutes without activity): the
+    // browser no longer has its cookie.
+    const context = page.context();
+    const kept = (await context.cookies()).filter((cookie) => !['tresor', '__Host-tresor'].includes(cookie.name));
+    await context.clearCookies();
+    await context.addCookies(kept);
+    await attachPdf(page);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/evidence'),
+      page.getByRole('button', { name: 'Nachweis speichern' }).click(),
+    ]);
+    await page.waitForLoadState();
+    assert.equal(response.status(), 401);
+    assert.equal(await text(page.locator('h1')), 'Sie wurden abgemeldet');
+    assert.ok((await text(page.locator('main'))).includes('Ihre Eingaben bewahren wir 30 Minuten lang verschlüsselt auf.'));
+  });
+  await visit('session-ended-form-kept', page, audit);
+
+  await step('logging in again leads back to the form with what was typed', async () => {
+    const link = page.getByRole('main').getByRole('link', { name: 'Neu anmelden und weitermachen' });
+    const href = await link.getAttribute('href');
+    assert.match(href, /^\/login\?return_to=/);
+    // The test provider logs the persona in without a page (see the first login).
+    await page.goto(new URL(`${href}&login_hint=${PERSONA}&level=high`, base).href);
+    await page.waitForURL((url) => url.pathname === '/evidence/new' && url.searchParams.get('draft') === '1');
+    assert.match(await text(page.getByRole('status')), /^Sie waren zwischendurch abgemeldet\. Ihre Eingaben sind wieder da\./);
+    assert.equal(await page.getByLabel('Arbeitgeber').inputValue(), 'Stadtwerke Musterstadt GmbH');
+    assert.equal(await page.getByLabel('Bruttoeinkommen im Monat').inputValue(), '3.250,00 €');
+    assert.deepEqual(await dateValue(page, 'Zeitraum von'), ['1', '1', '2026']);
+    assert.ok(await page.locator('#upload-file-again').isVisible(), 'the file is asked for again');
+  });
+  await visit('upload-form-restored', page, audit);
 }
 
 await main().catch((error) => {

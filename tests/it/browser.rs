@@ -15,7 +15,7 @@ use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 
 use crate::support::app::{Backend, TestApp, TestAppOptions};
 
-const JOURNEY_TIMEOUT: Duration = Duration::from_secs(120);
+const JOURNEY_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[tokio::test]
 async fn citizen_journey_without_javascript_passes_axe_and_keyboard_checks() {

@@ -229,6 +229,27 @@ fn unwrap_binds_citizen_and_kek_version() {
 }
 
 #[test]
+fn a_draft_key_opens_only_for_its_draft_and_never_as_a_dek() {
+    let provider = FileKeyProvider::with_test_keks(&[(1, [5; 32])]);
+    let rng = SystemRandom::new();
+    let (draft, other_draft) = ([1u8; 32], [2u8; 32]);
+    let key = DataKey::generate(&rng).expect("key");
+    let wrapped = provider.wrap_draft_key(&draft, &key).expect("wrap");
+    let unwrapped = provider.unwrap_draft_key(&draft, 1, &wrapped).expect("unwrap");
+    let sealed = key.draft_key(&draft).seal(&rng, &draft, b"born.day=31").expect("seal");
+    assert_eq!(unwrapped.draft_key(&draft).open(&draft, &sealed).expect("open"), b"born.day=31");
+    assert!(matches!(provider.unwrap_draft_key(&other_draft, 1, &wrapped), Err(CryptoError::Open)));
+    // A draft key is not a DEK, and a DEK's wrapping is not a draft key's.
+    let citizen = CitizenId::generate(&rng);
+    assert!(matches!(provider.unwrap_dek(&citizen, 1, &wrapped), Err(CryptoError::Open)));
+    let wrapped_dek = provider.wrap_dek(&citizen, &key).expect("wrap dek");
+    assert!(matches!(provider.unwrap_draft_key(&draft, 1, &wrapped_dek), Err(CryptoError::Open)));
+    // The sealed draft is bound to its draft hash.
+    assert!(matches!(key.draft_key(&other_draft).open(&other_draft, &sealed), Err(CryptoError::Open)));
+    assert!(matches!(key.draft_key(&draft).open(&other_draft, &sealed), Err(CryptoError::Open)));
+}
+
+#[test]
 fn another_providers_kek_fails() {
     let rng = SystemRandom::new();
     let a = FileKeyProvider::ephemeral(&rng).expect("a");

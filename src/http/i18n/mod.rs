@@ -375,6 +375,18 @@ messages! {
     GrantsNoticeApproved = "grants-notice-approved",
     GrantsNoticeDenied = "grants-notice-denied",
     GrantsNoticeRevoked = "grants-notice-revoked",
+    // Forms that forgive mistakes (issue 15 item 1 and 2): date input parts,
+    // a file to choose again, a form error, a restored draft, the page after
+    // an expired session.
+    DateDay = "date-day",
+    DateMonth = "date-month",
+    DateYear = "date-year",
+    FileChooseAgain = "file-choose-again",
+    FormErrorLabel = "form-error-label",
+    FormRestored = "form-restored",
+    SessionExpiredTitle = "session-expired-title",
+    SessionExpiredNothingSaved = "session-expired-nothing-saved",
+    SessionExpiredLogin = "session-expired-login",
 }
 
 /// The text of `msg` in `lang`, formatted once per process.
@@ -400,6 +412,17 @@ pub fn text_length_hint(lang: Lang, max_length: usize) -> String {
 /// bounds go in as text: they may be negative.)
 pub fn integer_range_hint(lang: Lang, min: i64, max: i64) -> String {
     format(lang, "integer-range-hint", &[("min", min.to_string().into()), ("max", max.to_string().into())])
+}
+
+/// On every form: how long the session lasts without activity, and that
+/// what was typed is kept when it ends.
+pub fn session_timeout_note(lang: Lang, minutes: i64) -> String {
+    format(lang, "session-timeout-note", &[("minutes", minutes.to_string().into())])
+}
+
+/// After an expired session: the typed values are kept, sealed, this long.
+pub fn session_expired_kept(lang: Lang, minutes: i64) -> String {
+    format(lang, "session-expired-kept", &[("minutes", minutes.to_string().into())])
 }
 
 /// Hint for the file input: allowed types and the size limit.

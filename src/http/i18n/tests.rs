@@ -225,6 +225,20 @@ const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("field-invalid-integer", &[]),
     ("field-out-of-range", &["min", "max"]),
     ("field-invalid-choice", &[]),
+    // Dates in three fields (issue 15, forms)
+    ("field-date-incomplete", &["parts"]),
+    ("field-date-part-day", &[]),
+    ("field-date-part-month", &[]),
+    ("field-date-part-year", &[]),
+    ("field-date-and", &[]),
+    ("field-invalid-day", &[]),
+    ("field-invalid-month", &[]),
+    ("field-invalid-year", &[]),
+    ("field-year-out-of-range", &["min", "max"]),
+    ("field-no-such-date", &[]),
+    ("field-ambiguous-money", &[]),
+    ("session-timeout-note", &["minutes"]),
+    ("session-expired-kept", &["minutes"]),
 ];
 
 /// Plain messages that no `Msg` names: the error pages' headings.

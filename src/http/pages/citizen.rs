@@ -44,6 +44,16 @@ pub struct UploadForm {
     pub file_error: Option<String>,
     /// Where to go after the upload (a consent page that asked for it).
     pub return_to: Option<String>,
+    /// A problem with the form as a whole (not one field): listed in the
+    /// error summary without a link.
+    pub general_error: Option<String>,
+    /// A file was chosen but could not be kept (any error): the form asks
+    /// for it again next to the file input.
+    pub file_dropped: bool,
+    /// The session's idle timeout, said on the form in minutes.
+    pub session_minutes: i64,
+    /// The values come back from before an expired session (a sealed draft).
+    pub restored: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +67,17 @@ pub struct FormField {
     /// What the citizen entered last time (shown again after an error).
     pub value: String,
     pub error: Option<String>,
+    /// A date field's three parts as typed, and which of them the error is
+    /// about (unused for other kinds).
+    pub date: DateValue,
+}
+
+/// What was typed into the three parts of a date input (day, month, year)
+/// and which part an error names (`invalid`, in the same order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DateValue {
+    pub parts: [String; 3],
+    pub invalid: [bool; 3],
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,22 +257,29 @@ pub fn choose_type_page(ctx: &PageContext, types: &[TypeChoice]) -> Markup {
 /// at the top and each error next to its field.
 pub fn upload_form_page(ctx: &PageContext, form: &UploadForm) -> Markup {
     let lang = ctx.lang;
-    let mut errors: Vec<ErrorSummaryEntry<'_>> = form
-        .fields
-        .iter()
-        .filter_map(|field| {
-            field.error.as_deref().map(|message| ErrorSummaryEntry {
-                target: Some(format!("#{}", field_id(&field.name))),
-                label: &field.label,
-                message,
-            })
+    let mut errors: Vec<ErrorSummaryEntry<'_>> = Vec::new();
+    if let Some(message) = form.general_error.as_deref() {
+        errors.push(ErrorSummaryEntry { target: None, label: t(lang, Msg::FormErrorLabel), message });
+    }
+    errors.extend(form.fields.iter().filter_map(|field| {
+        field.error.as_deref().map(|message| ErrorSummaryEntry {
+            target: Some(format!("#{}", forms::error_target(field))),
+            label: &field.label,
+            message,
         })
-        .collect();
+    }));
     if let Some(message) = form.file_error.as_deref() {
         errors.push(ErrorSummaryEntry {
             target: form.file_allowed.then(|| format!("#{FILE_INPUT_ID}")),
             label: t(lang, Msg::FileLabel),
             message,
+        });
+    } else if form.file_dropped && form.file_allowed && !errors.is_empty() {
+        // The file itself was fine, but the browser cannot fill it in again.
+        errors.push(ErrorSummaryEntry {
+            target: Some(format!("#{FILE_INPUT_ID}")),
+            label: t(lang, Msg::FileLabel),
+            message: t(lang, Msg::FileChooseAgain),
         });
     }
     let heading = format!("{}: {}", t(lang, Msg::AddEvidence), form.type_name);
@@ -268,13 +296,19 @@ pub fn upload_form_page(ctx: &PageContext, form: &UploadForm) -> Markup {
             (error_summary(lang, &errors))
         }
         h1 { (heading) }
+        @if form.restored {
+            div.notice role="status" { p { (t(lang, Msg::FormRestored)) } }
+        }
         p {
             (t(lang, Msg::UploadIntro))
             @if any_required {
                 " " (t(lang, Msg::RequiredExplanation))
             }
         }
-        form method="post" action="/evidence" enctype="multipart/form-data" {
+        p.session-note { (i18n::session_timeout_note(lang, form.session_minutes)) }
+        // `novalidate`: the server checks and answers in the page's words
+        // (error summary), not the browser's own bubbles.
+        form method="post" action="/evidence" enctype="multipart/form-data" novalidate {
             (csrf_input(ctx))
             input type="hidden" name="type" value=(form.type_id);
             @if let Some(return_to) = &form.return_to {

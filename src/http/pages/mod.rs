@@ -56,6 +56,7 @@ impl fmt::Debug for PageContext {
 mod citizen;
 mod consent;
 mod dpo;
+mod forms;
 mod info;
 mod my_data;
 #[cfg(test)]
@@ -64,6 +65,7 @@ mod tests;
 pub use citizen::*;
 pub use consent::*;
 pub use dpo::*;
+pub use forms::session_expired_page;
 pub use info::*;
 pub use my_data::*;
 
@@ -288,6 +290,10 @@ fn error_summary(lang: Lang, errors: &[ErrorSummaryEntry<'_>]) -> Markup {
 }
 
 fn form_field(lang: Lang, field: &FormField) -> Markup {
+    if field.kind == FormFieldKind::Date {
+        // Three text fields in a fieldset (`forms`), not one input.
+        return forms::date_input(lang, field);
+    }
     let input_id = field_id(&field.name);
     // The upload reader takes field values from parts named `field.<name>`.
     let input_name = format!("field.{}", field.name);
@@ -316,11 +322,7 @@ fn form_field(lang: Lang, field: &FormField) -> Markup {
                         maxlength=(max_length) required[field.required]
                         aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
                 }
-                FormFieldKind::Date => {
-                    input type="date" id=(input_id) name=(input_name) value=(field.value)
-                        required[field.required]
-                        aria-invalid=[invalid] aria-describedby=[described_by.as_deref()];
-                }
+                FormFieldKind::Date => {}
                 FormFieldKind::Money => {
                     div.input-with-suffix {
                         input type="text" inputmode="decimal" id=(input_id) name=(input_name)
@@ -353,7 +355,12 @@ fn form_field(lang: Lang, field: &FormField) -> Markup {
 fn file_field(lang: Lang, form: &UploadForm) -> Markup {
     let hint_id = format!("{FILE_INPUT_ID}-hint");
     let error_id = format!("{FILE_INPUT_ID}-error");
+    let again_id = forms::FILE_AGAIN_ID.to_owned();
     let described_by = described_by(Some(&hint_id), form.file_error.is_some().then_some(&error_id));
+    let described_by = match (described_by, form.file_dropped) {
+        (Some(ids), true) => Some(format!("{ids} {again_id}")),
+        (ids, _) => ids,
+    };
     html! {
         div.field.field-has-error[form.file_error.is_some()] {
             label for=(FILE_INPUT_ID) { (t(lang, Msg::FileLabel)) }
@@ -361,6 +368,7 @@ fn file_field(lang: Lang, form: &UploadForm) -> Markup {
             @if let Some(error) = &form.file_error {
                 p.field-error id=(error_id) { strong { (t(lang, Msg::ErrorLabel)) } " " (error) }
             }
+            (forms::choose_file_again(lang, form))
             input type="file" id=(FILE_INPUT_ID) name="file" accept=(ACCEPTED_FILE_TYPES)
                 aria-invalid=[form.file_error.is_some().then_some("true")]
                 aria-describedby=[described_by.as_deref()];

@@ -5,6 +5,7 @@ use super::*;
 mod consent;
 mod display;
 mod dpo;
+mod forms;
 
 const TOKEN: &str = "csrf-token-4711";
 const EVIL: &str = "<script>alert(1)</script>";
@@ -33,6 +34,7 @@ fn field(name: &str, kind: FormFieldKind, required: bool) -> FormField {
         required,
         value: String::new(),
         error: None,
+        date: DateValue::default(),
     }
 }
 
@@ -60,6 +62,10 @@ fn upload_form() -> UploadForm {
         ],
         file_error: None,
         return_to: None,
+        general_error: None,
+        file_dropped: false,
+        session_minutes: 30,
+        restored: false,
     }
 }
 
@@ -479,8 +485,9 @@ fn upload_form_renders_the_right_control_for_each_field_kind() {
     assert_eq!(attribute(text, "maxlength"), Some("120"));
     assert!(has_flag(text, "required"));
 
-    assert_eq!(attribute(by_name("field.valid_from"), "type"), Some("date"));
-    assert!(html.contains("TT.MM.JJJJ oder JJJJ-MM-TT"));
+    // A date is three numeric text fields (see `tests/forms.rs`).
+    assert_eq!(attribute(by_name("field.valid_from.day"), "inputmode"), Some("numeric"));
+    assert!(html.contains("Zum Beispiel 27 3 2007"));
 
     assert_eq!(attribute(by_name("field.net_income"), "inputmode"), Some("decimal"));
     assert!(html.contains("Betrag in Euro (EUR)"));

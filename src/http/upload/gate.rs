@@ -35,7 +35,8 @@ pub struct UploadGate {
 /// citizen's slots, both given back on drop.
 pub struct UploadPermit {
     _memory: OwnedSemaphorePermit,
-    _slot: CitizenSlot,
+    /// None for the text-only read of an upload without a session.
+    _slot: Option<CitizenSlot>,
     /// Reading the body ends by then (`upload_timeout_seconds`).
     deadline: Instant,
     /// No byte for this long ends the upload (`body_idle_timeout_seconds`).
@@ -87,7 +88,26 @@ impl UploadGate {
         };
         Ok(UploadPermit {
             _memory: memory,
-            _slot: slot,
+            _slot: Some(slot),
+            deadline: Instant::now() + self.whole_upload,
+            body_idle: self.body_idle,
+        })
+    }
+
+    /// Admit the read of an upload's text parts only (`bytes` at most, the
+    /// file part left unread) for nobody logged in: an upload whose session
+    /// ended, kept as a draft. No citizen to count it for; it takes its
+    /// share of the same memory budget and waits as long as any upload.
+    pub async fn admit_text_only(&self, bytes: u64) -> Result<UploadPermit, UploadRefused> {
+        let kib = u32::try_from(bytes.div_ceil(1024).min(u64::from(self.kib_per_upload))).unwrap_or(u32::MAX);
+        let acquire = self.memory.clone().acquire_many_owned(kib);
+        let memory = match tokio::time::timeout(self.wait, acquire).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => return Err(UploadRefused::Busy),
+        };
+        Ok(UploadPermit {
+            _memory: memory,
+            _slot: None,
             deadline: Instant::now() + self.whole_upload,
             body_idle: self.body_idle,
         })

@@ -26,8 +26,8 @@ use crate::store::error::driver_error;
 use crate::store::records::{json_list, parse_stored_id, time_to_micros};
 use crate::store::{
     AccessRequestRecord, AppendedRow, AuditBatch, AuditFilter, BlockingAudit, CitizenRecord, Conflict, EvidenceRecord,
-    EvidenceSummary, FeedbackRecord, GrantRecord, PendingLogin, ReleaseGrant, RequestState, Result, SessionRecord,
-    StaffSessionRecord, Store, StoreError, StoredAuditEntry, TreeNode,
+    EvidenceSummary, FeedbackRecord, FormDraftRecord, GrantRecord, PendingLogin, ReleaseGrant, RequestState, Result,
+    SessionRecord, StaffSessionRecord, Store, StoreError, StoredAuditEntry, TreeNode,
 };
 
 mod feedback;
@@ -191,6 +191,49 @@ impl Store for Backend {
 
     async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> Result<u64> {
         let result = sqlx::query("DELETE FROM pending_logins WHERE created_at < $1")
+            .bind(time_to_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows_affected())
+    }
+
+    // --- form drafts --------------------------------------------------------
+
+    async fn put_form_draft(&self, draft: &FormDraftRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO form_drafts (id_hash, kek_version, wrapped_key, sealed, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id_hash) DO UPDATE SET kek_version = excluded.kek_version, \
+             wrapped_key = excluded.wrapped_key, sealed = excluded.sealed, created_at = excluded.created_at",
+        )
+        .bind(draft.id_hash.as_slice())
+        .bind(i64::from(draft.kek_version))
+        .bind(draft.wrapped_key.as_slice())
+        .bind(draft.sealed.as_slice())
+        .bind(time_to_micros(draft.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn take_form_draft(&self, id_hash: &[u8]) -> Result<Option<FormDraftRecord>> {
+        // One statement, as for pending logins: exactly one take gets it.
+        sqlx::query(
+            "DELETE FROM form_drafts WHERE id_hash = $1 \
+             RETURNING id_hash, kek_version, wrapped_key, sealed, created_at",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| rows::form_draft(&row))
+        .transpose()
+    }
+
+    async fn delete_form_drafts_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM form_drafts WHERE created_at < $1")
             .bind(time_to_micros(before))
             .execute(&self.pool)
             .await

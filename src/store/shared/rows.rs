@@ -8,8 +8,9 @@ use super::Db;
 use crate::store::error::driver_error;
 use crate::store::records::{parse_json_list, parse_stored_id, stored_count, time_from_micros};
 use crate::store::{
-    AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, GrantRecord, PendingLogin,
-    ReleaseGrant, RequestState, Result, SealedField, SessionRecord, StaffSessionRecord, StoreError, StoredAuditEntry,
+    AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FileRecord, FormDraftRecord, GrantRecord,
+    PendingLogin, ReleaseGrant, RequestState, Result, SealedField, SessionRecord, StaffSessionRecord, StoreError,
+    StoredAuditEntry,
 };
 
 type DbRow = <Db as Database>::Row;
@@ -94,6 +95,19 @@ pub(super) fn pending_login(row: &DbRow) -> Result<PendingLogin> {
         requested_level: row.try_get("requested_level").map_err(driver_error)?,
         return_to: row.try_get("return_to").map_err(driver_error)?,
         created_at: time_from_micros("pending_logins.created_at", row.try_get("created_at").map_err(driver_error)?)?,
+    })
+}
+
+/// A `form_drafts` row.
+pub(super) fn form_draft(row: &DbRow) -> Result<FormDraftRecord> {
+    let kek_version: i64 = row.try_get("kek_version").map_err(driver_error)?;
+    Ok(FormDraftRecord {
+        id_hash: row.try_get("id_hash").map_err(driver_error)?,
+        kek_version: u32::try_from(kek_version)
+            .map_err(|_| StoreError::Corrupt("form_drafts.kek_version out of range".to_owned()))?,
+        wrapped_key: row.try_get("wrapped_key").map_err(driver_error)?,
+        sealed: row.try_get("sealed").map_err(driver_error)?,
+        created_at: time_from_micros("form_drafts.created_at", row.try_get("created_at").map_err(driver_error)?)?,
     })
 }
 

@@ -21,11 +21,17 @@ use tresor::ids::{CitizenId, FileId};
 use crate::support::app::{Backend, Citizen, TestApp, TestAppOptions};
 
 mod cleanup;
+mod forms;
 mod my_data;
 mod pages;
 
 use cleanup::{
     aborted_upload_leaves_nothing, erasing_the_account_removes_everything, pending_file_chunks_are_never_visible,
+};
+use forms::{
+    a_form_draft_expires_after_thirty_minutes_and_is_swept,
+    an_ended_session_keeps_the_form_as_a_sealed_draft_for_this_browser,
+    every_upload_error_shows_the_form_again_with_what_was_typed,
 };
 use my_data::my_data_is_one_archive_with_everything_and_is_recorded;
 use pages::{pages_speak_german_or_english, pages_work_without_javascript};
@@ -224,6 +230,9 @@ async fn assert_nothing_stored(app: &TestApp, context: &str) {
 }
 
 on_both_backends!(
+    every_upload_error_shows_the_form_again_with_what_was_typed,
+    an_ended_session_keeps_the_form_as_a_sealed_draft_for_this_browser,
+    a_form_draft_expires_after_thirty_minutes_and_is_swept,
     upload_view_download_and_delete_a_pdf,
     files_round_trip_at_chunk_boundaries,
     evidence_without_a_file,

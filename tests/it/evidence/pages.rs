@@ -16,6 +16,13 @@ async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCod
 fn form_from_page(html: &str, csrf: &str, values: &[(&str, &str)], file: Option<Attachment>) -> Form {
     let mut form = Form::new().text("csrf", csrf.to_owned()).text("type", "income_statement");
     for (name, value) in values {
+        // A date is three fields (Tag, Monat, Jahr): "01.12.2026" typed into them.
+        if html.contains(&format!("name=\"field.{name}.day\"")) {
+            for (part, typed) in ["day", "month", "year"].iter().zip(value.split('.')) {
+                form = form.text(format!("field.{name}.{part}"), typed.to_owned());
+            }
+            continue;
+        }
         let input_name = [format!("field.{name}"), (*name).to_owned()]
             .into_iter()
             .find(|candidate| html.contains(&format!("name=\"{candidate}\"")))
@@ -44,7 +51,11 @@ pub(super) async fn pages_work_without_javascript(backend: Backend) {
     assert!(form_html.contains(&format!("name=\"csrf\" value=\"{}\"", anna.csrf)), "{form_html}");
     assert!(form_html.contains("enctype=\"multipart/form-data\""));
     for (name, _) in INCOME_FIELDS {
-        assert!(form_html.contains(&format!("name=\"field.{name}\"")), "the input for {name} posts as field.{name}");
+        let posts_as = |input: String| form_html.contains(&format!("name=\"{input}\""));
+        assert!(
+            posts_as(format!("field.{name}")) || posts_as(format!("field.{name}.day")),
+            "the input for {name} posts as field.{name} (dates as field.{name}.day, .month, .year)"
+        );
     }
 
     // Submit: 303 to the new evidence's page.

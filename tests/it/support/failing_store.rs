@@ -149,6 +149,15 @@ impl Store for FailingAuditStore {
     async fn delete_pending_logins_before(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
         self.inner.delete_pending_logins_before(before).await
     }
+    async fn put_form_draft(&self, draft: &tresor::store::FormDraftRecord) -> tresor::store::Result<()> {
+        self.inner.put_form_draft(draft).await
+    }
+    async fn take_form_draft(&self, id_hash: &[u8]) -> tresor::store::Result<Option<tresor::store::FormDraftRecord>> {
+        self.inner.take_form_draft(id_hash).await
+    }
+    async fn delete_form_drafts_before(&self, before: DateTime<Utc>) -> tresor::store::Result<u64> {
+        self.inner.delete_form_drafts_before(before).await
+    }
     async fn insert_session(&self, session: &SessionRecord) -> tresor::store::Result<()> {
         self.inner.insert_session(session).await
     }
