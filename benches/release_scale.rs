@@ -86,12 +86,18 @@ fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
 }
 
-/// `count` citizens through the vault (16 at a time, so the audit group
-/// commit batches them), each with evidence and one approved grant.
+/// Citizens are made this many at a time. With 16, some evidence inserts
+/// waited longer than the store's 3 s busy timeout for SQLite's write lock
+/// on this loaded host and failed with `store_unavailable` (SQLite's busy
+/// handler polls; it does not queue waiters fairly).
+const SEEDERS: usize = 4;
+
+/// `count` citizens through the vault (`SEEDERS` at a time, so the audit
+/// group commit batches them), each with evidence and one approved grant.
 async fn seed_citizens(state: &tresor::http::AppState, count: usize) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..16 {
+    for _ in 0..SEEDERS {
         let state = state.clone();
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
@@ -167,7 +173,23 @@ fn grow(bulk: &mut Connection, size: u64) {
             eprintln!("  grants: {missing} to go");
         }
     }
-    bulk.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+    checkpoint(bulk);
+}
+
+/// Move the whole WAL into the database file and truncate it, waiting for
+/// readers that still hold an older snapshot (a checkpoint that could not
+/// finish would leave earlier frames in the WAL, in the next sample).
+fn checkpoint(bulk: &Connection) {
+    for _ in 0..600 {
+        let (busy, log, done): (i64, i64, i64) = bulk
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("checkpoint");
+        if busy == 0 && log <= 0 && done <= 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the WAL could not be checkpointed within a minute");
 }
 
 /// Bytes this process has caused to be written to storage so far.
@@ -196,7 +218,7 @@ async fn measure(rig: &rig::Rig, bulk: &Connection, database: &Path, seconds: u6
     let bare = rig::load(rig.address, &rig.client, connections, seconds, |_, _| "/api/v1/dept/whoami".to_owned()).await;
     bare.print("bare authenticated endpoint (GET /api/v1/dept/whoami)");
 
-    bulk.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+    checkpoint(bulk);
     let last_before: i64 =
         bulk.query_row("SELECT last_sequence FROM audit_head", [], |row| row.get(0)).expect("audit head");
     let file_before = database_bytes(bulk);
@@ -217,7 +239,7 @@ async fn measure(rig: &rig::Rig, bulk: &Connection, database: &Path, seconds: u6
     let (batches, entries) = rig.state.vault.audit().commit_counts();
     let per_commit = (entries - entries_before) as f64 / (batches - batches_before).max(1) as f64;
     let wal_sample = WalSample::read(&database.with_extension("sqlite-wal"));
-    bulk.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+    checkpoint(bulk);
     let written = written_bytes() - written_before;
     let file_growth = database_bytes(bulk) - file_before;
     let (releases, row_bytes): (i64, i64) = bulk
@@ -307,23 +329,21 @@ impl WalSample {
         }
         let mut rows: Vec<_> = by_tree.into_iter().collect();
         rows.sort_by_key(|row| std::cmp::Reverse(row.1.0));
-        let commits = self.commits as f64;
+        let frames = self.pages.len() as f64;
         println!(
-            "WAL sample: {} commits, {} frames of {} bytes ({:.1} pages per commit, {:.2} per release at {:.1} \
-             entries per commit), {} distinct pages:",
+            "WAL sample: {} commits ({:.1} audit entries per commit over the run), {} frames of {} bytes, {} \
+             distinct pages; share of the frames by B-tree:",
             self.commits,
+            entries_per_commit,
             self.pages.len(),
             self.page_size,
-            self.pages.len() as f64 / commits,
-            self.pages.len() as f64 / commits / entries_per_commit.max(1.0),
-            entries_per_commit,
             wanted.len()
         );
-        for (name, (frames, distinct)) in rows {
+        for (name, (count, distinct)) in rows {
             println!(
-                "  {name:<40} {:>6.2} pages per commit, {:>5.2} per release, {} distinct",
-                frames as f64 / commits,
-                frames as f64 / commits / entries_per_commit.max(1.0),
+                "  {name:<40} {:>5.1} % of frames, {:>6.2} pages per commit, {} distinct",
+                count as f64 * 100.0 / frames,
+                count as f64 / self.commits as f64,
                 distinct.len()
             );
         }
