@@ -758,6 +758,7 @@ fn consent_view(
         selection.duration_days.filter(|days| duration_options.contains(days)).unwrap_or(service.default_duration_days);
     let selected_uses = selection.max_uses.filter(|uses| uses_options.contains(uses)).unwrap_or(service.default_uses);
     pages::ConsentView {
+        session_minutes: super::web::session_minutes(app),
         request_id: preview.request.id.to_string(),
         department_name: preview.department.name.get(lang).to_owned(),
         service_name: service.name.get(lang).to_owned(),

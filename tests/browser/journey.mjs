@@ -1,6 +1,6 @@
 // A citizen's journey through tresor in a real browser (headless Chromium
 // with JavaScript switched OFF, because the citizen pages must work without
-// it), with an axe-core audit (WCAG 2.0/2.1 A and AA) and a keyboard check on
+// it), with an axe-core audit (WCAG 2.0/2.1/2.2 A and AA) and a keyboard check on
 // every page visited. The display settings are part of it: large text with
 // high contrast (audited with the AAA contrast rule too) and the dark theme
 // of a browser that prefers one.
@@ -18,7 +18,7 @@
 // passed; the last line is always `N passed, M failed`.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,7 +30,7 @@ const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 const VIEWPORT = { width: 1280, height: 900 };
 // WCAG 1.4.10 Reflow: content must fit 320 CSS pixels without horizontal scrolling.
 const NARROW_VIEWPORT = { width: 320, height: 800 };
@@ -504,6 +504,7 @@ async function journey(page, audit) {
 
   await infoPages(page, audit);
   await dpoPages(page, audit);
+  await myDataAndErasure(page, audit);
 }
 
 /**
@@ -916,6 +917,52 @@ async function forgivingForms(page, audit) {
     assert.ok(await page.locator('#upload-file-again').isVisible(), 'the file is asked for again');
   });
   await visit('upload-form-restored', page, audit);
+}
+
+// --- All my data, then erasing the account (issue 15 items 6 and 9) --------
+
+async function myDataAndErasure(page, audit) {
+  // The citizen's browser is still logged in: as ben, since the step-up page.
+  await step('"Meine Daten herunterladen" explains the archive', async () => {
+    await page.goto(`${base}/?lang=de`);
+    await page.goto(`${base}/account/data`);
+    assert.equal(await text(page.locator('h1')), 'Meine Daten herunterladen');
+    assert.ok((await text(page.locator('main'))).includes('Auch dieses Herunterladen steht im Protokoll.'));
+  });
+  await visit('my-data', page, audit);
+
+  await step('the button gives one ZIP archive, without JavaScript', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Meine Daten herunterladen (ZIP)' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /\.zip$/);
+    const bytes = readFileSync(await download.path());
+    assert.equal(bytes.subarray(0, 2).toString('latin1'), 'PK', 'a ZIP archive');
+    for (const name of ['data.json', 'access-log.json', 'summary.html']) {
+      assert.ok(bytes.includes(Buffer.from(name)), `the archive holds ${name}`);
+    }
+  });
+
+  await step('"Konto löschen" asks first and says what happens', async () => {
+    await page.goto(`${base}/account/erase`);
+    assert.equal(await text(page.locator('h1')), 'Konto und alle Nachweise löschen');
+    assert.ok((await text(page.locator('main'))).includes('Auch nicht aus Sicherungs-Kopien.'));
+  });
+  await visit('erase-confirm', page, audit);
+
+  await step('erasing the account ends on a confirmation that says so', async () => {
+    const understood = page.getByRole('checkbox', { name: 'Ich habe verstanden: Alle meine Nachweise sind dann für immer weg.' });
+    if (await understood.count() > 0) {
+      await understood.check();
+    }
+    await page.getByRole('button', { name: 'Konto für immer löschen' }).click();
+    await page.waitForURL((url) => url.pathname === '/logged-out');
+    assert.equal(new URL(page.url()).searchParams.get('notice'), 'erased');
+    assert.ok((await text(page.locator('main'))).includes('Ihr Konto ist gelöscht'));
+    assert.equal(await page.getByRole('navigation', { name: 'Hauptmenü' }).count(), 0, 'no longer logged in');
+  });
+  await visit('erased', page, audit);
 }
 
 await main().catch((error) => {

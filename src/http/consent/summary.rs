@@ -107,6 +107,7 @@ fn summary_view(
         (true, false) => pages::SummaryFiles::Shared(files),
     };
     pages::ConsentSummaryView {
+        session_minutes: crate::http::web::session_minutes(app),
         request_id: preview.request.id.to_string(),
         department_name: preview.department.name.get(lang).to_owned(),
         contact: preview.department.contact.as_ref().map(|contact| contact.get(lang).to_owned()),

@@ -34,6 +34,8 @@ pub struct ConsentView {
     pub uses_options: Vec<u32>,
     pub max_uses: u32,
     pub selected_uses: u32,
+    /// Minutes without activity after which the session ends (said on the form).
+    pub session_minutes: i64,
     /// A problem with the last submission, already in words.
     pub error: Option<ConsentError>,
 }
@@ -227,6 +229,7 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
             @if let Some(ways) = &view.other_ways {
                 p { (ways) }
             }
+            p.session-note { (i18n::session_timeout_note(lang, view.session_minutes)) }
             div.form-actions {
                 // The next step is the summary; only its button shares anything.
                 button type="submit" name="decision" value="review" { (t(lang, Msg::ConsentContinue)) }
@@ -483,6 +486,8 @@ fn consent_file_choice(lang: Lang, view: &ConsentView) -> Markup {
 /// Everything the summary before sending shows; texts already translated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsentSummaryView {
+    /// Minutes without activity after which the session ends (said on the page).
+    pub session_minutes: i64,
     pub request_id: String,
     pub department_name: String,
     pub contact: Option<String>,
@@ -623,6 +628,7 @@ pub fn consent_summary_page(ctx: &PageContext, view: &ConsentSummaryView) -> Mar
                 }
             }
             p { (t(lang, Msg::ConsentSummaryShareHint)) }
+            p.session-note { (i18n::session_timeout_note(lang, view.session_minutes)) }
             div.form-actions {
                 button type="submit" name="decision" value="approve" { (t(lang, Msg::ConsentApprove)) }
             }

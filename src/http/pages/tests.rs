@@ -93,6 +93,7 @@ fn detail() -> EvidenceDetail {
 
 fn consent_view() -> ConsentView {
     ConsentView {
+        session_minutes: 30,
         request_id: "0123456789abcdef0123456789abcdef".to_owned(),
         department_name: "Wohngeldstelle".to_owned(),
         service_name: "Wohngeld".to_owned(),

@@ -5,6 +5,7 @@ use super::*;
 /// A summary of two income values and the payslip, 30 days, one use.
 pub(super) fn summary_view() -> ConsentSummaryView {
     ConsentSummaryView {
+        session_minutes: 30,
         request_id: "0123456789abcdef0123456789abcdef".to_owned(),
         department_name: "Wohngeldstelle".to_owned(),
         contact: Some("Rathaus, Zimmer 12, Telefon 0123 456-0".to_owned()),
@@ -90,6 +91,10 @@ fn consent_form_continues_to_the_summary_and_each_document_can_be_pointed_at() {
     let values: Vec<_> = buttons.iter().filter_map(|tag| attribute(tag, "value")).collect();
     assert_eq!(values, ["review", "deny"], "no button shares anything from the form itself");
     assert!(html.contains("value=\"review\">Continue</button>"));
+    // The form says how long the session lasts (issue 15 item 1).
+    assert!(html.contains("<p class=\"session-note\">"), "{html}");
+    let summary = consent_summary_page(&context(Lang::De, false, true), &summary_view()).into_string();
+    assert!(summary.contains("<p class=\"session-note\">"), "the summary says it too");
     assert!(html.contains("<fieldset class=\"consent-document\" id=\"consent-doc-0\">"));
     assert!(html.contains("<fieldset class=\"consent-document\" id=\"consent-doc-1\">"));
 }

@@ -100,3 +100,42 @@ fn stylesheet_has_the_display_modes_and_the_browser_preferences() {
         assert!(STYLESHEET.contains(rule), "style.css lacks {rule}");
     }
 }
+
+/// Every rule of the served stylesheet is closed where it ends: a block
+/// left open (a merge that lost a `}`) swallows every rule after it, which
+/// only a browser would otherwise notice.
+#[test]
+fn stylesheet_blocks_are_balanced() {
+    let mut depth = 0usize;
+    let mut in_comment = false;
+    let bytes = STYLESHEET.as_bytes();
+    let mut line = 1;
+    let mut index = 0;
+    while index < bytes.len() {
+        let rest = &bytes[index..];
+        if in_comment {
+            if rest.starts_with(b"*/") {
+                in_comment = false;
+                index += 1;
+            }
+        } else if rest.starts_with(b"/*") {
+            in_comment = true;
+            index += 1;
+        } else {
+            match bytes[index] {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth = depth.checked_sub(1).unwrap_or_else(|| panic!("a `}}` without its `{{` on line {line}"))
+                }
+                b'\n' => line += 1,
+                _ => {}
+            }
+        }
+        if bytes[index] == b'\n' && in_comment {
+            line += 1;
+        }
+        index += 1;
+    }
+    assert!(!in_comment, "a comment is never closed");
+    assert_eq!(depth, 0, "{depth} block(s) never closed");
+}
