@@ -14,11 +14,7 @@ pub async fn feedback_page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    let lang_hint = lang_param(&raw);
-    let path = if raw.is_empty() { "/dpo/feedback".to_owned() } else { format!("/dpo/feedback?{raw}") };
-    let result = async {
-        let dpo = require_dpo(&app, &headers, &staff).await?;
-        let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
+    dpo_page(&app, &staff, &headers, "/dpo/feedback", &raw, async |dpo, ctx| {
         let before = match web_param(&raw, "before") {
             None => None,
             Some(text) => Some(text.parse::<i64>().map_err(|_| {
@@ -41,12 +37,8 @@ pub async fn feedback_page(
         let next_href = more.then(|| rows.last().map(|last| format!("/dpo/feedback?before={}", last.number))).flatten();
         let view = pages::DpoFeedbackView { rows, next_href };
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_feedback_page(&ctx, &view)))
-    }
-    .await;
-    result.unwrap_or_else(|error| {
-        let logged_in = error.status != StatusCode::UNAUTHORIZED;
-        error_page(&app, &headers, lang_hint.as_deref(), error, logged_in)
     })
+    .await
 }
 
 fn web_param(raw: &str, key: &str) -> Option<String> {

@@ -96,6 +96,31 @@ fn not_a_dpo() -> ApiError {
 
 /// The staff session of the request, and whether the staff policy makes
 /// its holder a DPO (asked on every request).
+/// A DPO page: its own address (with its query, for the language and
+/// display switches), the DPO capability first, then `body`; any refusal or
+/// error becomes the error page in the visitor's language.
+async fn dpo_page(
+    app: &AppState,
+    staff: &StaffSetup,
+    headers: &HeaderMap,
+    page: &str,
+    raw: &str,
+    body: impl AsyncFnOnce(Dpo, PageContext) -> ApiResult<Response>,
+) -> Response {
+    let lang_hint = lang_param(raw);
+    let path = if raw.is_empty() { page.to_owned() } else { format!("{page}?{raw}") };
+    let result = async {
+        let dpo = require_dpo(app, headers, staff).await?;
+        let ctx = page_context(app, headers, lang_hint.as_deref(), &path, Some(&dpo.session));
+        body(dpo, ctx).await
+    }
+    .await;
+    result.unwrap_or_else(|error| {
+        let logged_in = error.status != StatusCode::UNAUTHORIZED;
+        error_page(app, headers, lang_hint.as_deref(), error, logged_in)
+    })
+}
+
 async fn require_dpo(app: &AppState, headers: &HeaderMap, staff: &StaffSetup) -> ApiResult<Dpo> {
     let staff = staff.require()?;
     let (session, access) = session::load_dpo_session(app, headers, staff).await?.ok_or_else(staff_not_logged_in)?;

@@ -631,11 +631,7 @@ pub async fn stats_page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    let lang_hint = lang_param(&raw);
-    let path = if raw.is_empty() { "/dpo/stats".to_owned() } else { format!("/dpo/stats?{raw}") };
-    let result = async {
-        let dpo = require_dpo(&app, &headers, &staff).await?;
-        let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
+    dpo_page(&app, &staff, &headers, "/dpo/stats", &raw, async |dpo, ctx| {
         let parsed = split_period(&raw).and_then(|(period, rest)| Ok((period, parse_dpo_request(Some(&rest))?)));
         let (period, request) = match parsed {
             Ok(parsed) => parsed,
@@ -687,12 +683,8 @@ pub async fn stats_page(
             kept_filters: kept_filters(&raw),
         };
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_stats_page(&ctx, &view)))
-    }
-    .await;
-    result.unwrap_or_else(|error| {
-        let logged_in = error.status != StatusCode::UNAUTHORIZED;
-        error_page(&app, &headers, lang_hint.as_deref(), error, logged_in)
     })
+    .await
 }
 
 /// Granted and refused releases by (month `YYYY-MM`, department id).

@@ -12,12 +12,8 @@ pub async fn verify_page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    let lang_hint = lang_param(&raw);
     // With its query, for the language and display switches.
-    let path = if raw.is_empty() { "/dpo/verify".to_owned() } else { format!("/dpo/verify?{raw}") };
-    let result = async {
-        let dpo = require_dpo(&app, &headers, &staff).await?;
-        let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
+    dpo_page(&app, &staff, &headers, "/dpo/verify", &raw, async |dpo, ctx| {
         record_query(&app, &dpo, &AuditFilter::default(), "dpo_verify").await?;
         let (mut checked, mut problems) = verify_log(&app).await?;
         let (witnessed, witness_problems) = witness_findings(&app);
@@ -29,12 +25,8 @@ pub async fn verify_page(
             problems: problems.iter().map(|finding| i18n::verify_finding(ctx.lang, finding)).collect(),
         };
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_verify_page(&ctx, &view)))
-    }
-    .await;
-    result.unwrap_or_else(|error| {
-        let logged_in = error.status != StatusCode::UNAUTHORIZED;
-        error_page(&app, &headers, lang_hint.as_deref(), error, logged_in)
     })
+    .await
 }
 
 /// (what was verified, what failed), by the same verification as
