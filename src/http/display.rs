@@ -74,13 +74,21 @@ impl Setting for Contrast {
 pub struct Display {
     pub text: TextSize,
     pub contrast: Contrast,
+    /// Normal contrast was chosen here (query or cookie), not just the
+    /// default: it then beats the browser's `prefers-contrast: more`.
+    pub contrast_normal_chosen: bool,
 }
 
 impl Display {
     /// The mode for a request to `current_path` (path and query): a known
     /// value in the query wins, then the cookie, then normal.
     pub fn of_request(current_path: &str, headers: &HeaderMap) -> Self {
-        Self { text: chosen(current_path, headers), contrast: chosen(current_path, headers) }
+        let contrast = chosen_explicitly::<Contrast>(current_path, headers);
+        Self {
+            text: chosen(current_path, headers),
+            contrast: contrast.unwrap_or_default(),
+            contrast_normal_chosen: contrast == Some(Contrast::Normal),
+        }
     }
 
     /// The classes for `<html>`, or None in the normal mode.
@@ -88,6 +96,7 @@ impl Display {
         let classes: Vec<&str> = [
             (self.text == TextSize::Large).then_some("text-large"),
             (self.contrast == Contrast::High).then_some("contrast-high"),
+            self.contrast_normal_chosen.then_some("contrast-normal"),
         ]
         .into_iter()
         .flatten()
@@ -97,9 +106,12 @@ impl Display {
 }
 
 fn chosen<S: Setting + Default>(current_path: &str, headers: &HeaderMap) -> S {
-    switched::<S>(current_path)
-        .or_else(|| session::cookie_value(headers, S::NAME).and_then(S::parse))
-        .unwrap_or_default()
+    chosen_explicitly(current_path, headers).unwrap_or_default()
+}
+
+/// The value the query or else the cookie names, if any.
+fn chosen_explicitly<S: Setting>(current_path: &str, headers: &HeaderMap) -> Option<S> {
+    switched::<S>(current_path).or_else(|| session::cookie_value(headers, S::NAME).and_then(S::parse))
 }
 
 /// The known value the query of `current_path` switches to, if any.
@@ -150,7 +162,7 @@ mod tests {
         let both = cookies("lang=en; text=large; contrast=high");
         assert_eq!(
             Display::of_request("/evidence", &both),
-            Display { text: TextSize::Large, contrast: Contrast::High }
+            Display { text: TextSize::Large, contrast: Contrast::High, contrast_normal_chosen: false }
         );
         assert_eq!(Display::of_request("/evidence?text=normal", &both).text, TextSize::Normal);
         // Unknown values fall back to the cookie, then to normal.
@@ -171,8 +183,35 @@ mod tests {
             Some("contrast-high")
         );
         assert_eq!(
-            Display { text: TextSize::Large, contrast: Contrast::High }.html_class().as_deref(),
+            Display { text: TextSize::Large, contrast: Contrast::High, contrast_normal_chosen: false }
+                .html_class()
+                .as_deref(),
             Some("text-large contrast-high")
+        );
+    }
+
+    /// Normal contrast chosen here (by the switch or its cookie) is marked,
+    /// so that the stylesheet lets it beat the browser's `prefers-contrast:
+    /// more`; the default (nothing chosen) is not, so the browser's wish holds.
+    #[test]
+    fn normal_contrast_chosen_here_beats_the_browsers_preference() {
+        let none = HeaderMap::new();
+        let chosen = Display::of_request("/?contrast=normal", &none);
+        assert_eq!(chosen.contrast, Contrast::Normal);
+        assert_eq!(chosen.html_class().as_deref(), Some("contrast-normal"));
+        let remembered = Display::of_request("/evidence", &cookies("contrast=normal"));
+        assert_eq!(remembered.html_class().as_deref(), Some("contrast-normal"));
+        assert_eq!(Display::of_request("/evidence", &none).html_class(), None, "nothing chosen: the browser decides");
+        assert_eq!(
+            Display::of_request("/?contrast=high", &cookies("contrast=normal")).html_class().as_deref(),
+            Some("contrast-high")
+        );
+        for rule in [":root:not(.contrast-normal) {", ":root:not(.contrast-high):not(.contrast-normal) {"] {
+            assert!(crate::http::pages::STYLESHEET.contains(rule), "style.css lacks {rule}");
+        }
+        assert!(
+            !crate::http::pages::STYLESHEET.contains("@media (prefers-contrast: more) {\n  :root {"),
+            "the browser's preference must not override a choice made here"
         );
     }
 }

@@ -18,9 +18,18 @@ fn display_links(html: &str) -> Vec<&str> {
 fn display_mode_is_a_class_on_html_on_every_page() {
     let modes = [
         (Display::default(), None),
-        (Display { text: TextSize::Large, contrast: Contrast::Normal }, Some("text-large")),
-        (Display { text: TextSize::Normal, contrast: Contrast::High }, Some("contrast-high")),
-        (Display { text: TextSize::Large, contrast: Contrast::High }, Some("text-large contrast-high")),
+        (
+            Display { text: TextSize::Large, contrast: Contrast::Normal, contrast_normal_chosen: false },
+            Some("text-large"),
+        ),
+        (
+            Display { text: TextSize::Normal, contrast: Contrast::High, contrast_normal_chosen: false },
+            Some("contrast-high"),
+        ),
+        (
+            Display { text: TextSize::Large, contrast: Contrast::High, contrast_normal_chosen: false },
+            Some("text-large contrast-high"),
+        ),
     ];
     for mut ctx in all_contexts() {
         for (display, class) in modes {
@@ -42,7 +51,7 @@ fn display_mode_is_a_class_on_html_on_every_page() {
 fn display_switch_is_on_citizen_and_staff_pages_with_the_current_choice_marked() {
     let mut ctx = context(Lang::De, false, false);
     ctx.current_path = "/dpo/stats?department=wohngeld&lang=de".to_owned();
-    ctx.display = Display { text: TextSize::Large, contrast: Contrast::Normal };
+    ctx.display = Display { text: TextSize::Large, contrast: Contrast::Normal, contrast_normal_chosen: false };
     for (page, html) in [
         ("start", start_page(&ctx, &[]).into_string()),
         ("dpo-stats", dpo_stats_page(&ctx, &super::dpo::stats_view(Vec::new())).into_string()),
@@ -67,7 +76,7 @@ fn display_switch_is_on_citizen_and_staff_pages_with_the_current_choice_marked()
         }
     }
     ctx.lang = Lang::En;
-    ctx.display = Display { text: TextSize::Normal, contrast: Contrast::High };
+    ctx.display = Display { text: TextSize::Normal, contrast: Contrast::High, contrast_normal_chosen: false };
     let html = evidence_list_page(&ctx, &[], None).into_string();
     assert!(html.contains("<nav class=\"display-switch\" aria-label=\"Display\">"));
     let current: Vec<_> = display_links(&html).iter().map(|tag| attribute(tag, "aria-current")).collect();
