@@ -253,11 +253,16 @@ async fn dpo_queries_filters_and_exports(backend: Backend) {
         "colour=red",
         "action=login&action=logout",
         "from=2026-05-02&to=2026-05-01",
+        // The page's display switches mean nothing to the API.
+        "text=large",
+        "action=release&contrast=high",
     ] {
         let response = dpo.get(app.url(&format!("/api/v1/dpo/entries?{bad}"))).send().await.unwrap();
         assert_eq!(response.status(), 400, "{bad}");
         assert_eq!(error_code(response).await, "invalid_filter", "{bad}");
     }
+    // The page itself takes them (they switch the display, not the filter).
+    assert_eq!(dpo.get(app.url("/dpo?action=release&contrast=high")).send().await.unwrap().status(), 200);
     let bad_page = dpo.get(app.url("/dpo?action=drop_tables&lang=en")).send().await.unwrap();
     assert_eq!(bad_page.status(), 400);
     let html = bad_page.text().await.unwrap();

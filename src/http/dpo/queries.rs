@@ -89,6 +89,18 @@ const FILTER_PARAMETERS: [&str; 13] = [
     "contrast",
 ];
 
+/// The JSON API's query: as the page's, but the page's display switches
+/// (`text`, `contrast`) mean nothing to a program and are refused as
+/// unknown, rather than silently ignored.
+fn parse_api_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
+    let display_switch = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .any(|(key, _)| matches!(key.as_ref(), "text" | "contrast"));
+    if display_switch {
+        return Err(FilterError { parameter: "query", problem: FilterProblem::UnknownParameter });
+    }
+    parse_dpo_request(raw)
+}
+
 /// Parse the query string strictly: unknown or repeated parameters and bad
 /// values are refused with the parameter's name; empty values mean "any".
 fn parse_dpo_request(raw: Option<&str>) -> Result<DpoRequest, FilterError> {
@@ -427,7 +439,7 @@ pub async fn entries_json(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<EntriesBody>> {
     let dpo = require_dpo(&app, &headers, &staff).await?;
-    let request = parse_dpo_request(raw.as_deref())?;
+    let request = parse_api_request(raw.as_deref())?;
     let query = record_query(&app, &dpo, &request.filter, "dpo_entries").await?;
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
     let (rows, more) = fetch_page(&query, limit, &request).await?;
