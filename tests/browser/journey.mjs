@@ -945,6 +945,34 @@ async function myDataAndErasure(page, audit) {
     }
   });
 
+  await page.emulateMedia({ forcedColors: 'active', colorScheme: 'dark' });
+  try {
+    await check('citizen pages in forced colours: buttons keep a visible border, text stays readable', async () => {
+      for (const path of ['/account/data', '/evidence', '/access-log']) {
+        await page.goto(`${base}${path}`);
+        const looks = await page.evaluate(() => {
+          const button = document.querySelector('main button, main .button');
+          const style = button ? getComputedStyle(button) : null;
+          const body = getComputedStyle(document.body);
+          return {
+            border: style ? parseFloat(style.borderTopWidth) : null,
+            borderStyle: style ? style.borderTopStyle : null,
+            text: body.color,
+            background: body.backgroundColor,
+          };
+        });
+        if (looks.border !== null) {
+          assert.ok(looks.border >= 2 && looks.borderStyle === 'solid', `${path}: ${JSON.stringify(looks)}`);
+        }
+        assert.notEqual(looks.text, looks.background, `${path}: text and background the same colour`);
+      }
+      screenshotNumber += 1;
+      await page.screenshot({ path: join(screenshotDir, `${String(screenshotNumber).padStart(2, '0')}-access-log-forced-colours.png`), fullPage: true });
+    });
+  } finally {
+    await page.emulateMedia({ forcedColors: 'none', colorScheme: 'light' });
+  }
+
   await step('"Konto löschen" asks first and says what happens', async () => {
     await page.goto(`${base}/account/erase`);
     assert.equal(await text(page.locator('h1')), 'Konto und alle Nachweise löschen');

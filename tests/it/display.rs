@@ -127,5 +127,13 @@ async fn display_links_set_cookies_that_later_pages_keep_and_unknown_values_are_
     assert!(response.headers().get(SET_COOKIE).is_none());
     assert_eq!(page(response).await, (StatusCode::OK, Some("text-large contrast-high".to_owned())));
 
+    // Not logged in: the staff error page takes the address's switches too,
+    // and its switch links lead back to the page asked for.
+    let response = TestApp::browser().get(app.url("/dpo/stats?contrast=high")).send().await.unwrap();
+    let status = response.status();
+    let html = response.text().await.unwrap();
+    assert_eq!((status, html_class(&html)), (StatusCode::UNAUTHORIZED, Some("contrast-high".to_owned())));
+    assert!(html.contains("href=\"/dpo/stats?contrast=high&amp;text=large\""), "{html}");
+
     app.stop().await;
 }

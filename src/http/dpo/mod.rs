@@ -117,7 +117,7 @@ async fn dpo_page(
     .await;
     result.unwrap_or_else(|error| {
         let logged_in = error.status != StatusCode::UNAUTHORIZED;
-        error_page(app, headers, lang_hint.as_deref(), error, logged_in)
+        error_page(app, headers, lang_hint.as_deref(), &path, error, logged_in)
     })
 }
 
@@ -212,8 +212,18 @@ fn respond(app: &AppState, ctx: &PageContext, status: StatusCode, markup: Markup
 }
 
 /// An error as a staff page, in the page's language.
-fn error_page(app: &AppState, headers: &HeaderMap, lang: Option<&str>, error: ApiError, logged_in: bool) -> Response {
-    let ctx = page_context(app, headers, lang, "/dpo", None);
+/// The staff error page. `path` is the address asked for (with its query),
+/// so that its display switches apply and the page's own switch links lead
+/// back to it.
+fn error_page(
+    app: &AppState,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+    path: &str,
+    error: ApiError,
+    logged_in: bool,
+) -> Response {
+    let ctx = page_context(app, headers, lang, path, None);
     let title = i18n::error_title(ctx.lang, error.status.as_u16());
     let markup = pages::dpo_error_page(&ctx, error.status.as_u16(), &title, &error.message(ctx.lang), logged_in);
     let mut response = (error.status, markup).into_response();
@@ -227,5 +237,5 @@ fn negotiated_error(app: &AppState, headers: &HeaderMap, error: ApiError) -> Res
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html { error_page(app, headers, None, error, false) } else { error.into_response() }
+    if wants_html { error_page(app, headers, None, "/dpo", error, false) } else { error.into_response() }
 }

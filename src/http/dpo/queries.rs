@@ -270,7 +270,7 @@ pub async fn query_page(
     let path = if raw.is_empty() { "/dpo".to_owned() } else { format!("/dpo?{raw}") };
     let dpo = match require_dpo(&app, &headers, &staff).await {
         Ok(dpo) => dpo,
-        Err(error) => return error_page(&app, &headers, lang_hint.as_deref(), error, false),
+        Err(error) => return error_page(&app, &headers, lang_hint.as_deref(), &path, error, false),
     };
     let ctx = page_context(&app, &headers, lang_hint.as_deref(), &path, Some(&dpo.session));
     let policies = app.vault.policies();
@@ -317,7 +317,7 @@ pub async fn query_page(
         Ok::<_, ApiError>(respond(&app, &ctx, StatusCode::OK, pages::dpo_query_page(&ctx, &view)))
     }
     .await;
-    result.unwrap_or_else(|error| error_page(&app, &headers, lang_hint.as_deref(), error, true))
+    result.unwrap_or_else(|error| error_page(&app, &headers, lang_hint.as_deref(), &path, error, true))
 }
 
 /// The choices of the filter form, as (value, words): every action, and

@@ -27,7 +27,7 @@ pub async fn staff_login(
     };
     match started.await {
         Ok(response) => response,
-        Err(error) => error_page(&app, &headers, None, error, false),
+        Err(error) => error_page(&app, &headers, None, "/dpo", error, false),
     }
 }
 
@@ -53,7 +53,7 @@ pub async fn staff_callback(
 ) -> Response {
     match finish_staff_login(&app, &staff, &headers, query).await {
         Ok(response) => response,
-        Err(error) => error_page(&app, &headers, None, error, false),
+        Err(error) => error_page(&app, &headers, None, "/dpo", error, false),
     }
 }
 
@@ -107,7 +107,7 @@ pub async fn staff_logout(
         Ok::<_, ApiError>(response)
     }
     .await;
-    result.unwrap_or_else(|error| error_page(&app, &headers, None, error, false))
+    result.unwrap_or_else(|error| error_page(&app, &headers, None, "/dpo", error, false))
 }
 
 #[cfg(test)]

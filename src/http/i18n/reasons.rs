@@ -26,6 +26,24 @@ pub const KNOWN_REASONS: &[&str] = &[
     "login_level_too_low",
     "invalid_id_token",
     "token_exchange_failed",
+    "not_found",
+    "release_not_found",
+    "release_file",
+    "backchannel_logout",
+    "idp_configuration_invalid",
+    "idp_discovery_failed",
+    "invalid_logout_token",
+    "random_failed",
+    "certificate_unknown_ca",
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "certificate_no_client_auth",
+    "certificate_revoked",
+    "certificate_unknown_department",
+    "certificate_ambiguous_department",
+    "certificate_pin_mismatch",
+    "certificate_malformed",
+    "certificate_config",
 ];
 
 /// The message id of a known reason code.
@@ -58,6 +76,17 @@ mod tests {
         assert_eq!(reason_label(Lang::En, "keys_opened_kek_v12"), "Keys opened (version 12)");
         assert_eq!(reason_label(Lang::De, "keys_opened_kek_vX"), "keys_opened_kek_vX");
         assert_eq!(reason_label(Lang::De, "something_new"), "something_new");
+        // Every refusal code of the domain has words.
+        for refusal in [
+            crate::policy::Refusal::WrongDepartment,
+            crate::policy::Refusal::WrongService,
+            crate::policy::Refusal::NotYetValid,
+            crate::policy::Refusal::Expired,
+            crate::policy::Refusal::Revoked,
+            crate::policy::Refusal::Exhausted,
+        ] {
+            assert!(KNOWN_REASONS.contains(&refusal.code()), "{}", refusal.code());
+        }
         for code in KNOWN_REASONS {
             assert_ne!(reason_label(Lang::De, code), *code);
             assert_ne!(reason_label(Lang::De, code), reason_label(Lang::En, code), "{code}");
