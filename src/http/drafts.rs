@@ -32,7 +32,7 @@ fn return_path(type_id: &str) -> String {
 }
 
 /// Whether the browser says the form was posted from this site.
-fn posted_from_this_site(headers: &HeaderMap) -> bool {
+pub(super) fn posted_from_this_site(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
         return site == "same-origin";

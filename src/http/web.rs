@@ -418,7 +418,7 @@ pub async fn upload_evidence(
     // Admitted before a byte of the body is read; released when this returns.
     let permit = match app.uploads.admit(session.citizen()).await {
         Ok(permit) => permit,
-        Err(refused) => return super::upload::with_retry_after(page.error(&app, refused.error())),
+        Err(refused) => return form_after_refusal(&app, &page, &headers, refused, multipart).await,
     };
     let upload = match read_upload(&app, Reader::Citizen(session), &permit, multipart, None).await {
         Ok(upload) => upload,
@@ -445,6 +445,35 @@ pub async fn upload_evidence(
         }
         Err(error) => form_after_error(&app, &page, &chosen, error.into()),
     }
+}
+
+/// Not admitted (the citizen's other uploads, or the budget stays full):
+/// the text parts are read within the text-only reserve, and the form comes
+/// back with them, the refusal in its summary, the request to choose the
+/// file again and `Retry-After`. Only a form posted from this site is shown
+/// back (nothing is checked or stored on this path); otherwise, or when the
+/// reserve is full too, the error page.
+async fn form_after_refusal(
+    app: &AppState,
+    page: &Page,
+    headers: &HeaderMap,
+    refused: super::upload::UploadRefused,
+    multipart: Multipart,
+) -> Response {
+    let error = refused.error();
+    if !super::drafts::posted_from_this_site(headers) {
+        return super::upload::with_retry_after(page.error(app, error));
+    }
+    let Ok(permit) = app.uploads.admit_text_only(super::upload::TEXT_ONLY_MEMORY_BYTES).await else {
+        return super::upload::with_retry_after(page.error(app, error));
+    };
+    let upload = match read_upload(app, Reader::TextOnly, &permit, multipart, None).await {
+        Ok(upload) => upload,
+        // What came before the problem is kept all the same.
+        Err(failed) => failed.partial,
+    };
+    drop(permit);
+    super::upload::with_retry_after(form_after_error(app, page, &upload, error))
 }
 
 /// The upload form again after `error`, with what had been read of the

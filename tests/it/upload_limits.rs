@@ -165,19 +165,38 @@ async fn upload(app: &TestApp, citizen: &Citizen) -> reqwest::Response {
 
 /// The same upload as the page form sends it (CSRF as a part, no JavaScript).
 async fn upload_form(app: &TestApp, citizen: &Citizen) -> reqwest::Response {
+    upload_form_with(app, citizen, None).await
+}
+
+/// The form upload as a browser sends it from the vault's own page (with
+/// its `Origin`).
+async fn upload_form_from_site(app: &TestApp, citizen: &Citizen) -> reqwest::Response {
+    upload_form_with(app, citizen, Some(app.base.trim_end_matches('/').to_owned())).await
+}
+
+async fn upload_form_with(app: &TestApp, citizen: &Citizen, origin: Option<String>) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new().text("csrf", citizen.csrf.clone()).text("type", "income_statement");
     for (name, value) in INCOME_FIELDS {
         form = form.text(format!("field.{name}"), *value);
     }
     let file = reqwest::multipart::Part::bytes(pdf(50_000)).file_name("a.pdf");
-    citizen
-        .no_redirects()
-        .post(app.url("/evidence"))
-        .header("Accept-Language", "en")
-        .multipart(form.part("file", file))
-        .send()
-        .await
-        .expect("form upload")
+    let mut request = citizen.no_redirects().post(app.url("/evidence")).header("Accept-Language", "en");
+    if let Some(origin) = origin {
+        request = request.header("Origin", origin);
+    }
+    request.multipart(form.part("file", file)).send().await.expect("form upload")
+}
+
+/// A refused form upload from the vault's own page: the form comes back
+/// with the refusal in its summary, the typed values, the request to choose
+/// the file again, the status and `Retry-After`.
+async fn expect_form_kept(response: reqwest::Response, status: StatusCode, message: &str) {
+    assert_eq!(response.status(), status);
+    assert!(response.headers().contains_key(RETRY_AFTER), "Retry-After on the form");
+    let html = response.text().await.expect("page");
+    assert!(html.contains(message), "the refusal is in the summary: {html}");
+    assert!(html.contains("value=\"Zebrafink Maschinenbau GmbH\""), "the typed employer is kept: {html}");
+    assert!(html.contains("Please choose the file again."), "the file is asked for again: {html}");
 }
 
 async fn expect_created(response: reqwest::Response, context: &str) {
@@ -224,6 +243,10 @@ async fn a_full_memory_budget_answers_503_until_room_is_free(backend: Backend) {
     // of his upload is read or stored.
     expect_refusal(upload(&app, &ben).await, StatusCode::SERVICE_UNAVAILABLE, "uploads_busy").await;
     expect_page_refusal(upload_form(&app, &ben).await, StatusCode::SERVICE_UNAVAILABLE, "Too many uploads").await;
+    // From the vault's own page, the form comes back with what ben typed:
+    // its text parts are read within a reserve of their own.
+    expect_form_kept(upload_form_from_site(&app, &ben).await, StatusCode::SERVICE_UNAVAILABLE, "Too many uploads")
+        .await;
     assert_eq!(app.count_rows("files").await, 1, "only anna's pending file");
 
     // Once anna's upload is through, the room is free again.
@@ -249,6 +272,12 @@ async fn each_citizen_has_a_cap_on_concurrent_uploads(backend: Backend) {
     expect_refusal(upload(&app, &anna).await, StatusCode::TOO_MANY_REQUESTS, "too_many_uploads").await;
     expect_page_refusal(upload_form(&app, &anna).await, StatusCode::TOO_MANY_REQUESTS, "other uploads in progress")
         .await;
+    expect_form_kept(
+        upload_form_from_site(&app, &anna).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "other uploads in progress",
+    )
+    .await;
     // Ben is not affected.
     expect_created(upload(&app, &ben).await, "ben's upload").await;
 

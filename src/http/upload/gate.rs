@@ -17,12 +17,19 @@ use super::super::error::{ApiError, ErrorCode};
 use crate::config::Limits;
 use crate::ids::CitizenId;
 
+/// Text-only reads that may run at once, beside the uploads' budget.
+pub const TEXT_ONLY_READS: usize = 4;
+
 /// What a refused upload is told to wait before it tries again.
 pub const RETRY_AFTER_SECONDS: u64 = 10;
 
 /// The budget and the per-citizen counts, shared by all upload requests.
 pub struct UploadGate {
     memory: Arc<Semaphore>,
+    /// Room of its own for reads of a form's text parts only (a draft after
+    /// an ended session, the form shown again after a refusal), so that they
+    /// work while uploads hold the whole budget: `TEXT_ONLY_READS` at a time.
+    text_reserve: Arc<Semaphore>,
     kib_per_upload: u32,
     wait: Duration,
     uploads_per_citizen: usize,
@@ -64,8 +71,12 @@ impl UploadGate {
         let budget_kib =
             usize::try_from(limits.upload_memory_bytes / 1024).unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
         let kib_per_upload = u32::try_from(per_upload_bytes.div_ceil(1024).min(budget_kib as u64)).unwrap_or(u32::MAX);
+        let text_kib = usize::try_from(super::TEXT_ONLY_MEMORY_BYTES.div_ceil(1024)).unwrap_or(usize::MAX);
         Self {
             memory: Arc::new(Semaphore::new(budget_kib)),
+            text_reserve: Arc::new(Semaphore::new(
+                text_kib.saturating_mul(TEXT_ONLY_READS).min(Semaphore::MAX_PERMITS),
+            )),
             kib_per_upload,
             wait: Duration::from_millis(limits.upload_wait_milliseconds),
             uploads_per_citizen: limits.uploads_per_citizen,
@@ -100,7 +111,7 @@ impl UploadGate {
     /// share of the same memory budget and waits as long as any upload.
     pub async fn admit_text_only(&self, bytes: u64) -> Result<UploadPermit, UploadRefused> {
         let kib = u32::try_from(bytes.div_ceil(1024).min(u64::from(self.kib_per_upload))).unwrap_or(u32::MAX);
-        let acquire = self.memory.clone().acquire_many_owned(kib);
+        let acquire = self.text_reserve.clone().acquire_many_owned(kib);
         let memory = match tokio::time::timeout(self.wait, acquire).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) | Err(_) => return Err(UploadRefused::Busy),
