@@ -27,8 +27,8 @@ const USES_PER_GRANT: u32 = 1000;
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(async {
-        let seconds = env_number("TRESOR_BENCH_SECONDS", 10);
-        let connections = env_number("TRESOR_BENCH_CONNECTIONS", 64) as usize;
+        let seconds = rig::env_number("TRESOR_BENCH_SECONDS", 10);
+        let connections = rig::env_number("TRESOR_BENCH_CONNECTIONS", 64) as usize;
         let work = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}", work.path().join("tresor.sqlite").display());
         run("SQLite", &sqlite, work.path(), seconds, connections).await;
@@ -39,10 +39,6 @@ fn main() {
             postgres::drop_database(connection, &name).await;
         }
     });
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
 }
 
 async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u64, connections: usize) {

@@ -47,9 +47,9 @@ const ACTIVE_EVERY: i64 = 10;
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(async {
-        let seconds = env_number("TRESOR_BENCH_SECONDS", 10);
-        let connections = env_number("TRESOR_BENCH_CONNECTIONS", 64) as usize;
-        let citizens = env_number("TRESOR_BENCH_CITIZENS", 10_000) as usize;
+        let seconds = rig::env_number("TRESOR_BENCH_SECONDS", 10);
+        let connections = rig::env_number("TRESOR_BENCH_CONNECTIONS", 64) as usize;
+        let citizens = rig::env_number("TRESOR_BENCH_CITIZENS", 10_000) as usize;
         let sizes: Vec<u64> = std::env::var("TRESOR_BENCH_GRANT_SIZES")
             .unwrap_or_else(|_| "1000,100000".to_owned())
             .split(',')
@@ -80,10 +80,6 @@ fn main() {
         drop(bulk);
         rig.stop().await;
     });
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
 }
 
 /// Citizens are made this many at a time. With 16, some evidence inserts

@@ -24,6 +24,11 @@ use tresor::policy::{FieldRef, LoginLevel, Policies};
 use tresor::server::{self, Parts};
 use tresor::vault::Approval;
 
+/// A number from the environment, or `default` when unset or not a number.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
 pub const SERVICE: &str = "resident_parking_permit";
 pub const DEPARTMENT: &str = "strassenverkehrsbehoerde";
 

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::pages;
 use super::rate_limit::ClientAddress;
 use super::session::{self, CitizenSession};
-use super::upload::{ParsedUpload, Reader, TEXT_ONLY_MEMORY_BYTES, read_upload};
+use super::upload::{ParsedUpload, read_text_parts};
 use super::web::{FormState, Page, upload_form};
 use crate::vault::{FORM_DRAFT_MINUTES, FormDraft, VaultError};
 
@@ -57,15 +57,9 @@ pub async fn keep_after_expiry(
     if !posted_from_this_site(headers) || app.rate_limits.login_start(client.0).is_err() {
         return not_logged_in();
     }
-    let Ok(permit) = app.uploads.admit_text_only(TEXT_ONLY_MEMORY_BYTES).await else {
+    let Some(upload) = read_text_parts(app, multipart).await else {
         return not_logged_in();
     };
-    let upload = match read_upload(app, Reader::TextOnly, &permit, multipart, None).await {
-        Ok(upload) => upload,
-        // What came before the problem is kept all the same.
-        Err(failed) => failed.partial,
-    };
-    drop(permit);
     let Some(type_id) = upload.type_id.filter(|id| app.vault.policies().evidence_types.get(id).is_some()) else {
         return not_logged_in();
     };

@@ -114,6 +114,19 @@ async fn read_text(
         .map_err(|_| ApiError::new(ErrorCode::InvalidEncoding).with_detail(format!("`{name}` is not UTF-8 text.")))
 }
 
+/// Only the text parts of a form (a file part is noted as chosen, never
+/// kept), within the text-only reserve (`UploadGate::admit_text_only`):
+/// for a form shown again or kept as a draft without an upload being
+/// admitted. What came before a problem is kept all the same; None when the
+/// reserve stays full.
+pub async fn read_text_parts(app: &AppState, multipart: Multipart) -> Option<ParsedUpload> {
+    let permit = app.uploads.admit_text_only(TEXT_ONLY_MEMORY_BYTES).await.ok()?;
+    Some(match read_upload(app, Reader::TextOnly, &permit, multipart, None).await {
+        Ok(upload) => upload,
+        Err(failed) => failed.partial,
+    })
+}
+
 /// Read the whole upload (admitted by `permit`, so within the memory budget
 /// and its time limits). The CSRF token (header or a `csrf` part before the
 /// file) is checked before any byte is stored. On error, nothing written

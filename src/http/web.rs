@@ -464,16 +464,10 @@ async fn form_after_refusal(
     if !super::drafts::posted_from_this_site(headers) {
         return super::upload::with_retry_after(page.error(app, error));
     }
-    let Ok(permit) = app.uploads.admit_text_only(super::upload::TEXT_ONLY_MEMORY_BYTES).await else {
-        return super::upload::with_retry_after(page.error(app, error));
-    };
-    let upload = match read_upload(app, Reader::TextOnly, &permit, multipart, None).await {
-        Ok(upload) => upload,
-        // What came before the problem is kept all the same.
-        Err(failed) => failed.partial,
-    };
-    drop(permit);
-    super::upload::with_retry_after(form_after_error(app, page, &upload, error))
+    match super::upload::read_text_parts(app, multipart).await {
+        Some(upload) => super::upload::with_retry_after(form_after_error(app, page, &upload, error)),
+        None => super::upload::with_retry_after(page.error(app, error)),
+    }
 }
 
 /// The upload form again after `error`, with what had been read of the

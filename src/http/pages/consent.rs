@@ -240,6 +240,26 @@ pub fn consent_page(ctx: &PageContext, view: &ConsentView) -> Markup {
     layout(ctx, &title, body)
 }
 
+/// A document's values as the form and the summary show them: label and
+/// formatted value, "not given" where the citizen left one empty.
+fn document_values(lang: Lang, values: &[(String, Option<String>)]) -> Markup {
+    html! {
+        dl.details {
+            @for (label, value) in values {
+                div {
+                    dt { (label) }
+                    dd {
+                        @match value {
+                            Some(value) => { (value) }
+                            None => { (t(lang, Msg::ConsentNotGiven)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One evidence type on the consent page. Ids are index-based: type ids and
 /// evidence ids are safe, but indexes keep the ids short and predictable.
 fn consent_document(lang: Lang, request_id: &str, type_index: usize, document: &ConsentDocument) -> Markup {
@@ -270,19 +290,7 @@ fn consent_document(lang: Lang, request_id: &str, type_index: usize, document: &
                                 checked[candidate.selected] aria-describedby=(values_id);
                             label for=(input_id) { (i18n::document_from(lang, candidate.created_at)) }
                             div.consent-values id=(values_id) {
-                                dl.details {
-                                    @for (label, value) in &candidate.values {
-                                        div {
-                                            dt { (label) }
-                                            dd {
-                                                @match value {
-                                                    Some(value) => { (value) }
-                                                    None => { (t(lang, Msg::ConsentNotGiven)) }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
+                                (document_values(lang, &candidate.values))
                                 @if let Some(file) = &candidate.file {
                                     p { (i18n::file_shared(lang, &file.name, media_type_label(&file.media_type), file.size)) }
                                 }
@@ -567,19 +575,7 @@ pub fn consent_summary_page(ctx: &PageContext, view: &ConsentSummaryView) -> Mar
                 section.summary-document {
                     h3 { (document.type_name) }
                     p { (i18n::document_from(lang, document.created_at)) }
-                    dl.details {
-                        @for (label, value) in &document.values {
-                            div {
-                                dt { (label) }
-                                dd {
-                                    @match value {
-                                        Some(value) => { (value) }
-                                        None => { (t(lang, Msg::ConsentNotGiven)) }
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    (document_values(lang, &document.values))
                     p { (change(&document_anchor(document.type_index), &document.type_name)) }
                 }
             }
