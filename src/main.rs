@@ -101,6 +101,17 @@ enum WitnessCommand {
 enum KeysCommand {
     /// Create the KEK, signing key and identifier pepper, sealed with TRESOR_KEY_PASSPHRASE.
     Init,
+    /// Create a new KEK version and re-wrap every citizen's key with it (no
+    /// evidence is re-encrypted) while the vault serves; an interrupted
+    /// rotation is resumed; old versions move to `retired/` once unused.
+    RotateKek {
+        /// Keys re-wrapped per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+        /// Pause before the last count that allows retiring the old version.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        settle_seconds: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +193,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Back up this directory and the passphrase separately; without both, all data is lost.");
             Ok(())
         }
+        Command::Keys { command: KeysCommand::RotateKek { batch, settle_seconds } } => {
+            rotate_kek(&config, batch, settle_seconds).await
+        }
         Command::Policy { command: PolicyCommand::Check { dir } } => {
             let dir = dir.unwrap_or_else(|| config.policy_dir.clone());
             let policies = Policies::load(&dir)?;
@@ -206,6 +220,72 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn tresor::store::St
     let options =
         tresor::store::StoreOptions { timeout: std::time::Duration::from_secs(config.limits.store_timeout_seconds) };
     tresor::store::open_with(&config.database_url(), options).await.context("opening the database")
+}
+
+/// `tresor keys rotate-kek`, with a progress bar on the terminal.
+async fn rotate_kek(config: &Config, batch: u32, settle_seconds: u64) -> anyhow::Result<()> {
+    use tresor::vault::key_rotation::{RotationSettings, rotate_file_keks};
+    let passphrase = key_passphrase()?;
+    let store = open_store(config).await?;
+    let settings =
+        RotationSettings { batch, settle: std::time::Duration::from_secs(settle_seconds), ..Default::default() };
+    let started = std::time::Instant::now();
+    let progress = RotationBar::default();
+    let report = rotate_file_keks(
+        store.as_ref(),
+        &config.key_dir(),
+        &passphrase,
+        KdfParams::default(),
+        &SystemRandom::new(),
+        &settings,
+        &progress,
+    )
+    .await
+    .context("KEK rotation stopped (run the command again to resume it)")?;
+    let seconds = started.elapsed().as_secs_f64();
+    let how = if report.created { "created" } else { "resumed" };
+    println!(
+        "KEK v{} {how}: {} key(s) re-wrapped in {seconds:.1} s ({:.0}/s); every key is wrapped under v{}.",
+        report.version,
+        report.rewrapped,
+        report.rewrapped as f64 / seconds.max(0.001),
+        report.version
+    );
+    for (version, path) in &report.retired {
+        println!(
+            "KEK v{version} retired: moved to {} (keep it as long as you keep backups made before this rotation).",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The rotation's progress on stderr (hidden when stderr is not a terminal).
+#[derive(Default)]
+struct RotationBar(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl tresor::vault::key_rotation::RotationProgress for RotationBar {
+    fn pass(&self, number: u32, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("pass {msg} [{bar:40}] {pos}/{len} keys, {per_sec}, {eta} left")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(number.to_string());
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bar);
+    }
+
+    fn advance(&self, done: u64) {
+        if let Some(bar) = &*self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            bar.inc(done);
+        }
+    }
+
+    fn finish_pass(&self) {
+        if let Some(bar) = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            bar.finish();
+        }
+    }
 }
 
 fn key_passphrase() -> anyhow::Result<Passphrase> {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::generic_array::GenericArray;
@@ -34,6 +35,12 @@ pub struct Passphrase(Zeroizing<String>);
 impl Passphrase {
     pub fn new(passphrase: String) -> Self {
         Self(Zeroizing::new(passphrase))
+    }
+
+    /// A second zeroizing copy (the provider keeps one to open KEK versions
+    /// added while it serves).
+    fn duplicate(&self) -> Self {
+        Self(Zeroizing::new(self.0.as_str().to_owned()))
     }
 
     /// The passphrase bytes; only the Argon2id key derivation reads them.
@@ -92,19 +99,28 @@ pub trait KeyProvider: Send + Sync {
     /// Version of the KEK that [`KeyProvider::wrap_dek`] uses; store it next
     /// to every wrapped DEK.
     fn current_kek_version(&self) -> u32;
-    /// Wrap a citizen's DEK with the current KEK. AAD binds citizen id + KEK version.
-    fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<Vec<u8>>;
+    /// Wrap a citizen's DEK with the current KEK: the KEK version used (store
+    /// it beside the wrapping) and the wrapping. AAD binds citizen id + KEK
+    /// version. One call, so a KEK picked up meanwhile cannot split the two.
+    fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<(u32, Vec<u8>)>;
     /// Unwrap a DEK wrapped for `citizen` under KEK `kek_version`.
     fn unwrap_dek(&self, citizen: &CitizenId, kek_version: u32, wrapped: &[u8]) -> Result<DataKey>;
     /// Wrap the random key of a form draft (what a citizen typed, kept
     /// sealed for a short while after their session ended) with the current
     /// KEK. AAD binds the draft's lookup hash + KEK version, and a label of
     /// its own, so neither a DEK nor another draft's key opens in its place.
-    fn wrap_draft_key(&self, draft: &[u8], key: &DataKey) -> Result<Vec<u8>>;
+    fn wrap_draft_key(&self, draft: &[u8], key: &DataKey) -> Result<(u32, Vec<u8>)>;
     /// Unwrap a draft key wrapped for `draft` under KEK `kek_version`.
     fn unwrap_draft_key(&self, draft: &[u8], kek_version: u32, wrapped: &[u8]) -> Result<DataKey>;
     fn signing_key(&self) -> &SigningKey;
     fn pepper(&self) -> &IdentifierPepper;
+    /// Pick up KEK versions added since the keys were opened (`tresor keys
+    /// rotate-kek` adds one while the vault serves) and make the newest the
+    /// current one. True when one was added. The vault calls this before it
+    /// wraps a new key and when it meets an unknown KEK version.
+    fn refresh(&self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Ed25519 key that signs audit checkpoints and release receipts.
@@ -232,13 +248,28 @@ fn kek_purpose(version: u32) -> String {
 /// directory (`keys init` writes them). KEKs are `aes-gcm` ciphers whose
 /// round keys are zeroized on drop. `Debug` shows only KEK versions.
 pub struct FileKeyProvider {
-    keks: BTreeMap<u32, Aes256Gcm>,
-    current_kek_version: u32,
+    keks: RwLock<Keks>,
     signing_key: SigningKey,
     pepper: IdentifierPepper,
     /// Nonces for DEK wrapping; the trait has no RNG parameter.
     nonce_rng: SystemRandom,
+    /// The key directory and the passphrase that opened it, to open KEK
+    /// versions added while the vault serves; None for ephemeral keys.
+    source: Option<(PathBuf, Passphrase)>,
+    /// One refresh at a time: opening a key file costs an Argon2id run.
+    refreshing: Mutex<()>,
 }
+
+/// The KEKs opened, by version, and the version that wraps new keys.
+struct Keks {
+    ciphers: BTreeMap<u32, Arc<Aes256Gcm>>,
+    current: u32,
+}
+
+/// Where retired KEK files go (inside the key directory): no DEK uses them,
+/// the vault no longer opens them, `keys rotate-kek` still reads them to
+/// re-wrap a straggler, and a backup older than the rotation needs them.
+pub const RETIRED_DIR: &str = "retired";
 
 impl FileKeyProvider {
     /// `tresor keys init`: generate KEK v1 (random 256 bit), Ed25519 signing
@@ -282,6 +313,16 @@ impl FileKeyProvider {
     /// [`CryptoError::WrongPassphrase`]; a file that fails to authenticate
     /// after that is [`CryptoError::KeyFile`] (damaged or foreign).
     pub fn open(dir: &Path, passphrase: &Passphrase) -> Result<Self> {
+        Self::open_from(dir, passphrase, false)
+    }
+
+    /// [`FileKeyProvider::open`], and also the retired KEKs in
+    /// `dir/retired` (for `keys rotate-kek`, which re-wraps what they wrap).
+    pub fn open_with_retired(dir: &Path, passphrase: &Passphrase) -> Result<Self> {
+        Self::open_from(dir, passphrase, true)
+    }
+
+    fn open_from(dir: &Path, passphrase: &Passphrase, with_retired: bool) -> Result<Self> {
         let versions = list_kek_versions(dir)?;
         let Some(&current_kek_version) = versions.last() else {
             return Err(key_file_error(
@@ -294,18 +335,28 @@ impl FileKeyProvider {
         // Highest version first: it is the one in daily use.
         for &version in versions.iter().rev() {
             let kek = opener.open(&dir.join(kek_file_name(version)), &kek_purpose(version))?;
-            keks.insert(version, kek_cipher(&kek));
+            keks.insert(version, Arc::new(kek_cipher(&kek)));
+        }
+        let retired = dir.join(RETIRED_DIR);
+        if with_retired && retired.is_dir() {
+            for version in list_kek_versions(&retired)? {
+                if version < current_kek_version && !keks.contains_key(&version) {
+                    let kek = opener.open(&retired.join(kek_file_name(version)), &kek_purpose(version))?;
+                    keks.insert(version, Arc::new(kek_cipher(&kek)));
+                }
+            }
         }
         let seed = opener.open(&dir.join(SIGNING_KEY_FILE), SIGNING_KEY_PURPOSE)?;
         let signing_key = SigningKey::from_seed(&seed)?;
         check_public_key_file(&dir.join(PUBLIC_KEY_FILE), &signing_key)?;
         let pepper = opener.open(&dir.join(PEPPER_FILE), PEPPER_PURPOSE)?;
         Ok(Self {
-            keks,
-            current_kek_version,
+            keks: RwLock::new(Keks { ciphers: keks, current: current_kek_version }),
             signing_key,
             pepper: IdentifierPepper::from_secret(&pepper),
             nonce_rng: SystemRandom::new(),
+            source: Some((dir.to_path_buf(), passphrase.duplicate())),
+            refreshing: Mutex::new(()),
         })
     }
 
@@ -315,11 +366,12 @@ impl FileKeyProvider {
         let seed = random_secret(rng)?;
         let pepper = random_secret(rng)?;
         Ok(Self {
-            keks: BTreeMap::from([(1, kek_cipher(&kek))]),
-            current_kek_version: 1,
+            keks: RwLock::new(Keks { ciphers: BTreeMap::from([(1, Arc::new(kek_cipher(&kek)))]), current: 1 }),
             signing_key: SigningKey::from_seed(&seed)?,
             pepper: IdentifierPepper::from_secret(&pepper),
             nonce_rng: SystemRandom::new(),
+            source: None,
+            refreshing: Mutex::new(()),
         })
     }
 
@@ -329,8 +381,9 @@ impl FileKeyProvider {
     /// again), which can resume at any point.
     pub fn rotate_kek(dir: &Path, passphrase: &Passphrase, params: KdfParams, rng: &dyn SecureRandom) -> Result<u32> {
         params.check().map_err(|problem| key_file_error(dir, problem))?;
-        let existing = Self::open(dir, passphrase)?;
-        let version = existing.current_kek_version.checked_add(1).ok_or(CryptoError::UnknownKekVersion(u32::MAX))?;
+        let existing = Self::open_with_retired(dir, passphrase)?;
+        let newest = existing.kek_versions().last().copied().unwrap_or(0);
+        let version = newest.checked_add(1).ok_or(CryptoError::UnknownKekVersion(u32::MAX))?;
         let kek = random_secret(rng)?;
         let sealer = KeyFileSealer { passphrase, params, rng };
         sealer.write(&dir.join(kek_file_name(version)), &kek_purpose(version), &kek[..])?;
@@ -383,30 +436,66 @@ impl FileKeyProvider {
         Ok(DataKey::from_unwrapped(dek))
     }
 
-    fn kek(&self, version: u32) -> Result<&Aes256Gcm> {
-        self.keks.get(&version).ok_or(CryptoError::UnknownKekVersion(version))
+    fn kek(&self, version: u32) -> Result<Arc<Aes256Gcm>> {
+        self.read_keks().ciphers.get(&version).cloned().ok_or(CryptoError::UnknownKekVersion(version))
+    }
+
+    fn read_keks(&self) -> std::sync::RwLockReadGuard<'_, Keks> {
+        // The map is only ever replaced whole, so a poisoned lock holds a whole map.
+        self.keks.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The KEK versions opened, ascending.
+    pub fn kek_versions(&self) -> Vec<u32> {
+        self.read_keks().ciphers.keys().copied().collect()
+    }
+
+    /// `keys rotate-kek`, once no wrapped key uses `version`: move its file
+    /// to `dir/retired` (the vault stops opening it at its next start; the
+    /// running vault keeps it in memory until then). The current version
+    /// is never retired.
+    pub fn retire_kek(dir: &Path, version: u32) -> Result<PathBuf> {
+        let versions = list_kek_versions(dir)?;
+        if versions.last() == Some(&version) {
+            return Err(key_file_error(&dir.join(kek_file_name(version)), "the current KEK cannot be retired".into()));
+        }
+        if !versions.contains(&version) {
+            return Err(CryptoError::UnknownKekVersion(version));
+        }
+        let retired = dir.join(RETIRED_DIR);
+        create_key_dir(&retired)?;
+        let from = dir.join(kek_file_name(version));
+        let to = retired.join(kek_file_name(version));
+        if fs::symlink_metadata(&to).is_ok() {
+            return Err(CryptoError::AlreadyInitialised(to));
+        }
+        fs::rename(&from, &to)
+            .map_err(|error| key_file_error(&from, format!("cannot move to {RETIRED_DIR}/: {error}")))?;
+        sync_dir(&retired);
+        sync_dir(dir);
+        Ok(to)
     }
 }
 
 impl KeyProvider for FileKeyProvider {
     fn current_kek_version(&self) -> u32 {
-        self.current_kek_version
+        self.read_keks().current
     }
 
     /// `nonce (12) || encrypted DEK (32) || tag (16)`, AES-256-GCM under the
     /// current KEK with a random nonce.
-    fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<Vec<u8>> {
-        let version = self.current_kek_version;
-        self.wrap_key(version, &dek_wrap_aad(citizen, version), dek)
+    fn wrap_dek(&self, citizen: &CitizenId, dek: &DataKey) -> Result<(u32, Vec<u8>)> {
+        let version = self.current_kek_version();
+        Ok((version, self.wrap_key(version, &dek_wrap_aad(citizen, version), dek)?))
     }
 
     fn unwrap_dek(&self, citizen: &CitizenId, kek_version: u32, wrapped: &[u8]) -> Result<DataKey> {
         self.unwrap_key(kek_version, &dek_wrap_aad(citizen, kek_version), wrapped)
     }
 
-    fn wrap_draft_key(&self, draft: &[u8], key: &DataKey) -> Result<Vec<u8>> {
-        let version = self.current_kek_version;
-        self.wrap_key(version, &draft_key_wrap_aad(draft, version), key)
+    fn wrap_draft_key(&self, draft: &[u8], key: &DataKey) -> Result<(u32, Vec<u8>)> {
+        let version = self.current_kek_version();
+        Ok((version, self.wrap_key(version, &draft_key_wrap_aad(draft, version), key)?))
     }
 
     fn unwrap_draft_key(&self, draft: &[u8], kek_version: u32, wrapped: &[u8]) -> Result<DataKey> {
@@ -420,13 +509,39 @@ impl KeyProvider for FileKeyProvider {
     fn pepper(&self) -> &IdentifierPepper {
         &self.pepper
     }
+
+    fn refresh(&self) -> Result<bool> {
+        let Some((dir, passphrase)) = &self.source else {
+            return Ok(false);
+        };
+        let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = self.kek_versions();
+        let added: Vec<u32> = list_kek_versions(dir)?.into_iter().filter(|version| !known.contains(version)).collect();
+        if added.is_empty() {
+            return Ok(false);
+        }
+        // The passphrase opened the key files at start: a file that does not
+        // open now is damaged or foreign, never a mistyped passphrase.
+        let mut opener = KeyFileOpener { passphrase, passphrase_confirmed: true };
+        let mut opened = Vec::with_capacity(added.len());
+        for version in added {
+            let kek = opener.open(&dir.join(kek_file_name(version)), &kek_purpose(version))?;
+            opened.push((version, Arc::new(kek_cipher(&kek))));
+        }
+        let mut keks = self.keks.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (version, cipher) in opened {
+            keks.current = keks.current.max(version);
+            keks.ciphers.insert(version, cipher);
+        }
+        Ok(true)
+    }
 }
 
 impl fmt::Debug for FileKeyProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileKeyProvider")
-            .field("kek_versions", &self.keks.keys().collect::<Vec<_>>())
-            .field("current_kek_version", &self.current_kek_version)
+            .field("kek_versions", &self.kek_versions())
+            .field("current_kek_version", &self.current_kek_version())
             .finish_non_exhaustive()
     }
 }
@@ -688,8 +803,10 @@ impl FileKeyProvider {
     fn with_test_keks(keks: &[(u32, [u8; KEY_LEN])]) -> Self {
         let rng = SystemRandom::new();
         let mut provider = Self::ephemeral(&rng).expect("ephemeral keys");
-        provider.keks = keks.iter().map(|(version, kek)| (*version, kek_cipher(kek))).collect();
-        provider.current_kek_version = keks.iter().map(|(version, _)| *version).max().expect("at least one KEK");
+        provider.keks = RwLock::new(Keks {
+            ciphers: keks.iter().map(|(version, kek)| (*version, Arc::new(kek_cipher(kek)))).collect(),
+            current: keks.iter().map(|(version, _)| *version).max().expect("at least one KEK"),
+        });
         provider
     }
 }

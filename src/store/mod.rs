@@ -28,7 +28,8 @@ pub use audit_log::{
 pub use error::{Conflict, StoreError};
 pub use records::{
     AccessRequestRecord, CitizenRecord, EvidenceRecord, EvidenceSummary, FeedbackRecord, FileRecord, FormDraftRecord,
-    GrantRecord, PendingLogin, REDACTED, ReleaseGrant, RequestState, SealedField, SessionRecord, StaffSessionRecord,
+    GrantRecord, KeyRewrap, PendingLogin, REDACTED, ReleaseGrant, RequestState, SealedField, SessionRecord,
+    StaffSessionRecord, WrappedKeyRecord, WrappedKeyTable,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -232,6 +233,23 @@ pub trait Store: Send + Sync {
     /// Feedback messages newest first, at most `limit`, with ids below
     /// `before_id` when given (keyset pagination).
     async fn feedback_newest_first(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<FeedbackRecord>>;
+
+    // --- KEK rotation -------------------------------------------------------
+    /// How many wrapped keys (citizens' DEKs and form drafts' keys together)
+    /// each KEK version wraps.
+    async fn kek_versions_in_use(&self) -> Result<std::collections::BTreeMap<u32, u64>>;
+    /// Up to `limit` keys of `table` wrapped under a KEK version other than
+    /// `version`, in key order after `after` (keyset pagination).
+    async fn wrapped_keys_not_under(
+        &self,
+        table: WrappedKeyTable,
+        version: u32,
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Vec<WrappedKeyRecord>>;
+    /// Replace wrappings in one transaction, each only where the row still
+    /// holds the wrapping that was read; how many were replaced.
+    async fn rewrap_keys(&self, rewraps: &[KeyRewrap]) -> Result<u64>;
 }
 
 /// Open the store named by a database URL (`sqlite://path`, `sqlite::memory:`

@@ -314,3 +314,31 @@ pub struct FormDraftRecord {
     pub sealed: Vec<u8>,
     pub created_at: DateTime<Utc>,
 }
+
+/// Where a KEK-wrapped key is stored (`tresor keys rotate-kek` re-wraps both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrappedKeyTable {
+    /// A citizen's DEK (`citizens.wrapped_dek`, key = the citizen id).
+    Citizens,
+    /// A form draft's key (`form_drafts.wrapped_key`, key = the lookup hash).
+    FormDrafts,
+}
+
+/// A wrapped key as read: its table, its row's key (a citizen id's bytes or a
+/// draft's lookup hash), the KEK version and the wrapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKeyRecord {
+    pub table: WrappedKeyTable,
+    pub key: Vec<u8>,
+    pub kek_version: u32,
+    pub wrapped: Vec<u8>,
+}
+
+/// Replace `old` (only if the row still holds exactly it) by `wrapped` under
+/// KEK `kek_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRewrap {
+    pub old: WrappedKeyRecord,
+    pub kek_version: u32,
+    pub wrapped: Vec<u8>,
+}

@@ -594,7 +594,7 @@ impl Vault {
             // Evidence the citizen deleted since approving is simply gone.
             records.extend(self.released_evidence(&grant.citizen_id, id).await?);
         }
-        let dek = self.keys.unwrap_dek(&grant.citizen_id, *kek_version, wrapped_dek)?;
+        let dek = self.with_current_keys(|keys| keys.unwrap_dek(&grant.citizen_id, *kek_version, wrapped_dek))?;
         let mut evidence = Vec::new();
         for type_id in service.evidence_types() {
             let type_fields: Vec<FieldRef> =

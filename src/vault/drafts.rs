@@ -45,15 +45,10 @@ impl Vault {
         let token = random_token(&*self.rng)?;
         let id_hash = hash_token(&token);
         let key = DataKey::generate(&*self.rng)?;
-        let wrapped_key = self.keys.wrap_draft_key(&id_hash, &key)?;
+        self.refresh_keys();
+        let (kek_version, wrapped_key) = self.keys.wrap_draft_key(&id_hash, &key)?;
         let sealed = key.draft_key(&id_hash).seal(&*self.rng, &id_hash, &plaintext)?;
-        let record = FormDraftRecord {
-            id_hash,
-            kek_version: self.keys.current_kek_version(),
-            wrapped_key,
-            sealed,
-            created_at: self.clock.now(),
-        };
+        let record = FormDraftRecord { id_hash, kek_version, wrapped_key, sealed, created_at: self.clock.now() };
         self.store.put_form_draft(&record).await?;
         Ok(token)
     }
@@ -70,8 +65,7 @@ impl Vault {
             return Ok(None);
         }
         let opened = self
-            .keys
-            .unwrap_draft_key(&id_hash, record.kek_version, &record.wrapped_key)
+            .with_current_keys(|keys| keys.unwrap_draft_key(&id_hash, record.kek_version, &record.wrapped_key))
             .and_then(|key| key.draft_key(&id_hash).open(&id_hash, &record.sealed));
         match opened.map(Zeroizing::new) {
             Ok(plaintext) => Ok(decode(&plaintext)),

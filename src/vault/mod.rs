@@ -58,6 +58,7 @@ mod cache;
 mod dpo;
 mod drafts;
 mod feedback;
+pub mod key_rotation;
 mod my_data;
 mod sessions;
 
@@ -334,7 +335,37 @@ impl Vault {
 
     async fn data_key(&self, citizen: &CitizenId) -> Result<DataKey> {
         let record = self.store.citizen(citizen).await?.ok_or(VaultError::NoAccount)?;
-        Ok(self.keys.unwrap_dek(citizen, record.kek_version, &record.wrapped_dek)?)
+        Ok(self.with_current_keys(|keys| keys.unwrap_dek(citizen, record.kek_version, &record.wrapped_dek))?)
+    }
+
+    /// Before a new key is wrapped: pick up a KEK version that `tresor keys
+    /// rotate-kek` added while the vault serves, so that no key is wrapped
+    /// with a KEK the rotation is about to retire. A new key file that does
+    /// not open is logged; the known current KEK is used meanwhile (the
+    /// rotation counts such keys and re-wraps them).
+    fn refresh_keys(&self) {
+        if let Err(error) = self.keys.refresh() {
+            tracing::error!(%error, "a new KEK version in the key directory does not open");
+        }
+    }
+
+    /// An unwrap that meets a KEK version not known here (a rotation added it
+    /// and re-wrapped this key since start): pick up new versions once and
+    /// try again.
+    fn with_current_keys<T>(
+        &self,
+        unwrap: impl Fn(&dyn KeyProvider) -> Result<T, CryptoError>,
+    ) -> Result<T, CryptoError> {
+        match unwrap(self.keys.as_ref()) {
+            Err(CryptoError::UnknownKekVersion(version)) => {
+                if self.keys.refresh()? {
+                    unwrap(self.keys.as_ref())
+                } else {
+                    Err(CryptoError::UnknownKekVersion(version))
+                }
+            }
+            other => other,
+        }
     }
 
     fn evidence_type(&self, type_id: &str, level: LoginLevel) -> Result<&EvidenceType> {

@@ -237,9 +237,11 @@ impl Vault {
         }
         let id = CitizenId::generate(self.rng.as_ref());
         let dek = DataKey::generate(self.rng.as_ref())?;
+        self.refresh_keys();
+        let (kek_version, wrapped_dek) = self.keys.wrap_dek(&id, &dek)?;
         let record = CitizenRecord {
-            wrapped_dek: self.keys.wrap_dek(&id, &dek)?,
-            kek_version: self.keys.current_kek_version(),
+            wrapped_dek,
+            kek_version,
             id,
             subject_hash: subject_hash.clone(),
             created_at: self.clock.now(),

@@ -67,7 +67,7 @@ fn dek_wrapped_before_reopening_unwraps_after() {
     let dek = DataKey::generate(&rng).expect("dek");
     let wrapped = {
         let provider = FileKeyProvider::open(&dir, &passphrase()).expect("open");
-        provider.wrap_dek(&citizen, &dek).expect("wrap")
+        provider.wrap_dek(&citizen, &dek).expect("wrap").1
     };
     assert_eq!(wrapped.len(), WRAPPED_DEK_LEN);
     let reopened = FileKeyProvider::open(&dir, &passphrase()).expect("reopen");
@@ -188,7 +188,8 @@ fn rotation_keeps_old_deks_readable() {
     let rng = SystemRandom::new();
     let citizen = CitizenId::generate(&rng);
     let dek = DataKey::generate(&rng).expect("dek");
-    let wrapped_v1 = FileKeyProvider::open(&dir, &passphrase()).expect("open").wrap_dek(&citizen, &dek).expect("wrap");
+    let wrapped_v1 =
+        FileKeyProvider::open(&dir, &passphrase()).expect("open").wrap_dek(&citizen, &dek).expect("wrap").1;
 
     let wrong = FileKeyProvider::rotate_kek(&dir, &Passphrase::new("nope".into()), fast(), &rng);
     assert!(matches!(wrong, Err(CryptoError::WrongPassphrase)));
@@ -197,12 +198,62 @@ fn rotation_keeps_old_deks_readable() {
     let provider = FileKeyProvider::open(&dir, &passphrase()).expect("open");
     assert_eq!(provider.current_kek_version(), 2);
     let old = provider.unwrap_dek(&citizen, 1, &wrapped_v1).expect("unwrap v1");
-    let wrapped_v2 = provider.wrap_dek(&citizen, &old).expect("re-wrap");
+    let wrapped_v2 = provider.wrap_dek(&citizen, &old).expect("re-wrap").1;
     let new = provider.unwrap_dek(&citizen, 2, &wrapped_v2).expect("unwrap v2");
     assert_eq!(new.expose_secret_bytes(), dek.expose_secret_bytes());
     // Under the wrong version label each fails.
     assert!(matches!(provider.unwrap_dek(&citizen, 2, &wrapped_v1), Err(CryptoError::Open)));
     assert!(matches!(provider.unwrap_dek(&citizen, 1, &wrapped_v2), Err(CryptoError::Open)));
+}
+
+#[test]
+fn a_serving_provider_picks_up_a_kek_added_by_rotation() {
+    let (_temp, dir) = initialised_dir();
+    let rng = SystemRandom::new();
+    let citizen = CitizenId::generate(&rng);
+    let dek = DataKey::generate(&rng).expect("dek");
+    let serving = FileKeyProvider::open(&dir, &passphrase()).expect("open");
+    assert!(!serving.refresh().expect("nothing new"), "no new version yet");
+
+    // `keys rotate-kek` in another process adds v2 and re-wraps with it.
+    FileKeyProvider::rotate_kek(&dir, &passphrase(), fast(), &rng).expect("rotate");
+    let rotating = FileKeyProvider::open(&dir, &passphrase()).expect("open");
+    let wrapped_v2 = rotating.wrap_dek(&citizen, &dek).expect("wrap v2").1;
+    assert!(matches!(serving.unwrap_dek(&citizen, 2, &wrapped_v2), Err(CryptoError::UnknownKekVersion(2))));
+
+    assert!(serving.refresh().expect("refresh"), "v2 picked up");
+    assert_eq!(serving.current_kek_version(), 2, "new keys are wrapped with the newest KEK");
+    let opened = serving.unwrap_dek(&citizen, 2, &wrapped_v2).expect("unwrap v2 after refresh");
+    assert_eq!(opened.expose_secret_bytes(), dek.expose_secret_bytes());
+    assert!(!serving.refresh().expect("again"), "nothing new the second time");
+}
+
+#[test]
+fn a_retired_kek_is_opened_only_for_rotation() {
+    let (_temp, dir) = initialised_dir();
+    let rng = SystemRandom::new();
+    let citizen = CitizenId::generate(&rng);
+    let dek = DataKey::generate(&rng).expect("dek");
+    let wrapped_v1 =
+        FileKeyProvider::open(&dir, &passphrase()).expect("open").wrap_dek(&citizen, &dek).expect("wrap").1;
+    assert!(FileKeyProvider::retire_kek(&dir, 1).is_err(), "the current KEK is never retired");
+    FileKeyProvider::rotate_kek(&dir, &passphrase(), fast(), &rng).expect("rotate");
+    assert!(matches!(FileKeyProvider::retire_kek(&dir, 7), Err(CryptoError::UnknownKekVersion(7))));
+
+    let moved = FileKeyProvider::retire_kek(&dir, 1).expect("retire v1");
+    assert_eq!(moved, dir.join("retired").join("kek-v1.sealed"));
+    assert!(!dir.join("kek-v1.sealed").exists());
+
+    let serving = FileKeyProvider::open(&dir, &passphrase()).expect("open without v1");
+    assert_eq!(serving.kek_versions(), vec![2]);
+    assert!(matches!(serving.unwrap_dek(&citizen, 1, &wrapped_v1), Err(CryptoError::UnknownKekVersion(1))));
+    let rotation = FileKeyProvider::open_with_retired(&dir, &passphrase()).expect("open with retired");
+    assert_eq!(rotation.kek_versions(), vec![1, 2]);
+    assert_eq!(rotation.current_kek_version(), 2);
+    let opened = rotation.unwrap_dek(&citizen, 1, &wrapped_v1).expect("a straggler still opens for rotation");
+    assert_eq!(opened.expose_secret_bytes(), dek.expose_secret_bytes());
+    // The next rotation numbers past the retired version too.
+    assert_eq!(FileKeyProvider::rotate_kek(&dir, &passphrase(), fast(), &rng).expect("rotate"), 3);
 }
 
 #[test]
@@ -213,7 +264,7 @@ fn unwrap_binds_citizen_and_kek_version() {
     let citizen = CitizenId::generate(&rng);
     let other_citizen = CitizenId::generate(&rng);
     let dek = DataKey::generate(&rng).expect("dek");
-    let wrapped = provider.wrap_dek(&citizen, &dek).expect("wrap");
+    let wrapped = provider.wrap_dek(&citizen, &dek).expect("wrap").1;
     assert!(provider.unwrap_dek(&citizen, 2, &wrapped).is_ok());
 
     assert!(matches!(provider.unwrap_dek(&other_citizen, 2, &wrapped), Err(CryptoError::Open)));
@@ -234,7 +285,7 @@ fn a_draft_key_opens_only_for_its_draft_and_never_as_a_dek() {
     let rng = SystemRandom::new();
     let (draft, other_draft) = ([1u8; 32], [2u8; 32]);
     let key = DataKey::generate(&rng).expect("key");
-    let wrapped = provider.wrap_draft_key(&draft, &key).expect("wrap");
+    let wrapped = provider.wrap_draft_key(&draft, &key).expect("wrap").1;
     let unwrapped = provider.unwrap_draft_key(&draft, 1, &wrapped).expect("unwrap");
     let sealed = key.draft_key(&draft).seal(&rng, &draft, b"born.day=31").expect("seal");
     assert_eq!(unwrapped.draft_key(&draft).open(&draft, &sealed).expect("open"), b"born.day=31");
@@ -242,7 +293,7 @@ fn a_draft_key_opens_only_for_its_draft_and_never_as_a_dek() {
     // A draft key is not a DEK, and a DEK's wrapping is not a draft key's.
     let citizen = CitizenId::generate(&rng);
     assert!(matches!(provider.unwrap_dek(&citizen, 1, &wrapped), Err(CryptoError::Open)));
-    let wrapped_dek = provider.wrap_dek(&citizen, &key).expect("wrap dek");
+    let wrapped_dek = provider.wrap_dek(&citizen, &key).expect("wrap dek").1;
     assert!(matches!(provider.unwrap_draft_key(&draft, 1, &wrapped_dek), Err(CryptoError::Open)));
     // The sealed draft is bound to its draft hash.
     assert!(matches!(key.draft_key(&other_draft).open(&other_draft, &sealed), Err(CryptoError::Open)));
@@ -255,7 +306,7 @@ fn another_providers_kek_fails() {
     let a = FileKeyProvider::ephemeral(&rng).expect("a");
     let b = FileKeyProvider::ephemeral(&rng).expect("b");
     let citizen = CitizenId::generate(&rng);
-    let wrapped = a.wrap_dek(&citizen, &DataKey::generate(&rng).expect("dek")).expect("wrap");
+    let wrapped = a.wrap_dek(&citizen, &DataKey::generate(&rng).expect("dek")).expect("wrap").1;
     assert!(matches!(b.unwrap_dek(&citizen, 1, &wrapped), Err(CryptoError::Open)));
     assert_ne!(a.signing_key().public_key(), b.signing_key().public_key());
 }

@@ -57,13 +57,25 @@ pub fn reason_label(lang: Lang, code: &str) -> String {
     if KNOWN_REASONS.contains(&code) {
         return format(lang, &reason_message_id(code), &[]);
     }
-    if let Some(version) =
-        code.strip_prefix("keys_opened_kek_v").filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return format(lang, "reason-keys-opened", &[("version", Arg::Text(version.to_owned()))]);
+    for (prefix, id) in VERSIONED_REASONS {
+        if let Some(version) =
+            code.strip_prefix(prefix).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return format(lang, id, &[("version", Arg::Text(version.to_owned()))]);
+        }
     }
     code.to_owned()
 }
+
+/// Reason codes that end in a key version (`kek_rotation_started_v2`), by
+/// prefix, with the message that takes the version as `$version`.
+pub const VERSIONED_REASONS: &[(&str, &str)] = &[
+    ("keys_opened_kek_v", "reason-keys-opened"),
+    ("kek_rotation_started_v", "reason-kek-rotation-started"),
+    ("kek_rotation_resumed_v", "reason-kek-rotation-resumed"),
+    ("kek_rotation_finished_v", "reason-kek-rotation-finished"),
+    ("kek_rotation_incomplete_v", "reason-kek-rotation-incomplete"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -75,6 +87,11 @@ mod tests {
         assert_eq!(reason_label(Lang::En, "feedback_read"), "Accessibility feedback read");
         assert_eq!(reason_label(Lang::En, "keys_opened_kek_v12"), "Keys opened (version 12)");
         assert_eq!(reason_label(Lang::De, "keys_opened_kek_vX"), "keys_opened_kek_vX");
+        assert_eq!(
+            reason_label(Lang::En, "kek_rotation_finished_v2"),
+            "Key rotation finished: every key wrapped under version 2"
+        );
+        assert_eq!(reason_label(Lang::De, "kek_rotation_started_v"), "kek_rotation_started_v");
         assert_eq!(reason_label(Lang::De, "something_new"), "something_new");
         // Every refusal code of the domain has words.
         for refusal in [

@@ -31,6 +31,7 @@ use crate::store::{
 };
 
 mod feedback;
+mod key_versions;
 mod queries;
 mod rows;
 
@@ -966,5 +967,28 @@ impl Store for Backend {
 
     async fn feedback_newest_first(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<FeedbackRecord>> {
         feedback::newest_first(&self.pool, limit, before_id).await
+    }
+
+    // --- KEK rotation -------------------------------------------------------
+
+    async fn kek_versions_in_use(&self) -> Result<std::collections::BTreeMap<u32, u64>> {
+        key_versions::versions_in_use(&self.pool).await
+    }
+
+    async fn wrapped_keys_not_under(
+        &self,
+        table: crate::store::WrappedKeyTable,
+        version: u32,
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Vec<crate::store::WrappedKeyRecord>> {
+        key_versions::not_under(&self.pool, table, version, after, limit).await
+    }
+
+    async fn rewrap_keys(&self, rewraps: &[crate::store::KeyRewrap]) -> Result<u64> {
+        if rewraps.is_empty() {
+            return Ok(0);
+        }
+        key_versions::rewrap(self.begin_write().await?, rewraps).await
     }
 }

@@ -327,4 +327,19 @@ impl Store for FailingAuditStore {
     ) -> tresor::store::Result<Vec<tresor::store::FeedbackRecord>> {
         self.inner.feedback_newest_first(limit, before_id).await
     }
+    async fn kek_versions_in_use(&self) -> tresor::store::Result<std::collections::BTreeMap<u32, u64>> {
+        self.inner.kek_versions_in_use().await
+    }
+    async fn wrapped_keys_not_under(
+        &self,
+        table: tresor::store::WrappedKeyTable,
+        version: u32,
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> tresor::store::Result<Vec<tresor::store::WrappedKeyRecord>> {
+        self.inner.wrapped_keys_not_under(table, version, after, limit).await
+    }
+    async fn rewrap_keys(&self, rewraps: &[tresor::store::KeyRewrap]) -> tresor::store::Result<u64> {
+        self.inner.rewrap_keys(rewraps).await
+    }
 }
