@@ -44,7 +44,19 @@ pub struct Rig {
 impl Rig {
     /// Build the vault on `database_url` with the shipped policies, the
     /// parking service allowing `uses_per_grant` uses, and serve it.
+    #[allow(dead_code)] // the benches that bring their own keys use `start_with_keys`
     pub async fn start(database_url: &str, dir: &std::path::Path, uses_per_grant: u32) -> Self {
+        let keys = Arc::new(FileKeyProvider::ephemeral(&SystemRandom::new()).expect("keys"));
+        Self::start_with_keys(database_url, dir, uses_per_grant, keys).await
+    }
+
+    /// [`Rig::start`] with the vault's keys given (e.g. opened from a key directory).
+    pub async fn start_with_keys(
+        database_url: &str,
+        dir: &std::path::Path,
+        uses_per_grant: u32,
+        keys: Arc<FileKeyProvider>,
+    ) -> Self {
         std::fs::create_dir_all(dir).expect("work dir");
         let policy_dir = dir.join("policies");
         copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"), &policy_dir);
@@ -76,7 +88,7 @@ impl Rig {
         let (router, state) = server::build(Parts {
             config: config.clone(),
             store,
-            keys: Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("keys")),
+            keys,
             policies,
             clock: Arc::new(SystemClock),
             rng,

@@ -17,6 +17,7 @@ use crate::vault::Vault;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod catalogue;
 pub mod consent;
 pub mod dept;
 pub mod dept_auth;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
     // Unauthenticated public API: rate-limited per client address.
     let public = Router::new()
         .route("/api/v1/evidence-types", get(api::evidence_types))
+        .route("/api/v1/services", get(catalogue::services_json))
         .route("/api/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/api/v1/audit/consistency", get(audit::consistency))
         .route("/api/v1/audit/log/checkpoint", get(audit::tlog_checkpoint))
@@ -181,4 +183,5 @@ fn info_routes() -> Router<AppState> {
         .route("/privacy", get(info::privacy))
         .route("/imprint", get(info::imprint))
         .route("/contact", get(info::contact))
+        .route("/services", get(catalogue::services_page))
 }

@@ -12,6 +12,7 @@ mod audit_flow;
 mod audit_store;
 mod audit_verify;
 mod browser;
+mod catalogue;
 mod config_reference;
 mod connections;
 mod consent;

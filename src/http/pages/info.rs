@@ -13,7 +13,8 @@ use crate::config::CityConfig;
 use crate::http::i18n::{InfoText, info, info_lines};
 
 /// The footer's links: (path, words), in the order shown.
-pub const INFO_PAGES: [(&str, InfoText); 6] = [
+pub const INFO_PAGES: [(&str, InfoText); 7] = [
+    ("/services", InfoText::InfoNavServices),
     ("/accessibility", InfoText::InfoNavAccessibility),
     ("/easy-read", InfoText::InfoNavEasyRead),
     ("/sign-language", InfoText::InfoNavSignLanguage),

@@ -53,6 +53,7 @@ impl fmt::Debug for PageContext {
     }
 }
 
+mod catalogue;
 mod citizen;
 mod consent;
 mod dpo;
@@ -62,6 +63,7 @@ mod my_data;
 #[cfg(test)]
 mod tests;
 
+pub use catalogue::services_page;
 pub use citizen::*;
 pub use consent::*;
 pub use dpo::*;
