@@ -199,7 +199,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u32 = 5;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// The JSON of every error (`openapi` describes it as `Error`).
+/// The JSON of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Error)]
 pub struct Body<'a> {

@@ -242,7 +242,11 @@ pub const OPERATION_ERRORS: &[(&str, &str, &[&[ErrorCode]])] = &[
     ("get", "/api/v1/dept/requests/{id}", &[DEPARTMENT, PATH_ID, &[ErrorCode::StoreUnavailable]]),
     ("get", "/api/v1/dept/grants/{id}/release", &[DEPARTMENT, PATH_ID, REFUSALS, AUDITED]),
     ("get", "/api/v1/dept/grants/{id}/releases/{index}/proof", &[DEPARTMENT, PATH_ID, &[ErrorCode::StoreUnavailable]]),
-    ("get", "/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", &[DEPARTMENT, PATH_ID, AUDITED]),
+    (
+        "get",
+        "/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}",
+        &[DEPARTMENT, PATH_ID, &[ErrorCode::WrongDepartment, ErrorCode::GrantRevoked], AUDITED],
+    ),
     ("get", "/api/v1/dept/whoami", &[DEPARTMENT]),
     ("get", "/api/v1/dpo/entries", &[STAFF, &[ErrorCode::InvalidFilter], AUDITED]),
     ("get", "/api/v1/dpo/witnesses", &[STAFF]),

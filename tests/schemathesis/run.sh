@@ -9,7 +9,8 @@
 # fails the script.
 #
 # Usage: bash tests/schemathesis/run.sh   (after `bash .ci/run` installed
-# schemathesis; SCHEMATHESIS_MAX_EXAMPLES, SCHEMATHESIS_SEED override the bounds)
+# schemathesis; SCHEMATHESIS_MAX_EXAMPLES overrides the bound;
+# SCHEMATHESIS_REPORT_DIR=DIR keeps every request and response as HAR files)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,7 +18,6 @@ SCHEMATHESIS_VERSION=4.32.5
 VENV="${TRESOR_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tresor/schemathesis-$SCHEMATHESIS_VERSION}"
 ST="$VENV/bin/st"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-20}"
-SEED="${SCHEMATHESIS_SEED:-20261207}"
 if [ ! -x "$ST" ]; then
   echo "schemathesis $SCHEMATHESIS_VERSION is not installed in $VENV (bash .ci/run installs it)" >&2
   exit 1
@@ -94,26 +94,71 @@ citizen -o /dev/null -H 'content-type: application/json' \
   "$HTTP/api/v1/requests/$REQUEST/approve"
 GRANT="$(department "$HTTPS/api/v1/dept/requests/$REQUEST" | json '["grant_id"]')"
 department -o /dev/null "$HTTPS/api/v1/dept/grants/$GRANT/release"
-# A second request stays open for the consent preview.
-department -o /dev/null -H 'content-type: application/json' \
-  -d '{"service":"housing_benefit","reference":"AZ 2"}' "$HTTPS/api/v1/dept/requests"
+INDEX="$(department "$HTTPS/api/v1/dept/grants/$GRANT/release" | json '["audit"]["index"]')"
+# A second request stays open for the consent preview and the answers.
+OPEN_REQUEST="$(department -H 'content-type: application/json' \
+  -d '{"service":"housing_benefit","reference":"AZ 2"}' "$HTTPS/api/v1/dept/requests" | json '["id"]')"
 
-common=(
-  --url "$HTTPS"
-  --tls-verify "$CA" --request-cert "$CERT" --request-cert-key "$KEY"
-  -H "Cookie: tresor=$CITIZEN_COOKIE; tresor_staff=$STAFF_COOKIE"
-  -H "X-CSRF-Token: $CSRF"
-  --checks not_a_server_error,status_code_conformance,response_schema_conformance
-  --max-examples "$MAX_EXAMPLES" --seed "$SEED" --generation-deterministic
-  --generation-database none --generation-with-security-parameters false
-  --phases examples,coverage,fuzzing
-  --workers 1 --request-timeout 30 --no-color
-)
-# Logging out and erasing the account end the session: they run last.
-"$ST" run "$HTTP/api/v1/openapi.json" "${common[@]}" \
-  --exclude-path /api/v1/logout --exclude-path /api/v1/account
-"$ST" run "$HTTP/api/v1/openapi.json" "${common[@]}" \
-  --include-path /api/v1/logout --include-path /api/v1/account
+# Half of the generated ids, services and types are real ones, so that the
+# success paths are exercised besides the refusals.
+cat >"$WORK/schemathesis.toml" <<EOF
+[dictionaries]
+evidence = { values = ["$EVIDENCE"] }
+request = { values = ["$REQUEST", "$OPEN_REQUEST"] }
+grant = { values = ["$GRANT"] }
+release = { values = [$INDEX] }
+service = { values = ["housing_benefit"] }
+evidence_type = { values = ["income_statement"] }
+
+[[operations]]
+include-path-regex = '^/api/v1/evidence/\{id\}'
+parameters = { "path.id" = { dictionary = "evidence", probability = 0.5 } }
+
+[[operations]]
+include-path-regex = '^/api/v1/(dept/)?requests/\{id\}'
+parameters = { "path.id" = { dictionary = "request", probability = 0.5 } }
+
+[[operations]]
+include-path-regex = '^/api/v1/dept/grants/\{id\}'
+parameters = { "path.id" = { dictionary = "grant", probability = 0.5 }, "path.index" = { dictionary = "release", probability = 0.5 }, "path.evidence" = { dictionary = "evidence", probability = 0.5 } }
+
+[[operations]]
+include-path = "/api/v1/dept/requests"
+parameters = { "body.service" = { dictionary = "service", probability = 0.5 } }
+
+[[operations]]
+include-path = "/api/v1/evidence"
+include-method = "POST"
+parameters = { "body.type" = { dictionary = "evidence_type", probability = 0.5 } }
+EOF
+
+# schemathesis with the citizen's session (cookie and CSRF token), the
+# staff session and the department's certificate; extra arguments select.
+RUN=0
+schemathesis() {
+  local citizen_cookie="$1" csrf="$2" report=()
+  shift 2
+  RUN=$((RUN + 1))
+  if [ -n "${SCHEMATHESIS_REPORT_DIR:-}" ]; then
+    report=(--report har --report-dir "$SCHEMATHESIS_REPORT_DIR/run-$RUN")
+  fi
+  "$ST" --config-file "$WORK/schemathesis.toml" run "$HTTP/api/v1/openapi.json" \
+    --url "$HTTPS" \
+    --tls-verify "$CA" --request-cert "$CERT" --request-cert-key "$KEY" \
+    -H "Cookie: tresor=$citizen_cookie; tresor_staff=$STAFF_COOKIE" -H "X-CSRF-Token: $csrf" \
+    --checks not_a_server_error,status_code_conformance,response_schema_conformance \
+    --max-examples "$MAX_EXAMPLES" --generation-deterministic \
+    --generation-with-security-parameters false \
+    --phases examples,coverage,fuzzing \
+    --workers 1 --request-timeout 30 --no-color "${report[@]}" "$@"
+}
+# Erasing the account and logging out end the session: they run last, each
+# with a session of its own.
+schemathesis "$CITIZEN_COOKIE" "$CSRF" --exclude-path /api/v1/logout --exclude-path /api/v1/account
+schemathesis "$CITIZEN_COOKIE" "$CSRF" --include-path /api/v1/account
+curl -sf -o /dev/null -c "$WORK/jar" -b "$WORK/jar" -L "$HTTP/login?login_hint=anna"
+CSRF="$(curl -sf -b "$WORK/jar" "$HTTP/api/v1/session" | json '["csrf_token"]')"
+schemathesis "$(cookie tresor)" "$CSRF" --include-path /api/v1/logout
 
 if grep -q 'panicked' "$WORK/server.log"; then
   echo "the server panicked:" >&2
