@@ -14,12 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SCHEMATHESIS_VERSION=4.32.5
-VENV="${TRESOR_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tresor/schemathesis-$SCHEMATHESIS_VERSION}"
+# The venv `.ci/run` installs tests/schemathesis/requirements.txt into.
+VENV="${TRESOR_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tresor/schemathesis}"
 ST="$VENV/bin/st"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-20}"
-if [ ! -x "$ST" ]; then
-  echo "schemathesis $SCHEMATHESIS_VERSION is not installed in $VENV (bash .ci/run installs it)" >&2
+WANTED="$(sed -n 's/^schemathesis==//p' tests/schemathesis/requirements.txt)"
+if [ ! -x "$ST" ] || [ "$("$ST" --version 2>/dev/null)" != "st, version $WANTED" ]; then
+  echo "schemathesis $WANTED is not installed in $VENV (bash .ci/run installs it)" >&2
   exit 1
 fi
 
