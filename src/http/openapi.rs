@@ -150,12 +150,8 @@ const DEPARTMENT: &[ErrorCode] = &[
     ErrorCode::TooManyRefusals,
 ];
 /// A data-protection officer's staff session.
-const STAFF: &[ErrorCode] = &[
-    ErrorCode::StaffLoginNotConfigured,
-    ErrorCode::StaffNotLoggedIn,
-    ErrorCode::NotADpo,
-    ErrorCode::StoreUnavailable,
-];
+const STAFF: &[ErrorCode] =
+    &[ErrorCode::StaffLoginNotConfigured, ErrorCode::StaffNotLoggedIn, ErrorCode::NotADpo, ErrorCode::StoreUnavailable];
 /// The refusals of a release (`policy::Refusal`).
 const REFUSALS: &[ErrorCode] = &[
     ErrorCode::WrongDepartment,
@@ -224,7 +220,11 @@ pub const OPERATION_ERRORS: &[(&str, &str, &[&[ErrorCode]])] = &[
     ("get", "/api/v1/evidence/{id}/file", &[CITIZEN, PATH_ID, &[ErrorCode::LoginLevelTooLow], AUDITED]),
     ("delete", "/api/v1/evidence/{id}", &[CITIZEN, CSRF, PATH_ID, AUDITED]),
     ("delete", "/api/v1/account", &[CITIZEN, CSRF, AUDITED]),
-    ("get", "/api/v1/audit/mine", &[CITIZEN, &[ErrorCode::InvalidCursor, ErrorCode::InvalidLimit, ErrorCode::InvalidQuery]]),
+    (
+        "get",
+        "/api/v1/audit/mine",
+        &[CITIZEN, &[ErrorCode::InvalidCursor, ErrorCode::InvalidLimit, ErrorCode::InvalidQuery]],
+    ),
     ("get", "/api/v1/requests/{id}", &[CITIZEN, PATH_ID, REQUEST_STATE, &[ErrorCode::LoginLevelTooLow]]),
     (
         "post",
@@ -291,27 +291,27 @@ fn add_security_schemes(doc: &mut Value) {
             "in": "cookie",
             "name": "__Host-tresor",
             "description": "The citizen's session, set at login (`GET /login`). Named `tresor` when tresor is \
-served over plain HTTP on a loopback address (`serve --dev`)."
+    served over plain HTTP on a loopback address (`serve --dev`)."
         },
         "csrf_token": {
             "type": "apiKey",
             "in": "header",
             "name": "X-CSRF-Token",
             "description": "The session's CSRF token (`csrf_token` of `GET /api/v1/session`), on every \
-state-changing citizen call."
+    state-changing citizen call."
         },
         "department_certificate": {
             "type": "mutualTLS",
             "description": "The department's X.509 client certificate, issued by the configured department CA \
-for the subject (or SPKI pin) `policies/departments.toml` names: presented at tresor's TLS listener, or \
-forwarded by a configured trusted proxy."
+    for the subject (or SPKI pin) `policies/departments.toml` names: presented at tresor's TLS listener, or \
+    forwarded by a configured trusted proxy."
         },
         "staff_session_cookie": {
             "type": "apiKey",
             "in": "cookie",
             "name": "__Host-tresor-staff",
             "description": "A data-protection officer's staff session (`GET /staff/login`). Named `tresor_staff` \
-over plain HTTP on a loopback address (`serve --dev`)."
+    over plain HTTP on a loopback address (`serve --dev`)."
         }
     });
     if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {

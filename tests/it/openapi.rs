@@ -49,16 +49,21 @@ async fn unauthenticated_calls_are_refused_as_described() {
             } else if schemes.contains(&"department_certificate") {
                 &[(StatusCode::UNAUTHORIZED, "certificate_required")]
             } else if schemes.contains(&"staff_session_cookie") {
-                &[(StatusCode::UNAUTHORIZED, "staff_not_logged_in"), (StatusCode::NOT_FOUND, "staff_login_not_configured")]
+                &[
+                    (StatusCode::UNAUTHORIZED, "staff_not_logged_in"),
+                    (StatusCode::NOT_FOUND, "staff_login_not_configured"),
+                ]
             } else {
                 continue;
             };
             // Path parameters get a well-formed but unknown id: the
             // authentication is refused before anything is looked up.
-            let url = app.url(&path.replace("{id}", "0123456789abcdef0123456789abcdef").replace("{index}", "1").replace(
-                "{evidence}",
-                "0123456789abcdef0123456789abcdef",
-            ));
+            let url = app.url(
+                &path
+                    .replace("{id}", "0123456789abcdef0123456789abcdef")
+                    .replace("{index}", "1")
+                    .replace("{evidence}", "0123456789abcdef0123456789abcdef"),
+            );
             let method: Method = method.to_uppercase().parse().expect("method");
             let response = client.request(method.clone(), &url).send().await.expect("call");
             let status = response.status();
