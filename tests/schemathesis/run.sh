@@ -141,9 +141,10 @@ schemathesis() {
   shift 2
   RUN=$((RUN + 1))
   if [ -n "${SCHEMATHESIS_REPORT_DIR:-}" ]; then
-    report=(--report har --report-dir "$SCHEMATHESIS_REPORT_DIR/run-$RUN")
+    report=(--report har --report-dir "$(realpath -m "$SCHEMATHESIS_REPORT_DIR")/run-$RUN")
   fi
-  "$ST" --config-file "$WORK/schemathesis.toml" run "$HTTP/api/v1/openapi.json" \
+  # From $WORK: schemathesis keeps a cache in its working directory.
+  (cd "$WORK" && "$ST" --config-file "$WORK/schemathesis.toml" run "$HTTP/api/v1/openapi.json" \
     --url "$HTTPS" \
     --tls-verify "$CA" --request-cert "$CERT" --request-cert-key "$KEY" \
     -H "Cookie: tresor=$citizen_cookie; tresor_staff=$STAFF_COOKIE" -H "X-CSRF-Token: $csrf" \
@@ -151,7 +152,7 @@ schemathesis() {
     --max-examples "$MAX_EXAMPLES" --generation-deterministic \
     --generation-with-security-parameters false \
     --phases examples,coverage,fuzzing \
-    --workers 1 --request-timeout 30 --no-color "${report[@]}" "$@"
+    --workers 1 --request-timeout 30 --no-color "${report[@]}" "$@")
 }
 # Erasing the account and logging out end the session: they run last, each
 # with a session of its own.
