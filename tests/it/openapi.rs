@@ -82,3 +82,30 @@ async fn unauthenticated_calls_are_refused_as_described() {
     assert!(checked >= 20, "only {checked} authenticated operations");
     app.stop().await;
 }
+
+/// Every `/api/v1/` route the router has is in the description: a route
+/// added without its `#[utoipa::path]` (and its entry in the `paths` list)
+/// fails here.
+#[test]
+fn every_api_route_is_described() {
+    let doc = tresor::http::openapi::document_value();
+    let described: Vec<&String> = doc["paths"].as_object().expect("paths").keys().collect();
+    let mut routes = Vec::new();
+    let mut pending = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http")];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).expect("src/http").map(|entry| entry.expect("entry").path()));
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap_or_default();
+        for (start, _) in source.match_indices(".route(\"/api/v1/") {
+            let literal = &source[start + ".route(\"".len()..];
+            let route = &literal[..literal.find('"').expect("a closing quote")];
+            routes.push((path.display().to_string(), route.replace("{*", "{")));
+        }
+    }
+    assert!(routes.len() >= 20, "only {} API routes found", routes.len());
+    for (file, route) in routes {
+        assert!(described.iter().any(|path| **path == route), "{route} ({file}) is not in the OpenAPI description");
+    }
+}
