@@ -32,7 +32,8 @@ pub const RECEIPT_HEADER: &str = "tresor-receipt";
 pub struct NewRequest {
     /// A service of the calling department (`policies/services`).
     service: String,
-    /// The department's case reference (shown to the citizen).
+    /// The department's case reference (shown to the citizen): 1 to 100
+    /// characters after trimming, no control or invisible format characters.
     reference: String,
 }
 
