@@ -60,6 +60,10 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print the OpenAPI 3.1 description of the JSON API (as served at
+    /// /api/v1/openapi.json; `tresor openapi > openapi.json` updates the
+    /// repository's copy).
+    Openapi,
     /// An independent witness for tresor audit logs (C2SP tlog-witness), run
     /// by someone other than the city.
     Witness {
@@ -150,6 +154,11 @@ fn init_logging(json: bool) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        // Needs no configuration: the description is the code's.
+        print!("{}", tresor::http::openapi::document());
+        return Ok(());
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { listen, tls_listen, dev } => {
@@ -211,6 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { command } => audit(&config, command).await,
+        Command::Openapi => Ok(()),
     }
 }
 

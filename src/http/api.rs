@@ -10,9 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
+use super::openapi::{LoginLevelSchema, tags};
 use super::session::{self, CitizenSession};
 use super::upload::{Reader, read_upload};
 use crate::ids::EvidenceId;
@@ -28,13 +30,21 @@ pub fn parse_evidence_id(raw: &str) -> ApiResult<EvidenceId> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
-#[derive(Serialize)]
+/// The logged-in citizen's session.
+#[derive(Serialize, ToSchema)]
 pub struct SessionInfo {
     citizen_id: String,
+    #[schema(value_type = LoginLevelSchema)]
     login_level: LoginLevel,
+    /// Send it as `X-CSRF-Token` on every state-changing call.
     csrf_token: String,
 }
 
+/// `GET /api/v1/session`: who is logged in, at which level, and the CSRF
+/// token of the session.
+#[utoipa::path(get, path = "/api/v1/session", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    responses((status = 200, description = "The session.", body = SessionInfo)))]
 pub async fn session_info(citizen: CitizenSession) -> Json<SessionInfo> {
     Json(SessionInfo {
         citizen_id: citizen.citizen().to_string(),
@@ -43,22 +53,44 @@ pub async fn session_info(citizen: CitizenSession) -> Json<SessionInfo> {
     })
 }
 
-#[derive(Serialize)]
-struct EvidenceTypeBody<'a> {
+/// `GET /api/v1/evidence-types`.
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceTypesBody<'a> {
+    evidence_types: Vec<EvidenceTypeBody<'a>>,
+}
+
+/// An evidence type from the policy (texts in English).
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceTypeBody<'a> {
     id: &'a str,
     version: i32,
     name: &'a str,
     file_allowed: bool,
+    #[schema(value_type = LoginLevelSchema)]
     min_login_level: LoginLevel,
-    fields: Vec<FieldBody<'a>>,
+    fields: Vec<EvidenceFieldBody<'a>>,
 }
 
-#[derive(Serialize)]
-struct FieldBody<'a> {
+/// A field of an evidence type; uploads send it as the part `field.<name>`.
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceFieldBody<'a> {
     name: &'a str,
     label: &'a str,
+    #[schema(value_type = FieldKindName)]
     kind: &'static str,
     required: bool,
+}
+
+/// The kind of a field's value.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only: `kind_name` writes these names
+pub enum FieldKindName {
+    Text,
+    Date,
+    Money,
+    Integer,
+    Enum,
 }
 
 pub fn kind_name(kind: &FieldKind) -> &'static str {
@@ -71,8 +103,11 @@ pub fn kind_name(kind: &FieldKind) -> &'static str {
     }
 }
 
+/// `GET /api/v1/evidence-types`: the evidence types citizens can upload.
+#[utoipa::path(get, path = "/api/v1/evidence-types", tag = tags::PUBLIC,
+    responses((status = 200, description = "The evidence types of the policy.", body = EvidenceTypesBody)))]
 pub async fn evidence_types(State(app): State<AppState>) -> Response {
-    let types: Vec<EvidenceTypeBody> = app
+    let evidence_types: Vec<EvidenceTypeBody> = app
         .vault
         .policies()
         .evidence_types
@@ -86,7 +121,7 @@ pub async fn evidence_types(State(app): State<AppState>) -> Response {
             fields: t
                 .fields
                 .iter()
-                .map(|f| FieldBody {
+                .map(|f| EvidenceFieldBody {
                     name: &f.name,
                     label: f.label.get(Lang::En),
                     kind: kind_name(&f.kind),
@@ -95,11 +130,17 @@ pub async fn evidence_types(State(app): State<AppState>) -> Response {
                 .collect(),
         })
         .collect();
-    Json(serde_json::json!({ "evidence_types": types })).into_response()
+    Json(EvidenceTypesBody { evidence_types }).into_response()
 }
 
-#[derive(Serialize)]
-struct EvidenceListItem {
+/// `GET /api/v1/evidence`.
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceListBody {
+    evidence: Vec<EvidenceListItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceListItem {
     id: String,
     #[serde(rename = "type")]
     type_id: String,
@@ -107,8 +148,12 @@ struct EvidenceListItem {
     has_file: bool,
 }
 
+/// `GET /api/v1/evidence`: the citizen's evidence, without values.
+#[utoipa::path(get, path = "/api/v1/evidence", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    responses((status = 200, description = "The citizen's evidence.", body = EvidenceListBody)))]
 pub async fn list_evidence(State(app): State<AppState>, citizen: CitizenSession) -> ApiResult<Response> {
-    let items: Vec<EvidenceListItem> = app
+    let evidence: Vec<EvidenceListItem> = app
         .vault
         .list_evidence(citizen.citizen())
         .await?
@@ -120,9 +165,37 @@ pub async fn list_evidence(State(app): State<AppState>, citizen: CitizenSession)
             has_file: e.has_file,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "evidence": items })).into_response())
+    Ok(Json(EvidenceListBody { evidence }).into_response())
 }
 
+/// The parts of an upload (`multipart/form-data`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only: `upload::read_upload` reads the parts
+pub struct UploadForm {
+    /// The evidence type's id (`GET /api/v1/evidence-types`).
+    #[schema(rename = "type")]
+    type_id: String,
+    /// The file, if the type allows one (PDF, PNG or JPEG).
+    #[schema(value_type = Option<String>, format = Binary)]
+    file: Option<Vec<u8>>,
+    /// The session's CSRF token, unless sent as `X-CSRF-Token`.
+    csrf: Option<String>,
+    // Each field's value is a part `field.<name>`: `openapi` describes them
+    // as the form's additional properties.
+}
+
+/// `POST /api/v1/evidence` -> 201.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedEvidence {
+    id: String,
+}
+
+/// `POST /api/v1/evidence`: upload evidence (typed fields, optional file).
+#[utoipa::path(post, path = "/api/v1/evidence", tag = tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "Stored.", body = CreatedEvidence,
+        headers(("Location" = String, description = "`/api/v1/evidence/{id}`")))))]
 pub async fn upload_evidence(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -144,20 +217,37 @@ pub async fn upload_evidence(
     let id =
         app.vault.create_evidence(citizen.citizen(), citizen.level(), &type_id, &upload.fields, upload.file).await?;
     let location = format!("/api/v1/evidence/{id}");
-    let mut response = (StatusCode::CREATED, Json(serde_json::json!({ "id": id.to_string() }))).into_response();
+    let mut response = (StatusCode::CREATED, Json(CreatedEvidence { id: id.to_string() })).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
 }
 
-#[derive(Serialize)]
-struct FileBody {
+/// One piece of the citizen's evidence with its values.
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceBody {
+    id: String,
+    #[serde(rename = "type")]
+    type_id: String,
+    created_at: DateTime<Utc>,
+    /// Field name to value.
+    fields: BTreeMap<String, String>,
+    file: Option<EvidenceFileBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceFileBody {
     name: String,
     media_type: String,
     size: u64,
 }
 
+/// `GET /api/v1/evidence/{id}`: one piece of evidence with its values.
+#[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    params(("id" = String, Path, description = "The evidence id.")),
+    responses((status = 200, description = "The evidence.", body = EvidenceBody)))]
 pub async fn show_evidence(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -166,17 +256,18 @@ pub async fn show_evidence(
     let id = parse_evidence_id(&id)?;
     let view = app.vault.evidence(citizen.citizen(), citizen.level(), &id).await?;
     let fields: BTreeMap<String, String> = view.fields.into_iter().collect();
-    let file = view.file.map(|f| FileBody { name: f.name, media_type: f.media_type, size: f.size });
-    Ok(Json(serde_json::json!({
-        "id": view.id.to_string(),
-        "type": view.type_id,
-        "created_at": view.created_at,
-        "fields": fields,
-        "file": file,
-    }))
-    .into_response())
+    let file = view.file.map(|f| EvidenceFileBody { name: f.name, media_type: f.media_type, size: f.size });
+    Ok(Json(EvidenceBody { id: view.id.to_string(), type_id: view.type_id, created_at: view.created_at, fields, file })
+        .into_response())
 }
 
+/// `GET /api/v1/evidence/{id}/file`: the evidence's file, streamed.
+#[utoipa::path(get, path = "/api/v1/evidence/{id}/file", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    params(("id" = String, Path, description = "The evidence id.")),
+    responses((status = 200, description = "The file, as the type it was stored as.",
+        content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg")),
+        headers(("Content-Disposition" = String, description = "`attachment` with a safe file name")))))]
 pub async fn download_file(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -240,6 +331,11 @@ pub fn download_file_name(uploaded_name: &str, media_type: &str) -> String {
     format!("{base}.{}", crate::vault::file_extension(media_type))
 }
 
+/// `DELETE /api/v1/evidence/{id}`.
+#[utoipa::path(delete, path = "/api/v1/evidence/{id}", tag = tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    params(("id" = String, Path, description = "The evidence id.")),
+    responses((status = 204, description = "Deleted.")))]
 pub async fn delete_evidence(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -252,6 +348,11 @@ pub async fn delete_evidence(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /api/v1/account`: erase the account (crypto-shredding) and end
+/// the session.
+#[utoipa::path(delete, path = "/api/v1/account", tag = tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses((status = 204, description = "Erased; the session cookie is cleared.")))]
 pub async fn erase_account(
     State(app): State<AppState>,
     citizen: CitizenSession,

@@ -8,10 +8,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::i18n::{self, Msg, t};
+use super::openapi::tags;
 use super::pages;
 use super::session::CitizenSession;
 use super::web::Page;
@@ -29,7 +31,8 @@ const CITIZEN_PAGE_DEFAULT: u32 = 100;
 /// The largest `limit` a citizen may ask for.
 const CITIZEN_PAGE_MAX: u32 = 1000;
 
-#[derive(Serialize)]
+/// The latest signed checkpoint of the audit log.
+#[derive(Serialize, ToSchema)]
 pub struct CheckpointBody {
     /// The C2SP signed note (origin, size, base64 root, signature).
     checkpoint: Option<String>,
@@ -38,6 +41,9 @@ pub struct CheckpointBody {
     verifier_key: String,
 }
 
+/// `GET /api/v1/audit/checkpoint`: the latest signed checkpoint.
+#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = tags::PUBLIC,
+    responses((status = 200, description = "The latest checkpoint (null before the first).", body = CheckpointBody)))]
 pub async fn checkpoint(State(app): State<AppState>) -> ApiResult<Json<CheckpointBody>> {
     let audit = app.vault.audit();
     let latest = audit.latest_checkpoint().await?;
@@ -48,13 +54,16 @@ pub async fn checkpoint(State(app): State<AppState>) -> ApiResult<Json<Checkpoin
     }))
 }
 
-#[derive(Serialize)]
+/// An entry about the citizen, with its inclusion proof.
+#[derive(Serialize, ToSchema)]
 pub struct MyAccessEntry {
     sequence: i64,
     /// The exact bytes stored and hashed (UTF-8 JSON): SHA-256(0x00 ‖ body)
     /// is `leaf_hash`. Null once retention pruned it.
     body: Option<String>,
     /// The same entry parsed, for reading; its key order is not the hashed one.
+    /// Null once retention pruned it.
+    #[schema(value_type = Option<Object>)]
     entry: serde_json::Value,
     leaf_hash: String,
     /// Sibling hashes (hex, RFC 9162 order) from the leaf to the checkpoint
@@ -62,7 +71,8 @@ pub struct MyAccessEntry {
     inclusion_proof: Option<Vec<String>>,
 }
 
-#[derive(Serialize)]
+/// A page of the citizen's access log.
+#[derive(Serialize, ToSchema)]
 pub struct MyAccessLog {
     checkpoint: Option<String>,
     checkpoint_size: u64,
@@ -116,7 +126,7 @@ pub struct ConsistencyQuery {
     new: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConsistencyBody {
     old_size: u64,
     new_size: u64,
@@ -126,6 +136,8 @@ pub struct ConsistencyBody {
 
 /// `GET /api/v1/audit/log/checkpoint`: the latest checkpoint as the C2SP
 /// tlog-tiles `checkpoint` file (the signed note, `text/plain`).
+#[utoipa::path(get, path = "/api/v1/audit/log/checkpoint", tag = tags::PUBLIC,
+    responses((status = 200, description = "The C2SP signed note.", content_type = "text/plain", body = String)))]
 pub async fn tlog_checkpoint(State(app): State<AppState>) -> ApiResult<Response> {
     let Some(latest) = app.vault.audit().latest_checkpoint().await? else {
         return Err(ErrorCode::NoCheckpoint.into());
@@ -141,6 +153,11 @@ pub async fn tlog_checkpoint(State(app): State<AppState>) -> ApiResult<Response>
 /// tile of the tree of the latest checkpoint. Tiles never change, so they
 /// are served as immutable. Paths that are not canonical, tiles the tree
 /// does not have (yet) and entry bundles (which name citizens) are 404.
+#[utoipa::path(get, path = "/api/v1/audit/log/tile/{path}", tag = tags::PUBLIC,
+    params(("path" = String, Path,
+        description = "`<L>/<N>` or `<L>/<N>.p/<W>` as C2SP tlog-tiles writes them (N in `x001/234` form).")),
+    responses((status = 200, description = "The hash tile (32-byte hashes), immutable.",
+        content_type = "application/octet-stream", body = Vec<u8>)))]
 pub async fn tlog_tile(State(app): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
     let tile = Tile::parse(&path).ok_or_else(ApiError::not_found)?;
     let audit = app.vault.audit();
@@ -163,6 +180,10 @@ pub async fn tlog_tile(State(app): State<AppState>, Path(path): Path<String>) ->
 /// `GET /api/v1/audit/consistency?old=M[&new=N]`: proof that the tree of
 /// size N (default: the latest checkpoint) extends the tree of size M, so a
 /// checkpoint saved earlier can be checked against a newer one.
+#[utoipa::path(get, path = "/api/v1/audit/consistency", tag = tags::PUBLIC,
+    params(("old" = u64, Query, description = "The older tree size."),
+        ("new" = Option<u64>, Query, description = "The newer tree size (default: the latest checkpoint's).")),
+    responses((status = 200, description = "The consistency proof.", body = ConsistencyBody)))]
 pub async fn consistency(
     State(app): State<AppState>,
     Query(query): Query<ConsistencyQuery>,
@@ -224,6 +245,11 @@ async fn load_citizen_log(app: &AppState, citizen: &CitizenSession, page: &LogPa
 
 /// `GET /api/v1/audit/mine[?before=N][&limit=L]`: the entries about the
 /// logged-in citizen, newest first, with inclusion proofs.
+#[utoipa::path(get, path = "/api/v1/audit/mine", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    params(("before" = Option<u64>, Query, description = "Entries older than this sequence number (`next_before`)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Entries per page (default 100).")),
+    responses((status = 200, description = "A page of entries, newest first.", body = MyAccessLog)))]
 pub async fn my_access_log(
     State(app): State<AppState>,
     citizen: CitizenSession,

@@ -116,6 +116,9 @@ pub async fn logout_form(
 }
 
 /// Logout over the JSON API (header `X-CSRF-Token`).
+#[utoipa::path(post, path = "/api/v1/logout", tag = super::openapi::tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses((status = 204, description = "Logged out; the session cookie is cleared.")))]
 pub async fn logout_api(
     State(app): State<AppState>,
     citizen: CitizenSession,

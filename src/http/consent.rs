@@ -18,11 +18,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::api::csrf_header;
 use super::error::{ApiError, ApiResult, ErrorCode, json_body};
 use super::i18n;
+use super::openapi::{LoginLevelSchema, tags};
 use super::pages::{self, GrantStatusView, GrantsNotice, RequestClosed};
 use super::session::CitizenSession;
 use super::web::Page;
@@ -221,6 +223,11 @@ pub async fn revoke_grant_form(
 // --- JSON ---------------------------------------------------------------------------
 
 /// `GET /api/v1/requests/{id}`: the consent preview.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    params(("id" = String, Path, description = "The request id (from the department's `approve_url`).")),
+    responses((status = 200, description = "Who asks, why, and the very values that would be released.",
+        body = PreviewBody)))]
 pub async fn request_json(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -233,6 +240,11 @@ pub async fn request_json(
 
 /// `POST /api/v1/requests/{id}/approve` `{evidence, fields, duration_days,
 /// max_uses}` -> 201 `{grant_id, expires_at, max_uses}`.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    params(("id" = String, Path, description = "The request id.")),
+    request_body(content = ApprovalBody, content_type = "application/json"),
+    responses((status = 201, description = "The grant.", body = ApprovedBody)))]
 pub async fn approve_json(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -251,6 +263,10 @@ pub async fn approve_json(
 }
 
 /// `POST /api/v1/requests/{id}/deny` -> 204.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    params(("id" = String, Path, description = "The request id.")),
+    responses((status = 204, description = "Denied.")))]
 pub async fn deny_json(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -264,6 +280,9 @@ pub async fn deny_json(
 }
 
 /// `GET /api/v1/grants`: the citizen's grants, newest first.
+#[utoipa::path(get, path = "/api/v1/grants", tag = tags::CITIZEN,
+    security(("session_cookie" = [])),
+    responses((status = 200, description = "The citizen's grants, newest first.", body = GrantsBody)))]
 pub async fn grants_json(State(app): State<AppState>, citizen: CitizenSession) -> ApiResult<Json<GrantsBody>> {
     let grants = app.vault.grants(citizen.citizen()).await?;
     let now = app.vault.clock().now();
@@ -273,6 +292,10 @@ pub async fn grants_json(State(app): State<AppState>, citizen: CitizenSession) -
 }
 
 /// `POST /api/v1/grants/{id}/revoke` -> 204 (also when already revoked).
+#[utoipa::path(post, path = "/api/v1/grants/{id}/revoke", tag = tags::CITIZEN,
+    security(("session_cookie" = [], "csrf_token" = [])),
+    params(("id" = String, Path, description = "The grant id.")),
+    responses((status = 204, description = "Revoked.")))]
 pub async fn revoke_json(
     State(app): State<AppState>,
     citizen: CitizenSession,
@@ -286,7 +309,7 @@ pub async fn revoke_json(
 }
 
 /// A policy text in both languages.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Texts {
     de: String,
     en: String,
@@ -298,7 +321,7 @@ impl From<&Localized> for Texts {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PreviewBody {
     id: String,
     department: NamedBody,
@@ -310,16 +333,16 @@ pub struct PreviewBody {
     documents: Vec<DocumentBody>,
 }
 
-#[derive(Serialize)]
-struct NamedBody {
+#[derive(Serialize, ToSchema)]
+pub struct NamedBody {
     id: String,
     /// Absent when the policy no longer names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<Texts>,
 }
 
-#[derive(Serialize)]
-struct ServiceBody {
+#[derive(Serialize, ToSchema)]
+pub struct ServiceBody {
     id: String,
     name: Texts,
     purpose: Texts,
@@ -339,11 +362,12 @@ struct ServiceBody {
     /// What a form should offer first (never above the maxima).
     default_duration_days: u32,
     default_uses: u32,
+    #[schema(value_type = LoginLevelSchema)]
     min_login_level: LoginLevel,
 }
 
-#[derive(Serialize)]
-struct DocumentBody {
+#[derive(Serialize, ToSchema)]
+pub struct DocumentBody {
     #[serde(rename = "type")]
     type_id: String,
     name: Texts,
@@ -353,14 +377,14 @@ struct DocumentBody {
     candidates: Vec<CandidateBody>,
 }
 
-#[derive(Serialize)]
-struct FieldBody {
+#[derive(Serialize, ToSchema)]
+pub struct FieldBody {
     field: String,
     label: Texts,
 }
 
-#[derive(Serialize)]
-struct CandidateBody {
+#[derive(Serialize, ToSchema)]
+pub struct CandidateBody {
     evidence_id: String,
     created_at: DateTime<Utc>,
     /// Field name (within the type) to the value that would be released.
@@ -369,16 +393,16 @@ struct CandidateBody {
     file: Option<FileBody>,
 }
 
-#[derive(Serialize)]
-struct FileBody {
+#[derive(Serialize, ToSchema)]
+pub struct FileBody {
     name: String,
     media_type: String,
     size: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ApprovalBody {
+pub struct ApprovalBody {
     /// Evidence ids, at most one per evidence type.
     evidence: Vec<String>,
     /// `type.field` references.
@@ -412,20 +436,20 @@ impl ApprovalBody {
     }
 }
 
-#[derive(Serialize)]
-struct ApprovedBody {
+#[derive(Serialize, ToSchema)]
+pub struct ApprovedBody {
     grant_id: String,
     expires_at: DateTime<Utc>,
     max_uses: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GrantsBody {
     grants: Vec<GrantBody>,
 }
 
-#[derive(Serialize)]
-struct GrantBody {
+#[derive(Serialize, ToSchema)]
+pub struct GrantBody {
     id: String,
     request_id: String,
     department: NamedBody,
@@ -443,7 +467,19 @@ struct GrantBody {
     /// The citizen left the documents' files out.
     without_files: bool,
     /// `active`, `expired`, `revoked` or `used_up`.
+    #[schema(value_type = GrantStatusName)]
     status: &'static str,
+}
+
+/// Where a grant stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only: `grant_body` writes these names
+pub enum GrantStatusName {
+    Active,
+    Expired,
+    Revoked,
+    UsedUp,
 }
 
 fn preview_body(policies: &Policies, preview: &ConsentPreview) -> PreviewBody {

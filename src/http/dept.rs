@@ -13,43 +13,69 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::api::{file_response, parse_evidence_id};
 use super::dept_auth::DepartmentCaller;
 use super::error::{ApiError, ApiResult, json_body};
+use super::openapi::tags;
 use crate::crypto::jws::Jwk;
 use crate::ids::{GrantId, RequestId};
 
 /// Response header carrying the detached JWS over the response body.
 pub const RECEIPT_HEADER: &str = "tresor-receipt";
 
-#[derive(Deserialize)]
+/// A department's request for access to a citizen's evidence.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewRequest {
+pub struct NewRequest {
+    /// A service of the calling department (`policies/services`).
     service: String,
+    /// The department's case reference (shown to the citizen): 1 to 100
+    /// characters after trimming, no control or invisible format characters.
     reference: String,
 }
 
-#[derive(Serialize)]
-struct CreatedRequest {
+#[derive(Serialize, ToSchema)]
+pub struct CreatedRequest {
     id: String,
+    /// Where the citizen answers the request (give it to the citizen).
     approve_url: String,
+    /// Until when the citizen can answer.
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RequestStatusBody {
     id: String,
     service: String,
     reference: String,
+    #[schema(value_type = RequestStatusName)]
     status: &'static str,
     expires_at: DateTime<Utc>,
+    /// Once approved: the grant to release.
     #[serde(skip_serializing_if = "Option::is_none")]
     grant_id: Option<String>,
 }
 
+/// Where a request stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only: `RequestStatus::as_str` writes these names
+pub enum RequestStatusName {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+}
+
 /// `POST /api/v1/dept/requests {service, reference}` -> 201.
+#[utoipa::path(post, path = "/api/v1/dept/requests", tag = tags::DEPARTMENT,
+    security(("department_certificate" = [])),
+    request_body(content = NewRequest, content_type = "application/json"),
+    responses((status = 201, description = "The request is open for the citizen.", body = CreatedRequest,
+        headers(("Location" = String, description = "`/api/v1/dept/requests/{id}`")))))]
 pub async fn create_request(
     State(app): State<AppState>,
     caller: DepartmentCaller,
@@ -72,6 +98,10 @@ pub async fn create_request(
 }
 
 /// `GET /api/v1/dept/requests/{id}`: status and, once approved, the grant id.
+#[utoipa::path(get, path = "/api/v1/dept/requests/{id}", tag = tags::DEPARTMENT,
+    security(("department_certificate" = [])),
+    params(("id" = String, Path, description = "The request id.")),
+    responses((status = 200, description = "The request's status.", body = RequestStatusBody)))]
 pub async fn request_status(
     State(app): State<AppState>,
     caller: DepartmentCaller,
@@ -89,8 +119,9 @@ pub async fn request_status(
     }))
 }
 
-#[derive(Serialize)]
-struct ReleaseBody {
+/// The released fields of one use of a grant.
+#[derive(Serialize, ToSchema)]
+pub struct ReleaseBody {
     grant_id: String,
     service: String,
     /// The citizen's pairwise pseudonym for this department.
@@ -102,25 +133,27 @@ struct ReleaseBody {
     audit: AuditRef,
 }
 
-#[derive(Serialize)]
-struct ReleasedEvidenceBody {
+#[derive(Serialize, ToSchema)]
+pub struct ReleasedEvidenceBody {
     #[serde(rename = "type")]
     type_id: String,
+    /// Field name to value: the approved fields the service reads.
     fields: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<ReleasedFileBody>,
 }
 
-#[derive(Serialize)]
-struct ReleasedFileBody {
+#[derive(Serialize, ToSchema)]
+pub struct ReleasedFileBody {
+    /// Fetch it here, with the same certificate, before `available_until`.
     href: String,
     media_type: String,
     size: u64,
     available_until: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
-struct AuditRef {
+#[derive(Serialize, ToSchema)]
+pub struct AuditRef {
     /// Sequence number of this release's audit entry.
     index: u64,
     /// The latest signed checkpoint (it may not include this entry yet;
@@ -131,14 +164,20 @@ struct AuditRef {
     proof: String,
 }
 
-#[derive(Serialize)]
-struct CheckpointRef {
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointRef {
     size: u64,
     note: String,
 }
 
 /// `GET /api/v1/dept/grants/{id}/release`: the released fields, with a
 /// detached JWS receipt over the exact body in the `Tresor-Receipt` header.
+#[utoipa::path(get, path = "/api/v1/dept/grants/{id}/release", tag = tags::DEPARTMENT,
+    security(("department_certificate" = [])),
+    params(("id" = String, Path, description = "The grant id.")),
+    responses((status = 200, description = "The released fields; one use of the grant.", body = ReleaseBody,
+        headers(("Tresor-Receipt" = String,
+            description = "Detached JWS (EdDSA, keys at `/api/v1/keys`) over the exact response body")))))]
 pub async fn release(
     State(app): State<AppState>,
     caller: DepartmentCaller,
@@ -191,6 +230,13 @@ pub async fn release(
 
 /// `GET /api/v1/dept/grants/{id}/releases/{index}/files/{evidence}`: a file a
 /// release named, streamed, shortly after that release.
+#[utoipa::path(get, path = "/api/v1/dept/grants/{id}/releases/{index}/files/{evidence}", tag = tags::DEPARTMENT,
+    security(("department_certificate" = [])),
+    params(("id" = String, Path, description = "The grant id."),
+        ("index" = u64, Path, description = "The release's audit index (`audit.index`)."),
+        ("evidence" = String, Path, description = "The evidence id.")),
+    responses((status = 200, description = "The file.",
+        content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg")))))]
 pub async fn released_file(
     State(app): State<AppState>,
     caller: DepartmentCaller,
@@ -206,16 +252,48 @@ pub async fn released_file(
     Ok(file_response(view, reader))
 }
 
+/// The JWK set that release receipts verify against.
+#[derive(Serialize, ToSchema)]
+pub struct KeysBody {
+    keys: Vec<JwkBody>,
+}
+
+/// An Ed25519 public key as a JWK (RFC 8037).
+#[derive(Serialize, ToSchema)]
+pub struct JwkBody {
+    #[schema(pattern = "^OKP$")]
+    kty: &'static str,
+    #[schema(pattern = "^Ed25519$")]
+    crv: &'static str,
+    /// The public key, base64url.
+    x: String,
+    /// The RFC 7638 thumbprint.
+    kid: String,
+    #[serde(rename = "use")]
+    #[schema(pattern = "^sig$")]
+    key_use: &'static str,
+    #[schema(pattern = "^EdDSA$")]
+    alg: &'static str,
+}
+
+impl From<Jwk> for JwkBody {
+    fn from(jwk: Jwk) -> Self {
+        JwkBody { kty: jwk.kty, crv: jwk.crv, x: jwk.x, kid: jwk.kid, key_use: jwk.key_use, alg: jwk.alg }
+    }
+}
+
 /// `GET /api/v1/keys`: the JWK set that release receipts verify against.
+#[utoipa::path(get, path = "/api/v1/keys", tag = tags::PUBLIC,
+    responses((status = 200, description = "The receipt signing keys.", body = KeysBody)))]
 pub async fn keys(State(app): State<AppState>) -> Response {
     let jwk = Jwk::ed25519(&app.vault.signing_public_key());
-    let mut response = Json(serde_json::json!({ "keys": [jwk] })).into_response();
+    let mut response = Json(KeysBody { keys: vec![jwk.into()] }).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
 }
 
 /// The proof that a release is in the audit log.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ReleaseProofBody {
     index: u64,
     /// The exact bytes of the entry; SHA-256(0x00 ‖ body) is `leaf_hash`.
@@ -234,6 +312,12 @@ pub struct ReleaseProofBody {
 /// proof of the caller's own release at `index` against a checkpoint that
 /// covers it (signed now if none does and none was signed on request in the
 /// last second). Any other entry is 404.
+#[utoipa::path(get, path = "/api/v1/dept/grants/{id}/releases/{index}/proof", tag = tags::DEPARTMENT,
+    security(("department_certificate" = [])),
+    params(("id" = String, Path, description = "The grant id."),
+        ("index" = u64, Path, description = "The release's audit index (`audit.index`).")),
+    responses((status = 200, description = "The entry and its inclusion proof (or when to ask again).",
+        body = ReleaseProofBody)))]
 pub async fn release_proof(
     State(app): State<AppState>,
     caller: DepartmentCaller,

@@ -199,23 +199,31 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u32 = 5;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The JSON of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub struct Inner<'a> {
+    /// The stable machine code; each operation lists its codes.
     code: &'a str,
+    /// What went wrong, in plain English.
     message: &'a str,
+    /// For developers: which part of the request was wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
+    /// With `invalid_fields`: each field's problem.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     fields: Vec<FieldBody<'a>>,
 }
 
-#[derive(Serialize)]
-struct FieldBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = FieldProblem)]
+pub struct FieldBody<'a> {
     field: &'a str,
     code: &'a str,
     message: String,

@@ -32,6 +32,7 @@ pub mod info;
 pub mod listener;
 pub mod login_flow;
 pub mod my_data;
+pub mod openapi;
 pub mod pages;
 pub mod rate_limit;
 pub mod rejection;
@@ -122,6 +123,8 @@ pub fn router(state: AppState) -> Router {
         // Hash tiles: immutable, a bounded read each, meant to be cached and
         // followed by tlog clients: not rate-limited per address.
         .route("/api/v1/audit/log/tile/{*path}", get(audit::tlog_tile))
+        // One static document, cacheable: not rate-limited either.
+        .route(openapi::PATH, get(openapi::serve))
         // Department API: rate-limited per certificate (in
         // `DepartmentCaller`), refusals counted per certificate by `edge`.
         .route("/api/v1/dept/requests", post(dept::create_request))

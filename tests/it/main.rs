@@ -28,6 +28,7 @@ mod info_pages;
 mod layers;
 mod login;
 mod oidc_provider_smoke;
+mod openapi;
 mod outage;
 mod production_start;
 mod rate_limits;

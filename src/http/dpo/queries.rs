@@ -379,7 +379,7 @@ fn entry_row(policies: &Policies, lang: Lang, row: &StoredAuditEntry) -> pages::
 }
 
 /// One entry as the JSON API and the JSON Lines export give it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EntryBody {
     sequence: i64,
     time: String,
@@ -396,6 +396,7 @@ pub struct EntryBody {
     /// The exact bytes stored and hashed (UTF-8 JSON); null once pruned.
     body: Option<String>,
     /// The same entry parsed, for reading; null once pruned.
+    #[schema(value_type = Option<Object>)]
     entry: Option<serde_json::Value>,
 }
 
@@ -419,7 +420,7 @@ impl EntryBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EntriesBody {
     /// Newest first, or oldest first when `after` was given.
     entries: Vec<EntryBody>,
@@ -432,6 +433,22 @@ pub struct EntriesBody {
 }
 
 /// `GET /api/v1/dpo/entries`: the same query as JSON, keyset-paged.
+#[utoipa::path(get, path = "/api/v1/dpo/entries", tag = crate::http::openapi::tags::DPO,
+    security(("staff_session_cookie" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "From this time (RFC 3339, or a date: its start)."),
+        ("to" = Option<String>, Query, description = "Until this time (RFC 3339, or a date: its end)."),
+        ("action" = Option<String>, Query, description = "An audit action (`release`, `upload`, ...)."),
+        ("outcome" = Option<String>, Query, description = "`success`, `refused` or `failed`."),
+        ("department" = Option<String>, Query, description = "A department id."),
+        ("service" = Option<String>, Query, description = "A service id."),
+        ("citizen" = Option<String>, Query, description = "A citizen id."),
+        ("after" = Option<i64>, Query, description = "Entries after this sequence number, oldest first."),
+        ("before" = Option<i64>, Query, description = "Entries before this sequence number, newest first."),
+        ("limit" = Option<u32>, Query, description = "Entries per page."),
+        ("lang" = Option<String>, Query, description = "Ignored by the JSON (the page's language switch)."),
+    ),
+    responses((status = 200, description = "A page of entries; the query itself is audited.", body = EntriesBody)))]
 pub async fn entries_json(
     State(app): State<AppState>,
     staff: StaffSetup,

@@ -90,16 +90,20 @@ fn witness_findings(app: &AppState) -> (Vec<VerifyFinding>, Vec<VerifyFinding>) 
     (checked, problems)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WitnessesBody {
     /// How many witnesses must cosign a checkpoint before proofs use it.
     quorum: usize,
+    #[schema(value_type = Vec<crate::http::openapi::WitnessStatusSchema>)]
     witnesses: Vec<WitnessStatus>,
 }
 
 /// `GET /api/v1/dpo/witnesses`: each witness, what it cosigned last and
 /// what went wrong (rollbacks and forks are `problem.kind` `rollback` and
 /// `fork`). Holds no personal data, so it is not an audited query.
+#[utoipa::path(get, path = "/api/v1/dpo/witnesses", tag = crate::http::openapi::tags::DPO,
+    security(("staff_session_cookie" = [])),
+    responses((status = 200, description = "Each witness's state.", body = WitnessesBody)))]
 pub async fn witnesses_json(
     State(app): State<AppState>,
     staff: StaffSetup,
