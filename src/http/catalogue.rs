@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::pages;
@@ -20,7 +21,7 @@ use crate::policy::{FieldRef, Localized, Policies, Service};
 const CACHE_CONTROL: &str = "public, max-age=300";
 
 /// A text in both languages.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Texts {
     pub de: String,
     pub en: String,
@@ -33,12 +34,12 @@ impl From<&Localized> for Texts {
 }
 
 /// `GET /api/v1/services`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceCatalogue {
     pub services: Vec<CatalogueService>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogueService {
     pub id: String,
     pub name: Texts,
@@ -60,14 +61,14 @@ pub struct CatalogueService {
     pub min_login_level: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogueDepartment {
     pub id: String,
     pub name: Texts,
     pub contact: Option<Texts>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogueField {
     pub field: String,
     pub evidence_type: String,
@@ -133,6 +134,8 @@ fn catalogue_field(policies: &Policies, field: &FieldRef) -> CatalogueField {
 }
 
 /// `GET /api/v1/services`: the catalogue as JSON.
+#[utoipa::path(get, path = "/api/v1/services", tag = super::openapi::tags::PUBLIC,
+    responses((status = 200, description = "The service catalogue: what each office may ask for.", body = ServiceCatalogue)))]
 pub async fn services_json(State(app): State<AppState>) -> Response {
     let mut response = Json(catalogue(app.vault.policies())).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));

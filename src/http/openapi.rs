@@ -77,6 +77,7 @@ with a stable `code`; each operation lists the codes it answers.",
     paths(
         serve,
         api::evidence_types,
+        super::catalogue::services_json,
         audit::checkpoint,
         audit::consistency,
         audit::tlog_checkpoint,
@@ -203,6 +204,7 @@ const UPLOAD: &[ErrorCode] = &[
 pub const OPERATION_ERRORS: &[(&str, &str, &[&[ErrorCode]])] = &[
     ("get", PATH, &[]),
     ("get", "/api/v1/evidence-types", &[PUBLIC]),
+    ("get", "/api/v1/services", &[PUBLIC]),
     ("get", "/api/v1/audit/checkpoint", &[PUBLIC, &[ErrorCode::StoreUnavailable]]),
     (
         "get",
