@@ -305,6 +305,15 @@ impl Store for FailingAuditStore {
     async fn checkpoints(&self) -> tresor::store::Result<Vec<(u64, String)>> {
         self.inner.checkpoints().await
     }
+    async fn checkpoint_after(&self, size: u64) -> tresor::store::Result<Option<(u64, DateTime<Utc>)>> {
+        self.inner.checkpoint_after(size).await
+    }
+    async fn audit_entry_time(&self, sequence: u64) -> tresor::store::Result<Option<DateTime<Utc>>> {
+        self.inner.audit_entry_time(sequence).await
+    }
+    fn pool_status(&self) -> Option<tresor::store::PoolStatus> {
+        self.inner.pool_status()
+    }
     async fn insert_staff_session(&self, session: &StaffSessionRecord) -> tresor::store::Result<()> {
         self.inner.insert_staff_session(session).await
     }
