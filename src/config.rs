@@ -319,7 +319,11 @@ pub struct HealthConfig {
 
 impl Default for HealthConfig {
     fn default() -> Self {
-        Self { store_timeout_milliseconds: 2000, max_checkpoint_age_seconds: 300, max_witnessed_checkpoint_age_seconds: 900 }
+        Self {
+            store_timeout_milliseconds: 2000,
+            max_checkpoint_age_seconds: 300,
+            max_witnessed_checkpoint_age_seconds: 900,
+        }
     }
 }
 

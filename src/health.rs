@@ -153,7 +153,8 @@ pub async fn check(vault: &Vault, settings: &HealthConfig) -> Readiness {
         Ok(Ok(waiting)) => {
             readiness.unsigned_entries = Some(waiting.unsigned_entries);
             readiness.checkpoint_wait = Some(waiting.checkpoint_wait);
-            readiness.checkpoint = if waiting.checkpoint_wait > Duration::from_secs(settings.max_checkpoint_age_seconds) {
+            readiness.checkpoint = if waiting.checkpoint_wait > Duration::from_secs(settings.max_checkpoint_age_seconds)
+            {
                 Outcome::Failed(Problem::CheckpointTooOld)
             } else {
                 Outcome::Ok

@@ -461,11 +461,14 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     // Metrics on a listener of their own, never the public one.
     let metrics_listener = match config.metrics_listen {
-        Some(address) => Some(
+        Some(address) => Some({
+            if !address.ip().is_loopback() {
+                tracing::warn!(%address, "metrics_listen is not a loopback address: the metrics have no authentication");
+            }
             tokio::net::TcpListener::bind(address)
                 .await
-                .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?,
-        ),
+                .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?
+        }),
         None => None,
     };
     let tls = match (&config.tls, tls_acceptor) {
@@ -519,7 +522,9 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         if let Some(listener) = metrics_listener {
             tracing::info!(listen = %config.metrics_listen.unwrap_or(config.listen), "metrics at /metrics");
             let shutdown = shutdown.clone();
-            if let Err(error) = tresor::http::health::serve_metrics(listener, state.clone(), async move { shutdown.await }).await {
+            if let Err(error) =
+                tresor::http::health::serve_metrics(listener, state.clone(), async move { shutdown.await }).await
+            {
                 tracing::error!(%error, "the metrics listener stopped");
             }
         }

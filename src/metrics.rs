@@ -332,7 +332,12 @@ impl Collector for ProcessCollector {
             None,
             seconds.metric_type(),
         )?)?;
-        gauge(&mut encoder, "tresor_audit_appends_queued", "Audit appends waiting for the writer", audit.queued_appends() as i64)?;
+        gauge(
+            &mut encoder,
+            "tresor_audit_appends_queued",
+            "Audit appends waiting for the writer",
+            audit.queued_appends() as i64,
+        )?;
         gauge(
             &mut encoder,
             "tresor_audit_writer_alive",
@@ -341,14 +346,29 @@ impl Collector for ProcessCollector {
         )?;
         if let Some(pool) = self.vault.store().pool_status() {
             gauge(&mut encoder, "tresor_db_pool_connections", "Database connections open", i64::from(pool.size))?;
-            gauge(&mut encoder, "tresor_db_pool_idle_connections", "Database connections open and idle", i64::from(pool.idle))?;
-            gauge(&mut encoder, "tresor_db_pool_max_connections", "Database connections the pool opens at most", i64::from(pool.max))?;
+            gauge(
+                &mut encoder,
+                "tresor_db_pool_idle_connections",
+                "Database connections open and idle",
+                i64::from(pool.idle),
+            )?;
+            gauge(
+                &mut encoder,
+                "tresor_db_pool_max_connections",
+                "Database connections the pool opens at most",
+                i64::from(pool.max),
+            )?;
         }
         let witnesses = audit.witness_status();
         if witnesses.is_empty() {
             return Ok(());
         }
-        gauge(&mut encoder, "tresor_witness_quorum", "Cosignatures a checkpoint needs before proofs use it", audit.witness_quorum() as i64)?;
+        gauge(
+            &mut encoder,
+            "tresor_witness_quorum",
+            "Cosignatures a checkpoint needs before proofs use it",
+            audit.witness_quorum() as i64,
+        )?;
         let mut sizes = encoder.encode_descriptor(
             "tresor_witness_cosigned_size",
             "Size of the newest checkpoint each witness is known to have cosigned",

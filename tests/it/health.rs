@@ -150,11 +150,14 @@ async fn readyz_names_entries_that_waited_too_long_for_a_checkpoint(backend: Bac
 async fn readyz_names_a_checkpoint_that_waited_too_long_for_its_witnesses(backend: Backend) {
     // A witness that never answers (nothing listens on its port).
     let directory = tempfile::tempdir().unwrap();
-    let key = tresor::witness::WitnessKey::write_new("witness.test/down", &directory.path().join("witness.key")).unwrap();
+    let key =
+        tresor::witness::WitnessKey::write_new("witness.test/down", &directory.path().join("witness.key")).unwrap();
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut options = TestAppOptions::new(backend);
-    options.witnesses =
-        vec![tresor::config::WitnessConfig { url: format!("http://{closed_port}"), key: key.cosigner().verifier_key() }];
+    options.witnesses = vec![tresor::config::WitnessConfig {
+        url: format!("http://{closed_port}"),
+        key: key.cosigner().verifier_key(),
+    }];
     options.witness_quorum = Some(1);
     let app = TestApp::start_with(options).await;
     let max = app.state.config.health.max_witnessed_checkpoint_age_seconds as i64;

@@ -113,9 +113,10 @@ async fn a_whole_flow_logs_no_personal_data_and_every_request_has_an_id(backend:
     // A refused upload (a bad date) shows the typed values back to the citizen only.
     let mut bad = RESIDENCE.to_vec();
     bad[6] = ("registered_since", "31.02.2019");
-    let form = bad.iter().fold(reqwest::multipart::Form::new().text("type", "residence_certificate"), |form, (k, v)| {
-        form.text(format!("field.{k}"), (*v).to_owned())
-    });
+    let form =
+        bad.iter().fold(reqwest::multipart::Form::new().text("type", "residence_certificate"), |form, (k, v)| {
+            form.text(format!("field.{k}"), (*v).to_owned())
+        });
     let refused = anna
         .browser
         .post(app.url("/api/v1/evidence"))
@@ -162,28 +163,21 @@ async fn a_whole_flow_logs_no_personal_data_and_every_request_has_an_id(backend:
         .await
         .unwrap();
     let grant = status["grant_id"].as_str().unwrap().to_owned();
-    let release = app
-        .as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/grants/{grant}/release"))
-        .send()
-        .await
-        .unwrap();
+    let release =
+        app.as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/grants/{grant}/release")).send().await.unwrap();
     assert_eq!(release.status(), StatusCode::OK);
     let release_request_id = release.headers()["x-request-id"].to_str().unwrap().to_owned();
     let released: Value = release.json().await.unwrap();
     let pseudonym = released["subject"].as_str().unwrap().to_owned();
     assert!(released.to_string().contains("Zypressenwinkel"), "the release carried the values");
-    let again = app
-        .as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/grants/{grant}/release"))
-        .send()
-        .await
-        .unwrap();
+    let again =
+        app.as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/grants/{grant}/release")).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::FORBIDDEN, "used up");
     for path in ["/evidence", &format!("/evidence/{residence}"), "/access-log", "/api/v1/audit/mine"] {
         assert_eq!(anna.browser.get(app.url(path)).send().await.unwrap().status(), StatusCode::OK, "{path}");
     }
     let cookies = app.cookies_for(&anna.jar).expect("session cookies");
-    let logout =
-        anna.browser.post(app.url("/api/v1/logout")).header("x-csrf-token", &anna.csrf).send().await.unwrap();
+    let logout = anna.browser.post(app.url("/api/v1/logout")).header("x-csrf-token", &anna.csrf).send().await.unwrap();
     assert!(logout.status().is_success(), "logout: {}", logout.status());
     app.stop().await;
 

@@ -68,20 +68,22 @@ async fn the_metrics_listener_counts_requests_by_route_releases_refusals_and_com
     // A witness nobody runs: its problem shows in the metrics (quorum 0:
     // proofs and releases do not wait for it).
     let directory = tempfile::tempdir().unwrap();
-    let key = tresor::witness::WitnessKey::write_new("witness.test/down", &directory.path().join("witness.key")).unwrap();
+    let key =
+        tresor::witness::WitnessKey::write_new("witness.test/down", &directory.path().join("witness.key")).unwrap();
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut options = TestAppOptions::new(backend);
     options.adjust_config = Some(with_metrics);
-    options.witnesses =
-        vec![tresor::config::WitnessConfig { url: format!("http://{closed_port}"), key: key.cosigner().verifier_key() }];
+    options.witnesses = vec![tresor::config::WitnessConfig {
+        url: format!("http://{closed_port}"),
+        key: key.cosigner().verifier_key(),
+    }];
     options.witness_quorum = Some(0);
     let app = TestApp::start_with(options).await;
     let metrics = serve_metrics(&app).await;
 
     let (_, grant) = crate::dept_api::parking_grant(&app, "metrics-citizen", 1).await;
-    let release = |grant: String| {
-        app.as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/grants/{grant}/release")).send()
-    };
+    let release =
+        |grant: String| app.as_department(TRAFFIC, Method::GET, &format!("/api/v1/dept/grants/{grant}/release")).send();
     assert_eq!(release(grant.id.to_string()).await.unwrap().status(), StatusCode::OK);
     assert_eq!(release(grant.id.to_string()).await.unwrap().status(), StatusCode::FORBIDDEN, "used up");
     // No certificate at all, and an unknown path with an id-like segment.
@@ -103,7 +105,9 @@ async fn the_metrics_listener_counts_requests_by_route_releases_refusals_and_com
         Some(1.0)
     );
     assert!(
-        text.contains(&format!("tresor_http_request_duration_seconds_bucket{{le=\"+Inf\",{release_route},status=\"200\"}} 1")),
+        text.contains(&format!(
+            "tresor_http_request_duration_seconds_bucket{{le=\"+Inf\",{release_route},status=\"200\"}} 1"
+        )),
         "latency buckets per route: {text}"
     );
     assert_eq!(
@@ -133,7 +137,10 @@ async fn the_metrics_listener_counts_requests_by_route_releases_refusals_and_com
     let open = sample(&text, "tresor_db_pool_connections").expect("pool size");
     let idle = sample(&text, "tresor_db_pool_idle_connections").expect("idle connections");
     assert!(open >= 1.0 && idle <= open, "{open} open, {idle} idle");
-    assert_eq!(sample(&text, r#"tresor_witness_problem{witness="witness.test/down",problem="unreachable"}"#), Some(1.0));
+    assert_eq!(
+        sample(&text, r#"tresor_witness_problem{witness="witness.test/down",problem="unreachable"}"#),
+        Some(1.0)
+    );
     assert_eq!(sample(&text, r#"tresor_witness_security_refusals_total{witness="witness.test/down"}"#), Some(0.0));
     app.stop().await;
 }

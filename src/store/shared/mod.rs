@@ -709,13 +709,12 @@ impl Store for Backend {
 
     async fn checkpoint_after(&self, size: u64) -> Result<Option<(u64, DateTime<Utc>)>> {
         let size = i64::try_from(size).unwrap_or(i64::MAX);
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT size, created_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1",
-        )
-        .bind(size)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT size, created_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1")
+                .bind(size)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
         row.map(|(size, created_at)| {
             Ok((
                 stored_size("audit_checkpoints.size", size)?,
