@@ -154,14 +154,14 @@ async fn compare_metrics(rig: &rig::Rig, grants: &[String], seconds: u64, connec
             let label = if enabled { "metrics on" } else { "metrics off" };
             let bare = rig::load(address, client, connections, seconds, |_, _| "/api/v1/dept/whoami".to_owned()).await;
             bare.print(&format!("round {round}, {label}: bare (GET /api/v1/dept/whoami)"));
-            let grants = grants.clone();
+            let run_grants = grants.clone();
             let start = offset;
             let release = rig::load(address, client, connections, seconds, move |connection, sent| {
                 // Fresh grants each run (1000 uses each).
-                let per_connection = (grants.len() / connections.max(1)).max(1);
+                let per_connection = (run_grants.len() / connections.max(1)).max(1);
                 let index = (start + connection * per_connection + (sent / USES_PER_GRANT as usize) % per_connection)
-                    % grants.len();
-                format!("/api/v1/dept/grants/{}/release", grants[index])
+                    % run_grants.len();
+                format!("/api/v1/dept/grants/{}/release", run_grants[index])
             })
             .await;
             offset += grants.len() / 4;
