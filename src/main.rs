@@ -522,9 +522,7 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         if let Some(listener) = metrics_listener {
             tracing::info!(listen = %config.metrics_listen.unwrap_or(config.listen), "metrics at /metrics");
             let shutdown = shutdown.clone();
-            if let Err(error) =
-                tresor::http::health::serve_metrics(listener, state.clone(), async move { shutdown.await }).await
-            {
+            if let Err(error) = tresor::http::health::serve_metrics(listener, state.clone(), shutdown).await {
                 tracing::error!(%error, "the metrics listener stopped");
             }
         }
