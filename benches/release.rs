@@ -11,7 +11,10 @@
 //! `TRESOR_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres`
 //! it also runs on a fresh PostgreSQL database (dropped afterwards).
 //! `TRESOR_BENCH_SECONDS` (default 10) and `TRESOR_BENCH_CONNECTIONS`
-//! (default 64) change the run.
+//! (default 64) change the run. `TRESOR_BENCH_METRICS=compare` runs only
+//! the cost of the Prometheus metrics: the bare endpoint and the release,
+//! each with metrics off and on, interleaved (off, on, off, on), with the
+//! production log subscriber (JSON lines at info, to stderr) installed.
 
 #[path = "support/postgres.rs"]
 mod postgres;
@@ -52,6 +55,11 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
     let grants = rig::approve_grants(state, &citizen, &evidence, count, USES_PER_GRANT).await;
 
     println!("\n== {label}: {connections} keep-alive TLS connections, {seconds} s each ==");
+    if std::env::var("TRESOR_BENCH_METRICS").is_ok_and(|mode| mode == "compare") {
+        compare_metrics(&rig, &grants, seconds, connections).await;
+        rig.stop().await;
+        return;
+    }
     let only = std::env::var("TRESOR_BENCH_ONLY").unwrap_or_default();
     let bare = if only == "release" {
         None
@@ -123,4 +131,58 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
         }
     }
     rig.stop().await;
+}
+
+/// The bare endpoint and the release with metrics off and on, interleaved;
+/// prints each run and the on/off ratios of the sums.
+async fn compare_metrics(rig: &rig::Rig, grants: &[String], seconds: u64, connections: usize) {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let (state, address, client) = (&rig.state, rig.address, &rig.client);
+    let grants = Arc::new(grants.to_vec());
+    // [bare off, bare on, release off, release on]: (requests/s, CPU us per request) summed over rounds.
+    let mut sums = [(0.0f64, 0.0f64); 4];
+    let mut offset = 0usize;
+    for round in 0..2 {
+        for enabled in [false, true] {
+            state.metrics.set_enabled(enabled);
+            let label = if enabled { "metrics on" } else { "metrics off" };
+            let bare = rig::load(address, client, connections, seconds, |_, _| "/api/v1/dept/whoami".to_owned()).await;
+            bare.print(&format!("round {round}, {label}: bare (GET /api/v1/dept/whoami)"));
+            let run_grants = grants.clone();
+            let start = offset;
+            let release = rig::load(address, client, connections, seconds, move |connection, sent| {
+                // Fresh grants each run (1000 uses each).
+                let per_connection = (run_grants.len() / connections.max(1)).max(1);
+                let index = (start + connection * per_connection + (sent / USES_PER_GRANT as usize) % per_connection)
+                    % run_grants.len();
+                format!("/api/v1/dept/grants/{}/release", run_grants[index])
+            })
+            .await;
+            offset += grants.len() / 4;
+            release.print(&format!("round {round}, {label}: release"));
+            let slot = usize::from(enabled);
+            sums[slot].0 += bare.per_second();
+            sums[slot].1 += bare.cpu_per_request_us();
+            sums[2 + slot].0 += release.per_second();
+            sums[2 + slot].1 += release.cpu_per_request_us();
+        }
+    }
+    println!(
+        "metrics on / off: bare throughput {:.3}x, bare CPU per request {:.3}x; release throughput {:.3}x, \
+         release CPU per request {:.3}x; release / bare throughput {:.2}x (off) {:.2}x (on)",
+        sums[1].0 / sums[0].0,
+        sums[1].1 / sums[0].1,
+        sums[3].0 / sums[2].0,
+        sums[3].1 / sums[2].1,
+        sums[2].0 / sums[0].0,
+        sums[3].0 / sums[1].0,
+    );
+    let text = state.metrics.encode().expect("metrics encode");
+    println!("metrics exposition after the runs: {} bytes, {} lines", text.len(), text.lines().count());
 }

@@ -129,9 +129,18 @@ pub struct Config {
     /// name must differ from every citizen issuer's. None: no staff login.
     #[serde(default)]
     pub staff_issuer: Option<IssuerConfig>,
-    /// Write logs as JSON lines.
+    /// Write logs as JSON lines (one object per line, with the request id
+    /// of the request each line belongs to).
     #[serde(default)]
     pub log_json: bool,
+    /// Address of a listener of its own for Prometheus metrics
+    /// (`GET /metrics`), e.g. `127.0.0.1:9464`. None: no metrics listener
+    /// and no metrics recorded. Keep it on loopback or an internal network.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// What `/readyz` checks and how long it waits.
+    #[serde(default)]
+    pub health: HealthConfig,
     /// Sign an audit checkpoint every this many entries, or every
     /// `audit_checkpoint_seconds` (whichever comes first), at shutdown, and
     /// on demand when a citizen's proof needs one (at most one per second).
@@ -282,6 +291,52 @@ impl Limits {
             if value == 0 {
                 return Err(ConfigError::Value {
                     key: format!("limits.{key}"),
+                    problem: "must be greater than 0".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[health]`: the bounds of the readiness check (`/readyz`). Every key has a
+/// default.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// How long `/readyz` waits for the database before it answers 503
+    /// `store_timeout`.
+    pub store_timeout_milliseconds: u64,
+    /// `/readyz` answers 503 `checkpoint_too_old` when an audit entry has
+    /// waited longer than this for a signed checkpoint (a log that does not
+    /// grow needs none). Keep it above `audit_checkpoint_seconds`.
+    pub max_checkpoint_age_seconds: u64,
+    /// With `[[witnesses]]` and a quorum: `/readyz` answers 503
+    /// `witnessed_checkpoint_too_old` when a signed checkpoint has waited
+    /// longer than this for its cosignatures.
+    pub max_witnessed_checkpoint_age_seconds: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            store_timeout_milliseconds: 2000,
+            max_checkpoint_age_seconds: 300,
+            max_witnessed_checkpoint_age_seconds: 900,
+        }
+    }
+}
+
+impl HealthConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("store_timeout_milliseconds", self.store_timeout_milliseconds),
+            ("max_checkpoint_age_seconds", self.max_checkpoint_age_seconds),
+            ("max_witnessed_checkpoint_age_seconds", self.max_witnessed_checkpoint_age_seconds),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key: format!("health.{key}"),
                     problem: "must be greater than 0".into(),
                 });
             }
@@ -591,6 +646,7 @@ impl Config {
         }
         self.limits.check()?;
         self.city.check()?;
+        self.health.check()?;
         for (index, proxy) in self.proxy.trusted.iter().enumerate() {
             if parse_ip_net(proxy).is_none() {
                 return Err(value_error(

@@ -147,7 +147,9 @@ fn init_logging(json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
-        builder.json().init();
+        // One object per line; a request's lines carry its `request` span
+        // (request id, method, route pattern) as `span`.
+        builder.json().with_current_span(true).with_span_list(false).init();
     } else {
         builder.init();
     }
@@ -547,6 +549,18 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // Metrics on a listener of their own, never the public one.
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some({
+            if !address.ip().is_loopback() {
+                tracing::warn!(%address, "metrics_listen is not a loopback address: the metrics have no authentication");
+            }
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?
+        }),
+        None => None,
+    };
     let tls = match (&config.tls, tls_acceptor) {
         (Some(tls), Some(acceptor)) => {
             let listener = tokio::net::TcpListener::bind(tls.listen)
@@ -594,7 +608,16 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
             tresor::http::listener::serve(listener, Some(acceptor), router, connection_limits, shutdown.clone()).await;
         }
     };
-    tokio::join!(plain, tls);
+    let metrics = async {
+        if let Some(listener) = metrics_listener {
+            tracing::info!(listen = %config.metrics_listen.unwrap_or(config.listen), "metrics at /metrics");
+            let shutdown = shutdown.clone();
+            if let Err(error) = tresor::http::health::serve_metrics(listener, state.clone(), shutdown).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        }
+    };
+    tokio::join!(plain, tls, metrics);
     sweeper.abort();
     checkpointer.abort();
     // Commit what is queued and sign a last checkpoint.

@@ -49,6 +49,8 @@ pub enum Writer {
 
 struct Shared {
     requests: mpsc::Sender<Message>,
+    /// The channel's capacity (for the queue depth).
+    capacity: usize,
     writer_kind: Writer,
     counters: Arc<Counters>,
     /// Taken by the first `shutdown`.
@@ -61,6 +63,15 @@ struct Counters {
     entries_committed: AtomicU64,
     /// Wall time spent in committed `append_audit` calls.
     commit_micros: AtomicU64,
+    /// Told of every committed batch (metrics); set once, after start.
+    observer: std::sync::OnceLock<Arc<dyn CommitObserver>>,
+}
+
+/// Hears of every committed batch: how many entries, how long the commit
+/// took. Called on the writer (thread or task) after the callers were
+/// answered, so it must be cheap and must not block.
+pub trait CommitObserver: Send + Sync {
+    fn committed(&self, entries: usize, took: std::time::Duration);
 }
 
 // A channel slot is as large as the largest variant either way; boxing the
@@ -87,16 +98,37 @@ impl AuditLog {
         // beyond that, appenders wait (backpressure instead of unbounded memory).
         let (requests, receiver) = mpsc::channel(max_batch.saturating_mul(2));
         let counters = Arc::new(Counters::default());
+        let capacity = requests.max_capacity();
         let (writer, writer_kind) = match store.blocking_audit() {
             Some(audit) => (writer_thread(audit, clock, max_batch, receiver, counters.clone()), Writer::Thread),
             None => (tokio::spawn(write_batches(store, clock, max_batch, receiver, counters.clone())), Writer::Task),
         };
-        AuditLog { shared: Arc::new(Shared { requests, writer_kind, counters, writer: Mutex::new(Some(writer)) }) }
+        AuditLog {
+            shared: Arc::new(Shared { requests, capacity, writer_kind, counters, writer: Mutex::new(Some(writer)) }),
+        }
     }
 
     /// Which writer this log runs.
     pub fn writer(&self) -> Writer {
         self.shared.writer_kind
+    }
+
+    /// Whether the writer still takes appends: false once it ended (after
+    /// `shutdown`, or if its thread or task stopped), when every append
+    /// fails with `Closed`. A channel check, no I/O.
+    pub fn writer_alive(&self) -> bool {
+        !self.shared.requests.is_closed()
+    }
+
+    /// Appends queued for the writer right now (waiting for a commit).
+    pub fn queued(&self) -> usize {
+        self.shared.capacity.saturating_sub(self.shared.requests.capacity())
+    }
+
+    /// Tell `observer` of every batch committed from now on (once; a second
+    /// observer is ignored and false returned).
+    pub fn observe_commits(&self, observer: Arc<dyn CommitObserver>) -> bool {
+        self.shared.counters.observer.set(observer).is_ok()
     }
 
     /// Durable append: returns the stored entry once its transaction has
@@ -162,7 +194,11 @@ fn writer_thread(
     counters: Arc<Counters>,
 ) -> JoinHandle<()> {
     let (done_sender, done) = oneshot::channel::<()>();
+    // The thread logs to whatever the starting code logs to (a test's
+    // captured subscriber as much as the process's global one).
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let spawned = std::thread::Builder::new().name("tresor-audit-writer".into()).spawn(move || {
+        let _dispatch = tracing::dispatcher::set_default(&dispatch);
         let _ = raise_priority();
         let mut batch = Vec::with_capacity(max_batch);
         while let Some(first) = receiver.blocking_recv() {
@@ -292,13 +328,18 @@ fn answer_batch(
 ) {
     match result {
         Ok(entries) if entries.len() == replies.len() => {
-            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let took = started.elapsed();
+            let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            let count = entries.len();
             counters.commit_micros.fetch_add(micros, Ordering::Relaxed);
             counters.batches_committed.fetch_add(1, Ordering::Relaxed);
-            counters.entries_committed.fetch_add(entries.len() as u64, Ordering::Relaxed);
+            counters.entries_committed.fetch_add(count as u64, Ordering::Relaxed);
             for (entry, reply) in entries.into_iter().zip(replies) {
                 // The caller may have gone away; its entry is stored anyway.
                 let _ = reply.send(Ok(entry));
+            }
+            if let Some(observer) = counters.observer.get() {
+                observer.committed(count, took);
             }
         }
         Ok(entries) => {

@@ -150,12 +150,28 @@ impl Audit {
         (self.log.batches_committed(), self.log.entries_committed())
     }
 
-    /// Wall time the committed audit transactions took so far (for benchmarks).
+    /// Whether the group-commit writer still takes appends (see
+    /// `AuditLog::writer_alive`); no I/O.
+    pub fn writer_alive(&self) -> bool {
+        self.log.writer_alive()
+    }
+
+    /// Appends waiting for the writer right now.
+    pub fn queued_appends(&self) -> usize {
+        self.log.queued()
+    }
+
+    /// Tell `observer` of every committed batch (metrics); once.
+    pub fn observe_commits(&self, observer: Arc<dyn super::log::CommitObserver>) -> bool {
+        self.log.observe_commits(observer)
+    }
+
     /// Which writer commits the log's batches (see `log::Writer`).
     pub fn writer(&self) -> super::log::Writer {
         self.log.writer()
     }
 
+    /// Wall time the committed audit transactions took so far (for benchmarks).
     pub fn commit_time(&self) -> std::time::Duration {
         self.log.commit_time()
     }

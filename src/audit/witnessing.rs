@@ -76,6 +76,18 @@ impl WitnessProblem {
         matches!(self, WitnessProblem::Rollback { .. } | WitnessProblem::Fork { .. })
     }
 
+    /// The kind as a stable word (metrics): rollback, fork, refused,
+    /// bad_cosignature, unreachable.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WitnessProblem::Rollback { .. } => "rollback",
+            WitnessProblem::Fork { .. } => "fork",
+            WitnessProblem::Refused { .. } => "refused",
+            WitnessProblem::BadCosignature { .. } => "bad_cosignature",
+            WitnessProblem::Unreachable { .. } => "unreachable",
+        }
+    }
+
     /// One sentence for logs and the DPO page.
     pub fn describe(&self) -> String {
         match self {

@@ -227,6 +227,7 @@ impl FromRequestParts<AppState> for DepartmentCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(auth) = state.department_auth.as_deref() else {
+            state.metrics.certificate_refused(ErrorCode::CertificateRequired.as_str());
             return Err(certificate_required());
         };
         let tls = parts
@@ -236,7 +237,9 @@ impl FromRequestParts<AppState> for DepartmentCaller {
             .map(|certs| certs.0.as_slice());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
         let now = state.vault.clock().now();
-        let (identity, certificate) = auth.authenticate(tls, peer, &parts.headers, now)?;
+        let (identity, certificate) = auth.authenticate(tls, peer, &parts.headers, now).inspect_err(|refusal| {
+            state.metrics.certificate_refused(refusal.code.as_str());
+        })?;
         // Per certificate: its call rate, and its refusal budget (counted by
         // `http::edge` once the handler has answered).
         state.rate_limits.department_call(&certificate)?;

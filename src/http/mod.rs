@@ -27,6 +27,7 @@ pub mod dpo;
 pub mod drafts;
 pub mod edge;
 pub mod error;
+pub mod health;
 pub mod i18n;
 pub mod info;
 pub mod listener;
@@ -62,6 +63,12 @@ pub struct AppInner {
     pub uploads: upload::UploadGate,
     /// The configuration's part of the security headers.
     security_headers: edge::SecurityHeaders,
+    /// Prometheus metrics (recorded only with `metrics_listen`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The last readiness check, shared by `/readyz` and the metrics.
+    pub readiness: health::ReadinessCache,
+    /// Request ids: generated, or taken from a trusted proxy.
+    request_ids: edge::RequestIds,
 }
 
 impl Deref for AppState {
@@ -83,6 +90,8 @@ impl AppState {
         let rate_limits = rate_limit::RateLimits::from_config(&config);
         let uploads = upload::UploadGate::new(&config.limits, upload::UPLOAD_MEMORY_BYTES);
         let security_headers = edge::SecurityHeaders::new(&config);
+        let metrics = crate::metrics::Metrics::new(&vault, config.metrics_listen.is_some());
+        let request_ids = edge::RequestIds::new(vault.rng(), &config);
         Self(Arc::new(AppInner {
             vault,
             issuers,
@@ -93,6 +102,9 @@ impl AppState {
             rate_limits,
             uploads,
             security_headers,
+            metrics,
+            readiness: health::ReadinessCache::default(),
+            request_ids,
         }))
     }
 }
@@ -120,6 +132,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::public_calls));
     Router::new()
         .merge(public)
+        // For load balancers: never rate-limited, no session, no personal data.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         // Hash tiles: immutable, a bounded read each, meant to be cached and
         // followed by tlog clients: not rate-limited per address.
         .route("/api/v1/audit/log/tile/{*path}", get(audit::tlog_tile))

@@ -167,6 +167,11 @@ impl RateLimits {
         address_key(peer)
     }
 
+    /// Whether the connection comes from one of `[proxy] trusted`.
+    pub fn is_trusted_proxy(&self, peer: Option<SocketAddr>) -> bool {
+        peer.is_some_and(|peer| self.is_proxy(peer.ip()))
+    }
+
     fn is_proxy(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
         self.proxies.iter().any(|net| net.contains(&address))

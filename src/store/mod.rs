@@ -46,6 +46,12 @@ pub trait Store: Send + Sync {
         None
     }
 
+    /// How the connection pool is used right now (for metrics); None for a
+    /// store without one. Reads counters only, no database call.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
     // --- citizens -----------------------------------------------------------
     /// Insert a new citizen. Conflict if the subject hash exists already.
     async fn insert_citizen(&self, citizen: &CitizenRecord) -> Result<()>;
@@ -178,6 +184,13 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// The checkpoint with the largest size: (size, signed note).
     async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>>;
+    /// The smallest checkpoint larger than `size`, with when it was stored
+    /// (one primary-key lookup; for readiness: how long the oldest checkpoint
+    /// past a witnessed one has waited for its witnesses).
+    async fn checkpoint_after(&self, size: u64) -> Result<Option<(u64, DateTime<Utc>)>>;
+    /// The time of the audit entry `sequence` (one primary-key lookup; for
+    /// readiness: how long the oldest entry no checkpoint covers has waited).
+    async fn audit_entry_time(&self, sequence: u64) -> Result<Option<DateTime<Utc>>>;
     /// All checkpoints, ascending by size.
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>>;
     /// The signed note of the checkpoint of `size`, if one is stored.
@@ -269,6 +282,17 @@ pub async fn open_with(database_url: &str, options: StoreOptions) -> Result<Arc<
     } else {
         Err(StoreError::UnsupportedUrl)
     }
+}
+
+/// A connection pool's use at one moment (see [`Store::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open now (idle or in use).
+    pub size: u32,
+    /// Open connections no call is using.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// How the store behaves when the database does not answer.

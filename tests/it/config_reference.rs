@@ -15,6 +15,7 @@ const SECTIONS: &[(&str, &str, Option<&str>)] = &[
     ("Top level", "Config", Some("")),
     ("`[limits]`", "Limits", Some("limits")),
     ("`[proxy]`", "ProxyConfig", Some("proxy")),
+    ("`[health]`", "HealthConfig", Some("health")),
     ("`[[issuers]]` and `[staff_issuer]`", "IssuerConfig", None),
     ("`[tls]`", "TlsConfig", None),
     ("`[departments]`", "DepartmentAuthConfig", None),

@@ -69,6 +69,14 @@ async fn the_readme_production_start_works_as_written() {
     let provider = TestOidcProvider::start(vec![client]).await;
 
     let quoted = |path: &Path| format!("{:?}", path.display().to_string());
+    // The operations section's example: its top-level keys first, its
+    // `[health]` section after the production example's sections.
+    let metrics_port = free_port();
+    let operations = with_values(
+        &block_after("### Operations: health, metrics, logs", "toml"),
+        &[("metrics_listen", format!("\"127.0.0.1:{metrics_port}\""))],
+    );
+    let (operations_top, operations_health) = operations.split_at(operations.find("[health]").unwrap());
     let config = with_values(
         &block_after("## Configuration for production", "toml"),
         &[
@@ -80,6 +88,7 @@ async fn the_readme_production_start_works_as_written() {
             ("issuer_url", format!("\"{}\"", provider.issuer)),
         ],
     );
+    let config = format!("{operations_top}{config}{operations_health}");
     std::fs::create_dir_all(dir.path().join("db")).unwrap();
     let config_path = dir.path().join("tresor.toml");
     std::fs::write(&config_path, config).unwrap();
@@ -130,4 +139,19 @@ async fn the_readme_production_start_works_as_written() {
     let location = login.headers().get("location").map(|value| value.to_str().unwrap().to_owned()).unwrap_or_default();
     assert!(login.status().is_redirection(), "{}", login.status());
     assert!(location.starts_with(&provider.issuer), "login goes to {location}");
+
+    // The operations section: health on the public listener, metrics on their own.
+    let live = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(live.status(), reqwest::StatusCode::OK);
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::OK, "{}", ready.text().await.unwrap());
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
+    let metrics = http.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), reqwest::StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(r#"tresor_http_request_duration_seconds_count{route="/login",method="GET",status="303"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("tresor_ready 1"), "{text}");
 }

@@ -23,7 +23,7 @@ use crate::ids::{CitizenId, EvidenceId, FileId, GrantId, RequestId};
 use crate::store::audit_log::{EntryOrder, NODES_PER_QUERY, checked_leaves, sequence_bound, stored_size};
 use crate::store::blobs::BlobDir;
 use crate::store::error::driver_error;
-use crate::store::records::{json_list, parse_stored_id, time_to_micros};
+use crate::store::records::{json_list, parse_stored_id, time_from_micros, time_to_micros};
 use crate::store::{
     AccessRequestRecord, AppendedRow, AuditBatch, AuditFilter, BlockingAudit, CitizenRecord, Conflict, EvidenceRecord,
     EvidenceSummary, FeedbackRecord, FormDraftRecord, GrantRecord, PendingLogin, ReleaseGrant, RequestState, Result,
@@ -76,6 +76,14 @@ impl Store for Backend {
 
     fn blocking_audit(&self) -> Option<Arc<dyn BlockingAudit>> {
         Engine::blocking_audit(self)
+    }
+
+    fn pool_status(&self) -> Option<crate::store::PoolStatus> {
+        Some(crate::store::PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        })
     }
 
     // --- citizens -----------------------------------------------------------
@@ -698,6 +706,35 @@ impl Store for Backend {
                 .await
                 .map_err(db_error)?;
         row.map(|(size, note)| Ok((stored_size("audit_checkpoints.size", size)?, note))).transpose()
+    }
+
+    async fn checkpoint_after(&self, size: u64) -> Result<Option<(u64, DateTime<Utc>)>> {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT size, created_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1")
+                .bind(size)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        row.map(|(size, created_at)| {
+            Ok((
+                stored_size("audit_checkpoints.size", size)?,
+                time_from_micros("audit_checkpoints.created_at", created_at)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn audit_entry_time(&self, sequence: u64) -> Result<Option<DateTime<Utc>>> {
+        let Ok(sequence) = i64::try_from(sequence) else {
+            return Ok(None);
+        };
+        let time: Option<i64> = sqlx::query_scalar("SELECT time FROM audit_entries WHERE sequence = $1")
+            .bind(sequence)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        time.map(|time| time_from_micros("audit_entries.time", time)).transpose()
     }
 
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>> {

@@ -20,6 +20,10 @@ use tresor::store::{
 #[derive(Default)]
 pub struct Faults {
     pub failing: AtomicBool,
+    /// While set, reading the audit log's size fails as a database that
+    /// does not answer would (`Unavailable`): the read every readiness
+    /// check starts with.
+    pub size_unreadable: AtomicBool,
     /// Leaf hashes and tree nodes read through `audit_leaf_hashes` and
     /// `audit_nodes` (how much of the log a request reads).
     pub leaves_read: std::sync::atomic::AtomicU64,
@@ -231,6 +235,9 @@ impl Store for FailingAuditStore {
         self.inner.delete_evidence(citizen_id, id).await
     }
     async fn audit_size(&self) -> tresor::store::Result<u64> {
+        if self.faults.size_unreadable.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected fault: database unreachable".to_owned()));
+        }
         self.inner.audit_size().await
     }
     async fn audit_leaf_hashes(&self, from: u64, to: u64) -> tresor::store::Result<Vec<[u8; 32]>> {
@@ -304,6 +311,15 @@ impl Store for FailingAuditStore {
     }
     async fn checkpoints(&self) -> tresor::store::Result<Vec<(u64, String)>> {
         self.inner.checkpoints().await
+    }
+    async fn checkpoint_after(&self, size: u64) -> tresor::store::Result<Option<(u64, DateTime<Utc>)>> {
+        self.inner.checkpoint_after(size).await
+    }
+    async fn audit_entry_time(&self, sequence: u64) -> tresor::store::Result<Option<DateTime<Utc>>> {
+        self.inner.audit_entry_time(sequence).await
+    }
+    fn pool_status(&self) -> Option<tresor::store::PoolStatus> {
+        self.inner.pool_status()
     }
     async fn insert_staff_session(&self, session: &StaffSessionRecord) -> tresor::store::Result<()> {
         self.inner.insert_staff_session(session).await
