@@ -229,7 +229,7 @@ async fn assert_nothing_stored(app: &TestApp, context: &str) {
     }
 }
 
-on_both_backends!(
+on_both_backends_and_pkcs11!(
     every_upload_error_shows_the_form_again_with_what_was_typed,
     an_ended_session_keeps_the_form_as_a_sealed_draft_for_this_browser,
     a_form_draft_expires_after_thirty_minutes_and_is_swept,
