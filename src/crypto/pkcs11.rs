@@ -165,6 +165,7 @@ impl Pkcs11KeyProvider {
             }
             (SigningKeySource::Token, None) => return Err(setup("no signing key".into())),
         };
+        token.serving.store(true, Ordering::SeqCst);
         Ok(Self {
             pepper: IdentifierPepper::in_token(TokenPepper { token: token.clone() }),
             token,
@@ -412,6 +413,9 @@ struct Token {
     next: AtomicUsize,
     /// Set when the token refused the PIN while serving: never try it again.
     pin_refused: AtomicBool,
+    /// Set once start-up checked every key: from then on a key the token no
+    /// longer shows means the token is away, not a setup to fix.
+    serving: AtomicBool,
 }
 
 /// An open, logged-in session and the handles found through it.
@@ -502,6 +506,7 @@ impl Token {
             pool: (0..settings.sessions.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
             pin_refused: AtomicBool::new(false),
+            serving: AtomicBool::new(false),
         };
         let connection = token.connect().map_err(|error| match error {
             CryptoError::TokenUnavailable(problem) => setup(problem),
@@ -513,11 +518,20 @@ impl Token {
 
     fn slot(&self) -> Result<Slot> {
         let slots = self.context.get_slots_with_token().map_err(|error| unavailable("listing slots", &error))?;
+        let mut unreadable = None;
         for slot in slots {
-            let info = self.context.get_token_info(slot).map_err(|error| unavailable("reading a token", &error))?;
-            if info.label().trim_end() == self.label {
-                return Ok(slot);
+            // One broken slot must not hide the others.
+            match self.context.get_token_info(slot) {
+                Ok(info) if info.label().trim_end() == self.label => return Ok(slot),
+                Ok(_) => {}
+                Err(error) => unreadable = Some(error),
             }
+        }
+        if let Some(error) = unreadable {
+            return Err(CryptoError::TokenUnavailable(format!(
+                "no token labelled {:?} is readable (a slot failed: {error})",
+                self.label
+            )));
         }
         Err(CryptoError::TokenUnavailable(format!("no token labelled {:?} is present", self.label)))
     }
@@ -570,6 +584,13 @@ impl Token {
             let Some(connection) = slot.as_mut() else { continue };
             match operation(&connection.session, &mut connection.handles) {
                 Ok(value) => return Ok(value),
+                Err(Failure::Crypto(error @ (CryptoError::Token(_) | CryptoError::UnknownKekVersion(_))))
+                    if self.serving.load(Ordering::SeqCst) =>
+                {
+                    // Worth a fresh session: the key was there at start.
+                    *slot = None;
+                    last_error = Some(CryptoError::TokenUnavailable(format!("a key object is gone: {error}")));
+                }
                 Err(Failure::Crypto(error)) => return Err(error),
                 Err(Failure::Token(error)) => {
                     // Drop the session (closing it) and its handles.

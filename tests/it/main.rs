@@ -28,6 +28,7 @@ mod layers;
 mod login;
 mod oidc_provider_smoke;
 mod outage;
+mod pkcs11_keys;
 mod production_start;
 mod rate_limits;
 mod security_headers;

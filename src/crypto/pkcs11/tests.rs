@@ -50,7 +50,7 @@ fn test_session(label: &str) -> Session {
         .get_slots_with_token()
         .expect("slots")
         .into_iter()
-        .find(|slot| context.get_token_info(*slot).expect("info").label().trim_end() == label)
+        .find(|slot| context.get_token_info(*slot).is_ok_and(|info| info.label().trim_end() == label))
         .expect("the token's slot");
     let session = context.open_rw_session(slot).expect("session");
     match session.login(UserType::User, Some(&AuthPin::new(softhsm::PIN.into()))) {
@@ -371,4 +371,42 @@ fn debug_shows_no_secret() {
     let text = format!("{provider:?} {:?} {:?} {:?}", provider.signing_key(), provider.pepper(), pin());
     assert!(text.contains(&label) && text.contains("[redacted]"), "{text}");
     assert!(!text.contains(softhsm::PIN), "{text}");
+}
+
+/// The token's directory in SoftHSM2's token store (its `token.object`
+/// names the label).
+fn token_directory(label: &str) -> std::path::PathBuf {
+    let tokens = softhsm::config_file().parent().expect("dir").join("tokens");
+    std::fs::read_dir(&tokens)
+        .expect("token directory")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            std::fs::read(path.join("token.object"))
+                .is_ok_and(|bytes| bytes.windows(label.len()).any(|window| window == label.as_bytes()))
+        })
+        .expect("the token's directory")
+}
+
+#[test]
+fn a_token_that_goes_away_fails_unavailable_without_a_panic() {
+    // SoftHSM2 cannot bring a removed token back within one process (its
+    // slot stays broken), so coming back is tested with a lost login
+    // (`the_provider_logs_in_again_after_the_token_logged_it_out`).
+    let label = initialised_token();
+    let provider = open(&label);
+    let rng = SystemRandom::new();
+    let citizen = CitizenId::generate(&rng);
+    let dek = DataKey::generate(&rng).expect("dek");
+    let wrapped = provider.wrap_dek(&citizen, &dek).expect("wrap");
+    let directory = token_directory(&label);
+    let away = directory.with_extension("away");
+    std::fs::rename(&directory, &away).expect("take the token away");
+    let pepper = provider.pepper().subject_hash("i", "s").expect_err("token away");
+    let unwrap = provider.unwrap_dek(&citizen, 1, &wrapped).err();
+    let signature = provider.signing_key().sign(b"m").expect_err("token away");
+    std::fs::rename(&away, &directory).expect("put the files back");
+    for error in [Some(pepper), unwrap, Some(signature)] {
+        assert!(matches!(error, Some(CryptoError::TokenUnavailable(_))), "{error:?}");
+    }
 }

@@ -97,7 +97,7 @@ pub struct TestAppOptions {
     /// (`TestApp::postgres_gate`) that the test can stop and start.
     pub postgres_gate: bool,
     /// The vault's keys; None: fresh ephemeral ones.
-    pub keys: Option<Arc<FileKeyProvider>>,
+    pub keys: Option<Arc<dyn KeyProvider>>,
     /// `audit_origin`; None: derived from the app's address.
     pub audit_origin: Option<String>,
     /// `[[witnesses]]` and `witness_quorum`.
