@@ -579,7 +579,14 @@ impl Token {
         let mut last_error = None;
         for _attempt in 0..2 {
             if slot.is_none() {
-                *slot = Some(self.connect()?);
+                *slot = Some(self.connect().map_err(|error| match error {
+                    // While serving, every failure to reach the keys is an
+                    // outage (503), whatever its cause.
+                    CryptoError::WrongPin(_) | CryptoError::Token(_) if self.serving.load(Ordering::SeqCst) => {
+                        CryptoError::TokenUnavailable(error.to_string())
+                    }
+                    other => other,
+                })?);
             }
             let Some(connection) = slot.as_mut() else { continue };
             match operation(&connection.session, &mut connection.handles) {

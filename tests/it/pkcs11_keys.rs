@@ -1,8 +1,8 @@
 //! The PKCS#11 key provider from outside: `tresor keys init` and `tresor
 //! serve` with `[keys] provider = "pkcs11"` against SoftHSM2 (start-up
 //! refuses a wrong PIN, a missing token, module, PIN or key with a clear
-//! message and a non-zero exit), and a token that goes away while serving
-//! answers 503 `keys_unavailable` instead of an error page or a panic.
+//! message and a non-zero exit), and a token that refuses the vault while
+//! serving answers 503 `keys_unavailable` instead of an error page or a panic.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,22 +98,30 @@ fn a_half_configured_token_is_refused_at_load() {
     assert!(!ok && text.contains("keys.module"), "{text}");
 }
 
-/// The SoftHSM2 directory of the token `label`.
-fn token_directory(label: &str) -> std::path::PathBuf {
-    let tokens = softhsm::config_file().parent().expect("dir").join("tokens");
-    std::fs::read_dir(&tokens)
-        .expect("token directory")
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            std::fs::read(path.join("token.object"))
-                .is_ok_and(|bytes| bytes.windows(label.len()).any(|window| window == label.as_bytes()))
-        })
-        .expect("the token's directory")
+/// The token drops the app's login and no longer takes its PIN.
+fn token_refuses_the_app(label: &str) {
+    use cryptoki::context::Pkcs11;
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    let context = Pkcs11::new(softhsm::MODULE).expect("module");
+    let slot = context
+        .get_slots_with_token()
+        .expect("slots")
+        .into_iter()
+        .find(|slot| context.get_token_info(*slot).is_ok_and(|info| info.label().trim_end() == label))
+        .expect("slot");
+    let session = context.open_rw_session(slot).expect("session");
+    let old = AuthPin::new(softhsm::PIN.into());
+    match session.login(UserType::User, Some(&old)) {
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(error) => panic!("login: {error}"),
+    }
+    session.set_pin(&old, &AuthPin::new("changed-pin-1234".into())).expect("C_SetPIN");
+    session.logout().expect("logout");
 }
 
 #[tokio::test]
-async fn a_token_that_goes_away_answers_503_keys_unavailable() {
+async fn a_token_that_refuses_the_vault_answers_503_keys_unavailable() {
     let keys = token_keys();
     let label = keys.token_label().to_owned();
     let mut options = TestAppOptions::new(Backend::Sqlite);
@@ -147,14 +155,11 @@ async fn a_token_that_goes_away_answers_503_keys_unavailable() {
     let shown = anna.browser.get(&url).send().await.expect("get");
     assert_eq!(shown.status(), StatusCode::OK);
 
-    let directory = token_directory(&label);
-    let away = directory.with_extension("away");
-    std::fs::rename(&directory, &away).expect("take the token away");
+    token_refuses_the_app(&label);
     let response = anna.browser.get(&url).send().await.expect("get");
     let status = response.status();
     let retry_after = response.headers().get("retry-after").cloned();
     let body: Value = response.json().await.expect("json");
-    std::fs::rename(&away, &directory).expect("put the files back");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "keys_unavailable", "{body}");
     assert!(retry_after.is_some());
