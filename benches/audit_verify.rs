@@ -76,7 +76,7 @@ async fn run() {
         appended += count;
         if appended % CHECKPOINT_EVERY == 0 || appended == entries {
             let checkpoint = Checkpoint { origin: ORIGIN.to_owned(), size: appended, root: tree.root() };
-            let note = checkpoint.sign(ORIGIN, keys.signing_key());
+            let note = checkpoint.sign(ORIGIN, keys.signing_key()).expect("sign");
             store.insert_checkpoint(appended, &checkpoint.root, &note, t0).await.expect("checkpoint");
         }
     }

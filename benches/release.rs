@@ -15,11 +15,19 @@
 //! the cost of the Prometheus metrics: the bare endpoint and the release,
 //! each with metrics off and on, interleaved (off, on, off, on), with the
 //! production log subscriber (JSON lines at info, to stderr) installed.
+//!
+//! On SQLite it runs twice: with the file key provider (keys in process
+//! memory) and with the PKCS#11 provider on a fresh SoftHSM2 token (DEK
+//! unwrap, pairwise pseudonym and receipt signature in the token), and
+//! prints the ratio. `TRESOR_BENCH_PKCS11=0` skips the token run.
 
 #[path = "support/postgres.rs"]
 mod postgres;
 #[path = "support/rig.rs"]
 mod rig;
+#[path = "../tests/it/support/softhsm.rs"]
+#[allow(dead_code)]
+mod softhsm;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,18 +42,56 @@ fn main() {
         let connections = rig::env_number("TRESOR_BENCH_CONNECTIONS", 64) as usize;
         let work = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}", work.path().join("tresor.sqlite").display());
-        run("SQLite", &sqlite, work.path(), seconds, connections).await;
+        let file_keys: Arc<dyn tresor::crypto::KeyProvider> =
+            Arc::new(tresor::crypto::FileKeyProvider::ephemeral(&ring::rand::SystemRandom::new()).expect("keys"));
+        let with_files = run("SQLite", &sqlite, work.path(), seconds, connections, file_keys).await;
+        if rig::env_number("TRESOR_BENCH_PKCS11", 1) != 0 {
+            let sqlite = format!("sqlite://{}", work.path().join("tresor-pkcs11.sqlite").display());
+            let with_token =
+                run("SQLite, PKCS#11 (SoftHSM2)", &sqlite, work.path(), seconds, connections, token_keys()).await;
+            println!(
+                "\nreleases/s with keys in the token (SoftHSM2) / with keys in memory (file provider): {with_token:.0} / \
+                 {with_files:.0} = {:.2}x",
+                with_token / with_files
+            );
+        }
         if let Ok(admin) = std::env::var("TRESOR_BENCH_POSTGRES_URL") {
             let name = format!("tresor_bench_{}", std::process::id());
             let (url, connection) = postgres::create_database(&admin, &name).await;
-            run("PostgreSQL", &url, work.path(), seconds, connections).await;
+            let keys: Arc<dyn tresor::crypto::KeyProvider> =
+                Arc::new(tresor::crypto::FileKeyProvider::ephemeral(&ring::rand::SystemRandom::new()).expect("keys"));
+            run("PostgreSQL", &url, work.path(), seconds, connections, keys).await;
             postgres::drop_database(connection, &name).await;
         }
     });
 }
 
-async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u64, connections: usize) {
-    let rig = rig::Rig::start(database_url, &work.join(label.to_lowercase()), USES_PER_GRANT).await;
+/// Keys in a fresh SoftHSM2 token, made by the provider's own `init`.
+fn token_keys() -> Arc<dyn tresor::crypto::KeyProvider> {
+    use tresor::crypto::{Pin, Pkcs11KeyProvider, SigningKeySource, TokenSettings};
+    let label = softhsm::new_token("bench");
+    let pin = Pin::new(softhsm::PIN.to_owned());
+    let settings = TokenSettings {
+        module: std::path::Path::new(softhsm::MODULE),
+        token_label: &label,
+        pin: &pin,
+        sessions: tresor::crypto::DEFAULT_SESSIONS,
+    };
+    Pkcs11KeyProvider::init(&settings, SigningKeySource::Token).expect("keys init in the token");
+    Arc::new(Pkcs11KeyProvider::open(&settings, SigningKeySource::Token).expect("open the token"))
+}
+
+/// One run; returns the releases per second.
+async fn run(
+    label: &str,
+    database_url: &str,
+    work: &std::path::Path,
+    seconds: u64,
+    connections: usize,
+    keys: Arc<dyn tresor::crypto::KeyProvider>,
+) -> f64 {
+    let directory: String = label.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let rig = rig::Rig::start_with_keys(database_url, &work.join(directory), USES_PER_GRANT, keys).await;
     let (state, address, client) = (&rig.state, rig.address, &rig.client);
     // Enough grants for the whole run at up to 60,000 releases/s, warm-up
     // included (each good for 1000 releases): a used-up grant would turn the
@@ -58,7 +104,7 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
     if std::env::var("TRESOR_BENCH_METRICS").is_ok_and(|mode| mode == "compare") {
         compare_metrics(&rig, &grants, seconds, connections).await;
         rig.stop().await;
-        return;
+        return f64::NAN;
     }
     let only = std::env::var("TRESOR_BENCH_ONLY").unwrap_or_default();
     let bare = if only == "release" {
@@ -130,7 +176,9 @@ async fn run(label: &str, database_url: &str, work: &std::path::Path, seconds: u
             );
         }
     }
+    let releases_per_second = release.per_second();
     rig.stop().await;
+    releases_per_second
 }
 
 /// The bare endpoint and the release with metrics off and on, interleaved;

@@ -113,6 +113,10 @@ pub struct Config {
     /// Directory of the sealed key files (default: `{data_dir}/keys`).
     #[serde(default)]
     pub key_dir: Option<PathBuf>,
+    /// Where the long-lived keys live: sealed files (default) or a PKCS#11
+    /// token (HSM). See `[keys]`.
+    #[serde(default)]
+    pub keys: KeysConfig,
     /// Evidence types, departments, services and staff (`policies/`).
     pub policy_dir: PathBuf,
     /// Largest evidence file a citizen may upload.
@@ -189,6 +193,97 @@ pub struct Config {
     /// language): names, addresses and links, no code needed.
     #[serde(default)]
     pub city: CityConfig,
+}
+
+/// Which key provider holds the KEKs, the pepper and the signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyProviderKind {
+    /// Files in `key_dir`, sealed with `TRESOR_KEY_PASSPHRASE` (Argon2id).
+    File,
+    /// Non-extractable keys in a PKCS#11 token.
+    Pkcs11,
+}
+
+/// Where a PKCS#11 installation keeps its Ed25519 signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningKeyPlace {
+    /// In the token (CKM_EDDSA).
+    Token,
+    /// Sealed in `key_dir` with `TRESOR_KEY_PASSPHRASE`, for tokens without EdDSA.
+    File,
+}
+
+/// `[keys]`: the key provider. With `provider = "pkcs11"`, `module` and
+/// `token_label` are required and the PIN comes from the environment
+/// variable `pin_env`, never from this file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// `file` (sealed key files in `key_dir`) or `pkcs11` (a token: HSM or SoftHSM2).
+    pub provider: KeyProviderKind,
+    /// pkcs11: the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: Option<PathBuf>,
+    /// pkcs11: the label of the token that holds the keys.
+    pub token_label: Option<String>,
+    /// pkcs11: the environment variable holding the token's user PIN.
+    pub pin_env: String,
+    /// pkcs11: `token` (Ed25519 in the token) or `file` (sealed in `key_dir`, for tokens without EdDSA).
+    pub signing_key: SigningKeyPlace,
+    /// pkcs11: sessions kept open to the token (1–64).
+    pub sessions: usize,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            provider: KeyProviderKind::File,
+            module: None,
+            token_label: None,
+            pin_env: "TRESOR_PKCS11_PIN".to_owned(),
+            signing_key: SigningKeyPlace::Token,
+            sessions: crate::crypto::DEFAULT_SESSIONS,
+        }
+    }
+}
+
+impl KeysConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let value_error =
+            |key: &str, problem: &str| ConfigError::Value { key: format!("keys.{key}"), problem: problem.to_owned() };
+        if self.provider != KeyProviderKind::Pkcs11 {
+            return Ok(());
+        }
+        if self.module.as_ref().is_none_or(|module| module.as_os_str().is_empty()) {
+            return Err(value_error("module", "provider = \"pkcs11\" needs the path of the PKCS#11 module"));
+        }
+        match &self.token_label {
+            None => return Err(value_error("token_label", "provider = \"pkcs11\" needs the token's label")),
+            Some(label) if label.is_empty() || label.len() > 32 => {
+                return Err(value_error("token_label", "a token label has 1 to 32 bytes"));
+            }
+            Some(_) => {}
+        }
+        if self.pin_env.is_empty() || !self.pin_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(value_error("pin_env", "the name of an environment variable (letters, digits, _)"));
+        }
+        if !(1..=64).contains(&self.sessions) {
+            return Err(value_error("sessions", "must be between 1 and 64"));
+        }
+        Ok(())
+    }
+
+    /// The token's PIN from the environment variable `pin_env`.
+    pub fn pin(&self) -> Result<SecretString, ConfigError> {
+        match std::env::var(&self.pin_env) {
+            Ok(pin) if !pin.is_empty() => Ok(SecretString::new(pin)),
+            _ => Err(ConfigError::Value {
+                key: "keys.pin_env".to_owned(),
+                problem: format!("environment variable {} is not set: it holds the token's PIN", self.pin_env),
+            }),
+        }
+    }
 }
 
 /// `[limits]`: every key has a default (see `Limits::default`), so a partial
@@ -586,8 +681,9 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        // TRESOR_KEY_PASSPHRASE is a secret for the key provider, not config.
-        figment = figment.merge(Env::prefixed("TRESOR_").ignore(&["KEY_PASSPHRASE"]));
+        // TRESOR_KEY_PASSPHRASE and TRESOR_PKCS11_PIN are secrets for the key
+        // provider, not config.
+        figment = figment.merge(Env::prefixed("TRESOR_").ignore(&["KEY_PASSPHRASE", "PKCS11_PIN"]));
         let config: Config = figment.extract().map_err(Box::new)?;
         config.check()?;
         Ok(config)
@@ -645,6 +741,7 @@ impl Config {
             return Err(value_error("witness_quorum", "must not be more than the number of witnesses"));
         }
         self.limits.check()?;
+        self.keys.check()?;
         self.city.check()?;
         self.health.check()?;
         for (index, proxy) in self.proxy.trusted.iter().enumerate() {

@@ -233,7 +233,9 @@ fn keys_work(vault: &Vault) -> bool {
         return false;
     }
     const PROBE: &[u8] = b"tresor readiness probe";
-    let signature = keys.signing_key().sign(PROBE);
+    let Ok(signature) = keys.signing_key().sign(PROBE) else {
+        return false;
+    };
     ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, keys.signing_key().public_key())
         .verify(PROBE, &signature)
         .is_ok()

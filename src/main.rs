@@ -12,7 +12,10 @@ use ring::rand::{SecureRandom, SystemRandom};
 use tresor::audit::{Action, Actor, AuditEvent, Outcome, Targets};
 use tresor::clock::SystemClock;
 use tresor::config::Config;
-use tresor::crypto::{FileKeyProvider, KdfParams, KeyProvider, Passphrase};
+use tresor::config::{KeyProviderKind, SigningKeyPlace};
+use tresor::crypto::{
+    FileKeyProvider, KdfParams, KeyProvider, Passphrase, Pin, Pkcs11KeyProvider, SigningKeySource, TokenSettings,
+};
 use tresor::identity::dev_idp::DevIdp;
 use tresor::policy::{LoginLevel, Policies};
 use tresor::server::{self, Parts};
@@ -103,7 +106,9 @@ enum WitnessCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Create the KEK, signing key and identifier pepper, sealed with TRESOR_KEY_PASSPHRASE.
+    /// Create the KEK, signing key and identifier pepper: sealed with
+    /// TRESOR_KEY_PASSPHRASE in the key directory, or, with [keys] provider =
+    /// "pkcs11", as non-extractable keys in the token (PIN from [keys] pin_env).
     Init,
     /// Create a new KEK version and re-wrap every citizen's key with it (no
     /// evidence is re-encrypted) while the vault serves; an interrupted
@@ -196,6 +201,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Migrations applied.");
             Ok(())
         }
+        Command::Keys { command: KeysCommand::Init } if config.keys.provider == KeyProviderKind::Pkcs11 => {
+            let pin = Pin::new(config.keys.pin()?.expose().to_owned());
+            let settings = token_settings(&config, &pin)?;
+            let dir = config.key_dir();
+            let passphrase = match config.keys.signing_key {
+                SigningKeyPlace::File => Some(key_passphrase()?),
+                SigningKeyPlace::Token => None,
+            };
+            let signing = match &passphrase {
+                Some(passphrase) => SigningKeySource::File { dir: &dir, passphrase },
+                None => SigningKeySource::Token,
+            };
+            let public_key = Pkcs11KeyProvider::init(&settings, signing)?;
+            println!(
+                "Keys created in token {:?}: KEK version 1 and the identifier pepper (non-extractable).",
+                settings.token_label
+            );
+            match passphrase {
+                Some(_) => println!("Signing key sealed in {} with TRESOR_KEY_PASSPHRASE.", dir.display()),
+                None => println!("Ed25519 signing key created in the token."),
+            }
+            println!("Signing public key (base64): {}", base64_encode(&public_key));
+            println!(
+                "The keys cannot leave this token: back the token up the way its maker provides (SoftHSM2: its token directory), or all data is lost with it."
+            );
+            Ok(())
+        }
         Command::Keys { command: KeysCommand::Init } => {
             let passphrase = key_passphrase()?;
             let dir = config.key_dir();
@@ -237,6 +269,12 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn tresor::store::St
 /// `tresor keys rotate-kek`, with a progress bar on the terminal.
 async fn rotate_kek(config: &Config, batch: u32, settle_seconds: u64) -> anyhow::Result<()> {
     use tresor::vault::key_rotation::{RotationSettings, rotate_file_keks};
+    if matches!(config.keys.provider, KeyProviderKind::Pkcs11) {
+        bail!(
+            "keys rotate-kek re-wraps with the key files' KEKs only; with [keys] provider = \"pkcs11\" a new KEK \
+             version is not yet rotated in by a command (see SECURITY.md)"
+        );
+    }
     let passphrase = key_passphrase()?;
     let store = open_store(config).await?;
     let settings =
@@ -298,6 +336,45 @@ impl tresor::vault::key_rotation::RotationProgress for RotationBar {
             bar.finish();
         }
     }
+}
+
+/// The configured key provider: the token with `[keys] provider = "pkcs11"`,
+/// else the sealed files in the key directory.
+fn open_keys(config: &Config) -> anyhow::Result<Arc<dyn KeyProvider>> {
+    match config.keys.provider {
+        KeyProviderKind::File => Ok(Arc::new(FileKeyProvider::open(&config.key_dir(), &key_passphrase()?)?)),
+        KeyProviderKind::Pkcs11 => {
+            let pin = Pin::new(config.keys.pin()?.expose().to_owned());
+            let settings = token_settings(config, &pin)?;
+            let dir = config.key_dir();
+            let provider = match config.keys.signing_key {
+                SigningKeyPlace::Token => Pkcs11KeyProvider::open(&settings, SigningKeySource::Token)?,
+                SigningKeyPlace::File => {
+                    let passphrase = key_passphrase()?;
+                    Pkcs11KeyProvider::open(&settings, SigningKeySource::File { dir: &dir, passphrase: &passphrase })?
+                }
+            };
+            tracing::info!(
+                token = provider.token_label(),
+                kek_version = provider.current_kek_version(),
+                "keys in the PKCS#11 token"
+            );
+            Ok(Arc::new(provider))
+        }
+    }
+}
+
+fn token_settings<'a>(config: &'a Config, pin: &'a Pin) -> anyhow::Result<TokenSettings<'a>> {
+    // `Config::load` checked that both are set for provider = "pkcs11".
+    let (Some(module), Some(token_label)) = (&config.keys.module, &config.keys.token_label) else {
+        bail!("[keys] provider = \"pkcs11\" needs module and token_label");
+    };
+    Ok(TokenSettings { module, token_label, pin, sessions: config.keys.sessions })
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn key_passphrase() -> anyhow::Result<Passphrase> {
@@ -427,11 +504,8 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
     let config = Arc::new(config);
     let store = open_store(&config).await?;
     store.migrate().await.context("applying migrations")?;
-    let keys: Arc<dyn KeyProvider> = if dev {
-        Arc::new(FileKeyProvider::ephemeral(rng.as_ref())?)
-    } else {
-        Arc::new(FileKeyProvider::open(&config.key_dir(), &key_passphrase()?)?)
-    };
+    let keys: Arc<dyn KeyProvider> =
+        if dev { Arc::new(FileKeyProvider::ephemeral(rng.as_ref())?) } else { open_keys(&config)? };
     let base = config.public_base_url();
     let mut issuers = Vec::new();
     let mut dev_idp = None;

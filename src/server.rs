@@ -97,6 +97,8 @@ pub enum StaffSetupError {
     Config(#[from] ConfigError),
     #[error("staff policy: {0}")]
     Policy(#[from] StaffPolicyError),
+    #[error("staff ids: {0}")]
+    Keys(#[from] crate::crypto::CryptoError),
 }
 
 /// The staff (DPO) login from `staff_issuer` and `policies/staff.toml`;
@@ -123,7 +125,7 @@ pub fn staff_login(
     );
     settings.redirect_url = format!("{}/staff/callback", config.public_base_url());
     let policy = StaffPolicy::load(&config.policy_dir)?;
-    let login = StaffLogin::new(settings, &policy, pepper, http_client);
+    let login = StaffLogin::new(settings, &policy, pepper, http_client)?;
     if login.dpo_count() == 0 {
         tracing::warn!("staff login is configured but staff.toml names no DPO of it: nobody can audit");
     }

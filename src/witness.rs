@@ -268,7 +268,10 @@ impl Witness {
             );
             return Err(Refusal::Inconsistent("the consistency proof does not verify".to_owned()));
         }
-        let cosignature = cosign(text, &self.key.name, &self.key.key, now_unix);
+        let cosignature = cosign(text, &self.key.name, &self.key.key, now_unix).map_err(|error| {
+            tracing::error!(%error, "witness signing key");
+            Refusal::Storage
+        })?;
         let note = format!("{text}\n{kept_lines}{cosignature}");
         transaction
             .execute(
@@ -421,7 +424,7 @@ mod tests {
         let mut tree = TreeBuilder::new();
         leaves.iter().for_each(|leaf| tree.push(*leaf));
         let checkpoint = Checkpoint { origin: ORIGIN.to_owned(), size: leaves.len() as u64, root: tree.root() };
-        (checkpoint.sign(ORIGIN, &log_key()), checkpoint)
+        (checkpoint.sign(ORIGIN, &log_key()).expect("sign"), checkpoint)
     }
 
     fn submit(witness: &Witness, old: u64, proof: Vec<Hash>, note: &str) -> Result<String, Refusal> {
@@ -486,17 +489,19 @@ mod tests {
         let log = leaves(0, 3);
         let (note, checkpoint) = signed(&log);
         let other_key = SigningKey::from_seed_for_tests(&[2u8; 32]);
-        let foreign = checkpoint.sign(ORIGIN, &other_key);
+        let foreign = checkpoint.sign(ORIGIN, &other_key).expect("sign");
         assert!(matches!(submit(&witness, 0, vec![], &foreign), Err(Refusal::Forbidden(_))));
         let tampered = note.replacen("\n3\n", "\n4\n", 1);
         assert!(matches!(submit(&witness, 0, vec![], &tampered), Err(Refusal::Forbidden(_))));
         let unknown = Checkpoint { origin: "other.example/log".to_owned(), ..checkpoint.clone() }
-            .sign("other.example/log", &log_key());
+            .sign("other.example/log", &log_key())
+            .expect("sign");
         assert_eq!(submit(&witness, 0, vec![], &unknown), Err(Refusal::UnknownOrigin));
         assert!(matches!(witness.add_checkpoint(b"old 0\n", 1), Err(Refusal::BadRequest(_))));
         assert!(matches!(witness.add_checkpoint(&[0xff, 0xfe], 1), Err(Refusal::BadRequest(_))));
         assert!(matches!(submit(&witness, 0, vec![[1u8; 32]], &note), Err(Refusal::Inconsistent(_))));
-        let empty = Checkpoint { origin: ORIGIN.to_owned(), size: 0, root: [1u8; 32] }.sign(ORIGIN, &log_key());
+        let empty =
+            Checkpoint { origin: ORIGIN.to_owned(), size: 0, root: [1u8; 32] }.sign(ORIGIN, &log_key()).expect("sign");
         assert!(matches!(submit(&witness, 0, vec![], &empty), Err(Refusal::Inconsistent(_))));
         assert_eq!(witness.latest(&origin_hash_hex(ORIGIN)), Ok(None), "nothing was stored");
     }

@@ -17,7 +17,7 @@ use hyper::client::conn::http1::SendRequest;
 use ring::rand::SystemRandom;
 use tresor::clock::SystemClock;
 use tresor::config::Config;
-use tresor::crypto::FileKeyProvider;
+use tresor::crypto::{FileKeyProvider, KeyProvider};
 use tresor::identity::dev_pki;
 use tresor::ids::{CitizenId, EvidenceId, RequestId};
 use tresor::policy::{FieldRef, LoginLevel, Policies};
@@ -44,18 +44,18 @@ pub struct Rig {
 impl Rig {
     /// Build the vault on `database_url` with the shipped policies, the
     /// parking service allowing `uses_per_grant` uses, and serve it.
-    #[allow(dead_code)] // the benches that bring their own keys use `start_with_keys`
+    #[allow(dead_code)] // release_scale uses it, release does not
     pub async fn start(database_url: &str, dir: &std::path::Path, uses_per_grant: u32) -> Self {
         let keys = Arc::new(FileKeyProvider::ephemeral(&SystemRandom::new()).expect("keys"));
         Self::start_with_keys(database_url, dir, uses_per_grant, keys).await
     }
 
-    /// [`Rig::start`] with the vault's keys given (e.g. opened from a key directory).
+    /// [`Rig::start`] with the given key provider (e.g. keys in a token).
     pub async fn start_with_keys(
         database_url: &str,
         dir: &std::path::Path,
         uses_per_grant: u32,
-        keys: Arc<FileKeyProvider>,
+        keys: Arc<dyn KeyProvider>,
     ) -> Self {
         std::fs::create_dir_all(dir).expect("work dir");
         let policy_dir = dir.join("policies");

@@ -21,6 +21,7 @@ error-csrf-token-invalid = Das Formular ist abgelaufen oder kam nicht von dieser
 error-confirmation-required = Bitte bestätigen Sie mit dem Häkchen, dass Sie Ihr Konto löschen wollen.
 error-not-found = Das gibt es nicht, oder Sie dürfen es nicht sehen.
 error-internal-error = Bei uns ist etwas schiefgegangen. Es wurde nichts geändert. Bitte versuchen Sie es später noch einmal.
+error-keys-unavailable = Der Tresor erreicht seinen Schlüsselspeicher (HSM) gerade nicht. Es wurde nichts herausgegeben. Bitte versuchen Sie es in einem Moment noch einmal.
 error-store-unavailable = Der Tresor erreicht seine Datenbank gerade nicht. Es wurde nichts geändert. Bitte versuchen Sie es in einem Moment noch einmal.
 error-audit-unavailable = Das konnte nicht im Protokoll vermerkt werden, darum wurde nichts getan. Bitte versuchen Sie es später noch einmal.
 error-request-timeout = Das hat zu lange gedauert und wurde abgebrochen. Bitte versuchen Sie es gleich noch einmal.

@@ -21,6 +21,7 @@ error-csrf-token-invalid = The form has expired or did not come from this site. 
 error-confirmation-required = Please tick the box to confirm that you want to erase your account.
 error-not-found = This does not exist or you may not see it.
 error-internal-error = Something went wrong on our side. Nothing was changed. Please try again later.
+error-keys-unavailable = The vault cannot reach its key store (HSM) right now. Nothing was released. Please try again in a moment.
 error-store-unavailable = The vault cannot reach its database right now. Nothing was changed. Please try again in a moment.
 error-audit-unavailable = This could not be recorded in the audit log, so nothing was done. Please try again later.
 error-request-timeout = This took too long and was stopped. Please try again in a moment.

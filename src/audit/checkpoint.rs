@@ -66,7 +66,8 @@ impl Checkpoint {
     /// "— <key name> <base64(key id || Ed25519 signature)>". `key_name` must
     /// be a valid note key name (see [`is_valid_key_name`]); by convention
     /// it is the origin.
-    pub fn sign(&self, key_name: &str, key: &SigningKey) -> String {
+    /// Fails only when the key is in a token that cannot be reached.
+    pub fn sign(&self, key_name: &str, key: &SigningKey) -> Result<String, crate::crypto::CryptoError> {
         sign_note(&self.body(), key_name, &key.public_key(), |text| key.sign(text))
     }
 }
@@ -174,11 +175,16 @@ pub(crate) struct SignatureLine<'a> {
 /// Build a signed note over `text` (which ends in a newline). The signing
 /// function is a parameter so the published reference vector can be
 /// reproduced from its seed in tests.
-fn sign_note(text: &str, key_name: &str, public_key: &[u8; 32], sign: impl FnOnce(&[u8]) -> [u8; 64]) -> String {
+fn sign_note<E>(
+    text: &str,
+    key_name: &str,
+    public_key: &[u8; 32],
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
+) -> Result<String, E> {
     let mut blob = Vec::with_capacity(68);
     blob.extend_from_slice(&key_id(key_name, public_key));
-    blob.extend_from_slice(&sign(text.as_bytes()));
-    format!("{text}\n{SIGNATURE_LINE_PREFIX}{key_name} {}\n", BASE64.encode(blob))
+    blob.extend_from_slice(&sign(text.as_bytes())?);
+    Ok(format!("{text}\n{SIGNATURE_LINE_PREFIX}{key_name} {}\n", BASE64.encode(blob)))
 }
 
 /// Split a signed note and verify it against the trusted key; returns the
@@ -323,7 +329,7 @@ mod tests {
     /// A note over arbitrary text, signed by `keys`' key under ORIGIN.
     fn sign_text(text: &str, keys: &FileKeyProvider) -> String {
         let key = keys.signing_key();
-        sign_note(text, ORIGIN, &key.public_key(), |message| key.sign(message))
+        sign_note(text, ORIGIN, &key.public_key(), |message| key.sign(message)).expect("sign")
     }
 
     fn open_text(note: &str, keys: &FileKeyProvider) -> Result<Checkpoint, CheckpointError> {
@@ -340,7 +346,7 @@ mod tests {
     fn signed_note_round_trips() {
         let keys = test_keys();
         let checkpoint = test_checkpoint();
-        let note = checkpoint.sign(ORIGIN, keys.signing_key());
+        let note = checkpoint.sign(ORIGIN, keys.signing_key()).expect("sign");
         assert!(note.starts_with(&format!("{}\n\u{2014} {ORIGIN} ", checkpoint.body())));
         assert!(note.ends_with('\n'));
         assert_eq!(open_text(&note, &keys), Ok(checkpoint));
@@ -349,7 +355,7 @@ mod tests {
     #[test]
     fn signature_line_holds_key_id_and_64_byte_signature() {
         let keys = test_keys();
-        let note = test_checkpoint().sign(ORIGIN, keys.signing_key());
+        let note = test_checkpoint().sign(ORIGIN, keys.signing_key()).expect("sign");
         let line = note.lines().last().expect("signature line");
         let blob = BASE64.decode(line.rsplit_once(' ').expect("space").1).expect("base64");
         assert_eq!(blob.len(), 4 + 64);
@@ -360,7 +366,7 @@ mod tests {
     fn tampered_size_root_or_origin_is_an_invalid_signature() {
         let keys = test_keys();
         let checkpoint = test_checkpoint();
-        let note = checkpoint.sign(ORIGIN, keys.signing_key());
+        let note = checkpoint.sign(ORIGIN, keys.signing_key()).expect("sign");
         let signature_part = &note[checkpoint.body().len()..];
         let invalid = Err(CheckpointError::SignatureInvalid(ORIGIN.to_owned()));
 
@@ -384,7 +390,7 @@ mod tests {
     fn wrong_key_or_key_name_finds_no_signature() {
         let keys = test_keys();
         let other_keys = test_keys();
-        let note = test_checkpoint().sign(ORIGIN, keys.signing_key());
+        let note = test_checkpoint().sign(ORIGIN, keys.signing_key()).expect("sign");
         assert_eq!(open_text(&note, &other_keys), Err(CheckpointError::NoSignatureByKey(ORIGIN.to_owned())));
         let public_key = keys.signing_key().public_key();
         assert_eq!(
@@ -397,7 +403,7 @@ mod tests {
     fn foreign_signature_lines_are_ignored() {
         let keys = test_keys();
         let checkpoint = test_checkpoint();
-        let note = checkpoint.sign(ORIGIN, keys.signing_key());
+        let note = checkpoint.sign(ORIGIN, keys.signing_key()).expect("sign");
         // A witness's line (the published EnochRoot line), before and after.
         assert_eq!(open_text(&format!("{note}{ENOCH_SIGNATURE_LINE}"), &keys), Ok(checkpoint.clone()));
         let body = checkpoint.body();
@@ -406,7 +412,7 @@ mod tests {
         assert_eq!(open_text(&reordered, &keys), Ok(checkpoint.clone()));
         // Same name, other key id (e.g. a rotated key): not ours, ignored.
         let other_keys = test_keys();
-        let other_note = checkpoint.sign(ORIGIN, other_keys.signing_key());
+        let other_note = checkpoint.sign(ORIGIN, other_keys.signing_key()).expect("sign");
         let other_line = &other_note[body.len() + 1..];
         assert_eq!(open_text(&format!("{note}{other_line}"), &keys), Ok(checkpoint));
     }
@@ -415,7 +421,7 @@ mod tests {
     fn malformed_notes_are_refused() {
         let keys = test_keys();
         let checkpoint = test_checkpoint();
-        let note = checkpoint.sign(ORIGIN, keys.signing_key());
+        let note = checkpoint.sign(ORIGIN, keys.signing_key()).expect("sign");
         let body = checkpoint.body();
         let line = &note[body.len() + 1..];
         let malformed = |note: &str| match open_text(note, &keys) {
@@ -441,7 +447,7 @@ mod tests {
     fn enough_signature_lines_are_accepted() {
         let keys = test_keys();
         let checkpoint = test_checkpoint();
-        let note = checkpoint.sign(ORIGIN, keys.signing_key());
+        let note = checkpoint.sign(ORIGIN, keys.signing_key()).expect("sign");
         let crowded = format!("{note}{}", ENOCH_SIGNATURE_LINE.repeat(MAX_SIGNATURES - 1));
         assert_eq!(open_text(&crowded, &keys), Ok(checkpoint));
     }
@@ -566,8 +572,9 @@ mod tests {
         assert_eq!(verifier_key("PeterNeumann", &public_key), PETER_VERIFIER_KEY);
 
         let note = sign_note(NOTE_TEXT, "PeterNeumann", &public_key, |message| {
-            key_pair.sign(message).as_ref().try_into().expect("64 bytes")
-        });
+            Ok::<[u8; 64], ()>(key_pair.sign(message).as_ref().try_into().expect("64 bytes"))
+        })
+        .expect("sign");
         assert_eq!(note, format!("{NOTE_TEXT}\n{PETER_SIGNATURE_LINE}"));
     }
 

@@ -53,13 +53,19 @@ pub fn cosigned_message(note_text: &str, timestamp: u64) -> Vec<u8> {
 
 /// One cosignature line "— <name> base64(key id || timestamp || signature)\n"
 /// over `note_text` (the checkpoint text, ending in its newline).
-pub fn cosign(note_text: &str, name: &str, key: &SigningKey, timestamp: u64) -> String {
+/// Fails only when the key is in a token that cannot be reached.
+pub fn cosign(
+    note_text: &str,
+    name: &str,
+    key: &SigningKey,
+    timestamp: u64,
+) -> Result<String, crate::crypto::CryptoError> {
     let cosigner = CosignerKey { name: name.to_owned(), public_key: key.public_key() };
     let mut blob = Vec::with_capacity(COSIGNATURE_BLOB_LEN);
     blob.extend_from_slice(&cosigner.key_id());
     blob.extend_from_slice(&timestamp.to_be_bytes());
-    blob.extend_from_slice(&key.sign(&cosigned_message(note_text, timestamp)));
-    format!("{SIGNATURE_LINE_PREFIX}{name} {}\n", BASE64.encode(blob))
+    blob.extend_from_slice(&key.sign(&cosigned_message(note_text, timestamp))?);
+    Ok(format!("{SIGNATURE_LINE_PREFIX}{name} {}\n", BASE64.encode(blob)))
 }
 
 /// Why a cosignature was not accepted.
@@ -212,13 +218,13 @@ mod tests {
     fn signed_checkpoint() -> (String, String) {
         let log_key = SigningKey::from_seed_for_tests(&[1u8; 32]);
         let checkpoint = Checkpoint { origin: "example.org/audit".to_owned(), size: 3, root: [7u8; 32] };
-        (checkpoint.body(), checkpoint.sign("example.org/audit", &log_key))
+        (checkpoint.body(), checkpoint.sign("example.org/audit", &log_key).expect("sign"))
     }
 
     #[test]
     fn a_cosignature_verifies_and_names_its_time() {
         let (text, note) = signed_checkpoint();
-        let line = cosign(&text, "witness.example/w1", &witness_key(), 1_679_315_147);
+        let line = cosign(&text, "witness.example/w1", &witness_key(), 1_679_315_147).expect("cosign");
         let cosigner = CosignerKey { name: "witness.example/w1".to_owned(), public_key: witness_key().public_key() };
         assert_eq!(verify_cosignature(&format!("{note}{line}"), &cosigner), Ok(1_679_315_147));
         // The signed message is the documented one.
@@ -230,13 +236,13 @@ mod tests {
         let (_, note) = signed_checkpoint();
         let cosigner = CosignerKey { name: "witness.example/w1".to_owned(), public_key: witness_key().public_key() };
         let other_text = Checkpoint { origin: "example.org/audit".to_owned(), size: 4, root: [7u8; 32] }.body();
-        let wrong = cosign(&other_text, "witness.example/w1", &witness_key(), 10);
+        let wrong = cosign(&other_text, "witness.example/w1", &witness_key(), 10).expect("cosign");
         assert_eq!(
             verify_cosignature(&format!("{note}{wrong}"), &cosigner),
             Err(CosignatureError::Invalid("witness.example/w1".to_owned()))
         );
         let other_key = SigningKey::from_seed_for_tests(&[5u8; 32]);
-        let foreign = cosign(&other_text, "witness.example/w1", &other_key, 10);
+        let foreign = cosign(&other_text, "witness.example/w1", &other_key, 10).expect("cosign");
         assert_eq!(
             verify_cosignature(&format!("{note}{foreign}"), &cosigner),
             Err(CosignatureError::Missing("witness.example/w1".to_owned())),

@@ -236,7 +236,12 @@ impl Audit {
             return Ok(None);
         }
         let root = self.grow_tree(&mut tree, size).await?.root();
-        let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&self.origin, self.keys.signing_key());
+        // A signing key in a token that is away is an outage like the
+        // database's: nothing is stored, the caller answers 503, and the next
+        // checkpoint tries again.
+        let note = Checkpoint { origin: self.origin.clone(), size, root }
+            .sign(&self.origin, self.keys.signing_key())
+            .map_err(|error| StoreError::Unavailable(format!("signing the checkpoint: {error}")))?;
         match self.store.insert_checkpoint(size, &root, &note, self.clock.now()).await {
             // Another vault process signed the same size first: same root.
             Ok(()) | Err(StoreError::Conflict(_)) => {}

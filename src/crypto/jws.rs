@@ -47,14 +47,15 @@ struct Header<'a> {
 }
 
 /// Sign `payload` and return the detached compact JWS `header..signature`.
-pub fn sign_detached(key: &SigningKey, payload: &[u8]) -> String {
+/// Fails only when the key is in a token that cannot be reached.
+pub fn sign_detached(key: &SigningKey, payload: &[u8]) -> super::Result<String> {
     let jwk = Jwk::ed25519(&key.public_key());
     let header = Header { alg: "EdDSA", kid: &jwk.kid, typ: RECEIPT_TYPE };
     // A struct of strings always serialises.
     let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
     let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
-    let signature = URL_SAFE_NO_PAD.encode(key.sign(signing_input.as_bytes()));
-    format!("{header}..{signature}")
+    let signature = URL_SAFE_NO_PAD.encode(key.sign(signing_input.as_bytes())?);
+    Ok(format!("{header}..{signature}"))
 }
 
 /// Check a detached compact JWS over `payload` with an Ed25519 public key:
@@ -95,7 +96,7 @@ mod tests {
         let key = SigningKey::from_seed_for_tests(seed.as_slice().try_into().expect("32 bytes"));
         let header = "eyJhbGciOiJFZERTQSJ9";
         let payload = "RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
-        let signature = URL_SAFE_NO_PAD.encode(key.sign(format!("{header}.{payload}").as_bytes()));
+        let signature = URL_SAFE_NO_PAD.encode(key.sign(format!("{header}.{payload}").as_bytes()).expect("sign"));
         assert_eq!(signature, "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg");
         // And the detached verifier accepts exactly that.
         let jws = format!("{header}..{signature}");
@@ -107,7 +108,7 @@ mod tests {
     fn detached_receipt_round_trips_and_rejects_changes() {
         let key = SigningKey::from_seed_for_tests(&[7u8; 32]);
         let body = br#"{"grant_id":"abc","evidence":[]}"#;
-        let jws = sign_detached(&key, body);
+        let jws = sign_detached(&key, body).expect("sign");
         assert!(jws.contains(".."), "detached form: {jws}");
         assert!(verify_detached(&key.public_key(), &jws, body));
         assert!(!verify_detached(&key.public_key(), &jws, br#"{"grant_id":"abd","evidence":[]}"#));

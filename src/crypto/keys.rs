@@ -123,26 +123,47 @@ pub trait KeyProvider: Send + Sync {
     }
 }
 
-/// Ed25519 key that signs audit checkpoints and release receipts.
-/// `Debug` prints `[redacted]`.
+/// Ed25519 key that signs audit checkpoints and release receipts: either
+/// held in this process (key files, dev mode, witnesses) or a private key
+/// inside a PKCS#11 token that never leaves it. Both sign the same bytes the
+/// same way (Ed25519 is deterministic); verification is one path for both,
+/// [`verify_signature`] with the public key. `Debug` prints `[redacted]`.
 ///
-/// Signed with aws-lc-rs, not ring: one signature per release makes this the
-/// hottest piece of the release path, and AWS-LC's base-point multiplication
-/// is about twice as fast. Ed25519 is deterministic, so the signatures are
+/// In memory it signs with aws-lc-rs, not ring: one signature per release
+/// makes this the hottest piece of the release path, and AWS-LC's
+/// base-point multiplication is about twice as fast. The signatures are
 /// byte-for-byte those ring makes (unit test below); verification stays ring.
-pub struct SigningKey(Ed25519KeyPair);
+pub struct SigningKey(SigningKeyHolder);
+
+enum SigningKeyHolder {
+    Memory(Ed25519KeyPair),
+    Token(super::pkcs11::TokenSigningKey),
+}
 
 impl SigningKey {
-    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        let mut signature = [0u8; 64];
-        signature.copy_from_slice(self.0.sign(msg).as_ref());
-        signature
+    /// The Ed25519 signature of `msg`. A token key fails with
+    /// [`CryptoError::TokenUnavailable`] while the token cannot be reached;
+    /// a key in memory never fails.
+    pub fn sign(&self, msg: &[u8]) -> Result<[u8; 64]> {
+        match &self.0 {
+            SigningKeyHolder::Memory(key_pair) => {
+                let mut signature = [0u8; 64];
+                signature.copy_from_slice(key_pair.sign(msg).as_ref());
+                Ok(signature)
+            }
+            SigningKeyHolder::Token(key) => key.sign(msg),
+        }
     }
 
     pub fn public_key(&self) -> [u8; 32] {
-        let mut public_key = [0u8; 32];
-        public_key.copy_from_slice(self.0.public_key().as_ref());
-        public_key
+        match &self.0 {
+            SigningKeyHolder::Memory(key_pair) => {
+                let mut public_key = [0u8; 32];
+                public_key.copy_from_slice(key_pair.public_key().as_ref());
+                public_key
+            }
+            SigningKeyHolder::Token(key) => key.public_key(),
+        }
     }
 
     #[cfg(test)]
@@ -156,7 +177,18 @@ impl SigningKey {
     pub fn from_seed(seed: &[u8; 32]) -> Result<Self> {
         // Every 32-byte string is a valid Ed25519 seed; "unchecked" only
         // refers to not comparing against a stored public key.
-        Ed25519KeyPair::from_seed_unchecked(seed).map(Self).map_err(|_| CryptoError::Random)
+        Ed25519KeyPair::from_seed_unchecked(seed)
+            .map(|key_pair| Self(SigningKeyHolder::Memory(key_pair)))
+            .map_err(|_| CryptoError::Random)
+    }
+
+    pub(crate) fn in_token(key: super::pkcs11::TokenSigningKey) -> Self {
+        Self(SigningKeyHolder::Token(key))
+    }
+
+    /// Whether the private key is inside a token (for start-up messages).
+    pub fn is_in_token(&self) -> bool {
+        matches!(self.0, SigningKeyHolder::Token(_))
     }
 }
 
@@ -171,8 +203,15 @@ pub fn verify_signature(public_key: &[u8; 32], message: &[u8], signature: &[u8])
     UnparsedPublicKey::new(&ED25519, public_key).verify(message, signature).is_ok()
 }
 
-/// HMAC-SHA256 key for identifiers. `Debug` prints `[redacted]`.
-pub struct IdentifierPepper(hmac::Key);
+/// HMAC-SHA256 key for identifiers: in this process (key files, dev mode)
+/// or a non-extractable secret key inside a PKCS#11 token, which computes
+/// the MAC. One message format for both. `Debug` prints `[redacted]`.
+pub struct IdentifierPepper(PepperHolder);
+
+enum PepperHolder {
+    Memory(hmac::Key),
+    Token(super::pkcs11::TokenPepper),
+}
 
 const PAIRWISE_LABEL: &[u8] = b"pairwise";
 
@@ -181,30 +220,44 @@ impl IdentifierPepper {
     /// eID subject is stored. The message starts with a 64-bit length, so it
     /// can never equal a pairwise-pseudonym message (that would need an
     /// issuer of about 8 EB, the value of the bytes "pairwise").
-    pub fn subject_hash(&self, issuer: &str, subject: &str) -> [u8; 32] {
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(hmac::sign(&self.0, &subject_message(issuer, subject)).as_ref());
-        hash
+    pub fn subject_hash(&self, issuer: &str, subject: &str) -> Result<[u8; 32]> {
+        self.mac(&subject_message(issuer, subject))
     }
 
     /// Constant-time check of a stored subject hash.
-    pub fn subject_hash_matches(&self, issuer: &str, subject: &str, expected: &[u8]) -> bool {
-        hmac::verify(&self.0, &subject_message(issuer, subject), expected).is_ok()
+    pub fn subject_hash_matches(&self, issuer: &str, subject: &str, expected: &[u8]) -> Result<bool> {
+        let actual = self.subject_hash(issuer, subject)?;
+        Ok(bool::from(subtle::ConstantTimeEq::ct_eq(&actual[..], expected)))
     }
 
     /// Pairwise department pseudonym = hex(HMAC(pepper, "pairwise" || citizen
     /// id || department id)). Citizen ids have a fixed length of 32, so the
     /// concatenation is unambiguous.
-    pub fn pairwise_pseudonym(&self, citizen: &CitizenId, department: &str) -> String {
-        let mut context = hmac::Context::with_key(&self.0);
-        context.update(PAIRWISE_LABEL);
-        context.update(citizen.as_str().as_bytes());
-        context.update(department.as_bytes());
-        hex::encode(context.sign().as_ref())
+    pub fn pairwise_pseudonym(&self, citizen: &CitizenId, department: &str) -> Result<String> {
+        let mut message = Vec::with_capacity(PAIRWISE_LABEL.len() + 32 + department.len());
+        message.extend_from_slice(PAIRWISE_LABEL);
+        message.extend_from_slice(citizen.as_str().as_bytes());
+        message.extend_from_slice(department.as_bytes());
+        Ok(hex::encode(self.mac(&message)?))
+    }
+
+    fn mac(&self, message: &[u8]) -> Result<[u8; 32]> {
+        match &self.0 {
+            PepperHolder::Memory(key) => {
+                let mut mac = [0u8; 32];
+                mac.copy_from_slice(hmac::sign(key, message).as_ref());
+                Ok(mac)
+            }
+            PepperHolder::Token(key) => key.mac(message),
+        }
     }
 
     fn from_secret(bytes: &[u8; 32]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
+        Self(PepperHolder::Memory(hmac::Key::new(hmac::HMAC_SHA256, bytes)))
+    }
+
+    pub(crate) fn in_token(key: super::pkcs11::TokenPepper) -> Self {
+        Self(PepperHolder::Token(key))
     }
 }
 
@@ -391,6 +444,42 @@ impl FileKeyProvider {
         Ok(version)
     }
 
+    /// The signing key alone, sealed in `dir` (`signing-key.sealed` and
+    /// `signing-key.pub`): the fallback of a PKCS#11 installation whose token
+    /// cannot sign Ed25519. Refuses if either file exists.
+    pub fn init_signing_key(
+        dir: &Path,
+        passphrase: &Passphrase,
+        params: KdfParams,
+        rng: &dyn SecureRandom,
+    ) -> Result<[u8; 32]> {
+        params.check().map_err(|problem| key_file_error(dir, problem))?;
+        for name in [SIGNING_KEY_FILE, PUBLIC_KEY_FILE] {
+            let path = dir.join(name);
+            if fs::symlink_metadata(&path).is_ok() {
+                return Err(CryptoError::AlreadyInitialised(path));
+            }
+        }
+        create_key_dir(dir)?;
+        let seed = random_secret(rng)?;
+        let public_key = SigningKey::from_seed(&seed)?.public_key();
+        let sealer = KeyFileSealer { passphrase, params, rng };
+        sealer.write(&dir.join(SIGNING_KEY_FILE), SIGNING_KEY_PURPOSE, &seed[..])?;
+        write_new_file(&dir.join(PUBLIC_KEY_FILE), format!("{}\n", BASE64.encode(public_key)).as_bytes())?;
+        sync_dir(dir);
+        Ok(public_key)
+    }
+
+    /// Open the signing key written by [`FileKeyProvider::init_signing_key`]
+    /// (or by `init`), checked against `signing-key.pub`.
+    pub fn open_signing_key(dir: &Path, passphrase: &Passphrase) -> Result<SigningKey> {
+        let mut opener = KeyFileOpener { passphrase, passphrase_confirmed: false };
+        let seed = opener.open(&dir.join(SIGNING_KEY_FILE), SIGNING_KEY_PURPOSE)?;
+        let signing_key = SigningKey::from_seed(&seed)?;
+        check_public_key_file(&dir.join(PUBLIC_KEY_FILE), &signing_key)?;
+        Ok(signing_key)
+    }
+
     /// `nonce (12) || encrypted key (32) || tag (16)`, AES-256-GCM under KEK
     /// `version` with a random nonce; `aad` says whose key it is.
     fn wrap_key(&self, version: u32, aad: &[u8], dek: &DataKey) -> Result<Vec<u8>> {
@@ -546,11 +635,11 @@ impl fmt::Debug for FileKeyProvider {
     }
 }
 
-fn dek_wrap_aad(citizen: &CitizenId, kek_version: u32) -> Vec<u8> {
+pub(super) fn dek_wrap_aad(citizen: &CitizenId, kek_version: u32) -> Vec<u8> {
     length_prefixed(&[DEK_WRAP_LABEL, citizen.as_str().as_bytes(), &kek_version.to_be_bytes()])
 }
 
-fn draft_key_wrap_aad(draft: &[u8], kek_version: u32) -> Vec<u8> {
+pub(super) fn draft_key_wrap_aad(draft: &[u8], kek_version: u32) -> Vec<u8> {
     length_prefixed(&[DRAFT_KEY_WRAP_LABEL, draft, &kek_version.to_be_bytes()])
 }
 

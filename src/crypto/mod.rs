@@ -3,7 +3,8 @@
 //! identifier pepper. See design.md, "Key hierarchy".
 //!
 //! Architecture Invariant: this module does no I/O, except
-//! [`FileKeyProvider`] reading and writing its own sealed key files. Callers
+//! [`FileKeyProvider`] reading and writing its own sealed key files and
+//! [`Pkcs11KeyProvider`] calling its token. Callers
 //! pass randomness in (`&dyn SecureRandom`) so tests are deterministic where
 //! they need to be.
 //!
@@ -23,12 +24,17 @@
 
 pub mod jws;
 mod keys;
+mod pkcs11;
 mod seal;
 mod stream;
 
 use std::path::PathBuf;
 
 pub use keys::{FileKeyProvider, IdentifierPepper, KdfParams, KeyProvider, Passphrase, SigningKey, verify_signature};
+pub use pkcs11::{
+    DEFAULT_SESSIONS, KEK_LABEL_PREFIX, PEPPER_LABEL, Pin, Pkcs11KeyProvider, SIGNING_LABEL, SigningKeySource,
+    TokenSettings,
+};
 pub use seal::{DataKey, DraftKey, FieldContext, FieldKey, FileKey, KEY_FORMAT_VERSION, TAG_LEN};
 pub use stream::{CHUNK_SIZE, FileOpener, FileSealer, SEALED_CHUNK_SIZE, chunk_count};
 
@@ -58,6 +64,18 @@ pub enum CryptoError {
     /// A wrapped DEK names a KEK version this provider does not hold.
     #[error("no key-encryption key with version {0}")]
     UnknownKekVersion(u32),
+    /// The PKCS#11 token cannot be used as configured (module, token, key
+    /// objects): start-up and `keys init` stop with this message.
+    #[error("PKCS#11: {0}")]
+    Token(String),
+    /// The token refused the PIN (`[keys] pin_env`).
+    #[error("PKCS#11: the token {0:?} refused the PIN")]
+    WrongPin(String),
+    /// The token did not answer while serving (removed, failed, logged
+    /// out). Nothing was done; the same call may work in a moment. HTTP
+    /// answers 503 `keys_unavailable`.
+    #[error("the key token is unavailable: {0}")]
+    TokenUnavailable(String),
     /// Misuse of the file stream API, e.g. a chunk after the last one.
     #[error("file stream misuse: {0}")]
     StreamState(&'static str),

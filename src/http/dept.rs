@@ -218,7 +218,7 @@ pub async fn release(
         },
     };
     let bytes = serde_json::to_vec(&body).map_err(|error| ApiError::internal(&error))?;
-    let receipt = app.vault.sign_receipt(&bytes);
+    let receipt = app.vault.sign_receipt(&bytes)?;
     let mut response = Response::new(axum::body::Body::from(bytes));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -66,6 +66,8 @@ error_codes! {
     InternalError = "internal_error", INTERNAL_SERVER_ERROR;
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;
     AuditUnavailable = "audit_unavailable", SERVICE_UNAVAILABLE;
+    /// The PKCS#11 token holding the keys does not answer.
+    KeysUnavailable = "keys_unavailable", SERVICE_UNAVAILABLE;
     /// The whole-request timeout (`edge`).
     RequestTimeout = "request_timeout", SERVICE_UNAVAILABLE;
     ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE;
@@ -365,6 +367,10 @@ impl From<VaultError> for ApiError {
                 Self::new(ErrorCode::AuditUnavailable).with_retry_after(UNAVAILABLE_RETRY_AFTER_SECONDS)
             }
             VaultError::Store(error) => error.into(),
+            VaultError::Crypto(error @ crate::crypto::CryptoError::TokenUnavailable(_)) => {
+                tracing::warn!(%error, "key token unavailable");
+                Self::new(ErrorCode::KeysUnavailable).with_retry_after(UNAVAILABLE_RETRY_AFTER_SECONDS)
+            }
             VaultError::Crypto(error) => Self::internal(&error),
         }
     }

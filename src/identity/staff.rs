@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::oidc::{IssuerSettings, LoginError, RelyingParty};
 use super::registry::IssuerRegistry;
-use crate::crypto::IdentifierPepper;
+use crate::crypto::{CryptoError, IdentifierPepper};
 
 /// File name of the staff policy inside the policy directory.
 pub const STAFF_POLICY_FILE: &str = "staff.toml";
@@ -37,12 +37,12 @@ impl StaffLogin {
         policy: &StaffPolicy,
         pepper: &IdentifierPepper,
         http: reqwest::Client,
-    ) -> Self {
+    ) -> Result<Self, CryptoError> {
         let issuer_name = settings.name.clone();
         let issuer_url = settings.issuer_url.clone();
-        let dpo_ids = policy.dpo_staff_ids(pepper, &issuer_name, &issuer_url);
+        let dpo_ids = policy.dpo_staff_ids(pepper, &issuer_name, &issuer_url)?;
         let registry = IssuerRegistry::new(vec![(settings, issuer_name.clone())], http);
-        Self { issuer_name, issuer_url, registry, dpo_ids }
+        Ok(Self { issuer_name, issuer_url, registry, dpo_ids })
     }
 
     /// The configured name; pending logins carry it.
@@ -59,7 +59,7 @@ impl StaffLogin {
     }
 
     /// The staff id for a verified subject of this issuer.
-    pub fn staff_id(&self, pepper: &IdentifierPepper, subject: &str) -> String {
+    pub fn staff_id(&self, pepper: &IdentifierPepper, subject: &str) -> Result<String, CryptoError> {
         staff_id(pepper, &self.issuer_url, subject)
     }
 
@@ -174,7 +174,12 @@ impl StaffPolicy {
 
     /// The staff ids of every DPO of the issuer configured as `issuer_name`
     /// at `issuer_url` (the same inputs `staff_id` gets at login).
-    pub fn dpo_staff_ids(&self, pepper: &IdentifierPepper, issuer_name: &str, issuer_url: &str) -> HashSet<String> {
+    pub fn dpo_staff_ids(
+        &self,
+        pepper: &IdentifierPepper,
+        issuer_name: &str,
+        issuer_url: &str,
+    ) -> Result<HashSet<String>, CryptoError> {
         self.dpos
             .iter()
             .filter(|entry| entry.issuer == issuer_name)
@@ -187,9 +192,9 @@ impl StaffPolicy {
 /// HMAC(pepper, issuer || sub), the same keyed hash citizens' subjects get.
 /// 128 bits keep ids collision-free; the pepper keeps them unlinkable to the
 /// subject without the key.
-pub fn staff_id(pepper: &IdentifierPepper, issuer_url: &str, subject: &str) -> String {
-    let hash = pepper.subject_hash(issuer_url, subject);
-    hex::encode(&hash[..16])
+pub fn staff_id(pepper: &IdentifierPepper, issuer_url: &str, subject: &str) -> Result<String, CryptoError> {
+    let hash = pepper.subject_hash(issuer_url, subject)?;
+    Ok(hex::encode(&hash[..16]))
 }
 
 fn line_of(source: &str, offset: usize) -> usize {
@@ -219,10 +224,10 @@ mod tests {
         .expect("valid");
         let keys = keys();
         let pepper = keys.pepper();
-        let ids = policy.dpo_staff_ids(pepper, "staff", "https://login.stadt.example");
+        let ids = policy.dpo_staff_ids(pepper, "staff", "https://login.stadt.example").expect("ids");
         assert_eq!(ids.len(), 1);
-        assert!(ids.contains(&staff_id(pepper, "https://login.stadt.example", "dpo-1")));
-        assert!(!ids.contains(&staff_id(pepper, "https://login.stadt.example", "dpo-2")));
+        assert!(ids.contains(&staff_id(pepper, "https://login.stadt.example", "dpo-1").expect("staff id")));
+        assert!(!ids.contains(&staff_id(pepper, "https://login.stadt.example", "dpo-2").expect("staff id")));
         assert_eq!(policy.dpo_count("staff"), 1);
     }
 
@@ -230,12 +235,12 @@ mod tests {
     fn staff_id_is_a_keyed_hash_not_the_subject() {
         let keys = keys();
         let pepper = keys.pepper();
-        let id = staff_id(pepper, "https://login.stadt.example", "dpo-1");
+        let id = staff_id(pepper, "https://login.stadt.example", "dpo-1").expect("staff id");
         assert_eq!(id.len(), 32);
         assert!(!id.contains("dpo-1"));
         let other_keys = self::keys();
-        assert_ne!(id, staff_id(other_keys.pepper(), "https://login.stadt.example", "dpo-1"));
-        assert_ne!(id, staff_id(pepper, "https://other.example", "dpo-1"));
+        assert_ne!(id, staff_id(other_keys.pepper(), "https://login.stadt.example", "dpo-1").expect("staff id"));
+        assert_ne!(id, staff_id(pepper, "https://other.example", "dpo-1").expect("staff id"));
     }
 
     #[test]

@@ -613,7 +613,7 @@ impl Vault {
                 });
             }
         }
-        let subject = self.keys.pepper().pairwise_pseudonym(&grant.citizen_id, department);
+        let subject = self.keys.pepper().pairwise_pseudonym(&grant.citizen_id, department)?;
         let mut grant = grant.clone();
         grant.uses = uses;
         Ok(Release {

@@ -295,13 +295,13 @@ impl Vault {
     }
 
     /// A release receipt: a detached JWS over `payload` with the signing key.
-    pub fn sign_receipt(&self, payload: &[u8]) -> String {
-        crate::crypto::jws::sign_detached(self.keys.signing_key(), payload)
+    pub fn sign_receipt(&self, payload: &[u8]) -> Result<String> {
+        Ok(crate::crypto::jws::sign_detached(self.keys.signing_key(), payload)?)
     }
 
     /// The keyed staff id of a verified staff login (never the raw subject).
-    pub fn staff_id(&self, staff: &crate::identity::staff::StaffLogin, subject: &str) -> String {
-        staff.staff_id(self.keys.pepper(), subject)
+    pub fn staff_id(&self, staff: &crate::identity::staff::StaffLogin, subject: &str) -> Result<String> {
+        Ok(staff.staff_id(self.keys.pepper(), subject)?)
     }
 
     /// Entries in the audit log (the next sequence number).

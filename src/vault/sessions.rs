@@ -230,7 +230,7 @@ impl Vault {
     /// login again under the winner's id.
     #[tracing::instrument(skip_all)]
     pub async fn log_in_citizen(&self, issuer_url: &str, subject: &str) -> Result<CitizenId> {
-        let subject_hash = self.keys.pepper().subject_hash(issuer_url, subject).to_vec();
+        let subject_hash = self.keys.pepper().subject_hash(issuer_url, subject)?.to_vec();
         if let Some(existing) = self.store.citizen_by_subject(&subject_hash).await? {
             self.audit.record(citizen_event(Action::Login, &existing.id, None)).await?;
             return Ok(existing.id);
@@ -323,7 +323,7 @@ impl Vault {
         let citizens = match which {
             BackChannelLogout::IdpSession(sid) => self.store.citizens_with_idp_session(issuer, sid).await?,
             BackChannelLogout::Subject { issuer_url, subject } => {
-                let subject_hash = self.keys.pepper().subject_hash(issuer_url, subject);
+                let subject_hash = self.keys.pepper().subject_hash(issuer_url, subject)?;
                 self.store.citizen_by_subject(&subject_hash).await?.map(|citizen| citizen.id).into_iter().collect()
             }
         };

@@ -219,7 +219,7 @@ fn event(number: u64) -> AuditEvent {
 async fn checkpoint(store: &dyn Store, keys: &FileKeyProvider) -> (u64, String) {
     let size = store.audit_size().await.unwrap();
     let root = merkle::root(&store.audit_leaf_hashes(0, size).await.unwrap());
-    let note = Checkpoint { origin: ORIGIN.to_owned(), size, root }.sign(ORIGIN, keys.signing_key());
+    let note = Checkpoint { origin: ORIGIN.to_owned(), size, root }.sign(ORIGIN, keys.signing_key()).expect("sign");
     store.insert_checkpoint(size, &root, &note, at(T0)).await.unwrap();
     (size, note)
 }
@@ -458,7 +458,7 @@ async fn a_replaced_checkpoint_signature_names_its_size(backend: Backend) {
         other => panic!("expected an invalid signature at 20, got {other:?}"),
     }
     // Signed by the attacker's own key.
-    replace_note(other_root.sign(ORIGIN, self::keys().signing_key())).await;
+    replace_note(other_root.sign(ORIGIN, self::keys().signing_key()).expect("sign")).await;
     match run_verify(&backend, &keys, None).await {
         Err(VerifyError::CheckpointSignature { size: 20, problem }) => {
             assert!(problem.contains("no signature"), "{problem}")
@@ -508,7 +508,8 @@ async fn a_saved_checkpoint_verifies_against_the_grown_log(backend: Backend) {
     // A checkpoint of a size that was never stored (kept from a receipt) works too.
     let size = 17;
     let root = expected_root(&backend, size).await;
-    let receipt_note = Checkpoint { origin: ORIGIN.to_owned(), size, root }.sign(ORIGIN, keys.signing_key());
+    let receipt_note =
+        Checkpoint { origin: ORIGIN.to_owned(), size, root }.sign(ORIGIN, keys.signing_key()).expect("sign");
     run_verify(&backend, &keys, Some(&receipt_note)).await.unwrap();
 }
 
@@ -524,7 +525,9 @@ async fn a_forged_saved_checkpoint_fails(backend: Backend) {
     }
     // Signed by someone else.
     let root = expected_root(&backend, 20).await;
-    let foreign = Checkpoint { origin: ORIGIN.to_owned(), size: 20, root }.sign(ORIGIN, self::keys().signing_key());
+    let foreign = Checkpoint { origin: ORIGIN.to_owned(), size: 20, root }
+        .sign(ORIGIN, self::keys().signing_key())
+        .expect("sign");
     assert!(matches!(
         run_verify(&backend, &keys, Some(&foreign)).await,
         Err(VerifyError::SavedCheckpointSignature { .. })
@@ -534,14 +537,18 @@ async fn a_forged_saved_checkpoint_fails(backend: Backend) {
         Err(VerifyError::SavedCheckpointSignature { .. })
     ));
     // Signed with the right key over another history (a fork): not a prefix.
-    let fork = Checkpoint { origin: ORIGIN.to_owned(), size: 20, root: [1u8; 32] }.sign(ORIGIN, keys.signing_key());
+    let fork = Checkpoint { origin: ORIGIN.to_owned(), size: 20, root: [1u8; 32] }
+        .sign(ORIGIN, keys.signing_key())
+        .expect("sign");
     match run_verify(&backend, &keys, Some(&fork)).await {
         Err(VerifyError::SavedCheckpointInconsistent { saved_size: 20 }) => {}
         other => panic!("expected an inconsistent saved checkpoint, got {other:?}"),
     }
     // Larger than the log.
     let root_30 = expected_root(&backend, 30).await;
-    let ahead = Checkpoint { origin: ORIGIN.to_owned(), size: 31, root: root_30 }.sign(ORIGIN, keys.signing_key());
+    let ahead = Checkpoint { origin: ORIGIN.to_owned(), size: 31, root: root_30 }
+        .sign(ORIGIN, keys.signing_key())
+        .expect("sign");
     assert!(matches!(
         run_verify(&backend, &keys, Some(&ahead)).await,
         Err(VerifyError::SavedCheckpointInconsistent { saved_size: 31 })

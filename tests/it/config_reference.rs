@@ -13,6 +13,7 @@ const END: &str = "<!-- end of the configuration reference -->";
 /// (heading, struct, where its defaults are in the loaded default config).
 const SECTIONS: &[(&str, &str, Option<&str>)] = &[
     ("Top level", "Config", Some("")),
+    ("`[keys]`", "KeysConfig", Some("keys")),
     ("`[limits]`", "Limits", Some("limits")),
     ("`[proxy]`", "ProxyConfig", Some("proxy")),
     ("`[health]`", "HealthConfig", Some("health")),

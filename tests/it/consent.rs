@@ -917,7 +917,7 @@ async fn missing_document_upload_returns_to_the_request(backend: Backend) {
     app.stop().await;
 }
 
-on_both_backends!(
+on_both_backends_and_pkcs11!(
     end_to_end_housing_benefit,
     missing_document_upload_returns_to_the_request,
     consent_page_needs_login_and_shows_only_own_values,

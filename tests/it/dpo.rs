@@ -462,7 +462,8 @@ async fn verify_reports_an_untouched_log_and_a_forged_checkpoint(backend: Backen
     let size = app.store.audit_size().await.unwrap() + 100;
     let other = FileKeyProvider::ephemeral(&ring::rand::SystemRandom::new()).unwrap();
     let origin = app.state.vault.audit().origin().to_owned();
-    let forged = Checkpoint { origin: origin.clone(), size, root: [7; 32] }.sign(&origin, other.signing_key());
+    let forged =
+        Checkpoint { origin: origin.clone(), size, root: [7; 32] }.sign(&origin, other.signing_key()).expect("sign");
     app.store.insert_checkpoint(size, &[7; 32], &forged, app.clock.now()).await.unwrap();
     let page = dpo.get(app.url("/dpo/verify?lang=en")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("The check found problems"), "{page}");

@@ -33,6 +33,7 @@ mod metrics;
 mod oidc_provider_smoke;
 mod openapi;
 mod outage;
+mod pkcs11_keys;
 mod production_start;
 mod rate_limits;
 mod security_headers;

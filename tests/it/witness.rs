@@ -367,6 +367,7 @@ async fn the_witness_answers_bad_input_with_the_protocols_statuses_and_stores_no
             root: tresor::audit::merkle::root(&leaves[..size]),
         }
         .sign(origin, key)
+        .expect("sign")
     };
     let good = checkpoint(3, &log, ORIGIN);
     let other_key = tresor::crypto::SigningKey::from_seed(&[4u8; 32]).unwrap();

@@ -54,8 +54,11 @@ fn init_then_open_round_trip() {
     assert_eq!(first.signing_key().public_key(), second.signing_key().public_key());
     let public_text = fs::read_to_string(dir.join("signing-key.pub")).expect("pub");
     assert_eq!(public_text.trim(), BASE64.encode(first.signing_key().public_key()));
-    assert_eq!(first.pepper().subject_hash("iss", "sub"), second.pepper().subject_hash("iss", "sub"));
-    let signature = first.signing_key().sign(b"checkpoint");
+    assert_eq!(
+        first.pepper().subject_hash("iss", "sub").expect("key operation"),
+        second.pepper().subject_hash("iss", "sub").expect("key operation")
+    );
+    let signature = first.signing_key().sign(b"checkpoint").expect("key operation");
     assert!(verify_signature(&second.signing_key().public_key(), b"checkpoint", &signature));
 }
 
@@ -320,7 +323,7 @@ fn ed25519_known_answer_rfc8032_test_1() {
         .expect("32 bytes");
     let key = SigningKey::from_seed(&seed).expect("key");
     assert_eq!(hex::encode(key.public_key()), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
-    let signature = key.sign(b"");
+    let signature = key.sign(b"").expect("key operation");
     assert_eq!(
         hex::encode(signature),
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
@@ -347,7 +350,7 @@ fn signatures_equal_rings_and_verify_with_ring() {
         let mut message = vec![0u8; length];
         rng.fill(&mut message).expect("random");
         assert_eq!(ours.public_key().as_slice(), rings.public_key().as_ref());
-        let signature = ours.sign(&message);
+        let signature = ours.sign(&message).expect("key operation");
         assert_eq!(signature.as_slice(), rings.sign(&message).as_ref(), "message length {length}");
         assert!(verify_signature(&ours.public_key(), &message, &signature));
     }
@@ -357,22 +360,37 @@ fn signatures_equal_rings_and_verify_with_ring() {
 fn pepper_outputs_are_pinned_and_separated() {
     let pepper = IdentifierPepper::from_secret(&[1; 32]);
     let citizen: CitizenId = "c1".repeat(16).parse().expect("id");
-    assert_eq!(hex::encode(pepper.subject_hash("https://eid.example", "subject-1")), PINNED_SUBJECT_HASH);
-    assert_eq!(pepper.pairwise_pseudonym(&citizen, "wohngeldstelle"), PINNED_PAIRWISE);
+    assert_eq!(
+        hex::encode(pepper.subject_hash("https://eid.example", "subject-1").expect("key operation")),
+        PINNED_SUBJECT_HASH
+    );
+    assert_eq!(pepper.pairwise_pseudonym(&citizen, "wohngeldstelle").expect("key operation"), PINNED_PAIRWISE);
 
-    let hash = pepper.subject_hash("https://eid.example", "subject-1");
-    assert!(pepper.subject_hash_matches("https://eid.example", "subject-1", &hash));
-    assert!(!pepper.subject_hash_matches("https://eid.example", "subject-2", &hash));
-    assert!(!pepper.subject_hash_matches("https://eid.example", "subject-1", &hash[..31]));
+    let hash = pepper.subject_hash("https://eid.example", "subject-1").expect("key operation");
+    assert!(pepper.subject_hash_matches("https://eid.example", "subject-1", &hash).expect("key operation"));
+    assert!(!pepper.subject_hash_matches("https://eid.example", "subject-2", &hash).expect("key operation"));
+    assert!(!pepper.subject_hash_matches("https://eid.example", "subject-1", &hash[..31]).expect("key operation"));
     // Framing: moving bytes between issuer and subject changes the hash.
-    assert_ne!(pepper.subject_hash("ab", "c"), pepper.subject_hash("a", "bc"));
+    assert_ne!(
+        pepper.subject_hash("ab", "c").expect("key operation"),
+        pepper.subject_hash("a", "bc").expect("key operation")
+    );
     // Pseudonyms differ per department and per citizen, and per pepper.
     let other: CitizenId = "c2".repeat(16).parse().expect("id");
-    assert_ne!(pepper.pairwise_pseudonym(&citizen, "a"), pepper.pairwise_pseudonym(&citizen, "b"));
-    assert_ne!(pepper.pairwise_pseudonym(&citizen, "a"), pepper.pairwise_pseudonym(&other, "a"));
+    assert_ne!(
+        pepper.pairwise_pseudonym(&citizen, "a").expect("key operation"),
+        pepper.pairwise_pseudonym(&citizen, "b").expect("key operation")
+    );
+    assert_ne!(
+        pepper.pairwise_pseudonym(&citizen, "a").expect("key operation"),
+        pepper.pairwise_pseudonym(&other, "a").expect("key operation")
+    );
     let other_pepper = IdentifierPepper::from_secret(&[2; 32]);
-    assert_ne!(pepper.pairwise_pseudonym(&citizen, "a"), other_pepper.pairwise_pseudonym(&citizen, "a"));
-    assert_eq!(pepper.pairwise_pseudonym(&citizen, "a").len(), 64);
+    assert_ne!(
+        pepper.pairwise_pseudonym(&citizen, "a").expect("key operation"),
+        other_pepper.pairwise_pseudonym(&citizen, "a").expect("key operation")
+    );
+    assert_eq!(pepper.pairwise_pseudonym(&citizen, "a").expect("key operation").len(), 64);
 }
 // Computed once, cross-checked against an independent Python implementation.
 const PINNED_SUBJECT_HASH: &str = "c48042c31d67d95fc2a25987f19346e6a7f277e53da61609f05ce2f931c72d49";

@@ -71,7 +71,7 @@ async fn finish_staff_login(
             Ok(staff.relying_party().await?)
         })
         .await?;
-    let staff_id = app.vault.staff_id(staff, &login.subject);
+    let staff_id = app.vault.staff_id(staff, &login.subject)?;
     if !staff.is_dpo(&staff_id) {
         app.vault.record_refused_login(Actor::Staff(staff_id), "not_a_dpo").await?;
         return Err(not_a_dpo());

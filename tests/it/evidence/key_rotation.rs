@@ -32,7 +32,7 @@ fn key_dir() -> (tempfile::TempDir, PathBuf, Arc<FileKeyProvider>) {
 
 async fn start(backend: Backend, keys: &Arc<FileKeyProvider>) -> TestApp {
     let mut options = TestAppOptions::new(backend);
-    options.keys = Some(keys.clone());
+    options.keys = Some(keys.clone() as Arc<dyn KeyProvider>);
     TestApp::start_with(options).await
 }
 
@@ -93,7 +93,7 @@ async fn key_operations(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-pub(super) async fn a_kek_rotation_rewraps_every_key_while_the_vault_serves(backend: Backend) {
+async fn a_kek_rotation_rewraps_every_key_while_the_vault_serves(backend: Backend) {
     let (_temp, dir, keys) = key_dir();
     let app = start(backend, &keys).await;
     let anna = log_in(&app, "anna", "high").await;
@@ -164,7 +164,7 @@ pub(super) async fn a_kek_rotation_rewraps_every_key_while_the_vault_serves(back
     assert_eq!(key_operations(&app).await, ["kek_rotation_started_v2", "kek_rotation_finished_v2"]);
 }
 
-pub(super) async fn a_wrong_passphrase_or_an_unknown_version_changes_nothing(backend: Backend) {
+async fn a_wrong_passphrase_or_an_unknown_version_changes_nothing(backend: Backend) {
     let (_temp, dir, keys) = key_dir();
     let app = start(backend, &keys).await;
     add_citizens(&app, keys.as_ref(), 5).await;
@@ -200,7 +200,7 @@ pub(super) async fn a_wrong_passphrase_or_an_unknown_version_changes_nothing(bac
 /// The real binary, killed with SIGKILL in the middle of its work, then run
 /// again: it resumes the same rotation and finishes; no key is unreadable at
 /// any point.
-pub(super) async fn a_rotation_killed_midway_resumes_and_finishes(backend: Backend) {
+async fn a_rotation_killed_midway_resumes_and_finishes(backend: Backend) {
     let (temp, dir, keys) = key_dir();
     let app = start(backend, &keys).await;
     let ids = add_citizens(&app, keys.as_ref(), 3_000).await;
@@ -265,3 +265,10 @@ pub(super) async fn a_rotation_killed_midway_resumes_and_finishes(backend: Backe
         "{operations:?}"
     );
 }
+
+// Their own key directory with the file provider: not in the PKCS#11 runs.
+on_both_backends!(
+    a_kek_rotation_rewraps_every_key_while_the_vault_serves,
+    a_wrong_passphrase_or_an_unknown_version_changes_nothing,
+    a_rotation_killed_midway_resumes_and_finishes,
+);

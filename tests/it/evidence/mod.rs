@@ -34,10 +34,6 @@ use forms::{
     an_ended_session_keeps_the_form_as_a_sealed_draft_for_this_browser,
     every_upload_error_shows_the_form_again_with_what_was_typed,
 };
-use key_rotation::{
-    a_kek_rotation_rewraps_every_key_while_the_vault_serves, a_rotation_killed_midway_resumes_and_finishes,
-    a_wrong_passphrase_or_an_unknown_version_changes_nothing,
-};
 use my_data::my_data_is_one_archive_with_everything_and_is_recorded;
 use pages::{pages_speak_german_or_english, pages_work_without_javascript};
 
@@ -234,10 +230,7 @@ async fn assert_nothing_stored(app: &TestApp, context: &str) {
     }
 }
 
-on_both_backends!(
-    a_kek_rotation_rewraps_every_key_while_the_vault_serves,
-    a_wrong_passphrase_or_an_unknown_version_changes_nothing,
-    a_rotation_killed_midway_resumes_and_finishes,
+on_both_backends_and_pkcs11!(
     every_upload_error_shows_the_form_again_with_what_was_typed,
     an_ended_session_keeps_the_form_as_a_sealed_draft_for_this_browser,
     a_form_draft_expires_after_thirty_minutes_and_is_swept,

@@ -10,7 +10,7 @@ use ring::rand::SystemRandom;
 use sqlx::{AssertSqlSafe, Connection};
 use tresor::clock::ManualClock;
 use tresor::config::{Config, DepartmentAuthConfig, IssuerConfig, Limits, SecretString};
-use tresor::crypto::FileKeyProvider;
+use tresor::crypto::{FileKeyProvider, KeyProvider, Pin, Pkcs11KeyProvider, SigningKeySource, TokenSettings};
 use tresor::http::AppState;
 use tresor::policy::{LoginLevel, Policies};
 use tresor::server::{self, Parts};
@@ -21,6 +21,36 @@ use super::oidc_provider::{TestClient, TestOidcProvider};
 use super::pki::{CertKind, ClientCert, DEPARTMENT_CNS, TestPki, policy_copy_with_pins};
 use super::postgres::{TestPostgres, postgres_store_at, sqlite_path, sqlite_store_with};
 use super::tcp_gate::TcpGate;
+
+tokio::task_local! {
+    /// Set by `on_both_backends_and_pkcs11!`: apps started in this task get
+    /// their keys from a fresh SoftHSM2 token (unless the options name
+    /// keys); each such start counts one.
+    pub static KEYS_IN_TOKEN: Arc<std::sync::atomic::AtomicUsize>;
+}
+
+/// Keys in a fresh SoftHSM2 token, created by the provider's own `init`.
+pub fn token_keys() -> Arc<Pkcs11KeyProvider> {
+    let label = super::softhsm::new_token("it");
+    let pin = Pin::new(super::softhsm::PIN.to_owned());
+    let settings = TokenSettings {
+        module: std::path::Path::new(super::softhsm::MODULE),
+        token_label: &label,
+        pin: &pin,
+        sessions: tresor::crypto::DEFAULT_SESSIONS,
+    };
+    Pkcs11KeyProvider::init(&settings, SigningKeySource::Token).expect("keys init in the token");
+    Arc::new(Pkcs11KeyProvider::open(&settings, SigningKeySource::Token).expect("open the token"))
+}
+
+/// The app's keys when the options name none: ephemeral files, or a token
+/// inside `on_both_backends_and_pkcs11!`'s `pkcs11` tests.
+fn default_keys(rng: &SystemRandom) -> Arc<dyn KeyProvider> {
+    match KEYS_IN_TOKEN.try_with(|started| started.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+        Ok(_) => token_keys(),
+        Err(_) => Arc::new(FileKeyProvider::ephemeral(rng).expect("ephemeral keys")),
+    }
+}
 
 pub const CLIENT_ID: &str = "tresor";
 pub const CLIENT_SECRET: &str = "tresor-test-secret-0123456789abcdef";
@@ -67,7 +97,7 @@ pub struct TestAppOptions {
     /// (`TestApp::postgres_gate`) that the test can stop and start.
     pub postgres_gate: bool,
     /// The vault's keys; None: fresh ephemeral ones.
-    pub keys: Option<Arc<FileKeyProvider>>,
+    pub keys: Option<Arc<dyn KeyProvider>>,
     /// `audit_origin`; None: derived from the app's address.
     pub audit_origin: Option<String>,
     /// `[[witnesses]]` and `witness_quorum`.
@@ -236,7 +266,7 @@ impl TestApp {
             store: audit_fault.clone(),
             keys: match &options.keys {
                 Some(keys) => keys.clone(),
-                None => Arc::new(FileKeyProvider::ephemeral(rng.as_ref()).expect("ephemeral keys")),
+                None => default_keys(&SystemRandom::new()),
             },
             policies,
             clock: clock.clone(),
