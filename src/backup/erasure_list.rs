@@ -7,9 +7,10 @@
 //!
 //! Format: text, a comment line first, then `<citizen id> <RFC 3339 time>`
 //! per line. A last line without its line break is a write torn by a crash
-//! before the fsync (that erasure was never acknowledged): it is applied if
-//! its id is whole and ignored otherwise. Any other malformed line is an
-//! error naming its line number: the list is never silently misread.
+//! before the fsync (that erasure was never acknowledged): reading applies
+//! it if its id is whole and ignores it otherwise, and the next append cuts
+//! it off. Any other malformed line is an error naming its line number: the
+//! list is never silently misread.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -79,19 +80,18 @@ impl ErasureList {
     pub fn append(&self, citizen: &CitizenId, at: DateTime<Utc>) -> Result<()> {
         let _guard = self.append_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut file = self.open_for_append()?;
-        let length = file.metadata().map_err(self.io("reading its size"))?.len();
+        let mut length = file.metadata().map_err(self.io("reading its size"))?.len();
+        let whole = self.end_of_last_whole_line(&mut file, length)?;
+        if whole < length {
+            // A torn last line (a crash before its fsync: that erasure was
+            // never acknowledged) is cut off, so that no line is ever
+            // malformed.
+            file.set_len(whole).map_err(self.io("cutting a torn last line"))?;
+            length = whole;
+        }
         let mut line = String::new();
         if length == 0 {
             line.push_str(HEADER);
-        } else {
-            // A torn last line (crash before its fsync) gets its own line end
-            // first, so that this line stays whole.
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(length - 1)).map_err(self.io("reading"))?;
-            file.read_exact(&mut last).map_err(self.io("reading"))?;
-            if last[0] != b'\n' {
-                line.push('\n');
-            }
         }
         line.push_str(&format!("{citizen} {}\n", at.to_rfc3339_opts(SecondsFormat::Micros, true)));
         // O_APPEND: one write at the end, whatever another process appended.
@@ -135,6 +135,23 @@ impl ErasureList {
             }
         }
         Ok(citizens)
+    }
+
+    /// The length of the file up to and including its last line break.
+    fn end_of_last_whole_line(&self, file: &mut File, length: u64) -> Result<u64> {
+        let mut end = length;
+        let mut buffer = [0u8; 4096];
+        while end > 0 {
+            let start = end.saturating_sub(buffer.len() as u64);
+            let piece = &mut buffer[..usize::try_from(end - start).unwrap_or(0)];
+            file.seek(SeekFrom::Start(start)).map_err(self.io("reading"))?;
+            file.read_exact(piece).map_err(self.io("reading"))?;
+            if let Some(at) = piece.iter().rposition(|byte| *byte == b'\n') {
+                return Ok(start + at as u64 + 1);
+            }
+            end = start;
+        }
+        Ok(0)
     }
 
     fn open_for_append(&self) -> Result<File> {
