@@ -27,7 +27,6 @@ use tresor::audit::service::Audit;
 use tresor::clock::SystemClock;
 use tresor::crypto::{FileKeyProvider, KeyProvider};
 use tresor::policy::{LoginLevel, Policies};
-use tresor::store::Store;
 use tresor::vault::Vault;
 
 const ORIGIN: &str = "tresor.example-stadt.de/audit";

@@ -150,11 +150,10 @@ async fn upload(vault: &Vault, citizen: &CitizenId, name: &str, file_length: usi
 }
 
 /// The evidence's fields and its file's bytes, opened with the vault's keys.
-async fn read_document(
-    vault: &Vault,
-    citizen: &CitizenId,
-    id: &EvidenceId,
-) -> Result<(Vec<(String, String)>, Vec<u8>), VaultError> {
+/// A document's fields and file bytes.
+type Document = (Vec<(String, String)>, Vec<u8>);
+
+async fn read_document(vault: &Vault, citizen: &CitizenId, id: &EvidenceId) -> Result<Document, VaultError> {
     let view = vault.evidence(citizen, LoginLevel::High, id).await?;
     let (_, mut reader) = vault.open_file(citizen, LoginLevel::High, id).await?;
     let mut bytes = Vec::new();
@@ -183,7 +182,7 @@ struct Seeded {
     _out_dir: tempfile::TempDir,
     archive: PathBuf,
     checkpoint: String,
-    documents: Vec<(CitizenId, EvidenceId, (Vec<(String, String)>, Vec<u8>))>,
+    documents: Vec<(CitizenId, EvidenceId, Document)>,
 }
 
 async fn seeded_backup(citizens: &[&str]) -> Seeded {
