@@ -117,6 +117,13 @@ pub struct Config {
     /// token (HSM). See `[keys]`.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// The erasure list: citizens who erased their account, appended (and
+    /// fsync'd) before an erasure is acknowledged and applied at every start
+    /// and `tresor restore`, so that an older backup never brings them back.
+    /// Back it up with the keys, never with the database. Default:
+    /// `{key_dir}/erased-citizens`.
+    #[serde(default)]
+    pub erasure_list: Option<PathBuf>,
     /// Evidence types, departments, services and staff (`policies/`).
     pub policy_dir: PathBuf,
     /// Largest evidence file a citizen may upload.
@@ -839,6 +846,11 @@ impl Config {
 
     pub fn key_dir(&self) -> PathBuf {
         self.key_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+
+    /// The erasure list's path (see `erasure_list`).
+    pub fn erasure_list_path(&self) -> PathBuf {
+        self.erasure_list.clone().unwrap_or_else(|| self.key_dir().join("erased-citizens"))
     }
 
     /// An issuer's client secret from `client_secret_env` or the file.

@@ -4,6 +4,7 @@
 //! ARCHITECTURE.md for the code map and the invariants each module keeps.
 
 pub mod audit;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -1,4 +1,5 @@
-//! The `tresor` command line: serve, migrate, keys init, policy check.
+//! The `tresor` command line: serve, migrate, keys init, policy check,
+//! audit, witness, backup and restore.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,6 +74,49 @@ enum Command {
         #[command(subcommand)]
         command: WitnessCommand,
     },
+    /// Back the SQLite vault up into one archive while it serves (never the
+    /// keys); `tresor backup verify FILE` checks an archive.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+        /// The archive to write (a new file; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Restore an archive of `tresor backup` into the empty data directory,
+    /// verified, without the citizens on the erasure list.
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        trust: BackupTrust,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Check an archive: every member's SHA-256, the database's integrity,
+    /// the blobs, and the audit log against the signing key.
+    Verify {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        trust: BackupTrust,
+    },
+}
+
+/// What a backup's audit log is checked against.
+#[derive(clap::Args)]
+struct BackupTrust {
+    /// The checkpoint signing key: base64 as in signing-key.pub, or a note
+    /// verifier key. Default: <key_dir>/signing-key.pub.
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+    /// A signed checkpoint saved before the backup (outside the database): the
+    /// backup's log must contain it.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -255,7 +299,101 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit { command } => audit(&config, command).await,
         Command::Openapi => Ok(()),
+        Command::Backup { command: None, out: Some(out) } => backup_create(&config, &out).await,
+        Command::Backup { command: None, out: None } => {
+            bail!("tresor backup needs --out FILE (or: tresor backup verify FILE)")
+        }
+        Command::Backup { command: Some(BackupCommand::Verify { file, trust }), .. } => {
+            backup_verify(&config, &file, &trust).await
+        }
+        Command::Restore { file, trust } => restore(&config, &file, &trust).await,
     }
+}
+
+// --- tresor backup / restore -------------------------------------------------
+
+async fn backup_create(config: &Config, out: &std::path::Path) -> anyhow::Result<()> {
+    let summary = tresor::backup::create(&config.database_url(), out, tresor::backup::progress::terminal()).await?;
+    let manifest = &summary.manifest;
+    println!(
+        "Backup written to {} ({} bytes): database at migration {}, {} files, {} audit entries{}.",
+        out.display(),
+        summary.archive_bytes,
+        manifest.schema_version,
+        manifest.files,
+        manifest.audit.tree_size,
+        match &manifest.audit.checkpoint {
+            Some(_) => ", newest signed checkpoint included",
+            None => ", no signed checkpoint yet",
+        }
+    );
+    println!(
+        "The keys are not in it: back up the key directory (with its erasure list) and the passphrase separately."
+    );
+    Ok(())
+}
+
+/// The signing key and the saved checkpoint a backup is checked against.
+fn backup_trust(config: &Config, trust: &BackupTrust) -> anyhow::Result<([u8; 32], Option<String>)> {
+    let key_path = trust.public_key.clone().unwrap_or_else(|| config.key_dir().join("signing-key.pub"));
+    let public_key = read_audit_public_key(&key_path)?;
+    let saved = match &trust.checkpoint {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the saved checkpoint {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok((public_key, saved))
+}
+
+async fn backup_verify(config: &Config, file: &std::path::Path, trust: &BackupTrust) -> anyhow::Result<()> {
+    let (public_key, saved) = backup_trust(config, trust)?;
+    let summary = tresor::backup::verify(file, &public_key, saved.as_deref(), tresor::backup::progress::terminal())
+        .await
+        .map_err(|error| anyhow::anyhow!("backup verification FAILED: {error}"))?;
+    println!(
+        "OK: {} made by tresor {} at {}: {} members match the manifest, the database is intact, {} files, {} audit \
+         entries and {} checkpoints verify{}.",
+        file.display(),
+        summary.manifest.tresor_version,
+        summary.manifest.created_at,
+        summary.manifest.members.len(),
+        summary.manifest.files,
+        summary.audit.entries,
+        summary.audit.checkpoints_verified,
+        if saved.is_some() { ", the saved checkpoint is a prefix of the log" } else { "" }
+    );
+    Ok(())
+}
+
+async fn restore(config: &Config, file: &std::path::Path, trust: &BackupTrust) -> anyhow::Result<()> {
+    let (public_key, saved) = backup_trust(config, trust)
+        .context("restore checks the backup's audit log: restore the key directory first")?;
+    let erasure_list = tresor::backup::ErasureList::new(config.erasure_list_path());
+    let target = tresor::backup::RestoreTarget {
+        database_url: &config.database_url(),
+        allowed: vec![config.key_dir(), config.erasure_list_path()],
+        erasure_list: &erasure_list,
+    };
+    let summary =
+        tresor::backup::restore(file, target, &public_key, saved.as_deref(), tresor::backup::progress::terminal())
+            .await
+            .map_err(|error| anyhow::anyhow!("restore FAILED, nothing was restored: {error}"))?;
+    println!(
+        "Restored {} into {}: {} files, {} audit entries verified; {} citizens on the erasure list were deleted again.",
+        file.display(),
+        summary.database.display(),
+        summary.manifest.files,
+        summary.audit.entries,
+        summary.erased
+    );
+    println!(
+        "Entries after the backup ({}) are not in the restored log: witnesses that cosigned a later checkpoint \
+         will refuse this log as a rollback (see README, Backup and restore).",
+        summary.manifest.created_at
+    );
+    Ok(())
 }
 
 /// The configured database, waiting at most `limits.store_timeout_seconds`
@@ -444,6 +582,7 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         config.database_url =
             Some(tresor::config::SecretString::new(format!("sqlite://{}", dir.join("tresor.sqlite").display())));
+        config.erasure_list = Some(dir.join("erased-citizens"));
         dev_data_dir = Some(dir);
         // HSTS on a loopback dev certificate would pin the browser to it.
         config.hsts_max_age_seconds = 0;
@@ -617,6 +756,12 @@ async fn serve(mut config: Config, dev: bool, tls_listen: Option<SocketAddr>) ->
             reason: Some(reason),
         };
         state.vault.audit().record(event).await.context("the audit log is not writable; refusing to start")?;
+    }
+    // A restored database (tresor restore, pg_restore, a copied file) loses
+    // the citizens who erased their account after its backup again.
+    let erased = state.vault.apply_erasure_list().await.context("refusing to start")?;
+    if erased > 0 {
+        tracing::warn!(erased, "deleted citizens on the erasure list that the database still held (a restored backup)");
     }
     let sweeper = server::spawn_sweeper(state.clone());
     let checkpointer = server::spawn_checkpointer(state.clone());

@@ -155,7 +155,9 @@ pub fn build(parts: Parts) -> (Router, AppState) {
         parts.config.audit_checkpoint_entries,
         witnesses,
     );
-    let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng, audit);
+    let erasure_list = Arc::new(crate::backup::ErasureList::new(parts.config.erasure_list_path()));
+    let vault = Vault::new(parts.store, parts.keys, parts.policies, parts.clock, parts.rng, audit)
+        .with_erasure_list(erasure_list);
     let issuers = IssuerRegistry::new(parts.issuers, parts.http_client);
     let state = AppState::new(vault, issuers, parts.config, parts.dev_idp.is_some(), parts.department_auth);
     let mut router = http::router(state.clone()).layer(axum::Extension(StaffLoginHandle(staff)));

@@ -74,6 +74,7 @@ impl Rig {
 
         let mut config = Config::load(None).expect("default config");
         config.policy_dir = policy_dir;
+        config.erasure_list = Some(dir.join("erased-citizens"));
         // One department certificate makes every call: its rate limit is checked
         // on every call as in production, but set above what the run can reach
         // (the shipped 50/s is for a real department's system, not this load).

@@ -119,6 +119,13 @@ impl SqliteStore {
             _throwaway: throwaway,
         })
     }
+
+    /// Close the pool's connections and wait until they are closed (a
+    /// restore moves the file afterwards). The audit and tree connections
+    /// close when the store is dropped.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 #[async_trait]

@@ -57,6 +57,7 @@ mod access;
 mod cache;
 mod dpo;
 mod drafts;
+mod erasure;
 mod feedback;
 pub mod key_rotation;
 mod my_data;
@@ -64,6 +65,7 @@ mod sessions;
 
 pub use dpo::{Dpo, DpoQuery};
 pub use drafts::{FORM_DRAFT_MINUTES, FormDraft};
+pub use erasure::{ERASURE_LIST_REASON, ErasureApplyError};
 pub use feedback::{
     FEEDBACK_CONTACT_MAX_CHARS, FEEDBACK_MESSAGE_MAX_CHARS, FEEDBACK_READ_REASON, Feedback, FeedbackProblem,
 };
@@ -134,6 +136,9 @@ pub struct Vault {
     /// Release-time reads (see `cache` for why this is safe).
     release_grants: Arc<cache::TtlCache<crate::store::ReleaseGrant>>,
     sealed_evidence: Arc<cache::TtlCache<EvidenceRecord>>,
+    /// Where erasures are written before they are acknowledged (see
+    /// `erasure`); None only in vaults built without one (benchmarks).
+    erasure_list: Option<Arc<crate::backup::ErasureList>>,
 }
 
 /// Decrypted evidence for its owner.
@@ -206,7 +211,14 @@ impl Vault {
             clock,
             rng,
             audit,
+            erasure_list: None,
         }
+    }
+
+    /// Write every erasure to `list` before it is acknowledged.
+    pub fn with_erasure_list(mut self, list: Arc<crate::backup::ErasureList>) -> Self {
+        self.erasure_list = Some(list);
+        self
     }
 
     pub fn audit(&self) -> &Arc<Audit> {
@@ -564,10 +576,12 @@ impl Vault {
         if deleted { Ok(()) } else { Err(VaultError::NotFound) }
     }
 
-    /// Erase the account: deleting the wrapped DEK crypto-shreds every copy
-    /// of the citizen's data, backups included.
+    /// Erase the account: the wrapped DEK and every row go. The citizen is
+    /// put on the erasure list (durably) first, so that no restore of an
+    /// older backup brings them back (see `erasure`).
     pub async fn erase_account(&self, citizen: &CitizenId) -> Result<()> {
         self.record_citizen(citizen, Action::AccountErase, None, Vec::new(), Outcome::Success, None).await?;
+        self.remember_erasure(citizen).await?;
         let deleted = self.store.delete_citizen(citizen).await?;
         self.release_grants.forget_where(|grant| &grant.grant.citizen_id == citizen);
         self.sealed_evidence.forget_where(|evidence| &evidence.citizen_id == citizen);

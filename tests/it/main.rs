@@ -11,6 +11,7 @@ mod support;
 mod audit_flow;
 mod audit_store;
 mod audit_verify;
+mod backup;
 mod browser;
 mod catalogue;
 mod config_reference;

@@ -204,6 +204,7 @@ impl TestApp {
         std::fs::write(&ca_file, pki.ca_pem()).expect("write CA");
         let mut config = Config::load(None).expect("default configuration");
         config.public_url = Some(base.clone());
+        config.erasure_list = Some(config_dir.path().join("erased-citizens"));
         config.upload_limit_bytes = options.upload_limit_bytes;
         config.limits = options.limits.clone();
         // The policies (shipped or the test's own) with the test certificates' pins.
