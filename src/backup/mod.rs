@@ -272,6 +272,7 @@ fn create_blocking(database: &Path, out: &Path, progress: Progress) -> Result<Ba
     let snapshot_size = std::fs::metadata(&snapshot_path).map_err(io_error("reading the snapshot's size"))?.len();
     let total = snapshot_size + files.iter().map(|file| file.length).sum::<u64>();
     let mut members = Vec::new();
+    let manifest;
     {
         let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, temporary.as_file_mut()));
         let mut written = 0u64;
@@ -318,7 +319,7 @@ fn create_blocking(database: &Path, out: &Path, progress: Progress) -> Result<Ba
                 &progress,
             )?);
         }
-        let manifest = Manifest {
+        manifest = Manifest {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,
             tresor_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -327,7 +328,7 @@ fn create_blocking(database: &Path, out: &Path, progress: Progress) -> Result<Ba
             schema_version: facts.schema_version,
             audit: ManifestAudit { tree_size: facts.tree_size, checkpoint: facts.checkpoint.clone() },
             files: files.len() as u64,
-            members: members.clone(),
+            members,
         };
         let text = serde_json::to_vec_pretty(&manifest).map_err(|error| BackupError::Io {
             context: "writing the manifest".into(),
@@ -348,17 +349,6 @@ fn create_blocking(database: &Path, out: &Path, progress: Progress) -> Result<Ba
         }
     })?;
     sync_directory(&out_dir)?;
-    let manifest = Manifest {
-        format: FORMAT.to_owned(),
-        format_version: FORMAT_VERSION,
-        tresor_version: env!("CARGO_PKG_VERSION").to_owned(),
-        created_at,
-        backend: "sqlite".to_owned(),
-        schema_version: facts.schema_version,
-        audit: ManifestAudit { tree_size: facts.tree_size, checkpoint: facts.checkpoint },
-        files: files.len() as u64,
-        members,
-    };
     Ok(BackupSummary { manifest, archive_bytes })
 }
 

@@ -673,9 +673,11 @@ async function infoPages(page, audit) {
     await page.goto(`${base}/?lang=de`);
     const links = await footer().getByRole('link').allInnerTexts();
     assert.deepEqual(links.map((link) => link.trim()),
-      ['Barrierefreiheit', 'Leichte Sprache', 'Gebärdensprache', 'Datenschutz', 'Impressum', 'Kontakt']);
+      ['Welches Amt was fragen darf', 'Barrierefreiheit', 'Leichte Sprache', 'Gebärdensprache', 'Datenschutz',
+        'Impressum', 'Kontakt']);
   });
   const pages = [
+    ['Welches Amt was fragen darf', '/services', 'Welches Amt welche Daten anfragen darf', 'services'],
     ['Barrierefreiheit', '/accessibility', 'Erklärung zur Barrierefreiheit', 'accessibility'],
     ['Leichte Sprache', '/easy-read', 'tresor in Leichter Sprache', 'easy-read'],
     ['Gebärdensprache', '/sign-language', 'Gebärdensprache', 'sign-language'],
