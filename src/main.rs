@@ -429,7 +429,16 @@ async fn rotate_kek(config: &Config, batch: u32, settle_seconds: u64) -> anyhow:
         &progress,
     )
     .await
-    .context("KEK rotation stopped (run the command again to resume it)")?;
+    .map_err(|error| {
+        use tresor::vault::key_rotation::RotationError;
+        match error {
+            // Nothing was changed: nothing to resume.
+            RotationError::Crypto(tresor::crypto::CryptoError::WrongPassphrase) | RotationError::MissingKek { .. } => {
+                anyhow::anyhow!("KEK rotation refused, nothing changed: {error}")
+            }
+            other => anyhow::anyhow!("KEK rotation stopped (run the command again to resume it): {other}"),
+        }
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let how = if report.created { "created" } else { "resumed" };
     println!(
