@@ -7,6 +7,7 @@ reason-dpo-stats = Statistik angesehen
 reason-dpo-verify = Protokoll geprüft
 reason-dpo-export-csv = Export als CSV-Datei
 reason-dpo-export-jsonl = Export als JSON-Lines-Datei
+reason-erasure-list = Beim Start gelöscht: das Konto war gelöscht worden (Löschliste)
 reason-feedback-read = Rückmeldungen zur Barrierefreiheit gelesen
 reason-data-export = Alle eigenen Daten heruntergeladen
 reason-not-a-dpo = Nicht als Datenschutz-Beauftragte eingetragen

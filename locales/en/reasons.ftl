@@ -7,6 +7,7 @@ reason-dpo-stats = Statistics viewed
 reason-dpo-verify = Log verified
 reason-dpo-export-csv = Exported as a CSV file
 reason-dpo-export-jsonl = Exported as a JSON Lines file
+reason-erasure-list = Deleted at start: the account had been erased (erasure list)
 reason-feedback-read = Accessibility feedback read
 reason-data-export = All own data downloaded
 reason-not-a-dpo = Not listed as a data protection officer

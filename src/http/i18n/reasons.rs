@@ -8,6 +8,7 @@ use crate::policy::Lang;
 
 /// Every reason code with its own words.
 pub const KNOWN_REASONS: &[&str] = &[
+    "erasure_list",
     "dpo_page",
     "dpo_entries",
     "dpo_stats",
