@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::pages;
 use super::web::Page;
-use crate::policy::{FieldRef, Localized, Policies, Service};
+use crate::policy::{FieldRef, Localized, LoginLevel, Policies, Service};
 
 /// The catalogue changes only with the policies (a restart): caches may keep it a while.
 const CACHE_CONTROL: &str = "public, max-age=300";
@@ -54,11 +54,21 @@ pub struct CatalogueService {
     pub fields: Vec<CatalogueField>,
     /// The documents' files: `none`, `required` (with the fields) or
     /// `optional` (the citizen may leave them out).
-    pub files: &'static str,
+    pub files: FilesRule,
     pub max_grant_duration_days: u32,
     pub max_uses: u32,
     /// `low`, `substantial` or `high` (eIDAS levels of assurance).
-    pub min_login_level: &'static str,
+    #[schema(value_type = String)]
+    pub min_login_level: LoginLevel,
+}
+
+/// Whether the office receives the documents' files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FilesRule {
+    None,
+    Required,
+    Optional,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,11 +88,11 @@ pub struct CatalogueField {
 
 /// What a service's files entry says: none, with the fields, or at the
 /// citizen's choice.
-pub fn files_rule(service: &Service) -> &'static str {
+pub fn files_rule(service: &Service) -> FilesRule {
     match (service.file, service.file_optional) {
-        (false, _) => "none",
-        (true, false) => "required",
-        (true, true) => "optional",
+        (false, _) => FilesRule::None,
+        (true, false) => FilesRule::Required,
+        (true, true) => FilesRule::Optional,
     }
 }
 
@@ -113,7 +123,7 @@ pub fn catalogue(policies: &Policies) -> ServiceCatalogue {
                 files: files_rule(service),
                 max_grant_duration_days: service.max_grant_duration_days,
                 max_uses: service.max_uses,
-                min_login_level: service.min_login_level.as_str(),
+                min_login_level: service.min_login_level,
             }
         })
         .collect();

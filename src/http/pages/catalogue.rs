@@ -3,9 +3,8 @@
 //! a citizen can at most allow; a link to the same list as JSON.
 
 use super::*;
-use crate::http::catalogue::{CatalogueService, ServiceCatalogue, Texts};
+use crate::http::catalogue::{CatalogueService, FilesRule, ServiceCatalogue, Texts};
 use crate::http::i18n::{InfoText, info};
-use crate::policy::LoginLevel;
 
 fn text(lang: Lang, texts: &Texts) -> &str {
     match lang {
@@ -44,14 +43,9 @@ fn service_section(lang: Lang, service: &CatalogueService) -> Markup {
         }
     }
     let files = match service.files {
-        "required" => InfoText::ServicesFilesRequired,
-        "optional" => InfoText::ServicesFilesOptional,
-        _ => InfoText::ServicesFilesNone,
-    };
-    let level = match service.min_login_level {
-        "high" => LoginLevel::High,
-        "substantial" => LoginLevel::Substantial,
-        _ => LoginLevel::Low,
+        FilesRule::Required => InfoText::ServicesFilesRequired,
+        FilesRule::Optional => InfoText::ServicesFilesOptional,
+        FilesRule::None => InfoText::ServicesFilesNone,
     };
     html! {
         section.service aria-labelledby={ "service-" (service.id) } {
@@ -91,7 +85,7 @@ fn service_section(lang: Lang, service: &CatalogueService) -> Markup {
                 dt { (info(lang, InfoText::ServicesUses)) }
                 dd { (service.max_uses) }
                 dt { (info(lang, InfoText::ServicesLevel)) }
-                dd { (crate::http::i18n::login_level_name(lang, level)) }
+                dd { (crate::http::i18n::login_level_name(lang, service.min_login_level)) }
                 @if let Some(other) = &service.other_ways {
                     dt { (info(lang, InfoText::ServicesOtherWays)) }
                     dd { (text(lang, other)) }
